@@ -1,0 +1,128 @@
+//! Key types. Secrets zeroize on drop and never print.
+
+use sha2::{Digest, Sha256};
+use x25519_dalek::StaticSecret;
+use zeroize::Zeroizing;
+
+use super::{CryptoError, label};
+use crate::format::{FINGERPRINT_LEN, KEY_LEN};
+
+/// `N` bytes from the operating system's random number generator.
+pub fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|_| CryptoError::Randomness)?;
+    Ok(out)
+}
+
+/// An X25519 secret key: a level-epoch key in a keyring or an engineer's identity key.
+pub struct SecretKey(StaticSecret);
+
+impl SecretKey {
+    /// A fresh random key.
+    pub fn generate() -> Result<SecretKey, CryptoError> {
+        let bytes = Zeroizing::new(random_array::<KEY_LEN>()?);
+        Ok(SecretKey(StaticSecret::from(*bytes)))
+    }
+
+    /// A key from its 32 bytes.
+    pub fn from_bytes(bytes: &[u8; KEY_LEN]) -> SecretKey {
+        SecretKey(StaticSecret::from(*bytes))
+    }
+
+    /// The 32 secret bytes, in a buffer zeroized on drop.
+    pub fn to_bytes(&self) -> Zeroizing<[u8; KEY_LEN]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+
+    /// The matching public key.
+    pub fn public(&self) -> PublicKey {
+        PublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+    }
+
+    pub(crate) fn inner(&self) -> &StaticSecret {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(redacted)")
+    }
+}
+
+/// An X25519 public key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PublicKey(pub [u8; KEY_LEN]);
+
+impl PublicKey {
+    /// The key's fingerprint: how envelopes and grants name the key they are wrapped to.
+    pub fn fingerprint(&self) -> [u8; FINGERPRINT_LEN] {
+        fingerprint(&self.0)
+    }
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey({})", hex(&self.fingerprint()))
+    }
+}
+
+/// SHA-256 of a label and the public key, truncated to 16 bytes.
+pub fn fingerprint(public: &[u8; KEY_LEN]) -> [u8; FINGERPRINT_LEN] {
+    let digest = Sha256::new().chain_update(label::FINGERPRINT).chain_update(public).finalize();
+    let mut out = [0u8; FINGERPRINT_LEN];
+    out.copy_from_slice(&digest[..FINGERPRINT_LEN]);
+    out
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A per-item data key: fresh and random on every write.
+pub struct DataKey(Zeroizing<[u8; KEY_LEN]>);
+
+impl DataKey {
+    /// A fresh random data key.
+    pub fn generate() -> Result<DataKey, CryptoError> {
+        Ok(DataKey(Zeroizing::new(random_array()?)))
+    }
+
+    /// A data key recovered by an unwrap.
+    pub fn from_bytes(bytes: Zeroizing<[u8; KEY_LEN]>) -> DataKey {
+        DataKey(bytes)
+    }
+
+    /// The key bytes.
+    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(redacted)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secret_bytes() {
+        let key = SecretKey::from_bytes(&[0xab; 32]);
+        assert_eq!(format!("{key:?}"), "SecretKey(redacted)");
+        let dek = DataKey::from_bytes(Zeroizing::new([0xab; 32]));
+        assert!(!format!("{dek:?}").contains("ab"));
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_distinct() {
+        let a = SecretKey::generate().unwrap().public();
+        let b = SecretKey::generate().unwrap().public();
+        assert_eq!(a.fingerprint(), a.fingerprint());
+        assert_ne!(a.fingerprint(), b.fingerprint());
+    }
+}

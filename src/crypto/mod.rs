@@ -1,0 +1,27 @@
+//! Keys, key wrapping, the chunked payload AEAD and passphrase protection.
+//!
+//! The construction and the reason for each step are in `docs/DESIGN.md`. Every secret type
+//! here zeroizes on drop and has a redacted `Debug`; every failure to authenticate collapses to
+//! [`CryptoError::Unauthentic`], which says nothing about which check failed.
+
+mod error;
+mod keys;
+mod passphrase;
+mod stream;
+mod wrap;
+
+pub use error::CryptoError;
+pub use keys::{DataKey, PublicKey, SecretKey, fingerprint, random_array};
+pub use passphrase::{FileKey, open_body, seal_body};
+pub use stream::{ChunkOpener, ChunkSealer, ItemKeys, chunk_nonce};
+pub use wrap::{Purpose, Unwrapper, Wrapped, Wrapper};
+
+/// Each label ends in a NUL so that no label is a prefix of another: `label || context` is
+/// unambiguous for every pair of purposes.
+pub(crate) mod label {
+    pub const DEK_WRAP: &[u8] = b"lockbox/v1 dek-wrap\0";
+    pub const GRANT_KEY: &[u8] = b"lockbox/v1 grant-key\0";
+    pub const COMMIT: &[u8] = b"lockbox/v1 commit\0";
+    pub const PAYLOAD: &[u8] = b"lockbox/v1 payload\0";
+    pub const FINGERPRINT: &[u8] = b"lockbox/v1 fingerprint\0";
+}

@@ -1,0 +1,32 @@
+//! Pure encoding and decoding of lockbox's wire objects: no crypto, no I/O.
+//!
+//! Every decoder here is strict and canonical: magic, version and suite are checked, unknown
+//! versions are rejected, every length is checked against a documented limit (see
+//! `docs/FORMAT.md`) before anything is allocated, reserved bits must be zero and trailing bytes
+//! are an error. What decodes re-encodes to the same bytes.
+
+mod cursor;
+mod envelope;
+mod error;
+mod grant;
+mod keyfile;
+mod names;
+
+pub use cursor::Reader;
+pub use envelope::{
+    CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, ENVELOPE_MAGIC, ENVELOPE_VERSION, HEADER_FIXED_LEN, Header,
+    MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SUITE_X25519_HKDF_SHA256_AES256GCM,
+};
+pub use error::FormatError;
+pub use grant::{GrantKeyBlob, GrantKeyContext};
+pub use keyfile::{
+    IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringEntry, MAX_KEYRING_ENTRIES,
+};
+pub use names::{MAX_ITEM_ID_LEN, MAX_NAME_LEN, check_item_id, check_name};
+
+/// Length in bytes of an X25519 key (public or secret) and of a data key.
+pub const KEY_LEN: usize = 32;
+/// Length of a wrapped 32-byte key: ciphertext plus the AES-GCM tag. Exactly this, or it is refused.
+pub const WRAPPED_KEY_LEN: usize = KEY_LEN + 16;
+/// Length of a key fingerprint: enough to select a key without trial decryption.
+pub const FINGERPRINT_LEN: usize = 16;
