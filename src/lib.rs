@@ -8,3 +8,5 @@
 
 pub mod crypto;
 pub mod format;
+pub mod keyring;
+pub mod store;

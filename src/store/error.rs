@@ -1,0 +1,90 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// A failure of the vault database.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Another process has the vault open.
+    #[error("the vault {} is in use by another process", path.display())]
+    InUse {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// No database at the path.
+    #[error("no vault at {} (run `lockbox init` first)", path.display())]
+    Missing {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A database already exists at the path.
+    #[error("a vault already exists at {}", path.display())]
+    Exists {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The file is not a lockbox vault, or one of another schema version.
+    #[error("{} is not a lockbox vault of a supported version (schema {found:?})", path.display())]
+    Schema {
+        /// The database file.
+        path: PathBuf,
+        /// The schema bytes found.
+        found: Vec<u8>,
+    },
+    /// redb found the file damaged.
+    #[error("the vault database {} is damaged: {detail} (restore it from a backup)", path.display())]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What redb said.
+        detail: String,
+    },
+    /// A record does not decode.
+    #[error("a damaged {what} in the vault: {detail}")]
+    CorruptRecord {
+        /// What kind of record.
+        what: &'static str,
+        /// Why it does not decode.
+        detail: String,
+    },
+    /// A record could not be encoded.
+    #[error("cannot encode {what}: {detail}")]
+    Encode {
+        /// What kind of record.
+        what: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// An I/O error.
+    #[error("vault I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Any other failure of the storage engine.
+    #[error("vault database error: {0}")]
+    Engine(String),
+}
+
+impl StoreError {
+    pub(super) fn open(path: &std::path::Path, e: redb::DatabaseError) -> StoreError {
+        let path = path.to_owned();
+        match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path },
+            redb::DatabaseError::Storage(redb::StorageError::Corrupted(detail)) => {
+                StoreError::Corrupt { path, detail }
+            }
+            redb::DatabaseError::Storage(redb::StorageError::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock =>
+            {
+                StoreError::InUse { path }
+            }
+            other => StoreError::engine(other),
+        }
+    }
+
+    pub(super) fn engine(e: impl Into<redb::Error>) -> StoreError {
+        match e.into() {
+            redb::Error::Io(e) => StoreError::Io(e),
+            redb::Error::Corrupted(detail) => StoreError::CorruptRecord { what: "database page", detail },
+            other => StoreError::Engine(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The only module that touches redb. Everything the vault keeps lives in one redb file;
+//! records are encoded by [`codec`], item chunks are stored as they are (already ciphertext).
+//!
+//! Every write goes through one [`WriteTx`], committed with redb's default immediate
+//! durability: when `commit` returns, the transaction is on disk (fdatasync), and a crash
+//! before that leaves the previous state.
+
+pub mod codec;
+mod error;
+pub mod records;
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+
+pub use error::StoreError;
+use records::{ItemRecord, TenantRecord};
+
+/// The tables of the vault. All keys and values are bytes; keys sort as documented per table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// Vault metadata: `"schema"` -> schema version.
+    Meta,
+    /// Tenant name -> [`TenantRecord`].
+    Tenants,
+    /// tenant || 0x00 || item id -> [`ItemRecord`].
+    Items,
+    /// blob id (16) || chunk index (u64 BE) -> chunk ciphertext.
+    Chunks,
+    /// Engineer name -> engineer record.
+    Engineers,
+    /// Request id (16) -> request record.
+    Requests,
+    /// Grant id (16) -> grant record.
+    Grants,
+    /// Sequence number (u64 BE) -> audit entry.
+    Audit,
+}
+
+impl Table {
+    const ALL: [Table; 8] = [
+        Table::Meta,
+        Table::Tenants,
+        Table::Items,
+        Table::Chunks,
+        Table::Engineers,
+        Table::Requests,
+        Table::Grants,
+        Table::Audit,
+    ];
+
+    fn def(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+        TableDefinition::new(match self {
+            Table::Meta => "meta",
+            Table::Tenants => "tenants",
+            Table::Items => "items",
+            Table::Chunks => "chunks",
+            Table::Engineers => "engineers",
+            Table::Requests => "requests",
+            Table::Grants => "grants",
+            Table::Audit => "audit",
+        })
+    }
+}
+
+const SCHEMA_VERSION: u8 = 1;
+/// redb's page cache: large enough for hot metadata, small enough to keep the process small.
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// An open vault database. Only one process may hold it at a time.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Creates a new, empty database file at `path`; refuses if one exists.
+    pub fn create(path: &Path) -> Result<Store, StoreError> {
+        if path.exists() {
+            return Err(StoreError::Exists { path: path.to_owned() });
+        }
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| StoreError::open(path, e))?;
+        let store = Store { db, path: path.to_owned() };
+        let tx = store.begin_write()?;
+        for table in Table::ALL {
+            tx.tx.open_table(table.def()).map_err(StoreError::engine)?;
+        }
+        tx.put(Table::Meta, b"schema", &[SCHEMA_VERSION])?;
+        tx.commit()?;
+        Ok(store)
+    }
+
+    /// Opens an existing database file.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing { path: path.to_owned() });
+        }
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .open(path)
+            .map_err(|e| StoreError::open(path, e))?;
+        let store = Store { db, path: path.to_owned() };
+        match store.begin_read()?.get(Table::Meta, b"schema")?.as_deref() {
+            Some([SCHEMA_VERSION]) => Ok(store),
+            Some(other) => Err(StoreError::Schema { path: path.to_owned(), found: other.to_vec() }),
+            None => Err(StoreError::Schema { path: path.to_owned(), found: vec![] }),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts the (only) write transaction.
+    pub fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        Ok(WriteTx { tx: self.db.begin_write().map_err(StoreError::engine)? })
+    }
+
+    /// Starts a read transaction: a consistent snapshot.
+    pub fn begin_read(&self) -> Result<ReadTx, StoreError> {
+        Ok(ReadTx { tx: self.db.begin_read().map_err(StoreError::engine)? })
+    }
+}
+
+/// A write transaction. Dropped without [`WriteTx::commit`], it leaves no trace.
+pub struct WriteTx {
+    tx: redb::WriteTransaction,
+}
+
+/// A read-only snapshot.
+pub struct ReadTx {
+    tx: redb::ReadTransaction,
+}
+
+/// Reads shared by both kinds of transaction, and the typed accessors built on them.
+pub trait Reads {
+    /// The value under `key`.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Calls `visit` for each entry with `from <= key < to` in key order, until it returns false.
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        to: Option<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// A tenant.
+    fn tenant(&self, name: &str) -> Result<Option<TenantRecord>, StoreError> {
+        self.get(Table::Tenants, name.as_bytes())?.map(|b| codec::decode("tenant record", &b)).transpose()
+    }
+
+    /// Every tenant, by name.
+    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        let mut out = Vec::new();
+        self.scan(Table::Tenants, b"", None, &mut |_, v| {
+            out.push(codec::decode("tenant record", v)?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// An item.
+    fn item(&self, tenant: &str, id: &str) -> Result<Option<ItemRecord>, StoreError> {
+        let key = item_key(tenant, id);
+        self.get(Table::Items, &key)?.map(|b| codec::decode("item record", &b)).transpose()
+    }
+
+    /// Every item of a tenant, by id.
+    fn items(&self, tenant: &str) -> Result<Vec<(String, ItemRecord)>, StoreError> {
+        let (from, to) = tenant_range(tenant);
+        let mut out = Vec::new();
+        self.scan(Table::Items, &from, Some(&to), &mut |k, v| {
+            let id = std::str::from_utf8(&k[from.len()..]).map_err(|_| StoreError::CorruptRecord {
+                what: "item key",
+                detail: "item id is not UTF-8".into(),
+            })?;
+            out.push((id.to_owned(), codec::decode("item record", v)?));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// One chunk of an item's ciphertext.
+    fn chunk(&self, blob: &[u8; 16], index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(Table::Chunks, &chunk_key(blob, index))
+    }
+}
+
+/// The key of an item: tenant || 0x00 || id. Tenant names hold no 0x00, so a tenant's items
+/// form one contiguous range.
+pub fn item_key(tenant: &str, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(tenant.len() + 1 + id.len());
+    key.extend_from_slice(tenant.as_bytes());
+    key.push(0);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn tenant_range(tenant: &str) -> (Vec<u8>, Vec<u8>) {
+    let mut from = tenant.as_bytes().to_vec();
+    let mut to = from.clone();
+    from.push(0);
+    to.push(1);
+    (from, to)
+}
+
+/// The key of chunk `index` of blob `blob`.
+pub fn chunk_key(blob: &[u8; 16], index: u64) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..16].copy_from_slice(blob);
+    key[16..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+macro_rules! impl_reads {
+    ($ty:ty) => {
+        impl Reads for $ty {
+            fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+                let t = match self.tx.open_table(table.def()) {
+                    Ok(t) => t,
+                    Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                    Err(e) => return Err(StoreError::engine(e)),
+                };
+                Ok(t.get(key).map_err(StoreError::engine)?.map(|v| v.value().to_vec()))
+            }
+
+            fn scan(
+                &self,
+                table: Table,
+                from: &[u8],
+                to: Option<&[u8]>,
+                visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+            ) -> Result<(), StoreError> {
+                let t = match self.tx.open_table(table.def()) {
+                    Ok(t) => t,
+                    Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+                    Err(e) => return Err(StoreError::engine(e)),
+                };
+                let range = match to {
+                    Some(to) => t.range(from..to),
+                    None => t.range(from..),
+                };
+                for entry in range.map_err(StoreError::engine)? {
+                    let (k, v) = entry.map_err(StoreError::engine)?;
+                    if !visit(k.value(), v.value())? {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_reads!(ReadTx);
+impl_reads!(WriteTx);
+
+impl WriteTx {
+    /// Stores `value` under `key`.
+    pub fn put(&self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let mut t = self.tx.open_table(table.def()).map_err(StoreError::engine)?;
+        t.insert(key, value).map_err(StoreError::engine)?;
+        Ok(())
+    }
+
+    /// Removes `key`; whether it was there.
+    pub fn remove(&self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        let mut t = self.tx.open_table(table.def()).map_err(StoreError::engine)?;
+        Ok(t.remove(key).map_err(StoreError::engine)?.is_some())
+    }
+
+    /// Stores a tenant record.
+    pub fn put_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
+        self.put(Table::Tenants, tenant.name.as_bytes(), &codec::encode("tenant record", tenant)?)
+    }
+
+    /// Stores an item record (its chunks must be stored in the same transaction).
+    pub fn put_item(&self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError> {
+        self.put(Table::Items, &item_key(tenant, id), &codec::encode("item record", item)?)
+    }
+
+    /// Removes an item record and all its chunks.
+    pub fn remove_item(&self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError> {
+        self.remove(Table::Items, &item_key(tenant, id))?;
+        self.remove_chunks(&item.blob)
+    }
+
+    /// Removes every chunk of a blob.
+    pub fn remove_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
+        let mut t = self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)?;
+        let (from, to) = (chunk_key(blob, 0), chunk_key(blob, u64::MAX));
+        t.retain_in(&from[..]..=&to[..], |_, _| false).map_err(StoreError::engine)?;
+        Ok(())
+    }
+
+    /// A writer for many chunks: opens the chunks table once.
+    pub fn chunk_writer(&self) -> Result<ChunkWriter<'_>, StoreError> {
+        Ok(ChunkWriter { table: self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)? })
+    }
+
+    /// Makes the transaction durable: when this returns Ok, it survives a crash.
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().map_err(StoreError::engine)
+    }
+}
+
+/// Appends chunks within a write transaction.
+pub struct ChunkWriter<'tx> {
+    table: redb::Table<'tx, &'static [u8], &'static [u8]>,
+}
+
+impl ChunkWriter<'_> {
+    /// Stores chunk `index` of `blob`.
+    pub fn put(&mut self, blob: &[u8; 16], index: u64, ciphertext: &[u8]) -> Result<(), StoreError> {
+        self.table.insert(&chunk_key(blob, index)[..], ciphertext).map_err(StoreError::engine)?;
+        Ok(())
+    }
+}
