@@ -39,6 +39,12 @@ impl Passphrase {
         self.0.is_empty()
     }
 
+    /// Whether two passphrases are equal (constant time).
+    pub fn matches(&self, other: &Passphrase) -> bool {
+        use subtle::ConstantTimeEq;
+        self.bytes().ct_eq(other.bytes()).into()
+    }
+
     fn bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }

@@ -6,7 +6,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod crypto;
 pub mod format;
 pub mod keyring;
 pub mod store;
+pub mod vault;

@@ -201,6 +201,27 @@ impl Header {
     }
 }
 
+/// Checks the length of chunk `index` of a payload with `chunk_size`: every chunk but the last
+/// is exactly `chunk_size + 16` bytes; the last is `17..=chunk_size + 16` bytes, or exactly 16
+/// (empty) only when it is the only chunk.
+pub fn check_chunk_len(chunk_size: u32, index: u64, len: usize, last: bool) -> Result<(), FormatError> {
+    let full = chunk_size as u64 + CHUNK_TAG_LEN as u64;
+    let len = len as u64;
+    let ok = if last {
+        let min = if index == 0 { CHUNK_TAG_LEN as u64 } else { CHUNK_TAG_LEN as u64 + 1 };
+        (min..=full).contains(&len)
+    } else {
+        len == full
+    };
+    if ok {
+        Ok(())
+    } else if last && index > 0 && len == CHUNK_TAG_LEN as u64 {
+        Err(FormatError::NonCanonical { what: "payload", why: "empty final chunk after full chunks" })
+    } else {
+        Err(FormatError::Truncated { what: "payload chunk" })
+    }
+}
+
 /// Appends a name (at most 255 bytes) with its one-byte length.
 pub(crate) fn put_name(out: &mut Vec<u8>, name: &str) {
     out.push(name.len() as u8);

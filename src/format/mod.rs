@@ -15,7 +15,7 @@ mod names;
 pub use cursor::Reader;
 pub use envelope::{
     CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, ENVELOPE_MAGIC, ENVELOPE_VERSION, HEADER_FIXED_LEN, Header,
-    MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SUITE_X25519_HKDF_SHA256_AES256GCM,
+    MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SUITE_X25519_HKDF_SHA256_AES256GCM, check_chunk_len,
 };
 pub use error::FormatError;
 pub use grant::{GrantKeyBlob, GrantKeyContext};

@@ -150,6 +150,9 @@ pub trait Reads {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError>;
 
+    /// The entry with the greatest key.
+    fn last(&self, table: Table) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError>;
+
     /// A tenant.
     fn tenant(&self, name: &str) -> Result<Option<TenantRecord>, StoreError> {
         self.get(Table::Tenants, name.as_bytes())?.map(|b| codec::decode("tenant record", &b)).transpose()
@@ -228,6 +231,16 @@ macro_rules! impl_reads {
                     Err(e) => return Err(StoreError::engine(e)),
                 };
                 Ok(t.get(key).map_err(StoreError::engine)?.map(|v| v.value().to_vec()))
+            }
+
+            fn last(&self, table: Table) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+                let t = match self.tx.open_table(table.def()) {
+                    Ok(t) => t,
+                    Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                    Err(e) => return Err(StoreError::engine(e)),
+                };
+                let last = t.last().map_err(StoreError::engine)?;
+                Ok(last.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
             }
 
             fn scan(

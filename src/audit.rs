@@ -1,0 +1,165 @@
+//! The hash-chained audit log. Every state change and every read appends one entry in the same
+//! transaction as the change itself, so the log and the vault cannot disagree after a crash.
+//!
+//! hash(n) = SHA-256("lockbox/v1 audit\0" || seq || time || actor || action || tenant ||
+//! subject || detail || hash(n-1)), strings length-prefixed (u32 BE), integers u64 BE, and
+//! hash(0) = 32 zero bytes. Changing, removing or reordering any entry breaks every later hash;
+//! cutting the log back is caught by comparing the head with one kept elsewhere.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::{Reads, StoreError, Table, WriteTx, codec};
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// Seconds since the Unix epoch.
+    pub time: u64,
+    /// Who acted: the customer's or engineer's name as given to lockbox.
+    pub actor: String,
+    /// What happened, e.g. `put`, `get`, `request.approve`.
+    pub action: String,
+    /// The tenant concerned, or empty.
+    pub tenant: String,
+    /// The item, request or grant concerned, or empty.
+    pub subject: String,
+    /// Free-form detail.
+    pub detail: String,
+    /// Hash of the previous entry.
+    pub prev: [u8; 32],
+    /// Hash of this entry.
+    pub hash: [u8; 32],
+}
+
+/// What to record.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    /// Who acted.
+    pub actor: &'a str,
+    /// What happened.
+    pub action: &'a str,
+    /// The tenant concerned.
+    pub tenant: &'a str,
+    /// The subject.
+    pub subject: &'a str,
+    /// Detail.
+    pub detail: &'a str,
+}
+
+impl Entry {
+    /// Recomputes this entry's hash from its fields and `prev`.
+    pub fn compute_hash(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"lockbox/v1 audit\0");
+        h.update(self.seq.to_be_bytes());
+        h.update(self.time.to_be_bytes());
+        for field in [&self.actor, &self.action, &self.tenant, &self.subject, &self.detail] {
+            h.update((field.len() as u32).to_be_bytes());
+            h.update(field.as_bytes());
+        }
+        h.update(self.prev);
+        h.finalize().into()
+    }
+}
+
+/// Appends an entry to the log within `tx`.
+pub fn append(tx: &WriteTx, time: u64, event: Event<'_>) -> Result<Entry, StoreError> {
+    let (seq, prev) = match tx.last(Table::Audit)? {
+        Some((_, bytes)) => {
+            let last: Entry = codec::decode("audit entry", &bytes)?;
+            (last.seq + 1, last.hash)
+        }
+        None => (1, [0; 32]),
+    };
+    let mut entry = Entry {
+        seq,
+        time,
+        actor: event.actor.to_owned(),
+        action: event.action.to_owned(),
+        tenant: event.tenant.to_owned(),
+        subject: event.subject.to_owned(),
+        detail: event.detail.to_owned(),
+        prev,
+        hash: [0; 32],
+    };
+    entry.hash = entry.compute_hash();
+    tx.put(Table::Audit, &seq.to_be_bytes(), &codec::encode("audit entry", &entry)?)?;
+    Ok(entry)
+}
+
+/// Every entry, in order, optionally only those of one tenant.
+pub fn entries(r: &impl Reads, tenant: Option<&str>) -> Result<Vec<Entry>, StoreError> {
+    let mut out = Vec::new();
+    r.scan(Table::Audit, b"", None, &mut |_, v| {
+        let e: Entry = codec::decode("audit entry", v)?;
+        if tenant.is_none_or(|t| t == e.tenant) {
+            out.push(e);
+        }
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// The result of checking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every entry links to the previous one; `head` is the last hash (zeros when empty).
+    Intact {
+        /// Number of entries.
+        count: u64,
+        /// Hash of the last entry.
+        head: [u8; 32],
+    },
+    /// The first entry that does not check out, and why.
+    Broken {
+        /// Sequence number (or storage position) of the first bad entry.
+        seq: u64,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// Recomputes the chain from the first entry.
+pub fn verify(r: &impl Reads) -> Result<Verdict, StoreError> {
+    let mut expected_seq = 1u64;
+    let mut prev = [0u8; 32];
+    let mut broken = None;
+    r.scan(Table::Audit, b"", None, &mut |k, v| {
+        let e: Entry = match codec::decode("audit entry", v) {
+            Ok(e) => e,
+            Err(err) => {
+                broken = Some((expected_seq, format!("entry does not decode: {err}")));
+                return Ok(false);
+            }
+        };
+        let why = if k != e.seq.to_be_bytes() {
+            Some(format!("stored under position {} but claims seq {}", key_seq(k), e.seq))
+        } else if e.seq != expected_seq {
+            Some(format!("expected seq {expected_seq}, found {} (entries removed or reordered)", e.seq))
+        } else if e.prev != prev {
+            Some("does not link to the previous entry".to_owned())
+        } else if e.hash != e.compute_hash() {
+            Some("contents do not match its hash (entry was changed)".to_owned())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            broken = Some((expected_seq, why));
+            return Ok(false);
+        }
+        prev = e.hash;
+        expected_seq += 1;
+        Ok(true)
+    })?;
+    Ok(match broken {
+        Some((seq, why)) => Verdict::Broken { seq, why },
+        None => Verdict::Intact { count: expected_seq - 1, head: prev },
+    })
+}
+
+fn key_seq(k: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(k).map(u64::from_be_bytes).unwrap_or(0)
+}

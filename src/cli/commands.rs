@@ -1,0 +1,209 @@
+//! One function per command.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use lockbox::keyring::{DEFAULT_KDF, Keyring};
+use lockbox::vault::{Error, PutOptions, Vault};
+use serde_json::json;
+
+use super::args::{Cli, Command, GetArgs, LevelCmd, ListArgs, PutArgs, TenantCmd};
+use super::output::{self, hex, item_json, table, tenant_json, time};
+use super::{demo, secrets, vault_dir};
+
+/// Shared state of one invocation.
+pub struct Ctx {
+    pub json: bool,
+    pub passphrase_file: Option<PathBuf>,
+    pub vault_dir: Option<PathBuf>,
+    pub actor: Option<String>,
+}
+
+impl Ctx {
+    pub fn open(&self) -> Result<Vault, Error> {
+        let mut vault = Vault::open(&vault_dir(self.vault_dir.clone())?)?;
+        if let Some(actor) = &self.actor {
+            vault.set_actor(actor);
+        }
+        Ok(vault)
+    }
+
+    pub fn keyring(&self, path: &Path) -> Result<Keyring, Error> {
+        let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
+        Ok(Keyring::open(path, &pass)?)
+    }
+
+    fn keyring_or_new(&self, path: &Path) -> Result<Keyring, Error> {
+        let new = !path.exists();
+        let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, new)?;
+        Ok(Keyring::open_or_create(path, &pass, DEFAULT_KDF)?)
+    }
+
+    fn emit(&self, value: serde_json::Value, human: impl FnOnce()) {
+        if self.json {
+            println!("{value}");
+        } else {
+            human();
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), Error> {
+    let ctx = Ctx { json: cli.json, passphrase_file: cli.passphrase_file, vault_dir: cli.vault, actor: cli.actor };
+    match cli.command {
+        Command::Init => init(&ctx),
+        Command::Tenant(cmd) => tenant(&ctx, cmd),
+        Command::Level(LevelCmd::Add { tenant, level, keyring }) => {
+            let vault = ctx.open()?;
+            let mut ring = ctx.keyring(&keyring)?;
+            let record = vault.add_level(&tenant, &level, &mut ring)?;
+            ctx.emit(tenant_json(&record), || println!("added level {level} to tenant {tenant}; its key is in {}", keyring.display()));
+            Ok(())
+        }
+        Command::Put(args) => put(&ctx, args),
+        Command::Get(args) => get(&ctx, args),
+        Command::List(args) => list(&ctx, args),
+        Command::Rm(item) => {
+            ctx.open()?.remove(&item.tenant, &item.item)?;
+            ctx.emit(json!({"removed": {"tenant": item.tenant, "item": item.item}}), || {
+                println!("removed {} from tenant {}", item.item, item.tenant)
+            });
+            Ok(())
+        }
+        Command::Demo => demo::run(),
+    }
+}
+
+fn init(ctx: &Ctx) -> Result<(), Error> {
+    let dir = vault_dir(ctx.vault_dir.clone())?;
+    Vault::init(&dir)?;
+    ctx.emit(json!({"vault": dir}), || println!("created an empty vault in {}", dir.display()));
+    Ok(())
+}
+
+fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
+    let vault = ctx.open()?;
+    match cmd {
+        TenantCmd::Create { tenant, levels, keyring } => {
+            let mut ring = ctx.keyring_or_new(&keyring)?;
+            let record = vault.create_tenant(&tenant, &levels, &mut ring)?;
+            ctx.emit(tenant_json(&record), || {
+                println!("created tenant {tenant} with levels {}", levels.join(", "));
+                println!("its private level keys are in {} (keep it, and its passphrase, safe)", keyring.display());
+            });
+        }
+        TenantCmd::List => {
+            let tenants = vault.tenants()?;
+            let rows: Vec<Vec<String>> = tenants
+                .iter()
+                .map(|t| {
+                    let levels: Vec<&str> = t.levels.iter().map(|l| l.name.as_str()).collect();
+                    vec![t.name.clone(), levels.join(","), time(t.created)]
+                })
+                .collect();
+            ctx.emit(json!(tenants.iter().map(tenant_json).collect::<Vec<_>>()), || table(&["TENANT", "LEVELS", "CREATED"], &rows));
+        }
+        TenantCmd::Show { tenant } => {
+            let t = vault.tenant(&tenant)?;
+            ctx.emit(tenant_json(&t), || {
+                println!("tenant      {}", t.name);
+                println!("created     {}", time(t.created));
+                println!("max access  {}s", t.max_access_secs);
+                println!("request ttl {}s", t.request_ttl_secs);
+                let rows: Vec<Vec<String>> = t
+                    .levels
+                    .iter()
+                    .filter_map(|l| l.epochs.last().map(|e| (l, e)))
+                    .map(|(l, e)| vec![l.name.clone(), e.epoch.to_string(), hex(&lockbox::crypto::fingerprint(&e.public)), time(e.created)])
+                    .collect();
+                table(&["LEVEL", "EPOCH", "KEY FINGERPRINT", "SINCE"], &rows);
+            });
+        }
+    }
+    Ok(())
+}
+
+fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
+    let vault = ctx.open()?;
+    let mut input: Box<dyn Read> = match &args.file {
+        Some(path) => Box::new(File::open(path).map_err(|e| open_error(path, e))?),
+        None => Box::new(io::stdin().lock()),
+    };
+    let (tenant, item) = (&args.item.tenant, &args.item.item);
+    let info = if args.raw {
+        vault.put_raw(tenant, item, args.level.as_deref(), &mut input, args.replace)?
+    } else {
+        let level = args.level.as_deref().ok_or_else(|| Error::usage("put needs --level LEVEL (or --raw)"))?;
+        let opts = PutOptions { replace: args.replace, chunk_size: args.chunk_size };
+        vault.put(tenant, item, level, &mut input, opts)?
+    };
+    ctx.emit(item_json(&info), || {
+        let level = info.level.as_deref().unwrap_or("?");
+        println!("stored {item} in tenant {tenant} (level {level}, epoch {}, {} bytes)", info.epoch, info.size)
+    });
+    Ok(())
+}
+
+fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
+    let vault = ctx.open()?;
+    let (tenant, item) = (&args.item.tenant, &args.item.item);
+    let ring = match (&args.keyring, args.raw) {
+        (Some(path), false) => Some(ctx.keyring(path)?),
+        (None, true) => None,
+        _ => return Err(Error::usage("get needs --keyring FILE (or --raw for the encrypted envelope)")),
+    };
+    write_output(args.out.as_deref(), |out| match &ring {
+        Some(ring) => vault.get(tenant, item, ring, out),
+        None => vault.get_raw(tenant, item, out),
+    })
+}
+
+/// Runs `f` with standard output, or with a temp file beside `path` that is renamed over it
+/// only if `f` succeeds (so a failed get leaves no partial file).
+pub fn write_output<T>(path: Option<&Path>, f: impl FnOnce(&mut dyn Write) -> Result<T, Error>) -> Result<(), Error> {
+    let Some(path) = path else {
+        let stdout = io::stdout();
+        let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
+        f(&mut out)?;
+        return out.flush().map_err(Error::output);
+    };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
+    let tmp = dir.join(format!(".{}.lockbox-partial", name.to_string_lossy()));
+    let result = (|| {
+        let file = File::create(&tmp).map_err(|e| open_error(&tmp, e))?;
+        let mut out = BufWriter::with_capacity(256 * 1024, file);
+        f(&mut out)?;
+        let file = out.into_inner().map_err(|e| Error::output(e.into_error()))?;
+        file.sync_all().map_err(Error::output)?;
+        fs::rename(&tmp, path).map_err(Error::output)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn list(ctx: &Ctx, args: ListArgs) -> Result<(), Error> {
+    let items = ctx.open()?.list(&args.tenant, args.level.as_deref())?;
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            let level = i.level.clone().unwrap_or_else(|| "(damaged)".into());
+            vec![i.item.escape_debug().to_string(), level, i.key_epoch.to_string(), i.size.to_string(), time(i.created)]
+        })
+        .collect();
+    ctx.emit(json!(items.iter().map(output::item_json).collect::<Vec<_>>()), || {
+        table(&["ITEM", "LEVEL", "EPOCH", "SIZE", "CREATED"], &rows)
+    });
+    Ok(())
+}
+
+pub fn open_error(path: &Path, e: io::Error) -> Error {
+    let msg = format!("cannot open {}: {e}", path.display());
+    match e.kind() {
+        io::ErrorKind::NotFound => Error::not_found(msg),
+        _ => Error::other(msg),
+    }
+}

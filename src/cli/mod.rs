@@ -1,0 +1,52 @@
+//! The `lockbox` command: parse, run, turn errors into messages and exit codes.
+
+mod args;
+mod commands;
+mod demo;
+mod output;
+mod secrets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use lockbox::vault::{Error, ErrorKind};
+
+pub use args::Cli;
+
+/// Runs the command line; the exit code follows docs/CLI.md (0 ok, 1 other, 2 usage,
+/// 3 not found, 4 access denied, 5 integrity, 6 conflict, 7 vault in use).
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let json = cli.json;
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e, json);
+            ExitCode::from(e.kind.exit_code())
+        }
+    }
+}
+
+fn report(e: &Error, json: bool) {
+    if json {
+        let kind = format!("{:?}", e.kind).to_lowercase();
+        eprintln!("{}", serde_json::json!({"error": {"kind": kind, "code": e.kind.exit_code(), "message": e.message}}));
+    } else {
+        eprintln!("lockbox: {}", e.message);
+    }
+}
+
+/// The vault directory: --vault, LOCKBOX_VAULT, or the per-user data directory.
+pub fn vault_dir(flag: Option<PathBuf>) -> Result<PathBuf, Error> {
+    flag.or_else(|| dirs::data_dir().map(|d| d.join("lockbox")))
+        .ok_or_else(|| Error::usage("cannot find a per-user data directory; pass --vault DIR"))
+}

@@ -1,0 +1,47 @@
+//! Passphrases: from --passphrase-file, else LOCKBOX_PASSPHRASE, else a terminal prompt.
+//! Never from a command-line argument.
+
+use std::io::Read;
+use std::path::Path;
+
+use lockbox::keyring::Passphrase;
+use lockbox::vault::Error;
+
+const MAX_PASSPHRASE_FILE: u64 = 64 * 1024;
+
+/// Gets the passphrase for `what` (a file path, shown in the prompt). `new` asks twice.
+pub fn passphrase(file: Option<&Path>, what: &Path, new: bool) -> Result<Passphrase, Error> {
+    let pass = if let Some(file) = file {
+        let mut text = String::new();
+        std::fs::File::open(file)
+            .and_then(|f| f.take(MAX_PASSPHRASE_FILE).read_to_string(&mut text))
+            .map_err(|e| Error::usage(format!("cannot read passphrase file {}: {e}", file.display())))?;
+        Passphrase::new(text)
+    } else if let Ok(text) = std::env::var("LOCKBOX_PASSPHRASE") {
+        Passphrase::new(text)
+    } else {
+        prompt(what, new)?
+    };
+    if pass.is_empty() {
+        return Err(Error::usage(format!("the passphrase for {} is empty", what.display())));
+    }
+    Ok(pass)
+}
+
+fn prompt(what: &Path, new: bool) -> Result<Passphrase, Error> {
+    let no_tty = |_| {
+        Error::usage(format!(
+            "a passphrase is needed for {}: set LOCKBOX_PASSPHRASE, pass --passphrase-file FILE, or run on a terminal",
+            what.display()
+        ))
+    };
+    let verb = if new { "New passphrase" } else { "Passphrase" };
+    let first = Passphrase::new(rpassword::prompt_password(format!("{verb} for {}: ", what.display())).map_err(no_tty)?);
+    if new {
+        let again = Passphrase::new(rpassword::prompt_password("Repeat it: ").map_err(no_tty)?);
+        if !first.matches(&again) {
+            return Err(Error::usage("the two passphrases differ"));
+        }
+    }
+    Ok(first)
+}

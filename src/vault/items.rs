@@ -1,0 +1,372 @@
+//! Items: put (encrypt and store), get (unwrap and decrypt), raw envelopes, list, remove.
+
+use std::io::{Read, Write};
+
+use super::tenants::{find_level, no_tenant};
+use super::{Error, LevelKeys, Vault, now, valid_item_id, valid_name};
+use crate::crypto::{DataKey, ItemKeys, PublicKey, Purpose, Unwrapper, Wrapped, Wrapper, fingerprint, random_array};
+use crate::format::{CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, HEADER_FIXED_LEN, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, check_chunk_len};
+use crate::store::records::{ItemRecord, TenantRecord};
+use crate::store::{Reads, WriteTx};
+
+/// How to store an item.
+#[derive(Debug, Clone, Copy)]
+pub struct PutOptions {
+    /// Replace an existing item instead of refusing.
+    pub replace: bool,
+    /// Plaintext bytes per chunk.
+    pub chunk_size: u32,
+}
+
+impl Default for PutOptions {
+    fn default() -> Self {
+        PutOptions { replace: false, chunk_size: DEFAULT_CHUNK_SIZE }
+    }
+}
+
+/// What the vault knows about an item (all of it visible to the vault operator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemInfo {
+    /// Tenant.
+    pub tenant: String,
+    /// Item id.
+    pub item: String,
+    /// Classification level, or `None` if the stored header is damaged.
+    pub level: Option<String>,
+    /// Epoch the item was written under.
+    pub epoch: u32,
+    /// Epoch whose key wraps its data key.
+    pub key_epoch: u32,
+    /// Plaintext size in bytes.
+    pub size: u64,
+    /// When it was written, seconds since the Unix epoch.
+    pub created: u64,
+}
+
+impl ItemInfo {
+    fn new(tenant: &str, item: &str, header: Option<&Header>, record: &ItemRecord) -> ItemInfo {
+        ItemInfo {
+            tenant: tenant.to_owned(),
+            item: item.to_owned(),
+            level: header.map(|h| h.level.clone()),
+            epoch: header.map_or(0, |h| h.epoch),
+            key_epoch: header.map_or(0, |h| h.key_epoch),
+            size: record.size,
+            created: record.created,
+        }
+    }
+}
+
+impl Vault {
+    /// Encrypts `input` as item `item` of `tenant` at `level`, under a fresh data key wrapped
+    /// to the level's current epoch. Needs no private key. Atomic: on any error nothing changes.
+    pub fn put(&self, tenant: &str, item: &str, level: &str, input: &mut dyn Read, opts: PutOptions) -> Result<ItemInfo, Error> {
+        valid_name("tenant", tenant)?;
+        valid_item_id(item)?;
+        valid_name("level", level)?;
+        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&opts.chunk_size) {
+            return Err(Error::usage(format!("chunk size must be {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes")));
+        }
+        let tx = self.store().begin_write()?;
+        let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        let current = find_level(&record, level)?.epochs.last().cloned();
+        let current = current.ok_or_else(|| Error::integrity(format!("level {level:?} has no key")))?;
+        let previous = check_replace(&tx, tenant, item, opts.replace)?;
+
+        let dek = DataKey::generate()?;
+        let mut header = Header {
+            chunk_size: opts.chunk_size,
+            epoch: current.epoch,
+            key_epoch: current.epoch,
+            tenant: tenant.to_owned(),
+            level: level.to_owned(),
+            item: item.to_owned(),
+            nonce: random_array()?,
+            fingerprint: fingerprint(&current.public),
+            ephemeral: [0; 32],
+            wrapped_dek: [0; 48],
+            commitment: [0; 32],
+        };
+        let wrapped = Wrapper::new(&PublicKey(current.public))?.wrap(Purpose::DataKey, &header.wrap_context(), dek.as_bytes())?;
+        header.ephemeral = wrapped.ephemeral;
+        header.wrapped_dek = wrapped.ciphertext;
+        let keys = ItemKeys::derive(&dek, &header.nonce, &header.content_context());
+        header.commitment = keys.commitment;
+        let mut sealer = keys.sealer();
+
+        let blob = random_array()?;
+        let mut chunks = tx.chunk_writer()?;
+        let (count, size) = for_each_chunk(input, opts.chunk_size as usize, |index, buf, last| {
+            sealer.seal(buf, last)?;
+            chunks.put(&blob, index, buf)?;
+            Ok(())
+        })?;
+        drop(chunks);
+        let stored = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count };
+        self.finish_put(tx, &header, previous, stored, "put")
+    }
+
+    /// Stores a portable envelope (as printed by [`Vault::get_raw`]) as item `item` of
+    /// `tenant`. The vault cannot decrypt it, but checks everything it can: structure, that the
+    /// envelope names this tenant and item (and `level` if given), and that it is wrapped to a
+    /// key this vault registered for that level.
+    pub fn put_raw(&self, tenant: &str, item: &str, level: Option<&str>, input: &mut dyn Read, replace: bool) -> Result<ItemInfo, Error> {
+        valid_name("tenant", tenant)?;
+        valid_item_id(item)?;
+        let header = read_header(input)?;
+        if header.tenant != tenant || header.item != item {
+            return Err(Error::integrity(format!(
+                "the envelope belongs to tenant {:?}, item {:?}, not tenant {tenant:?}, item {item:?}",
+                header.tenant, header.item
+            )));
+        }
+        if let Some(level) = level.filter(|l| *l != header.level) {
+            return Err(Error::integrity(format!("the envelope is level {:?}, not {level:?}", header.level)));
+        }
+        let tx = self.store().begin_write()?;
+        let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        check_registered_key(&record, &header)?;
+        let previous = check_replace(&tx, tenant, item, replace)?;
+        let blob = random_array()?;
+        let mut chunks = tx.chunk_writer()?;
+        let full = header.chunk_size as usize + CHUNK_TAG_LEN;
+        let (count, size) = for_each_chunk(input, full, |index, buf, last| {
+            check_chunk_len(header.chunk_size, index, buf.len(), last).map_err(|e| Error::integrity(format!("envelope payload: {e}")))?;
+            chunks.put(&blob, index, buf)?;
+            Ok(())
+        })?;
+        drop(chunks);
+        let size = size - count * CHUNK_TAG_LEN as u64;
+        let stored = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count };
+        self.finish_put(tx, &header, previous, stored, "put.raw")
+    }
+
+    fn finish_put(&self, tx: WriteTx, header: &Header, previous: Option<ItemRecord>, stored: ItemRecord, action: &str) -> Result<ItemInfo, Error> {
+        if let Some(old) = &previous {
+            tx.remove_chunks(&old.blob)?;
+        }
+        tx.put_item(&header.tenant, &header.item, &stored)?;
+        let detail = format!("level {} epoch {} size {}{}", header.level, header.epoch, stored.size, if previous.is_some() { " (replaced)" } else { "" });
+        self.record(&tx, action, &header.tenant, &header.item, &detail)?;
+        tx.commit()?;
+        Ok(ItemInfo::new(&header.tenant, &header.item, Some(header), &stored))
+    }
+
+    /// Decrypts item `item` of `tenant` to `out`, with keys from `keys`. Each chunk is
+    /// authenticated before it is written; on an integrity failure the output stops there.
+    pub fn get(&self, tenant: &str, item: &str, keys: &dyn LevelKeys, out: &mut dyn Write) -> Result<ItemInfo, Error> {
+        let (record, header) = self.load(tenant, item)?;
+        let key = match keys.level_key(&header) {
+            Ok(key) => key,
+            Err(denied) => {
+                self.audit_only("get.denied", tenant, item, &denied.message)?;
+                return Err(denied);
+            }
+        };
+        if key.public().fingerprint() != header.fingerprint {
+            return Err(Error::integrity(format!(
+                "item {item:?} of tenant {tenant:?} names a key other than the one held for its level epoch: the envelope was altered"
+            )));
+        }
+        let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
+        let dek = Unwrapper::new(key)
+            .unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped)
+            .map_err(|_| tampered(tenant, item, "its data key does not unwrap"))?;
+        let dek = DataKey::from_bytes(dek);
+        let mut opener = ItemKeys::derive(&dek, &header.nonce, &header.content_context())
+            .opener(&header.commitment)
+            .map_err(|_| tampered(tenant, item, "key commitment mismatch"))?;
+        self.audit_only("get", tenant, item, &format!("level {} epoch {}", header.level, header.key_epoch))?;
+
+        let snapshot = self.store().begin_read()?;
+        let mut size = 0u64;
+        for index in 0..record.chunks {
+            let last = index + 1 == record.chunks;
+            let mut chunk = snapshot.chunk(&record.blob, index)?.ok_or_else(|| tampered(tenant, item, "a chunk is missing"))?;
+            check_chunk_len(header.chunk_size, index, chunk.len(), last).map_err(|e| tampered(tenant, item, &e.to_string()))?;
+            opener.open(&mut chunk, last).map_err(|_| tampered(tenant, item, &format!("chunk {index} does not authenticate")))?;
+            size += chunk.len() as u64;
+            out.write_all(&chunk).map_err(Error::output)?;
+        }
+        opener.finish().map_err(|_| tampered(tenant, item, "the final chunk is missing"))?;
+        if snapshot.chunk(&record.blob, record.chunks)?.is_some() {
+            return Err(tampered(tenant, item, "chunks follow the final chunk"));
+        }
+        if size != record.size {
+            return Err(tampered(tenant, item, "its recorded size does not match its content"));
+        }
+        out.flush().map_err(Error::output)?;
+        Ok(ItemInfo::new(tenant, item, Some(&header), &record))
+    }
+
+    /// Writes the item's portable envelope (header and ciphertext chunks) to `out`. Needs no key.
+    pub fn get_raw(&self, tenant: &str, item: &str, out: &mut dyn Write) -> Result<ItemInfo, Error> {
+        let (record, header) = self.load(tenant, item)?;
+        self.audit_only("get.raw", tenant, item, "")?;
+        let snapshot = self.store().begin_read()?;
+        out.write_all(&record.header).map_err(Error::output)?;
+        for index in 0..record.chunks {
+            let chunk = snapshot.chunk(&record.blob, index)?.ok_or_else(|| tampered(tenant, item, "a chunk is missing"))?;
+            out.write_all(&chunk).map_err(Error::output)?;
+        }
+        out.flush().map_err(Error::output)?;
+        Ok(ItemInfo::new(tenant, item, Some(&header), &record))
+    }
+
+    /// The items of `tenant`, optionally of one level, by id.
+    pub fn list(&self, tenant: &str, level: Option<&str>) -> Result<Vec<ItemInfo>, Error> {
+        let record = self.tenant(tenant)?;
+        if let Some(level) = level {
+            find_level(&record, level)?;
+        }
+        let items = self.store().begin_read()?.items(tenant)?;
+        Ok(items
+            .iter()
+            .map(|(id, rec)| ItemInfo::new(tenant, id, Header::decode(&rec.header).ok().as_ref(), rec))
+            .filter(|info| level.is_none() || info.level.as_deref() == level)
+            .collect())
+    }
+
+    /// Metadata of one item, without decrypting it.
+    pub fn item(&self, tenant: &str, item: &str) -> Result<ItemInfo, Error> {
+        let (record, header) = self.load(tenant, item)?;
+        Ok(ItemInfo::new(tenant, item, Some(&header), &record))
+    }
+
+    /// Removes an item and its chunks.
+    pub fn remove(&self, tenant: &str, item: &str) -> Result<(), Error> {
+        valid_name("tenant", tenant)?;
+        valid_item_id(item)?;
+        let tx = self.store().begin_write()?;
+        if tx.tenant(tenant)?.is_none() {
+            return Err(no_tenant(tenant));
+        }
+        let record = tx.item(tenant, item)?.ok_or_else(|| no_item(tenant, item))?;
+        tx.remove_item(tenant, item, &record)?;
+        self.record(&tx, "rm", tenant, item, "")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The item record and its decoded header, checked to belong where it is stored.
+    fn load(&self, tenant: &str, item: &str) -> Result<(ItemRecord, Header), Error> {
+        valid_name("tenant", tenant)?;
+        valid_item_id(item)?;
+        let snapshot = self.store().begin_read()?;
+        let record = match snapshot.item(tenant, item)? {
+            Some(r) => r,
+            None if snapshot.tenant(tenant)?.is_none() => return Err(no_tenant(tenant)),
+            None => return Err(no_item(tenant, item)),
+        };
+        let header = Header::decode(&record.header).map_err(|e| tampered(tenant, item, &format!("damaged header: {e}")))?;
+        if header.tenant != tenant || header.item != item {
+            return Err(tampered(tenant, item, "its envelope names another item (it was moved)"));
+        }
+        if record.chunks == 0 {
+            return Err(tampered(tenant, item, "it has no chunks"));
+        }
+        Ok((record, header))
+    }
+
+    /// Records an event in a transaction of its own.
+    fn audit_only(&self, action: &str, tenant: &str, subject: &str, detail: &str) -> Result<(), Error> {
+        let tx = self.store().begin_write()?;
+        self.record(&tx, action, tenant, subject, detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn no_item(tenant: &str, item: &str) -> Error {
+    Error::not_found(format!("no item {item:?} in tenant {tenant:?}"))
+}
+
+fn tampered(tenant: &str, item: &str, why: &str) -> Error {
+    Error::integrity(format!("integrity failure: item {item:?} of tenant {tenant:?} is damaged or was tampered with ({why})"))
+}
+
+/// The existing item, if replacing is allowed; a conflict if it exists and is not.
+fn check_replace(tx: &WriteTx, tenant: &str, item: &str, replace: bool) -> Result<Option<ItemRecord>, Error> {
+    match tx.item(tenant, item)? {
+        Some(_) if !replace => Err(Error::conflict(format!(
+            "item {item:?} already exists in tenant {tenant:?} (use --replace to overwrite it)"
+        ))),
+        existing => Ok(existing),
+    }
+}
+
+/// Checks that a raw envelope's epochs exist for its level and its fingerprint is the one
+/// this vault registered for the key epoch.
+fn check_registered_key(record: &TenantRecord, header: &Header) -> Result<(), Error> {
+    let level = find_level(record, &header.level).map_err(|e| Error::integrity(format!("the envelope's level: {e}")))?;
+    let epoch = |n: u32| level.epochs.iter().find(|e| e.epoch == n);
+    if epoch(header.epoch).is_none() {
+        return Err(Error::integrity(format!("level {:?} has no epoch {}", header.level, header.epoch)));
+    }
+    match epoch(header.key_epoch) {
+        Some(e) if fingerprint(&e.public) == header.fingerprint => Ok(()),
+        Some(_) => Err(Error::integrity("the envelope is wrapped to a key this vault did not register")),
+        None => Err(Error::integrity(format!("level {:?} has no epoch {}", header.level, header.key_epoch))),
+    }
+}
+
+/// Reads and decodes an envelope header from the front of `input`.
+fn read_header(input: &mut dyn Read) -> Result<Header, Error> {
+    let bad = |e: crate::format::FormatError| Error::integrity(format!("not a valid envelope: {e}"));
+    let mut bytes = vec![0u8; HEADER_FIXED_LEN];
+    if read_full(input, &mut bytes).map_err(Error::input)? < HEADER_FIXED_LEN {
+        return Err(Error::integrity("not a valid envelope: envelope header is truncated"));
+    }
+    let len = Header::declared_len(&bytes).map_err(bad)?;
+    bytes.resize(len, 0);
+    if read_full(input, &mut bytes[HEADER_FIXED_LEN..]).map_err(Error::input)? < len - HEADER_FIXED_LEN {
+        return Err(Error::integrity("not a valid envelope: envelope header is truncated"));
+    }
+    Header::decode(&bytes).map_err(bad)
+}
+
+/// Reads until `buf` is full or the input ends; how many bytes were read.
+fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Splits `input` into pieces of `size` bytes (the last shorter, possibly empty if the input
+/// is), telling `f` which piece is last by reading one piece ahead. Returns the number of
+/// pieces and the total bytes read. Memory: two pieces, whatever the input's length.
+fn for_each_chunk(
+    input: &mut dyn Read,
+    size: usize,
+    mut f: impl FnMut(u64, &mut Vec<u8>, bool) -> Result<(), Error>,
+) -> Result<(u64, u64), Error> {
+    let mut cur = vec![0u8; size];
+    let mut next = vec![0u8; size];
+    let mut n = read_full(input, &mut cur).map_err(Error::input)?;
+    let (mut index, mut total) = (0u64, 0u64);
+    loop {
+        let (m, last) = if n < size {
+            (0, true)
+        } else {
+            let m = read_full(input, &mut next).map_err(Error::input)?;
+            (m, m == 0)
+        };
+        cur.truncate(n);
+        total += n as u64;
+        f(index, &mut cur, last)?;
+        if last {
+            return Ok((index + 1, total));
+        }
+        std::mem::swap(&mut cur, &mut next);
+        next.resize(size, 0);
+        n = m;
+        index += 1;
+    }
+}

@@ -1,0 +1,27 @@
+//! Where the reader's level keys come from.
+
+use super::Error;
+use crate::crypto::SecretKey;
+use crate::format::Header;
+use crate::keyring::Keyring;
+
+/// A source of level private keys: the customer's keyring, or an engineer's active grant.
+pub trait LevelKeys {
+    /// The private key for the level epoch that wraps `header`'s data key, or an
+    /// [`ErrorKind::AccessDenied`](super::ErrorKind::AccessDenied) error saying why not.
+    fn level_key(&self, header: &Header) -> Result<&SecretKey, Error>;
+}
+
+impl LevelKeys for Keyring {
+    fn level_key(&self, h: &Header) -> Result<&SecretKey, Error> {
+        self.key(&h.tenant, &h.level, h.key_epoch).ok_or_else(|| {
+            Error::denied(format!(
+                "access denied: keyring {} holds no key for tenant {:?}, level {:?}, epoch {}",
+                self.path().display(),
+                h.tenant,
+                h.level,
+                h.key_epoch
+            ))
+        })
+    }
+}

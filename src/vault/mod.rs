@@ -1,0 +1,114 @@
+//! The vault: tenants, levels and items, on the store, with the customer's keys kept outside.
+//!
+//! The vault holds only public level keys, so it can write any item and read none. Reading
+//! takes a [`LevelKeys`]: the customer's [`Keyring`](crate::keyring::Keyring), or an engineer's
+//! grant (see [`crate::lockbox`]).
+
+mod error;
+mod items;
+mod keys;
+mod tenants;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use error::{Error, ErrorKind};
+pub use items::{ItemInfo, PutOptions};
+pub use keys::LevelKeys;
+pub use tenants::{DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_LEVELS};
+
+use crate::audit::{self, Event};
+use crate::format::{check_item_id, check_name};
+use crate::store::{Store, StoreError, WriteTx};
+
+/// Name of the database file inside the vault directory.
+pub const DB_FILE: &str = "vault.redb";
+
+/// An open vault. Holds the database exclusively until dropped.
+pub struct Vault {
+    store: Store,
+    dir: PathBuf,
+    actor: String,
+}
+
+impl Vault {
+    /// Creates a new vault in `dir` (created if needed, mode 0700).
+    pub fn init(dir: &Path) -> Result<Vault, Error> {
+        create_private_dir(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
+        let store = Store::create(&dir.join(DB_FILE)).map_err(|e| match e {
+            StoreError::Exists { .. } => Error::conflict(format!("a vault already exists at {}", dir.display())),
+            e => e.into(),
+        })?;
+        Ok(Vault { store, dir: dir.to_owned(), actor: default_actor() })
+    }
+
+    /// Opens the vault in `dir`.
+    pub fn open(dir: &Path) -> Result<Vault, Error> {
+        let store = Store::open(&dir.join(DB_FILE)).map_err(|e| match e {
+            StoreError::Missing { .. } => {
+                Error::not_found(format!("no vault at {} (run `lockbox init` first)", dir.display()))
+            }
+            StoreError::InUse { .. } => Error {
+                kind: ErrorKind::InUse,
+                message: format!("the vault at {} is in use by another lockbox process", dir.display()),
+            },
+            e => e.into(),
+        })?;
+        Ok(Vault { store, dir: dir.to_owned(), actor: default_actor() })
+    }
+
+    /// Names who is acting, for the audit log.
+    pub fn set_actor(&mut self, actor: &str) {
+        self.actor = actor.to_owned();
+    }
+
+    /// Who is acting.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// The vault directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Appends an audit entry to `tx` as the current actor.
+    pub(crate) fn record(&self, tx: &WriteTx, action: &str, tenant: &str, subject: &str, detail: &str) -> Result<(), Error> {
+        let event = Event { actor: &self.actor, action, tenant, subject, detail };
+        audit::append(tx, now(), event)?;
+        Ok(())
+    }
+}
+
+fn default_actor() -> String {
+    std::env::var("LOCKBOX_ACTOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Checks a tenant, level or engineer name given by the user.
+pub(crate) fn valid_name(kind: &'static str, name: &str) -> Result<(), Error> {
+    check_name(kind, name).map_err(|e| Error::usage(e.to_string()))
+}
+
+/// Checks an item id given by the user.
+pub(crate) fn valid_item_id(id: &str) -> Result<(), Error> {
+    check_item_id(id).map_err(|e| Error::usage(e.to_string()))
+}
