@@ -38,8 +38,7 @@ pub fn main() -> ExitCode {
 
 fn report(e: &Error, json: bool) {
     if json {
-        let kind = format!("{:?}", e.kind).to_lowercase();
-        eprintln!("{}", serde_json::json!({"error": {"kind": kind, "code": e.kind.exit_code(), "message": e.message}}));
+        eprintln!("{}", serde_json::json!({"error": {"kind": e.kind.name(), "code": e.kind.exit_code(), "message": e.message}}));
     } else {
         eprintln!("lockbox: {}", e.message);
     }

@@ -26,6 +26,20 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// A stable snake_case name, used in JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Other => "other",
+            ErrorKind::Usage => "usage",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::AccessDenied => "access_denied",
+            ErrorKind::Integrity => "integrity",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::InUse => "in_use",
+            ErrorKind::BrokenPipe => "broken_pipe",
+        }
+    }
+
     /// The process exit code for this kind.
     pub fn exit_code(self) -> u8 {
         match self {
