@@ -50,15 +50,29 @@ impl Ctx {
 }
 
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let ctx = Ctx { json: cli.json, passphrase_file: cli.passphrase_file, vault_dir: cli.vault, actor: cli.actor };
+    let ctx = Ctx {
+        json: cli.json,
+        passphrase_file: cli.passphrase_file,
+        vault_dir: cli.vault,
+        actor: cli.actor,
+    };
     match cli.command {
         Command::Init => init(&ctx),
         Command::Tenant(cmd) => tenant(&ctx, cmd),
-        Command::Level(LevelCmd::Add { tenant, level, keyring }) => {
+        Command::Level(LevelCmd::Add {
+            tenant,
+            level,
+            keyring,
+        }) => {
             let vault = ctx.open()?;
             let mut ring = ctx.keyring(&keyring)?;
             let record = vault.add_level(&tenant, &level, &mut ring)?;
-            ctx.emit(tenant_json(&record), || println!("added level {level} to tenant {tenant}; its key is in {}", keyring.display()));
+            ctx.emit(tenant_json(&record), || {
+                println!(
+                    "added level {level} to tenant {tenant}; its key is in {}",
+                    keyring.display()
+                )
+            });
             Ok(())
         }
         Command::Put(args) => put(&ctx, args),
@@ -66,9 +80,10 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::List(args) => list(&ctx, args),
         Command::Rm(item) => {
             ctx.open()?.remove(&item.tenant, &item.item)?;
-            ctx.emit(json!({"removed": {"tenant": item.tenant, "item": item.item}}), || {
-                println!("removed {} from tenant {}", item.item, item.tenant)
-            });
+            ctx.emit(
+                json!({"removed": {"tenant": item.tenant, "item": item.item}}),
+                || println!("removed {} from tenant {}", item.item, item.tenant),
+            );
             Ok(())
         }
         Command::Demo => demo::run(),
@@ -78,19 +93,28 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 fn init(ctx: &Ctx) -> Result<(), Error> {
     let dir = vault_dir(ctx.vault_dir.clone())?;
     Vault::init(&dir)?;
-    ctx.emit(json!({"vault": dir}), || println!("created an empty vault in {}", dir.display()));
+    ctx.emit(json!({"vault": dir}), || {
+        println!("created an empty vault in {}", dir.display())
+    });
     Ok(())
 }
 
 fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
     let vault = ctx.open()?;
     match cmd {
-        TenantCmd::Create { tenant, levels, keyring } => {
+        TenantCmd::Create {
+            tenant,
+            levels,
+            keyring,
+        } => {
             let mut ring = ctx.keyring_or_new(&keyring)?;
             let record = vault.create_tenant(&tenant, &levels, &mut ring)?;
             ctx.emit(tenant_json(&record), || {
                 println!("created tenant {tenant} with levels {}", levels.join(", "));
-                println!("its private level keys are in {} (keep it, and its passphrase, safe)", keyring.display());
+                println!(
+                    "its private level keys are in {} (keep it, and its passphrase, safe)",
+                    keyring.display()
+                );
             });
         }
         TenantCmd::List => {
@@ -102,7 +126,10 @@ fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                     vec![t.name.clone(), levels.join(","), time(t.created)]
                 })
                 .collect();
-            ctx.emit(json!(tenants.iter().map(tenant_json).collect::<Vec<_>>()), || table(&["TENANT", "LEVELS", "CREATED"], &rows));
+            ctx.emit(
+                json!(tenants.iter().map(tenant_json).collect::<Vec<_>>()),
+                || table(&["TENANT", "LEVELS", "CREATED"], &rows),
+            );
         }
         TenantCmd::Show { tenant } => {
             let t = vault.tenant(&tenant)?;
@@ -115,7 +142,14 @@ fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                     .levels
                     .iter()
                     .filter_map(|l| l.epochs.last().map(|e| (l, e)))
-                    .map(|(l, e)| vec![l.name.clone(), e.epoch.to_string(), hex(&lockbox::crypto::fingerprint(&e.public)), time(e.created)])
+                    .map(|(l, e)| {
+                        vec![
+                            l.name.clone(),
+                            e.epoch.to_string(),
+                            hex(&lockbox::crypto::fingerprint(&e.public)),
+                            time(e.created),
+                        ]
+                    })
                     .collect();
                 table(&["LEVEL", "EPOCH", "KEY FINGERPRINT", "SINCE"], &rows);
             });
@@ -132,15 +166,30 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
     };
     let (tenant, item) = (&args.item.tenant, &args.item.item);
     let info = if args.raw {
-        vault.put_raw(tenant, item, args.level.as_deref(), &mut input, args.replace)?
+        vault.put_raw(
+            tenant,
+            item,
+            args.level.as_deref(),
+            &mut input,
+            args.replace,
+        )?
     } else {
-        let level = args.level.as_deref().ok_or_else(|| Error::usage("put needs --level LEVEL (or --raw)"))?;
-        let opts = PutOptions { replace: args.replace, chunk_size: args.chunk_size };
+        let level = args
+            .level
+            .as_deref()
+            .ok_or_else(|| Error::usage("put needs --level LEVEL (or --raw)"))?;
+        let opts = PutOptions {
+            replace: args.replace,
+            chunk_size: args.chunk_size,
+        };
         vault.put(tenant, item, level, &mut input, opts)?
     };
     ctx.emit(item_json(&info), || {
         let level = info.level.as_deref().unwrap_or("?");
-        println!("stored {item} in tenant {tenant} (level {level}, epoch {}, {} bytes)", info.epoch, info.size)
+        println!(
+            "stored {item} in tenant {tenant} (level {level}, epoch {}, {} bytes)",
+            info.epoch, info.size
+        )
     });
     Ok(())
 }
@@ -151,7 +200,11 @@ fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
     let ring = match (&args.keyring, args.raw) {
         (Some(path), false) => Some(ctx.keyring(path)?),
         (None, true) => None,
-        _ => return Err(Error::usage("get needs --keyring FILE (or --raw for the encrypted envelope)")),
+        _ => {
+            return Err(Error::usage(
+                "get needs --keyring FILE (or --raw for the encrypted envelope)",
+            ));
+        }
     };
     write_output(args.out.as_deref(), |out| match &ring {
         Some(ring) => vault.get(tenant, item, ring, out),
@@ -161,21 +214,31 @@ fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
 
 /// Runs `f` with standard output, or with a temp file beside `path` that is renamed over it
 /// only if `f` succeeds (so a failed get leaves no partial file).
-pub fn write_output<T>(path: Option<&Path>, f: impl FnOnce(&mut dyn Write) -> Result<T, Error>) -> Result<(), Error> {
+pub fn write_output<T>(
+    path: Option<&Path>,
+    f: impl FnOnce(&mut dyn Write) -> Result<T, Error>,
+) -> Result<(), Error> {
     let Some(path) = path else {
         let stdout = io::stdout();
         let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
         f(&mut out)?;
         return out.flush().map_err(Error::output);
     };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
     let tmp = dir.join(format!(".{}.lockbox-partial", name.to_string_lossy()));
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| open_error(&tmp, e))?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);
         f(&mut out)?;
-        let file = out.into_inner().map_err(|e| Error::output(e.into_error()))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| Error::output(e.into_error()))?;
         file.sync_all().map_err(Error::output)?;
         fs::rename(&tmp, path).map_err(Error::output)
     })();
@@ -191,12 +254,19 @@ fn list(ctx: &Ctx, args: ListArgs) -> Result<(), Error> {
         .iter()
         .map(|i| {
             let level = i.level.clone().unwrap_or_else(|| "(damaged)".into());
-            vec![i.item.escape_debug().to_string(), level, i.key_epoch.to_string(), i.size.to_string(), time(i.created)]
+            vec![
+                i.item.escape_debug().to_string(),
+                level,
+                i.key_epoch.to_string(),
+                i.size.to_string(),
+                time(i.created),
+            ]
         })
         .collect();
-    ctx.emit(json!(items.iter().map(output::item_json).collect::<Vec<_>>()), || {
-        table(&["ITEM", "LEVEL", "EPOCH", "SIZE", "CREATED"], &rows)
-    });
+    ctx.emit(
+        json!(items.iter().map(output::item_json).collect::<Vec<_>>()),
+        || table(&["ITEM", "LEVEL", "EPOCH", "SIZE", "CREATED"], &rows),
+    );
     Ok(())
 }
 

@@ -38,7 +38,10 @@ pub fn main() -> ExitCode {
 
 fn report(e: &Error, json: bool) {
     if json {
-        eprintln!("{}", serde_json::json!({"error": {"kind": e.kind.name(), "code": e.kind.exit_code(), "message": e.message}}));
+        eprintln!(
+            "{}",
+            serde_json::json!({"error": {"kind": e.kind.name(), "code": e.kind.exit_code(), "message": e.message}})
+        );
     } else {
         eprintln!("lockbox: {}", e.message);
     }

@@ -14,7 +14,11 @@ pub struct FileKey(Zeroizing<[u8; 32]>);
 
 impl FileKey {
     /// Runs Argon2id with the file's parameters and salt.
-    pub fn derive(passphrase: &[u8], kdf: &KdfParams, salt: &[u8; 16]) -> Result<FileKey, CryptoError> {
+    pub fn derive(
+        passphrase: &[u8],
+        kdf: &KdfParams,
+        salt: &[u8; 16],
+    ) -> Result<FileKey, CryptoError> {
         let params = Params::new(kdf.memory_kib, kdf.iterations, kdf.lanes, Some(32))
             .map_err(|_| CryptoError::Kdf)?;
         let mut key = Zeroizing::new([0u8; 32]);
@@ -36,9 +40,16 @@ impl std::fmt::Debug for FileKey {
 }
 
 /// Encrypts a key file body; `header` (which holds the nonce) is authenticated with it.
-pub fn seal_body(key: &FileKey, header: &[u8], nonce: &[u8; 12], body: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub fn seal_body(
+    key: &FileKey,
+    header: &[u8],
+    nonce: &[u8; 12],
+    body: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     let mut buf = body.to_vec();
-    let res = key.cipher().encrypt_in_place(&Nonce::from(*nonce), header, &mut buf);
+    let res = key
+        .cipher()
+        .encrypt_in_place(&Nonce::from(*nonce), header, &mut buf);
     res.map_err(|_| CryptoError::Unauthentic)?;
     Ok(buf)
 }

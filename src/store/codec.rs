@@ -12,15 +12,23 @@ use super::StoreError;
 pub const MAX_RECORD_LEN: usize = 1 << 20;
 
 fn config() -> Configuration<config::BigEndian, config::Fixint, config::Limit<MAX_RECORD_LEN>> {
-    config::standard().with_big_endian().with_fixed_int_encoding().with_limit::<MAX_RECORD_LEN>()
+    config::standard()
+        .with_big_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_RECORD_LEN>()
 }
 
 /// Encodes a record.
 pub fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
-    let bytes = bincode::serde::encode_to_vec(value, config())
-        .map_err(|e| StoreError::Encode { what, detail: e.to_string() })?;
+    let bytes = bincode::serde::encode_to_vec(value, config()).map_err(|e| StoreError::Encode {
+        what,
+        detail: e.to_string(),
+    })?;
     if bytes.len() > MAX_RECORD_LEN {
-        return Err(StoreError::Encode { what, detail: format!("{} bytes is over the limit", bytes.len()) });
+        return Err(StoreError::Encode {
+            what,
+            detail: format!("{} bytes is over the limit", bytes.len()),
+        });
     }
     Ok(bytes)
 }
@@ -31,8 +39,8 @@ pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T
     if bytes.len() > MAX_RECORD_LEN {
         return Err(corrupt(format!("{} bytes is over the limit", bytes.len())));
     }
-    let (value, used) = bincode::serde::decode_from_slice(bytes, config())
-        .map_err(|e| corrupt(e.to_string()))?;
+    let (value, used) =
+        bincode::serde::decode_from_slice(bytes, config()).map_err(|e| corrupt(e.to_string()))?;
     if used != bytes.len() {
         return Err(corrupt(format!("{} trailing bytes", bytes.len() - used)));
     }
@@ -46,7 +54,13 @@ mod tests {
 
     #[test]
     fn round_trip_and_strictness() {
-        let t = TenantRecord { name: "acme".into(), created: 5, levels: vec![], max_access_secs: 1, request_ttl_secs: 2 };
+        let t = TenantRecord {
+            name: "acme".into(),
+            created: 5,
+            levels: vec![],
+            max_access_secs: 1,
+            request_ttl_secs: 2,
+        };
         let mut bytes = encode("tenant", &t).unwrap();
         assert_eq!(decode::<TenantRecord>("tenant", &bytes).unwrap(), t);
         bytes.push(0);

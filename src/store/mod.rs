@@ -77,13 +77,18 @@ impl Store {
     /// Creates a new, empty database file at `path`; refuses if one exists.
     pub fn create(path: &Path) -> Result<Store, StoreError> {
         if path.exists() {
-            return Err(StoreError::Exists { path: path.to_owned() });
+            return Err(StoreError::Exists {
+                path: path.to_owned(),
+            });
         }
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| StoreError::open(path, e))?;
-        let store = Store { db, path: path.to_owned() };
+        let store = Store {
+            db,
+            path: path.to_owned(),
+        };
         let tx = store.begin_write()?;
         for table in Table::ALL {
             tx.tx.open_table(table.def()).map_err(StoreError::engine)?;
@@ -96,17 +101,28 @@ impl Store {
     /// Opens an existing database file.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if !path.is_file() {
-            return Err(StoreError::Missing { path: path.to_owned() });
+            return Err(StoreError::Missing {
+                path: path.to_owned(),
+            });
         }
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
             .open(path)
             .map_err(|e| StoreError::open(path, e))?;
-        let store = Store { db, path: path.to_owned() };
+        let store = Store {
+            db,
+            path: path.to_owned(),
+        };
         match store.begin_read()?.get(Table::Meta, b"schema")?.as_deref() {
             Some([SCHEMA_VERSION]) => Ok(store),
-            Some(other) => Err(StoreError::Schema { path: path.to_owned(), found: other.to_vec() }),
-            None => Err(StoreError::Schema { path: path.to_owned(), found: vec![] }),
+            Some(other) => Err(StoreError::Schema {
+                path: path.to_owned(),
+                found: other.to_vec(),
+            }),
+            None => Err(StoreError::Schema {
+                path: path.to_owned(),
+                found: vec![],
+            }),
         }
     }
 
@@ -117,12 +133,16 @@ impl Store {
 
     /// Starts the (only) write transaction.
     pub fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        Ok(WriteTx { tx: self.db.begin_write().map_err(StoreError::engine)? })
+        Ok(WriteTx {
+            tx: self.db.begin_write().map_err(StoreError::engine)?,
+        })
     }
 
     /// Starts a read transaction: a consistent snapshot.
     pub fn begin_read(&self) -> Result<ReadTx, StoreError> {
-        Ok(ReadTx { tx: self.db.begin_read().map_err(StoreError::engine)? })
+        Ok(ReadTx {
+            tx: self.db.begin_read().map_err(StoreError::engine)?,
+        })
     }
 }
 
@@ -136,6 +156,11 @@ pub struct ReadTx {
     tx: redb::ReadTransaction,
 }
 
+/// A visitor of (key, value) entries; returns whether to go on.
+pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError> + 'a;
+/// A stored (key, value) pair.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// Reads shared by both kinds of transaction, and the typed accessors built on them.
 pub trait Reads {
     /// The value under `key`.
@@ -147,15 +172,17 @@ pub trait Reads {
         table: Table,
         from: &[u8],
         to: Option<&[u8]>,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+        visit: &mut Visit<'_>,
     ) -> Result<(), StoreError>;
 
     /// The entry with the greatest key.
-    fn last(&self, table: Table) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn last(&self, table: Table) -> Result<Option<Entry>, StoreError>;
 
     /// A tenant.
     fn tenant(&self, name: &str) -> Result<Option<TenantRecord>, StoreError> {
-        self.get(Table::Tenants, name.as_bytes())?.map(|b| codec::decode("tenant record", &b)).transpose()
+        self.get(Table::Tenants, name.as_bytes())?
+            .map(|b| codec::decode("tenant record", &b))
+            .transpose()
     }
 
     /// Every tenant, by name.
@@ -171,7 +198,9 @@ pub trait Reads {
     /// An item.
     fn item(&self, tenant: &str, id: &str) -> Result<Option<ItemRecord>, StoreError> {
         let key = item_key(tenant, id);
-        self.get(Table::Items, &key)?.map(|b| codec::decode("item record", &b)).transpose()
+        self.get(Table::Items, &key)?
+            .map(|b| codec::decode("item record", &b))
+            .transpose()
     }
 
     /// Every item of a tenant, by id.
@@ -179,10 +208,11 @@ pub trait Reads {
         let (from, to) = tenant_range(tenant);
         let mut out = Vec::new();
         self.scan(Table::Items, &from, Some(&to), &mut |k, v| {
-            let id = std::str::from_utf8(&k[from.len()..]).map_err(|_| StoreError::CorruptRecord {
-                what: "item key",
-                detail: "item id is not UTF-8".into(),
-            })?;
+            let id =
+                std::str::from_utf8(&k[from.len()..]).map_err(|_| StoreError::CorruptRecord {
+                    what: "item key",
+                    detail: "item id is not UTF-8".into(),
+                })?;
             out.push((id.to_owned(), codec::decode("item record", v)?));
             Ok(true)
         })?;
@@ -230,10 +260,12 @@ macro_rules! impl_reads {
                     Err(TableError::TableDoesNotExist(_)) => return Ok(None),
                     Err(e) => return Err(StoreError::engine(e)),
                 };
-                Ok(t.get(key).map_err(StoreError::engine)?.map(|v| v.value().to_vec()))
+                Ok(t.get(key)
+                    .map_err(StoreError::engine)?
+                    .map(|v| v.value().to_vec()))
             }
 
-            fn last(&self, table: Table) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+            fn last(&self, table: Table) -> Result<Option<Entry>, StoreError> {
                 let t = match self.tx.open_table(table.def()) {
                     Ok(t) => t,
                     Err(TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -248,7 +280,7 @@ macro_rules! impl_reads {
                 table: Table,
                 from: &[u8],
                 to: Option<&[u8]>,
-                visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+                visit: &mut Visit<'_>,
             ) -> Result<(), StoreError> {
                 let t = match self.tx.open_table(table.def()) {
                     Ok(t) => t,
@@ -277,25 +309,39 @@ impl_reads!(WriteTx);
 impl WriteTx {
     /// Stores `value` under `key`.
     pub fn put(&self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let mut t = self.tx.open_table(table.def()).map_err(StoreError::engine)?;
+        let mut t = self
+            .tx
+            .open_table(table.def())
+            .map_err(StoreError::engine)?;
         t.insert(key, value).map_err(StoreError::engine)?;
         Ok(())
     }
 
     /// Removes `key`; whether it was there.
     pub fn remove(&self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
-        let mut t = self.tx.open_table(table.def()).map_err(StoreError::engine)?;
+        let mut t = self
+            .tx
+            .open_table(table.def())
+            .map_err(StoreError::engine)?;
         Ok(t.remove(key).map_err(StoreError::engine)?.is_some())
     }
 
     /// Stores a tenant record.
     pub fn put_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
-        self.put(Table::Tenants, tenant.name.as_bytes(), &codec::encode("tenant record", tenant)?)
+        self.put(
+            Table::Tenants,
+            tenant.name.as_bytes(),
+            &codec::encode("tenant record", tenant)?,
+        )
     }
 
     /// Stores an item record (its chunks must be stored in the same transaction).
     pub fn put_item(&self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError> {
-        self.put(Table::Items, &item_key(tenant, id), &codec::encode("item record", item)?)
+        self.put(
+            Table::Items,
+            &item_key(tenant, id),
+            &codec::encode("item record", item)?,
+        )
     }
 
     /// Removes an item record and all its chunks.
@@ -306,15 +352,24 @@ impl WriteTx {
 
     /// Removes every chunk of a blob.
     pub fn remove_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
-        let mut t = self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)?;
+        let mut t = self
+            .tx
+            .open_table(Table::Chunks.def())
+            .map_err(StoreError::engine)?;
         let (from, to) = (chunk_key(blob, 0), chunk_key(blob, u64::MAX));
-        t.retain_in(&from[..]..=&to[..], |_, _| false).map_err(StoreError::engine)?;
+        t.retain_in(&from[..]..=&to[..], |_, _| false)
+            .map_err(StoreError::engine)?;
         Ok(())
     }
 
     /// A writer for many chunks: opens the chunks table once.
     pub fn chunk_writer(&self) -> Result<ChunkWriter<'_>, StoreError> {
-        Ok(ChunkWriter { table: self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)? })
+        Ok(ChunkWriter {
+            table: self
+                .tx
+                .open_table(Table::Chunks.def())
+                .map_err(StoreError::engine)?,
+        })
     }
 
     /// Makes the transaction durable: when this returns Ok, it survives a crash.
@@ -330,8 +385,15 @@ pub struct ChunkWriter<'tx> {
 
 impl ChunkWriter<'_> {
     /// Stores chunk `index` of `blob`.
-    pub fn put(&mut self, blob: &[u8; 16], index: u64, ciphertext: &[u8]) -> Result<(), StoreError> {
-        self.table.insert(&chunk_key(blob, index)[..], ciphertext).map_err(StoreError::engine)?;
+    pub fn put(
+        &mut self,
+        blob: &[u8; 16],
+        index: u64,
+        ciphertext: &[u8],
+    ) -> Result<(), StoreError> {
+        self.table
+            .insert(&chunk_key(blob, index)[..], ciphertext)
+            .map_err(StoreError::engine)?;
         Ok(())
     }
 }

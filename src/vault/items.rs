@@ -4,8 +4,13 @@ use std::io::{Read, Write};
 
 use super::tenants::{find_level, no_tenant};
 use super::{Error, LevelKeys, Vault, now, valid_item_id, valid_name};
-use crate::crypto::{DataKey, ItemKeys, PublicKey, Purpose, Unwrapper, Wrapped, Wrapper, fingerprint, random_array};
-use crate::format::{CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, HEADER_FIXED_LEN, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, check_chunk_len};
+use crate::crypto::{
+    DataKey, ItemKeys, PublicKey, Purpose, Unwrapper, Wrapped, Wrapper, fingerprint, random_array,
+};
+use crate::format::{
+    CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, HEADER_FIXED_LEN, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
+    check_chunk_len,
+};
 use crate::store::records::{ItemRecord, TenantRecord};
 use crate::store::{Reads, WriteTx};
 
@@ -20,7 +25,10 @@ pub struct PutOptions {
 
 impl Default for PutOptions {
     fn default() -> Self {
-        PutOptions { replace: false, chunk_size: DEFAULT_CHUNK_SIZE }
+        PutOptions {
+            replace: false,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+        }
     }
 }
 
@@ -60,17 +68,27 @@ impl ItemInfo {
 impl Vault {
     /// Encrypts `input` as item `item` of `tenant` at `level`, under a fresh data key wrapped
     /// to the level's current epoch. Needs no private key. Atomic: on any error nothing changes.
-    pub fn put(&self, tenant: &str, item: &str, level: &str, input: &mut dyn Read, opts: PutOptions) -> Result<ItemInfo, Error> {
+    pub fn put(
+        &self,
+        tenant: &str,
+        item: &str,
+        level: &str,
+        input: &mut dyn Read,
+        opts: PutOptions,
+    ) -> Result<ItemInfo, Error> {
         valid_name("tenant", tenant)?;
         valid_item_id(item)?;
         valid_name("level", level)?;
         if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&opts.chunk_size) {
-            return Err(Error::usage(format!("chunk size must be {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes")));
+            return Err(Error::usage(format!(
+                "chunk size must be {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes"
+            )));
         }
         let tx = self.store().begin_write()?;
         let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
         let current = find_level(&record, level)?.epochs.last().cloned();
-        let current = current.ok_or_else(|| Error::integrity(format!("level {level:?} has no key")))?;
+        let current =
+            current.ok_or_else(|| Error::integrity(format!("level {level:?} has no key")))?;
         let previous = check_replace(&tx, tenant, item, opts.replace)?;
 
         let dek = DataKey::generate()?;
@@ -87,7 +105,11 @@ impl Vault {
             wrapped_dek: [0; 48],
             commitment: [0; 32],
         };
-        let wrapped = Wrapper::new(&PublicKey(current.public))?.wrap(Purpose::DataKey, &header.wrap_context(), dek.as_bytes())?;
+        let wrapped = Wrapper::new(&PublicKey(current.public))?.wrap(
+            Purpose::DataKey,
+            &header.wrap_context(),
+            dek.as_bytes(),
+        )?;
         header.ephemeral = wrapped.ephemeral;
         header.wrapped_dek = wrapped.ciphertext;
         let keys = ItemKeys::derive(&dek, &header.nonce, &header.content_context());
@@ -102,7 +124,13 @@ impl Vault {
             Ok(())
         })?;
         drop(chunks);
-        let stored = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count };
+        let stored = ItemRecord {
+            header: header.encode(),
+            size,
+            created: now(),
+            blob,
+            chunks: count,
+        };
         self.finish_put(tx, &header, previous, stored, "put")
     }
 
@@ -110,7 +138,14 @@ impl Vault {
     /// `tenant`. The vault cannot decrypt it, but checks everything it can: structure, that the
     /// envelope names this tenant and item (and `level` if given), and that it is wrapped to a
     /// key this vault registered for that level.
-    pub fn put_raw(&self, tenant: &str, item: &str, level: Option<&str>, input: &mut dyn Read, replace: bool) -> Result<ItemInfo, Error> {
+    pub fn put_raw(
+        &self,
+        tenant: &str,
+        item: &str,
+        level: Option<&str>,
+        input: &mut dyn Read,
+        replace: bool,
+    ) -> Result<ItemInfo, Error> {
         valid_name("tenant", tenant)?;
         valid_item_id(item)?;
         let header = read_header(input)?;
@@ -121,7 +156,10 @@ impl Vault {
             )));
         }
         if let Some(level) = level.filter(|l| *l != header.level) {
-            return Err(Error::integrity(format!("the envelope is level {:?}, not {level:?}", header.level)));
+            return Err(Error::integrity(format!(
+                "the envelope is level {:?}, not {level:?}",
+                header.level
+            )));
         }
         let tx = self.store().begin_write()?;
         let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
@@ -131,30 +169,65 @@ impl Vault {
         let mut chunks = tx.chunk_writer()?;
         let full = header.chunk_size as usize + CHUNK_TAG_LEN;
         let (count, size) = for_each_chunk(input, full, |index, buf, last| {
-            check_chunk_len(header.chunk_size, index, buf.len(), last).map_err(|e| Error::integrity(format!("envelope payload: {e}")))?;
+            check_chunk_len(header.chunk_size, index, buf.len(), last)
+                .map_err(|e| Error::integrity(format!("envelope payload: {e}")))?;
             chunks.put(&blob, index, buf)?;
             Ok(())
         })?;
         drop(chunks);
         let size = size - count * CHUNK_TAG_LEN as u64;
-        let stored = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count };
+        let stored = ItemRecord {
+            header: header.encode(),
+            size,
+            created: now(),
+            blob,
+            chunks: count,
+        };
         self.finish_put(tx, &header, previous, stored, "put.raw")
     }
 
-    fn finish_put(&self, tx: WriteTx, header: &Header, previous: Option<ItemRecord>, stored: ItemRecord, action: &str) -> Result<ItemInfo, Error> {
+    fn finish_put(
+        &self,
+        tx: WriteTx,
+        header: &Header,
+        previous: Option<ItemRecord>,
+        stored: ItemRecord,
+        action: &str,
+    ) -> Result<ItemInfo, Error> {
         if let Some(old) = &previous {
             tx.remove_chunks(&old.blob)?;
         }
         tx.put_item(&header.tenant, &header.item, &stored)?;
-        let detail = format!("level {} epoch {} size {}{}", header.level, header.epoch, stored.size, if previous.is_some() { " (replaced)" } else { "" });
+        let detail = format!(
+            "level {} epoch {} size {}{}",
+            header.level,
+            header.epoch,
+            stored.size,
+            if previous.is_some() {
+                " (replaced)"
+            } else {
+                ""
+            }
+        );
         self.record(&tx, action, &header.tenant, &header.item, &detail)?;
         tx.commit()?;
-        Ok(ItemInfo::new(&header.tenant, &header.item, Some(header), &stored))
+        Ok(ItemInfo::new(
+            &header.tenant,
+            &header.item,
+            Some(header),
+            &stored,
+        ))
     }
 
     /// Decrypts item `item` of `tenant` to `out`, with keys from `keys`. Each chunk is
     /// authenticated before it is written; on an integrity failure the output stops there.
-    pub fn get(&self, tenant: &str, item: &str, keys: &dyn LevelKeys, out: &mut dyn Write) -> Result<ItemInfo, Error> {
+    pub fn get(
+        &self,
+        tenant: &str,
+        item: &str,
+        keys: &dyn LevelKeys,
+        out: &mut dyn Write,
+    ) -> Result<ItemInfo, Error> {
         let (record, header) = self.load(tenant, item)?;
         let key = match keys.level_key(&header) {
             Ok(key) => key,
@@ -168,7 +241,10 @@ impl Vault {
                 "item {item:?} of tenant {tenant:?} names a key other than the one held for its level epoch: the envelope was altered"
             )));
         }
-        let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
+        let wrapped = Wrapped {
+            ephemeral: header.ephemeral,
+            ciphertext: header.wrapped_dek,
+        };
         let dek = Unwrapper::new(key)
             .unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped)
             .map_err(|_| tampered(tenant, item, "its data key does not unwrap"))?;
@@ -176,37 +252,64 @@ impl Vault {
         let mut opener = ItemKeys::derive(&dek, &header.nonce, &header.content_context())
             .opener(&header.commitment)
             .map_err(|_| tampered(tenant, item, "key commitment mismatch"))?;
-        self.audit_only("get", tenant, item, &format!("level {} epoch {}", header.level, header.key_epoch))?;
+        self.audit_only(
+            "get",
+            tenant,
+            item,
+            &format!("level {} epoch {}", header.level, header.key_epoch),
+        )?;
 
         let snapshot = self.store().begin_read()?;
         let mut size = 0u64;
         for index in 0..record.chunks {
             let last = index + 1 == record.chunks;
-            let mut chunk = snapshot.chunk(&record.blob, index)?.ok_or_else(|| tampered(tenant, item, "a chunk is missing"))?;
-            check_chunk_len(header.chunk_size, index, chunk.len(), last).map_err(|e| tampered(tenant, item, &e.to_string()))?;
-            opener.open(&mut chunk, last).map_err(|_| tampered(tenant, item, &format!("chunk {index} does not authenticate")))?;
+            let mut chunk = snapshot
+                .chunk(&record.blob, index)?
+                .ok_or_else(|| tampered(tenant, item, "a chunk is missing"))?;
+            check_chunk_len(header.chunk_size, index, chunk.len(), last)
+                .map_err(|e| tampered(tenant, item, &e.to_string()))?;
+            opener.open(&mut chunk, last).map_err(|_| {
+                tampered(
+                    tenant,
+                    item,
+                    &format!("chunk {index} does not authenticate"),
+                )
+            })?;
             size += chunk.len() as u64;
             out.write_all(&chunk).map_err(Error::output)?;
         }
-        opener.finish().map_err(|_| tampered(tenant, item, "the final chunk is missing"))?;
+        opener
+            .finish()
+            .map_err(|_| tampered(tenant, item, "the final chunk is missing"))?;
         if snapshot.chunk(&record.blob, record.chunks)?.is_some() {
             return Err(tampered(tenant, item, "chunks follow the final chunk"));
         }
         if size != record.size {
-            return Err(tampered(tenant, item, "its recorded size does not match its content"));
+            return Err(tampered(
+                tenant,
+                item,
+                "its recorded size does not match its content",
+            ));
         }
         out.flush().map_err(Error::output)?;
         Ok(ItemInfo::new(tenant, item, Some(&header), &record))
     }
 
     /// Writes the item's portable envelope (header and ciphertext chunks) to `out`. Needs no key.
-    pub fn get_raw(&self, tenant: &str, item: &str, out: &mut dyn Write) -> Result<ItemInfo, Error> {
+    pub fn get_raw(
+        &self,
+        tenant: &str,
+        item: &str,
+        out: &mut dyn Write,
+    ) -> Result<ItemInfo, Error> {
         let (record, header) = self.load(tenant, item)?;
         self.audit_only("get.raw", tenant, item, "")?;
         let snapshot = self.store().begin_read()?;
         out.write_all(&record.header).map_err(Error::output)?;
         for index in 0..record.chunks {
-            let chunk = snapshot.chunk(&record.blob, index)?.ok_or_else(|| tampered(tenant, item, "a chunk is missing"))?;
+            let chunk = snapshot
+                .chunk(&record.blob, index)?
+                .ok_or_else(|| tampered(tenant, item, "a chunk is missing"))?;
             out.write_all(&chunk).map_err(Error::output)?;
         }
         out.flush().map_err(Error::output)?;
@@ -222,7 +325,9 @@ impl Vault {
         let items = self.store().begin_read()?.items(tenant)?;
         Ok(items
             .iter()
-            .map(|(id, rec)| ItemInfo::new(tenant, id, Header::decode(&rec.header).ok().as_ref(), rec))
+            .map(|(id, rec)| {
+                ItemInfo::new(tenant, id, Header::decode(&rec.header).ok().as_ref(), rec)
+            })
             .filter(|info| level.is_none() || info.level.as_deref() == level)
             .collect())
     }
@@ -241,7 +346,9 @@ impl Vault {
         if tx.tenant(tenant)?.is_none() {
             return Err(no_tenant(tenant));
         }
-        let record = tx.item(tenant, item)?.ok_or_else(|| no_item(tenant, item))?;
+        let record = tx
+            .item(tenant, item)?
+            .ok_or_else(|| no_item(tenant, item))?;
         tx.remove_item(tenant, item, &record)?;
         self.record(&tx, "rm", tenant, item, "")?;
         tx.commit()?;
@@ -258,9 +365,14 @@ impl Vault {
             None if snapshot.tenant(tenant)?.is_none() => return Err(no_tenant(tenant)),
             None => return Err(no_item(tenant, item)),
         };
-        let header = Header::decode(&record.header).map_err(|e| tampered(tenant, item, &format!("damaged header: {e}")))?;
+        let header = Header::decode(&record.header)
+            .map_err(|e| tampered(tenant, item, &format!("damaged header: {e}")))?;
         if header.tenant != tenant || header.item != item {
-            return Err(tampered(tenant, item, "its envelope names another item (it was moved)"));
+            return Err(tampered(
+                tenant,
+                item,
+                "its envelope names another item (it was moved)",
+            ));
         }
         if record.chunks == 0 {
             return Err(tampered(tenant, item, "it has no chunks"));
@@ -269,7 +381,13 @@ impl Vault {
     }
 
     /// Records an event in a transaction of its own.
-    fn audit_only(&self, action: &str, tenant: &str, subject: &str, detail: &str) -> Result<(), Error> {
+    fn audit_only(
+        &self,
+        action: &str,
+        tenant: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), Error> {
         let tx = self.store().begin_write()?;
         self.record(&tx, action, tenant, subject, detail)?;
         tx.commit()?;
@@ -282,11 +400,18 @@ fn no_item(tenant: &str, item: &str) -> Error {
 }
 
 fn tampered(tenant: &str, item: &str, why: &str) -> Error {
-    Error::integrity(format!("integrity failure: item {item:?} of tenant {tenant:?} is damaged or was tampered with ({why})"))
+    Error::integrity(format!(
+        "integrity failure: item {item:?} of tenant {tenant:?} is damaged or was tampered with ({why})"
+    ))
 }
 
 /// The existing item, if replacing is allowed; a conflict if it exists and is not.
-fn check_replace(tx: &WriteTx, tenant: &str, item: &str, replace: bool) -> Result<Option<ItemRecord>, Error> {
+fn check_replace(
+    tx: &WriteTx,
+    tenant: &str,
+    item: &str,
+    replace: bool,
+) -> Result<Option<ItemRecord>, Error> {
     match tx.item(tenant, item)? {
         Some(_) if !replace => Err(Error::conflict(format!(
             "item {item:?} already exists in tenant {tenant:?} (use --replace to overwrite it)"
@@ -298,29 +423,45 @@ fn check_replace(tx: &WriteTx, tenant: &str, item: &str, replace: bool) -> Resul
 /// Checks that a raw envelope's epochs exist for its level and its fingerprint is the one
 /// this vault registered for the key epoch.
 fn check_registered_key(record: &TenantRecord, header: &Header) -> Result<(), Error> {
-    let level = find_level(record, &header.level).map_err(|e| Error::integrity(format!("the envelope's level: {e}")))?;
+    let level = find_level(record, &header.level)
+        .map_err(|e| Error::integrity(format!("the envelope's level: {e}")))?;
     let epoch = |n: u32| level.epochs.iter().find(|e| e.epoch == n);
     if epoch(header.epoch).is_none() {
-        return Err(Error::integrity(format!("level {:?} has no epoch {}", header.level, header.epoch)));
+        return Err(Error::integrity(format!(
+            "level {:?} has no epoch {}",
+            header.level, header.epoch
+        )));
     }
     match epoch(header.key_epoch) {
         Some(e) if fingerprint(&e.public) == header.fingerprint => Ok(()),
-        Some(_) => Err(Error::integrity("the envelope is wrapped to a key this vault did not register")),
-        None => Err(Error::integrity(format!("level {:?} has no epoch {}", header.level, header.key_epoch))),
+        Some(_) => Err(Error::integrity(
+            "the envelope is wrapped to a key this vault did not register",
+        )),
+        None => Err(Error::integrity(format!(
+            "level {:?} has no epoch {}",
+            header.level, header.key_epoch
+        ))),
     }
 }
 
 /// Reads and decodes an envelope header from the front of `input`.
 fn read_header(input: &mut dyn Read) -> Result<Header, Error> {
-    let bad = |e: crate::format::FormatError| Error::integrity(format!("not a valid envelope: {e}"));
+    let bad =
+        |e: crate::format::FormatError| Error::integrity(format!("not a valid envelope: {e}"));
     let mut bytes = vec![0u8; HEADER_FIXED_LEN];
     if read_full(input, &mut bytes).map_err(Error::input)? < HEADER_FIXED_LEN {
-        return Err(Error::integrity("not a valid envelope: envelope header is truncated"));
+        return Err(Error::integrity(
+            "not a valid envelope: envelope header is truncated",
+        ));
     }
     let len = Header::declared_len(&bytes).map_err(bad)?;
     bytes.resize(len, 0);
-    if read_full(input, &mut bytes[HEADER_FIXED_LEN..]).map_err(Error::input)? < len - HEADER_FIXED_LEN {
-        return Err(Error::integrity("not a valid envelope: envelope header is truncated"));
+    if read_full(input, &mut bytes[HEADER_FIXED_LEN..]).map_err(Error::input)?
+        < len - HEADER_FIXED_LEN
+    {
+        return Err(Error::integrity(
+            "not a valid envelope: envelope header is truncated",
+        ));
     }
     Header::decode(&bytes).map_err(bad)
 }

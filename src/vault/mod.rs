@@ -34,27 +34,42 @@ pub struct Vault {
 impl Vault {
     /// Creates a new vault in `dir` (created if needed, mode 0700).
     pub fn init(dir: &Path) -> Result<Vault, Error> {
-        create_private_dir(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
+        create_private_dir(dir)
+            .map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
         let store = Store::create(&dir.join(DB_FILE)).map_err(|e| match e {
-            StoreError::Exists { .. } => Error::conflict(format!("a vault already exists at {}", dir.display())),
+            StoreError::Exists { .. } => {
+                Error::conflict(format!("a vault already exists at {}", dir.display()))
+            }
             e => e.into(),
         })?;
-        Ok(Vault { store, dir: dir.to_owned(), actor: default_actor() })
+        Ok(Vault {
+            store,
+            dir: dir.to_owned(),
+            actor: default_actor(),
+        })
     }
 
     /// Opens the vault in `dir`.
     pub fn open(dir: &Path) -> Result<Vault, Error> {
         let store = Store::open(&dir.join(DB_FILE)).map_err(|e| match e {
-            StoreError::Missing { .. } => {
-                Error::not_found(format!("no vault at {} (run `lockbox init` first)", dir.display()))
-            }
+            StoreError::Missing { .. } => Error::not_found(format!(
+                "no vault at {} (run `lockbox init` first)",
+                dir.display()
+            )),
             StoreError::InUse { .. } => Error {
                 kind: ErrorKind::InUse,
-                message: format!("the vault at {} is in use by another lockbox process", dir.display()),
+                message: format!(
+                    "the vault at {} is in use by another lockbox process",
+                    dir.display()
+                ),
             },
             e => e.into(),
         })?;
-        Ok(Vault { store, dir: dir.to_owned(), actor: default_actor() })
+        Ok(Vault {
+            store,
+            dir: dir.to_owned(),
+            actor: default_actor(),
+        })
     }
 
     /// Names who is acting, for the audit log.
@@ -77,8 +92,21 @@ impl Vault {
     }
 
     /// Appends an audit entry to `tx` as the current actor.
-    pub(crate) fn record(&self, tx: &WriteTx, action: &str, tenant: &str, subject: &str, detail: &str) -> Result<(), Error> {
-        let event = Event { actor: &self.actor, action, tenant, subject, detail };
+    pub(crate) fn record(
+        &self,
+        tx: &WriteTx,
+        action: &str,
+        tenant: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), Error> {
+        let event = Event {
+            actor: &self.actor,
+            action,
+            tenant,
+            subject,
+            detail,
+        };
         audit::append(tx, now(), event)?;
         Ok(())
     }
@@ -100,7 +128,10 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Checks a tenant, level or engineer name given by the user.
