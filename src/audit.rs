@@ -56,13 +56,7 @@ impl Entry {
         h.update(b"lockbox/v1 audit\0");
         h.update(self.seq.to_be_bytes());
         h.update(self.time.to_be_bytes());
-        for field in [
-            &self.actor,
-            &self.action,
-            &self.tenant,
-            &self.subject,
-            &self.detail,
-        ] {
+        for field in [&self.actor, &self.action, &self.tenant, &self.subject, &self.detail] {
             h.update((field.len() as u32).to_be_bytes());
             h.update(field.as_bytes());
         }
@@ -92,11 +86,7 @@ pub fn append(tx: &WriteTx, time: u64, event: Event<'_>) -> Result<Entry, StoreE
         hash: [0; 32],
     };
     entry.hash = entry.compute_hash();
-    tx.put(
-        Table::Audit,
-        &seq.to_be_bytes(),
-        &codec::encode("audit entry", &entry)?,
-    )?;
+    tx.put(Table::Audit, &seq.to_be_bytes(), &codec::encode("audit entry", &entry)?)?;
     Ok(entry)
 }
 
@@ -146,16 +136,9 @@ pub fn verify(r: &impl Reads) -> Result<Verdict, StoreError> {
             }
         };
         let why = if k != e.seq.to_be_bytes() {
-            Some(format!(
-                "stored under position {} but claims seq {}",
-                key_seq(k),
-                e.seq
-            ))
+            Some(format!("stored under position {} but claims seq {}", key_seq(k), e.seq))
         } else if e.seq != expected_seq {
-            Some(format!(
-                "expected seq {expected_seq}, found {} (entries removed or reordered)",
-                e.seq
-            ))
+            Some(format!("expected seq {expected_seq}, found {} (entries removed or reordered)", e.seq))
         } else if e.prev != prev {
             Some("does not link to the previous entry".to_owned())
         } else if e.hash != e.compute_hash() {
@@ -173,10 +156,7 @@ pub fn verify(r: &impl Reads) -> Result<Verdict, StoreError> {
     })?;
     Ok(match broken {
         Some((seq, why)) => Verdict::Broken { seq, why },
-        None => Verdict::Intact {
-            count: expected_seq - 1,
-            head: prev,
-        },
+        None => Verdict::Intact { count: expected_seq - 1, head: prev },
     })
 }
 

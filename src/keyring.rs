@@ -17,11 +17,7 @@ use crate::format::{
 
 /// Argon2id cost of new key files: 64 MiB, 3 passes, 1 lane (the RFC 9106 second
 /// recommendation, for machines with less memory to spare than its first).
-pub const DEFAULT_KDF: KdfParams = KdfParams {
-    memory_kib: 64 * 1024,
-    iterations: 3,
-    lanes: 1,
-};
+pub const DEFAULT_KDF: KdfParams = KdfParams { memory_kib: 64 * 1024, iterations: 3, lanes: 1 };
 
 /// Largest key file read, in bytes: the ciphertext limit plus the header.
 const MAX_FILE_LEN: u64 = 16 * 1024 * 1024 + 52;
@@ -134,19 +130,10 @@ impl Sealing {
         pass: &Passphrase,
         kdf: KdfParams,
     ) -> Result<Sealing, KeyringError> {
-        kdf.check().map_err(|source| KeyringError::Malformed {
-            path: path.to_owned(),
-            source,
-        })?;
+        kdf.check().map_err(|source| KeyringError::Malformed { path: path.to_owned(), source })?;
         let salt = random_array().map_err(KeyringError::Crypto)?;
         let key = FileKey::derive(pass.bytes(), &kdf, &salt).map_err(KeyringError::Crypto)?;
-        Ok(Sealing {
-            path: path.to_owned(),
-            kind,
-            kdf,
-            salt,
-            key,
-        })
+        Ok(Sealing { path: path.to_owned(), kind, kdf, salt, key })
     }
 
     /// Reads and decrypts a file; returns the sealing state (to save again) and the body.
@@ -156,32 +143,18 @@ impl Sealing {
         pass: &Passphrase,
     ) -> Result<(Sealing, Zeroizing<Vec<u8>>), KeyringError> {
         let io_err = |source: io::Error| match source.kind() {
-            io::ErrorKind::NotFound => KeyringError::NotFound {
-                path: path.to_owned(),
-            },
-            _ => KeyringError::Io {
-                path: path.to_owned(),
-                source,
-            },
+            io::ErrorKind::NotFound => KeyringError::NotFound { path: path.to_owned() },
+            _ => KeyringError::Io { path: path.to_owned(), source },
         };
         let len = fs::metadata(path).map_err(io_err)?.len();
         if len > MAX_FILE_LEN {
-            let source = FormatError::OutOfRange {
-                field: "key file size",
-                value: len,
-                min: 0,
-                max: MAX_FILE_LEN,
-            };
-            return Err(KeyringError::Malformed {
-                path: path.to_owned(),
-                source,
-            });
+            let source =
+                FormatError::OutOfRange { field: "key file size", value: len, min: 0, max: MAX_FILE_LEN };
+            return Err(KeyringError::Malformed { path: path.to_owned(), source });
         }
         let bytes = fs::read(path).map_err(io_err)?;
-        let file = KeyFile::decode(&bytes).map_err(|source| KeyringError::Malformed {
-            path: path.to_owned(),
-            source,
-        })?;
+        let file = KeyFile::decode(&bytes)
+            .map_err(|source| KeyringError::Malformed { path: path.to_owned(), source })?;
         if file.kind != kind {
             return Err(KeyringError::WrongKind {
                 path: path.to_owned(),
@@ -189,21 +162,10 @@ impl Sealing {
                 found: kind_name(file.kind),
             });
         }
-        let key =
-            FileKey::derive(pass.bytes(), &file.kdf, &file.salt).map_err(KeyringError::Crypto)?;
-        let body =
-            open_body(&key, &file.header(), &file.nonce, &file.ciphertext).map_err(|_| {
-                KeyringError::WrongPassphrase {
-                    path: path.to_owned(),
-                }
-            })?;
-        let sealing = Sealing {
-            path: path.to_owned(),
-            kind,
-            kdf: file.kdf,
-            salt: file.salt,
-            key,
-        };
+        let key = FileKey::derive(pass.bytes(), &file.kdf, &file.salt).map_err(KeyringError::Crypto)?;
+        let body = open_body(&key, &file.header(), &file.nonce, &file.ciphertext)
+            .map_err(|_| KeyringError::WrongPassphrase { path: path.to_owned() })?;
+        let sealing = Sealing { path: path.to_owned(), kind, kdf: file.kdf, salt: file.salt, key };
         Ok((sealing, body))
     }
 
@@ -216,12 +178,10 @@ impl Sealing {
             nonce: random_array().map_err(KeyringError::Crypto)?,
             ciphertext: vec![0; body.len() + 16],
         };
-        file.ciphertext = seal_body(&self.key, &file.header(), &file.nonce, body)
-            .map_err(KeyringError::Crypto)?;
-        write_atomically(&self.path, &file.encode()).map_err(|source| KeyringError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        file.ciphertext =
+            seal_body(&self.key, &file.header(), &file.nonce, body).map_err(KeyringError::Crypto)?;
+        write_atomically(&self.path, &file.encode())
+            .map_err(|source| KeyringError::Io { path: self.path.clone(), source })
     }
 }
 
@@ -239,9 +199,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::other("not a file path"))?;
+    let name = path.file_name().ok_or_else(|| io::Error::other("not a file path"))?;
     let suffix: [u8; 8] = random_array().map_err(io::Error::other)?;
     let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     let tmp = dir.join(format!(".{}.tmp-{suffix}", name.to_string_lossy()));
@@ -273,48 +231,28 @@ impl Keyring {
     /// A new, empty keyring to be written to `path` (which must not exist) on [`Keyring::save`].
     pub fn create(path: &Path, pass: &Passphrase, kdf: KdfParams) -> Result<Keyring, KeyringError> {
         if path.exists() {
-            return Err(KeyringError::Exists {
-                path: path.to_owned(),
-            });
+            return Err(KeyringError::Exists { path: path.to_owned() });
         }
         let sealing = Sealing::new(path, KeyFileKind::Keyring, pass, kdf)?;
-        Ok(Keyring {
-            sealing,
-            keys: BTreeMap::new(),
-        })
+        Ok(Keyring { sealing, keys: BTreeMap::new() })
     }
 
     /// Opens an existing keyring.
     pub fn open(path: &Path, pass: &Passphrase) -> Result<Keyring, KeyringError> {
         let (sealing, body) = Sealing::open(path, KeyFileKind::Keyring, pass)?;
-        let body = KeyringBody::decode(&body).map_err(|source| KeyringError::Malformed {
-            path: path.to_owned(),
-            source,
-        })?;
+        let body = KeyringBody::decode(&body)
+            .map_err(|source| KeyringError::Malformed { path: path.to_owned(), source })?;
         let keys = body
             .entries
             .into_iter()
-            .map(|e| {
-                (
-                    (e.tenant, e.level, e.epoch),
-                    SecretKey::from_bytes(&e.secret),
-                )
-            })
+            .map(|e| ((e.tenant, e.level, e.epoch), SecretKey::from_bytes(&e.secret)))
             .collect();
         Ok(Keyring { sealing, keys })
     }
 
     /// Opens `path` if it exists, else starts a new keyring there.
-    pub fn open_or_create(
-        path: &Path,
-        pass: &Passphrase,
-        kdf: KdfParams,
-    ) -> Result<Keyring, KeyringError> {
-        if path.exists() {
-            Keyring::open(path, pass)
-        } else {
-            Keyring::create(path, pass, kdf)
-        }
+    pub fn open_or_create(path: &Path, pass: &Passphrase, kdf: KdfParams) -> Result<Keyring, KeyringError> {
+        if path.exists() { Keyring::open(path, pass) } else { Keyring::create(path, pass, kdf) }
     }
 
     /// The file.
@@ -336,20 +274,15 @@ impl Keyring {
         key: SecretKey,
     ) -> Result<(), KeyringError> {
         if self.keys.len() >= MAX_KEYRING_ENTRIES {
-            return Err(KeyringError::Full {
-                path: self.sealing.path.clone(),
-            });
+            return Err(KeyringError::Full { path: self.sealing.path.clone() });
         }
-        self.keys
-            .insert((tenant.to_owned(), level.to_owned(), epoch), key);
+        self.keys.insert((tenant.to_owned(), level.to_owned(), epoch), key);
         Ok(())
     }
 
     /// Every (tenant, level, epoch) held.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str, u32)> {
-        self.keys
-            .keys()
-            .map(|(t, l, e)| (t.as_str(), l.as_str(), *e))
+        self.keys.keys().map(|(t, l, e)| (t.as_str(), l.as_str(), *e))
     }
 
     /// Writes the keyring durably and atomically. When this returns Ok, the keys are on disk.
@@ -387,31 +320,20 @@ impl Identity {
         kdf: KdfParams,
     ) -> Result<Identity, KeyringError> {
         if path.exists() {
-            return Err(KeyringError::Exists {
-                path: path.to_owned(),
-            });
+            return Err(KeyringError::Exists { path: path.to_owned() });
         }
         let sealing = Sealing::new(path, KeyFileKind::Identity, pass, kdf)?;
         let secret = SecretKey::generate().map_err(KeyringError::Crypto)?;
-        let body = IdentityBody {
-            engineer: engineer.to_owned(),
-            secret: secret.to_bytes(),
-        };
+        let body = IdentityBody { engineer: engineer.to_owned(), secret: secret.to_bytes() };
         sealing.save(&body.encode())?;
-        Ok(Identity {
-            engineer: engineer.to_owned(),
-            secret,
-            path: path.to_owned(),
-        })
+        Ok(Identity { engineer: engineer.to_owned(), secret, path: path.to_owned() })
     }
 
     /// Opens an identity file.
     pub fn open(path: &Path, pass: &Passphrase) -> Result<Identity, KeyringError> {
         let (_, body) = Sealing::open(path, KeyFileKind::Identity, pass)?;
-        let body = IdentityBody::decode(&body).map_err(|source| KeyringError::Malformed {
-            path: path.to_owned(),
-            source,
-        })?;
+        let body = IdentityBody::decode(&body)
+            .map_err(|source| KeyringError::Malformed { path: path.to_owned(), source })?;
         Ok(Identity {
             engineer: body.engineer,
             secret: SecretKey::from_bytes(&body.secret),
@@ -424,11 +346,7 @@ impl Identity {
 mod tests {
     use super::*;
 
-    const CHEAP: KdfParams = KdfParams {
-        memory_kib: 8192,
-        iterations: 1,
-        lanes: 1,
-    };
+    const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
 
     #[test]
     fn keyring_saves_reopens_and_refuses_wrong_passphrase() {
@@ -445,14 +363,8 @@ mod tests {
         assert!(again.key("acme", "secret", 2).is_none());
         let wrong = Keyring::open(&path, &Passphrase::new("wrong".into()));
         assert!(matches!(wrong, Err(KeyringError::WrongPassphrase { .. })));
-        assert!(matches!(
-            Identity::open(&path, &pass),
-            Err(KeyringError::WrongKind { .. })
-        ));
-        assert!(matches!(
-            Keyring::create(&path, &pass, CHEAP),
-            Err(KeyringError::Exists { .. })
-        ));
+        assert!(matches!(Identity::open(&path, &pass), Err(KeyringError::WrongKind { .. })));
+        assert!(matches!(Keyring::create(&path, &pass, CHEAP), Err(KeyringError::Exists { .. })));
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files left behind");
     }
@@ -467,15 +379,9 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         fs::write(&path, &bytes).unwrap();
-        assert!(matches!(
-            Identity::open(&path, &pass),
-            Err(KeyringError::WrongPassphrase { .. })
-        ));
+        assert!(matches!(Identity::open(&path, &pass), Err(KeyringError::WrongPassphrase { .. })));
         bytes[4] = 9;
         fs::write(&path, &bytes).unwrap();
-        assert!(matches!(
-            Identity::open(&path, &pass),
-            Err(KeyringError::Malformed { .. })
-        ));
+        assert!(matches!(Identity::open(&path, &pass), Err(KeyringError::Malformed { .. })));
     }
 }

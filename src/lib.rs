@@ -10,5 +10,6 @@ pub mod audit;
 pub mod crypto;
 pub mod format;
 pub mod keyring;
+pub mod lockbox;
 pub mod store;
 pub mod vault;

@@ -12,9 +12,7 @@ struct Env {
 impl Env {
     /// A fresh vault with tenants acme and globex, each with its own keyring.
     fn new() -> Env {
-        let env = Env {
-            dir: tempfile::tempdir().unwrap(),
-        };
+        let env = Env { dir: tempfile::tempdir().unwrap() };
         env.ok(&["init"], b"");
         env.ok(
             &[
@@ -62,11 +60,7 @@ impl Env {
 
     fn ok(&self, args: &[&str], stdin: &[u8]) -> Vec<u8> {
         let out = self.run(args, stdin);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     }
 
@@ -81,12 +75,7 @@ impl Env {
 }
 
 fn run(mut cmd: Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut pipe = child.stdin.take().unwrap();
     let data = stdin.to_vec();
     let writer = std::thread::spawn(move || {
@@ -101,60 +90,19 @@ fn run(mut cmd: Command, stdin: &[u8]) -> Output {
 fn put_and_get_round_trip_through_pipes_and_files() {
     let env = Env::new();
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
-    let stored = env.ok(
-        &["put", "acme", "reports/q3.bin", "--level", "secret"],
-        &data,
-    );
+    let stored = env.ok(&["put", "acme", "reports/q3.bin", "--level", "secret"], &data);
     assert!(String::from_utf8_lossy(&stored).contains("200000 bytes"));
-    assert_eq!(
-        env.ok(
-            &[
-                "get",
-                "acme",
-                "reports/q3.bin",
-                "--keyring",
-                &env.path("acme.keyring")
-            ],
-            b""
-        ),
-        data
-    );
+    assert_eq!(env.ok(&["get", "acme", "reports/q3.bin", "--keyring", &env.path("acme.keyring")], b""), data);
 
     std::fs::write(env.path("in.txt"), b"from a file").unwrap();
-    env.ok(
-        &[
-            "put",
-            "acme",
-            "f",
-            "--level",
-            "public",
-            "--file",
-            &env.path("in.txt"),
-        ],
-        b"",
-    );
-    env.ok(
-        &[
-            "get",
-            "acme",
-            "f",
-            "--keyring",
-            &env.path("acme.keyring"),
-            "--out",
-            &env.path("out.txt"),
-        ],
-        b"",
-    );
+    env.ok(&["put", "acme", "f", "--level", "public", "--file", &env.path("in.txt")], b"");
+    env.ok(&["get", "acme", "f", "--keyring", &env.path("acme.keyring"), "--out", &env.path("out.txt")], b"");
     assert_eq!(std::fs::read(env.path("out.txt")).unwrap(), b"from a file");
 
     let list = String::from_utf8(env.ok(&["list", "acme"], b"")).unwrap();
-    assert!(
-        list.contains("reports/q3.bin") && list.contains("secret") && list.contains("200000"),
-        "{list}"
-    );
+    assert!(list.contains("reports/q3.bin") && list.contains("secret") && list.contains("200000"), "{list}");
     let json: serde_json::Value =
-        serde_json::from_slice(&env.ok(&["--json", "list", "acme", "--level", "public"], b""))
-            .unwrap();
+        serde_json::from_slice(&env.ok(&["--json", "list", "acme", "--level", "public"], b"")).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 1);
     assert_eq!(json[0]["item"], "f");
 }
@@ -165,11 +113,7 @@ fn exit_codes_name_the_problem() {
     let acme = env.path("acme.keyring");
     env.ok(&["put", "acme", "a", "--level", "secret"], b"original");
 
-    let e = env.fails(
-        &["get", "acme", "a", "--keyring", &env.path("globex.keyring")],
-        b"",
-        4,
-    );
+    let e = env.fails(&["get", "acme", "a", "--keyring", &env.path("globex.keyring")], b"", 4);
     assert!(e.contains("no key for tenant \"acme\""), "{e}");
     let e = env.fails(&["get", "nobody", "a", "--keyring", &acme], b"", 3);
     assert!(e.contains("no tenant \"nobody\""), "{e}");
@@ -177,49 +121,19 @@ fn exit_codes_name_the_problem() {
     assert!(e.contains("no item \"zzz\""), "{e}");
     let e = env.fails(&["put", "acme", "a", "--level", "secret"], b"clobber", 6);
     assert!(e.contains("--replace"), "{e}");
-    assert_eq!(
-        env.ok(&["get", "acme", "a", "--keyring", &acme], b""),
-        b"original"
-    );
+    assert_eq!(env.ok(&["get", "acme", "a", "--keyring", &acme], b""), b"original");
     env.fails(&["put", "acme", "b", "--level", "nosuch"], b"x", 3);
     env.fails(&["put", "acme", "b"], b"x", 2);
     env.fails(&["put", "ACME", "b", "--level", "secret"], b"x", 2);
     env.fails(&["frobnicate"], b"", 2);
     env.fails(&["init"], b"", 6);
-    env.fails(
-        &[
-            "tenant",
-            "create",
-            "acme",
-            "--levels",
-            "x",
-            "--keyring",
-            &acme,
-        ],
-        b"",
-        6,
-    );
-    env.fails(
-        &[
-            "get",
-            "acme",
-            "a",
-            "--keyring",
-            &env.path("missing.keyring"),
-        ],
-        b"",
-        3,
-    );
+    env.fails(&["tenant", "create", "acme", "--levels", "x", "--keyring", &acme], b"", 6);
+    env.fails(&["get", "acme", "a", "--keyring", &env.path("missing.keyring")], b"", 3);
 
     let mut wrong = env.cmd(&["get", "acme", "a", "--keyring", &acme]);
     wrong.env("LOCKBOX_PASSPHRASE", "wrong");
     let out = run(wrong, b"");
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
 
     let mut no_vault = env.cmd(&["list", "acme"]);
@@ -231,53 +145,24 @@ fn exit_codes_name_the_problem() {
 fn flipped_envelope_bytes_never_yield_plaintext() {
     let env = Env::new();
     let acme = env.path("acme.keyring");
-    env.ok(
-        &["put", "acme", "doc", "--level", "internal"],
-        &[42u8; 1000],
-    );
+    env.ok(&["put", "acme", "doc", "--level", "internal"], &[42u8; 1000]);
     let envelope = env.ok(&["get", "acme", "doc", "--raw"], b"");
     // A sample across every region of the envelope; the library test flips every byte.
-    for pos in [
-        0,
-        5,
-        9,
-        14,
-        18,
-        21,
-        30,
-        60,
-        80,
-        120,
-        160,
-        186,
-        190,
-        envelope.len() - 500,
-        envelope.len() - 1,
-    ] {
+    for pos in [0, 5, 9, 14, 18, 21, 30, 60, 80, 120, 160, 186, 190, envelope.len() - 500, envelope.len() - 1]
+    {
         let mut bad = envelope.clone();
         bad[pos] ^= 0x20;
         let put = env.run(&["put", "acme", "doc", "--raw", "--replace"], &bad);
         if put.status.success() {
             env.fails(&["get", "acme", "doc", "--keyring", &acme], b"", 5);
         } else {
-            assert_eq!(
-                put.status.code(),
-                Some(5),
-                "pos {pos}: {}",
-                String::from_utf8_lossy(&put.stderr)
-            );
+            assert_eq!(put.status.code(), Some(5), "pos {pos}: {}", String::from_utf8_lossy(&put.stderr));
         }
     }
     env.ok(&["put", "acme", "doc", "--raw", "--replace"], &envelope);
-    assert_eq!(
-        env.ok(&["get", "acme", "doc", "--keyring", &acme], b""),
-        vec![42u8; 1000]
-    );
+    assert_eq!(env.ok(&["get", "acme", "doc", "--keyring", &acme], b""), vec![42u8; 1000]);
     let e = env.fails(&["put", "acme", "other", "--raw"], &envelope, 5);
-    assert!(
-        e.contains("belongs to tenant \"acme\", item \"doc\""),
-        "{e}"
-    );
+    assert!(e.contains("belongs to tenant \"acme\", item \"doc\""), "{e}");
     env.fails(&["put", "globex", "doc", "--raw"], &envelope, 5);
     env.fails(&["put", "acme", "x", "--raw"], b"not an envelope at all", 5);
 }
@@ -287,29 +172,14 @@ fn a_failed_get_to_a_file_leaves_no_file() {
     let env = Env::new();
     env.ok(&["put", "acme", "a", "--level", "secret"], b"text");
     env.fails(
-        &[
-            "get",
-            "acme",
-            "a",
-            "--keyring",
-            &env.path("globex.keyring"),
-            "--out",
-            &env.path("o"),
-        ],
+        &["get", "acme", "a", "--keyring", &env.path("globex.keyring"), "--out", &env.path("o")],
         b"",
         4,
     );
     assert!(!Path::new(&env.path("o")).exists());
-    let leftovers: Vec<PathBuf> = std::fs::read_dir(env.dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert!(
-        leftovers
-            .iter()
-            .all(|p| !p.to_string_lossy().contains("partial")),
-        "{leftovers:?}"
-    );
+    let leftovers: Vec<PathBuf> =
+        std::fs::read_dir(env.dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(leftovers.iter().all(|p| !p.to_string_lossy().contains("partial")), "{leftovers:?}");
 }
 
 #[test]
@@ -322,12 +192,8 @@ fn a_second_process_gets_exit_7_promptly() {
     let (mut child, stdin, out) = loop {
         attempt += 1;
         let mut holder = env.cmd(&["put", "acme", "slow", "--level", "public"]);
-        let mut child = holder
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            holder.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(b"partial").unwrap();
         std::thread::sleep(Duration::from_millis(200 * attempt));
@@ -342,31 +208,13 @@ fn a_second_process_gets_exit_7_promptly() {
     };
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{stderr}");
-    assert!(
-        stderr.contains("in use by another lockbox process") && stderr.contains("vault"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("in use by another lockbox process") && stderr.contains("vault"), "{stderr}");
     let started = Instant::now();
     env.fails(&["put", "acme", "other", "--level", "public"], b"x", 7);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "exit 7 must not wait for the lock"
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "exit 7 must not wait for the lock");
     drop(stdin);
     assert!(child.wait().unwrap().success());
-    assert_eq!(
-        env.ok(
-            &[
-                "get",
-                "acme",
-                "slow",
-                "--keyring",
-                &env.path("acme.keyring")
-            ],
-            b""
-        ),
-        b"partial"
-    );
+    assert_eq!(env.ok(&["get", "acme", "slow", "--keyring", &env.path("acme.keyring")], b""), b"partial");
 }
 
 #[test]
@@ -385,12 +233,7 @@ fn passphrases_come_from_a_file_or_the_environment_never_an_argument() {
     ]);
     cmd.env_remove("LOCKBOX_PASSPHRASE");
     let out = run(cmd, b"");
-    assert_eq!(
-        out.stdout,
-        b"text",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.stdout, b"text", "{}", String::from_utf8_lossy(&out.stderr));
 
     // No terminal to prompt on: setsid detaches from the test runner's terminal, if it has one.
     let mut cmd = Command::new("setsid");
@@ -401,19 +244,7 @@ fn passphrases_come_from_a_file_or_the_environment_never_an_argument() {
     let out = run(cmd, b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("LOCKBOX_PASSPHRASE"));
-    env.fails(
-        &[
-            "get",
-            "acme",
-            "a",
-            "--keyring",
-            &env.path("acme.keyring"),
-            "--passphrase",
-            "x",
-        ],
-        b"",
-        2,
-    );
+    env.fails(&["get", "acme", "a", "--keyring", &env.path("acme.keyring"), "--passphrase", "x"], b"", 2);
 }
 
 #[test]

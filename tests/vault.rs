@@ -6,11 +6,7 @@ use lockbox::format::{DEFAULT_CHUNK_SIZE, KdfParams};
 use lockbox::keyring::{Keyring, Passphrase};
 use lockbox::vault::{ErrorKind, PutOptions, Vault};
 
-const CHEAP: KdfParams = KdfParams {
-    memory_kib: 8192,
-    iterations: 1,
-    lanes: 1,
-};
+const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -28,12 +24,7 @@ fn fixture() -> Fixture {
     let levels: Vec<String> = ["public", "internal", "secret"].map(String::from).to_vec();
     vault.create_tenant("acme", &levels, &mut acme).unwrap();
     vault.create_tenant("globex", &levels, &mut globex).unwrap();
-    Fixture {
-        _dir: dir,
-        vault,
-        acme,
-        globex,
-    }
+    Fixture { _dir: dir, vault, acme, globex }
 }
 
 fn content(len: usize) -> Vec<u8> {
@@ -41,17 +32,10 @@ fn content(len: usize) -> Vec<u8> {
 }
 
 fn put(f: &Fixture, tenant: &str, item: &str, level: &str, data: &[u8], opts: PutOptions) {
-    f.vault
-        .put(tenant, item, level, &mut Cursor::new(data), opts)
-        .unwrap();
+    f.vault.put(tenant, item, level, &mut Cursor::new(data), opts).unwrap();
 }
 
-fn get(
-    f: &Fixture,
-    tenant: &str,
-    item: &str,
-    ring: &Keyring,
-) -> Result<Vec<u8>, lockbox::vault::Error> {
+fn get(f: &Fixture, tenant: &str, item: &str, ring: &Keyring) -> Result<Vec<u8>, lockbox::vault::Error> {
     let mut out = Vec::new();
     f.vault.get(tenant, item, ring, &mut out).map(|_| out)
 }
@@ -87,17 +71,7 @@ fn small_chunk_sizes_round_trip() {
         for len in [0usize, 15, 16, 17, 1000] {
             let data = content(len);
             let id = format!("c{cs}-{len}");
-            put(
-                &f,
-                "acme",
-                &id,
-                "internal",
-                &data,
-                PutOptions {
-                    replace: false,
-                    chunk_size: cs,
-                },
-            );
+            put(&f, "acme", &id, "internal", &data, PutOptions { replace: false, chunk_size: cs });
             assert_eq!(get(&f, "acme", &id, &f.acme).unwrap(), data);
         }
     }
@@ -108,17 +82,7 @@ fn every_write_uses_a_fresh_data_key_and_nonce() {
     let f = fixture();
     put(&f, "acme", "x", "secret", b"same", PutOptions::default());
     let first = raw(&f, "acme", "x");
-    put(
-        &f,
-        "acme",
-        "x",
-        "secret",
-        b"same",
-        PutOptions {
-            replace: true,
-            ..Default::default()
-        },
-    );
+    put(&f, "acme", "x", "secret", b"same", PutOptions { replace: true, ..Default::default() });
     let second = raw(&f, "acme", "x");
     // nonce (24..56), ephemeral (72..104), wrapped key (104..152), commitment, payload all differ
     assert_ne!(first[24..56], second[24..56]);
@@ -131,30 +95,14 @@ fn every_write_uses_a_fresh_data_key_and_nonce() {
 fn any_flipped_byte_is_refused_or_fails_integrity_never_wrong_plaintext() {
     let f = fixture();
     let data = content(300);
-    put(
-        &f,
-        "acme",
-        "doc",
-        "secret",
-        &data,
-        PutOptions {
-            replace: false,
-            chunk_size: 128,
-        },
-    );
+    put(&f, "acme", "doc", "secret", &data, PutOptions { replace: false, chunk_size: 128 });
     let envelope = raw(&f, "acme", "doc");
     for pos in 0..envelope.len() {
         for bit in [0x01u8, 0x80] {
             let mut bad = envelope.clone();
             bad[pos] ^= bit;
-            match f
-                .vault
-                .put_raw("acme", "doc", None, &mut Cursor::new(&bad), true)
-            {
-                Err(e) => assert!(
-                    matches!(e.kind, ErrorKind::Integrity),
-                    "pos {pos}: put said {e}"
-                ),
+            match f.vault.put_raw("acme", "doc", None, &mut Cursor::new(&bad), true) {
+                Err(e) => assert!(matches!(e.kind, ErrorKind::Integrity), "pos {pos}: put said {e}"),
                 Ok(_) => {
                     let got = get(&f, "acme", "doc", &f.acme);
                     match got {
@@ -168,9 +116,7 @@ fn any_flipped_byte_is_refused_or_fails_integrity_never_wrong_plaintext() {
         }
     }
     // The original still stores and reads.
-    f.vault
-        .put_raw("acme", "doc", None, &mut Cursor::new(&envelope), true)
-        .unwrap();
+    f.vault.put_raw("acme", "doc", None, &mut Cursor::new(&envelope), true).unwrap();
     assert_eq!(get(&f, "acme", "doc", &f.acme).unwrap(), data);
 }
 
@@ -178,48 +124,24 @@ fn any_flipped_byte_is_refused_or_fails_integrity_never_wrong_plaintext() {
 fn truncated_extended_and_reordered_payloads_are_refused() {
     let f = fixture();
     let data = content(1000);
-    put(
-        &f,
-        "acme",
-        "doc",
-        "secret",
-        &data,
-        PutOptions {
-            replace: false,
-            chunk_size: 256,
-        },
-    );
+    put(&f, "acme", "doc", "secret", &data, PutOptions { replace: false, chunk_size: 256 });
     let env = raw(&f, "acme", "doc");
     let header_len = env.len() - 1000 - 4 * 16;
     let chunk = 256 + 16;
     let body = &env[header_len..];
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        (
-            "drop final chunk",
-            [&env[..header_len], &body[..3 * chunk]].concat(),
-        ),
+        ("drop final chunk", [&env[..header_len], &body[..3 * chunk]].concat()),
         ("drop last byte", env[..env.len() - 1].to_vec()),
         ("extra byte", [&env[..], &[0u8]].concat()),
-        (
-            "duplicate first chunk",
-            [&env[..header_len], &body[..chunk], body].concat(),
-        ),
+        ("duplicate first chunk", [&env[..header_len], &body[..chunk], body].concat()),
         (
             "swap first two chunks",
-            [
-                &env[..header_len],
-                &body[chunk..2 * chunk],
-                &body[..chunk],
-                &body[2 * chunk..],
-            ]
-            .concat(),
+            [&env[..header_len], &body[chunk..2 * chunk], &body[..chunk], &body[2 * chunk..]].concat(),
         ),
         ("header only", env[..header_len].to_vec()),
     ];
     for (what, bad) in cases {
-        let outcome = f
-            .vault
-            .put_raw("acme", "doc", None, &mut Cursor::new(&bad), true);
+        let outcome = f.vault.put_raw("acme", "doc", None, &mut Cursor::new(&bad), true);
         let outcome = outcome.and_then(|_| get(&f, "acme", "doc", &f.acme).map(|_| ()));
         assert_eq!(outcome.unwrap_err().kind, ErrorKind::Integrity, "{what}");
     }
@@ -231,20 +153,9 @@ fn envelopes_cannot_move_to_another_item_tenant_or_level() {
     put(&f, "acme", "a", "secret", b"alpha", PutOptions::default());
     put(&f, "acme", "b", "public", b"bravo", PutOptions::default());
     let env = raw(&f, "acme", "a");
-    for (tenant, item, level) in [
-        ("acme", "b", None),
-        ("globex", "a", None),
-        ("acme", "a", Some("public")),
-    ] {
-        let err = f
-            .vault
-            .put_raw(tenant, item, level, &mut Cursor::new(&env), true)
-            .unwrap_err();
-        assert_eq!(
-            err.kind,
-            ErrorKind::Integrity,
-            "{tenant}/{item}/{level:?}: {err}"
-        );
+    for (tenant, item, level) in [("acme", "b", None), ("globex", "a", None), ("acme", "a", Some("public"))] {
+        let err = f.vault.put_raw(tenant, item, level, &mut Cursor::new(&env), true).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Integrity, "{tenant}/{item}/{level:?}: {err}");
     }
     // Relabelling the header itself (item id, tenant or level rewritten in place) breaks the
     // cryptographic binding, even if the vault's checks are bypassed by a matching target.
@@ -252,9 +163,7 @@ fn envelopes_cannot_move_to_another_item_tenant_or_level() {
     let item_at = 184 + "acme".len() + "secret".len();
     assert_eq!(&relabel[184..item_at + 1], b"acmesecreta");
     relabel[item_at] = b'b';
-    let err = f
-        .vault
-        .put_raw("acme", "b", None, &mut Cursor::new(&relabel), true);
+    let err = f.vault.put_raw("acme", "b", None, &mut Cursor::new(&relabel), true);
     let outcome = err.and_then(|_| get(&f, "acme", "b", &f.acme).map(|_| ()));
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::Integrity);
     assert_eq!(get(&f, "acme", "a", &f.acme).unwrap(), b"alpha");
@@ -275,76 +184,32 @@ fn unknown_names_are_not_found_and_existing_items_conflict() {
     put(&f, "acme", "a", "secret", b"alpha", PutOptions::default());
     let none = |r: Result<Vec<u8>, lockbox::vault::Error>| r.unwrap_err().kind;
     assert_eq!(none(get(&f, "nobody", "a", &f.acme)), ErrorKind::NotFound);
-    assert_eq!(
-        none(get(&f, "acme", "missing", &f.acme)),
-        ErrorKind::NotFound
-    );
-    let err = f
-        .vault
-        .put(
-            "acme",
-            "a",
-            "nolevel",
-            &mut Cursor::new(b"x"),
-            PutOptions::default(),
-        )
-        .unwrap_err();
+    assert_eq!(none(get(&f, "acme", "missing", &f.acme)), ErrorKind::NotFound);
+    let err = f.vault.put("acme", "a", "nolevel", &mut Cursor::new(b"x"), PutOptions::default()).unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound);
     let err = f
         .vault
-        .put(
-            "acme",
-            "a",
-            "secret",
-            &mut Cursor::new(b"replacement"),
-            PutOptions::default(),
-        )
+        .put("acme", "a", "secret", &mut Cursor::new(b"replacement"), PutOptions::default())
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
-    assert_eq!(
-        get(&f, "acme", "a", &f.acme).unwrap(),
-        b"alpha",
-        "the item is intact"
-    );
+    assert_eq!(get(&f, "acme", "a", &f.acme).unwrap(), b"alpha", "the item is intact");
     f.vault.remove("acme", "a").unwrap();
-    assert_eq!(
-        f.vault.remove("acme", "a").unwrap_err().kind,
-        ErrorKind::NotFound
-    );
+    assert_eq!(f.vault.remove("acme", "a").unwrap_err().kind, ErrorKind::NotFound);
 }
 
 #[test]
 fn bad_names_are_usage_errors() {
     let f = fixture();
-    for (tenant, item, level) in [
-        ("Acme", "a", "secret"),
-        ("acme", "", "secret"),
-        ("acme", "a\tb", "secret"),
-        ("acme", "a", "-x"),
-    ] {
-        let err = f
-            .vault
-            .put(
-                tenant,
-                item,
-                level,
-                &mut Cursor::new(b"x"),
-                PutOptions::default(),
-            )
-            .unwrap_err();
+    for (tenant, item, level) in
+        [("Acme", "a", "secret"), ("acme", "", "secret"), ("acme", "a\tb", "secret"), ("acme", "a", "-x")]
+    {
+        let err =
+            f.vault.put(tenant, item, level, &mut Cursor::new(b"x"), PutOptions::default()).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Usage, "{tenant}/{item:?}/{level}");
     }
     let long = "x".repeat(1025);
-    let err = f
-        .vault
-        .put(
-            "acme",
-            &long,
-            "secret",
-            &mut Cursor::new(b"x"),
-            PutOptions::default(),
-        )
-        .unwrap_err();
+    let err =
+        f.vault.put("acme", &long, "secret", &mut Cursor::new(b"x"), PutOptions::default()).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Usage);
 }
 
@@ -369,10 +234,7 @@ fn a_failing_input_leaves_the_old_item() {
         "a",
         "secret",
         &mut Failing(200_000),
-        PutOptions {
-            replace: true,
-            ..Default::default()
-        },
+        PutOptions { replace: true, ..Default::default() },
     );
     assert!(err.unwrap_err().message.contains("disk on fire"));
     assert_eq!(get(&f, "acme", "a", &f.acme).unwrap(), b"old");
@@ -383,14 +245,7 @@ fn the_vault_never_needs_a_private_key_to_write() {
     let f = fixture();
     // A keyring that holds nothing for acme can still be used by the vault to write acme items:
     // put takes no keyring at all.
-    put(
-        &f,
-        "acme",
-        "w",
-        "public",
-        b"written blind",
-        PutOptions::default(),
-    );
+    put(&f, "acme", "w", "public", b"written blind", PutOptions::default());
     assert!(get(&f, "acme", "w", &f.globex).is_err());
     assert_eq!(get(&f, "acme", "w", &f.acme).unwrap(), b"written blind");
 }

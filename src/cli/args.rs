@@ -42,14 +42,157 @@ pub enum Command {
     Level(LevelCmd),
     /// Encrypt and store an item (needs no private key)
     Put(PutArgs),
-    /// Decrypt an item with the customer's keyring
+    /// Decrypt an item with the customer's keyring or an engineer's identity
     Get(GetArgs),
     /// List a tenant's items (what the vault can see: ids, levels, sizes, times)
     List(ListArgs),
     /// Remove an item
     Rm(ItemRef),
+    /// Enroll and list support engineers
+    #[command(subcommand)]
+    Engineer(EngineerCmd),
+    /// File, list, approve and deny access requests
+    #[command(subcommand)]
+    Request(RequestCmd),
+    /// List and revoke grants
+    #[command(subcommand)]
+    Grant(GrantCmd),
+    /// Show and verify the hash-chained audit log
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Show the whole story on a temporary vault, narrated
     Demo,
+}
+
+/// Engineer commands.
+#[derive(Debug, Subcommand)]
+pub enum EngineerCmd {
+    /// Create a passphrase-protected identity file and register its public key
+    Enroll {
+        /// Engineer name: [a-z0-9][a-z0-9-]{0,62}
+        name: String,
+        /// The identity file to create
+        #[arg(long, value_name = "FILE")]
+        identity: PathBuf,
+    },
+    /// List enrolled engineers
+    List,
+}
+
+/// Request commands.
+#[derive(Debug, Subcommand)]
+pub enum RequestCmd {
+    /// File a request; prints only the request id
+    Create {
+        /// Tenant
+        #[arg(long)]
+        tenant: String,
+        /// Requesting engineer
+        #[arg(long)]
+        engineer: String,
+        /// Comma-separated levels wanted
+        #[arg(long, value_delimiter = ',', required = true)]
+        levels: Vec<String>,
+        /// Justification
+        #[arg(long)]
+        reason: String,
+        /// Support case id
+        #[arg(long = "case", value_name = "ID")]
+        case_id: String,
+        /// Access wanted, e.g. 90s, 30m, 4h [default: the tenant's maximum]
+        #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+        duration: Option<u64>,
+    },
+    /// List requests
+    List {
+        /// Only this tenant's
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only those in this state
+        #[arg(long, value_parser = ["pending", "approved", "denied", "expired", "revoked"])]
+        status: Option<String>,
+    },
+    /// Show a request (without any secret)
+    Show {
+        /// Request id, or a unique prefix of at least 6 hex digits
+        id: String,
+    },
+    /// Approve a request for some or all of its levels; prints only the grant id
+    Approve {
+        /// Request id
+        id: String,
+        /// Comma-separated subset of the requested levels [default: all requested]
+        #[arg(long, value_delimiter = ',')]
+        levels: Option<Vec<String>>,
+        /// A shorter access duration than requested
+        #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+        duration: Option<u64>,
+        /// The customer's keyring file
+        #[arg(long, value_name = "FILE")]
+        keyring: PathBuf,
+    },
+    /// Deny a request
+    Deny {
+        /// Request id
+        id: String,
+        /// Why
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+/// Grant commands.
+#[derive(Debug, Subcommand)]
+pub enum GrantCmd {
+    /// List grants
+    List {
+        /// Only this tenant's
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only this engineer's
+        #[arg(long)]
+        engineer: Option<String>,
+    },
+    /// Revoke an active grant now
+    Revoke {
+        /// Grant id, or a unique prefix of at least 6 hex digits
+        id: String,
+    },
+}
+
+/// Audit commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Print the log
+    Show {
+        /// Only this tenant's entries
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Recompute the chain; exit 5 naming the first bad entry
+    Verify {
+        /// A head hash recorded earlier: it must still be in the chain (detects a cut-back log)
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+    },
+}
+
+/// Parses `90s`, `30m`, `4h`, `2d` into seconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?} is not a duration like 90s, 30m, 4h or 2d")),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 30m, 4h or 2d"))?;
+    match n.checked_mul(scale) {
+        Some(0) => Err("a duration must be longer than zero".into()),
+        Some(secs) if secs <= lockbox::vault::MAX_DURATION_SECS => Ok(secs),
+        _ => Err(format!("{text:?} is longer than 30 days")),
+    }
 }
 
 /// Tenant commands.
@@ -73,6 +216,17 @@ pub enum TenantCmd {
         /// Tenant name
         tenant: String,
     },
+    /// Show or change how long grants may last and requests may wait
+    Policy {
+        /// Tenant name
+        tenant: String,
+        /// Longest access a grant may give, e.g. 4h
+        #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+        max_access: Option<u64>,
+        /// How long a request waits for a decision, e.g. 12h
+        #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+        request_ttl: Option<u64>,
+    },
 }
 
 /// Level commands.
@@ -87,6 +241,19 @@ pub enum LevelCmd {
         /// The customer's keyring file
         #[arg(long, value_name = "FILE")]
         keyring: PathBuf,
+    },
+    /// Start a new epoch: items written from now on use its key
+    Rotate {
+        /// Tenant name
+        tenant: String,
+        /// Level name
+        level: String,
+        /// The customer's keyring file
+        #[arg(long, value_name = "FILE")]
+        keyring: PathBuf,
+        /// Also re-wrap every existing item's data key to the new epoch (content is untouched)
+        #[arg(long)]
+        rewrap: bool,
     },
 }
 
@@ -126,14 +293,17 @@ pub struct PutArgs {
 pub struct GetArgs {
     #[command(flatten)]
     pub item: ItemRef,
-    /// The customer's keyring file (required unless --raw)
-    #[arg(long, value_name = "FILE")]
+    /// The customer's keyring file
+    #[arg(long, value_name = "FILE", conflicts_with = "identity")]
     pub keyring: Option<PathBuf>,
+    /// An engineer's identity file: reads only what an active grant releases
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
     /// Write to PATH (atomically) instead of standard output
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Print the portable envelope (still encrypted); needs no key
-    #[arg(long, conflicts_with = "keyring")]
+    #[arg(long, conflicts_with_all = ["keyring", "identity"])]
     pub raw: bool,
 }
 

@@ -4,12 +4,13 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use lockbox::keyring::{DEFAULT_KDF, Keyring};
+use lockbox::keyring::{DEFAULT_KDF, Identity, Keyring};
 use lockbox::vault::{Error, PutOptions, Vault};
 use serde_json::json;
 
 use super::args::{Cli, Command, GetArgs, LevelCmd, ListArgs, PutArgs, TenantCmd};
 use super::output::{self, hex, item_json, table, tenant_json, time};
+use super::workflow;
 use super::{demo, secrets, vault_dir};
 
 /// Shared state of one invocation.
@@ -34,13 +35,22 @@ impl Ctx {
         Ok(Keyring::open(path, &pass)?)
     }
 
+    pub fn identity(&self, path: &Path) -> Result<Identity, Error> {
+        let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
+        Ok(Identity::open(path, &pass)?)
+    }
+
+    pub fn new_passphrase(&self, path: &Path) -> Result<lockbox::keyring::Passphrase, Error> {
+        secrets::passphrase(self.passphrase_file.as_deref(), path, true)
+    }
+
     fn keyring_or_new(&self, path: &Path) -> Result<Keyring, Error> {
         let new = !path.exists();
         let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, new)?;
         Ok(Keyring::open_or_create(path, &pass, DEFAULT_KDF)?)
     }
 
-    fn emit(&self, value: serde_json::Value, human: impl FnOnce()) {
+    pub fn emit(&self, value: serde_json::Value, human: impl FnOnce()) {
         if self.json {
             println!("{value}");
         } else {
@@ -50,28 +60,17 @@ impl Ctx {
 }
 
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let ctx = Ctx {
-        json: cli.json,
-        passphrase_file: cli.passphrase_file,
-        vault_dir: cli.vault,
-        actor: cli.actor,
-    };
+    let ctx =
+        Ctx { json: cli.json, passphrase_file: cli.passphrase_file, vault_dir: cli.vault, actor: cli.actor };
     match cli.command {
         Command::Init => init(&ctx),
         Command::Tenant(cmd) => tenant(&ctx, cmd),
-        Command::Level(LevelCmd::Add {
-            tenant,
-            level,
-            keyring,
-        }) => {
+        Command::Level(LevelCmd::Add { tenant, level, keyring }) => {
             let vault = ctx.open()?;
             let mut ring = ctx.keyring(&keyring)?;
             let record = vault.add_level(&tenant, &level, &mut ring)?;
             ctx.emit(tenant_json(&record), || {
-                println!(
-                    "added level {level} to tenant {tenant}; its key is in {}",
-                    keyring.display()
-                )
+                println!("added level {level} to tenant {tenant}; its key is in {}", keyring.display())
             });
             Ok(())
         }
@@ -80,12 +79,30 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::List(args) => list(&ctx, args),
         Command::Rm(item) => {
             ctx.open()?.remove(&item.tenant, &item.item)?;
+            ctx.emit(json!({"removed": {"tenant": item.tenant, "item": item.item}}), || {
+                println!("removed {} from tenant {}", item.item, item.tenant)
+            });
+            Ok(())
+        }
+        Command::Level(LevelCmd::Rotate { tenant, level, keyring, rewrap }) => {
+            let vault = ctx.open()?;
+            let mut ring = ctx.keyring(&keyring)?;
+            let r = vault.rotate_level(&tenant, &level, &mut ring, rewrap)?;
             ctx.emit(
-                json!({"removed": {"tenant": item.tenant, "item": item.item}}),
-                || println!("removed {} from tenant {}", item.item, item.tenant),
+                json!({"tenant": tenant, "level": level, "epoch": r.epoch, "rewrapped": r.rewrapped}),
+                || {
+                    println!(
+                        "level {level} of tenant {tenant} is now at epoch {}; {} item(s) re-wrapped",
+                        r.epoch, r.rewrapped
+                    )
+                },
             );
             Ok(())
         }
+        Command::Engineer(cmd) => workflow::engineer(&ctx, cmd),
+        Command::Request(cmd) => workflow::request(&ctx, cmd),
+        Command::Grant(cmd) => workflow::grant(&ctx, cmd),
+        Command::Audit(cmd) => workflow::audit(&ctx, cmd),
         Command::Demo => demo::run(),
     }
 }
@@ -93,20 +110,14 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 fn init(ctx: &Ctx) -> Result<(), Error> {
     let dir = vault_dir(ctx.vault_dir.clone())?;
     Vault::init(&dir)?;
-    ctx.emit(json!({"vault": dir}), || {
-        println!("created an empty vault in {}", dir.display())
-    });
+    ctx.emit(json!({"vault": dir}), || println!("created an empty vault in {}", dir.display()));
     Ok(())
 }
 
 fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
     let vault = ctx.open()?;
     match cmd {
-        TenantCmd::Create {
-            tenant,
-            levels,
-            keyring,
-        } => {
+        TenantCmd::Create { tenant, levels, keyring } => {
             let mut ring = ctx.keyring_or_new(&keyring)?;
             let record = vault.create_tenant(&tenant, &levels, &mut ring)?;
             ctx.emit(tenant_json(&record), || {
@@ -126,10 +137,19 @@ fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                     vec![t.name.clone(), levels.join(","), time(t.created)]
                 })
                 .collect();
-            ctx.emit(
-                json!(tenants.iter().map(tenant_json).collect::<Vec<_>>()),
-                || table(&["TENANT", "LEVELS", "CREATED"], &rows),
-            );
+            ctx.emit(json!(tenants.iter().map(tenant_json).collect::<Vec<_>>()), || {
+                table(&["TENANT", "LEVELS", "CREATED"], &rows)
+            });
+        }
+        TenantCmd::Policy { tenant, max_access, request_ttl } => {
+            let t = if max_access.is_some() || request_ttl.is_some() {
+                vault.set_policy(&tenant, max_access, request_ttl)?
+            } else {
+                vault.tenant(&tenant)?
+            };
+            ctx.emit(json!({"tenant": t.name, "max_access_secs": t.max_access_secs, "request_ttl_secs": t.request_ttl_secs}), || {
+                println!("tenant {}: grants last at most {}s; requests wait at most {}s", t.name, t.max_access_secs, t.request_ttl_secs)
+            });
         }
         TenantCmd::Show { tenant } => {
             let t = vault.tenant(&tenant)?;
@@ -166,22 +186,11 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
     };
     let (tenant, item) = (&args.item.tenant, &args.item.item);
     let info = if args.raw {
-        vault.put_raw(
-            tenant,
-            item,
-            args.level.as_deref(),
-            &mut input,
-            args.replace,
-        )?
+        vault.put_raw(tenant, item, args.level.as_deref(), &mut input, args.replace)?
     } else {
-        let level = args
-            .level
-            .as_deref()
-            .ok_or_else(|| Error::usage("put needs --level LEVEL (or --raw)"))?;
-        let opts = PutOptions {
-            replace: args.replace,
-            chunk_size: args.chunk_size,
-        };
+        let level =
+            args.level.as_deref().ok_or_else(|| Error::usage("put needs --level LEVEL (or --raw)"))?;
+        let opts = PutOptions { replace: args.replace, chunk_size: args.chunk_size };
         vault.put(tenant, item, level, &mut input, opts)?
     };
     ctx.emit(item_json(&info), || {
@@ -195,21 +204,23 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
 }
 
 fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
-    let vault = ctx.open()?;
+    let mut vault = ctx.open()?;
     let (tenant, item) = (&args.item.tenant, &args.item.item);
-    let ring = match (&args.keyring, args.raw) {
-        (Some(path), false) => Some(ctx.keyring(path)?),
-        (None, true) => None,
-        _ => {
-            return Err(Error::usage(
-                "get needs --keyring FILE (or --raw for the encrypted envelope)",
-            ));
+    let out = args.out.as_deref();
+    match (&args.keyring, &args.identity, args.raw) {
+        (Some(path), None, false) => {
+            let ring = ctx.keyring(path)?;
+            write_output(out, |w| vault.get(tenant, item, &ring, w))
         }
-    };
-    write_output(args.out.as_deref(), |out| match &ring {
-        Some(ring) => vault.get(tenant, item, ring, out),
-        None => vault.get_raw(tenant, item, out),
-    })
+        (None, Some(path), false) => {
+            let identity = ctx.identity(path)?;
+            vault.set_actor(&identity.engineer);
+            let keys = vault.engineer_keys(&identity, tenant)?;
+            write_output(out, |w| vault.get(tenant, item, &keys, w))
+        }
+        (None, None, true) => write_output(out, |w| vault.get_raw(tenant, item, w)),
+        _ => Err(Error::usage("get needs --keyring FILE, --identity FILE, or --raw")),
+    }
 }
 
 /// Runs `f` with standard output, or with a temp file beside `path` that is renamed over it
@@ -224,21 +235,15 @@ pub fn write_output<T>(
         f(&mut out)?;
         return out.flush().map_err(Error::output);
     };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name =
+        path.file_name().ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
     let tmp = dir.join(format!(".{}.lockbox-partial", name.to_string_lossy()));
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| open_error(&tmp, e))?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);
         f(&mut out)?;
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::output(e.into_error()))?;
+        let file = out.into_inner().map_err(|e| Error::output(e.into_error()))?;
         file.sync_all().map_err(Error::output)?;
         fs::rename(&tmp, path).map_err(Error::output)
     })();
@@ -263,10 +268,9 @@ fn list(ctx: &Ctx, args: ListArgs) -> Result<(), Error> {
             ]
         })
         .collect();
-    ctx.emit(
-        json!(items.iter().map(output::item_json).collect::<Vec<_>>()),
-        || table(&["ITEM", "LEVEL", "EPOCH", "SIZE", "CREATED"], &rows),
-    );
+    ctx.emit(json!(items.iter().map(output::item_json).collect::<Vec<_>>()), || {
+        table(&["ITEM", "LEVEL", "EPOCH", "SIZE", "CREATED"], &rows)
+    });
     Ok(())
 }
 

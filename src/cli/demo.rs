@@ -20,7 +20,10 @@ pub fn run() -> Result<(), Error> {
     let levels: Vec<String> = ["public", "internal", "confidential", "secret"].map(String::from).to_vec();
     vault.create_tenant("acme", &levels, &mut keyring)?;
     say("Tenant acme chose four classification levels; one X25519 key pair each.");
-    println!("   private halves: the customer's keyring {} (Argon2id + AES-256-GCM)", keyring.path().display());
+    println!(
+        "   private halves: the customer's keyring {} (Argon2id + AES-256-GCM)",
+        keyring.path().display()
+    );
     println!("   public halves:  registered in the vault, after the keyring was saved durably");
 
     let items = [
@@ -39,8 +42,11 @@ pub fn run() -> Result<(), Error> {
     say("What the vault (and its operator) can see: names, levels, sizes, times. Not content.");
     let mut envelope = Vec::new();
     vault.get_raw("acme", "keys/root.txt", &mut envelope)?;
-    println!("   keys/root.txt is stored as a {}-byte envelope; does it contain the text? {}",
-        envelope.len(), contains(&envelope, b"launch code"));
+    println!(
+        "   keys/root.txt is stored as a {}-byte envelope; does it contain the text? {}",
+        envelope.len(),
+        contains(&envelope, b"launch code")
+    );
 
     say("The customer reads with the keyring.");
     let mut out = Vec::new();

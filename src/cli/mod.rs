@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod output;
 mod secrets;
+mod workflow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

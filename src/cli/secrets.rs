@@ -15,12 +15,7 @@ pub fn passphrase(file: Option<&Path>, what: &Path, new: bool) -> Result<Passphr
         let mut text = String::new();
         std::fs::File::open(file)
             .and_then(|f| f.take(MAX_PASSPHRASE_FILE).read_to_string(&mut text))
-            .map_err(|e| {
-                Error::usage(format!(
-                    "cannot read passphrase file {}: {e}",
-                    file.display()
-                ))
-            })?;
+            .map_err(|e| Error::usage(format!("cannot read passphrase file {}: {e}", file.display())))?;
         Passphrase::new(text)
     } else if let Ok(text) = std::env::var("LOCKBOX_PASSPHRASE") {
         Passphrase::new(text)
@@ -28,10 +23,7 @@ pub fn passphrase(file: Option<&Path>, what: &Path, new: bool) -> Result<Passphr
         prompt(what, new)?
     };
     if pass.is_empty() {
-        return Err(Error::usage(format!(
-            "the passphrase for {} is empty",
-            what.display()
-        )));
+        return Err(Error::usage(format!("the passphrase for {} is empty", what.display())));
     }
     Ok(pass)
 }

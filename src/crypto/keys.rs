@@ -69,10 +69,7 @@ impl std::fmt::Debug for PublicKey {
 
 /// SHA-256 of a label and the public key, truncated to 16 bytes.
 pub fn fingerprint(public: &[u8; KEY_LEN]) -> [u8; FINGERPRINT_LEN] {
-    let digest = Sha256::new()
-        .chain_update(label::FINGERPRINT)
-        .chain_update(public)
-        .finalize();
+    let digest = Sha256::new().chain_update(label::FINGERPRINT).chain_update(public).finalize();
     let mut out = [0u8; FINGERPRINT_LEN];
     out.copy_from_slice(&digest[..FINGERPRINT_LEN]);
     out

@@ -14,13 +14,9 @@ pub struct FileKey(Zeroizing<[u8; 32]>);
 
 impl FileKey {
     /// Runs Argon2id with the file's parameters and salt.
-    pub fn derive(
-        passphrase: &[u8],
-        kdf: &KdfParams,
-        salt: &[u8; 16],
-    ) -> Result<FileKey, CryptoError> {
-        let params = Params::new(kdf.memory_kib, kdf.iterations, kdf.lanes, Some(32))
-            .map_err(|_| CryptoError::Kdf)?;
+    pub fn derive(passphrase: &[u8], kdf: &KdfParams, salt: &[u8; 16]) -> Result<FileKey, CryptoError> {
+        let params =
+            Params::new(kdf.memory_kib, kdf.iterations, kdf.lanes, Some(32)).map_err(|_| CryptoError::Kdf)?;
         let mut key = Zeroizing::new([0u8; 32]);
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
             .hash_password_into(passphrase, salt, &mut key[..])
@@ -47,9 +43,7 @@ pub fn seal_body(
     body: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
     let mut buf = body.to_vec();
-    let res = key
-        .cipher()
-        .encrypt_in_place(&Nonce::from(*nonce), header, &mut buf);
+    let res = key.cipher().encrypt_in_place(&Nonce::from(*nonce), header, &mut buf);
     res.map_err(|_| CryptoError::Unauthentic)?;
     Ok(buf)
 }

@@ -39,11 +39,7 @@ impl ItemKeys {
     /// Checks a stored commitment in constant time; the opener exists only if it matches.
     pub fn opener(self, stored: &[u8; 32]) -> Result<ChunkOpener, CryptoError> {
         if bool::from(self.commitment.ct_eq(stored)) {
-            Ok(ChunkOpener {
-                cipher: self.cipher,
-                next: 0,
-                finished: false,
-            })
+            Ok(ChunkOpener { cipher: self.cipher, next: 0, finished: false })
         } else {
             Err(CryptoError::Unauthentic)
         }
@@ -51,11 +47,7 @@ impl ItemKeys {
 
     /// A sealer for a new item's chunks.
     pub fn sealer(self) -> ChunkSealer {
-        ChunkSealer {
-            cipher: self.cipher,
-            next: 0,
-            finished: false,
-        }
+        ChunkSealer { cipher: self.cipher, next: 0, finished: false }
     }
 }
 
@@ -81,9 +73,7 @@ impl ChunkSealer {
             return Err(CryptoError::Unauthentic);
         }
         let nonce = Nonce::from(chunk_nonce(self.next, last));
-        self.cipher
-            .encrypt_in_place(&nonce, &[], buf)
-            .map_err(|_| CryptoError::Unauthentic)?;
+        self.cipher.encrypt_in_place(&nonce, &[], buf).map_err(|_| CryptoError::Unauthentic)?;
         self.next = self.next.checked_add(1).ok_or(CryptoError::Unauthentic)?;
         self.finished = last;
         Ok(())
@@ -105,9 +95,7 @@ impl ChunkOpener {
             return Err(CryptoError::Unauthentic);
         }
         let nonce = Nonce::from(chunk_nonce(self.next, last));
-        self.cipher
-            .decrypt_in_place(&nonce, &[], buf)
-            .map_err(|_| CryptoError::Unauthentic)?;
+        self.cipher.decrypt_in_place(&nonce, &[], buf).map_err(|_| CryptoError::Unauthentic)?;
         self.next = self.next.checked_add(1).ok_or(CryptoError::Unauthentic)?;
         self.finished = last;
         Ok(())
@@ -115,11 +103,7 @@ impl ChunkOpener {
 
     /// Succeeds only if the last chunk was opened.
     pub fn finish(&self) -> Result<(), CryptoError> {
-        if self.finished {
-            Ok(())
-        } else {
-            Err(CryptoError::Unauthentic)
-        }
+        if self.finished { Ok(()) } else { Err(CryptoError::Unauthentic) }
     }
 }
 
@@ -139,10 +123,7 @@ mod tests {
         let mut b = b"second".to_vec();
         sealer.seal(&mut a, false).unwrap();
         sealer.seal(&mut b, true).unwrap();
-        assert!(
-            sealer.seal(&mut vec![], true).is_err(),
-            "nothing after the last chunk"
-        );
+        assert!(sealer.seal(&mut vec![], true).is_err(), "nothing after the last chunk");
 
         let keys = ItemKeys::derive(&dek, &nonce, b"ctx");
         let commitment = keys.commitment;
@@ -151,23 +132,14 @@ mod tests {
         opener.open(&mut a2, false).unwrap();
         opener.open(&mut b2, true).unwrap();
         opener.finish().unwrap();
-        assert_eq!(
-            (a2.as_slice(), b2.as_slice()),
-            (&b"first"[..], &b"second"[..])
-        );
+        assert_eq!((a2.as_slice(), b2.as_slice()), (&b"first"[..], &b"second"[..]));
 
         // Swapped chunks, a truncated stream, or a non-final chunk marked final all fail.
-        let mut o = ItemKeys::derive(&dek, &nonce, b"ctx")
-            .opener(&commitment)
-            .unwrap();
+        let mut o = ItemKeys::derive(&dek, &nonce, b"ctx").opener(&commitment).unwrap();
         assert!(o.open(&mut b.clone(), false).is_err());
-        let mut o = ItemKeys::derive(&dek, &nonce, b"ctx")
-            .opener(&commitment)
-            .unwrap();
+        let mut o = ItemKeys::derive(&dek, &nonce, b"ctx").opener(&commitment).unwrap();
         assert!(o.open(&mut a.clone(), true).is_err());
-        let mut o = ItemKeys::derive(&dek, &nonce, b"ctx")
-            .opener(&commitment)
-            .unwrap();
+        let mut o = ItemKeys::derive(&dek, &nonce, b"ctx").opener(&commitment).unwrap();
         o.open(&mut a.clone(), false).unwrap();
         assert!(o.finish().is_err());
     }
@@ -177,11 +149,7 @@ mod tests {
         let (dek, nonce) = keys();
         let c = ItemKeys::derive(&dek, &nonce, b"ctx").commitment;
         assert!(ItemKeys::derive(&dek, &nonce, b"ctx2").opener(&c).is_err());
-        assert!(
-            ItemKeys::derive(&DataKey::generate().unwrap(), &nonce, b"ctx")
-                .opener(&c)
-                .is_err()
-        );
+        assert!(ItemKeys::derive(&DataKey::generate().unwrap(), &nonce, b"ctx").opener(&c).is_err());
         assert!(ItemKeys::derive(&dek, &[6; 32], b"ctx").opener(&c).is_err());
     }
 }

@@ -56,16 +56,11 @@ impl Wrapper {
     pub fn new(recipient: &PublicKey) -> Result<Wrapper, CryptoError> {
         let secret = SecretKey::generate()?;
         let ephemeral = secret.public().0;
-        let shared = secret
-            .inner()
-            .diffie_hellman(&x25519_dalek::PublicKey::from(recipient.0));
+        let shared = secret.inner().diffie_hellman(&x25519_dalek::PublicKey::from(recipient.0));
         if !shared.was_contributory() {
             return Err(CryptoError::Unauthentic);
         }
-        Ok(Wrapper {
-            ephemeral,
-            prk: extract(&ephemeral, &recipient.0, shared.as_bytes()),
-        })
+        Ok(Wrapper { ephemeral, prk: extract(&ephemeral, &recipient.0, shared.as_bytes()) })
     }
 
     /// Wraps `key` for `purpose` with `context` bound. `context` must contain a value never
@@ -83,10 +78,7 @@ impl Wrapper {
             .encrypt_inout_detached(&Nonce::default(), &[], (&mut ciphertext[..KEY_LEN]).into())
             .map_err(|_| CryptoError::Unauthentic)?;
         ciphertext[KEY_LEN..].copy_from_slice(&tag);
-        Ok(Wrapped {
-            ephemeral: self.ephemeral,
-            ciphertext,
-        })
+        Ok(Wrapped { ephemeral: self.ephemeral, ciphertext })
     }
 }
 
@@ -100,10 +92,7 @@ pub struct Unwrapper<'a> {
 impl<'a> Unwrapper<'a> {
     /// An unwrapper for `secret`.
     pub fn new(secret: &'a SecretKey) -> Unwrapper<'a> {
-        Unwrapper {
-            secret,
-            cached: None,
-        }
+        Unwrapper { secret, cached: None }
     }
 
     /// Opens `wrapped`; any mismatch of key, purpose or context is [`CryptoError::Unauthentic`].
@@ -129,8 +118,7 @@ impl<'a> Unwrapper<'a> {
         let cipher = wrap_cipher(prk, purpose, context)?;
         let mut out = Zeroizing::new([0u8; KEY_LEN]);
         out.copy_from_slice(&wrapped.ciphertext[..KEY_LEN]);
-        let tag =
-            Tag::try_from(&wrapped.ciphertext[KEY_LEN..]).map_err(|_| CryptoError::Unauthentic)?;
+        let tag = Tag::try_from(&wrapped.ciphertext[KEY_LEN..]).map_err(|_| CryptoError::Unauthentic)?;
         cipher
             .decrypt_inout_detached(&Nonce::default(), &[], (&mut out[..]).into(), &tag)
             .map_err(|_| CryptoError::Unauthentic)?;
@@ -145,14 +133,9 @@ fn extract(ephemeral: &[u8; KEY_LEN], recipient: &[u8; KEY_LEN], shared: &[u8]) 
     Hkdf::<Sha256>::new(Some(&salt), shared)
 }
 
-fn wrap_cipher(
-    prk: &Hkdf<Sha256>,
-    purpose: Purpose,
-    context: &[u8],
-) -> Result<Aes256Gcm, CryptoError> {
+fn wrap_cipher(prk: &Hkdf<Sha256>, purpose: Purpose, context: &[u8]) -> Result<Aes256Gcm, CryptoError> {
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    prk.expand_multi_info(&[purpose.label(), context], &mut key[..])
-        .map_err(|_| CryptoError::Unauthentic)?;
+    prk.expand_multi_info(&[purpose.label(), context], &mut key[..]).map_err(|_| CryptoError::Unauthentic)?;
     Ok(Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key)))
 }
 
@@ -168,17 +151,10 @@ mod tests {
         let w = Wrapper::new(&recipient.public()).unwrap();
         let wrapped = w.wrap(Purpose::DataKey, b"ctx-1", &key).unwrap();
         let mut u = Unwrapper::new(&recipient);
-        assert_eq!(
-            *u.unwrap(Purpose::DataKey, b"ctx-1", &wrapped).unwrap(),
-            key
-        );
+        assert_eq!(*u.unwrap(Purpose::DataKey, b"ctx-1", &wrapped).unwrap(), key);
         assert!(u.unwrap(Purpose::DataKey, b"ctx-2", &wrapped).is_err());
         assert!(u.unwrap(Purpose::GrantKey, b"ctx-1", &wrapped).is_err());
-        assert!(
-            Unwrapper::new(&other)
-                .unwrap(Purpose::DataKey, b"ctx-1", &wrapped)
-                .is_err()
-        );
+        assert!(Unwrapper::new(&other).unwrap(Purpose::DataKey, b"ctx-1", &wrapped).is_err());
         let mut flipped = wrapped;
         flipped.ciphertext[47] ^= 1;
         assert!(u.unwrap(Purpose::DataKey, b"ctx-1", &flipped).is_err());
@@ -187,23 +163,13 @@ mod tests {
     #[test]
     fn low_order_ephemeral_keys_are_refused() {
         let recipient = SecretKey::generate().unwrap();
-        let wrapped = Wrapped {
-            ephemeral: [0; 32],
-            ciphertext: [0; 48],
-        };
+        let wrapped = Wrapped { ephemeral: [0; 32], ciphertext: [0; 48] };
         let err = Unwrapper::new(&recipient).unwrap(Purpose::DataKey, b"c", &wrapped);
         assert_eq!(err.unwrap_err(), CryptoError::Unauthentic);
         // The point of order 1 (u = 1) also yields an all-zero shared secret.
         let mut one = [0u8; 32];
         one[0] = 1;
-        let wrapped = Wrapped {
-            ephemeral: one,
-            ciphertext: [0; 48],
-        };
-        assert!(
-            Unwrapper::new(&recipient)
-                .unwrap(Purpose::DataKey, b"c", &wrapped)
-                .is_err()
-        );
+        let wrapped = Wrapped { ephemeral: one, ciphertext: [0; 48] };
+        assert!(Unwrapper::new(&recipient).unwrap(Purpose::DataKey, b"c", &wrapped).is_err());
     }
 }

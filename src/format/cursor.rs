@@ -61,10 +61,7 @@ impl<'a> Reader<'a> {
     pub fn finish(self) -> Result<(), FormatError> {
         match self.remaining() {
             0 => Ok(()),
-            extra => Err(FormatError::TrailingBytes {
-                what: self.what,
-                extra,
-            }),
+            extra => Err(FormatError::TrailingBytes { what: self.what, extra }),
         }
     }
 }
@@ -74,12 +71,7 @@ pub fn in_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(
     if (min..=max).contains(&value) {
         Ok(())
     } else {
-        Err(FormatError::OutOfRange {
-            field,
-            value,
-            min,
-            max,
-        })
+        Err(FormatError::OutOfRange { field, value, min, max })
     }
 }
 

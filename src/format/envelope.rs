@@ -111,17 +111,11 @@ impl Header {
         }
         let version = r.u8()?;
         if version != ENVELOPE_VERSION {
-            return Err(FormatError::UnsupportedVersion {
-                what: "envelope",
-                version,
-            });
+            return Err(FormatError::UnsupportedVersion { what: "envelope", version });
         }
         let suite = r.u8()?;
         if suite != SUITE_X25519_HKDF_SHA256_AES256GCM {
-            return Err(FormatError::UnsupportedSuite {
-                what: "envelope",
-                suite,
-            });
+            return Err(FormatError::UnsupportedSuite { what: "envelope", suite });
         }
         if r.u16()? != 0 {
             return Err(FormatError::Reserved { what: WHAT });
@@ -145,12 +139,7 @@ impl Header {
         let mut r = Reader::new(bytes, WHAT);
         r.take(8)?;
         let chunk_size = r.u32()?;
-        in_range(
-            "chunk size",
-            chunk_size.into(),
-            MIN_CHUNK_SIZE.into(),
-            MAX_CHUNK_SIZE.into(),
-        )?;
+        in_range("chunk size", chunk_size.into(), MIN_CHUNK_SIZE.into(), MAX_CHUNK_SIZE.into())?;
         let epoch = r.u32()?;
         let key_epoch = r.u32()?;
         in_range("epoch", epoch.into(), 1, u32::MAX.into())?;
@@ -161,10 +150,7 @@ impl Header {
         let fingerprint = r.array()?;
         let ephemeral: [u8; KEY_LEN] = r.array()?;
         if ephemeral == [0u8; KEY_LEN] {
-            return Err(FormatError::NonCanonical {
-                what: WHAT,
-                why: "all-zero ephemeral key",
-            });
+            return Err(FormatError::NonCanonical { what: WHAT, why: "all-zero ephemeral key" });
         }
         let wrapped_dek = r.array()?;
         let commitment = r.array()?;
@@ -218,20 +204,11 @@ impl Header {
 /// Checks the length of chunk `index` of a payload with `chunk_size`: every chunk but the last
 /// is exactly `chunk_size + 16` bytes; the last is `17..=chunk_size + 16` bytes, or exactly 16
 /// (empty) only when it is the only chunk.
-pub fn check_chunk_len(
-    chunk_size: u32,
-    index: u64,
-    len: usize,
-    last: bool,
-) -> Result<(), FormatError> {
+pub fn check_chunk_len(chunk_size: u32, index: u64, len: usize, last: bool) -> Result<(), FormatError> {
     let full = chunk_size as u64 + CHUNK_TAG_LEN as u64;
     let len = len as u64;
     let ok = if last {
-        let min = if index == 0 {
-            CHUNK_TAG_LEN as u64
-        } else {
-            CHUNK_TAG_LEN as u64 + 1
-        };
+        let min = if index == 0 { CHUNK_TAG_LEN as u64 } else { CHUNK_TAG_LEN as u64 + 1 };
         (min..=full).contains(&len)
     } else {
         len == full
@@ -239,14 +216,9 @@ pub fn check_chunk_len(
     if ok {
         Ok(())
     } else if last && index > 0 && len == CHUNK_TAG_LEN as u64 {
-        Err(FormatError::NonCanonical {
-            what: "payload",
-            why: "empty final chunk after full chunks",
-        })
+        Err(FormatError::NonCanonical { what: "payload", why: "empty final chunk after full chunks" })
     } else {
-        Err(FormatError::Truncated {
-            what: "payload chunk",
-        })
+        Err(FormatError::Truncated { what: "payload chunk" })
     }
 }
 
@@ -280,10 +252,7 @@ mod tests {
     fn round_trips_and_declares_its_length() {
         let h = sample();
         let bytes = h.encode();
-        assert_eq!(
-            Header::declared_len(&bytes[..HEADER_FIXED_LEN]).unwrap(),
-            bytes.len()
-        );
+        assert_eq!(Header::declared_len(&bytes[..HEADER_FIXED_LEN]).unwrap(), bytes.len());
         assert_eq!(Header::decode(&bytes).unwrap(), h);
     }
 
@@ -292,64 +261,31 @@ mod tests {
         let bytes = sample().encode();
         let mut long = bytes.clone();
         long.push(0);
-        assert!(matches!(
-            Header::decode(&long),
-            Err(FormatError::TrailingBytes { .. })
-        ));
-        assert!(matches!(
-            Header::decode(&bytes[..bytes.len() - 1]),
-            Err(FormatError::Truncated { .. })
-        ));
+        assert!(matches!(Header::decode(&long), Err(FormatError::TrailingBytes { .. })));
+        assert!(matches!(Header::decode(&bytes[..bytes.len() - 1]), Err(FormatError::Truncated { .. })));
         let mut flags = bytes.clone();
         flags[7] = 1;
-        assert!(matches!(
-            Header::decode(&flags),
-            Err(FormatError::Reserved { .. })
-        ));
+        assert!(matches!(Header::decode(&flags), Err(FormatError::Reserved { .. })));
         let mut version = bytes;
         version[4] = 2;
-        assert!(matches!(
-            Header::decode(&version),
-            Err(FormatError::UnsupportedVersion { version: 2, .. })
-        ));
+        assert!(matches!(Header::decode(&version), Err(FormatError::UnsupportedVersion { version: 2, .. })));
     }
 
     #[test]
     fn contexts_differ_in_every_bound_field() {
         let base = sample();
         let variants = [
-            Header {
-                tenant: "acme2".into(),
-                ..sample()
-            },
-            Header {
-                level: "secret2".into(),
-                ..sample()
-            },
-            Header {
-                item: "reports/q4.pdf".into(),
-                ..sample()
-            },
-            Header {
-                epoch: 2,
-                ..sample()
-            },
-            Header {
-                nonce: [0; 32],
-                ..sample()
-            },
-            Header {
-                chunk_size: 4096,
-                ..sample()
-            },
+            Header { tenant: "acme2".into(), ..sample() },
+            Header { level: "secret2".into(), ..sample() },
+            Header { item: "reports/q4.pdf".into(), ..sample() },
+            Header { epoch: 2, ..sample() },
+            Header { nonce: [0; 32], ..sample() },
+            Header { chunk_size: 4096, ..sample() },
         ];
         for v in &variants {
             assert_ne!(v.content_context(), base.content_context());
         }
-        let rewrapped = Header {
-            key_epoch: 3,
-            ..sample()
-        };
+        let rewrapped = Header { key_epoch: 3, ..sample() };
         assert_eq!(rewrapped.content_context(), base.content_context());
         assert_ne!(rewrapped.wrap_context(), base.wrap_context());
     }

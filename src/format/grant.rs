@@ -112,10 +112,7 @@ impl GrantKeyBlob {
         }
         let version = r.u8()?;
         if version != ENVELOPE_VERSION {
-            return Err(FormatError::UnsupportedVersion {
-                what: WHAT,
-                version,
-            });
+            return Err(FormatError::UnsupportedVersion { what: WHAT, version });
         }
         let suite = r.u8()?;
         if suite != SUITE_X25519_HKDF_SHA256_AES256GCM {
@@ -131,10 +128,7 @@ impl GrantKeyBlob {
         let engineer_fingerprint = r.array()?;
         let level_fingerprint = r.array()?;
         let mut lens = [0usize; 3];
-        for (len, field) in
-            lens.iter_mut()
-                .zip(["tenant length", "level length", "engineer length"])
-        {
+        for (len, field) in lens.iter_mut().zip(["tenant length", "level length", "engineer length"]) {
             *len = r.u8()? as usize;
             in_range(field, *len as u64, 1, MAX_NAME_LEN as u64)?;
         }
@@ -143,10 +137,7 @@ impl GrantKeyBlob {
         }
         let ephemeral: [u8; KEY_LEN] = r.array()?;
         if ephemeral == [0; KEY_LEN] {
-            return Err(FormatError::NonCanonical {
-                what: WHAT,
-                why: "all-zero ephemeral key",
-            });
+            return Err(FormatError::NonCanonical { what: WHAT, why: "all-zero ephemeral key" });
         }
         let wrapped = r.array()?;
         let tenant = utf8("tenant", r.take(lens[0])?)?.to_owned();
@@ -166,11 +157,7 @@ impl GrantKeyBlob {
             engineer_fingerprint,
             level_fingerprint,
         };
-        Ok(GrantKeyBlob {
-            context,
-            ephemeral,
-            wrapped,
-        })
+        Ok(GrantKeyBlob { context, ephemeral, wrapped })
     }
 }
 
@@ -197,9 +184,6 @@ mod tests {
         let mut bytes = blob.encode();
         assert_eq!(GrantKeyBlob::decode(&bytes).unwrap(), blob);
         bytes.push(0);
-        assert!(matches!(
-            GrantKeyBlob::decode(&bytes),
-            Err(FormatError::TrailingBytes { .. })
-        ));
+        assert!(matches!(GrantKeyBlob::decode(&bytes), Err(FormatError::TrailingBytes { .. })));
     }
 }

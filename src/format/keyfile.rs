@@ -100,29 +100,19 @@ impl KeyFile {
         }
         let version = r.u8()?;
         if version != VERSION {
-            return Err(FormatError::UnsupportedVersion {
-                what: WHAT,
-                version,
-            });
+            return Err(FormatError::UnsupportedVersion { what: WHAT, version });
         }
         let kind = match r.u8()? {
             1 => KeyFileKind::Keyring,
             2 => KeyFileKind::Identity,
             _ => {
-                return Err(FormatError::NonCanonical {
-                    what: WHAT,
-                    why: "unknown kind",
-                });
+                return Err(FormatError::NonCanonical { what: WHAT, why: "unknown kind" });
             }
         };
         if r.u16()? != 0 {
             return Err(FormatError::Reserved { what: WHAT });
         }
-        let kdf = KdfParams {
-            memory_kib: r.u32()?,
-            iterations: r.u32()?,
-            lanes: r.u32()?,
-        };
+        let kdf = KdfParams { memory_kib: r.u32()?, iterations: r.u32()?, lanes: r.u32()? };
         kdf.check()?;
         let salt = r.array()?;
         let nonce = r.array()?;
@@ -130,25 +120,14 @@ impl KeyFile {
         in_range("key file ciphertext length", len, 16, MAX_CIPHERTEXT)?;
         let ciphertext = r.take(len as usize)?.to_vec();
         r.finish()?;
-        Ok(KeyFile {
-            kind,
-            kdf,
-            salt,
-            nonce,
-            ciphertext,
-        })
+        Ok(KeyFile { kind, kdf, salt, nonce, ciphertext })
     }
 }
 
 impl KdfParams {
     /// Checks the documented limits, which bound the memory and time a hostile file can demand.
     pub fn check(&self) -> Result<(), FormatError> {
-        in_range(
-            "Argon2id memory (KiB)",
-            self.memory_kib.into(),
-            8192,
-            1 << 20,
-        )?;
+        in_range("Argon2id memory (KiB)", self.memory_kib.into(), 8192, 1 << 20)?;
         in_range("Argon2id iterations", self.iterations.into(), 1, 16)?;
         in_range("Argon2id lanes", self.lanes.into(), 1, 8)
     }
@@ -169,11 +148,7 @@ pub struct KeyringEntry {
 
 impl std::fmt::Debug for KeyringEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "KeyringEntry({}/{}@{}, secret redacted)",
-            self.tenant, self.level, self.epoch
-        )
+        write!(f, "KeyringEntry({}/{}@{}, secret redacted)", self.tenant, self.level, self.epoch)
     }
 }
 
@@ -203,12 +178,7 @@ impl KeyringBody {
         const WHAT: &str = "keyring";
         let mut r = Reader::new(bytes, WHAT);
         let count = r.u32()? as usize;
-        in_range(
-            "keyring entry count",
-            count as u64,
-            0,
-            MAX_KEYRING_ENTRIES as u64,
-        )?;
+        in_range("keyring entry count", count as u64, 0, MAX_KEYRING_ENTRIES as u64)?;
         if count.saturating_mul(MIN_ENTRY_LEN) > r.remaining() {
             return Err(FormatError::Truncated { what: WHAT });
         }
@@ -219,19 +189,11 @@ impl KeyringBody {
             let epoch = r.u32()?;
             in_range("epoch", epoch.into(), 1, u32::MAX.into())?;
             let secret = Zeroizing::new(r.array()?);
-            let entry = KeyringEntry {
-                tenant,
-                level,
-                epoch,
-                secret,
-            };
+            let entry = KeyringEntry { tenant, level, epoch, secret };
             if let Some(prev) = entries.last()
                 && key_of(prev) >= key_of(&entry)
             {
-                return Err(FormatError::NonCanonical {
-                    what: WHAT,
-                    why: "entries out of order",
-                });
+                return Err(FormatError::NonCanonical { what: WHAT, why: "entries out of order" });
             }
             entries.push(entry);
         }
@@ -291,31 +253,17 @@ mod tests {
     use super::*;
 
     fn entry(t: &str, l: &str, e: u32) -> KeyringEntry {
-        KeyringEntry {
-            tenant: t.into(),
-            level: l.into(),
-            epoch: e,
-            secret: Zeroizing::new([e as u8; 32]),
-        }
+        KeyringEntry { tenant: t.into(), level: l.into(), epoch: e, secret: Zeroizing::new([e as u8; 32]) }
     }
 
     #[test]
     fn keyring_body_round_trips_and_must_be_sorted() {
-        let body = KeyringBody {
-            entries: vec![entry("a", "x", 1), entry("a", "x", 2), entry("b", "a", 1)],
-        };
+        let body = KeyringBody { entries: vec![entry("a", "x", 1), entry("a", "x", 2), entry("b", "a", 1)] };
         let bytes = body.encode();
         assert_eq!(KeyringBody::decode(&bytes).unwrap(), body);
-        let unsorted = KeyringBody {
-            entries: vec![entry("b", "a", 1), entry("a", "x", 1)],
-        };
-        assert!(matches!(
-            KeyringBody::decode(&unsorted.encode()),
-            Err(FormatError::NonCanonical { .. })
-        ));
-        let dup = KeyringBody {
-            entries: vec![entry("a", "x", 1), entry("a", "x", 1)],
-        };
+        let unsorted = KeyringBody { entries: vec![entry("b", "a", 1), entry("a", "x", 1)] };
+        assert!(matches!(KeyringBody::decode(&unsorted.encode()), Err(FormatError::NonCanonical { .. })));
+        let dup = KeyringBody { entries: vec![entry("a", "x", 1), entry("a", "x", 1)] };
         assert!(KeyringBody::decode(&dup.encode()).is_err());
     }
 
@@ -323,42 +271,23 @@ mod tests {
     fn huge_counts_are_refused_before_allocating() {
         let mut bytes = (MAX_KEYRING_ENTRIES as u32).to_be_bytes().to_vec();
         bytes.extend_from_slice(&[0; 10]);
-        assert!(matches!(
-            KeyringBody::decode(&bytes),
-            Err(FormatError::Truncated { .. })
-        ));
+        assert!(matches!(KeyringBody::decode(&bytes), Err(FormatError::Truncated { .. })));
         let bytes = u32::MAX.to_be_bytes();
-        assert!(matches!(
-            KeyringBody::decode(&bytes),
-            Err(FormatError::OutOfRange { .. })
-        ));
+        assert!(matches!(KeyringBody::decode(&bytes), Err(FormatError::OutOfRange { .. })));
     }
 
     #[test]
     fn key_file_round_trips_and_checks_kdf_limits() {
         let file = KeyFile {
             kind: KeyFileKind::Identity,
-            kdf: KdfParams {
-                memory_kib: 65536,
-                iterations: 3,
-                lanes: 1,
-            },
+            kdf: KdfParams { memory_kib: 65536, iterations: 3, lanes: 1 },
             salt: [1; 16],
             nonce: [2; 12],
             ciphertext: vec![3; 80],
         };
         let bytes = file.encode();
         assert_eq!(KeyFile::decode(&bytes).unwrap(), file);
-        let greedy = KeyFile {
-            kdf: KdfParams {
-                memory_kib: u32::MAX,
-                ..file.kdf
-            },
-            ..file
-        };
-        assert!(matches!(
-            KeyFile::decode(&greedy.encode()),
-            Err(FormatError::OutOfRange { .. })
-        ));
+        let greedy = KeyFile { kdf: KdfParams { memory_kib: u32::MAX, ..file.kdf }, ..file };
+        assert!(matches!(KeyFile::decode(&greedy.encode()), Err(FormatError::OutOfRange { .. })));
     }
 }

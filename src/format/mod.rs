@@ -11,6 +11,7 @@ mod error;
 mod grant;
 mod keyfile;
 mod names;
+mod time;
 
 pub use cursor::Reader;
 pub use envelope::{
@@ -23,6 +24,7 @@ pub use keyfile::{
     IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringEntry, MAX_KEYRING_ENTRIES,
 };
 pub use names::{MAX_ITEM_ID_LEN, MAX_NAME_LEN, check_item_id, check_name};
+pub use time::rfc3339;
 
 /// Length in bytes of an X25519 key (public or secret) and of a data key.
 pub const KEY_LEN: usize = 32;

@@ -9,11 +9,7 @@ pub const MAX_ITEM_ID_LEN: usize = 1024;
 
 /// Checks a tenant, level or engineer name: `[a-z0-9][a-z0-9-]{0,62}`. `kind` names it in errors.
 pub fn check_name(kind: &'static str, name: &str) -> Result<(), FormatError> {
-    let bad = |why| FormatError::InvalidName {
-        kind,
-        value: name.escape_debug().to_string(),
-        why,
-    };
+    let bad = |why| FormatError::InvalidName { kind, value: name.escape_debug().to_string(), why };
     let bytes = name.as_bytes();
     if bytes.is_empty() {
         return Err(bad("must not be empty"));
@@ -21,10 +17,7 @@ pub fn check_name(kind: &'static str, name: &str) -> Result<(), FormatError> {
     if bytes.len() > MAX_NAME_LEN {
         return Err(bad("longer than 63 bytes"));
     }
-    if !bytes
-        .iter()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-    {
+    if !bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-') {
         return Err(bad("only a-z, 0-9 and '-' are allowed"));
     }
     if bytes[0] == b'-' {
@@ -37,12 +30,7 @@ pub fn check_name(kind: &'static str, name: &str) -> Result<(), FormatError> {
 pub fn check_item_id(id: &str) -> Result<(), FormatError> {
     let bad = |why| FormatError::InvalidName {
         kind: "item id",
-        value: id
-            .chars()
-            .take(64)
-            .collect::<String>()
-            .escape_debug()
-            .to_string(),
+        value: id.chars().take(64).collect::<String>().escape_debug().to_string(),
         why,
     };
     if id.is_empty() {

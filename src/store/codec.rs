@@ -12,23 +12,15 @@ use super::StoreError;
 pub const MAX_RECORD_LEN: usize = 1 << 20;
 
 fn config() -> Configuration<config::BigEndian, config::Fixint, config::Limit<MAX_RECORD_LEN>> {
-    config::standard()
-        .with_big_endian()
-        .with_fixed_int_encoding()
-        .with_limit::<MAX_RECORD_LEN>()
+    config::standard().with_big_endian().with_fixed_int_encoding().with_limit::<MAX_RECORD_LEN>()
 }
 
 /// Encodes a record.
 pub fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
-    let bytes = bincode::serde::encode_to_vec(value, config()).map_err(|e| StoreError::Encode {
-        what,
-        detail: e.to_string(),
-    })?;
+    let bytes = bincode::serde::encode_to_vec(value, config())
+        .map_err(|e| StoreError::Encode { what, detail: e.to_string() })?;
     if bytes.len() > MAX_RECORD_LEN {
-        return Err(StoreError::Encode {
-            what,
-            detail: format!("{} bytes is over the limit", bytes.len()),
-        });
+        return Err(StoreError::Encode { what, detail: format!("{} bytes is over the limit", bytes.len()) });
     }
     Ok(bytes)
 }

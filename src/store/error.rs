@@ -83,10 +83,7 @@ impl StoreError {
     pub(super) fn engine(e: impl Into<redb::Error>) -> StoreError {
         match e.into() {
             redb::Error::Io(e) => StoreError::Io(e),
-            redb::Error::Corrupted(detail) => StoreError::CorruptRecord {
-                what: "database page",
-                detail,
-            },
+            redb::Error::Corrupted(detail) => StoreError::CorruptRecord { what: "database page", detail },
             other => StoreError::Engine(other.to_string()),
         }
     }

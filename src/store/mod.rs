@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
 pub use error::StoreError;
-use records::{ItemRecord, TenantRecord};
+use records::{EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
 
 /// The tables of the vault. All keys and values are bytes; keys sort as documented per table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,18 +77,13 @@ impl Store {
     /// Creates a new, empty database file at `path`; refuses if one exists.
     pub fn create(path: &Path) -> Result<Store, StoreError> {
         if path.exists() {
-            return Err(StoreError::Exists {
-                path: path.to_owned(),
-            });
+            return Err(StoreError::Exists { path: path.to_owned() });
         }
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| StoreError::open(path, e))?;
-        let store = Store {
-            db,
-            path: path.to_owned(),
-        };
+        let store = Store { db, path: path.to_owned() };
         let tx = store.begin_write()?;
         for table in Table::ALL {
             tx.tx.open_table(table.def()).map_err(StoreError::engine)?;
@@ -101,28 +96,17 @@ impl Store {
     /// Opens an existing database file.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if !path.is_file() {
-            return Err(StoreError::Missing {
-                path: path.to_owned(),
-            });
+            return Err(StoreError::Missing { path: path.to_owned() });
         }
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
             .open(path)
             .map_err(|e| StoreError::open(path, e))?;
-        let store = Store {
-            db,
-            path: path.to_owned(),
-        };
+        let store = Store { db, path: path.to_owned() };
         match store.begin_read()?.get(Table::Meta, b"schema")?.as_deref() {
             Some([SCHEMA_VERSION]) => Ok(store),
-            Some(other) => Err(StoreError::Schema {
-                path: path.to_owned(),
-                found: other.to_vec(),
-            }),
-            None => Err(StoreError::Schema {
-                path: path.to_owned(),
-                found: vec![],
-            }),
+            Some(other) => Err(StoreError::Schema { path: path.to_owned(), found: other.to_vec() }),
+            None => Err(StoreError::Schema { path: path.to_owned(), found: vec![] }),
         }
     }
 
@@ -133,16 +117,12 @@ impl Store {
 
     /// Starts the (only) write transaction.
     pub fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        Ok(WriteTx {
-            tx: self.db.begin_write().map_err(StoreError::engine)?,
-        })
+        Ok(WriteTx { tx: self.db.begin_write().map_err(StoreError::engine)? })
     }
 
     /// Starts a read transaction: a consistent snapshot.
     pub fn begin_read(&self) -> Result<ReadTx, StoreError> {
-        Ok(ReadTx {
-            tx: self.db.begin_read().map_err(StoreError::engine)?,
-        })
+        Ok(ReadTx { tx: self.db.begin_read().map_err(StoreError::engine)? })
     }
 }
 
@@ -180,9 +160,7 @@ pub trait Reads {
 
     /// A tenant.
     fn tenant(&self, name: &str) -> Result<Option<TenantRecord>, StoreError> {
-        self.get(Table::Tenants, name.as_bytes())?
-            .map(|b| codec::decode("tenant record", &b))
-            .transpose()
+        self.get(Table::Tenants, name.as_bytes())?.map(|b| codec::decode("tenant record", &b)).transpose()
     }
 
     /// Every tenant, by name.
@@ -198,9 +176,7 @@ pub trait Reads {
     /// An item.
     fn item(&self, tenant: &str, id: &str) -> Result<Option<ItemRecord>, StoreError> {
         let key = item_key(tenant, id);
-        self.get(Table::Items, &key)?
-            .map(|b| codec::decode("item record", &b))
-            .transpose()
+        self.get(Table::Items, &key)?.map(|b| codec::decode("item record", &b)).transpose()
     }
 
     /// Every item of a tenant, by id.
@@ -208,12 +184,55 @@ pub trait Reads {
         let (from, to) = tenant_range(tenant);
         let mut out = Vec::new();
         self.scan(Table::Items, &from, Some(&to), &mut |k, v| {
-            let id =
-                std::str::from_utf8(&k[from.len()..]).map_err(|_| StoreError::CorruptRecord {
-                    what: "item key",
-                    detail: "item id is not UTF-8".into(),
-                })?;
+            let id = std::str::from_utf8(&k[from.len()..]).map_err(|_| StoreError::CorruptRecord {
+                what: "item key",
+                detail: "item id is not UTF-8".into(),
+            })?;
             out.push((id.to_owned(), codec::decode("item record", v)?));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// An engineer.
+    fn engineer(&self, name: &str) -> Result<Option<EngineerRecord>, StoreError> {
+        self.get(Table::Engineers, name.as_bytes())?.map(|b| codec::decode("engineer record", &b)).transpose()
+    }
+
+    /// Every engineer, by name.
+    fn engineers(&self) -> Result<Vec<EngineerRecord>, StoreError> {
+        self.all(Table::Engineers, "engineer record")
+    }
+
+    /// A request.
+    fn request(&self, id: &[u8; 16]) -> Result<Option<RequestRecord>, StoreError> {
+        self.get(Table::Requests, id)?.map(|b| codec::decode("request record", &b)).transpose()
+    }
+
+    /// Every request, by id.
+    fn requests(&self) -> Result<Vec<RequestRecord>, StoreError> {
+        self.all(Table::Requests, "request record")
+    }
+
+    /// A grant.
+    fn grant(&self, id: &[u8; 16]) -> Result<Option<GrantRecord>, StoreError> {
+        self.get(Table::Grants, id)?.map(|b| codec::decode("grant record", &b)).transpose()
+    }
+
+    /// Every grant, by id.
+    fn grants(&self) -> Result<Vec<GrantRecord>, StoreError> {
+        self.all(Table::Grants, "grant record")
+    }
+
+    /// Every record of a table, decoded.
+    fn all<T: serde::de::DeserializeOwned>(
+        &self,
+        table: Table,
+        what: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        self.scan(table, b"", None, &mut |_, v| {
+            out.push(codec::decode(what, v)?);
             Ok(true)
         })?;
         Ok(out)
@@ -260,9 +279,7 @@ macro_rules! impl_reads {
                     Err(TableError::TableDoesNotExist(_)) => return Ok(None),
                     Err(e) => return Err(StoreError::engine(e)),
                 };
-                Ok(t.get(key)
-                    .map_err(StoreError::engine)?
-                    .map(|v| v.value().to_vec()))
+                Ok(t.get(key).map_err(StoreError::engine)?.map(|v| v.value().to_vec()))
             }
 
             fn last(&self, table: Table) -> Result<Option<Entry>, StoreError> {
@@ -309,39 +326,40 @@ impl_reads!(WriteTx);
 impl WriteTx {
     /// Stores `value` under `key`.
     pub fn put(&self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let mut t = self
-            .tx
-            .open_table(table.def())
-            .map_err(StoreError::engine)?;
+        let mut t = self.tx.open_table(table.def()).map_err(StoreError::engine)?;
         t.insert(key, value).map_err(StoreError::engine)?;
         Ok(())
     }
 
     /// Removes `key`; whether it was there.
     pub fn remove(&self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
-        let mut t = self
-            .tx
-            .open_table(table.def())
-            .map_err(StoreError::engine)?;
+        let mut t = self.tx.open_table(table.def()).map_err(StoreError::engine)?;
         Ok(t.remove(key).map_err(StoreError::engine)?.is_some())
     }
 
     /// Stores a tenant record.
     pub fn put_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
-        self.put(
-            Table::Tenants,
-            tenant.name.as_bytes(),
-            &codec::encode("tenant record", tenant)?,
-        )
+        self.put(Table::Tenants, tenant.name.as_bytes(), &codec::encode("tenant record", tenant)?)
     }
 
     /// Stores an item record (its chunks must be stored in the same transaction).
     pub fn put_item(&self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError> {
-        self.put(
-            Table::Items,
-            &item_key(tenant, id),
-            &codec::encode("item record", item)?,
-        )
+        self.put(Table::Items, &item_key(tenant, id), &codec::encode("item record", item)?)
+    }
+
+    /// Stores an engineer record.
+    pub fn put_engineer(&self, e: &EngineerRecord) -> Result<(), StoreError> {
+        self.put(Table::Engineers, e.name.as_bytes(), &codec::encode("engineer record", e)?)
+    }
+
+    /// Stores a request record.
+    pub fn put_request(&self, r: &RequestRecord) -> Result<(), StoreError> {
+        self.put(Table::Requests, &r.id, &codec::encode("request record", r)?)
+    }
+
+    /// Stores a grant record.
+    pub fn put_grant(&self, g: &GrantRecord) -> Result<(), StoreError> {
+        self.put(Table::Grants, &g.id, &codec::encode("grant record", g)?)
     }
 
     /// Removes an item record and all its chunks.
@@ -352,24 +370,15 @@ impl WriteTx {
 
     /// Removes every chunk of a blob.
     pub fn remove_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
-        let mut t = self
-            .tx
-            .open_table(Table::Chunks.def())
-            .map_err(StoreError::engine)?;
+        let mut t = self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)?;
         let (from, to) = (chunk_key(blob, 0), chunk_key(blob, u64::MAX));
-        t.retain_in(&from[..]..=&to[..], |_, _| false)
-            .map_err(StoreError::engine)?;
+        t.retain_in(&from[..]..=&to[..], |_, _| false).map_err(StoreError::engine)?;
         Ok(())
     }
 
     /// A writer for many chunks: opens the chunks table once.
     pub fn chunk_writer(&self) -> Result<ChunkWriter<'_>, StoreError> {
-        Ok(ChunkWriter {
-            table: self
-                .tx
-                .open_table(Table::Chunks.def())
-                .map_err(StoreError::engine)?,
-        })
+        Ok(ChunkWriter { table: self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)? })
     }
 
     /// Makes the transaction durable: when this returns Ok, it survives a crash.
@@ -385,15 +394,8 @@ pub struct ChunkWriter<'tx> {
 
 impl ChunkWriter<'_> {
     /// Stores chunk `index` of `blob`.
-    pub fn put(
-        &mut self,
-        blob: &[u8; 16],
-        index: u64,
-        ciphertext: &[u8],
-    ) -> Result<(), StoreError> {
-        self.table
-            .insert(&chunk_key(blob, index)[..], ciphertext)
-            .map_err(StoreError::engine)?;
+    pub fn put(&mut self, blob: &[u8; 16], index: u64, ciphertext: &[u8]) -> Result<(), StoreError> {
+        self.table.insert(&chunk_key(blob, index)[..], ciphertext).map_err(StoreError::engine)?;
         Ok(())
     }
 }

@@ -53,3 +53,83 @@ pub struct ItemRecord {
     /// Number of chunks (at least 1).
     pub chunks: u64,
 }
+
+/// An enrolled engineer and their public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineerRecord {
+    /// Engineer name.
+    pub name: String,
+    /// X25519 public key; its private half is in the engineer's identity file.
+    pub public: [u8; 32],
+    /// Enrollment time.
+    pub created: u64,
+}
+
+/// What the customer decided about a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    /// Not decided yet (it may have expired: see [`RequestRecord::expires`]).
+    Pending,
+    /// Approved: a grant exists.
+    Approved,
+    /// Denied.
+    Denied,
+}
+
+/// An engineer's request for access to some levels of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Random id.
+    pub id: [u8; 16],
+    /// Tenant.
+    pub tenant: String,
+    /// Requesting engineer.
+    pub engineer: String,
+    /// Levels asked for.
+    pub levels: Vec<String>,
+    /// Justification.
+    pub reason: String,
+    /// Support case id.
+    pub case_id: String,
+    /// Access duration asked for, seconds.
+    pub duration_secs: u64,
+    /// When filed.
+    pub created: u64,
+    /// When it expires if still undecided.
+    pub expires: u64,
+    /// The decision.
+    pub decision: Decision,
+    /// When decided.
+    pub decided: Option<u64>,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// The denial reason, if any.
+    pub decision_reason: Option<String>,
+    /// The grant, if approved.
+    pub grant: Option<[u8; 16]>,
+}
+
+/// A grant: level keys released to one engineer until an expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// Random id; bound into every wrapped key.
+    pub id: [u8; 16],
+    /// The request it answers.
+    pub request: [u8; 16],
+    /// Tenant.
+    pub tenant: String,
+    /// Engineer.
+    pub engineer: String,
+    /// Released levels and the newest epoch released for each (all epochs up to it).
+    pub levels: Vec<(String, u32)>,
+    /// Approval time.
+    pub created: u64,
+    /// Expiry; bound into every wrapped key.
+    pub expires: u64,
+    /// Who approved.
+    pub approved_by: String,
+    /// When revoked, and by whom.
+    pub revoked: Option<(u64, String)>,
+    /// The wrapped level keys: encoded grant key blobs (docs/FORMAT.md).
+    pub keys: Vec<Vec<u8>>,
+}

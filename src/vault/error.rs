@@ -96,10 +96,7 @@ impl Error {
             std::io::ErrorKind::BrokenPipe => ErrorKind::BrokenPipe,
             _ => ErrorKind::Other,
         };
-        Error {
-            kind,
-            message: format!("cannot write output: {e}"),
-        }
+        Error { kind, message: format!("cannot write output: {e}") }
     }
 }
 
@@ -109,17 +106,12 @@ impl From<StoreError> for Error {
             StoreError::InUse { .. } => ErrorKind::InUse,
             StoreError::Missing { .. } => ErrorKind::NotFound,
             StoreError::Exists { .. } => ErrorKind::Conflict,
-            StoreError::Schema { .. }
-            | StoreError::Corrupt { .. }
-            | StoreError::CorruptRecord { .. } => ErrorKind::Integrity,
-            StoreError::Encode { .. } | StoreError::Io(_) | StoreError::Engine(_) => {
-                ErrorKind::Other
+            StoreError::Schema { .. } | StoreError::Corrupt { .. } | StoreError::CorruptRecord { .. } => {
+                ErrorKind::Integrity
             }
+            StoreError::Encode { .. } | StoreError::Io(_) | StoreError::Engine(_) => ErrorKind::Other,
         };
-        Error {
-            kind,
-            message: e.to_string(),
-        }
+        Error { kind, message: e.to_string() }
     }
 }
 
@@ -133,10 +125,7 @@ impl From<KeyringError> for Error {
             KeyringError::WrongKind { .. } => ErrorKind::Usage,
             KeyringError::Io { .. } | KeyringError::Crypto(_) => ErrorKind::Other,
         };
-        Error {
-            kind,
-            message: e.to_string(),
-        }
+        Error { kind, message: e.to_string() }
     }
 }
 

@@ -25,10 +25,7 @@ pub struct PutOptions {
 
 impl Default for PutOptions {
     fn default() -> Self {
-        PutOptions {
-            replace: false,
-            chunk_size: DEFAULT_CHUNK_SIZE,
-        }
+        PutOptions { replace: false, chunk_size: DEFAULT_CHUNK_SIZE }
     }
 }
 
@@ -87,8 +84,7 @@ impl Vault {
         let tx = self.store().begin_write()?;
         let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
         let current = find_level(&record, level)?.epochs.last().cloned();
-        let current =
-            current.ok_or_else(|| Error::integrity(format!("level {level:?} has no key")))?;
+        let current = current.ok_or_else(|| Error::integrity(format!("level {level:?} has no key")))?;
         let previous = check_replace(&tx, tenant, item, opts.replace)?;
 
         let dek = DataKey::generate()?;
@@ -124,13 +120,7 @@ impl Vault {
             Ok(())
         })?;
         drop(chunks);
-        let stored = ItemRecord {
-            header: header.encode(),
-            size,
-            created: now(),
-            blob,
-            chunks: count,
-        };
+        let stored = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count };
         self.finish_put(tx, &header, previous, stored, "put")
     }
 
@@ -156,10 +146,7 @@ impl Vault {
             )));
         }
         if let Some(level) = level.filter(|l| *l != header.level) {
-            return Err(Error::integrity(format!(
-                "the envelope is level {:?}, not {level:?}",
-                header.level
-            )));
+            return Err(Error::integrity(format!("the envelope is level {:?}, not {level:?}", header.level)));
         }
         let tx = self.store().begin_write()?;
         let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
@@ -176,13 +163,7 @@ impl Vault {
         })?;
         drop(chunks);
         let size = size - count * CHUNK_TAG_LEN as u64;
-        let stored = ItemRecord {
-            header: header.encode(),
-            size,
-            created: now(),
-            blob,
-            chunks: count,
-        };
+        let stored = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count };
         self.finish_put(tx, &header, previous, stored, "put.raw")
     }
 
@@ -203,20 +184,11 @@ impl Vault {
             header.level,
             header.epoch,
             stored.size,
-            if previous.is_some() {
-                " (replaced)"
-            } else {
-                ""
-            }
+            if previous.is_some() { " (replaced)" } else { "" }
         );
         self.record(&tx, action, &header.tenant, &header.item, &detail)?;
         tx.commit()?;
-        Ok(ItemInfo::new(
-            &header.tenant,
-            &header.item,
-            Some(header),
-            &stored,
-        ))
+        Ok(ItemInfo::new(&header.tenant, &header.item, Some(header), &stored))
     }
 
     /// Decrypts item `item` of `tenant` to `out`, with keys from `keys`. Each chunk is
@@ -241,23 +213,15 @@ impl Vault {
                 "item {item:?} of tenant {tenant:?} names a key other than the one held for its level epoch: the envelope was altered"
             )));
         }
-        let wrapped = Wrapped {
-            ephemeral: header.ephemeral,
-            ciphertext: header.wrapped_dek,
-        };
-        let dek = Unwrapper::new(key)
+        let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
+        let dek = Unwrapper::new(&key)
             .unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped)
             .map_err(|_| tampered(tenant, item, "its data key does not unwrap"))?;
         let dek = DataKey::from_bytes(dek);
         let mut opener = ItemKeys::derive(&dek, &header.nonce, &header.content_context())
             .opener(&header.commitment)
             .map_err(|_| tampered(tenant, item, "key commitment mismatch"))?;
-        self.audit_only(
-            "get",
-            tenant,
-            item,
-            &format!("level {} epoch {}", header.level, header.key_epoch),
-        )?;
+        self.audit_only("get", tenant, item, &format!("level {} epoch {}", header.level, header.key_epoch))?;
 
         let snapshot = self.store().begin_read()?;
         let mut size = 0u64;
@@ -268,40 +232,25 @@ impl Vault {
                 .ok_or_else(|| tampered(tenant, item, "a chunk is missing"))?;
             check_chunk_len(header.chunk_size, index, chunk.len(), last)
                 .map_err(|e| tampered(tenant, item, &e.to_string()))?;
-            opener.open(&mut chunk, last).map_err(|_| {
-                tampered(
-                    tenant,
-                    item,
-                    &format!("chunk {index} does not authenticate"),
-                )
-            })?;
+            opener
+                .open(&mut chunk, last)
+                .map_err(|_| tampered(tenant, item, &format!("chunk {index} does not authenticate")))?;
             size += chunk.len() as u64;
             out.write_all(&chunk).map_err(Error::output)?;
         }
-        opener
-            .finish()
-            .map_err(|_| tampered(tenant, item, "the final chunk is missing"))?;
+        opener.finish().map_err(|_| tampered(tenant, item, "the final chunk is missing"))?;
         if snapshot.chunk(&record.blob, record.chunks)?.is_some() {
             return Err(tampered(tenant, item, "chunks follow the final chunk"));
         }
         if size != record.size {
-            return Err(tampered(
-                tenant,
-                item,
-                "its recorded size does not match its content",
-            ));
+            return Err(tampered(tenant, item, "its recorded size does not match its content"));
         }
         out.flush().map_err(Error::output)?;
         Ok(ItemInfo::new(tenant, item, Some(&header), &record))
     }
 
     /// Writes the item's portable envelope (header and ciphertext chunks) to `out`. Needs no key.
-    pub fn get_raw(
-        &self,
-        tenant: &str,
-        item: &str,
-        out: &mut dyn Write,
-    ) -> Result<ItemInfo, Error> {
+    pub fn get_raw(&self, tenant: &str, item: &str, out: &mut dyn Write) -> Result<ItemInfo, Error> {
         let (record, header) = self.load(tenant, item)?;
         self.audit_only("get.raw", tenant, item, "")?;
         let snapshot = self.store().begin_read()?;
@@ -325,9 +274,7 @@ impl Vault {
         let items = self.store().begin_read()?.items(tenant)?;
         Ok(items
             .iter()
-            .map(|(id, rec)| {
-                ItemInfo::new(tenant, id, Header::decode(&rec.header).ok().as_ref(), rec)
-            })
+            .map(|(id, rec)| ItemInfo::new(tenant, id, Header::decode(&rec.header).ok().as_ref(), rec))
             .filter(|info| level.is_none() || info.level.as_deref() == level)
             .collect())
     }
@@ -346,9 +293,7 @@ impl Vault {
         if tx.tenant(tenant)?.is_none() {
             return Err(no_tenant(tenant));
         }
-        let record = tx
-            .item(tenant, item)?
-            .ok_or_else(|| no_item(tenant, item))?;
+        let record = tx.item(tenant, item)?.ok_or_else(|| no_item(tenant, item))?;
         tx.remove_item(tenant, item, &record)?;
         self.record(&tx, "rm", tenant, item, "")?;
         tx.commit()?;
@@ -368,11 +313,7 @@ impl Vault {
         let header = Header::decode(&record.header)
             .map_err(|e| tampered(tenant, item, &format!("damaged header: {e}")))?;
         if header.tenant != tenant || header.item != item {
-            return Err(tampered(
-                tenant,
-                item,
-                "its envelope names another item (it was moved)",
-            ));
+            return Err(tampered(tenant, item, "its envelope names another item (it was moved)"));
         }
         if record.chunks == 0 {
             return Err(tampered(tenant, item, "it has no chunks"));
@@ -381,13 +322,7 @@ impl Vault {
     }
 
     /// Records an event in a transaction of its own.
-    fn audit_only(
-        &self,
-        action: &str,
-        tenant: &str,
-        subject: &str,
-        detail: &str,
-    ) -> Result<(), Error> {
+    fn audit_only(&self, action: &str, tenant: &str, subject: &str, detail: &str) -> Result<(), Error> {
         let tx = self.store().begin_write()?;
         self.record(&tx, action, tenant, subject, detail)?;
         tx.commit()?;
@@ -406,12 +341,7 @@ fn tampered(tenant: &str, item: &str, why: &str) -> Error {
 }
 
 /// The existing item, if replacing is allowed; a conflict if it exists and is not.
-fn check_replace(
-    tx: &WriteTx,
-    tenant: &str,
-    item: &str,
-    replace: bool,
-) -> Result<Option<ItemRecord>, Error> {
+fn check_replace(tx: &WriteTx, tenant: &str, item: &str, replace: bool) -> Result<Option<ItemRecord>, Error> {
     match tx.item(tenant, item)? {
         Some(_) if !replace => Err(Error::conflict(format!(
             "item {item:?} already exists in tenant {tenant:?} (use --replace to overwrite it)"
@@ -427,41 +357,26 @@ fn check_registered_key(record: &TenantRecord, header: &Header) -> Result<(), Er
         .map_err(|e| Error::integrity(format!("the envelope's level: {e}")))?;
     let epoch = |n: u32| level.epochs.iter().find(|e| e.epoch == n);
     if epoch(header.epoch).is_none() {
-        return Err(Error::integrity(format!(
-            "level {:?} has no epoch {}",
-            header.level, header.epoch
-        )));
+        return Err(Error::integrity(format!("level {:?} has no epoch {}", header.level, header.epoch)));
     }
     match epoch(header.key_epoch) {
         Some(e) if fingerprint(&e.public) == header.fingerprint => Ok(()),
-        Some(_) => Err(Error::integrity(
-            "the envelope is wrapped to a key this vault did not register",
-        )),
-        None => Err(Error::integrity(format!(
-            "level {:?} has no epoch {}",
-            header.level, header.key_epoch
-        ))),
+        Some(_) => Err(Error::integrity("the envelope is wrapped to a key this vault did not register")),
+        None => Err(Error::integrity(format!("level {:?} has no epoch {}", header.level, header.key_epoch))),
     }
 }
 
 /// Reads and decodes an envelope header from the front of `input`.
 fn read_header(input: &mut dyn Read) -> Result<Header, Error> {
-    let bad =
-        |e: crate::format::FormatError| Error::integrity(format!("not a valid envelope: {e}"));
+    let bad = |e: crate::format::FormatError| Error::integrity(format!("not a valid envelope: {e}"));
     let mut bytes = vec![0u8; HEADER_FIXED_LEN];
     if read_full(input, &mut bytes).map_err(Error::input)? < HEADER_FIXED_LEN {
-        return Err(Error::integrity(
-            "not a valid envelope: envelope header is truncated",
-        ));
+        return Err(Error::integrity("not a valid envelope: envelope header is truncated"));
     }
     let len = Header::declared_len(&bytes).map_err(bad)?;
     bytes.resize(len, 0);
-    if read_full(input, &mut bytes[HEADER_FIXED_LEN..]).map_err(Error::input)?
-        < len - HEADER_FIXED_LEN
-    {
-        return Err(Error::integrity(
-            "not a valid envelope: envelope header is truncated",
-        ));
+    if read_full(input, &mut bytes[HEADER_FIXED_LEN..]).map_err(Error::input)? < len - HEADER_FIXED_LEN {
+        return Err(Error::integrity("not a valid envelope: envelope header is truncated"));
     }
     Header::decode(&bytes).map_err(bad)
 }

@@ -9,12 +9,12 @@ use crate::keyring::Keyring;
 pub trait LevelKeys {
     /// The private key for the level epoch that wraps `header`'s data key, or an
     /// [`ErrorKind::AccessDenied`](super::ErrorKind::AccessDenied) error saying why not.
-    fn level_key(&self, header: &Header) -> Result<&SecretKey, Error>;
+    fn level_key(&self, header: &Header) -> Result<SecretKey, Error>;
 }
 
 impl LevelKeys for Keyring {
-    fn level_key(&self, h: &Header) -> Result<&SecretKey, Error> {
-        self.key(&h.tenant, &h.level, h.key_epoch).ok_or_else(|| {
+    fn level_key(&self, h: &Header) -> Result<SecretKey, Error> {
+        let key = self.key(&h.tenant, &h.level, h.key_epoch).ok_or_else(|| {
             Error::denied(format!(
                 "access denied: keyring {} holds no key for tenant {:?}, level {:?}, epoch {}",
                 self.path().display(),
@@ -22,6 +22,7 @@ impl LevelKeys for Keyring {
                 h.level,
                 h.key_epoch
             ))
-        })
+        })?;
+        Ok(SecretKey::from_bytes(&key.to_bytes()))
     }
 }

@@ -7,6 +7,7 @@
 mod error;
 mod items;
 mod keys;
+mod rotate;
 mod tenants;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use error::{Error, ErrorKind};
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;
-pub use tenants::{DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_LEVELS};
+pub use rotate::Rotation;
+pub use tenants::{DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_DURATION_SECS, MAX_LEVELS};
+pub(crate) use tenants::{find_level, no_tenant};
 
 use crate::audit::{self, Event};
 use crate::format::{check_item_id, check_name};
@@ -34,42 +37,29 @@ pub struct Vault {
 impl Vault {
     /// Creates a new vault in `dir` (created if needed, mode 0700).
     pub fn init(dir: &Path) -> Result<Vault, Error> {
-        create_private_dir(dir)
-            .map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
+        create_private_dir(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
         let store = Store::create(&dir.join(DB_FILE)).map_err(|e| match e {
             StoreError::Exists { .. } => {
                 Error::conflict(format!("a vault already exists at {}", dir.display()))
             }
             e => e.into(),
         })?;
-        Ok(Vault {
-            store,
-            dir: dir.to_owned(),
-            actor: default_actor(),
-        })
+        Ok(Vault { store, dir: dir.to_owned(), actor: default_actor() })
     }
 
     /// Opens the vault in `dir`.
     pub fn open(dir: &Path) -> Result<Vault, Error> {
         let store = Store::open(&dir.join(DB_FILE)).map_err(|e| match e {
-            StoreError::Missing { .. } => Error::not_found(format!(
-                "no vault at {} (run `lockbox init` first)",
-                dir.display()
-            )),
+            StoreError::Missing { .. } => {
+                Error::not_found(format!("no vault at {} (run `lockbox init` first)", dir.display()))
+            }
             StoreError::InUse { .. } => Error {
                 kind: ErrorKind::InUse,
-                message: format!(
-                    "the vault at {} is in use by another lockbox process",
-                    dir.display()
-                ),
+                message: format!("the vault at {} is in use by another lockbox process", dir.display()),
             },
             e => e.into(),
         })?;
-        Ok(Vault {
-            store,
-            dir: dir.to_owned(),
-            actor: default_actor(),
-        })
+        Ok(Vault { store, dir: dir.to_owned(), actor: default_actor() })
     }
 
     /// Names who is acting, for the audit log.
@@ -100,22 +90,26 @@ impl Vault {
         subject: &str,
         detail: &str,
     ) -> Result<(), Error> {
-        let event = Event {
-            actor: &self.actor,
-            action,
-            tenant,
-            subject,
-            detail,
-        };
-        audit::append(tx, now(), event)?;
+        self.record_as(tx, &self.actor, action, tenant, subject, detail)
+    }
+
+    /// Appends an audit entry to `tx` as `actor`.
+    pub(crate) fn record_as(
+        &self,
+        tx: &WriteTx,
+        actor: &str,
+        action: &str,
+        tenant: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), Error> {
+        audit::append(tx, now(), Event { actor, action, tenant, subject, detail })?;
         Ok(())
     }
 }
 
 fn default_actor() -> String {
-    std::env::var("LOCKBOX_ACTOR")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".to_owned())
+    std::env::var("LOCKBOX_ACTOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".to_owned())
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -128,10 +122,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Checks a tenant, level or engineer name given by the user.

@@ -1,0 +1,234 @@
+//! Engineer, request, grant and audit commands.
+
+use lockbox::audit::Verdict;
+use lockbox::keyring::DEFAULT_KDF;
+use lockbox::lockbox::{GrantStatus, NewRequest, RequestStatus, id_hex};
+use lockbox::store::records::{GrantRecord, RequestRecord};
+use lockbox::vault::{Error, ErrorKind};
+use serde_json::{Value, json};
+
+use super::args::{AuditCmd, EngineerCmd, GrantCmd, RequestCmd};
+use super::commands::Ctx;
+use super::output::{hex, table, time};
+
+pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
+    let vault = ctx.open()?;
+    match cmd {
+        EngineerCmd::Enroll { name, identity } => {
+            let pass = ctx.new_passphrase(&identity)?;
+            let e = vault.enroll_engineer(&name, &identity, &pass, DEFAULT_KDF)?;
+            let fp = hex(&lockbox::crypto::fingerprint(&e.public));
+            ctx.emit(json!({"engineer": name, "fingerprint": fp}), || {
+                println!("enrolled engineer {name} (key {fp}); identity saved to {}", identity.display())
+            });
+        }
+        EngineerCmd::List => {
+            let all = vault.engineers()?;
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|e| vec![e.name.clone(), hex(&lockbox::crypto::fingerprint(&e.public)), time(e.created)])
+                .collect();
+            let j: Vec<Value> =
+                all.iter().map(|e| json!({"engineer": e.name, "fingerprint": hex(&lockbox::crypto::fingerprint(&e.public)), "enrolled": time(e.created)})).collect();
+            ctx.emit(json!(j), || table(&["ENGINEER", "KEY FINGERPRINT", "ENROLLED"], &rows));
+        }
+    }
+    Ok(())
+}
+
+fn request_json(r: &RequestRecord, s: RequestStatus) -> Value {
+    json!({
+        "id": id_hex(&r.id), "tenant": r.tenant, "engineer": r.engineer, "levels": r.levels,
+        "reason": r.reason, "case": r.case_id, "duration_secs": r.duration_secs,
+        "created": time(r.created), "expires": time(r.expires), "status": s.name(),
+        "decided": r.decided.map(time), "decided_by": r.decided_by, "decision_reason": r.decision_reason,
+        "grant": r.grant.as_ref().map(id_hex),
+    })
+}
+
+fn grant_json(g: &GrantRecord, s: GrantStatus) -> Value {
+    let levels: Vec<Value> =
+        g.levels.iter().map(|(l, e)| json!({"level": l, "epochs": format!("1..={e}")})).collect();
+    json!({
+        "id": id_hex(&g.id), "request": id_hex(&g.request), "tenant": g.tenant, "engineer": g.engineer,
+        "levels": levels, "created": time(g.created), "expires": time(g.expires), "approved_by": g.approved_by,
+        "revoked": g.revoked.as_ref().map(|(at, by)| json!({"at": time(*at), "by": by})), "status": s.name(),
+    })
+}
+
+fn status_named(name: &str) -> Option<RequestStatus> {
+    [
+        RequestStatus::Pending,
+        RequestStatus::Approved,
+        RequestStatus::Denied,
+        RequestStatus::Expired,
+        RequestStatus::Revoked,
+    ]
+    .into_iter()
+    .find(|s| s.name() == name)
+}
+
+pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
+    let vault = ctx.open()?;
+    match cmd {
+        RequestCmd::Create { tenant, engineer, levels, reason, case_id, duration } => {
+            let req = NewRequest {
+                tenant: &tenant,
+                engineer: &engineer,
+                levels: &levels,
+                reason: &reason,
+                case_id: &case_id,
+                duration_secs: duration,
+            };
+            let r = vault.create_request(&req)?;
+            ctx.emit(request_json(&r, RequestStatus::Pending), || println!("{}", id_hex(&r.id)));
+        }
+        RequestCmd::List { tenant, status } => {
+            let all = vault.requests(tenant.as_deref(), status.as_deref().and_then(status_named))?;
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|(r, s)| {
+                    vec![
+                        id_hex(&r.id),
+                        r.tenant.clone(),
+                        r.engineer.clone(),
+                        r.levels.join(","),
+                        s.name().into(),
+                        r.case_id.clone(),
+                        time(r.created),
+                    ]
+                })
+                .collect();
+            let j: Vec<Value> = all.iter().map(|(r, s)| request_json(r, *s)).collect();
+            ctx.emit(json!(j), || {
+                table(&["REQUEST", "TENANT", "ENGINEER", "LEVELS", "STATUS", "CASE", "FILED"], &rows)
+            });
+        }
+        RequestCmd::Show { id } => {
+            let (r, s) = vault.request(&id)?;
+            ctx.emit(request_json(&r, s), || {
+                println!("request   {}", id_hex(&r.id));
+                println!("status    {}", s.name());
+                println!("tenant    {}", r.tenant);
+                println!("engineer  {}", r.engineer);
+                println!("levels    {}", r.levels.join(", "));
+                println!("case      {}", r.case_id);
+                println!("duration  {}s", r.duration_secs);
+                println!("filed     {}", time(r.created));
+                println!("expires   {} (if undecided)", time(r.expires));
+                if let (Some(at), Some(by)) = (r.decided, &r.decided_by) {
+                    println!("decided   {} by {by}", time(at));
+                }
+                if let Some(g) = &r.grant {
+                    println!("grant     {}", id_hex(g));
+                }
+                if let Some(why) = &r.decision_reason {
+                    println!("denied    {why}");
+                }
+                println!("reason    {}", r.reason);
+            });
+        }
+        RequestCmd::Approve { id, levels, duration, keyring } => {
+            let mut ring = ctx.keyring(&keyring)?;
+            let g = vault.approve_request(&id, levels.as_deref(), duration, &mut ring)?;
+            ctx.emit(grant_json(&g, GrantStatus::Active), || println!("{}", id_hex(&g.id)));
+        }
+        RequestCmd::Deny { id, reason } => {
+            let r = vault.deny_request(&id, reason.as_deref())?;
+            ctx.emit(request_json(&r, RequestStatus::Denied), || {
+                println!("denied request {}", id_hex(&r.id))
+            });
+        }
+    }
+    Ok(())
+}
+
+pub fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<(), Error> {
+    let vault = ctx.open()?;
+    match cmd {
+        GrantCmd::List { tenant, engineer } => {
+            let all = vault.grants(tenant.as_deref(), engineer.as_deref())?;
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|(g, s)| {
+                    let levels: Vec<String> = g.levels.iter().map(|(l, e)| format!("{l}@1..{e}")).collect();
+                    vec![
+                        id_hex(&g.id),
+                        g.tenant.clone(),
+                        g.engineer.clone(),
+                        levels.join(","),
+                        s.name().into(),
+                        time(g.expires),
+                    ]
+                })
+                .collect();
+            let j: Vec<Value> = all.iter().map(|(g, s)| grant_json(g, *s)).collect();
+            ctx.emit(json!(j), || {
+                table(&["GRANT", "TENANT", "ENGINEER", "LEVELS", "STATUS", "EXPIRES"], &rows)
+            });
+        }
+        GrantCmd::Revoke { id } => {
+            let g = vault.revoke_grant(&id)?;
+            ctx.emit(grant_json(&g, GrantStatus::Revoked), || println!("revoked grant {}", id_hex(&g.id)));
+        }
+    }
+    Ok(())
+}
+
+pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
+    let vault = ctx.open()?;
+    match cmd {
+        AuditCmd::Show { tenant } => {
+            let entries = vault.audit_entries(tenant.as_deref())?;
+            let rows: Vec<Vec<String>> = entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.seq.to_string(),
+                        time(e.time),
+                        e.actor.clone(),
+                        e.action.clone(),
+                        e.tenant.clone(),
+                        e.subject.clone(),
+                        e.detail.escape_debug().to_string(),
+                    ]
+                })
+                .collect();
+            let j: Vec<Value> = entries
+                .iter()
+                .map(|e| json!({"seq": e.seq, "time": time(e.time), "actor": e.actor, "action": e.action, "tenant": e.tenant, "subject": e.subject, "detail": e.detail, "prev": hex(&e.prev), "hash": hex(&e.hash)}))
+                .collect();
+            ctx.emit(json!(j), || {
+                table(&["SEQ", "TIME", "ACTOR", "ACTION", "TENANT", "SUBJECT", "DETAIL"], &rows)
+            });
+        }
+        AuditCmd::Verify { expect_head } => {
+            let expect = expect_head.as_deref().map(parse_hash).transpose()?;
+            match vault.verify_audit(expect.as_ref())? {
+                Verdict::Intact { count, head } => ctx
+                    .emit(json!({"intact": true, "entries": count, "head": hex(&head)}), || {
+                        println!("audit log intact: {count} entries, head {}", hex(&head))
+                    }),
+                Verdict::Broken { seq, why } => {
+                    return Err(Error {
+                        kind: ErrorKind::Integrity,
+                        message: format!("audit log broken at entry {seq}: {why}"),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_hash(text: &str) -> Result<[u8; 32], Error> {
+    let bad = || Error::usage(format!("{text:?} is not a 64-digit hex hash"));
+    if text.len() != 64 || !text.is_ascii() {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}

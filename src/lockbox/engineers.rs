@@ -1,0 +1,49 @@
+//! Engineer enrollment: the identity file is written durably before the public key is registered.
+
+use crate::format::KdfParams;
+use crate::keyring::{Identity, Passphrase};
+use crate::store::Reads;
+use crate::store::records::EngineerRecord;
+use crate::vault::{Error, Vault, now};
+
+impl Vault {
+    /// Creates an identity file for `name` at `path` and registers its public key.
+    pub fn enroll_engineer(
+        &self,
+        name: &str,
+        path: &std::path::Path,
+        pass: &Passphrase,
+        kdf: KdfParams,
+    ) -> Result<EngineerRecord, Error> {
+        crate::vault::valid_name("engineer", name)?;
+        if self.store().begin_read()?.engineer(name)?.is_some() {
+            return Err(Error::conflict(format!("engineer {name:?} is already enrolled")));
+        }
+        let identity = Identity::create(path, name, pass, kdf)?;
+        let record =
+            EngineerRecord { name: name.to_owned(), public: identity.secret.public().0, created: now() };
+        let tx = self.store().begin_write()?;
+        if tx.engineer(name)?.is_some() {
+            return Err(Error::conflict(format!("engineer {name:?} is already enrolled")));
+        }
+        tx.put_engineer(&record)?;
+        let fp = crate::lockbox::id_hex(&identity.secret.public().fingerprint());
+        self.record_as(&tx, name, "engineer.enroll", "", name, &format!("key {fp}"))?;
+        tx.commit()?;
+        Ok(record)
+    }
+
+    /// Every enrolled engineer.
+    pub fn engineers(&self) -> Result<Vec<EngineerRecord>, Error> {
+        Ok(self.store().begin_read()?.engineers()?)
+    }
+
+    /// One engineer.
+    pub fn engineer(&self, name: &str) -> Result<EngineerRecord, Error> {
+        crate::vault::valid_name("engineer", name)?;
+        self.store()
+            .begin_read()?
+            .engineer(name)?
+            .ok_or_else(|| Error::not_found(format!("no engineer {name:?} is enrolled")))
+    }
+}

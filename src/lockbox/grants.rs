@@ -1,0 +1,223 @@
+//! Grants: listing, revocation, and the engineer's side of reading.
+
+use super::{id_hex, resolve_id};
+use crate::crypto::{Purpose, SecretKey, Unwrapper, Wrapped};
+use crate::format::{GrantKeyBlob, Header, rfc3339};
+use crate::keyring::Identity;
+use crate::store::Reads;
+use crate::store::records::GrantRecord;
+use crate::vault::{Error, LevelKeys, Vault, now, valid_name};
+
+/// Where a grant stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantStatus {
+    /// Usable until it expires.
+    Active,
+    /// Past its expiry.
+    Expired,
+    /// Revoked by the customer.
+    Revoked,
+}
+
+impl GrantStatus {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            GrantStatus::Active => "active",
+            GrantStatus::Expired => "expired",
+            GrantStatus::Revoked => "revoked",
+        }
+    }
+
+    /// The status of `grant` at `time`.
+    pub fn of(grant: &GrantRecord, time: u64) -> GrantStatus {
+        if grant.revoked.is_some() {
+            GrantStatus::Revoked
+        } else if time >= grant.expires {
+            GrantStatus::Expired
+        } else {
+            GrantStatus::Active
+        }
+    }
+}
+
+impl Vault {
+    /// Grants, optionally of one tenant and one engineer, oldest first.
+    pub fn grants(
+        &self,
+        tenant: Option<&str>,
+        engineer: Option<&str>,
+    ) -> Result<Vec<(GrantRecord, GrantStatus)>, Error> {
+        let time = now();
+        let mut out: Vec<_> = self
+            .store()
+            .begin_read()?
+            .grants()?
+            .into_iter()
+            .filter(|g| tenant.is_none_or(|t| g.tenant == t) && engineer.is_none_or(|e| g.engineer == e))
+            .map(|g| {
+                let s = GrantStatus::of(&g, time);
+                (g, s)
+            })
+            .collect();
+        out.sort_by_key(|(g, _)| (g.created, g.id));
+        Ok(out)
+    }
+
+    /// Revokes an active grant: it is never used again.
+    pub fn revoke_grant(&self, id: &str) -> Result<GrantRecord, Error> {
+        let tx = self.store().begin_write()?;
+        let all = tx.grants()?;
+        let id = resolve_id("grant", id, all.iter().map(|g| &g.id))?;
+        let mut grant = all.into_iter().find(|g| g.id == id).ok_or_else(|| Error::not_found("grant"))?;
+        match GrantStatus::of(&grant, now()) {
+            GrantStatus::Active => {}
+            status => {
+                return Err(Error::conflict(format!("grant {} is already {}", id_hex(&id), status.name())));
+            }
+        }
+        grant.revoked = Some((now(), self.actor().to_owned()));
+        tx.put_grant(&grant)?;
+        self.record(
+            &tx,
+            "grant.revoke",
+            &grant.tenant,
+            &id_hex(&grant.id),
+            &format!("engineer {}", grant.engineer),
+        )?;
+        tx.commit()?;
+        Ok(grant)
+    }
+
+    /// The level keys an engineer holds for `tenant` through grants, checked against the
+    /// engineer's enrolled public key.
+    pub fn engineer_keys<'a>(&self, identity: &'a Identity, tenant: &str) -> Result<EngineerKeys<'a>, Error> {
+        valid_name("tenant", tenant)?;
+        let snapshot = self.store().begin_read()?;
+        let enrolled = snapshot.engineer(&identity.engineer)?.ok_or_else(|| {
+            Error::denied(format!(
+                "access denied: engineer {:?} is not enrolled in this vault",
+                identity.engineer
+            ))
+        })?;
+        if enrolled.public != identity.secret.public().0 {
+            return Err(Error::denied(format!(
+                "access denied: identity {} is not the key enrolled for engineer {:?}",
+                identity.path.display(),
+                identity.engineer
+            )));
+        }
+        let grants = snapshot
+            .grants()?
+            .into_iter()
+            .filter(|g| g.tenant == tenant && g.engineer == identity.engineer)
+            .collect();
+        Ok(EngineerKeys { identity, grants, time: now() })
+    }
+}
+
+/// An engineer's view of the level keys released to them for one tenant.
+pub struct EngineerKeys<'a> {
+    identity: &'a Identity,
+    grants: Vec<GrantRecord>,
+    time: u64,
+}
+
+impl EngineerKeys<'_> {
+    /// Why `header`'s item cannot be read, if no active grant covers it.
+    fn refusal(&self, h: &Header) -> Error {
+        let who = &self.identity.engineer;
+        let active: Vec<&GrantRecord> =
+            self.grants.iter().filter(|g| GrantStatus::of(g, self.time) == GrantStatus::Active).collect();
+        let Some(latest) = self.grants.iter().max_by_key(|g| g.created) else {
+            return Error::denied(format!(
+                "access denied: no grant: engineer {who:?} has no grant for tenant {:?}",
+                h.tenant
+            ));
+        };
+        if active.is_empty() {
+            return match &latest.revoked {
+                Some((at, by)) => Error::denied(format!(
+                    "access denied: grant {} was revoked at {} by {by}",
+                    id_hex(&latest.id),
+                    rfc3339(*at)
+                )),
+                None => Error::denied(format!(
+                    "access denied: grant {} expired (at {})",
+                    id_hex(&latest.id),
+                    latest.expires
+                )),
+            };
+        }
+        if let Some((g, newest)) =
+            active.iter().find_map(|g| g.levels.iter().find(|(l, _)| *l == h.level).map(|(_, e)| (g, *e)))
+        {
+            return Error::denied(format!(
+                "access denied: item {:?} was written (or re-keyed) after grant {} was approved: it is at epoch {} of level {:?}, the grant covers epochs up to {newest}",
+                h.item,
+                id_hex(&g.id),
+                h.key_epoch,
+                h.level
+            ));
+        }
+        let released: Vec<String> =
+            active.iter().flat_map(|g| g.levels.iter().map(|(l, _)| l.clone())).collect();
+        Error::denied(format!(
+            "access denied: level {:?} is not released to engineer {who:?} (active grants release: {})",
+            h.level,
+            released.join(", ")
+        ))
+    }
+}
+
+impl LevelKeys for EngineerKeys<'_> {
+    fn level_key(&self, h: &Header) -> Result<SecretKey, Error> {
+        let engineer_fp = self.identity.secret.public().fingerprint();
+        for grant in self.grants.iter().filter(|g| GrantStatus::of(g, self.time) == GrantStatus::Active) {
+            if !grant.levels.iter().any(|(l, newest)| *l == h.level && h.key_epoch <= *newest) {
+                continue;
+            }
+            for bytes in &grant.keys {
+                let blob = GrantKeyBlob::decode(bytes)
+                    .map_err(|e| Error::integrity(format!("grant {} is damaged: {e}", id_hex(&grant.id))))?;
+                let c = &blob.context;
+                if c.level != h.level || c.epoch != h.key_epoch {
+                    continue;
+                }
+                if c.grant_id != grant.id
+                    || c.tenant != h.tenant
+                    || c.engineer != grant.engineer
+                    || c.expires != grant.expires
+                    || c.engineer_fingerprint != engineer_fp
+                {
+                    return Err(Error::integrity(format!(
+                        "grant {} was altered: a key names another grant",
+                        id_hex(&grant.id)
+                    )));
+                }
+                let wrapped = Wrapped { ephemeral: blob.ephemeral, ciphertext: blob.wrapped };
+                let secret = Unwrapper::new(&self.identity.secret)
+                    .unwrap(Purpose::GrantKey, &c.encode(), &wrapped)
+                    .map_err(|_| {
+                        Error::integrity(format!(
+                            "grant {} is damaged or was tampered with",
+                            id_hex(&grant.id)
+                        ))
+                    })?;
+                let key = SecretKey::from_bytes(&secret);
+                if key.public().fingerprint() != c.level_fingerprint {
+                    return Err(Error::integrity(format!(
+                        "grant {} holds a key other than it names",
+                        id_hex(&grant.id)
+                    )));
+                }
+                // The expiry that counts is the one bound into the wrap, not the record's.
+                if self.time >= c.expires {
+                    return Err(Error::denied(format!("access denied: grant {} expired", id_hex(&grant.id))));
+                }
+                return Ok(key);
+            }
+        }
+        Err(self.refusal(h))
+    }
+}
