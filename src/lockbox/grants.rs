@@ -143,9 +143,9 @@ impl EngineerKeys<'_> {
                     rfc3339(*at)
                 )),
                 None => Error::denied(format!(
-                    "access denied: grant {} expired (at {})",
+                    "access denied: grant {} expired at {}",
                     id_hex(&latest.id),
-                    latest.expires
+                    rfc3339(latest.expires)
                 )),
             };
         }
