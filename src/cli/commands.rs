@@ -204,7 +204,7 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
 }
 
 fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
-    let mut vault = ctx.open()?;
+    let vault = ctx.open()?;
     let (tenant, item) = (&args.item.tenant, &args.item.item);
     let out = args.out.as_deref();
     match (&args.keyring, &args.identity, args.raw) {
@@ -214,7 +214,6 @@ fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
         }
         (None, Some(path), false) => {
             let identity = ctx.identity(path)?;
-            vault.set_actor(&identity.engineer);
             let keys = vault.engineer_keys(&identity, tenant)?;
             write_output(out, |w| vault.get(tenant, item, &keys, w))
         }

@@ -171,6 +171,10 @@ impl EngineerKeys<'_> {
 }
 
 impl LevelKeys for EngineerKeys<'_> {
+    fn reader(&self) -> Option<&str> {
+        Some(&self.identity.engineer)
+    }
+
     fn level_key(&self, h: &Header) -> Result<SecretKey, Error> {
         let engineer_fp = self.identity.secret.public().fingerprint();
         for grant in self.grants.iter().filter(|g| GrantStatus::of(g, self.time) == GrantStatus::Active) {

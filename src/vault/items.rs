@@ -204,7 +204,7 @@ impl Vault {
         let key = match keys.level_key(&header) {
             Ok(key) => key,
             Err(denied) => {
-                self.audit_only("get.denied", tenant, item, &denied.message)?;
+                self.audit_only(keys.reader(), "get.denied", tenant, item, &denied.message)?;
                 return Err(denied);
             }
         };
@@ -221,7 +221,13 @@ impl Vault {
         let mut opener = ItemKeys::derive(&dek, &header.nonce, &header.content_context())
             .opener(&header.commitment)
             .map_err(|_| tampered(tenant, item, "key commitment mismatch"))?;
-        self.audit_only("get", tenant, item, &format!("level {} epoch {}", header.level, header.key_epoch))?;
+        self.audit_only(
+            keys.reader(),
+            "get",
+            tenant,
+            item,
+            &format!("level {} epoch {}", header.level, header.key_epoch),
+        )?;
 
         let snapshot = self.store().begin_read()?;
         let mut size = 0u64;
@@ -252,7 +258,7 @@ impl Vault {
     /// Writes the item's portable envelope (header and ciphertext chunks) to `out`. Needs no key.
     pub fn get_raw(&self, tenant: &str, item: &str, out: &mut dyn Write) -> Result<ItemInfo, Error> {
         let (record, header) = self.load(tenant, item)?;
-        self.audit_only("get.raw", tenant, item, "")?;
+        self.audit_only(None, "get.raw", tenant, item, "")?;
         let snapshot = self.store().begin_read()?;
         out.write_all(&record.header).map_err(Error::output)?;
         for index in 0..record.chunks {
@@ -322,9 +328,16 @@ impl Vault {
     }
 
     /// Records an event in a transaction of its own.
-    fn audit_only(&self, action: &str, tenant: &str, subject: &str, detail: &str) -> Result<(), Error> {
+    fn audit_only(
+        &self,
+        actor: Option<&str>,
+        action: &str,
+        tenant: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), Error> {
         let tx = self.store().begin_write()?;
-        self.record(&tx, action, tenant, subject, detail)?;
+        self.record_as(&tx, actor.unwrap_or(self.actor()), action, tenant, subject, detail)?;
         tx.commit()?;
         Ok(())
     }

@@ -10,6 +10,11 @@ pub trait LevelKeys {
     /// The private key for the level epoch that wraps `header`'s data key, or an
     /// [`ErrorKind::AccessDenied`](super::ErrorKind::AccessDenied) error saying why not.
     fn level_key(&self, header: &Header) -> Result<SecretKey, Error>;
+
+    /// Who reads with these keys, for the audit log; `None` for the vault's actor.
+    fn reader(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl LevelKeys for Keyring {
