@@ -2,7 +2,9 @@
 
 use std::io::Cursor;
 
-use lockbox::keyring::{DEFAULT_KDF, Keyring, Passphrase};
+use lockbox::audit::Verdict;
+use lockbox::keyring::{DEFAULT_KDF, Identity, Keyring, Passphrase};
+use lockbox::lockbox::{NewRequest, id_hex};
 use lockbox::vault::{Error, PutOptions, Vault};
 
 fn say(text: &str) {
@@ -12,7 +14,8 @@ fn say(text: &str) {
 pub fn run() -> Result<(), Error> {
     let tmp = tempdir()?;
     let dir = tmp.join("vault");
-    let vault = Vault::init(&dir)?;
+    let mut vault = Vault::init(&dir)?;
+    vault.set_actor("vault-service");
     say(&format!("A fresh vault in {}. It will hold only public keys.", dir.display()));
 
     let pass = Passphrase::new("demo passphrase, use a better one".into());
@@ -68,6 +71,71 @@ pub fn run() -> Result<(), Error> {
     match vault.put_raw("acme", "handbook.txt", None, &mut Cursor::new(&envelope), true) {
         Err(e) => println!("   refused (exit {}): {}", e.kind.exit_code(), e.message),
         Ok(_) => return Err(Error::other("demo: a moved envelope was accepted")),
+    }
+
+    say("Engineer eve enrolls: her own X25519 key pair, private half in her identity file.");
+    let eve = Identity::create(&tmp.join("eve.identity"), "eve", &pass, DEFAULT_KDF)?;
+    vault.enroll_engineer_key("eve", &eve)?;
+    let wanted: Vec<String> = ["internal", "confidential"].map(String::from).to_vec();
+    let request = vault.create_request(&NewRequest {
+        tenant: "acme",
+        engineer: "eve",
+        levels: &wanted,
+        reason: "Globex invoice import fails for acme",
+        case_id: "CS-2026-1142",
+        duration_secs: Some(3600),
+    })?;
+    println!(
+        "   eve asks for internal + confidential for 1h, case CS-2026-1142: request {}",
+        id_hex(&request.id)
+    );
+
+    say("The customer (alice) approves only `internal`, for 30 minutes.");
+    vault.set_actor("alice");
+    let only: Vec<String> = vec!["internal".into()];
+    let grant = vault.approve_request(&id_hex(&request.id), Some(&only), Some(1800), &mut keyring)?;
+    println!("   grant {}: the internal key (epoch 1) is wrapped to eve's public key,", id_hex(&grant.id));
+    println!(
+        "   bound to grant id, tenant, level, epoch, engineer and expiry; then internal rotates to epoch 2."
+    );
+    vault.put(
+        "acme",
+        "runbooks/new.md",
+        "internal",
+        &mut Cursor::new("Written after approval."),
+        PutOptions::default(),
+    )?;
+
+    say("Eve reads with her identity. Only what was released, only what existed at approval.");
+    let keys = vault.engineer_keys(&eve, "acme")?;
+    for id in ["runbooks/db.md", "contracts/globex.pdf", "runbooks/new.md", "keys/root.txt"] {
+        let mut out = Vec::new();
+        match vault.get("acme", id, &keys, &mut out) {
+            Ok(_) => println!("   {id:<22} -> {:?}", String::from_utf8_lossy(&out)),
+            Err(e) => println!("   {id:<22} -> exit {}: {}", e.kind.exit_code(), e.message),
+        }
+    }
+    println!("   (confidential and secret keys were never wrapped to eve: no database access changes that)");
+
+    say("Alice revokes the grant early. The vault stops using it at once.");
+    vault.revoke_grant(&id_hex(&grant.id))?;
+    let keys = vault.engineer_keys(&eve, "acme")?;
+    if let Err(e) = vault.get("acme", "runbooks/db.md", &keys, &mut Vec::new()) {
+        println!("   runbooks/db.md -> exit {}: {}", e.kind.exit_code(), e.message);
+    }
+
+    say("Everything above is in the hash-chained audit log.");
+    for e in vault.audit_entries(Some("acme"))?.iter().filter(|e| e.action != "put") {
+        println!(
+            "   {:>2} {:<6} {:<16} {}",
+            e.seq,
+            e.actor,
+            e.action,
+            e.detail.chars().take(70).collect::<String>()
+        );
+    }
+    if let Verdict::Intact { count, head } = vault.verify_audit(None)? {
+        println!("   verify: intact, {count} entries, head {}", lockbox::lockbox::id_hex_32(&head));
     }
 
     say("Done. The temporary vault is removed.");

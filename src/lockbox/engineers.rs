@@ -20,6 +20,12 @@ impl Vault {
             return Err(Error::conflict(format!("engineer {name:?} is already enrolled")));
         }
         let identity = Identity::create(path, name, pass, kdf)?;
+        self.enroll_engineer_key(name, &identity)
+    }
+
+    /// Registers the public key of an identity that is already saved durably.
+    pub fn enroll_engineer_key(&self, name: &str, identity: &Identity) -> Result<EngineerRecord, Error> {
+        crate::vault::valid_name("engineer", name)?;
         let record =
             EngineerRecord { name: name.to_owned(), public: identity.secret.public().0, created: now() };
         let tx = self.store().begin_write()?;

@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 
 use super::tenants::{find_level, no_tenant};
-use super::{Error, LevelKeys, Vault, now, valid_item_id, valid_name};
+use super::{Error, ErrorKind, LevelKeys, Vault, now, valid_item_id, valid_name};
 use crate::crypto::{
     DataKey, ItemKeys, PublicKey, Purpose, Unwrapper, Wrapped, Wrapper, fingerprint, random_array,
 };
@@ -208,13 +208,32 @@ impl Vault {
                 return Err(denied);
             }
         };
+        let result = self.decrypt_to(&record, &header, &key, keys.reader(), out);
+        if let Err(e) = &result
+            && e.kind == ErrorKind::Integrity
+        {
+            self.audit_only(keys.reader(), "get.failed", tenant, item, &e.message)?;
+        }
+        result
+    }
+
+    /// Unwraps, checks the commitment, records the read, then streams authenticated chunks.
+    fn decrypt_to(
+        &self,
+        record: &ItemRecord,
+        header: &Header,
+        key: &crate::crypto::SecretKey,
+        reader: Option<&str>,
+        out: &mut dyn Write,
+    ) -> Result<ItemInfo, Error> {
+        let (tenant, item) = (header.tenant.as_str(), header.item.as_str());
         if key.public().fingerprint() != header.fingerprint {
             return Err(Error::integrity(format!(
                 "item {item:?} of tenant {tenant:?} names a key other than the one held for its level epoch: the envelope was altered"
             )));
         }
         let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
-        let dek = Unwrapper::new(&key)
+        let dek = Unwrapper::new(key)
             .unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped)
             .map_err(|_| tampered(tenant, item, "its data key does not unwrap"))?;
         let dek = DataKey::from_bytes(dek);
@@ -222,7 +241,7 @@ impl Vault {
             .opener(&header.commitment)
             .map_err(|_| tampered(tenant, item, "key commitment mismatch"))?;
         self.audit_only(
-            keys.reader(),
+            reader,
             "get",
             tenant,
             item,
@@ -252,7 +271,7 @@ impl Vault {
             return Err(tampered(tenant, item, "its recorded size does not match its content"));
         }
         out.flush().map_err(Error::output)?;
-        Ok(ItemInfo::new(tenant, item, Some(&header), &record))
+        Ok(ItemInfo::new(tenant, item, Some(header), record))
     }
 
     /// Writes the item's portable envelope (header and ciphertext chunks) to `out`. Needs no key.
