@@ -2,7 +2,34 @@
 //!
 //! Items are encrypted one by one under fresh data keys, wrapped to the customer-held key of
 //! their classification level. Layers, lowest first; a layer never imports a higher one:
-//! [`format`] (pure encode/decode) <- [`crypto`] <- [`store`], [`keyring`] <- [`vault`] <- the CLI.
+//! [`format`] (pure encode/decode) <- [`crypto`] <- [`store`], [`keyring`] <- [`vault`],
+//! [`lockbox`], [`audit`] <- the CLI.
+//!
+//! Use [`vault::Vault`] to create tenants and store items (no private key needed), a
+//! [`keyring::Keyring`] to read them as the customer, and [`vault::Vault::engineer_keys`] to
+//! read them as an engineer under a grant:
+//!
+//! ```
+//! use std::io::Cursor;
+//! use lockbox::format::KdfParams;
+//! use lockbox::keyring::{Keyring, Passphrase};
+//! use lockbox::vault::{PutOptions, Vault};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let vault = Vault::init(&dir.path().join("vault"))?;
+//! let kdf = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 }; // cheap, for a doctest
+//! let pass = Passphrase::new("a long passphrase".into());
+//! let mut keyring = Keyring::create(&dir.path().join("acme.keyring"), &pass, kdf)?;
+//! vault.create_tenant("acme", &["internal".into(), "secret".into()], &mut keyring)?;
+//!
+//! vault.put("acme", "notes.txt", "secret", &mut Cursor::new("hello"), PutOptions::default())?;
+//! let mut out = Vec::new();
+//! vault.get("acme", "notes.txt", &keyring, &mut out)?;
+//! assert_eq!(out, b"hello");
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
