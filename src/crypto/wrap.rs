@@ -54,7 +54,13 @@ pub struct Wrapper {
 impl Wrapper {
     /// A wrapper with a fresh ephemeral key for `recipient`.
     pub fn new(recipient: &PublicKey) -> Result<Wrapper, CryptoError> {
-        let secret = SecretKey::generate()?;
+        Wrapper::with_ephemeral(&SecretKey::generate()?, recipient)
+    }
+
+    /// A wrapper with a given ephemeral secret. Only for deterministic test vectors: a real
+    /// wrap must use [`Wrapper::new`].
+    #[doc(hidden)]
+    pub fn with_ephemeral(secret: &SecretKey, recipient: &PublicKey) -> Result<Wrapper, CryptoError> {
         let ephemeral = secret.public().0;
         let shared = secret.inner().diffie_hellman(&x25519_dalek::PublicKey::from(recipient.0));
         if !shared.was_contributory() {

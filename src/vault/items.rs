@@ -2,14 +2,12 @@
 
 use std::io::{Read, Write};
 
+use super::envelope::{ItemFields, for_each_chunk, item_opener, read_header, seal_header};
 use super::tenants::{find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, now, valid_item_id, valid_name};
-use crate::crypto::{
-    DataKey, ItemKeys, PublicKey, Purpose, Unwrapper, Wrapped, Wrapper, fingerprint, random_array,
-};
+use crate::crypto::{DataKey, PublicKey, Wrapper, fingerprint, random_array};
 use crate::format::{
-    CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, HEADER_FIXED_LEN, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
-    check_chunk_len,
+    CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, check_chunk_len,
 };
 use crate::store::records::{ItemRecord, TenantRecord};
 use crate::store::{Reads, WriteTx};
@@ -87,30 +85,10 @@ impl Vault {
         let current = current.ok_or_else(|| Error::integrity(format!("level {level:?} has no key")))?;
         let previous = check_replace(&tx, tenant, item, opts.replace)?;
 
-        let dek = DataKey::generate()?;
-        let mut header = Header {
-            chunk_size: opts.chunk_size,
-            epoch: current.epoch,
-            key_epoch: current.epoch,
-            tenant: tenant.to_owned(),
-            level: level.to_owned(),
-            item: item.to_owned(),
-            nonce: random_array()?,
-            fingerprint: fingerprint(&current.public),
-            ephemeral: [0; 32],
-            wrapped_dek: [0; 48],
-            commitment: [0; 32],
-        };
-        let wrapped = Wrapper::new(&PublicKey(current.public))?.wrap(
-            Purpose::DataKey,
-            &header.wrap_context(),
-            dek.as_bytes(),
-        )?;
-        header.ephemeral = wrapped.ephemeral;
-        header.wrapped_dek = wrapped.ciphertext;
-        let keys = ItemKeys::derive(&dek, &header.nonce, &header.content_context());
-        header.commitment = keys.commitment;
-        let mut sealer = keys.sealer();
+        let wrapper = Wrapper::new(&PublicKey(current.public))?;
+        let fields = ItemFields { tenant, level, item, epoch: current.epoch, chunk_size: opts.chunk_size };
+        let (header, mut sealer) =
+            seal_header(&fields, &current.public, &DataKey::generate()?, random_array()?, &wrapper)?;
 
         let blob = random_array()?;
         let mut chunks = tx.chunk_writer()?;
@@ -227,19 +205,7 @@ impl Vault {
         out: &mut dyn Write,
     ) -> Result<ItemInfo, Error> {
         let (tenant, item) = (header.tenant.as_str(), header.item.as_str());
-        if key.public().fingerprint() != header.fingerprint {
-            return Err(Error::integrity(format!(
-                "item {item:?} of tenant {tenant:?} names a key other than the one held for its level epoch: the envelope was altered"
-            )));
-        }
-        let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
-        let dek = Unwrapper::new(key)
-            .unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped)
-            .map_err(|_| tampered(tenant, item, "its data key does not unwrap"))?;
-        let dek = DataKey::from_bytes(dek);
-        let mut opener = ItemKeys::derive(&dek, &header.nonce, &header.content_context())
-            .opener(&header.commitment)
-            .map_err(|_| tampered(tenant, item, "key commitment mismatch"))?;
+        let mut opener = item_opener(header, key)?;
         self.audit_only(
             reader,
             "get",
@@ -366,7 +332,7 @@ fn no_item(tenant: &str, item: &str) -> Error {
     Error::not_found(format!("no item {item:?} in tenant {tenant:?}"))
 }
 
-fn tampered(tenant: &str, item: &str, why: &str) -> Error {
+pub(crate) fn tampered(tenant: &str, item: &str, why: &str) -> Error {
     Error::integrity(format!(
         "integrity failure: item {item:?} of tenant {tenant:?} is damaged or was tampered with ({why})"
     ))
@@ -395,66 +361,5 @@ fn check_registered_key(record: &TenantRecord, header: &Header) -> Result<(), Er
         Some(e) if fingerprint(&e.public) == header.fingerprint => Ok(()),
         Some(_) => Err(Error::integrity("the envelope is wrapped to a key this vault did not register")),
         None => Err(Error::integrity(format!("level {:?} has no epoch {}", header.level, header.key_epoch))),
-    }
-}
-
-/// Reads and decodes an envelope header from the front of `input`.
-fn read_header(input: &mut dyn Read) -> Result<Header, Error> {
-    let bad = |e: crate::format::FormatError| Error::integrity(format!("not a valid envelope: {e}"));
-    let mut bytes = vec![0u8; HEADER_FIXED_LEN];
-    if read_full(input, &mut bytes).map_err(Error::input)? < HEADER_FIXED_LEN {
-        return Err(Error::integrity("not a valid envelope: envelope header is truncated"));
-    }
-    let len = Header::declared_len(&bytes).map_err(bad)?;
-    bytes.resize(len, 0);
-    if read_full(input, &mut bytes[HEADER_FIXED_LEN..]).map_err(Error::input)? < len - HEADER_FIXED_LEN {
-        return Err(Error::integrity("not a valid envelope: envelope header is truncated"));
-    }
-    Header::decode(&bytes).map_err(bad)
-}
-
-/// Reads until `buf` is full or the input ends; how many bytes were read.
-fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
-/// Splits `input` into pieces of `size` bytes (the last shorter, possibly empty if the input
-/// is), telling `f` which piece is last by reading one piece ahead. Returns the number of
-/// pieces and the total bytes read. Memory: two pieces, whatever the input's length.
-fn for_each_chunk(
-    input: &mut dyn Read,
-    size: usize,
-    mut f: impl FnMut(u64, &mut Vec<u8>, bool) -> Result<(), Error>,
-) -> Result<(u64, u64), Error> {
-    let mut cur = vec![0u8; size];
-    let mut next = vec![0u8; size];
-    let mut n = read_full(input, &mut cur).map_err(Error::input)?;
-    let (mut index, mut total) = (0u64, 0u64);
-    loop {
-        let (m, last) = if n < size {
-            (0, true)
-        } else {
-            let m = read_full(input, &mut next).map_err(Error::input)?;
-            (m, m == 0)
-        };
-        cur.truncate(n);
-        total += n as u64;
-        f(index, &mut cur, last)?;
-        if last {
-            return Ok((index + 1, total));
-        }
-        std::mem::swap(&mut cur, &mut next);
-        next.resize(size, 0);
-        n = m;
-        index += 1;
     }
 }

@@ -4,6 +4,7 @@
 //! takes a [`LevelKeys`]: the customer's [`Keyring`](crate::keyring::Keyring), or an engineer's
 //! grant (see [`crate::lockbox`]).
 
+mod envelope;
 mod error;
 mod items;
 mod keys;
@@ -13,6 +14,7 @@ mod tenants;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use envelope::{ItemFields, item_opener, open_envelope, seal_envelope, seal_header};
 pub use error::{Error, ErrorKind};
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;
