@@ -1,0 +1,123 @@
+//! Property tests: every codec round-trips, decoders never panic on arbitrary bytes, and
+//! encryption round-trips across sizes and chunk sizes.
+
+use std::io::Cursor;
+
+use lockbox::audit::Entry;
+use lockbox::crypto::SecretKey;
+use lockbox::format::{
+    GrantKeyBlob, GrantKeyContext, Header, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringEntry,
+};
+use lockbox::store::codec;
+use lockbox::store::records::{Decision, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
+use lockbox::vault::{Error, ItemFields, LevelKeys, open_envelope, seal_envelope};
+use proptest::prelude::*;
+use zeroize::Zeroizing;
+
+fn name() -> impl Strategy<Value = String> {
+    "[a-z0-9][a-z0-9-]{0,62}"
+}
+
+fn item_id() -> impl Strategy<Value = String> {
+    "[^\\p{Cc}]{1,40}".prop_filter("at most 1024 bytes", |s| s.len() <= 1024)
+}
+
+prop_compose! {
+    fn header()(chunk_size in 16u32..=16 << 20, epoch in 1u32..1000, extra in 0u32..5,
+                tenant in name(), level in name(), item in item_id(),
+                nonce in any::<[u8; 32]>(), fingerprint in any::<[u8; 16]>(),
+                ephemeral in any::<[u8; 32]>().prop_filter("not zero", |e| *e != [0; 32]),
+                wrapped in proptest::collection::vec(any::<u8>(), 48), commitment in any::<[u8; 32]>()) -> Header {
+        Header { chunk_size, epoch, key_epoch: epoch + extra, tenant, level, item, nonce, fingerprint, ephemeral,
+                 wrapped_dek: wrapped.try_into().unwrap(), commitment }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+    #[test]
+    fn headers_round_trip(h in header()) {
+        let bytes = h.encode();
+        prop_assert_eq!(Header::declared_len(&bytes[..184]).unwrap(), bytes.len());
+        prop_assert_eq!(Header::decode(&bytes).unwrap(), h);
+    }
+
+    #[test]
+    fn grant_blobs_round_trip(grant_id in any::<[u8; 16]>(), tenant in name(), level in name(), engineer in name(),
+                              epoch in 1u32.., expires in any::<u64>(), fps in any::<[u8; 32]>(),
+                              ephemeral in any::<[u8; 32]>().prop_filter("not zero", |e| *e != [0; 32]),
+                              wrapped in proptest::collection::vec(any::<u8>(), 48)) {
+        let context = GrantKeyContext { grant_id, tenant, level, epoch, engineer, expires,
+            engineer_fingerprint: fps[..16].try_into().unwrap(), level_fingerprint: fps[16..].try_into().unwrap() };
+        let blob = GrantKeyBlob { context, ephemeral, wrapped: wrapped.try_into().unwrap() };
+        prop_assert_eq!(GrantKeyBlob::decode(&blob.encode()).unwrap(), blob);
+    }
+
+    #[test]
+    fn key_files_and_bodies_round_trip(memory in 8192u32..=1 << 20, iterations in 1u32..=16, lanes in 1u32..=8,
+                                       salt in any::<[u8; 16]>(), nonce in any::<[u8; 12]>(),
+                                       ct in proptest::collection::vec(any::<u8>(), 16..200),
+                                       mut keys in proptest::collection::btree_set((name(), name(), 1u32..9), 0..20),
+                                       engineer in name(), secret in any::<[u8; 32]>()) {
+        let file = KeyFile { kind: KeyFileKind::Keyring, kdf: KdfParams { memory_kib: memory, iterations, lanes }, salt, nonce, ciphertext: ct };
+        prop_assert_eq!(KeyFile::decode(&file.encode()).unwrap(), file);
+        let entries: Vec<KeyringEntry> = std::mem::take(&mut keys).into_iter()
+            .map(|(tenant, level, epoch)| KeyringEntry { tenant, level, epoch, secret: Zeroizing::new(secret) })
+            .collect();
+        let body = KeyringBody { entries };
+        prop_assert_eq!(KeyringBody::decode(&body.encode()).unwrap(), body);
+        let id = IdentityBody { engineer, secret: Zeroizing::new(secret) };
+        prop_assert_eq!(IdentityBody::decode(&id.encode()).unwrap(), id);
+    }
+
+    #[test]
+    fn records_round_trip(s in "\\PC{0,40}", n in any::<u64>(), id in any::<[u8; 16]>(), bytes in proptest::collection::vec(any::<u8>(), 0..100), flag in any::<bool>()) {
+        let tenant = TenantRecord { name: s.clone(), created: n, levels: vec![], max_access_secs: n, request_ttl_secs: 1 };
+        prop_assert_eq!(codec::decode::<TenantRecord>("t", &codec::encode("t", &tenant).unwrap()).unwrap(), tenant);
+        let item = ItemRecord { header: bytes.clone(), size: n, created: n, blob: id, chunks: 1 };
+        prop_assert_eq!(codec::decode::<ItemRecord>("i", &codec::encode("i", &item).unwrap()).unwrap(), item);
+        let req = RequestRecord { id, tenant: s.clone(), engineer: s.clone(), levels: vec![s.clone()], reason: s.clone(),
+            case_id: s.clone(), duration_secs: n, created: n, expires: n, decision: if flag { Decision::Denied } else { Decision::Pending },
+            decided: flag.then_some(n), decided_by: None, decision_reason: Some(s.clone()), grant: flag.then_some(id) };
+        prop_assert_eq!(codec::decode::<RequestRecord>("r", &codec::encode("r", &req).unwrap()).unwrap(), req);
+        let grant = GrantRecord { id, request: id, tenant: s.clone(), engineer: s.clone(), levels: vec![(s.clone(), 3)],
+            created: n, expires: n, approved_by: s.clone(), revoked: flag.then(|| (n, s.clone())), keys: vec![bytes.clone()] };
+        prop_assert_eq!(codec::decode::<GrantRecord>("g", &codec::encode("g", &grant).unwrap()).unwrap(), grant);
+        let entry = Entry { seq: n, time: n, actor: s.clone(), action: s.clone(), tenant: s.clone(), subject: s.clone(), detail: s, prev: [1; 32], hash: [2; 32] };
+        prop_assert_eq!(codec::decode::<Entry>("e", &codec::encode("e", &entry).unwrap()).unwrap(), entry);
+    }
+
+    #[test]
+    fn decoders_never_panic_and_accept_only_canonical_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        if let Ok(h) = Header::decode(&bytes) { prop_assert_eq!(h.encode(), bytes.clone()); }
+        if let Ok(f) = KeyFile::decode(&bytes) { prop_assert_eq!(f.encode(), bytes.clone()); }
+        if let Ok(b) = KeyringBody::decode(&bytes) { prop_assert_eq!(b.encode().to_vec(), bytes.clone()); }
+        if let Ok(b) = IdentityBody::decode(&bytes) { prop_assert_eq!(b.encode().to_vec(), bytes.clone()); }
+        if let Ok(b) = GrantKeyBlob::decode(&bytes) { prop_assert_eq!(b.encode(), bytes.clone()); }
+        if let Ok(r) = codec::decode::<GrantRecord>("g", &bytes) { prop_assert_eq!(codec::encode("g", &r).unwrap(), bytes.clone()); }
+        if let Ok(r) = codec::decode::<Entry>("e", &bytes) { prop_assert_eq!(codec::encode("e", &r).unwrap(), bytes.clone()); }
+    }
+
+    #[test]
+    fn encryption_round_trips_across_sizes_and_chunk_sizes(len in 0usize..3000, chunk_size in 16u32..400,
+                                                           secret in any::<[u8; 32]>(), dek in any::<[u8; 32]>(),
+                                                           nonce in any::<[u8; 32]>(), eph in any::<[u8; 32]>()) {
+        let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let key = SecretKey::from_bytes(&secret);
+        let f = ItemFields { tenant: "acme", level: "secret", item: "x", epoch: 1, chunk_size };
+        let env = seal_envelope(&f, &key.public().0, dek, nonce, eph, &plain).unwrap();
+        prop_assert_eq!(env.len(), 184 + 11 + len + 16 * len.div_ceil(chunk_size as usize).max(1));
+        let mut out = Vec::new();
+        open_envelope(&mut Cursor::new(&env), &One(secret), &mut out).unwrap();
+        prop_assert_eq!(out, plain);
+    }
+}
+
+struct One([u8; 32]);
+
+impl LevelKeys for One {
+    fn level_key(&self, _: &Header) -> Result<SecretKey, Error> {
+        Ok(SecretKey::from_bytes(&self.0))
+    }
+}
