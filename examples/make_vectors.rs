@@ -1,8 +1,10 @@
 //! Writes the envelope test vectors in tests/vectors/ deterministically:
 //!
 //! ```sh
-//! cargo run --example make_vectors -- tests/vectors
+//! cargo run --example make_vectors -- tests/vectors fuzz/corpus
 //! ```
+//!
+//! It also writes the fuzz seed corpora (valid objects of every kind) under the second path.
 //!
 //! Each vector is a JSON file: the level keys a reader holds, the envelope (hex), and the
 //! expected outcome: the plaintext, or an error kind and a phrase of its message. Another
@@ -243,6 +245,118 @@ fn main() {
         "empty final chunk",
     );
     println!("wrote {} vectors to {}", w.count, w.dir.display());
+    let corpus = std::env::args().nth(2).unwrap_or_else(|| "fuzz/corpus".into());
+    seeds(Path::new(&corpus));
+}
+
+/// Valid objects of every kind, one file each, as fuzz seeds.
+fn seeds(corpus: &Path) {
+    use lockbox::audit::Entry;
+    use lockbox::format::{GrantKeyBlob, GrantKeyContext, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringEntry};
+    use lockbox::store::codec;
+    use lockbox::store::records::{Decision, EngineerRecord, EpochRecord, GrantRecord, ItemRecord, LevelRecord, RequestRecord, TenantRecord};
+    use zeroize::Zeroizing;
+
+    let mut count = 0;
+    let mut put = |target: &str, name: &str, bytes: &[u8]| {
+        let dir = corpus.join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
+        count += 1;
+    };
+    let envelopes: Vec<(String, Vec<u8>)> = [0usize, 1, 63, 64, 65, 200]
+        .iter()
+        .map(|&len| (format!("{len}"), envelope(len, CS)))
+        .chain(std::iter::once(("1000-default".to_string(), envelope(1000, DEFAULT_CHUNK_SIZE))))
+        .collect();
+    for (name, env) in &envelopes {
+        put("decrypt", name, env);
+        let len = Header::declared_len(&env[..HEADER_FIXED_LEN]).unwrap();
+        put("envelope_header", name, &env[..len]);
+    }
+    let kdf = KdfParams { memory_kib: 65536, iterations: 3, lanes: 1 };
+    for (name, kind) in [("keyring", KeyFileKind::Keyring), ("identity", KeyFileKind::Identity)] {
+        let file = KeyFile { kind, kdf, salt: [1; 16], nonce: [2; 12], ciphertext: vec![3; 100] };
+        put("key_file", name, &file.encode());
+    }
+    let entry = |t: &str, l: &str, e| KeyringEntry { tenant: t.into(), level: l.into(), epoch: e, secret: Zeroizing::new([9; 32]) };
+    let body = KeyringBody { entries: vec![entry("acme", "internal", 1), entry("acme", "internal", 2), entry("globex", "secret", 1)] };
+    put("keyring_body", "three", &body.encode());
+    put("keyring_body", "empty", &KeyringBody::default().encode());
+    put("identity_body", "eve", &IdentityBody { engineer: "eve".into(), secret: Zeroizing::new([7; 32]) }.encode());
+    let context = GrantKeyContext {
+        grant_id: [5; 16],
+        tenant: "acme".into(),
+        level: "internal".into(),
+        epoch: 1,
+        engineer: "eve".into(),
+        expires: 1_900_000_000,
+        engineer_fingerprint: [6; 16],
+        level_fingerprint: [7; 16],
+    };
+    let blob = GrantKeyBlob { context, ephemeral: [8; 32], wrapped: [9; 48] };
+    put("grant_blob", "one", &blob.encode());
+
+    let tenant = TenantRecord {
+        name: "acme".into(),
+        created: 1,
+        levels: vec![LevelRecord { name: "secret".into(), created: 1, epochs: vec![EpochRecord { epoch: 1, public: [1; 32], created: 1 }] }],
+        max_access_secs: 14_400,
+        request_ttl_secs: 43_200,
+    };
+    let item = ItemRecord { header: envelopes[5].1[..211].to_vec(), size: 200, created: 2, blob: [3; 16], chunks: 4 };
+    let engineer = EngineerRecord { name: "eve".into(), public: [4; 32], created: 3 };
+    let request = RequestRecord {
+        id: [5; 16],
+        tenant: "acme".into(),
+        engineer: "eve".into(),
+        levels: vec!["secret".into()],
+        reason: "disk full".into(),
+        case_id: "CS-1".into(),
+        duration_secs: 3600,
+        created: 4,
+        expires: 5,
+        decision: Decision::Approved,
+        decided: Some(4),
+        decided_by: Some("alice".into()),
+        decision_reason: None,
+        grant: Some([6; 16]),
+    };
+    let grant = GrantRecord {
+        id: [6; 16],
+        request: [5; 16],
+        tenant: "acme".into(),
+        engineer: "eve".into(),
+        levels: vec![("secret".into(), 1)],
+        created: 4,
+        expires: 3604,
+        approved_by: "alice".into(),
+        revoked: None,
+        keys: vec![blob.encode()],
+    };
+    let record = |selector: u8, bytes: Vec<u8>| [vec![selector], bytes].concat();
+    put("records", "tenant", &record(0, codec::encode("r", &tenant).unwrap()));
+    put("records", "item", &record(1, codec::encode("r", &item).unwrap()));
+    put("records", "engineer", &record(2, codec::encode("r", &engineer).unwrap()));
+    put("records", "request", &record(3, codec::encode("r", &request).unwrap()));
+    put("records", "grant", &record(4, codec::encode("r", &grant).unwrap()));
+    let mut audit = Entry {
+        seq: 1,
+        time: 1_795_868_705,
+        actor: "alice".into(),
+        action: "request.approve".into(),
+        tenant: "acme".into(),
+        subject: "05050505".into(),
+        detail: "grant to eve".into(),
+        prev: [0; 32],
+        hash: [0; 32],
+    };
+    audit.hash = audit.compute_hash();
+    put("audit_entry", "approve", &codec::encode("e", &audit).unwrap());
+    // put a, get a, request all, approve a subset, engineer get, rotate with rewrap, get, revoke, engineer get, rm
+    let ops: &[u8] = &[0, 1, 1, 3, 1, 0, 0, 2, 2, 4, 0, 6, 5, 0, 2, 9, 1, 0, 9, 2, 0, 8, 1, 1, 9, 1, 0, 7, 0, 0, 9, 1, 0, 2, 1, 0, 6, 0, 0];
+    put("vault_ops", "story", ops);
+    println!("wrote {count} fuzz seeds to {}", corpus.display());
 }
 
 /// 64 bytes sealed non-canonically: chunk 0 not final, then an empty final chunk.
