@@ -252,9 +252,15 @@ fn main() {
 /// Valid objects of every kind, one file each, as fuzz seeds.
 fn seeds(corpus: &Path) {
     use lockbox::audit::Entry;
-    use lockbox::format::{GrantKeyBlob, GrantKeyContext, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringEntry};
+    use lockbox::format::{
+        GrantKeyBlob, GrantKeyContext, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody,
+        KeyringEntry,
+    };
     use lockbox::store::codec;
-    use lockbox::store::records::{Decision, EngineerRecord, EpochRecord, GrantRecord, ItemRecord, LevelRecord, RequestRecord, TenantRecord};
+    use lockbox::store::records::{
+        Decision, EngineerRecord, EpochRecord, GrantRecord, ItemRecord, LevelRecord, RequestRecord,
+        TenantRecord,
+    };
     use zeroize::Zeroizing;
 
     let mut count = 0;
@@ -279,11 +285,26 @@ fn seeds(corpus: &Path) {
         let file = KeyFile { kind, kdf, salt: [1; 16], nonce: [2; 12], ciphertext: vec![3; 100] };
         put("key_file", name, &file.encode());
     }
-    let entry = |t: &str, l: &str, e| KeyringEntry { tenant: t.into(), level: l.into(), epoch: e, secret: Zeroizing::new([9; 32]) };
-    let body = KeyringBody { entries: vec![entry("acme", "internal", 1), entry("acme", "internal", 2), entry("globex", "secret", 1)] };
+    let entry = |t: &str, l: &str, e| KeyringEntry {
+        tenant: t.into(),
+        level: l.into(),
+        epoch: e,
+        secret: Zeroizing::new([9; 32]),
+    };
+    let body = KeyringBody {
+        entries: vec![
+            entry("acme", "internal", 1),
+            entry("acme", "internal", 2),
+            entry("globex", "secret", 1),
+        ],
+    };
     put("keyring_body", "three", &body.encode());
     put("keyring_body", "empty", &KeyringBody::default().encode());
-    put("identity_body", "eve", &IdentityBody { engineer: "eve".into(), secret: Zeroizing::new([7; 32]) }.encode());
+    put(
+        "identity_body",
+        "eve",
+        &IdentityBody { engineer: "eve".into(), secret: Zeroizing::new([7; 32]) }.encode(),
+    );
     let context = GrantKeyContext {
         grant_id: [5; 16],
         tenant: "acme".into(),
@@ -300,11 +321,21 @@ fn seeds(corpus: &Path) {
     let tenant = TenantRecord {
         name: "acme".into(),
         created: 1,
-        levels: vec![LevelRecord { name: "secret".into(), created: 1, epochs: vec![EpochRecord { epoch: 1, public: [1; 32], created: 1 }] }],
+        levels: vec![LevelRecord {
+            name: "secret".into(),
+            created: 1,
+            epochs: vec![EpochRecord { epoch: 1, public: [1; 32], created: 1 }],
+        }],
         max_access_secs: 14_400,
         request_ttl_secs: 43_200,
     };
-    let item = ItemRecord { header: envelopes[5].1[..211].to_vec(), size: 200, created: 2, blob: [3; 16], chunks: 4 };
+    let item = ItemRecord {
+        header: envelopes[5].1[..211].to_vec(),
+        size: 200,
+        created: 2,
+        blob: [3; 16],
+        chunks: 4,
+    };
     let engineer = EngineerRecord { name: "eve".into(), public: [4; 32], created: 3 };
     let request = RequestRecord {
         id: [5; 16],
@@ -354,7 +385,10 @@ fn seeds(corpus: &Path) {
     audit.hash = audit.compute_hash();
     put("audit_entry", "approve", &codec::encode("e", &audit).unwrap());
     // put a, get a, request all, approve a subset, engineer get, rotate with rewrap, get, revoke, engineer get, rm
-    let ops: &[u8] = &[0, 1, 1, 3, 1, 0, 0, 2, 2, 4, 0, 6, 5, 0, 2, 9, 1, 0, 9, 2, 0, 8, 1, 1, 9, 1, 0, 7, 0, 0, 9, 1, 0, 2, 1, 0, 6, 0, 0];
+    let ops: &[u8] = &[
+        0, 1, 1, 3, 1, 0, 0, 2, 2, 4, 0, 6, 5, 0, 2, 9, 1, 0, 9, 2, 0, 8, 1, 1, 9, 1, 0, 7, 0, 0, 9, 1, 0, 2,
+        1, 0, 6, 0, 0,
+    ];
     put("vault_ops", "story", ops);
     println!("wrote {count} fuzz seeds to {}", corpus.display());
 }

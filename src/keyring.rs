@@ -2,8 +2,8 @@
 //! engineer's identity. Written atomically: temp file, fsync, rename, fsync of the directory.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -180,7 +180,7 @@ impl Sealing {
         };
         file.ciphertext =
             seal_body(&self.key, &file.header(), &file.nonce, body).map_err(KeyringError::Crypto)?;
-        write_atomically(&self.path, &file.encode())
+        crate::atomic::write_file(&self.path, |w| w.write_all(&file.encode()))
             .map_err(|source| KeyringError::Io { path: self.path.clone(), source })
     }
 }
@@ -190,35 +190,6 @@ fn kind_name(kind: KeyFileKind) -> &'static str {
         KeyFileKind::Keyring => "a keyring",
         KeyFileKind::Identity => "an engineer identity",
     }
-}
-
-/// Replaces `path` with `bytes` so that a crash leaves either the old or the new file:
-/// write a temp file beside it (mode 0600), fsync it, rename it over, fsync the directory.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or_else(|| io::Error::other("not a file path"))?;
-    let suffix: [u8; 8] = random_array().map_err(io::Error::other)?;
-    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-    let tmp = dir.join(format!(".{}.tmp-{suffix}", name.to_string_lossy()));
-    let result = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// A customer's keyring: the private key of every (tenant, level, epoch) it was given.

@@ -6,7 +6,8 @@ use std::io::Cursor;
 use lockbox::audit::Entry;
 use lockbox::crypto::SecretKey;
 use lockbox::format::{
-    GrantKeyBlob, GrantKeyContext, Header, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringEntry,
+    GrantKeyBlob, GrantKeyContext, Header, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody,
+    KeyringEntry,
 };
 use lockbox::store::codec;
 use lockbox::store::records::{Decision, GrantRecord, ItemRecord, RequestRecord, TenantRecord};

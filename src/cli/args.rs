@@ -60,6 +60,25 @@ pub enum Command {
     /// Show and verify the hash-chained audit log
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Scan the whole vault for damage (exit 5 if any); with --keyring also decrypt every item
+    Verify {
+        /// Only this tenant's items
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Also decrypt every item this keyring can open
+        #[arg(long, value_name = "FILE")]
+        keyring: Option<PathBuf>,
+    },
+    /// Write a consistent, self-checking snapshot of the vault to FILE (still encrypted)
+    Backup {
+        /// The backup file to write (atomically)
+        file: PathBuf,
+    },
+    /// Rebuild a vault from a backup into --vault DIR (which must not hold a vault yet)
+    Restore {
+        /// The backup file
+        file: PathBuf,
+    },
     /// Show the whole story on a temporary vault, narrated
     Demo,
 }

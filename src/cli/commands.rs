@@ -103,6 +103,49 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Request(cmd) => workflow::request(&ctx, cmd),
         Command::Grant(cmd) => workflow::grant(&ctx, cmd),
         Command::Audit(cmd) => workflow::audit(&ctx, cmd),
+        Command::Verify { tenant, keyring } => {
+            let vault = ctx.open()?;
+            let ring = keyring.as_deref().map(|k| ctx.keyring(k)).transpose()?;
+            let r = vault.verify(tenant.as_deref(), ring.as_ref())?;
+            let summary = json!({"items": r.items, "decrypted": r.decrypted, "skipped": r.skipped, "problems": r.problems});
+            ctx.emit(summary, || {
+                for p in &r.problems {
+                    println!("DAMAGED: {p}");
+                }
+                println!(
+                    "checked {} item(s): {} decrypted, {} without a key in the keyring; {} problem(s)",
+                    r.items,
+                    r.decrypted,
+                    r.skipped,
+                    r.problems.len()
+                );
+            });
+            match r.problems.len() {
+                0 => Ok(()),
+                n => Err(Error::integrity(format!("the vault has {n} damaged record(s) or item(s)"))),
+            }
+        }
+        Command::Backup { file } => {
+            let vault = ctx.open()?;
+            let b = vault.backup(&file)?;
+            ctx.emit(json!({"file": file, "records": b.records, "bytes": b.bytes, "audit_head": hex(&b.audit_head)}), || {
+                println!("wrote {} records ({} bytes) to {}; audit head {}", b.records, b.bytes, file.display(), hex(&b.audit_head))
+            });
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let dir = vault_dir(ctx.vault_dir.clone())?;
+            let b = Vault::restore(&file, &dir)?;
+            ctx.emit(json!({"vault": dir, "records": b.records, "audit_head": hex(&b.audit_head)}), || {
+                println!(
+                    "restored {} records into {}; audit head {}",
+                    b.records,
+                    dir.display(),
+                    hex(&b.audit_head)
+                )
+            });
+            Ok(())
+        }
         Command::Demo => demo::run(),
     }
 }

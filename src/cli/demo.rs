@@ -135,7 +135,7 @@ pub fn run() -> Result<(), Error> {
         );
     }
     if let Verdict::Intact { count, head } = vault.verify_audit(None)? {
-        println!("   verify: intact, {count} entries, head {}", lockbox::lockbox::id_hex_32(&head));
+        println!("   verify: intact, {count} entries, head {}", lockbox::format::hex(&head));
     }
 
     say("Done. The temporary vault is removed.");
@@ -150,7 +150,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 fn tempdir() -> Result<std::path::PathBuf, Error> {
     let suffix: [u8; 8] = lockbox::crypto::random_array()?;
-    let name: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let name = lockbox::format::hex(&suffix);
     let dir = std::env::temp_dir().join(format!("lockbox-demo-{name}"));
     std::fs::create_dir(&dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
     Ok(dir)

@@ -27,7 +27,17 @@ pub fn main() -> ExitCode {
         }
     };
     let json = cli.json;
-    match commands::run(cli) {
+    // A panic is a bug, never an answer: report it in one line and exit 1, without a backtrace
+    // that could echo data.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!(
+            "lockbox: internal error{at}; please report it (if the vault file was damaged, run `lockbox verify`)"
+        );
+    }));
+    let outcome = std::panic::catch_unwind(|| commands::run(cli))
+        .unwrap_or_else(|_| Err(Error::other("stopped by an internal error")));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {

@@ -9,10 +9,7 @@ pub fn time(secs: u64) -> String {
     lockbox::format::rfc3339(secs)
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use lockbox::format::hex;
 
 /// An item as JSON.
 pub fn item_json(i: &ItemInfo) -> Value {

@@ -5,7 +5,7 @@ use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
 use super::{CryptoError, label};
-use crate::format::{FINGERPRINT_LEN, KEY_LEN};
+use crate::format::{FINGERPRINT_LEN, KEY_LEN, hex};
 
 /// `N` bytes from the operating system's random number generator.
 pub fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
@@ -73,11 +73,6 @@ pub fn fingerprint(public: &[u8; KEY_LEN]) -> [u8; FINGERPRINT_LEN] {
     let mut out = [0u8; FINGERPRINT_LEN];
     out.copy_from_slice(&digest[..FINGERPRINT_LEN]);
     out
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A per-item data key: fresh and random on every write.

@@ -26,6 +26,11 @@ pub use keyfile::{
 pub use names::{MAX_ITEM_ID_LEN, MAX_NAME_LEN, check_item_id, check_name};
 pub use time::rfc3339;
 
+/// Lower-case hex of any bytes (ids, hashes, fingerprints in messages).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Length in bytes of an X25519 key (public or secret) and of a data key.
 pub const KEY_LEN: usize = 32;
 /// Length of a wrapped 32-byte key: ciphertext plus the AES-GCM tag. Exactly this, or it is refused.

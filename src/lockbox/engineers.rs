@@ -33,7 +33,7 @@ impl Vault {
             return Err(Error::conflict(format!("engineer {name:?} is already enrolled")));
         }
         tx.put_engineer(&record)?;
-        let fp = crate::lockbox::id_hex(&identity.secret.public().fingerprint());
+        let fp = crate::format::hex(&identity.secret.public().fingerprint());
         self.record_as(&tx, name, "engineer.enroll", "", name, &format!("key {fp}"))?;
         tx.commit()?;
         Ok(record)

@@ -22,12 +22,7 @@ pub const MAX_CASE_ID_LEN: usize = 128;
 
 /// Lower-case hex of an id.
 pub fn id_hex(id: &[u8; 16]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Lower-case hex of a 32-byte hash.
-pub fn id_hex_32(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    crate::format::hex(id)
 }
 
 /// Finds the one id among `ids` that `text` names: the full 32 hex digits, or a unique prefix

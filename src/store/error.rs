@@ -55,6 +55,14 @@ pub enum StoreError {
         /// Why.
         detail: String,
     },
+    /// A backup file that does not check out.
+    #[error("the backup is damaged at byte offset {offset}: {detail}")]
+    BadBackup {
+        /// Offset of the first bad record or field.
+        offset: u64,
+        /// What is wrong.
+        detail: String,
+    },
     /// An I/O error.
     #[error("vault I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -75,6 +83,15 @@ impl StoreError {
                 if e.kind() == std::io::ErrorKind::WouldBlock =>
             {
                 StoreError::InUse { path }
+            }
+            // A file too short for its header, or without redb's magic, is damaged too.
+            redb::DatabaseError::Storage(redb::StorageError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                StoreError::Corrupt { path, detail: e.to_string() }
             }
             other => StoreError::engine(other),
         }

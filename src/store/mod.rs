@@ -5,6 +5,7 @@
 //! durability: when `commit` returns, the transaction is on disk (fdatasync), and a crash
 //! before that leaves the previous state.
 
+mod backup;
 pub mod codec;
 mod error;
 pub mod records;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
+pub use backup::BackupSummary;
 pub use error::StoreError;
 use records::{EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
 
@@ -76,14 +78,7 @@ pub struct Store {
 impl Store {
     /// Creates a new, empty database file at `path`; refuses if one exists.
     pub fn create(path: &Path) -> Result<Store, StoreError> {
-        if path.exists() {
-            return Err(StoreError::Exists { path: path.to_owned() });
-        }
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
-            .map_err(|e| StoreError::open(path, e))?;
-        let store = Store { db, path: path.to_owned() };
+        let store = Store::create_empty(path)?;
         let tx = store.begin_write()?;
         for table in Table::ALL {
             tx.tx.open_table(table.def()).map_err(StoreError::engine)?;
@@ -91,6 +86,18 @@ impl Store {
         tx.put(Table::Meta, b"schema", &[SCHEMA_VERSION])?;
         tx.commit()?;
         Ok(store)
+    }
+
+    /// A database file with no tables yet (a restore fills it).
+    fn create_empty(path: &Path) -> Result<Store, StoreError> {
+        if path.exists() {
+            return Err(StoreError::Exists { path: path.to_owned() });
+        }
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| StoreError::open(path, e))?;
+        Ok(Store { db, path: path.to_owned() })
     }
 
     /// Opens an existing database file.
@@ -179,16 +186,14 @@ pub trait Reads {
         self.get(Table::Items, &key)?.map(|b| codec::decode("item record", &b)).transpose()
     }
 
-    /// Every item of a tenant, by id.
-    fn items(&self, tenant: &str) -> Result<Vec<(String, ItemRecord)>, StoreError> {
+    /// Every item of a tenant, by id. A record that does not decode is returned as its error,
+    /// so one damaged item does not hide the others.
+    fn items(&self, tenant: &str) -> Result<Vec<(String, Result<ItemRecord, StoreError>)>, StoreError> {
         let (from, to) = tenant_range(tenant);
         let mut out = Vec::new();
         self.scan(Table::Items, &from, Some(&to), &mut |k, v| {
-            let id = std::str::from_utf8(&k[from.len()..]).map_err(|_| StoreError::CorruptRecord {
-                what: "item key",
-                detail: "item id is not UTF-8".into(),
-            })?;
-            out.push((id.to_owned(), codec::decode("item record", v)?));
+            let id = String::from_utf8_lossy(&k[from.len()..]).into_owned();
+            out.push((id, codec::decode("item record", v)));
             Ok(true)
         })?;
         Ok(out)

@@ -106,9 +106,10 @@ impl From<StoreError> for Error {
             StoreError::InUse { .. } => ErrorKind::InUse,
             StoreError::Missing { .. } => ErrorKind::NotFound,
             StoreError::Exists { .. } => ErrorKind::Conflict,
-            StoreError::Schema { .. } | StoreError::Corrupt { .. } | StoreError::CorruptRecord { .. } => {
-                ErrorKind::Integrity
-            }
+            StoreError::Schema { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::CorruptRecord { .. }
+            | StoreError::BadBackup { .. } => ErrorKind::Integrity,
             StoreError::Encode { .. } | StoreError::Io(_) | StoreError::Engine(_) => ErrorKind::Other,
         };
         Error { kind, message: e.to_string() }

@@ -47,6 +47,18 @@ pub struct ItemInfo {
 }
 
 impl ItemInfo {
+    fn damaged(tenant: &str, item: &str) -> ItemInfo {
+        ItemInfo {
+            tenant: tenant.to_owned(),
+            item: item.to_owned(),
+            level: None,
+            epoch: 0,
+            key_epoch: 0,
+            size: 0,
+            created: 0,
+        }
+    }
+
     fn new(tenant: &str, item: &str, header: Option<&Header>, record: &ItemRecord) -> ItemInfo {
         ItemInfo {
             tenant: tenant.to_owned(),
@@ -215,27 +227,13 @@ impl Vault {
         )?;
 
         let snapshot = self.store().begin_read()?;
-        let mut size = 0u64;
-        for index in 0..record.chunks {
-            let last = index + 1 == record.chunks;
-            let mut chunk = snapshot
-                .chunk(&record.blob, index)?
-                .ok_or_else(|| tampered(tenant, item, "a chunk is missing"))?;
-            check_chunk_len(header.chunk_size, index, chunk.len(), last)
-                .map_err(|e| tampered(tenant, item, &e.to_string()))?;
+        stored_chunks(&snapshot, record, header, |index, chunk, last| {
             opener
-                .open(&mut chunk, last)
+                .open(chunk, last)
                 .map_err(|_| tampered(tenant, item, &format!("chunk {index} does not authenticate")))?;
-            size += chunk.len() as u64;
-            out.write_all(&chunk).map_err(Error::output)?;
-        }
+            out.write_all(chunk).map_err(Error::output)
+        })?;
         opener.finish().map_err(|_| tampered(tenant, item, "the final chunk is missing"))?;
-        if snapshot.chunk(&record.blob, record.chunks)?.is_some() {
-            return Err(tampered(tenant, item, "chunks follow the final chunk"));
-        }
-        if size != record.size {
-            return Err(tampered(tenant, item, "its recorded size does not match its content"));
-        }
         out.flush().map_err(Error::output)?;
         Ok(ItemInfo::new(tenant, item, Some(header), record))
     }
@@ -246,12 +244,9 @@ impl Vault {
         self.audit_only(None, "get.raw", tenant, item, "")?;
         let snapshot = self.store().begin_read()?;
         out.write_all(&record.header).map_err(Error::output)?;
-        for index in 0..record.chunks {
-            let chunk = snapshot
-                .chunk(&record.blob, index)?
-                .ok_or_else(|| tampered(tenant, item, "a chunk is missing"))?;
-            out.write_all(&chunk).map_err(Error::output)?;
-        }
+        stored_chunks(&snapshot, &record, &header, |_, chunk, _| {
+            out.write_all(chunk).map_err(Error::output)
+        })?;
         out.flush().map_err(Error::output)?;
         Ok(ItemInfo::new(tenant, item, Some(&header), &record))
     }
@@ -265,7 +260,10 @@ impl Vault {
         let items = self.store().begin_read()?.items(tenant)?;
         Ok(items
             .iter()
-            .map(|(id, rec)| ItemInfo::new(tenant, id, Header::decode(&rec.header).ok().as_ref(), rec))
+            .map(|(id, rec)| match rec {
+                Ok(rec) => ItemInfo::new(tenant, id, Header::decode(&rec.header).ok().as_ref(), rec),
+                Err(_) => ItemInfo::damaged(tenant, id),
+            })
             .filter(|info| level.is_none() || info.level.as_deref() == level)
             .collect())
     }
@@ -326,6 +324,36 @@ impl Vault {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Reads an item's chunks in order from `r`, checking that each is there with a valid length,
+/// that none follows the last, and that their content adds up to the recorded size; `f` gets
+/// each chunk (ciphertext) and whether it is the last.
+pub(crate) fn stored_chunks(
+    r: &impl Reads,
+    record: &ItemRecord,
+    header: &Header,
+    mut f: impl FnMut(u64, &mut Vec<u8>, bool) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let (tenant, item) = (header.tenant.as_str(), header.item.as_str());
+    let mut size = 0u64;
+    for index in 0..record.chunks {
+        let last = index + 1 == record.chunks;
+        let mut chunk = r
+            .chunk(&record.blob, index)?
+            .ok_or_else(|| tampered(tenant, item, &format!("chunk {index} is missing")))?;
+        check_chunk_len(header.chunk_size, index, chunk.len(), last)
+            .map_err(|e| tampered(tenant, item, &format!("chunk {index}: {e}")))?;
+        size += (chunk.len() - CHUNK_TAG_LEN) as u64;
+        f(index, &mut chunk, last)?;
+    }
+    if r.chunk(&record.blob, record.chunks)?.is_some() {
+        return Err(tampered(tenant, item, "chunks follow the final chunk"));
+    }
+    if size != record.size {
+        return Err(tampered(tenant, item, "its recorded size does not match its content"));
+    }
+    Ok(())
 }
 
 fn no_item(tenant: &str, item: &str) -> Error {

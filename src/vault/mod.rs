@@ -4,16 +4,19 @@
 //! takes a [`LevelKeys`]: the customer's [`Keyring`](crate::keyring::Keyring), or an engineer's
 //! grant (see [`crate::lockbox`]).
 
+mod backup;
 mod envelope;
 mod error;
 mod items;
 mod keys;
 mod rotate;
 mod tenants;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use backup::BackupInfo;
 pub use envelope::{ItemFields, item_opener, open_envelope, seal_envelope, seal_header};
 pub use error::{Error, ErrorKind};
 pub use items::{ItemInfo, PutOptions};
@@ -21,6 +24,7 @@ pub use keys::LevelKeys;
 pub use rotate::Rotation;
 pub use tenants::{DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_DURATION_SECS, MAX_LEVELS};
 pub(crate) use tenants::{find_level, no_tenant};
+pub use verify::VerifyReport;
 
 use crate::audit::{self, Event};
 use crate::format::{check_item_id, check_name};

@@ -84,7 +84,8 @@ fn rewrap_level(
         find_level(record, level)?.epochs.last().map(|e| e.public).ok_or_else(|| Error::not_found(level))?;
     let wrapper = Wrapper::new(&PublicKey(target))?;
     let mut count = 0;
-    for (id, mut item) in tx.items(&record.name)? {
+    for (id, item) in tx.items(&record.name)? {
+        let mut item = item.map_err(|e| Error::integrity(format!("cannot re-wrap item {id:?}: {e}")))?;
         let mut header = Header::decode(&item.header)
             .map_err(|e| Error::integrity(format!("cannot re-wrap item {id:?}: damaged header: {e}")))?;
         if header.level != level || header.key_epoch >= epoch {

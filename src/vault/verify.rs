@@ -1,0 +1,155 @@
+//! `verify`: scan the whole vault and report every damaged record or item, without keys for
+//! structure and with the keyring for a full decrypt of every item it can open.
+
+use std::collections::BTreeSet;
+
+use super::items::stored_chunks;
+use super::{Error, LevelKeys, Vault, find_level, item_opener, valid_name};
+use crate::audit::{self, Verdict};
+use crate::crypto::fingerprint;
+use crate::format::{Header, hex};
+use crate::keyring::Keyring;
+use crate::store::records::{ItemRecord, TenantRecord};
+use crate::store::{Reads, Table, codec};
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Items checked.
+    pub items: u64,
+    /// Items fully decrypted with the keyring.
+    pub decrypted: u64,
+    /// Items whose key the keyring did not hold (structure checked only).
+    pub skipped: u64,
+    /// Every problem found, one line each, naming the record or item.
+    pub problems: Vec<String>,
+}
+
+impl Vault {
+    /// Checks every record of the vault (or of one tenant). With a keyring, also decrypts every
+    /// item whose key it holds. Never stops at the first problem.
+    pub fn verify(&self, tenant: Option<&str>, keyring: Option<&Keyring>) -> Result<VerifyReport, Error> {
+        if let Some(t) = tenant {
+            valid_name("tenant", t)?;
+        }
+        let snapshot = self.store().begin_read()?;
+        let mut report = VerifyReport::default();
+        let mut tenants = Vec::new();
+        snapshot.scan(Table::Tenants, b"", None, &mut |k, v| {
+            match codec::decode::<TenantRecord>("tenant record", v) {
+                Ok(t) if t.name.as_bytes() == k => tenants.push(t),
+                Ok(t) => {
+                    report.problems.push(format!("tenant record {:?} is stored under another name", t.name))
+                }
+                Err(e) => report.problems.push(format!("tenant {:?}: {e}", String::from_utf8_lossy(k))),
+            }
+            Ok(true)
+        })?;
+        if let Some(t) = tenant
+            && !tenants.iter().any(|r| r.name == t)
+        {
+            return Err(super::no_tenant(t));
+        }
+        let mut live_blobs = BTreeSet::new();
+        for t in tenants.iter().filter(|r| tenant.is_none_or(|want| r.name == want)) {
+            for (id, record) in snapshot.items(&t.name)? {
+                report.items += 1;
+                let record = match record {
+                    Ok(r) => r,
+                    Err(e) => {
+                        report.problems.push(format!("item {id:?} of tenant {:?}: {e}", t.name));
+                        continue;
+                    }
+                };
+                live_blobs.insert(record.blob);
+                if let Err(e) = check_item(&snapshot, t, &id, &record, keyring, &mut report) {
+                    report.problems.push(e.message);
+                }
+            }
+        }
+        if tenant.is_none() {
+            check_orphans(&snapshot, &live_blobs, &mut report)?;
+            for (table, what) in
+                [(Table::Engineers, "engineer"), (Table::Requests, "request"), (Table::Grants, "grant")]
+            {
+                snapshot.scan(table, b"", None, &mut |k, v| {
+                    let ok = match table {
+                        Table::Engineers => {
+                            codec::decode::<crate::store::records::EngineerRecord>(what, v).map(|_| ())
+                        }
+                        Table::Requests => {
+                            codec::decode::<crate::store::records::RequestRecord>(what, v).map(|_| ())
+                        }
+                        _ => codec::decode::<crate::store::records::GrantRecord>(what, v).map(|_| ()),
+                    };
+                    if let Err(e) = ok {
+                        report.problems.push(format!("{what} {}: {e}", hex(&k[..k.len().min(16)])));
+                    }
+                    Ok(true)
+                })?;
+            }
+            if let Verdict::Broken { seq, why } = audit::verify(&snapshot)? {
+                report.problems.push(format!("audit log broken at entry {seq}: {why}"));
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn check_item(
+    r: &impl Reads,
+    tenant: &TenantRecord,
+    id: &str,
+    record: &ItemRecord,
+    keyring: Option<&Keyring>,
+    report: &mut VerifyReport,
+) -> Result<(), Error> {
+    let bad = |why: String| Error::integrity(format!("item {id:?} of tenant {:?}: {why}", tenant.name));
+    let header = Header::decode(&record.header).map_err(|e| bad(format!("damaged header: {e}")))?;
+    if header.tenant != tenant.name || header.item != id {
+        return Err(bad("its envelope names another item (it was moved)".into()));
+    }
+    let level = find_level(tenant, &header.level).map_err(|e| bad(e.message))?;
+    let registered = level.epochs.iter().find(|e| e.epoch == header.key_epoch);
+    match registered {
+        Some(e) if fingerprint(&e.public) == header.fingerprint => {}
+        _ => {
+            return Err(bad(format!("it is wrapped to a key not registered for epoch {}", header.key_epoch)));
+        }
+    }
+    if record.chunks == 0 {
+        return Err(bad("it has no chunks".into()));
+    }
+    let key = keyring.and_then(|k| k.level_key(&header).ok());
+    let Some(key) = key else {
+        stored_chunks(r, record, &header, |_, _, _| Ok(()))?;
+        report.skipped += u64::from(keyring.is_some());
+        return Ok(());
+    };
+    let mut opener = item_opener(&header, &key)?;
+    stored_chunks(r, record, &header, |index, chunk, last| {
+        opener.open(chunk, last).map_err(|_| bad(format!("chunk {index} does not authenticate")))
+    })?;
+    opener.finish().map_err(|_| bad("the final chunk is missing".into()))?;
+    report.decrypted += 1;
+    Ok(())
+}
+
+/// Chunks whose blob no item references: left by nothing lockbox does, so damage.
+fn check_orphans(r: &impl Reads, live: &BTreeSet<[u8; 16]>, report: &mut VerifyReport) -> Result<(), Error> {
+    let mut orphans = BTreeSet::new();
+    r.scan(Table::Chunks, b"", None, &mut |k, _| {
+        match <[u8; 16]>::try_from(&k[..k.len().min(16)]) {
+            Ok(blob) if k.len() == 24 && live.contains(&blob) => {}
+            Ok(blob) => {
+                orphans.insert(blob);
+            }
+            Err(_) => report.problems.push("a chunk key of the wrong length".into()),
+        }
+        Ok(true)
+    })?;
+    for blob in orphans {
+        report.problems.push(format!("orphan chunks of blob {} (no item refers to them)", hex(&blob)));
+    }
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! Corruption found and contained, backups that restore, and threads sharing one vault.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use lockbox::audit::Verdict;
+use lockbox::format::KdfParams;
+use lockbox::keyring::{Identity, Keyring, Passphrase};
+use lockbox::lockbox::{NewRequest, id_hex};
+use lockbox::store::records::ItemRecord;
+use lockbox::store::{Reads, Store, Table, chunk_key, codec, item_key};
+use lockbox::vault::{DB_FILE, ErrorKind, PutOptions, Vault};
+
+const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+
+/// A deterministic generator (xorshift64*), so every run is reproducible from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    keyring: Keyring,
+    contents: BTreeMap<String, Vec<u8>>,
+}
+
+impl Fixture {
+    fn new(items: usize, size: usize) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::init(&dir.path().join("vault")).unwrap();
+        let pass = Passphrase::new("pw".into());
+        let mut keyring = Keyring::create(&dir.path().join("k"), &pass, CHEAP).unwrap();
+        vault.create_tenant("acme", &["internal".into(), "secret".into()], &mut keyring).unwrap();
+        let mut rng = Rng(7);
+        let mut contents = BTreeMap::new();
+        for i in 0..items {
+            let data: Vec<u8> = (0..size + i * 97).map(|_| rng.next() as u8).collect();
+            let id = format!("item-{i:02}");
+            let opts = PutOptions { replace: false, chunk_size: 4096 };
+            vault
+                .put(
+                    "acme",
+                    &id,
+                    if i % 2 == 0 { "internal" } else { "secret" },
+                    &mut Cursor::new(&data),
+                    opts,
+                )
+                .unwrap();
+            contents.insert(id, data);
+        }
+        Fixture { dir, keyring, contents }
+    }
+
+    fn vault_dir(&self) -> PathBuf {
+        self.dir.path().join("vault")
+    }
+
+    fn db(&self) -> PathBuf {
+        self.vault_dir().join(DB_FILE)
+    }
+
+    /// Every item: the original content or an integrity failure, never anything else.
+    fn check_items(&self, vault: &Vault) -> (usize, usize) {
+        let (mut ok, mut damaged) = (0, 0);
+        for (id, data) in &self.contents {
+            let mut out = Vec::new();
+            match vault.get("acme", id, &self.keyring, &mut out) {
+                Ok(_) => {
+                    assert_eq!(&out, data, "{id}: wrong plaintext");
+                    ok += 1;
+                }
+                Err(e) => {
+                    assert_eq!(e.kind, ErrorKind::Integrity, "{id}: {e}");
+                    damaged += 1;
+                }
+            }
+        }
+        (ok, damaged)
+    }
+}
+
+#[test]
+fn flipped_bytes_in_the_database_file_are_contained() {
+    let f = Fixture::new(12, 9000);
+    let original = std::fs::read(f.db()).unwrap();
+    let mut rng = Rng(0x5eed);
+    let (mut refused_open, mut some_damaged, mut all_fine) = (0, 0, 0);
+    for _ in 0..60 {
+        let mut bytes = original.clone();
+        let at = rng.below(bytes.len() as u64) as usize;
+        bytes[at] ^= 1 << rng.below(8);
+        std::fs::write(f.db(), &bytes).unwrap();
+        match Vault::open(&f.vault_dir()) {
+            Err(e) => {
+                assert_eq!(e.kind, ErrorKind::Integrity, "offset {at}: {e}");
+                assert!(e.message.contains(DB_FILE), "names the file: {e}");
+                refused_open += 1;
+            }
+            Ok(vault) => {
+                let (_, damaged) = f.check_items(&vault);
+                let report = vault.verify(None, Some(&f.keyring));
+                if damaged > 0 {
+                    some_damaged += 1;
+                    let problems = report.map(|r| r.problems.len()).unwrap_or(1);
+                    assert!(problems > 0, "offset {at}: get found damage but verify did not");
+                } else {
+                    all_fine += 1;
+                }
+            }
+        }
+    }
+    std::fs::write(f.db(), &original).unwrap();
+    let vault = Vault::open(&f.vault_dir()).unwrap();
+    assert_eq!(f.check_items(&vault), (12, 0));
+    eprintln!(
+        "60 flips: {refused_open} refused at open, {some_damaged} with damaged items, {all_fine} harmless"
+    );
+}
+
+fn with_store(f: &Fixture, edit: impl FnOnce(&lockbox::store::WriteTx)) {
+    let store = Store::open(&f.db()).unwrap();
+    let tx = store.begin_write().unwrap();
+    edit(&tx);
+    tx.commit().unwrap();
+}
+
+fn item_record(tx: &impl Reads, id: &str) -> ItemRecord {
+    tx.item("acme", id).unwrap().unwrap()
+}
+
+#[test]
+fn damaged_records_are_reported_and_the_rest_still_served() {
+    let f = Fixture::new(8, 9000);
+    with_store(&f, |tx| {
+        // item-00: a flipped header byte inside its record
+        let mut r = item_record(tx, "item-00");
+        r.header[0] ^= 1;
+        tx.put_item("acme", "item-00", &r).unwrap();
+        // item-01: a chunk removed
+        let r = item_record(tx, "item-01");
+        tx.remove(Table::Chunks, &chunk_key(&r.blob, 1)).unwrap();
+        // item-02: a chunk truncated
+        let r = item_record(tx, "item-02");
+        let chunk = tx.chunk(&r.blob, 0).unwrap().unwrap();
+        tx.put(Table::Chunks, &chunk_key(&r.blob, 0), &chunk[..chunk.len() - 5]).unwrap();
+        // item-03: a chunk byte flipped
+        let r = item_record(tx, "item-03");
+        let mut chunk = tx.chunk(&r.blob, 2).unwrap().unwrap();
+        chunk[100] ^= 0x40;
+        tx.put(Table::Chunks, &chunk_key(&r.blob, 2), &chunk).unwrap();
+        // item-04: its record is not a record at all
+        tx.put(Table::Items, &item_key("acme", "item-04"), b"garbage").unwrap();
+        // an orphan chunk
+        tx.put(Table::Chunks, &chunk_key(&[9; 16], 0), &[0; 40]).unwrap();
+        // item-05: its recorded size lies
+        let mut r = item_record(tx, "item-05");
+        r.size += 1;
+        tx.put(Table::Items, &item_key("acme", "item-05"), &codec::encode("item", &r).unwrap()).unwrap();
+    });
+    let vault = Vault::open(&f.vault_dir()).unwrap();
+    for id in ["item-00", "item-01", "item-02", "item-03", "item-04", "item-05"] {
+        let err = vault.get("acme", id, &f.keyring, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Integrity, "{id}: {err}");
+    }
+    for id in ["item-06", "item-07"] {
+        let mut out = Vec::new();
+        vault.get("acme", id, &f.keyring, &mut out).unwrap();
+        assert_eq!(&out, &f.contents[id]);
+    }
+    let structure = vault.verify(None, None).unwrap();
+    let full = vault.verify(None, Some(&f.keyring)).unwrap();
+    for report in [&structure, &full] {
+        let text = report.problems.join("\n");
+        for needle in ["item-00", "item-01", "item-02", "item-04", "item-05", "orphan chunks"] {
+            assert!(text.contains(needle), "{needle} not reported:\n{text}");
+        }
+    }
+    assert!(!structure.problems.join("\n").contains("item-03"), "a flipped chunk byte needs the key to see");
+    assert!(full.problems.join("\n").contains("item-03"), "{:?}", full.problems);
+    assert_eq!(full.decrypted, 2);
+    // The listing still shows every item; the damaged ones have no level.
+    let listed = vault.list("acme", None).unwrap();
+    assert_eq!(listed.len(), 8);
+    let unreadable: Vec<&str> =
+        listed.iter().filter(|i| i.level.is_none()).map(|i| i.item.as_str()).collect();
+    assert_eq!(unreadable, ["item-00", "item-04"]);
+}
+
+fn approve_grant(vault: &Vault, keyring: &mut Keyring, dir: &Path) -> (Identity, String) {
+    let pass = Passphrase::new("pw".into());
+    vault.enroll_engineer("eve", &dir.join("eve.id"), &pass, CHEAP).unwrap();
+    let levels = vec!["internal".to_string()];
+    let req = NewRequest {
+        tenant: "acme",
+        engineer: "eve",
+        levels: &levels,
+        reason: "r",
+        case_id: "c",
+        duration_secs: None,
+    };
+    let id = id_hex(&vault.create_request(&req).unwrap().id);
+    let grant = vault.approve_request(&id, None, None, keyring).unwrap();
+    (Identity::open(&dir.join("eve.id"), &pass).unwrap(), id_hex(&grant.id))
+}
+
+#[test]
+fn backups_restore_everything_and_damaged_backups_are_refused() {
+    let mut f = Fixture::new(6, 20_000);
+    let vault = Vault::open(&f.vault_dir()).unwrap();
+    let (eve, _) = approve_grant(&vault, &mut f.keyring, f.dir.path());
+    vault
+        .deny_request(
+            &id_hex(
+                &vault
+                    .create_request(&NewRequest {
+                        tenant: "acme",
+                        engineer: "eve",
+                        levels: &["secret".into()],
+                        reason: "r",
+                        case_id: "c2",
+                        duration_secs: None,
+                    })
+                    .unwrap()
+                    .id,
+            ),
+            None,
+        )
+        .unwrap();
+    let backup = f.dir.path().join("vault.backup");
+    let info = vault.backup(&backup).unwrap();
+    let Verdict::Intact { head, .. } = vault.verify_audit(None).unwrap() else { panic!() };
+    assert_eq!(info.audit_head, head);
+    drop(vault);
+
+    let restored_dir = f.dir.path().join("restored");
+    let restored = Vault::restore(&backup, &restored_dir).unwrap();
+    assert_eq!(restored.records, info.records);
+    assert_eq!(restored.audit_head, head, "the restored chain verifies with the same head");
+    let vault = Vault::open(&restored_dir).unwrap();
+    assert!(vault.verify(None, Some(&f.keyring)).unwrap().problems.is_empty());
+    for (id, data) in &f.contents {
+        let mut out = Vec::new();
+        vault.get("acme", id, &f.keyring, &mut out).unwrap();
+        assert_eq!(&out, data);
+    }
+    assert_eq!(vault.requests(None, None).unwrap().len(), 2);
+    assert_eq!(vault.grants(None, None).unwrap().len(), 1);
+    let keys = vault.engineer_keys(&eve, "acme").unwrap();
+    let mut out = Vec::new();
+    vault.get("acme", "item-00", &keys, &mut out).unwrap();
+    assert_eq!(&out, &f.contents["item-00"]);
+    assert_eq!(Vault::restore(&backup, &restored_dir).unwrap_err().kind, ErrorKind::Conflict);
+    drop(vault);
+
+    // Damaged backups: every one refused with an offset, and no vault left behind.
+    let good = std::fs::read(&backup).unwrap();
+    let mut rng = Rng(99);
+    let mut cases: Vec<(String, Vec<u8>)> = (0..25)
+        .map(|_| {
+            let mut b = good.clone();
+            let at = rng.below(b.len() as u64) as usize;
+            b[at] ^= 1 << rng.below(8);
+            (format!("flip at {at}"), b)
+        })
+        .collect();
+    cases.push(("truncated".into(), good[..good.len() / 2].to_vec()));
+    cases.push(("trailer cut".into(), good[..good.len() - 1].to_vec()));
+    cases.push(("extra byte".into(), [&good[..], &[0]].concat()));
+    cases.push(("empty".into(), vec![]));
+    for (i, (what, bytes)) in cases.iter().enumerate() {
+        let file = f.dir.path().join(format!("bad-{i}"));
+        std::fs::write(&file, bytes).unwrap();
+        let target = f.dir.path().join(format!("target-{i}"));
+        let err = Vault::restore(&file, &target).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Integrity, "{what}: {err}");
+        assert!(err.message.contains("offset"), "{what}: {err}");
+        assert!(!target.join(DB_FILE).exists(), "{what}: a vault was left behind");
+    }
+}
+
+#[test]
+fn threads_share_one_vault() {
+    let f = Fixture::new(2, 100);
+    let vault = Vault::open(&f.vault_dir()).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (vault, keyring) = (&vault, &f.keyring);
+            s.spawn(move || {
+                for i in 0..15 {
+                    let id = format!("t{t}-{i}");
+                    let data = vec![t as u8; 1000 + i * 500];
+                    vault.put("acme", &id, "secret", &mut Cursor::new(&data), PutOptions::default()).unwrap();
+                    let mut out = Vec::new();
+                    vault.get("acme", &id, keyring, &mut out).unwrap();
+                    assert_eq!(out, data);
+                    let mut old = Vec::new();
+                    vault.get("acme", "item-00", keyring, &mut old).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(vault.list("acme", None).unwrap().len(), 2 + 60);
+    assert!(vault.verify(None, Some(&f.keyring)).unwrap().problems.is_empty());
+    assert!(matches!(vault.verify_audit(None).unwrap(), Verdict::Intact { count, .. } if count > 120));
+}
