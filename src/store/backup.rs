@@ -124,11 +124,11 @@ impl Store {
     }
 }
 
+/// Receives each restored record.
+type Sink<'a> = dyn FnMut(Table, &[u8], &[u8]) -> Result<(), StoreError> + 'a;
+
 /// Reads and checks a backup, handing each record to `put`.
-fn read_backup(
-    input: &mut dyn Read,
-    put: &mut dyn FnMut(Table, &[u8], &[u8]) -> Result<(), StoreError>,
-) -> Result<BackupSummary, StoreError> {
+fn read_backup(input: &mut dyn Read, put: &mut Sink<'_>) -> Result<BackupSummary, StoreError> {
     let mut offset = 0u64;
     let bad = |offset: u64, why: &str| StoreError::BadBackup { offset, detail: why.to_owned() };
     let mut read = |buf: &mut [u8], offset: &mut u64| -> Result<(), StoreError> {

@@ -145,6 +145,8 @@ pub struct ReadTx {
 
 /// A visitor of (key, value) entries; returns whether to go on.
 pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError> + 'a;
+/// An item id with its record, or why the record does not decode.
+pub type StoredItem = (String, Result<ItemRecord, StoreError>);
 /// A stored (key, value) pair.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
@@ -188,7 +190,7 @@ pub trait Reads {
 
     /// Every item of a tenant, by id. A record that does not decode is returned as its error,
     /// so one damaged item does not hide the others.
-    fn items(&self, tenant: &str) -> Result<Vec<(String, Result<ItemRecord, StoreError>)>, StoreError> {
+    fn items(&self, tenant: &str) -> Result<Vec<StoredItem>, StoreError> {
         let (from, to) = tenant_range(tenant);
         let mut out = Vec::new();
         self.scan(Table::Items, &from, Some(&to), &mut |k, v| {
