@@ -277,6 +277,7 @@ fn an_engineer_with_every_stored_byte_gets_only_released_pre_approval_keys() {
         }
         // Every item: try every key obtained, and the engineer's own key, on its data key.
         for (id, item) in snapshot.items("acme").unwrap() {
+            let item = item.unwrap();
             let header = Header::decode(&item.header).unwrap();
             let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
             let candidates = obtained.iter().map(|(_, _, k)| k).chain(std::iter::once(&eve_secret));
