@@ -60,6 +60,32 @@ pub enum Command {
     /// Show and verify the hash-chained audit log
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Store every file under DIR as an item (id = path relative to DIR)
+    Import {
+        /// Tenant
+        tenant: String,
+        /// Classification level of every imported item
+        #[arg(long)]
+        level: String,
+        /// Directory to import
+        dir: PathBuf,
+        /// Overwrite items that already exist
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Decrypt every item a keyring or identity can open into files under DIR
+    Export {
+        /// Tenant
+        tenant: String,
+        /// Directory to write (created if needed)
+        dir: PathBuf,
+        /// The customer's keyring file
+        #[arg(long, value_name = "FILE", conflicts_with = "identity")]
+        keyring: Option<PathBuf>,
+        /// An engineer's identity file
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
+    },
     /// Scan the whole vault for damage (exit 5 if any); with --keyring also decrypt every item
     Verify {
         /// Only this tenant's items

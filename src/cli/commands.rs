@@ -103,6 +103,64 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Request(cmd) => workflow::request(&ctx, cmd),
         Command::Grant(cmd) => workflow::grant(&ctx, cmd),
         Command::Audit(cmd) => workflow::audit(&ctx, cmd),
+        Command::Import { tenant, level, dir, replace } => {
+            let vault = ctx.open()?;
+            let started = std::time::Instant::now();
+            let mut bar = Progress::new("importing");
+            let r =
+                vault.import_dir(&tenant, &level, &dir, replace, &mut |done, total| bar.show(done, total))?;
+            bar.clear();
+            let secs = started.elapsed().as_secs_f64();
+            ctx.emit(json!({"items": r.items, "bytes": r.bytes, "seconds": secs}), || {
+                println!("imported {} items ({} bytes) into tenant {tenant} at level {level} in {secs:.2}s ({:.0} items/s)", r.items, r.bytes, r.items as f64 / secs.max(1e-9))
+            });
+            Ok(())
+        }
+        Command::Export { tenant, dir, keyring, identity } => {
+            let vault = ctx.open()?;
+            let started = std::time::Instant::now();
+            let mut bar = Progress::new("exporting");
+            let r = match (keyring, identity) {
+                (Some(k), None) => {
+                    vault.export_dir(&tenant, &ctx.keyring(&k)?, &dir, &mut |d, t| bar.show(d, t))?
+                }
+                (None, Some(i)) => {
+                    let identity = ctx.identity(&i)?;
+                    let keys = vault.engineer_keys(&identity, &tenant)?;
+                    vault.export_dir(&tenant, &keys, &dir, &mut |d, t| bar.show(d, t))?
+                }
+                _ => return Err(Error::usage("export needs --keyring FILE or --identity FILE")),
+            };
+            bar.clear();
+            let secs = started.elapsed().as_secs_f64();
+            for (id, e) in &r.skipped {
+                eprintln!("lockbox: skipped {id:?}: {}", e.message);
+            }
+            let skipped: Vec<_> = r
+                .skipped
+                .iter()
+                .map(|(id, e)| json!({"item": id, "kind": e.kind.name(), "message": e.message}))
+                .collect();
+            ctx.emit(
+                json!({"items": r.items, "bytes": r.bytes, "seconds": secs, "skipped": skipped}),
+                || {
+                    println!(
+                        "exported {} items ({} bytes) to {} in {secs:.2}s ({:.0} items/s); {} skipped",
+                        r.items,
+                        r.bytes,
+                        dir.display(),
+                        r.items as f64 / secs.max(1e-9),
+                        r.skipped.len()
+                    )
+                },
+            );
+            match r.skipped.iter().map(|(_, e)| e.kind).min_by_key(|k| k.exit_code()) {
+                None => Ok(()),
+                Some(kind) => {
+                    Err(Error { kind, message: format!("{} item(s) were not exported", r.skipped.len()) })
+                }
+            }
+        }
         Command::Verify { tenant, keyring } => {
             let vault = ctx.open()?;
             let ring = keyring.as_deref().map(|k| ctx.keyring(k)).transpose()?;
@@ -314,6 +372,37 @@ fn list(ctx: &Ctx, args: ListArgs) -> Result<(), Error> {
         table(&["ITEM", "LEVEL", "EPOCH", "SIZE", "CREATED"], &rows)
     });
     Ok(())
+}
+
+/// A one-line progress bar on standard error, drawn only on a terminal.
+struct Progress {
+    what: &'static str,
+    tty: bool,
+}
+
+impl Progress {
+    fn new(what: &'static str) -> Progress {
+        Progress { what, tty: std::io::IsTerminal::is_terminal(&io::stderr()) }
+    }
+
+    fn show(&mut self, done: u64, total: u64) {
+        if self.tty && total > 0 {
+            let width = 30;
+            let filled = (done * width / total) as usize;
+            eprint!(
+                "\r{} [{}{}] {done}/{total}",
+                self.what,
+                "#".repeat(filled),
+                " ".repeat(width as usize - filled)
+            );
+        }
+    }
+
+    fn clear(&self) {
+        if self.tty {
+            eprint!("\r\x1b[2K");
+        }
+    }
 }
 
 pub fn open_error(path: &Path, e: io::Error) -> Error {

@@ -90,15 +90,21 @@ impl Wrapper {
 
 /// Opens keys wrapped to one secret key. Caches the X25519 exchange for the last ephemeral key
 /// seen, so a batch wrapped by one [`Wrapper`] costs one exchange to open.
-pub struct Unwrapper<'a> {
-    secret: &'a SecretKey,
+pub struct Unwrapper {
+    secret: SecretKey,
+    public: PublicKey,
     cached: Option<([u8; KEY_LEN], Hkdf<Sha256>)>,
 }
 
-impl<'a> Unwrapper<'a> {
-    /// An unwrapper for `secret`.
-    pub fn new(secret: &'a SecretKey) -> Unwrapper<'a> {
-        Unwrapper { secret, cached: None }
+impl Unwrapper {
+    /// An unwrapper for (a copy of) `secret`.
+    pub fn new(secret: &SecretKey) -> Unwrapper {
+        Unwrapper { secret: SecretKey::from_bytes(&secret.to_bytes()), public: secret.public(), cached: None }
+    }
+
+    /// The public key of the secret this unwrapper holds.
+    pub fn public(&self) -> PublicKey {
+        self.public
     }
 
     /// Opens `wrapped`; any mismatch of key, purpose or context is [`CryptoError::Unauthentic`].
@@ -116,8 +122,7 @@ impl<'a> Unwrapper<'a> {
                 if !shared.was_contributory() {
                     return Err(CryptoError::Unauthentic);
                 }
-                let recipient = self.secret.public();
-                let prk = extract(&wrapped.ephemeral, &recipient.0, shared.as_bytes());
+                let prk = extract(&wrapped.ephemeral, &self.public.0, shared.as_bytes());
                 &self.cached.insert((wrapped.ephemeral, prk)).1
             }
         };

@@ -59,12 +59,18 @@ pub fn seal_header(
 /// Checks that `key` is the one `header` names, unwraps the data key, and checks the key
 /// commitment; the opener exists only if all of that holds.
 pub fn item_opener(header: &Header, key: &SecretKey) -> Result<ChunkOpener, Error> {
+    item_opener_with(header, &mut Unwrapper::new(key))
+}
+
+/// [`item_opener`] with a reusable unwrapper, which keeps the X25519 exchange of the last
+/// ephemeral key: items wrapped in one batch then cost one exchange in all.
+pub fn item_opener_with(header: &Header, unwrapper: &mut Unwrapper) -> Result<ChunkOpener, Error> {
     let (tenant, item) = (header.tenant.as_str(), header.item.as_str());
-    if key.public().fingerprint() != header.fingerprint {
+    if unwrapper.public().fingerprint() != header.fingerprint {
         return Err(tampered(tenant, item, "it names a key other than the one held for its level epoch"));
     }
     let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
-    let dek = Unwrapper::new(key)
+    let dek = unwrapper
         .unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped)
         .map_err(|_| tampered(tenant, item, "its data key does not unwrap"))?;
     ItemKeys::derive(&DataKey::from_bytes(dek), &header.nonce, &header.content_context())
@@ -158,26 +164,26 @@ pub(crate) fn for_each_chunk(
     size: usize,
     mut f: impl FnMut(u64, &mut Vec<u8>, bool) -> Result<(), Error>,
 ) -> Result<(u64, u64), Error> {
-    let mut cur = vec![0u8; size];
-    let mut next = vec![0u8; size];
-    let mut n = read_full(input, &mut cur).map_err(Error::input)?;
+    // Buffers grow to what is read (a small item never pays for a whole chunk) and are reused.
+    let mut cur = Vec::new();
+    let mut next = Vec::new();
+    let mut n = read_up_to(input, &mut cur, size)?;
     let (mut index, mut total) = (0u64, 0u64);
     loop {
-        let (m, last) = if n < size {
-            (0, true)
-        } else {
-            let m = read_full(input, &mut next).map_err(Error::input)?;
-            (m, m == 0)
-        };
-        cur.truncate(n);
+        let last = n < size || read_up_to(input, &mut next, size)? == 0;
         total += n as u64;
         f(index, &mut cur, last)?;
         if last {
             return Ok((index + 1, total));
         }
         std::mem::swap(&mut cur, &mut next);
-        next.resize(size, 0);
-        n = m;
+        n = cur.len();
         index += 1;
     }
+}
+
+/// Replaces `buf`'s content with up to `size` bytes of `input`; how many were read.
+fn read_up_to(input: &mut dyn Read, buf: &mut Vec<u8>, size: usize) -> Result<usize, Error> {
+    buf.clear();
+    input.take(size as u64).read_to_end(buf).map_err(Error::input)
 }

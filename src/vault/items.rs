@@ -99,18 +99,7 @@ impl Vault {
 
         let wrapper = Wrapper::new(&PublicKey(current.public))?;
         let fields = ItemFields { tenant, level, item, epoch: current.epoch, chunk_size: opts.chunk_size };
-        let (header, mut sealer) =
-            seal_header(&fields, &current.public, &DataKey::generate()?, random_array()?, &wrapper)?;
-
-        let blob = random_array()?;
-        let mut chunks = tx.chunk_writer()?;
-        let (count, size) = for_each_chunk(input, opts.chunk_size as usize, |index, buf, last| {
-            sealer.seal(buf, last)?;
-            chunks.put(&blob, index, buf)?;
-            Ok(())
-        })?;
-        drop(chunks);
-        let stored = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count };
+        let (header, stored) = seal_item(&tx, &fields, &current.public, &wrapper, input)?;
         self.finish_put(tx, &header, previous, stored, "put")
     }
 
@@ -326,6 +315,28 @@ impl Vault {
     }
 }
 
+/// Encrypts `input` as a new item under a fresh data key and nonce, storing its chunks in `tx`;
+/// returns its header and the record to store (the caller stores it and commits).
+pub(crate) fn seal_item(
+    tx: &WriteTx,
+    fields: &ItemFields<'_>,
+    level_public: &[u8; 32],
+    wrapper: &Wrapper,
+    input: &mut dyn Read,
+) -> Result<(Header, ItemRecord), Error> {
+    let (header, mut sealer) =
+        seal_header(fields, level_public, &DataKey::generate()?, random_array()?, wrapper)?;
+    let blob = random_array()?;
+    let mut chunks = tx.chunk_writer()?;
+    let (count, size) = for_each_chunk(input, fields.chunk_size as usize, |index, buf, last| {
+        sealer.seal(buf, last)?;
+        chunks.put(&blob, index, buf)?;
+        Ok(())
+    })?;
+    let record = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count };
+    Ok((header, record))
+}
+
 /// Reads an item's chunks in order from `r`, checking that each is there with a valid length,
 /// that none follows the last, and that their content adds up to the recorded size; `f` gets
 /// each chunk (ciphertext) and whether it is the last.
@@ -367,7 +378,12 @@ pub(crate) fn tampered(tenant: &str, item: &str, why: &str) -> Error {
 }
 
 /// The existing item, if replacing is allowed; a conflict if it exists and is not.
-fn check_replace(tx: &WriteTx, tenant: &str, item: &str, replace: bool) -> Result<Option<ItemRecord>, Error> {
+pub(crate) fn check_replace(
+    tx: &WriteTx,
+    tenant: &str,
+    item: &str,
+    replace: bool,
+) -> Result<Option<ItemRecord>, Error> {
     match tx.item(tenant, item)? {
         Some(_) if !replace => Err(Error::conflict(format!(
             "item {item:?} already exists in tenant {tenant:?} (use --replace to overwrite it)"

@@ -5,6 +5,7 @@
 //! grant (see [`crate::lockbox`]).
 
 mod backup;
+mod bulk;
 mod envelope;
 mod error;
 mod items;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use backup::BackupInfo;
+pub use bulk::BulkReport;
 pub use envelope::{ItemFields, item_opener, open_envelope, seal_envelope, seal_header};
 pub use error::{Error, ErrorKind};
 pub use items::{ItemInfo, PutOptions};

@@ -1,0 +1,278 @@
+//! Bulk import and export of many items: the way people move whole directories.
+//!
+//! Import batches many items per transaction and wraps every data key of a batch and level with
+//! one ephemeral key (one X25519 exchange per batch; each wrap key is still expanded from the
+//! item's own context, which holds its fresh random nonce). Export caches the exchange per
+//! ephemeral key, so a batch-imported directory costs one exchange per batch to read back.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Component, Path, PathBuf};
+
+use super::envelope::{ItemFields, item_opener_with};
+use super::items::{check_replace, seal_item, stored_chunks, tampered};
+use super::{Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_item_id, valid_name};
+use crate::crypto::{PublicKey, Unwrapper, Wrapper};
+use crate::format::{DEFAULT_CHUNK_SIZE, Header};
+use crate::store::Reads;
+
+/// Items per import transaction.
+const BATCH_ITEMS: usize = 4096;
+/// Plaintext bytes per import transaction.
+const BATCH_BYTES: u64 = 64 << 20;
+
+/// What a bulk command did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkReport {
+    /// Items imported or exported.
+    pub items: u64,
+    /// Plaintext bytes.
+    pub bytes: u64,
+    /// Items not exported, each with the reason.
+    pub skipped: Vec<(String, Error)>,
+}
+
+impl Vault {
+    /// Stores every regular file under `dir` as an item of `tenant` at `level`, its id the path
+    /// relative to `dir` with `/` separators. Checks every id (and, without `replace`, that none
+    /// exists) before writing anything. `progress` gets the count done after each batch.
+    pub fn import_dir(
+        &self,
+        tenant: &str,
+        level: &str,
+        dir: &Path,
+        replace: bool,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<BulkReport, Error> {
+        valid_name("tenant", tenant)?;
+        valid_name("level", level)?;
+        let files = walk(dir)?;
+        {
+            let snapshot = self.store().begin_read()?;
+            let record = snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            find_level(&record, level)?;
+            if !replace
+                && let Some((id, _)) =
+                    files.iter().find(|(id, _)| matches!(snapshot.item(tenant, id), Ok(Some(_))))
+            {
+                return Err(Error::conflict(format!(
+                    "item {id:?} already exists in tenant {tenant:?} (use --replace to overwrite); nothing was imported"
+                )));
+            }
+        }
+        let total = files.len() as u64;
+        let mut report = BulkReport::default();
+        for batch in batches(&files) {
+            let tx = self.store().begin_write()?;
+            let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            let current = find_level(&record, level)?
+                .epochs
+                .last()
+                .cloned()
+                .ok_or_else(|| Error::integrity("level has no key"))?;
+            let wrapper = Wrapper::new(&PublicKey(current.public))?;
+            for (id, path) in batch {
+                let previous = check_replace(&tx, tenant, id, replace)?;
+                let file = File::open(path)
+                    .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
+                let fields = ItemFields {
+                    tenant,
+                    level,
+                    item: id,
+                    epoch: current.epoch,
+                    chunk_size: DEFAULT_CHUNK_SIZE,
+                };
+                let (_, stored) =
+                    seal_item(&tx, &fields, &current.public, &wrapper, &mut BufReader::new(file))
+                        .map_err(|e| Error { message: format!("{}: {}", path.display(), e.message), ..e })?;
+                if let Some(old) = previous {
+                    tx.remove_chunks(&old.blob)?;
+                }
+                tx.put_item(tenant, id, &stored)?;
+                report.items += 1;
+                report.bytes += stored.size;
+            }
+            let (first, last) = (&batch[0].0, &batch[batch.len() - 1].0);
+            let detail =
+                format!("{} items at level {level}, epoch {}: {first} .. {last}", batch.len(), current.epoch);
+            self.record(&tx, "import", tenant, &dir.display().to_string(), &detail)?;
+            tx.commit().map_err(|e| {
+                let e: Error = e.into();
+                Error {
+                    message: format!(
+                        "{} (imported {} of {total} items before this)",
+                        e.message, report.items
+                    ),
+                    ..e
+                }
+            })?;
+            progress(report.items, total);
+        }
+        Ok(report)
+    }
+
+    /// Decrypts every item of `tenant` that `keys` can open into files under `dir` (created if
+    /// needed). Items that cannot be exported (no key, damaged, an id that is not a safe relative
+    /// path) are skipped and reported; the rest are written.
+    pub fn export_dir(
+        &self,
+        tenant: &str,
+        keys: &dyn LevelKeys,
+        dir: &Path,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<BulkReport, Error> {
+        valid_name("tenant", tenant)?;
+        let snapshot = self.store().begin_read()?;
+        snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        let items = snapshot.items(tenant)?;
+        let total = items.len() as u64;
+        fs::create_dir_all(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
+        let actor = keys.reader().unwrap_or(self.actor()).to_owned();
+        let tx = self.store().begin_write()?;
+        let detail = format!("{total} items to {}", dir.display());
+        self.record_as(&tx, &actor, "export", tenant, "", &detail)?;
+        tx.commit()?;
+
+        let mut report = BulkReport::default();
+        let mut unwrappers: HashMap<[u8; 16], Unwrapper> = HashMap::new();
+        let mut made: Option<PathBuf> = None;
+        for (done, (id, record)) in items.into_iter().enumerate() {
+            let outcome = (|| {
+                let record = record.map_err(|e| tampered(tenant, &id, &e.to_string()))?;
+                let header =
+                    Header::decode(&record.header).map_err(|e| tampered(tenant, &id, &e.to_string()))?;
+                let unwrapper = match unwrappers.entry(header.fingerprint) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(Unwrapper::new(&keys.level_key(&header)?))
+                    }
+                };
+                let mut opener = item_opener_with(&header, unwrapper)?;
+                let path = safe_path(dir, &id)?;
+                let result = write_item(&path, &mut made, |out| {
+                    stored_chunks(&snapshot, &record, &header, |index, chunk, last| {
+                        opener.open(chunk, last).map_err(|_| {
+                            tampered(tenant, &id, &format!("chunk {index} does not authenticate"))
+                        })?;
+                        out.write_all(chunk).map_err(Error::output)
+                    })?;
+                    opener.finish().map_err(|_| tampered(tenant, &id, "the final chunk is missing"))
+                });
+                result.map(|()| record.size)
+            })();
+            match outcome {
+                Ok(size) => {
+                    report.items += 1;
+                    report.bytes += size;
+                }
+                Err(e) if e.kind == ErrorKind::BrokenPipe || e.kind == ErrorKind::Other => return Err(e),
+                Err(e) => report.skipped.push((id, e)),
+            }
+            if done % 1024 == 1023 {
+                progress(done as u64 + 1, total);
+            }
+        }
+        progress(total, total);
+        if !report.skipped.is_empty() {
+            let tx = self.store().begin_write()?;
+            let detail = format!("{} items not exported", report.skipped.len());
+            self.record_as(&tx, &actor, "export.skipped", tenant, "", &detail)?;
+            tx.commit()?;
+        }
+        Ok(report)
+    }
+}
+
+/// Every regular file under `dir`, as (item id, path), sorted by id. Symbolic links are not
+/// followed.
+fn walk(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+    let meta =
+        fs::metadata(dir).map_err(|e| Error::not_found(format!("cannot read {}: {e}", dir.display())))?;
+    if !meta.is_dir() {
+        return Err(Error::usage(format!("{} is not a directory", dir.display())));
+    }
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(d) = pending.pop() {
+        let entries =
+            fs::read_dir(&d).map_err(|e| Error::other(format!("cannot read {}: {e}", d.display())))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::other(format!("cannot read {}: {e}", d.display())))?;
+            let kind =
+                entry.file_type().map_err(|e| Error::other(format!("{}: {e}", entry.path().display())))?;
+            let path = entry.path();
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file() {
+                let rel = path.strip_prefix(dir).map_err(|_| Error::other("path outside the directory"))?;
+                let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+                let id = parts.map(|p| p.join("/")).ok_or_else(|| {
+                    Error::usage(format!(
+                        "{}: the file name is not UTF-8, so it cannot be an item id",
+                        path.display()
+                    ))
+                })?;
+                valid_item_id(&id).map_err(|e| Error::usage(format!("{}: {}", path.display(), e.message)))?;
+                out.push((id, path));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Splits `files` into import transactions of at most [`BATCH_ITEMS`] items and about
+/// [`BATCH_BYTES`] bytes.
+fn batches(files: &[(String, PathBuf)]) -> Vec<&[(String, PathBuf)]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, (_, path)) in files.iter().enumerate() {
+        bytes += fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if i + 1 - start >= BATCH_ITEMS || bytes >= BATCH_BYTES {
+            out.push(&files[start..=i]);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < files.len() {
+        out.push(&files[start..]);
+    }
+    out
+}
+
+/// Where item `id` goes under `dir`, refusing ids that would leave it (`..`, absolute paths,
+/// empty or `.` components).
+fn safe_path(dir: &Path, id: &str) -> Result<PathBuf, Error> {
+    let rel = Path::new(id);
+    let ok = !id.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+        && rel.components().all(|c| matches!(c, Component::Normal(_)));
+    if !ok {
+        return Err(Error::usage(format!("item id {id:?} is not a safe relative path; not exported")));
+    }
+    Ok(dir.join(rel))
+}
+
+/// Writes one exported file; a failed write leaves no file.
+fn write_item(
+    path: &Path,
+    made: &mut Option<PathBuf>,
+    f: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
+) -> Result<(), Error> {
+    // Creating the parent once per directory, not once per file: exports are mostly siblings.
+    if let Some(parent) = path.parent()
+        && made.as_deref() != Some(parent)
+    {
+        fs::create_dir_all(parent)
+            .map_err(|e| Error::other(format!("cannot create {}: {e}", parent.display())))?;
+        *made = Some(parent.to_owned());
+    }
+    let file =
+        File::create(path).map_err(|e| Error::other(format!("cannot create {}: {e}", path.display())))?;
+    let mut out = BufWriter::with_capacity(64 * 1024, file);
+    let result = f(&mut out).and_then(|()| out.flush().map_err(Error::output));
+    if result.is_err() {
+        drop(out);
+        let _ = fs::remove_file(path);
+    }
+    result
+}
