@@ -1,0 +1,344 @@
+//! The side-by-side table of docs/PERFORMANCE.md, every ratio measured in one run:
+//!
+//! ```sh
+//! benches/compare.sh            # or: cargo bench --bench compare
+//! ```
+//!
+//! 1. a large file (LOCKBOX_BENCH_MB, default 256): `lockbox put` / `get` against `age` encrypt /
+//!    decrypt, file to file;
+//! 2. LOCKBOX_BENCH_ITEMS (default 100,000) items of 1 KiB: `import` / `export` against inserting
+//!    and reading the same plaintext straight into redb in one transaction;
+//! 3. approving a grant on a tenant with 1,000 and with all those items;
+//! 4. `level rotate --rewrap` over all those items;
+//! 5. peak memory of put and get of a LOCKBOX_BENCH_BIG_MB (default 1024) item.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lockbox::format::KdfParams;
+use lockbox::keyring::{Keyring, Passphrase};
+use lockbox::lockbox::{NewRequest, id_hex};
+use lockbox::vault::Vault;
+use redb::{ReadableDatabase, TableDefinition};
+
+const KDF: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+const PASS: &str = "bench";
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn lockbox(vault: &Path, args: &[&str]) -> Duration {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+        .args(args)
+        .env("LOCKBOX_VAULT", vault)
+        .env("LOCKBOX_PASSPHRASE", PASS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "lockbox {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    started.elapsed()
+}
+
+/// Peak resident set (KiB) of a lockbox command, from GNU time.
+fn peak_kib(vault: &Path, args: &[&str]) -> Option<u64> {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_lockbox"))
+        .args(args)
+        .env("LOCKBOX_VAULT", vault)
+        .env("LOCKBOX_PASSPHRASE", PASS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stderr).lines().last()?.trim().parse().ok()
+}
+
+fn run(cmd: &str, args: &[&str]) -> Option<Duration> {
+    let started = Instant::now();
+    let ok =
+        Command::new(cmd).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().ok()?.success();
+    ok.then(|| started.elapsed())
+}
+
+struct Row {
+    what: String,
+    ours: String,
+    baseline: String,
+    ratio: f64,
+    target: &'static str,
+}
+
+fn rate(n: f64, d: Duration) -> f64 {
+    n / d.as_secs_f64()
+}
+
+fn setup(dir: &Path, levels: &[&str]) -> (Vault, Keyring, PathBuf) {
+    let vault_dir = dir.join("vault");
+    let vault = Vault::init(&vault_dir).unwrap();
+    let mut keyring = Keyring::create(&dir.join("keyring"), &Passphrase::new(PASS.into()), KDF).unwrap();
+    let levels: Vec<String> = levels.iter().map(|l| l.to_string()).collect();
+    vault.create_tenant("acme", &levels, &mut keyring).unwrap();
+    (vault, keyring, vault_dir)
+}
+
+fn random_file(path: &Path, bytes: u64) {
+    let mut state = 0x1234_5678_9abc_def0u64;
+    let mut f = std::io::BufWriter::new(fs::File::create(path).unwrap());
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = bytes;
+    while left > 0 {
+        for b in block.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            b.copy_from_slice(&state.to_le_bytes()[..b.len()]);
+        }
+        let n = left.min(block.len() as u64) as usize;
+        std::io::Write::write_all(&mut f, &block[..n]).unwrap();
+        left -= n as u64;
+    }
+}
+
+fn large_file(rows: &mut Vec<Row>, tmp: &Path) {
+    let mb = env_num("LOCKBOX_BENCH_MB", 256);
+    let bytes = mb << 20;
+    let dir = tmp.join("large");
+    fs::create_dir_all(&dir).unwrap();
+    let (vault, _, vault_dir) = setup(&dir, &["secret"]);
+    drop(vault);
+    let input = dir.join("input");
+    random_file(&input, bytes);
+    let keyring = dir.join("keyring").to_string_lossy().into_owned();
+    let (inp, out) = (input.to_string_lossy().into_owned(), dir.join("out").to_string_lossy().into_owned());
+    let put = lockbox(&vault_dir, &["put", "acme", "big", "--level", "secret", "--file", &inp]);
+    let get = lockbox(&vault_dir, &["get", "acme", "big", "--keyring", &keyring, "--out", &out]);
+    assert_eq!(fs::metadata(&out).unwrap().len(), bytes);
+    let key = dir.join("age.key").to_string_lossy().into_owned();
+    let have_age = run("age-keygen", &["-o", &key]).is_some();
+    let recipient = Command::new("age-keygen")
+        .args(["-y", &key])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let (age_enc, age_dec) = match (have_age, recipient) {
+        (true, Some(r)) => {
+            let enc_out = dir.join("in.age").to_string_lossy().into_owned();
+            let e = run("age", &["-r", &r, "-o", &enc_out, &inp]);
+            let d = run("age", &["-d", "-i", &key, "-o", &dir.join("age.out").to_string_lossy(), &enc_out]);
+            (e, d)
+        }
+        _ => (None, None),
+    };
+    let mbs = |d: Duration| rate(bytes as f64 / 1e6, d);
+    for (what, ours, theirs) in [("put", put, age_enc), ("get", get, age_dec)] {
+        let baseline = theirs.map_or("age not installed".into(), |t| format!("age {:.0} MB/s", mbs(t)));
+        rows.push(Row {
+            what: format!("{what} {mb} MiB file, file to file"),
+            ours: format!("{:.0} MB/s", mbs(ours)),
+            baseline,
+            ratio: theirs.map_or(f64::NAN, |t| t.as_secs_f64() / ours.as_secs_f64()),
+            target: ">= 1.5",
+        });
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+fn small_items(rows: &mut Vec<Row>, tmp: &Path) -> (PathBuf, usize) {
+    let n = env_num("LOCKBOX_BENCH_ITEMS", 100_000) as usize;
+    let dir = tmp.join("small");
+    let src = dir.join("src");
+    for i in 0..n {
+        let sub = src.join(format!("d{:03}", i % 100));
+        if i < 100 {
+            fs::create_dir_all(&sub).unwrap();
+        }
+        let data: Vec<u8> = (0..1024u32).map(|j| (j as usize ^ i) as u8).collect();
+        fs::write(sub.join(format!("f{i:06}")), data).unwrap();
+    }
+    let (vault, _, vault_dir) = setup(&dir, &["internal", "secret"]);
+    drop(vault);
+    let keyring = dir.join("keyring").to_string_lossy().into_owned();
+    let import = lockbox(&vault_dir, &["import", "acme", "--level", "internal", &src.to_string_lossy()]);
+    let export =
+        lockbox(&vault_dir, &["export", "acme", &dir.join("out").to_string_lossy(), "--keyring", &keyring]);
+
+    // The ceiling: the same plaintext straight into redb, one transaction, durable commit.
+    let values: Vec<(String, Vec<u8>)> = (0..n)
+        .map(|i| (format!("d{:03}/f{i:06}", i % 100), (0..1024u32).map(|j| (j as usize ^ i) as u8).collect()))
+        .collect();
+    let table: TableDefinition<&str, &[u8]> = TableDefinition::new("raw");
+    let db = redb::Database::create(dir.join("raw.redb")).unwrap();
+    let started = Instant::now();
+    let tx = db.begin_write().unwrap();
+    {
+        let mut t = tx.open_table(table).unwrap();
+        for (k, v) in &values {
+            t.insert(k.as_str(), v.as_slice()).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let raw_insert = started.elapsed();
+    let started = Instant::now();
+    let tx = db.begin_read().unwrap();
+    let t = tx.open_table(table).unwrap();
+    let mut total = 0usize;
+    for (k, _) in &values {
+        total += t.get(k.as_str()).unwrap().unwrap().value().len();
+    }
+    let raw_read = started.elapsed();
+    assert_eq!(total, n * 1024);
+    // A second ceiling that does the same file work as import and export: read every file
+    // and insert it, and write every value out as a file.
+    let started = Instant::now();
+    let tx = db.begin_write().unwrap();
+    {
+        let mut t = tx.open_table(TableDefinition::<&str, &[u8]>::new("files")).unwrap();
+        for (k, _) in &values {
+            t.insert(k.as_str(), fs::read(src.join(k)).unwrap().as_slice()).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let raw_files_in = started.elapsed();
+    let started = Instant::now();
+    let out = dir.join("raw-out");
+    for (i, (k, v)) in values.iter().enumerate() {
+        if i < 100 {
+            fs::create_dir_all(out.join(format!("d{i:03}"))).unwrap();
+        }
+        fs::write(out.join(k), v).unwrap();
+    }
+    let raw_files_out = started.elapsed();
+    drop(db);
+    let items = |d: Duration| rate(n as f64, d);
+    for (what, ours, base, base_name) in [
+        ("import", import, raw_insert, "raw redb insert"),
+        ("export", export, raw_read, "raw redb get"),
+        ("import (file-bound ceiling)", import, raw_files_in, "read file + raw insert"),
+        ("export (file-bound ceiling)", export, raw_files_out, "write file"),
+    ] {
+        rows.push(Row {
+            what: format!("{what}, {n} x 1 KiB"),
+            ours: format!("{:.0} items/s", items(ours)),
+            baseline: format!("{base_name} {:.0} items/s", items(base)),
+            ratio: base.as_secs_f64() / ours.as_secs_f64(),
+            target: if what.contains("ceiling") { "(context)" } else { ">= 0.5" },
+        });
+    }
+    (dir, n)
+}
+
+fn approve_time(vault: &Vault, keyring: &mut Keyring, engineer: &str) -> Duration {
+    let levels = vec!["internal".to_string()];
+    let req = NewRequest {
+        tenant: "acme",
+        engineer,
+        levels: &levels,
+        reason: "bench",
+        case_id: "b",
+        duration_secs: Some(60),
+    };
+    let id = id_hex(&vault.create_request(&req).unwrap().id);
+    let started = Instant::now();
+    vault.approve_request(&id, None, None, keyring).unwrap();
+    started.elapsed()
+}
+
+fn grants_and_rotation(rows: &mut Vec<Row>, tmp: &Path, big: &Path, n: usize) {
+    // 1,000 items
+    let small = tmp.join("grant-small");
+    fs::create_dir_all(&small).unwrap();
+    let (mut vault, mut keyring, _) = setup(&small, &["internal", "secret"]);
+    vault.set_actor("alice");
+    for i in 0..1000 {
+        let opts = lockbox::vault::PutOptions::default();
+        vault
+            .put("acme", &format!("i{i}"), "internal", &mut std::io::Cursor::new(vec![1u8; 1024]), opts)
+            .unwrap();
+    }
+    vault.enroll_engineer("eve", &small.join("eve.id"), &Passphrase::new(PASS.into()), KDF).unwrap();
+    let few = (0..5).map(|_| approve_time(&vault, &mut keyring, "eve")).min().unwrap();
+    // all the imported items
+    let mut vault = Vault::open(&big.join("vault")).unwrap();
+    vault.set_actor("alice");
+    let mut keyring = Keyring::open(&big.join("keyring"), &Passphrase::new(PASS.into())).unwrap();
+    vault.enroll_engineer("eve", &big.join("eve.id"), &Passphrase::new(PASS.into()), KDF).unwrap();
+    let many = (0..5).map(|_| approve_time(&vault, &mut keyring, "eve")).min().unwrap();
+    rows.push(Row {
+        what: format!("approve a grant, tenant of {n} items"),
+        ours: format!("{:.1} ms", many.as_secs_f64() * 1e3),
+        baseline: format!("1,000 items: {:.1} ms", few.as_secs_f64() * 1e3),
+        ratio: few.as_secs_f64() / many.as_secs_f64(),
+        target: "~1 (flat)",
+    });
+    let started = Instant::now();
+    let r = vault.rotate_level("acme", "internal", &mut keyring, true).unwrap();
+    let took = started.elapsed();
+    assert_eq!(r.rewrapped as usize, n);
+    rows.push(Row {
+        what: format!("level rotate --rewrap, {n} items"),
+        ours: format!("{:.0} items/s", rate(n as f64, took)),
+        baseline: "-".into(),
+        ratio: f64::NAN,
+        target: "(report)",
+    });
+}
+
+fn peak_memory(rows: &mut Vec<Row>, tmp: &Path) {
+    let mb = env_num("LOCKBOX_BENCH_BIG_MB", 1024);
+    let dir = tmp.join("memory");
+    fs::create_dir_all(&dir).unwrap();
+    let (vault, _, vault_dir) = setup(&dir, &["secret"]);
+    drop(vault);
+    let input = dir.join("input");
+    random_file(&input, mb << 20);
+    let keyring = dir.join("keyring").to_string_lossy().into_owned();
+    let put = peak_kib(
+        &vault_dir,
+        &["put", "acme", "big", "--level", "secret", "--file", &input.to_string_lossy()],
+    );
+    let get = peak_kib(
+        &vault_dir,
+        &["get", "acme", "big", "--keyring", &keyring, "--out", &dir.join("out").to_string_lossy()],
+    );
+    for (what, kib) in [("put", put), ("get", get)] {
+        rows.push(Row {
+            what: format!("peak memory, {what} of a {mb} MiB item"),
+            ours: kib.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+            baseline: "limit 64 MiB".into(),
+            ratio: kib.map_or(f64::NAN, |k| 64.0 * 1024.0 / k as f64),
+            target: ">= 1",
+        });
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+fn main() {
+    // `cargo bench` passes --bench; anything else (e.g. a test filter) runs nothing.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("lockbox-bench")
+        .tempdir_in(
+            std::env::var("LOCKBOX_BENCH_DIR")
+                .unwrap_or_else(|_| std::env::temp_dir().to_string_lossy().into_owned()),
+        )
+        .unwrap();
+    let mut rows = Vec::new();
+    large_file(&mut rows, tmp.path());
+    let (small, n) = small_items(&mut rows, tmp.path());
+    grants_and_rotation(&mut rows, tmp.path(), &small, n);
+    peak_memory(&mut rows, tmp.path());
+    println!("\n| measurement | lockbox | baseline (same run) | ratio | target |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        let ratio = if r.ratio.is_nan() { "-".into() } else { format!("{:.2}", r.ratio) };
+        println!("| {} | {} | {} | {} | {} |", r.what, r.ours, r.baseline, ratio, r.target);
+    }
+}
