@@ -36,7 +36,7 @@ pub fn run() -> Result<(), Error> {
         ("keys/root.txt", "secret", "The launch code is 0000."),
     ];
     say("The vault stores four items. `put` needs no private key: each item gets a fresh data key,");
-    println!("   wrapped to its level's public key; content is AES-256-GCM in 64 KiB chunks.");
+    println!("   wrapped to its level's public key; content is AES-256-GCM in chunks of just under 64 KiB.");
     for (id, level, text) in items {
         let info = vault.put("acme", id, level, &mut Cursor::new(text), PutOptions::default())?;
         println!("   put {id:<22} level {level:<13} {} bytes", info.size);

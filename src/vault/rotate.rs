@@ -83,6 +83,9 @@ fn rewrap_level(
     let target =
         find_level(record, level)?.epochs.last().map(|e| e.public).ok_or_else(|| Error::not_found(level))?;
     let wrapper = Wrapper::new(&PublicKey(target))?;
+    // One unwrapper per old epoch: it keeps the exchange of the last ephemeral key, so items
+    // wrapped in one batch cost one X25519 exchange to re-wrap.
+    let mut unwrappers: std::collections::HashMap<u32, Unwrapper> = std::collections::HashMap::new();
     let mut count = 0;
     for (id, item) in tx.items(&record.name)? {
         let mut item = item.map_err(|e| Error::integrity(format!("cannot re-wrap item {id:?}: {e}")))?;
@@ -91,14 +94,19 @@ fn rewrap_level(
         if header.level != level || header.key_epoch >= epoch {
             continue;
         }
-        let key = keyring.level_key(&header)?;
-        if key.public().fingerprint() != header.fingerprint {
+        let unwrapper = match unwrappers.entry(header.key_epoch) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Unwrapper::new(&keyring.level_key(&header)?))
+            }
+        };
+        if unwrapper.public().fingerprint() != header.fingerprint {
             return Err(Error::integrity(format!("item {id:?} names a key other than the keyring's")));
         }
         let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
-        let dek = Unwrapper::new(&key).unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped).map_err(
-            |_| Error::integrity(format!("cannot re-wrap item {id:?}: its data key does not unwrap")),
-        )?;
+        let dek = unwrapper.unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped).map_err(|_| {
+            Error::integrity(format!("cannot re-wrap item {id:?}: its data key does not unwrap"))
+        })?;
         header.key_epoch = epoch;
         header.fingerprint = fingerprint(&target);
         let rewrapped = wrapper.wrap(Purpose::DataKey, &header.wrap_context(), &dek)?;

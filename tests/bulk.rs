@@ -1,0 +1,168 @@
+//! `import` and `export`: directories in and out, engineers exporting only what is released,
+//! conflicts refused before anything is written, unsafe ids never written outside the target.
+
+use std::io::Cursor;
+use std::path::Path;
+use std::process::Command;
+
+use lockbox::format::KdfParams;
+use lockbox::keyring::{Identity, Keyring, Passphrase};
+use lockbox::lockbox::{NewRequest, id_hex};
+use lockbox::vault::{ErrorKind, PutOptions, Vault};
+
+const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+
+fn tree(root: &Path, files: &[(&str, &[u8])]) {
+    for (path, data) in files {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+}
+
+fn read_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(d) = pending.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                pending.push(p);
+            } else {
+                out.push((
+                    p.strip_prefix(root).unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn import_then_export_gives_back_the_same_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Vault::init(&dir.path().join("v")).unwrap();
+    let pass = Passphrase::new("pw".into());
+    let mut keyring = Keyring::create(&dir.path().join("k"), &pass, CHEAP).unwrap();
+    vault.create_tenant("acme", &["internal".into(), "secret".into()], &mut keyring).unwrap();
+    let big = vec![5u8; 300_000];
+    tree(
+        &dir.path().join("in"),
+        &[("a.txt", b"alpha"), ("docs/b.md", b"bravo"), ("docs/deep/c", b""), ("big.bin", &big)],
+    );
+    let mut seen = Vec::new();
+    let r = vault
+        .import_dir("acme", "internal", &dir.path().join("in"), false, &mut |d, t| seen.push((d, t)))
+        .unwrap();
+    assert_eq!((r.items, r.bytes), (4, 5 + 5 + 300_000));
+    assert_eq!(seen.last(), Some(&(4, 4)));
+    let ids: Vec<String> = vault.list("acme", None).unwrap().into_iter().map(|i| i.item).collect();
+    assert_eq!(ids, ["a.txt", "big.bin", "docs/b.md", "docs/deep/c"]);
+
+    // Without --replace, an existing id stops the import before anything is written.
+    tree(&dir.path().join("more"), &[("new.txt", b"new"), ("a.txt", b"changed")]);
+    let err =
+        vault.import_dir("acme", "internal", &dir.path().join("more"), false, &mut |_, _| {}).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert!(vault.item("acme", "new.txt").is_err(), "nothing was imported");
+    vault.import_dir("acme", "internal", &dir.path().join("more"), true, &mut |_, _| {}).unwrap();
+
+    let r = vault.export_dir("acme", &keyring, &dir.path().join("out"), &mut |_, _| {}).unwrap();
+    assert_eq!(r.items, 5);
+    assert!(r.skipped.is_empty());
+    let mut expected = read_tree(&dir.path().join("in"));
+    expected.retain(|(p, _)| p != "a.txt");
+    expected.push(("a.txt".into(), b"changed".to_vec()));
+    expected.push(("new.txt".into(), b"new".to_vec()));
+    expected.sort();
+    assert_eq!(read_tree(&dir.path().join("out")), expected);
+    let actions: Vec<String> =
+        vault.audit_entries(Some("acme")).unwrap().into_iter().map(|e| e.action).collect();
+    assert!(actions.contains(&"import".to_string()) && actions.contains(&"export".to_string()));
+}
+
+#[test]
+fn engineers_export_only_released_levels_and_unsafe_ids_stay_inside() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = Vault::init(&dir.path().join("v")).unwrap();
+    vault.set_actor("alice");
+    let pass = Passphrase::new("pw".into());
+    let mut keyring = Keyring::create(&dir.path().join("k"), &pass, CHEAP).unwrap();
+    vault.create_tenant("acme", &["internal".into(), "secret".into()], &mut keyring).unwrap();
+    for (id, level) in [
+        ("ok/i", "internal"),
+        ("s", "secret"),
+        ("../escape", "internal"),
+        ("/abs", "internal"),
+        ("a//b", "internal"),
+    ] {
+        vault.put("acme", id, level, &mut Cursor::new(id.as_bytes()), PutOptions::default()).unwrap();
+    }
+    vault.enroll_engineer("eve", &dir.path().join("eve"), &pass, CHEAP).unwrap();
+    let levels = vec!["internal".to_string()];
+    let req = NewRequest {
+        tenant: "acme",
+        engineer: "eve",
+        levels: &levels,
+        reason: "r",
+        case_id: "c",
+        duration_secs: None,
+    };
+    let id = id_hex(&vault.create_request(&req).unwrap().id);
+    vault.approve_request(&id, None, None, &mut keyring).unwrap();
+    let eve = Identity::open(&dir.path().join("eve"), &pass).unwrap();
+    let keys = vault.engineer_keys(&eve, "acme").unwrap();
+    let out = dir.path().join("out");
+    let r = vault.export_dir("acme", &keys, &out, &mut |_, _| {}).unwrap();
+    assert_eq!(r.items, 1);
+    let mut skipped: Vec<(String, ErrorKind)> = r.skipped.into_iter().map(|(id, e)| (id, e.kind)).collect();
+    skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        skipped,
+        [
+            ("../escape".into(), ErrorKind::Usage),
+            ("/abs".into(), ErrorKind::Usage),
+            ("a//b".into(), ErrorKind::Usage),
+            ("s".into(), ErrorKind::AccessDenied),
+        ]
+    );
+    assert_eq!(read_tree(&out), [("ok/i".to_string(), b"ok/i".to_vec())]);
+    assert!(!dir.path().join("escape").exists());
+}
+
+#[test]
+fn cli_import_export_summaries_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lockbox"))
+            .args(args)
+            .env("LOCKBOX_VAULT", dir.path().join("v"))
+            .env("LOCKBOX_PASSPHRASE", "pw")
+            .output()
+            .unwrap()
+    };
+    let k = dir.path().join("k").to_string_lossy().into_owned();
+    assert!(run(&["init"]).status.success());
+    assert!(run(&["tenant", "create", "acme", "--levels", "internal", "--keyring", &k]).status.success());
+    tree(&dir.path().join("in"), &[("x/1", b"one"), ("x/2", b"two")]);
+    let out = run(&["import", "acme", "--level", "internal", &dir.path().join("in").to_string_lossy()]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("imported 2 items (6 bytes)"), "{out:?}");
+    assert_eq!(
+        run(&["import", "acme", "--level", "internal", &dir.path().join("in").to_string_lossy()])
+            .status
+            .code(),
+        Some(6)
+    );
+    assert_eq!(
+        run(&["import", "acme", "--level", "internal", &dir.path().join("nowhere").to_string_lossy()])
+            .status
+            .code(),
+        Some(3)
+    );
+    let out = run(&["export", "acme", &dir.path().join("out").to_string_lossy(), "--keyring", &k]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("exported 2 items (6 bytes)"), "{out:?}");
+    assert_eq!(std::fs::read(dir.path().join("out/x/2")).unwrap(), b"two");
+    assert_eq!(run(&["export", "acme", &dir.path().join("o2").to_string_lossy()]).status.code(), Some(2));
+}
