@@ -126,18 +126,33 @@ fn large_file(rows: &mut Vec<Row>, tmp: &Path) {
         .output()
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    let (age_enc, age_dec) = match (have_age, recipient) {
+    let (age_enc, age_dec, age_enc_sync, age_dec_sync) = match (have_age, recipient) {
         (true, Some(r)) => {
             let enc_out = dir.join("in.age").to_string_lossy().into_owned();
+            let dec_out = dir.join("age.out").to_string_lossy().into_owned();
             let e = run("age", &["-r", &r, "-o", &enc_out, &inp]);
-            let d = run("age", &["-d", "-i", &key, "-o", &dir.join("age.out").to_string_lossy(), &enc_out]);
-            (e, d)
+            let d = run("age", &["-d", "-i", &key, "-o", &dec_out, &enc_out]);
+            // The same work made durable, as lockbox's is: age, then fsync of what it wrote.
+            let _ = fs::remove_file(&enc_out);
+            let es = run("age", &["-r", &r, "-o", &enc_out, &inp])
+                .zip(run("sync", &[&enc_out]))
+                .map(|(a, b)| a + b);
+            let _ = fs::remove_file(&dec_out);
+            let ds = run("age", &["-d", "-i", &key, "-o", &dec_out, &enc_out])
+                .zip(run("sync", &[&dec_out]))
+                .map(|(a, b)| a + b);
+            (e, d, es, ds)
         }
-        _ => (None, None),
+        _ => (None, None, None, None),
     };
     let mbs = |d: Duration| rate(bytes as f64 / 1e6, d);
-    for (what, ours, theirs) in [("put", put, age_enc), ("get", get, age_dec)] {
-        let baseline = theirs.map_or("age not installed".into(), |t| format!("age {:.0} MB/s", mbs(t)));
+    for (what, ours, theirs, how) in [
+        ("put", put, age_enc, "age"),
+        ("get", get, age_dec, "age"),
+        ("put (durable baseline)", put, age_enc_sync, "age + fsync"),
+        ("get (durable baseline)", get, age_dec_sync, "age + fsync"),
+    ] {
+        let baseline = theirs.map_or("age not installed".into(), |t| format!("{how} {:.0} MB/s", mbs(t)));
         rows.push(Row {
             what: format!("{what} {mb} MiB file, file to file"),
             ours: format!("{:.0} MB/s", mbs(ours)),
