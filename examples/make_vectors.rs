@@ -335,6 +335,7 @@ fn seeds(corpus: &Path) {
         created: 2,
         blob: [3; 16],
         chunks: 4,
+        inline: None,
     };
     let engineer = EngineerRecord { name: "eve".into(), public: [4; 32], created: 3 };
     let request = RequestRecord {

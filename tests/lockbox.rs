@@ -302,7 +302,10 @@ fn decrypts(r: &impl Reads, item: &ItemRecord, header: &Header, dek: DataKey) ->
     let keys = ItemKeys::derive(&dek, &header.nonce, &header.content_context());
     let Ok(mut opener) = keys.opener(&header.commitment) else { return false };
     (0..item.chunks).all(|i| {
-        let mut chunk = r.chunk(&item.blob, i).unwrap().unwrap();
+        let mut chunk = match &item.inline {
+            Some(inline) => inline.clone(),
+            None => r.chunk(&item.blob, i).unwrap().unwrap(),
+        };
         opener.open(&mut chunk, i + 1 == item.chunks).is_ok()
     })
 }

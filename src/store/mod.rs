@@ -383,9 +383,13 @@ impl WriteTx {
         Ok(())
     }
 
-    /// A writer for many chunks: opens the chunks table once.
-    pub fn chunk_writer(&self) -> Result<ChunkWriter<'_>, StoreError> {
-        Ok(ChunkWriter { table: self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)? })
+    /// A writer for items and their chunks that keeps both tables open: bulk commands write
+    /// thousands of items through one.
+    pub fn item_writer(&self) -> Result<ItemWriter<'_>, StoreError> {
+        Ok(ItemWriter {
+            items: self.tx.open_table(Table::Items.def()).map_err(StoreError::engine)?,
+            chunks: self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)?,
+        })
     }
 
     /// Makes the transaction durable: when this returns Ok, it survives a crash.
@@ -394,15 +398,36 @@ impl WriteTx {
     }
 }
 
-/// Appends chunks within a write transaction.
-pub struct ChunkWriter<'tx> {
-    table: redb::Table<'tx, &'static [u8], &'static [u8]>,
+/// Writes items and chunks within a write transaction, with both tables open.
+pub struct ItemWriter<'tx> {
+    items: redb::Table<'tx, &'static [u8], &'static [u8]>,
+    chunks: redb::Table<'tx, &'static [u8], &'static [u8]>,
 }
 
-impl ChunkWriter<'_> {
+impl ItemWriter<'_> {
+    /// An item, if present.
+    pub fn item(&self, tenant: &str, id: &str) -> Result<Option<ItemRecord>, StoreError> {
+        let value = self.items.get(&item_key(tenant, id)[..]).map_err(StoreError::engine)?;
+        value.map(|v| codec::decode("item record", v.value())).transpose()
+    }
+
     /// Stores chunk `index` of `blob`.
-    pub fn put(&mut self, blob: &[u8; 16], index: u64, ciphertext: &[u8]) -> Result<(), StoreError> {
-        self.table.insert(&chunk_key(blob, index)[..], ciphertext).map_err(StoreError::engine)?;
+    pub fn put_chunk(&mut self, blob: &[u8; 16], index: u64, ciphertext: &[u8]) -> Result<(), StoreError> {
+        self.chunks.insert(&chunk_key(blob, index)[..], ciphertext).map_err(StoreError::engine)?;
+        Ok(())
+    }
+
+    /// Stores an item record.
+    pub fn put_item(&mut self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError> {
+        let bytes = codec::encode("item record", item)?;
+        self.items.insert(&item_key(tenant, id)[..], &bytes[..]).map_err(StoreError::engine)?;
+        Ok(())
+    }
+
+    /// Removes every chunk of a blob.
+    pub fn remove_chunks(&mut self, blob: &[u8; 16]) -> Result<(), StoreError> {
+        let (from, to) = (chunk_key(blob, 0), chunk_key(blob, u64::MAX));
+        self.chunks.retain_in(&from[..]..=&to[..], |_, _| false).map_err(StoreError::engine)?;
         Ok(())
     }
 }

@@ -52,6 +52,9 @@ pub struct ItemRecord {
     pub blob: [u8; 16],
     /// Number of chunks (at least 1).
     pub chunks: u64,
+    /// The only chunk of a one-chunk item, kept in the record itself (one write and one read
+    /// instead of two); `None` when the chunks are in the chunks table.
+    pub inline: Option<Vec<u8>>,
 }
 
 /// An enrolled engineer and their public key.

@@ -11,11 +11,12 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
 
 use super::envelope::{ItemFields, item_opener_with};
-use super::items::{check_replace, seal_item, stored_chunks, tampered};
+use super::items::{check_replace, finish_put, seal_item, stored_chunks, tampered};
 use super::{Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_item_id, valid_name};
 use crate::crypto::{PublicKey, Unwrapper, Wrapper};
 use crate::format::{DEFAULT_CHUNK_SIZE, Header};
 use crate::store::Reads;
+use crate::store::records::ItemRecord;
 
 /// Items per import transaction.
 const BATCH_ITEMS: usize = 4096;
@@ -62,53 +63,95 @@ impl Vault {
             }
         }
         let total = files.len() as u64;
+        let (public, epoch) = {
+            let record = self.store().begin_read()?.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            let current = find_level(&record, level)?.epochs.last().cloned();
+            let current = current.ok_or_else(|| Error::integrity("the level has no key"))?;
+            (current.public, current.epoch)
+        };
         let mut report = BulkReport::default();
-        for batch in batches(&files) {
-            let tx = self.store().begin_write()?;
-            let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-            let current = find_level(&record, level)?
-                .epochs
-                .last()
-                .cloned()
-                .ok_or_else(|| Error::integrity("level has no key"))?;
-            let wrapper = Wrapper::new(&PublicKey(current.public))?;
-            for (id, path) in batch {
-                let previous = check_replace(&tx, tenant, id, replace)?;
-                let file = File::open(path)
-                    .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
-                let fields = ItemFields {
-                    tenant,
-                    level,
-                    item: id,
-                    epoch: current.epoch,
-                    chunk_size: DEFAULT_CHUNK_SIZE,
-                };
-                let (_, stored) =
-                    seal_item(&tx, &fields, &current.public, &wrapper, &mut BufReader::new(file))
-                        .map_err(|e| Error { message: format!("{}: {}", path.display(), e.message), ..e })?;
-                if let Some(old) = previous {
-                    tx.remove_chunks(&old.blob)?;
+        let groups = batches(&files);
+        // Two cores: a worker reads and encrypts the next small items while this thread stores
+        // them. At most 64 single-chunk items wait in the channel; larger files are streamed by
+        // this thread, so memory stays bounded whatever the file sizes.
+        std::thread::scope(|scope| -> Result<(), Error> {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Result<Prepared, Error>>(64);
+            let work = &groups;
+            scope.spawn(move || {
+                for batch in work {
+                    let wrapper = match Wrapper::new(&PublicKey(public)) {
+                        Ok(w) => w,
+                        Err(e) => return drop(send.send(Err(e.into()))),
+                    };
+                    for (id, path) in *batch {
+                        let fields =
+                            ItemFields { tenant, level, item: id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
+                        if send.send(prepare(&fields, &public, &wrapper, path)).is_err() {
+                            return;
+                        }
+                    }
                 }
-                tx.put_item(tenant, id, &stored)?;
-                report.items += 1;
-                report.bytes += stored.size;
+            });
+            for batch in &groups {
+                let tx = self.store().begin_write()?;
+                let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+                if find_level(&record, level)?.epochs.last().map(|e| e.epoch) != Some(epoch) {
+                    return Err(Error::conflict(format!(
+                        "level {level:?} was rotated during the import; run it again"
+                    )));
+                }
+                let mut w = tx.item_writer()?;
+                for _ in 0..batch.len() {
+                    let prepared =
+                        receive.recv().map_err(|_| Error::other("the import worker stopped"))??;
+                    let (header, stored) = match prepared {
+                        Prepared::Sealed(sealed) => {
+                            let (header, record, chunks) = *sealed;
+                            for (index, chunk) in chunks.iter().enumerate() {
+                                w.put_chunk(&record.blob, index as u64, chunk)?;
+                            }
+                            (header, record)
+                        }
+                        Prepared::Large { id, path } => {
+                            let fields = ItemFields {
+                                tenant,
+                                level,
+                                item: &id,
+                                epoch,
+                                chunk_size: DEFAULT_CHUNK_SIZE,
+                            };
+                            let wrapper = Wrapper::new(&PublicKey(public))?;
+                            let mut input = open_file(&path)?;
+                            seal_item(&fields, &public, &wrapper, &mut input, &mut |blob, index, chunk| {
+                                Ok(w.put_chunk(blob, index, chunk)?)
+                            })
+                            .map_err(|e| in_file(&path, e))?
+                        }
+                    };
+                    let previous = check_replace(&w, tenant, &header.item, replace)?;
+                    finish_put(&mut w, &header, previous.as_ref(), &stored)?;
+                    report.items += 1;
+                    report.bytes += stored.size;
+                }
+                drop(w);
+                let (first, last) = (&batch[0].0, &batch[batch.len() - 1].0);
+                let detail =
+                    format!("{} items at level {level}, epoch {epoch}: {first} .. {last}", batch.len());
+                self.record(&tx, "import", tenant, &dir.display().to_string(), &detail)?;
+                tx.commit().map_err(|e| {
+                    let e: Error = e.into();
+                    Error {
+                        message: format!(
+                            "{} (imported {} of {total} items before this)",
+                            e.message, report.items
+                        ),
+                        ..e
+                    }
+                })?;
+                progress(report.items, total);
             }
-            let (first, last) = (&batch[0].0, &batch[batch.len() - 1].0);
-            let detail =
-                format!("{} items at level {level}, epoch {}: {first} .. {last}", batch.len(), current.epoch);
-            self.record(&tx, "import", tenant, &dir.display().to_string(), &detail)?;
-            tx.commit().map_err(|e| {
-                let e: Error = e.into();
-                Error {
-                    message: format!(
-                        "{} (imported {} of {total} items before this)",
-                        e.message, report.items
-                    ),
-                    ..e
-                }
-            })?;
-            progress(report.items, total);
-        }
+            Ok(())
+        })?;
         Ok(report)
     }
 
@@ -182,6 +225,44 @@ impl Vault {
         }
         Ok(report)
     }
+}
+
+/// The worker's output for one file.
+enum Prepared {
+    /// A small file, encrypted in memory.
+    Sealed(Box<(Header, ItemRecord, Vec<Vec<u8>>)>),
+    /// A file of more than one chunk, left for the storing thread to stream.
+    Large { id: String, path: PathBuf },
+}
+
+fn open_file(path: &Path) -> Result<BufReader<File>, Error> {
+    let file = File::open(path).map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
+    Ok(BufReader::new(file))
+}
+
+fn in_file(path: &Path, e: Error) -> Error {
+    Error { message: format!("{}: {}", path.display(), e.message), ..e }
+}
+
+/// Reads and encrypts one small file, or says it is large.
+fn prepare(
+    fields: &ItemFields<'_>,
+    public: &[u8; 32],
+    wrapper: &Wrapper,
+    path: &Path,
+) -> Result<Prepared, Error> {
+    let len =
+        fs::metadata(path).map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?.len();
+    if len > u64::from(fields.chunk_size) {
+        return Ok(Prepared::Large { id: fields.item.to_owned(), path: path.to_owned() });
+    }
+    let mut chunks = Vec::with_capacity(1);
+    let (header, record) = seal_item(fields, public, wrapper, &mut open_file(path)?, &mut |_, _, chunk| {
+        chunks.push(chunk.to_vec());
+        Ok(())
+    })
+    .map_err(|e| in_file(path, e))?;
+    Ok(Prepared::Sealed(Box::new((header, record, chunks))))
 }
 
 /// Every regular file under `dir`, as (item id, path), sorted by id. Symbolic links are not

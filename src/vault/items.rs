@@ -10,7 +10,7 @@ use crate::format::{
     CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, check_chunk_len,
 };
 use crate::store::records::{ItemRecord, TenantRecord};
-use crate::store::{Reads, WriteTx};
+use crate::store::{ItemWriter, Reads, WriteTx};
 
 /// How to store an item.
 #[derive(Debug, Clone, Copy)]
@@ -95,12 +95,17 @@ impl Vault {
         let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
         let current = find_level(&record, level)?.epochs.last().cloned();
         let current = current.ok_or_else(|| Error::integrity(format!("level {level:?} has no key")))?;
-        let previous = check_replace(&tx, tenant, item, opts.replace)?;
-
+        let mut w = tx.item_writer()?;
+        let previous = check_replace(&w, tenant, item, opts.replace)?;
         let wrapper = Wrapper::new(&PublicKey(current.public))?;
         let fields = ItemFields { tenant, level, item, epoch: current.epoch, chunk_size: opts.chunk_size };
-        let (header, stored) = seal_item(&tx, &fields, &current.public, &wrapper, input)?;
-        self.finish_put(tx, &header, previous, stored, "put")
+        let (header, stored) =
+            seal_item(&fields, &current.public, &wrapper, input, &mut |blob, index, chunk| {
+                Ok(w.put_chunk(blob, index, chunk)?)
+            })?;
+        finish_put(&mut w, &header, previous.as_ref(), &stored)?;
+        drop(w);
+        self.commit_put(tx, &header, previous.is_some(), &stored, "put")
     }
 
     /// Stores a portable envelope (as printed by [`Vault::get_raw`]) as item `item` of
@@ -130,44 +135,48 @@ impl Vault {
         let tx = self.store().begin_write()?;
         let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
         check_registered_key(&record, &header)?;
-        let previous = check_replace(&tx, tenant, item, replace)?;
+        let mut w = tx.item_writer()?;
+        let previous = check_replace(&w, tenant, item, replace)?;
         let blob = random_array()?;
-        let mut chunks = tx.chunk_writer()?;
         let full = header.chunk_size as usize + CHUNK_TAG_LEN;
+        let mut inline = None;
         let (count, size) = for_each_chunk(input, full, |index, buf, last| {
             check_chunk_len(header.chunk_size, index, buf.len(), last)
                 .map_err(|e| Error::integrity(format!("envelope payload: {e}")))?;
-            chunks.put(&blob, index, buf)?;
+            if index == 0 && last {
+                inline = Some(buf.clone());
+            } else {
+                w.put_chunk(&blob, index, buf)?;
+            }
             Ok(())
         })?;
-        drop(chunks);
         let size = size - count * CHUNK_TAG_LEN as u64;
-        let stored = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count };
-        self.finish_put(tx, &header, previous, stored, "put.raw")
+        let stored =
+            ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count, inline };
+        finish_put(&mut w, &header, previous.as_ref(), &stored)?;
+        drop(w);
+        self.commit_put(tx, &header, previous.is_some(), &stored, "put.raw")
     }
 
-    fn finish_put(
+    /// Records the put in the audit log and commits it.
+    fn commit_put(
         &self,
         tx: WriteTx,
         header: &Header,
-        previous: Option<ItemRecord>,
-        stored: ItemRecord,
+        replaced: bool,
+        stored: &ItemRecord,
         action: &str,
     ) -> Result<ItemInfo, Error> {
-        if let Some(old) = &previous {
-            tx.remove_chunks(&old.blob)?;
-        }
-        tx.put_item(&header.tenant, &header.item, &stored)?;
         let detail = format!(
             "level {} epoch {} size {}{}",
             header.level,
             header.epoch,
             stored.size,
-            if previous.is_some() { " (replaced)" } else { "" }
+            if replaced { " (replaced)" } else { "" }
         );
         self.record(&tx, action, &header.tenant, &header.item, &detail)?;
         tx.commit()?;
-        Ok(ItemInfo::new(&header.tenant, &header.item, Some(header), &stored))
+        Ok(ItemInfo::new(&header.tenant, &header.item, Some(header), stored))
     }
 
     /// Decrypts item `item` of `tenant` to `out`, with keys from `keys`. Each chunk is
@@ -315,25 +324,37 @@ impl Vault {
     }
 }
 
-/// Encrypts `input` as a new item under a fresh data key and nonce, storing its chunks in `tx`;
-/// returns its header and the record to store (the caller stores it and commits).
+/// Receives each sealed chunk stored outside the item record: (blob id, index, ciphertext).
+pub(crate) type ChunkSink<'a> = dyn FnMut(&[u8; 16], u64, &[u8]) -> Result<(), Error> + 'a;
+
+/// Encrypts `input` as a new item under a fresh data key and nonce, handing each sealed chunk
+/// (with the item's new blob id) to `sink`; returns its header and the record to store.
 pub(crate) fn seal_item(
-    tx: &WriteTx,
     fields: &ItemFields<'_>,
     level_public: &[u8; 32],
     wrapper: &Wrapper,
     input: &mut dyn Read,
+    sink: &mut ChunkSink<'_>,
 ) -> Result<(Header, ItemRecord), Error> {
-    let (header, mut sealer) =
-        seal_header(fields, level_public, &DataKey::generate()?, random_array()?, wrapper)?;
-    let blob = random_array()?;
-    let mut chunks = tx.chunk_writer()?;
+    let mut inline = None;
+    // One draw from the OS for the data key, the item nonce and the blob id.
+    let random = zeroize::Zeroizing::new(random_array::<80>()?);
+    let mut dek = zeroize::Zeroizing::new([0u8; 32]);
+    dek.copy_from_slice(&random[..32]);
+    let (mut nonce, mut blob) = ([0u8; 32], [0u8; 16]);
+    nonce.copy_from_slice(&random[32..64]);
+    blob.copy_from_slice(&random[64..]);
+    let (header, mut sealer) = seal_header(fields, level_public, &DataKey::from_bytes(dek), nonce, wrapper)?;
     let (count, size) = for_each_chunk(input, fields.chunk_size as usize, |index, buf, last| {
         sealer.seal(buf, last)?;
-        chunks.put(&blob, index, buf)?;
-        Ok(())
+        if index == 0 && last {
+            inline = Some(buf.clone());
+            Ok(())
+        } else {
+            sink(&blob, index, buf)
+        }
     })?;
-    let record = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count };
+    let record = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count, inline };
     Ok((header, record))
 }
 
@@ -350,9 +371,12 @@ pub(crate) fn stored_chunks(
     let mut size = 0u64;
     for index in 0..record.chunks {
         let last = index + 1 == record.chunks;
-        let mut chunk = r
-            .chunk(&record.blob, index)?
-            .ok_or_else(|| tampered(tenant, item, &format!("chunk {index} is missing")))?;
+        let stored = match (&record.inline, index) {
+            (Some(inline), 0) => Some(inline.clone()),
+            (Some(_), _) => None,
+            (None, _) => r.chunk(&record.blob, index)?,
+        };
+        let mut chunk = stored.ok_or_else(|| tampered(tenant, item, &format!("chunk {index} is missing")))?;
         check_chunk_len(header.chunk_size, index, chunk.len(), last)
             .map_err(|e| tampered(tenant, item, &format!("chunk {index}: {e}")))?;
         size += (chunk.len() - CHUNK_TAG_LEN) as u64;
@@ -377,14 +401,28 @@ pub(crate) fn tampered(tenant: &str, item: &str, why: &str) -> Error {
     ))
 }
 
+/// Stores a new item record, dropping the chunks of the version it replaces.
+pub(crate) fn finish_put(
+    w: &mut ItemWriter<'_>,
+    header: &Header,
+    previous: Option<&ItemRecord>,
+    stored: &ItemRecord,
+) -> Result<(), Error> {
+    if let Some(old) = previous {
+        w.remove_chunks(&old.blob)?;
+    }
+    w.put_item(&header.tenant, &header.item, stored)?;
+    Ok(())
+}
+
 /// The existing item, if replacing is allowed; a conflict if it exists and is not.
 pub(crate) fn check_replace(
-    tx: &WriteTx,
+    w: &ItemWriter<'_>,
     tenant: &str,
     item: &str,
     replace: bool,
 ) -> Result<Option<ItemRecord>, Error> {
-    match tx.item(tenant, item)? {
+    match w.item(tenant, item)? {
         Some(_) if !replace => Err(Error::conflict(format!(
             "item {item:?} already exists in tenant {tenant:?} (use --replace to overwrite it)"
         ))),
