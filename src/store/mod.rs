@@ -147,6 +147,8 @@ pub struct ReadTx {
 pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError> + 'a;
 /// An item id with its record, or why the record does not decode.
 pub type StoredItem = (String, Result<ItemRecord, StoreError>);
+/// A visitor of items: id and record (or why it does not decode); returns whether to go on.
+pub type ItemVisit<'a> = dyn FnMut(&str, Result<ItemRecord, StoreError>) -> Result<bool, StoreError> + 'a;
 /// A stored (key, value) pair.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
@@ -191,14 +193,22 @@ pub trait Reads {
     /// Every item of a tenant, by id. A record that does not decode is returned as its error,
     /// so one damaged item does not hide the others.
     fn items(&self, tenant: &str) -> Result<Vec<StoredItem>, StoreError> {
-        let (from, to) = tenant_range(tenant);
         let mut out = Vec::new();
-        self.scan(Table::Items, &from, Some(&to), &mut |k, v| {
-            let id = String::from_utf8_lossy(&k[from.len()..]).into_owned();
-            out.push((id, codec::decode("item record", v)));
+        self.for_each_item(tenant, &mut |id, record| {
+            out.push((id.to_owned(), record));
             Ok(true)
         })?;
         Ok(out)
+    }
+
+    /// Visits every item of a tenant in id order without holding them all in memory, until
+    /// `visit` returns false.
+    fn for_each_item(&self, tenant: &str, visit: &mut ItemVisit<'_>) -> Result<(), StoreError> {
+        let (from, to) = tenant_range(tenant);
+        self.scan(Table::Items, &from, Some(&to), &mut |k, v| {
+            let id = String::from_utf8_lossy(&k[from.len()..]);
+            visit(&id, codec::decode("item record", v))
+        })
     }
 
     /// An engineer.

@@ -168,8 +168,11 @@ impl Vault {
         valid_name("tenant", tenant)?;
         let snapshot = self.store().begin_read()?;
         snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        let items = snapshot.items(tenant)?;
-        let total = items.len() as u64;
+        let mut total = 0u64;
+        snapshot.for_each_item(tenant, &mut |_, _| {
+            total += 1;
+            Ok(true)
+        })?;
         fs::create_dir_all(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
         let actor = keys.reader().unwrap_or(self.actor()).to_owned();
         let tx = self.store().begin_write()?;
@@ -180,7 +183,10 @@ impl Vault {
         let mut report = BulkReport::default();
         let mut unwrappers: HashMap<[u8; 16], Unwrapper> = HashMap::new();
         let mut made: Option<PathBuf> = None;
-        for (done, (id, record)) in items.into_iter().enumerate() {
+        let mut done = 0u64;
+        let mut fatal = None;
+        snapshot.for_each_item(tenant, &mut |id, record| {
+            let id = id.to_owned();
             let outcome = (|| {
                 let record = record.map_err(|e| tampered(tenant, &id, &e.to_string()))?;
                 let header =
@@ -193,7 +199,7 @@ impl Vault {
                 };
                 let mut opener = item_opener_with(&header, unwrapper)?;
                 let path = safe_path(dir, &id)?;
-                let result = write_item(&path, &mut made, |out| {
+                write_item(&path, &mut made, |out| {
                     stored_chunks(&snapshot, &record, &header, |index, chunk, last| {
                         opener.open(chunk, last).map_err(|_| {
                             tampered(tenant, &id, &format!("chunk {index} does not authenticate"))
@@ -201,20 +207,28 @@ impl Vault {
                         out.write_all(chunk).map_err(Error::output)
                     })?;
                     opener.finish().map_err(|_| tampered(tenant, &id, "the final chunk is missing"))
-                });
-                result.map(|()| record.size)
+                })?;
+                Ok::<u64, Error>(record.size)
             })();
             match outcome {
                 Ok(size) => {
                     report.items += 1;
                     report.bytes += size;
                 }
-                Err(e) if e.kind == ErrorKind::BrokenPipe || e.kind == ErrorKind::Other => return Err(e),
+                Err(e) if e.kind == ErrorKind::BrokenPipe || e.kind == ErrorKind::Other => {
+                    fatal = Some(e);
+                    return Ok(false);
+                }
                 Err(e) => report.skipped.push((id, e)),
             }
-            if done % 1024 == 1023 {
-                progress(done as u64 + 1, total);
+            done += 1;
+            if done % 1024 == 0 {
+                progress(done, total);
             }
+            Ok(true)
+        })?;
+        if let Some(e) = fatal {
+            return Err(e);
         }
         progress(total, total);
         if !report.skipped.is_empty() {
