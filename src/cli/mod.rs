@@ -30,6 +30,9 @@ pub fn main() -> ExitCode {
     // A panic is a bug, never an answer: report it in one line and exit 1, without a backtrace
     // that could echo data.
     std::panic::set_hook(Box::new(|info| {
+        if lockbox::store::guarded() {
+            return; // the store turns it into an integrity error
+        }
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!(
             "lockbox: internal error{at}; please report it (if the vault file was damaged, run `lockbox verify`)"

@@ -105,10 +105,13 @@ impl Store {
         if !path.is_file() {
             return Err(StoreError::Missing { path: path.to_owned() });
         }
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .open(path)
-            .map_err(|e| StoreError::open(path, e))?;
+        let db = guard(|| {
+            redb::Builder::new().set_cache_size(CACHE_BYTES).open(path).map_err(|e| StoreError::open(path, e))
+        })
+        .map_err(|e| match e {
+            StoreError::CorruptRecord { detail, .. } => StoreError::Corrupt { path: path.to_owned(), detail },
+            e => e,
+        })?;
         let store = Store { db, path: path.to_owned() };
         match store.begin_read()?.get(Table::Meta, b"schema")?.as_deref() {
             Some([SCHEMA_VERSION]) => Ok(store),
@@ -124,12 +127,12 @@ impl Store {
 
     /// Starts the (only) write transaction.
     pub fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        Ok(WriteTx { tx: self.db.begin_write().map_err(StoreError::engine)? })
+        guard(|| Ok(WriteTx { tx: self.db.begin_write().map_err(StoreError::engine)? }))
     }
 
     /// Starts a read transaction: a consistent snapshot.
     pub fn begin_read(&self) -> Result<ReadTx, StoreError> {
-        Ok(ReadTx { tx: self.db.begin_read().map_err(StoreError::engine)? })
+        guard(|| Ok(ReadTx { tx: self.db.begin_read().map_err(StoreError::engine)? }))
     }
 }
 
@@ -141,6 +144,30 @@ pub struct WriteTx {
 /// A read-only snapshot.
 pub struct ReadTx {
     tx: redb::ReadTransaction,
+}
+
+thread_local! {
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside a guarded storage call, so that a panic hook can stay quiet
+/// about a panic that [`guard`] turns into an error.
+pub fn guarded() -> bool {
+    GUARDED.with(|g| g.get())
+}
+
+/// Runs a storage call, turning a panic inside the storage engine (which redb can raise on a
+/// damaged file) into an integrity error: no input makes lockbox panic.
+fn guard<T>(f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let was = GUARDED.with(|g| g.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    result.unwrap_or_else(|_| {
+        Err(StoreError::CorruptRecord {
+            what: "database page",
+            detail: "the storage engine stopped on damaged data".into(),
+        })
+    })
 }
 
 /// A visitor of (key, value) entries; returns whether to go on.
@@ -291,22 +318,26 @@ macro_rules! impl_reads {
     ($ty:ty) => {
         impl Reads for $ty {
             fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-                let t = match self.tx.open_table(table.def()) {
-                    Ok(t) => t,
-                    Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-                    Err(e) => return Err(StoreError::engine(e)),
-                };
-                Ok(t.get(key).map_err(StoreError::engine)?.map(|v| v.value().to_vec()))
+                guard(|| {
+                    let t = match self.tx.open_table(table.def()) {
+                        Ok(t) => t,
+                        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                        Err(e) => return Err(StoreError::engine(e)),
+                    };
+                    Ok(t.get(key).map_err(StoreError::engine)?.map(|v| v.value().to_vec()))
+                })
             }
 
             fn last(&self, table: Table) -> Result<Option<Entry>, StoreError> {
-                let t = match self.tx.open_table(table.def()) {
-                    Ok(t) => t,
-                    Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-                    Err(e) => return Err(StoreError::engine(e)),
-                };
-                let last = t.last().map_err(StoreError::engine)?;
-                Ok(last.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+                guard(|| {
+                    let t = match self.tx.open_table(table.def()) {
+                        Ok(t) => t,
+                        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                        Err(e) => return Err(StoreError::engine(e)),
+                    };
+                    let last = t.last().map_err(StoreError::engine)?;
+                    Ok(last.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+                })
             }
 
             fn scan(
@@ -316,22 +347,24 @@ macro_rules! impl_reads {
                 to: Option<&[u8]>,
                 visit: &mut Visit<'_>,
             ) -> Result<(), StoreError> {
-                let t = match self.tx.open_table(table.def()) {
-                    Ok(t) => t,
-                    Err(TableError::TableDoesNotExist(_)) => return Ok(()),
-                    Err(e) => return Err(StoreError::engine(e)),
-                };
-                let range = match to {
-                    Some(to) => t.range(from..to),
-                    None => t.range(from..),
-                };
-                for entry in range.map_err(StoreError::engine)? {
-                    let (k, v) = entry.map_err(StoreError::engine)?;
-                    if !visit(k.value(), v.value())? {
-                        break;
+                guard(|| {
+                    let t = match self.tx.open_table(table.def()) {
+                        Ok(t) => t,
+                        Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+                        Err(e) => return Err(StoreError::engine(e)),
+                    };
+                    let range = match to {
+                        Some(to) => t.range(from..to),
+                        None => t.range(from..),
+                    };
+                    for entry in range.map_err(StoreError::engine)? {
+                        let (k, v) = entry.map_err(StoreError::engine)?;
+                        if !visit(k.value(), v.value())? {
+                            break;
+                        }
                     }
-                }
-                Ok(())
+                    Ok(())
+                })
             }
         }
     };
@@ -343,15 +376,19 @@ impl_reads!(WriteTx);
 impl WriteTx {
     /// Stores `value` under `key`.
     pub fn put(&self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let mut t = self.tx.open_table(table.def()).map_err(StoreError::engine)?;
-        t.insert(key, value).map_err(StoreError::engine)?;
-        Ok(())
+        guard(|| {
+            let mut t = self.tx.open_table(table.def()).map_err(StoreError::engine)?;
+            t.insert(key, value).map_err(StoreError::engine)?;
+            Ok(())
+        })
     }
 
     /// Removes `key`; whether it was there.
     pub fn remove(&self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
-        let mut t = self.tx.open_table(table.def()).map_err(StoreError::engine)?;
-        Ok(t.remove(key).map_err(StoreError::engine)?.is_some())
+        guard(|| {
+            let mut t = self.tx.open_table(table.def()).map_err(StoreError::engine)?;
+            Ok(t.remove(key).map_err(StoreError::engine)?.is_some())
+        })
     }
 
     /// Stores a tenant record.
@@ -387,24 +424,28 @@ impl WriteTx {
 
     /// Removes every chunk of a blob.
     pub fn remove_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
-        let mut t = self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)?;
-        let (from, to) = (chunk_key(blob, 0), chunk_key(blob, u64::MAX));
-        t.retain_in(&from[..]..=&to[..], |_, _| false).map_err(StoreError::engine)?;
-        Ok(())
+        guard(|| {
+            let mut t = self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)?;
+            let (from, to) = (chunk_key(blob, 0), chunk_key(blob, u64::MAX));
+            t.retain_in(&from[..]..=&to[..], |_, _| false).map_err(StoreError::engine)?;
+            Ok(())
+        })
     }
 
     /// A writer for items and their chunks that keeps both tables open: bulk commands write
     /// thousands of items through one.
     pub fn item_writer(&self) -> Result<ItemWriter<'_>, StoreError> {
-        Ok(ItemWriter {
-            items: self.tx.open_table(Table::Items.def()).map_err(StoreError::engine)?,
-            chunks: self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)?,
+        guard(|| {
+            Ok(ItemWriter {
+                items: self.tx.open_table(Table::Items.def()).map_err(StoreError::engine)?,
+                chunks: self.tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)?,
+            })
         })
     }
 
     /// Makes the transaction durable: when this returns Ok, it survives a crash.
     pub fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().map_err(StoreError::engine)
+        guard(|| self.tx.commit().map_err(StoreError::engine))
     }
 }
 
@@ -417,27 +458,35 @@ pub struct ItemWriter<'tx> {
 impl ItemWriter<'_> {
     /// An item, if present.
     pub fn item(&self, tenant: &str, id: &str) -> Result<Option<ItemRecord>, StoreError> {
-        let value = self.items.get(&item_key(tenant, id)[..]).map_err(StoreError::engine)?;
-        value.map(|v| codec::decode("item record", v.value())).transpose()
+        guard(|| {
+            let value = self.items.get(&item_key(tenant, id)[..]).map_err(StoreError::engine)?;
+            value.map(|v| codec::decode("item record", v.value())).transpose()
+        })
     }
 
     /// Stores chunk `index` of `blob`.
     pub fn put_chunk(&mut self, blob: &[u8; 16], index: u64, ciphertext: &[u8]) -> Result<(), StoreError> {
-        self.chunks.insert(&chunk_key(blob, index)[..], ciphertext).map_err(StoreError::engine)?;
-        Ok(())
+        guard(|| {
+            self.chunks.insert(&chunk_key(blob, index)[..], ciphertext).map_err(StoreError::engine)?;
+            Ok(())
+        })
     }
 
     /// Stores an item record.
     pub fn put_item(&mut self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError> {
-        let bytes = codec::encode("item record", item)?;
-        self.items.insert(&item_key(tenant, id)[..], &bytes[..]).map_err(StoreError::engine)?;
-        Ok(())
+        guard(|| {
+            let bytes = codec::encode("item record", item)?;
+            self.items.insert(&item_key(tenant, id)[..], &bytes[..]).map_err(StoreError::engine)?;
+            Ok(())
+        })
     }
 
     /// Removes every chunk of a blob.
     pub fn remove_chunks(&mut self, blob: &[u8; 16]) -> Result<(), StoreError> {
-        let (from, to) = (chunk_key(blob, 0), chunk_key(blob, u64::MAX));
-        self.chunks.retain_in(&from[..]..=&to[..], |_, _| false).map_err(StoreError::engine)?;
-        Ok(())
+        guard(|| {
+            let (from, to) = (chunk_key(blob, 0), chunk_key(blob, u64::MAX));
+            self.chunks.retain_in(&from[..]..=&to[..], |_, _| false).map_err(StoreError::engine)?;
+            Ok(())
+        })
     }
 }

@@ -222,7 +222,7 @@ impl Vault {
                 Err(e) => report.skipped.push((id, e)),
             }
             done += 1;
-            if done % 1024 == 0 {
+            if done.is_multiple_of(1024) {
                 progress(done, total);
             }
             Ok(true)
