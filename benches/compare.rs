@@ -30,7 +30,13 @@ fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// Flushes earlier phases' dirty pages so that one measurement does not pay for another's.
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
 fn lockbox(vault: &Path, args: &[&str]) -> Duration {
+    settle();
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_lockbox"))
         .args(args)
@@ -60,6 +66,9 @@ fn peak_kib(vault: &Path, args: &[&str]) -> Option<u64> {
 }
 
 fn run(cmd: &str, args: &[&str]) -> Option<Duration> {
+    if cmd != "sync" {
+        settle();
+    }
     let started = Instant::now();
     let ok =
         Command::new(cmd).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().ok()?.success();
@@ -189,6 +198,7 @@ fn small_items(rows: &mut Vec<Row>, tmp: &Path) -> (PathBuf, usize) {
         .collect();
     let table: TableDefinition<&str, &[u8]> = TableDefinition::new("raw");
     let db = redb::Database::create(dir.join("raw.redb")).unwrap();
+    settle();
     let started = Instant::now();
     let tx = db.begin_write().unwrap();
     {
@@ -210,6 +220,7 @@ fn small_items(rows: &mut Vec<Row>, tmp: &Path) -> (PathBuf, usize) {
     assert_eq!(total, n * 1024);
     // A second ceiling that does the same file work as import and export: read every file
     // and insert it, and write every value out as a file.
+    settle();
     let started = Instant::now();
     let tx = db.begin_write().unwrap();
     {
@@ -220,6 +231,7 @@ fn small_items(rows: &mut Vec<Row>, tmp: &Path) -> (PathBuf, usize) {
     }
     tx.commit().unwrap();
     let raw_files_in = started.elapsed();
+    settle();
     let started = Instant::now();
     let out = dir.join("raw-out");
     for (i, (k, v)) in values.iter().enumerate() {
