@@ -18,23 +18,12 @@ use lockbox::keyring::{Keyring, Passphrase};
 use lockbox::store::Reads;
 use lockbox::vault::Vault;
 
+mod common;
+use common::Rng;
+
 const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
 const ITEMS: [&str; 6] = ["a", "b", "c/d", "e", "f", "g"];
 const LEVELS: [&str; 2] = ["internal", "secret"];
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 struct Harness {
     dir: PathBuf,

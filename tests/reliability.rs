@@ -12,22 +12,10 @@ use lockbox::store::records::ItemRecord;
 use lockbox::store::{Reads, Store, Table, chunk_key, codec, item_key};
 use lockbox::vault::{DB_FILE, ErrorKind, PutOptions, Vault};
 
+mod common;
+use common::Rng;
+
 const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
-
-/// A deterministic generator (xorshift64*), so every run is reproducible from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 struct Fixture {
     dir: tempfile::TempDir,

@@ -10,7 +10,7 @@ use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
 
-use super::envelope::{ItemFields, item_opener_with};
+use super::envelope::{ItemFields, finish_chunks, item_opener_with, open_chunk};
 use super::items::{check_replace, finish_put, seal_item, stored_chunks, tampered};
 use super::{Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_item_id, valid_name};
 use crate::crypto::{PublicKey, Unwrapper, Wrapper};
@@ -201,12 +201,10 @@ impl Vault {
                 let path = safe_path(dir, &id)?;
                 write_item(&path, &mut made, |out| {
                     stored_chunks(&snapshot, &record, &header, |index, chunk, last| {
-                        opener.open(chunk, last).map_err(|_| {
-                            tampered(tenant, &id, &format!("chunk {index} does not authenticate"))
-                        })?;
+                        open_chunk(&mut opener, &header, index, chunk, last)?;
                         out.write_all(chunk).map_err(Error::output)
                     })?;
-                    opener.finish().map_err(|_| tampered(tenant, &id, "the final chunk is missing"))
+                    finish_chunks(&opener, &header)
                 })?;
                 Ok::<u64, Error>(record.size)
             })();

@@ -78,6 +78,24 @@ pub fn item_opener_with(header: &Header, unwrapper: &mut Unwrapper) -> Result<Ch
         .map_err(|_| tampered(tenant, item, "key commitment mismatch"))
 }
 
+/// Opens chunk `index` of the item `h` describes, naming the item if it does not authenticate.
+pub(crate) fn open_chunk(
+    opener: &mut ChunkOpener,
+    h: &Header,
+    index: u64,
+    chunk: &mut Vec<u8>,
+    last: bool,
+) -> Result<(), Error> {
+    opener
+        .open(chunk, last)
+        .map_err(|_| tampered(&h.tenant, &h.item, &format!("chunk {index} does not authenticate")))
+}
+
+/// Checks that the last chunk was opened (a stream cut short has none).
+pub(crate) fn finish_chunks(opener: &ChunkOpener, h: &Header) -> Result<(), Error> {
+    opener.finish().map_err(|_| tampered(&h.tenant, &h.item, "the final chunk is missing"))
+}
+
 /// Decrypts a portable envelope (as `get --raw` prints it) from `input` to `out` with keys from
 /// `keys`, without a vault. Each chunk is written only after it authenticates.
 pub fn open_envelope(
@@ -93,12 +111,10 @@ pub fn open_envelope(
     for_each_chunk(input, full, |index, chunk, last| {
         check_chunk_len(header.chunk_size, index, chunk.len(), last)
             .map_err(|e| tampered(tenant, item, &e.to_string()))?;
-        opener
-            .open(chunk, last)
-            .map_err(|_| tampered(tenant, item, &format!("chunk {index} does not authenticate")))?;
+        open_chunk(&mut opener, &header, index, chunk, last)?;
         out.write_all(chunk).map_err(Error::output)
     })?;
-    opener.finish().map_err(|_| tampered(tenant, item, "the final chunk is missing"))?;
+    finish_chunks(&opener, &header)?;
     out.flush().map_err(Error::output)?;
     Ok(header)
 }

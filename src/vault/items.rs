@@ -2,7 +2,9 @@
 
 use std::io::{Read, Write};
 
-use super::envelope::{ItemFields, for_each_chunk, item_opener, read_header, seal_header};
+use super::envelope::{
+    ItemFields, finish_chunks, for_each_chunk, item_opener, open_chunk, read_header, seal_header,
+};
 use super::tenants::{find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, now, valid_item_id, valid_name};
 use crate::crypto::{DataKey, PublicKey, Wrapper, fingerprint, random_array};
@@ -226,12 +228,10 @@ impl Vault {
 
         let snapshot = self.store().begin_read()?;
         stored_chunks(&snapshot, record, header, |index, chunk, last| {
-            opener
-                .open(chunk, last)
-                .map_err(|_| tampered(tenant, item, &format!("chunk {index} does not authenticate")))?;
+            open_chunk(&mut opener, header, index, chunk, last)?;
             out.write_all(chunk).map_err(Error::output)
         })?;
-        opener.finish().map_err(|_| tampered(tenant, item, "the final chunk is missing"))?;
+        finish_chunks(&opener, header)?;
         out.flush().map_err(Error::output)?;
         Ok(ItemInfo::new(tenant, item, Some(header), record))
     }

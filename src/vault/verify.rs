@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::envelope::{finish_chunks, open_chunk};
 use super::items::stored_chunks;
 use super::{Error, LevelKeys, Vault, find_level, item_opener, valid_name};
 use crate::audit::{self, Verdict};
@@ -128,9 +129,9 @@ fn check_item(
     };
     let mut opener = item_opener(&header, &key)?;
     stored_chunks(r, record, &header, |index, chunk, last| {
-        opener.open(chunk, last).map_err(|_| bad(format!("chunk {index} does not authenticate")))
+        open_chunk(&mut opener, &header, index, chunk, last)
     })?;
-    opener.finish().map_err(|_| bad("the final chunk is missing".into()))?;
+    finish_chunks(&opener, &header)?;
     report.decrypted += 1;
     Ok(())
 }
