@@ -129,6 +129,11 @@ fn exit_codes_name_the_problem() {
     env.fails(&["init"], b"", 6);
     env.fails(&["tenant", "create", "acme", "--levels", "x", "--keyring", &acme], b"", 6);
     env.fails(&["get", "acme", "a", "--keyring", &env.path("missing.keyring")], b"", 3);
+    let e = env.fails(&["put", "acme", "d", "--level", "secret", "--file", &env.path("")], b"", 2);
+    assert!(e.contains("is a directory"), "{e}");
+    let e = env.fails(&["get", "acme", "a", "--keyring", &acme, "--out", &env.path("")], b"", 2);
+    assert!(e.contains("is a directory"), "{e}");
+    env.fails(&["get", "acme", "a", "--keyring", &acme, "--out", &env.path("no/such/dir/f")], b"", 3);
 
     let mut wrong = env.cmd(&["get", "acme", "a", "--keyring", &acme]);
     wrong.env("LOCKBOX_PASSPHRASE", "wrong");

@@ -282,6 +282,9 @@ fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
 fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
     let vault = ctx.open()?;
     let mut input: Box<dyn Read> = match &args.file {
+        Some(path) if path.is_dir() => {
+            return Err(Error::usage(format!("{} is a directory, not a file", path.display())));
+        }
         Some(path) => Box::new(File::open(path).map_err(|e| open_error(path, e))?),
         None => Box::new(io::stdin().lock()),
     };
@@ -340,7 +343,10 @@ pub fn write_output<T>(
         path.file_name().ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
     let tmp = dir.join(format!(".{}.lockbox-partial", name.to_string_lossy()));
     let result = (|| {
-        let file = File::create(&tmp).map_err(|e| open_error(&tmp, e))?;
+        if path.is_dir() {
+            return Err(Error::usage(format!("--out {} is a directory; give a file path", path.display())));
+        }
+        let file = File::create(&tmp).map_err(|e| open_error(path, e))?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);
         f(&mut out)?;
         let file = out.into_inner().map_err(|e| Error::output(e.into_error()))?;
