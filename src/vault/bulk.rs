@@ -5,15 +5,14 @@
 //! item's own context, which holds its fresh random nonce). Export caches the exchange per
 //! ephemeral key, so a batch-imported directory costs one exchange per batch to read back.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
 
-use super::envelope::{ItemFields, finish_chunks, item_opener_with, open_chunk};
+use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, open_chunk};
 use super::items::{check_replace, finish_put, seal_item, stored_chunks, tampered};
 use super::{Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_item_id, valid_name};
-use crate::crypto::{PublicKey, Unwrapper, Wrapper};
+use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{DEFAULT_CHUNK_SIZE, Header};
 use crate::store::Reads;
 use crate::store::records::ItemRecord;
@@ -54,8 +53,8 @@ impl Vault {
             let record = snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
             find_level(&record, level)?;
             if !replace
-                && let Some((id, _)) =
-                    files.iter().find(|(id, _)| matches!(snapshot.item(tenant, id), Ok(Some(_))))
+                && let Some(Source { id, .. }) =
+                    files.iter().find(|f| matches!(snapshot.item(tenant, &f.id), Ok(Some(_))))
             {
                 return Err(Error::conflict(format!(
                     "item {id:?} already exists in tenant {tenant:?} (use --replace to overwrite); nothing was imported"
@@ -83,10 +82,15 @@ impl Vault {
                         Ok(w) => w,
                         Err(e) => return drop(send.send(Err(e.into()))),
                     };
-                    for (id, path) in *batch {
-                        let fields =
-                            ItemFields { tenant, level, item: id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
-                        if send.send(prepare(&fields, &public, &wrapper, path)).is_err() {
+                    for file in *batch {
+                        let fields = ItemFields {
+                            tenant,
+                            level,
+                            item: &file.id,
+                            epoch,
+                            chunk_size: DEFAULT_CHUNK_SIZE,
+                        };
+                        if send.send(prepare(&fields, &public, &wrapper, file)).is_err() {
                             return;
                         }
                     }
@@ -134,7 +138,7 @@ impl Vault {
                     report.bytes += stored.size;
                 }
                 drop(w);
-                let (first, last) = (&batch[0].0, &batch[batch.len() - 1].0);
+                let (first, last) = (&batch[0].id, &batch[batch.len() - 1].id);
                 let detail =
                     format!("{} items at level {level}, epoch {epoch}: {first} .. {last}", batch.len());
                 self.record(&tx, "import", tenant, &dir.display().to_string(), &detail)?;
@@ -181,7 +185,7 @@ impl Vault {
         tx.commit()?;
 
         let mut report = BulkReport::default();
-        let mut unwrappers: HashMap<[u8; 16], Unwrapper> = HashMap::new();
+        let mut unwrappers = Unwrappers::default();
         let mut made: Option<PathBuf> = None;
         let mut done = 0u64;
         let mut fatal = None;
@@ -203,13 +207,7 @@ impl Vault {
                     let record = record.map_err(|e| tampered(tenant, &id, &e.to_string()))?;
                     let header =
                         Header::decode(&record.header).map_err(|e| tampered(tenant, &id, &e.to_string()))?;
-                    let unwrapper = match unwrappers.entry(header.fingerprint) {
-                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            v.insert(Unwrapper::new(&keys.level_key(&header)?))
-                        }
-                    };
-                    let mut opener = item_opener_with(&header, unwrapper)?;
+                    let mut opener = item_opener_with(&header, unwrappers.for_header(keys, &header)?)?;
                     let path = safe_path(dir, &id)?;
                     if record.inline.is_some() {
                         let mut plain = Vec::with_capacity(record.size as usize);
@@ -288,11 +286,10 @@ fn prepare(
     fields: &ItemFields<'_>,
     public: &[u8; 32],
     wrapper: &Wrapper,
-    path: &Path,
+    file: &Source,
 ) -> Result<Prepared, Error> {
-    let len =
-        fs::metadata(path).map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?.len();
-    if len > u64::from(fields.chunk_size) {
+    let path = &file.path;
+    if file.len > u64::from(fields.chunk_size) {
         return Ok(Prepared::Large { id: fields.item.to_owned(), path: path.to_owned() });
     }
     let mut chunks = Vec::with_capacity(1);
@@ -304,9 +301,15 @@ fn prepare(
     Ok(Prepared::Sealed(Box::new((header, record, chunks))))
 }
 
-/// Every regular file under `dir`, as (item id, path), sorted by id. Symbolic links are not
-/// followed.
-fn walk(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+/// A file to import: its item id, path and size (read once, when the directory is walked).
+struct Source {
+    id: String,
+    path: PathBuf,
+    len: u64,
+}
+
+/// Every regular file under `dir`, sorted by id. Symbolic links are not followed.
+fn walk(dir: &Path) -> Result<Vec<Source>, Error> {
     let meta =
         fs::metadata(dir).map_err(|e| Error::not_found(format!("cannot read {}: {e}", dir.display())))?;
     if !meta.is_dir() {
@@ -334,21 +337,23 @@ fn walk(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
                     ))
                 })?;
                 valid_item_id(&id).map_err(|e| Error::usage(format!("{}: {}", path.display(), e.message)))?;
-                out.push((id, path));
+                let len =
+                    entry.metadata().map_err(|e| Error::other(format!("{}: {e}", path.display())))?.len();
+                out.push(Source { id, path, len });
             }
         }
     }
-    out.sort();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
 }
 
 /// Splits `files` into import transactions of at most [`BATCH_ITEMS`] items and about
 /// [`BATCH_BYTES`] bytes.
-fn batches(files: &[(String, PathBuf)]) -> Vec<&[(String, PathBuf)]> {
+fn batches(files: &[Source]) -> Vec<&[Source]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0u64);
-    for (i, (_, path)) in files.iter().enumerate() {
-        bytes += fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    for (i, file) in files.iter().enumerate() {
+        bytes += file.len;
         if i + 1 - start >= BATCH_ITEMS || bytes >= BATCH_BYTES {
             out.push(&files[start..=i]);
             (start, bytes) = (i + 1, 0);

@@ -78,6 +78,28 @@ pub fn item_opener_with(header: &Header, unwrapper: &mut Unwrapper) -> Result<Ch
         .map_err(|_| tampered(tenant, item, "key commitment mismatch"))
 }
 
+/// One [`Unwrapper`] per level key a bulk reader meets, keyed by the key's fingerprint: each
+/// keeps the exchange of the last ephemeral key, so a batch-wrapped run of items costs one
+/// X25519 exchange, and each level key's public half is computed once.
+#[derive(Default)]
+pub(crate) struct Unwrappers(std::collections::HashMap<[u8; 16], Unwrapper>);
+
+impl Unwrappers {
+    /// The unwrapper for the key that wraps `header`'s data key, fetched from `keys` once.
+    pub(crate) fn for_header(
+        &mut self,
+        keys: &dyn LevelKeys,
+        header: &Header,
+    ) -> Result<&mut Unwrapper, Error> {
+        Ok(match self.0.entry(header.fingerprint) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Unwrapper::new(&keys.level_key(header)?))
+            }
+        })
+    }
+}
+
 /// Opens chunk `index` of the item `h` describes, naming the item if it does not authenticate.
 pub(crate) fn open_chunk(
     opener: &mut ChunkOpener,

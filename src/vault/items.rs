@@ -255,15 +255,18 @@ impl Vault {
         if let Some(level) = level {
             find_level(&record, level)?;
         }
-        let items = self.store().begin_read()?.items(tenant)?;
-        Ok(items
-            .iter()
-            .map(|(id, rec)| match rec {
-                Ok(rec) => ItemInfo::new(tenant, id, Header::decode(&rec.header).ok().as_ref(), rec),
+        let mut out = Vec::new();
+        self.store().begin_read()?.for_each_item(tenant, &mut |id, rec| {
+            let info = match rec {
+                Ok(rec) => ItemInfo::new(tenant, id, Header::decode(&rec.header).ok().as_ref(), &rec),
                 Err(_) => ItemInfo::damaged(tenant, id),
-            })
-            .filter(|info| level.is_none() || info.level.as_deref() == level)
-            .collect())
+            };
+            if level.is_none() || info.level.as_deref() == level {
+                out.push(info);
+            }
+            Ok(true)
+        })?;
+        Ok(out)
     }
 
     /// Metadata of one item, without decrypting it.

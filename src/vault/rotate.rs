@@ -2,9 +2,10 @@
 //! to it (content is not re-encrypted: the payload binds the content epoch, the wrap binds the
 //! key epoch; see docs/DESIGN.md).
 
+use super::envelope::Unwrappers;
 use super::tenants::{epoch_record, find_level, new_epoch_key, no_tenant};
-use super::{Error, LevelKeys, Vault, now, valid_name};
-use crate::crypto::{PublicKey, Purpose, Unwrapper, Wrapped, Wrapper, fingerprint};
+use super::{Error, Vault, now, valid_name};
+use crate::crypto::{PublicKey, Purpose, Wrapped, Wrapper, fingerprint};
 use crate::format::Header;
 use crate::keyring::Keyring;
 use crate::store::records::TenantRecord;
@@ -82,24 +83,33 @@ fn rewrap_level(
 ) -> Result<u64, Error> {
     let target =
         find_level(record, level)?.epochs.last().map(|e| e.public).ok_or_else(|| Error::not_found(level))?;
-    let wrapper = Wrapper::new(&PublicKey(target))?;
-    // One unwrapper per old epoch: it keeps the exchange of the last ephemeral key, so items
-    // wrapped in one batch cost one X25519 exchange to re-wrap.
-    let mut unwrappers: std::collections::HashMap<u32, Unwrapper> = std::collections::HashMap::new();
-    let mut count = 0;
-    for (id, item) in tx.items(&record.name)? {
-        let mut item = item.map_err(|e| Error::integrity(format!("cannot re-wrap item {id:?}: {e}")))?;
-        let mut header = Header::decode(&item.header)
-            .map_err(|e| Error::integrity(format!("cannot re-wrap item {id:?}: damaged header: {e}")))?;
-        if header.level != level || header.key_epoch >= epoch {
-            continue;
-        }
-        let unwrapper = match unwrappers.entry(header.key_epoch) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(Unwrapper::new(&keyring.level_key(&header)?))
+    // The items to re-wrap, by id and header only: records (which may hold a chunk inline)
+    // are read again one at a time, so memory does not grow with their content.
+    let mut stale: Vec<(String, Header)> = Vec::new();
+    let mut damaged = None;
+    tx.for_each_item(&record.name, &mut |id, item| {
+        let header = item
+            .map_err(|e| e.to_string())
+            .and_then(|i| Header::decode(&i.header).map_err(|e| e.to_string()));
+        match header {
+            Ok(h) if h.level == level && h.key_epoch < epoch => stale.push((id.to_owned(), h)),
+            Ok(_) => {}
+            Err(e) => {
+                damaged = Some(Error::integrity(format!("cannot re-wrap item {id:?}: {e}")));
+                return Ok(false);
             }
-        };
+        }
+        Ok(true)
+    })?;
+    if let Some(e) = damaged {
+        return Err(e);
+    }
+    let wrapper = Wrapper::new(&PublicKey(target))?;
+    let mut unwrappers = Unwrappers::default();
+    let mut w = tx.item_writer()?;
+    let mut count = 0;
+    for (id, mut header) in stale {
+        let unwrapper = unwrappers.for_header(keyring, &header)?;
         if unwrapper.public().fingerprint() != header.fingerprint {
             return Err(Error::integrity(format!("item {id:?} names a key other than the keyring's")));
         }
@@ -112,8 +122,9 @@ fn rewrap_level(
         let rewrapped = wrapper.wrap(Purpose::DataKey, &header.wrap_context(), &dek)?;
         header.ephemeral = rewrapped.ephemeral;
         header.wrapped_dek = rewrapped.ciphertext;
+        let mut item = w.item(&record.name, &id)?.ok_or_else(|| Error::not_found(format!("item {id:?}")))?;
         item.header = header.encode();
-        tx.put_item(&record.name, &id, &item)?;
+        w.put_item(&record.name, &id, &item)?;
         count += 1;
     }
     Ok(count)

@@ -53,20 +53,19 @@ impl Vault {
         }
         let mut live_blobs = BTreeSet::new();
         for t in tenants.iter().filter(|r| tenant.is_none_or(|want| r.name == want)) {
-            for (id, record) in snapshot.items(&t.name)? {
+            snapshot.for_each_item(&t.name, &mut |id, record| {
                 report.items += 1;
-                let record = match record {
-                    Ok(r) => r,
-                    Err(e) => {
-                        report.problems.push(format!("item {id:?} of tenant {:?}: {e}", t.name));
-                        continue;
+                match record {
+                    Err(e) => report.problems.push(format!("item {id:?} of tenant {:?}: {e}", t.name)),
+                    Ok(record) => {
+                        live_blobs.insert(record.blob);
+                        if let Err(e) = check_item(&snapshot, t, id, &record, keyring, &mut report) {
+                            report.problems.push(e.message);
+                        }
                     }
-                };
-                live_blobs.insert(record.blob);
-                if let Err(e) = check_item(&snapshot, t, &id, &record, keyring, &mut report) {
-                    report.problems.push(e.message);
                 }
-            }
+                Ok(true)
+            })?;
         }
         if tenant.is_none() {
             check_orphans(&snapshot, &live_blobs, &mut report)?;
