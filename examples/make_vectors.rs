@@ -391,6 +391,22 @@ fn seeds(corpus: &Path) {
         1, 0, 6, 0, 0,
     ];
     put("vault_ops", "story", ops);
+    // A small real backup: a vault with one tenant and two items (one inline, one chunked).
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = lockbox::vault::Vault::init(&tmp.path().join("v")).unwrap();
+    let kdf = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+    let mut keyring = lockbox::keyring::Keyring::create(
+        &tmp.path().join("k"),
+        &lockbox::keyring::Passphrase::new("pw".into()),
+        kdf,
+    )
+    .unwrap();
+    vault.create_tenant("acme", &["secret".into()], &mut keyring).unwrap();
+    let opts = lockbox::vault::PutOptions { replace: false, chunk_size: 64 };
+    vault.put("acme", "small", "secret", &mut std::io::Cursor::new(b"hi"), opts).unwrap();
+    vault.put("acme", "large", "secret", &mut std::io::Cursor::new(plaintext(200)), opts).unwrap();
+    vault.backup(&tmp.path().join("b")).unwrap();
+    put("backup", "two-items", &std::fs::read(tmp.path().join("b")).unwrap());
     println!("wrote {count} fuzz seeds to {}", corpus.display());
 }
 

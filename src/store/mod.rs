@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
-pub use backup::BackupSummary;
+pub use backup::{BackupSummary, check_backup};
 pub use error::StoreError;
 use records::{EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
 
