@@ -3,7 +3,8 @@
 //!
 //! Every write goes through one [`WriteTx`], committed with redb's default immediate
 //! durability: when `commit` returns, the transaction is on disk (fdatasync), and a crash
-//! before that leaves the previous state.
+//! before that leaves the previous state. The one exception is [`Store::stage_chunks`], which
+//! commits a large item's chunks ahead of its record without an fsync (see there).
 
 mod backup;
 pub mod codec;
@@ -68,6 +69,9 @@ impl Table {
 const SCHEMA_VERSION: u8 = 1;
 /// redb's page cache: large enough for hot metadata, small enough to keep the process small.
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// Ciphertext bytes per staged transaction: well inside redb's write buffer (half the cache),
+/// so that no page of it is written twice.
+pub const STAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// An open vault database. Only one process may hold it at a time.
 pub struct Store {
@@ -128,6 +132,40 @@ impl Store {
     /// Starts the (only) write transaction.
     pub fn begin_write(&self) -> Result<WriteTx, StoreError> {
         guard(|| Ok(WriteTx { tx: self.db.begin_write().map_err(StoreError::engine)? }))
+    }
+
+    /// Stores `chunks` (index, ciphertext) of `blob` in a transaction of their own that is
+    /// committed without an fsync: visible at once, durable with the next durable commit. A
+    /// crash before that one loses them, as redb recovers to its last durable commit.
+    ///
+    /// Why: redb keeps a transaction's dirty pages in a buffer of half its cache; a larger
+    /// transaction spills pages to the file and writes each a second time when it finalises
+    /// their checksums at commit (a 256 MiB put in one transaction wrote 513 MiB and read 256
+    /// MiB back). Groups smaller than [`STAGE_BYTES`] are written once.
+    pub fn stage_chunks(&self, blob: &[u8; 16], chunks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        guard(|| {
+            let mut tx = self.db.begin_write().map_err(StoreError::engine)?;
+            tx.set_durability(redb::Durability::None).map_err(|e| StoreError::Engine(e.to_string()))?;
+            {
+                let mut t = tx.open_table(Table::Chunks.def()).map_err(StoreError::engine)?;
+                for (index, chunk) in chunks {
+                    t.insert(&chunk_key(blob, *index)[..], &chunk[..]).map_err(StoreError::engine)?;
+                }
+            }
+            tx.commit().map_err(StoreError::engine)
+        })
+    }
+
+    /// Removes chunks staged for an item whose record was never stored (also without an
+    /// fsync: if it is lost in a crash, so are the staged chunks, unless a durable commit
+    /// intervened, in which case `verify` reports them as orphans).
+    pub fn discard_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write()?;
+        guard(|| {
+            tx.tx.set_durability(redb::Durability::None).map_err(|e| StoreError::Engine(e.to_string()))
+        })?;
+        tx.remove_chunks(blob)?;
+        tx.commit()
     }
 
     /// Starts a read transaction: a consistent snapshot.

@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use super::envelope::{
     ItemFields, finish_chunks, for_each_chunk, item_opener, open_chunk, read_header, seal_header,
 };
+use super::stage::seal_staged;
 use super::tenants::{find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, now, valid_item_id, valid_name};
 use crate::crypto::{DataKey, PublicKey, Wrapper, fingerprint, random_array};
@@ -93,21 +94,41 @@ impl Vault {
                 "chunk size must be {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes"
             )));
         }
-        let tx = self.store().begin_write()?;
-        let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        let current = find_level(&record, level)?.epochs.last().cloned();
-        let current = current.ok_or_else(|| Error::integrity(format!("level {level:?} has no key")))?;
-        let mut w = tx.item_writer()?;
-        let previous = check_replace(&w, tenant, item, opts.replace)?;
+        let current = {
+            let snapshot = self.store().begin_read()?;
+            let record = snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            let current = find_level(&record, level)?.epochs.last().cloned();
+            let current = current.ok_or_else(|| Error::integrity(format!("level {level:?} has no key")))?;
+            // Fail before encrypting anything; checked again when the record is stored.
+            if !opts.replace && snapshot.item(tenant, item)?.is_some() {
+                return Err(exists(tenant, item));
+            }
+            current
+        };
         let wrapper = Wrapper::new(&PublicKey(current.public))?;
         let fields = ItemFields { tenant, level, item, epoch: current.epoch, chunk_size: opts.chunk_size };
-        let (header, stored) =
-            seal_item(&fields, &current.public, &wrapper, input, &mut |blob, index, chunk| {
-                Ok(w.put_chunk(blob, index, chunk)?)
-            })?;
-        finish_put(&mut w, &header, previous.as_ref(), &stored)?;
-        drop(w);
-        self.commit_put(tx, &header, previous.is_some(), &stored, "put")
+        let (sealed, mut staged) = seal_staged(self.store(), &fields, &current.public, &wrapper, input);
+        let result = sealed.and_then(|(header, stored)| {
+            let tx = self.store().begin_write()?;
+            let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            // An approval rotates the level: an item sealed under the epoch before it but stored
+            // after it would be readable under that grant.
+            if find_level(&record, level)?.epochs.last().map(|e| e.epoch) != Some(current.epoch) {
+                return Err(Error::conflict(format!(
+                    "level {level:?} was re-keyed while {item:?} was being written; nothing was stored, put it again"
+                )));
+            }
+            let mut w = tx.item_writer()?;
+            let previous = check_replace(&w, tenant, item, opts.replace)?;
+            staged.finish(&mut w)?;
+            finish_put(&mut w, &header, previous.as_ref(), &stored)?;
+            drop(w);
+            self.commit_put(tx, &header, previous.is_some(), &stored, "put")
+        });
+        if result.is_err() {
+            staged.discard();
+        }
+        result
     }
 
     /// Stores a portable envelope (as printed by [`Vault::get_raw`]) as item `item` of
@@ -328,7 +349,8 @@ impl Vault {
 }
 
 /// Receives each sealed chunk stored outside the item record: (blob id, index, ciphertext).
-pub(crate) type ChunkSink<'a> = dyn FnMut(&[u8; 16], u64, &[u8]) -> Result<(), Error> + 'a;
+/// The sink may take the buffer (leaving another in its place).
+pub(crate) type ChunkSink<'a> = dyn FnMut(&[u8; 16], u64, &mut Vec<u8>) -> Result<(), Error> + 'a;
 
 /// Encrypts `input` as a new item under a fresh data key and nonce, handing each sealed chunk
 /// (with the item's new blob id) to `sink`; returns its header and the record to store.
@@ -426,11 +448,15 @@ pub(crate) fn check_replace(
     replace: bool,
 ) -> Result<Option<ItemRecord>, Error> {
     match w.item(tenant, item)? {
-        Some(_) if !replace => Err(Error::conflict(format!(
-            "item {item:?} already exists in tenant {tenant:?} (use --replace to overwrite it)"
-        ))),
+        Some(_) if !replace => Err(exists(tenant, item)),
         existing => Ok(existing),
     }
+}
+
+fn exists(tenant: &str, item: &str) -> Error {
+    Error::conflict(format!(
+        "item {item:?} already exists in tenant {tenant:?} (use --replace to overwrite it)"
+    ))
 }
 
 /// Checks that a raw envelope's epochs exist for its level and its fingerprint is the one

@@ -11,6 +11,7 @@ mod error;
 mod items;
 mod keys;
 mod rotate;
+mod stage;
 mod tenants;
 mod verify;
 

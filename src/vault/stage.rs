@@ -1,0 +1,103 @@
+//! Sealing a large item on two cores: this thread reads and encrypts, a second one stores.
+//!
+//! Chunks go to the store ahead of the item record, in groups of [`STAGE_BYTES`] committed
+//! without an fsync ([`Store::stage_chunks`] says why: one big transaction makes redb write
+//! every page twice). Until the record exists nothing refers to the chunks' fresh random blob
+//! id, so no reader can reach them; the transaction that stores the record (and its audit entry)
+//! is durable and makes them durable with it. A crash before it loses them with everything
+//! else uncommitted; an error removes them.
+
+use std::io::Read;
+use std::sync::mpsc::sync_channel;
+
+use super::Error;
+use super::envelope::ItemFields;
+use super::items::seal_item;
+use crate::crypto::Wrapper;
+use crate::format::{CHUNK_TAG_LEN, Header};
+use crate::store::records::ItemRecord;
+use crate::store::{ItemWriter, STAGE_BYTES, Store};
+
+/// Sealed chunks waiting between the two threads (64 KiB each: at most 2 MiB).
+const QUEUE_CHUNKS: usize = 32;
+
+/// Chunks of one item not yet in the transaction that stores its record.
+pub(crate) struct Staged<'s> {
+    store: &'s Store,
+    blob: [u8; 16],
+    group: Vec<(u64, Vec<u8>)>,
+    bytes: usize,
+    staged: bool,
+}
+
+impl<'s> Staged<'s> {
+    fn new(store: &'s Store) -> Self {
+        Staged { store, blob: [0; 16], group: Vec::new(), bytes: 0, staged: false }
+    }
+
+    fn push(&mut self, blob: [u8; 16], index: u64, chunk: Vec<u8>) -> Result<(), Error> {
+        self.blob = blob;
+        self.bytes += chunk.len();
+        self.group.push((index, chunk));
+        if self.bytes >= STAGE_BYTES {
+            self.staged = true;
+            self.store.stage_chunks(&self.blob, &self.group)?;
+            self.group.clear();
+            self.bytes = 0;
+        }
+        Ok(())
+    }
+
+    /// Writes the chunks not staged yet into `w`, the transaction that stores the record.
+    pub(crate) fn finish(&mut self, w: &mut ItemWriter<'_>) -> Result<(), Error> {
+        for (index, chunk) in self.group.drain(..) {
+            w.put_chunk(&self.blob, index, &chunk)?;
+        }
+        Ok(())
+    }
+
+    /// After a failed put: removes what was staged. Best effort: the error that got us here is
+    /// the one to report, and chunks left behind are orphans that `verify` names.
+    pub(crate) fn discard(self) {
+        if self.staged {
+            let _ = self.store.discard_chunks(&self.blob);
+        }
+    }
+}
+
+/// Reads and seals `input` on this thread while a second thread stages the sealed chunks.
+/// Returns the header and record (or why not) and the chunks still to be written; on error
+/// the caller must [`Staged::discard`] them.
+pub(crate) fn seal_staged<'s>(
+    store: &'s Store,
+    fields: &ItemFields<'_>,
+    level_public: &[u8; 32],
+    wrapper: &Wrapper,
+    input: &mut dyn Read,
+) -> (Result<(Header, ItemRecord), Error>, Staged<'s>) {
+    let full = fields.chunk_size as usize + CHUNK_TAG_LEN;
+    std::thread::scope(|scope| {
+        let (send, receive) = sync_channel::<([u8; 16], u64, Vec<u8>)>(QUEUE_CHUNKS);
+        let writer = scope.spawn(move || {
+            let mut staged = Staged::new(store);
+            for (blob, index, chunk) in receive {
+                if let Err(e) = staged.push(blob, index, chunk) {
+                    return (Err(e), staged);
+                }
+            }
+            (Ok(()), staged)
+        });
+        let sealed = seal_item(fields, level_public, wrapper, input, &mut |blob, index, chunk| {
+            // Hand the buffer over and read the next chunk into a fresh one: no copy.
+            let chunk = std::mem::replace(chunk, Vec::with_capacity(full));
+            send.send((*blob, index, chunk)).map_err(|_| Error::other("the chunk writer stopped"))
+        });
+        drop(send);
+        match writer.join() {
+            // The writer's error explains a "writer stopped" from the sealing side.
+            Ok((Err(e), staged)) => (Err(e), staged),
+            Ok((Ok(()), staged)) => (sealed, staged),
+            Err(_) => (Err(Error::other("internal error: the chunk writer panicked")), Staged::new(store)),
+        }
+    })
+}
