@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::crypto::random_array;
 use crate::format::hex;
+use crate::writeback::SyncingFile;
 
 /// Replaces `path` with what `fill` writes: a temp file beside it (mode 0600), fsync, rename
 /// over `path`, fsync of the directory. On any error the temp file is removed and `path` is
@@ -23,9 +24,11 @@ pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<(
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut w = BufWriter::with_capacity(1 << 20, options.open(&tmp)?);
+        // Writes of a whole chunk (64 KiB) are larger than the buffer and go straight through,
+        // without a copy; a large output is pushed to disk as it is written.
+        let mut w = BufWriter::with_capacity(32 << 10, SyncingFile::new(options.open(&tmp)?));
         fill(&mut w)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
+        let f = w.into_inner().map_err(|e| e.into_error())?.into_inner();
         f.sync_all()?;
         drop(f);
         fs::rename(&tmp, path)?;

@@ -41,3 +41,4 @@ pub mod keyring;
 pub mod lockbox;
 pub mod store;
 pub mod vault;
+pub mod writeback;

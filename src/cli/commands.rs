@@ -1,6 +1,6 @@
 //! One function per command.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -326,8 +326,8 @@ fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
     }
 }
 
-/// Runs `f` with standard output, or with a temp file beside `path` that is renamed over it
-/// only if `f` succeeds (so a failed get leaves no partial file).
+/// Runs `f` with standard output, or with a temp file beside `path` (mode 0600) that is
+/// fsynced and renamed over it only if `f` succeeds, so a failed get leaves no partial file.
 pub fn write_output<T>(
     path: Option<&Path>,
     f: impl FnOnce(&mut dyn Write) -> Result<T, Error>,
@@ -338,25 +338,22 @@ pub fn write_output<T>(
         f(&mut out)?;
         return out.flush().map_err(Error::output);
     };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name =
-        path.file_name().ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(".{}.lockbox-partial", name.to_string_lossy()));
-    let result = (|| {
-        if path.is_dir() {
-            return Err(Error::usage(format!("--out {} is a directory; give a file path", path.display())));
-        }
-        let file = File::create(&tmp).map_err(|e| open_error(path, e))?;
-        let mut out = BufWriter::with_capacity(256 * 1024, file);
-        f(&mut out)?;
-        let file = out.into_inner().map_err(|e| Error::output(e.into_error()))?;
-        file.sync_all().map_err(Error::output)?;
-        fs::rename(&tmp, path).map_err(Error::output)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    if path.is_dir() {
+        return Err(Error::usage(format!("--out {} is a directory; give a file path", path.display())));
     }
-    result
+    let mut failure = None;
+    let written = lockbox::atomic::write_file(path, |w| {
+        f(w).map(drop).map_err(|e| {
+            failure = Some(e);
+            io::Error::other("stopped")
+        })
+    });
+    match (failure, written) {
+        (Some(e), _) => Err(e),
+        // The only file write_file can miss is the temp file's directory.
+        (None, Err(e)) if e.kind() == io::ErrorKind::NotFound => Err(open_error(path, e)),
+        (None, written) => written.map_err(Error::output),
+    }
 }
 
 fn list(ctx: &Ctx, args: ListArgs) -> Result<(), Error> {

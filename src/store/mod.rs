@@ -156,6 +156,12 @@ impl Store {
         })
     }
 
+    /// A thread that syncs the database file when nudged: a large put nudges it after each
+    /// staged group, so the disk writes while the put encrypts (see [`crate::writeback`]).
+    pub fn writeback(&self) -> Option<crate::writeback::Writeback> {
+        std::fs::File::open(&self.path).ok().map(crate::writeback::Writeback::new)
+    }
+
     /// Removes chunks staged for an item whose record was never stored (also without an
     /// fsync: if it is lost in a crash, so are the staged chunks, unless a durable commit
     /// intervened, in which case `verify` reports them as orphans).

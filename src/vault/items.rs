@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use super::envelope::{
     ItemFields, finish_chunks, for_each_chunk, item_opener, open_chunk, read_header, seal_header,
 };
-use super::stage::seal_staged;
+use super::stage::{QUEUE_CHUNKS, seal_staged};
 use super::tenants::{find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, now, valid_item_id, valid_name};
 use crate::crypto::{DataKey, PublicKey, Wrapper, fingerprint, random_array};
@@ -248,11 +248,31 @@ impl Vault {
         )?;
 
         let snapshot = self.store().begin_read()?;
-        stored_chunks(&snapshot, record, header, |index, chunk, last| {
-            open_chunk(&mut opener, header, index, chunk, last)?;
-            out.write_all(chunk).map_err(Error::output)
-        })?;
-        finish_chunks(&opener, header)?;
+        if record.chunks == 1 {
+            stored_chunks(&snapshot, record, header, |index, chunk, last| {
+                open_chunk(&mut opener, header, index, chunk, last)?;
+                out.write_all(chunk).map_err(Error::output)
+            })?;
+            finish_chunks(&opener, header)?;
+        } else {
+            // Two cores: a second thread reads and authenticates chunks while this one writes
+            // them out. Only authenticated plaintext crosses, at most QUEUE_CHUNKS at a time.
+            std::thread::scope(|scope| {
+                let (send, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUE_CHUNKS);
+                let reader = scope.spawn(move || {
+                    stored_chunks(&snapshot, record, header, |index, chunk, last| {
+                        open_chunk(&mut opener, header, index, chunk, last)?;
+                        send.send(std::mem::take(chunk)).map_err(|_| Error::other("the output stopped"))
+                    })?;
+                    finish_chunks(&opener, header)
+                });
+                let written = receive.into_iter().try_for_each(|chunk| out.write_all(&chunk));
+                let read = reader.join().unwrap_or_else(|_| Err(Error::other("internal error: the reader panicked")));
+                // A failed write stops the reader: its own error then only echoes this one.
+                written.map_err(Error::output)?;
+                read
+            })?;
+        }
         out.flush().map_err(Error::output)?;
         Ok(ItemInfo::new(tenant, item, Some(header), record))
     }

@@ -17,9 +17,10 @@ use crate::crypto::Wrapper;
 use crate::format::{CHUNK_TAG_LEN, Header};
 use crate::store::records::ItemRecord;
 use crate::store::{ItemWriter, STAGE_BYTES, Store};
+use crate::writeback::Writeback;
 
-/// Sealed chunks waiting between the two threads (64 KiB each: at most 2 MiB).
-const QUEUE_CHUNKS: usize = 32;
+/// Chunks waiting between two threads of a put or a get (64 KiB each: at most 2 MiB).
+pub(crate) const QUEUE_CHUNKS: usize = 32;
 
 /// Chunks of one item not yet in the transaction that stores its record.
 pub(crate) struct Staged<'s> {
@@ -28,11 +29,12 @@ pub(crate) struct Staged<'s> {
     group: Vec<(u64, Vec<u8>)>,
     bytes: usize,
     staged: bool,
+    writeback: Option<Writeback>,
 }
 
 impl<'s> Staged<'s> {
     fn new(store: &'s Store) -> Self {
-        Staged { store, blob: [0; 16], group: Vec::new(), bytes: 0, staged: false }
+        Staged { store, blob: [0; 16], group: Vec::new(), bytes: 0, staged: false, writeback: None }
     }
 
     fn push(&mut self, blob: [u8; 16], index: u64, chunk: Vec<u8>) -> Result<(), Error> {
@@ -40,8 +42,14 @@ impl<'s> Staged<'s> {
         self.bytes += chunk.len();
         self.group.push((index, chunk));
         if self.bytes >= STAGE_BYTES {
-            self.staged = true;
             self.store.stage_chunks(&self.blob, &self.group)?;
+            if !self.staged {
+                self.staged = true;
+                self.writeback = self.store.writeback();
+            }
+            if let Some(w) = &self.writeback {
+                w.nudge();
+            }
             self.group.clear();
             self.bytes = 0;
         }
