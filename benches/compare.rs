@@ -144,8 +144,9 @@ fn large_file(rows: &mut Vec<Row>, tmp: &Path) {
         Some(lockbox(&vault_dir, &["put", "acme", &id, "--level", "secret", "--file", &inp]))
     })
     .unwrap();
-    let get = best(|| Some(lockbox(&vault_dir, &["get", "acme", "big", "--keyring", &keyring, "--out", &out])))
-        .unwrap();
+    let get =
+        best(|| Some(lockbox(&vault_dir, &["get", "acme", "big", "--keyring", &keyring, "--out", &out])))
+            .unwrap();
     assert_eq!(fs::metadata(&out).unwrap().len(), bytes);
     let key = dir.join("age.key").to_string_lossy().into_owned();
     let have_age = run("age-keygen", &["-o", &key]).is_some();
@@ -163,7 +164,9 @@ fn large_file(rows: &mut Vec<Row>, tmp: &Path) {
             // The same work made durable, as lockbox's is: age, then fsync of what it wrote.
             let es = best(|| {
                 let _ = fs::remove_file(&enc_out);
-                run("age", &["-r", &r, "-o", &enc_out, &inp]).zip(run("sync", &[&enc_out])).map(|(a, b)| a + b)
+                run("age", &["-r", &r, "-o", &enc_out, &inp])
+                    .zip(run("sync", &[&enc_out]))
+                    .map(|(a, b)| a + b)
             });
             let ds = best(|| {
                 let _ = fs::remove_file(&dec_out);

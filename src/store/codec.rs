@@ -62,4 +62,41 @@ mod tests {
         huge[0] = 0x7f;
         assert!(decode::<TenantRecord>("tenant", &huge).is_err());
     }
+
+    /// The records' byte fields are encoded through serde_bytes for speed; the bytes must be
+    /// the ones a plain sequence of u8 gives, so that existing vaults still decode.
+    #[test]
+    fn byte_fields_keep_the_sequence_encoding() {
+        use crate::store::records::ItemRecord;
+        #[derive(serde::Serialize)]
+        struct Plain {
+            header: Vec<u8>,
+            size: u64,
+            created: u64,
+            blob: [u8; 16],
+            chunks: u64,
+            inline: Option<Vec<u8>>,
+        }
+        for inline in [None, Some(vec![]), Some(vec![7u8; 300])] {
+            let record = ItemRecord {
+                header: (0..200u8).collect(),
+                size: 3,
+                created: 4,
+                blob: [9; 16],
+                chunks: 1,
+                inline: inline.clone(),
+            };
+            let plain = Plain {
+                header: record.header.clone(),
+                size: 3,
+                created: 4,
+                blob: [9; 16],
+                chunks: 1,
+                inline,
+            };
+            let bytes = encode("item", &record).unwrap();
+            assert_eq!(bytes, encode("plain", &plain).unwrap());
+            assert_eq!(decode::<ItemRecord>("item", &bytes).unwrap(), record);
+        }
+    }
 }

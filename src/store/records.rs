@@ -43,6 +43,9 @@ pub struct EpochRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemRecord {
     /// The canonical envelope header.
+    // serde_bytes: the same bytes on the wire as a sequence of u8, encoded in one copy
+    // instead of one call per byte.
+    #[serde(with = "serde_bytes")]
     pub header: Vec<u8>,
     /// Plaintext size in bytes.
     pub size: u64,
@@ -54,6 +57,7 @@ pub struct ItemRecord {
     pub chunks: u64,
     /// The only chunk of a one-chunk item, kept in the record itself (one write and one read
     /// instead of two); `None` when the chunks are in the chunks table.
+    #[serde(with = "serde_bytes")]
     pub inline: Option<Vec<u8>>,
 }
 

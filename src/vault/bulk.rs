@@ -6,21 +6,24 @@
 //! ephemeral key, so a batch-imported directory costs one exchange per batch to read back.
 
 use std::fs::{self, File};
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, open_chunk};
-use super::items::{check_replace, finish_put, seal_item, stored_chunks, tampered};
+use super::items::{check_replace, finish_put, seal_item, seal_small, stored_chunks, tampered};
 use super::{Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_item_id, valid_name};
 use crate::crypto::{PublicKey, Wrapper};
-use crate::format::{DEFAULT_CHUNK_SIZE, Header};
+use crate::format::{CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header};
 use crate::store::Reads;
 use crate::store::records::ItemRecord;
 
 /// Items per import transaction.
 const BATCH_ITEMS: usize = 4096;
-/// Plaintext bytes per import transaction.
-const BATCH_BYTES: u64 = 64 << 20;
+/// Plaintext bytes per import transaction: within redb's write buffer (see
+/// [`crate::store::STAGE_BYTES`]), so that no page is written twice.
+const BATCH_BYTES: u64 = 8 << 20;
+/// Small items handed from the encrypting worker to the storing thread at a time.
+const PARCEL: usize = 64;
 
 /// What a bulk command did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,31 +74,39 @@ impl Vault {
         let mut report = BulkReport::default();
         let groups = batches(&files);
         // Two cores: a worker reads and encrypts the next small items while this thread stores
-        // them. At most 64 single-chunk items wait in the channel; larger files are streamed by
-        // this thread, so memory stays bounded whatever the file sizes.
+        // them. They travel in parcels of up to PARCEL items (one hand-over, not one per item);
+        // at most two parcels wait. Larger files are streamed by this thread, so memory stays
+        // bounded whatever the file sizes.
         std::thread::scope(|scope| -> Result<(), Error> {
-            let (send, receive) = std::sync::mpsc::sync_channel::<Result<Prepared, Error>>(64);
+            let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared, Error>>>(2);
             let work = &groups;
             scope.spawn(move || {
                 for batch in work {
                     let wrapper = match Wrapper::new(&PublicKey(public)) {
                         Ok(w) => w,
-                        Err(e) => return drop(send.send(Err(e.into()))),
+                        Err(e) => return drop(send.send(vec![Err(e.into())])),
                     };
-                    for file in *batch {
-                        let fields = ItemFields {
-                            tenant,
-                            level,
-                            item: &file.id,
-                            epoch,
-                            chunk_size: DEFAULT_CHUNK_SIZE,
-                        };
-                        if send.send(prepare(&fields, &public, &wrapper, file)).is_err() {
+                    for files in batch.chunks(PARCEL) {
+                        let parcel = files
+                            .iter()
+                            .map(|file| {
+                                let fields = ItemFields {
+                                    tenant,
+                                    level,
+                                    item: &file.id,
+                                    epoch,
+                                    chunk_size: DEFAULT_CHUNK_SIZE,
+                                };
+                                prepare(&fields, &public, &wrapper, file)
+                            })
+                            .collect();
+                        if send.send(parcel).is_err() {
                             return;
                         }
                     }
                 }
             });
+            let mut parcel = Vec::new().into_iter();
             for batch in &groups {
                 let tx = self.store().begin_write()?;
                 let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
@@ -106,16 +117,16 @@ impl Vault {
                 }
                 let mut w = tx.item_writer()?;
                 for _ in 0..batch.len() {
+                    if parcel.len() == 0 {
+                        parcel = receive
+                            .recv()
+                            .map_err(|_| Error::other("the import worker stopped"))?
+                            .into_iter();
+                    }
                     let prepared =
-                        receive.recv().map_err(|_| Error::other("the import worker stopped"))??;
+                        parcel.next().ok_or_else(|| Error::other("the import worker stopped"))??;
                     let (header, stored) = match prepared {
-                        Prepared::Sealed(sealed) => {
-                            let (header, record, chunks) = *sealed;
-                            for (index, chunk) in chunks.iter().enumerate() {
-                                w.put_chunk(&record.blob, index as u64, chunk)?;
-                            }
-                            (header, record)
-                        }
+                        Prepared::Sealed(sealed) => *sealed,
                         Prepared::Large { id, path } => {
                             let fields = ItemFields {
                                 tenant,
@@ -267,7 +278,7 @@ impl Vault {
 /// The worker's output for one file.
 enum Prepared {
     /// A small file, encrypted in memory.
-    Sealed(Box<(Header, ItemRecord, Vec<Vec<u8>>)>),
+    Sealed(Box<(Header, ItemRecord)>),
     /// A file of more than one chunk, left for the storing thread to stream.
     Large { id: String, path: PathBuf },
 }
@@ -289,16 +300,20 @@ fn prepare(
     file: &Source,
 ) -> Result<Prepared, Error> {
     let path = &file.path;
-    if file.len > u64::from(fields.chunk_size) {
-        return Ok(Prepared::Large { id: fields.item.to_owned(), path: path.to_owned() });
+    let limit = u64::from(fields.chunk_size);
+    let large = || Ok(Prepared::Large { id: fields.item.to_owned(), path: path.to_owned() });
+    if file.len > limit {
+        return large();
     }
-    let mut chunks = Vec::with_capacity(1);
-    let (header, record) = seal_item(fields, public, wrapper, &mut open_file(path)?, &mut |_, _, chunk| {
-        chunks.push(chunk.to_vec());
-        Ok(())
-    })
-    .map_err(|e| in_file(path, e))?;
-    Ok(Prepared::Sealed(Box::new((header, record, chunks))))
+    // Read whole, with room for the tag: sealed in place and stored as it is.
+    let mut content = Vec::with_capacity(file.len as usize + CHUNK_TAG_LEN);
+    let read = File::open(path).and_then(|f| f.take(limit + 1).read_to_end(&mut content));
+    read.map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
+    if content.len() as u64 > limit {
+        return large(); // it grew since the directory was walked
+    }
+    let (header, record) = seal_small(fields, public, wrapper, content).map_err(|e| in_file(path, e))?;
+    Ok(Prepared::Sealed(Box::new((header, record))))
 }
 
 /// A file to import: its item id, path and size (read once, when the directory is walked).

@@ -8,7 +8,7 @@ use super::envelope::{
 use super::stage::{QUEUE_CHUNKS, seal_staged};
 use super::tenants::{find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, now, valid_item_id, valid_name};
-use crate::crypto::{DataKey, PublicKey, Wrapper, fingerprint, random_array};
+use crate::crypto::{ChunkSealer, DataKey, PublicKey, Wrapper, fingerprint, random_array};
 use crate::format::{
     CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, check_chunk_len,
 };
@@ -267,7 +267,9 @@ impl Vault {
                     finish_chunks(&opener, header)
                 });
                 let written = receive.into_iter().try_for_each(|chunk| out.write_all(&chunk));
-                let read = reader.join().unwrap_or_else(|_| Err(Error::other("internal error: the reader panicked")));
+                let read = reader
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::other("internal error: the reader panicked")));
                 // A failed write stops the reader: its own error then only echoes this one.
                 written.map_err(Error::output)?;
                 read
@@ -382,14 +384,7 @@ pub(crate) fn seal_item(
     sink: &mut ChunkSink<'_>,
 ) -> Result<(Header, ItemRecord), Error> {
     let mut inline = None;
-    // One draw from the OS for the data key, the item nonce and the blob id.
-    let random = zeroize::Zeroizing::new(random_array::<80>()?);
-    let mut dek = zeroize::Zeroizing::new([0u8; 32]);
-    dek.copy_from_slice(&random[..32]);
-    let (mut nonce, mut blob) = ([0u8; 32], [0u8; 16]);
-    nonce.copy_from_slice(&random[32..64]);
-    blob.copy_from_slice(&random[64..]);
-    let (header, mut sealer) = seal_header(fields, level_public, &DataKey::from_bytes(dek), nonce, wrapper)?;
+    let (header, mut sealer, blob) = new_item(fields, level_public, wrapper)?;
     let (count, size) = for_each_chunk(input, fields.chunk_size as usize, |index, buf, last| {
         sealer.seal(buf, last)?;
         if index == 0 && last {
@@ -401,6 +396,40 @@ pub(crate) fn seal_item(
     })?;
     let record = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count, inline };
     Ok((header, record))
+}
+
+/// [`seal_item`] for content already in memory that fits one chunk: sealed in place, no copy.
+pub(crate) fn seal_small(
+    fields: &ItemFields<'_>,
+    level_public: &[u8; 32],
+    wrapper: &Wrapper,
+    mut content: Vec<u8>,
+) -> Result<(Header, ItemRecord), Error> {
+    debug_assert!(content.len() <= fields.chunk_size as usize);
+    let (header, mut sealer, blob) = new_item(fields, level_public, wrapper)?;
+    let size = content.len() as u64;
+    sealer.seal(&mut content, true)?;
+    let record =
+        ItemRecord { header: header.encode(), size, created: now(), blob, chunks: 1, inline: Some(content) };
+    Ok((header, record))
+}
+
+/// A new item's header (data key wrapped, commitment made), its chunk sealer and its blob id,
+/// from one draw of fresh randomness.
+fn new_item(
+    fields: &ItemFields<'_>,
+    level_public: &[u8; 32],
+    wrapper: &Wrapper,
+) -> Result<(Header, ChunkSealer, [u8; 16]), Error> {
+    // One draw from the OS for the data key, the item nonce and the blob id.
+    let random = zeroize::Zeroizing::new(random_array::<80>()?);
+    let mut dek = zeroize::Zeroizing::new([0u8; 32]);
+    dek.copy_from_slice(&random[..32]);
+    let (mut nonce, mut blob) = ([0u8; 32], [0u8; 16]);
+    nonce.copy_from_slice(&random[32..64]);
+    blob.copy_from_slice(&random[64..]);
+    let (header, sealer) = seal_header(fields, level_public, &DataKey::from_bytes(dek), nonce, wrapper)?;
+    Ok((header, sealer, blob))
 }
 
 /// Reads an item's chunks in order from `r`, checking that each is there with a valid length,
