@@ -69,7 +69,7 @@ fn import_then_export_gives_back_the_same_tree() {
     assert!(vault.item("acme", "new.txt").is_err(), "nothing was imported");
     vault.import_dir("acme", "internal", &dir.path().join("more"), true, &mut |_, _| {}).unwrap();
 
-    let r = vault.export_dir("acme", &keyring, &dir.path().join("out"), &mut |_, _| {}).unwrap();
+    let r = vault.export_dir("acme", &keyring, &dir.path().join("out"), false, &mut |_, _| {}).unwrap();
     assert_eq!(r.items, 5);
     assert!(r.skipped.is_empty());
     let mut expected = read_tree(&dir.path().join("in"));
@@ -77,6 +77,22 @@ fn import_then_export_gives_back_the_same_tree() {
     expected.push(("a.txt".into(), b"changed".to_vec()));
     expected.push(("new.txt".into(), b"new".to_vec()));
     expected.sort();
+    assert_eq!(read_tree(&dir.path().join("out")), expected, "every item, and no temp file left");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("out/docs/b.md")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "decrypted files are readable by their owner only");
+    }
+
+    // Exporting again does not overwrite what is there, unless asked to.
+    std::fs::write(dir.path().join("out/a.txt"), b"edited by the user").unwrap();
+    let r = vault.export_dir("acme", &keyring, &dir.path().join("out"), false, &mut |_, _| {}).unwrap();
+    assert_eq!((r.items, r.bytes, r.skipped.len()), (0, 0, 5));
+    assert!(r.skipped.iter().all(|(_, e)| e.kind == ErrorKind::Conflict && e.message.contains("--replace")));
+    assert_eq!(std::fs::read(dir.path().join("out/a.txt")).unwrap(), b"edited by the user");
+    let r = vault.export_dir("acme", &keyring, &dir.path().join("out"), true, &mut |_, _| {}).unwrap();
+    assert_eq!((r.items, r.skipped.len()), (5, 0));
     assert_eq!(read_tree(&dir.path().join("out")), expected);
     let actions: Vec<String> =
         vault.audit_entries(Some("acme")).unwrap().into_iter().map(|e| e.action).collect();
@@ -115,7 +131,7 @@ fn engineers_export_only_released_levels_and_unsafe_ids_stay_inside() {
     let eve = Identity::open(&dir.path().join("eve"), &pass).unwrap();
     let keys = vault.engineer_keys(&eve, "acme").unwrap();
     let out = dir.path().join("out");
-    let r = vault.export_dir("acme", &keys, &out, &mut |_, _| {}).unwrap();
+    let r = vault.export_dir("acme", &keys, &out, false, &mut |_, _| {}).unwrap();
     assert_eq!(r.items, 1);
     let mut skipped: Vec<(String, ErrorKind)> = r.skipped.into_iter().map(|(id, e)| (id, e.kind)).collect();
     skipped.sort_by(|a, b| a.0.cmp(&b.0));

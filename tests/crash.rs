@@ -1,5 +1,5 @@
-//! Crash consistency: run lockbox commands (puts, replaces, removes, approvals, rotations) and
-//! kill them with SIGKILL at random moments, at least 200 times; after each kill, reopen and
+//! Crash consistency: run lockbox commands (puts small and large, replaces, removes, approvals,
+//! rotations) and kill them with SIGKILL at random moments, at least 200 times; after each kill, reopen and
 //! check that acknowledged writes read back byte-identical, nothing torn is visible, the
 //! keyring still opens, every registered public key has its private key, and (periodically and
 //! at the end) that `verify` finds no damage or orphan and the audit chain verifies.
@@ -159,7 +159,7 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
     let mut h =
         Harness { dir: tmp.path().to_owned(), states: ITEMS.iter().map(|i| (*i, vec![None])).collect() };
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let (mut kills, mut acknowledged, mut rounds) = (0u32, 0u32, 0u32);
+    let (mut kills, mut acknowledged, mut rounds, mut large_kills) = (0u32, 0u32, 0u32, 0u32);
     let started = Instant::now();
     while kills < wanted {
         rounds += 1;
@@ -170,7 +170,15 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
         let keyring = h.keyring();
         let (ok, killed) = match rng.below(10) {
             0..=4 => {
-                let len = rng.below(400_000) as usize;
+                // One put in eight is large enough to be stored in staged groups (store::STAGE_BYTES)
+                // before its record: a kill may land between them.
+                let large = rng.below(8) == 0;
+                let len = if large {
+                    lockbox::store::STAGE_BYTES + rng.below(2 * lockbox::store::STAGE_BYTES as u64) as usize
+                } else {
+                    rng.below(400_000) as usize
+                };
+                let delay = if large { Duration::from_micros(rng.below(600_000)) } else { delay };
                 let fill = rng.next() as u8;
                 let data: Vec<u8> = (0..len).map(|i| fill.wrapping_add((i / 7) as u8)).collect();
                 let level = LEVELS[rng.below(2) as usize];
@@ -179,6 +187,7 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
                     data.clone(),
                 );
                 let (ok, killed) = kill_after(child, delay);
+                large_kills += u32::from(large && killed);
                 let states = h.states.get_mut(item).unwrap();
                 if ok {
                     *states = vec![Some(data)];
@@ -251,7 +260,7 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
     }
     h.check_all();
     eprintln!(
-        "crash harness (seed {seed}): {rounds} rounds, {kills} kills, {acknowledged} acknowledged, {:?}",
+        "crash harness (seed {seed}): {rounds} rounds, {kills} kills ({large_kills} during large puts), {acknowledged} acknowledged, {:?}",
         started.elapsed()
     );
 }

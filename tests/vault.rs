@@ -249,3 +249,65 @@ fn the_vault_never_needs_a_private_key_to_write() {
     assert!(get(&f, "acme", "w", &f.globex).is_err());
     assert_eq!(get(&f, "acme", "w", &f.acme).unwrap(), b"written blind");
 }
+
+/// Yields `data`, then calls `at_end` once (an error stops the put there).
+struct Source<'a> {
+    data: Cursor<Vec<u8>>,
+    at_end: Option<Box<dyn FnOnce() -> std::io::Result<()> + 'a>>,
+}
+
+impl std::io::Read for Source<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.data.read(buf)?;
+        if n == 0
+            && let Some(f) = self.at_end.take()
+        {
+            f()?;
+        }
+        Ok(n)
+    }
+}
+
+use std::io::Read;
+
+#[test]
+fn a_large_put_that_fails_after_staging_leaves_nothing_behind() {
+    let f = fixture();
+    // Well past one staged group, so chunks are committed ahead of the record.
+    let data = content(3 * lockbox::store::STAGE_BYTES);
+    let mut input = Source {
+        data: Cursor::new(data.clone()),
+        at_end: Some(Box::new(|| Err(std::io::Error::other("the disk went away")))),
+    };
+    let err = f.vault.put("acme", "big", "secret", &mut input, PutOptions::default()).unwrap_err();
+    assert!(err.message.contains("the disk went away"), "{}", err.message);
+    assert_eq!(f.vault.item("acme", "big").unwrap_err().kind, ErrorKind::NotFound);
+    let report = f.vault.verify(None, Some(&f.acme)).unwrap();
+    assert!(report.problems.is_empty(), "staged chunks were discarded: {:?}", report.problems);
+
+    // The same put, whole, stores it.
+    put(&f, "acme", "big", "secret", &data, PutOptions::default());
+    assert_eq!(get(&f, "acme", "big", &f.acme).unwrap(), data);
+    assert!(f.vault.verify(None, Some(&f.acme)).unwrap().problems.is_empty());
+}
+
+#[test]
+fn a_level_re_keyed_during_a_large_put_refuses_it() {
+    let f = fixture();
+    let data = content(2 * lockbox::store::STAGE_BYTES);
+    let acme = std::cell::RefCell::new(f.acme);
+    let vault = &f.vault;
+    let mut input = Source {
+        data: Cursor::new(data),
+        // An approval in the middle of the put rotates the level the same way.
+        at_end: Some(Box::new(|| {
+            vault.rotate_level("acme", "secret", &mut acme.borrow_mut(), false).unwrap();
+            Ok(())
+        })),
+    };
+    let err = vault.put("acme", "big", "secret", &mut input, PutOptions::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert!(err.message.contains("re-keyed"), "{}", err.message);
+    assert_eq!(vault.item("acme", "big").unwrap_err().kind, ErrorKind::NotFound);
+    assert!(vault.verify(None, Some(&acme.borrow())).unwrap().problems.is_empty());
+}

@@ -85,6 +85,9 @@ pub enum Command {
         /// An engineer's identity file
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
+        /// Overwrite files already in DIR (else each such item is skipped and reported)
+        #[arg(long)]
+        replace: bool,
     },
     /// Scan the whole vault for damage (exit 5 if any); with --keyring also decrypt every item
     Verify {

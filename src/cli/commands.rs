@@ -116,18 +116,18 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             });
             Ok(())
         }
-        Command::Export { tenant, dir, keyring, identity } => {
+        Command::Export { tenant, dir, keyring, identity, replace } => {
             let vault = ctx.open()?;
             let started = std::time::Instant::now();
             let mut bar = Progress::new("exporting");
             let r = match (keyring, identity) {
                 (Some(k), None) => {
-                    vault.export_dir(&tenant, &ctx.keyring(&k)?, &dir, &mut |d, t| bar.show(d, t))?
+                    vault.export_dir(&tenant, &ctx.keyring(&k)?, &dir, replace, &mut |d, t| bar.show(d, t))?
                 }
                 (None, Some(i)) => {
                     let identity = ctx.identity(&i)?;
                     let keys = vault.engineer_keys(&identity, &tenant)?;
-                    vault.export_dir(&tenant, &keys, &dir, &mut |d, t| bar.show(d, t))?
+                    vault.export_dir(&tenant, &keys, &dir, replace, &mut |d, t| bar.show(d, t))?
                 }
                 _ => return Err(Error::usage("export needs --keyring FILE or --identity FILE")),
             };
