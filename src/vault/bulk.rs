@@ -24,9 +24,6 @@ const BATCH_ITEMS: usize = 4096;
 const BATCH_BYTES: u64 = 8 << 20;
 /// Small items handed from one thread to another at a time (import and export).
 const PARCEL: usize = 64;
-/// Threads creating an export's files. One: with two, both spent a third of their time
-/// spinning on the directory's lock in ext4 (measured), and an export was no faster.
-const WRITERS: usize = 1;
 
 /// What a bulk command did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -205,24 +202,17 @@ impl Vault {
         let mut made: Option<PathBuf> = None;
         let mut done = 0u64;
         let mut fatal = None;
-        // This thread decrypts while WRITERS threads create the files of one-chunk items (file
-        // creation, in the kernel, is most of an export's time).
-        // Only authenticated plaintext is handed over, in parcels of up to PARCEL items of at
-        // most one chunk each, at most two parcels waiting per writer.
+        // This thread decrypts while a writer thread creates the files of one-chunk items (file
+        // creation, in the kernel, is most of an export's time; a second writer only spun on the
+        // directory's lock in ext4, measured). Only authenticated plaintext is handed over, in
+        // parcels of up to PARCEL items of at most one chunk each, at most two waiting.
         std::thread::scope(|scope| -> Result<(), Error> {
-            let mut writers = Vec::new();
-            let mut sends = Vec::new();
-            for _ in 0..WRITERS {
-                let (send, receive) = std::sync::mpsc::sync_channel::<Parcel>(2);
-                sends.push(send);
-                writers.push(scope.spawn(move || write_parcels(receive, replace)));
-            }
+            let (send, receive) = std::sync::mpsc::sync_channel::<Parcel>(2);
+            let writer = scope.spawn(move || write_parcels(receive, replace));
             let mut parcel: Parcel = Vec::with_capacity(PARCEL);
-            let mut parcels = 0usize;
-            let mut hand_over = |parcel: &mut Parcel| -> Result<(), Error> {
+            let hand_over = |parcel: &mut Parcel| -> Result<(), Error> {
                 let full = std::mem::replace(parcel, Vec::with_capacity(PARCEL));
-                parcels += 1;
-                sends[parcels % WRITERS].send(full).map_err(|_| Error::other("the export writer stopped"))
+                send.send(full).map_err(|_| Error::other("the export writer stopped"))
             };
             snapshot.for_each_item(tenant, &mut |id, record| {
                 let id = id.to_owned();
@@ -273,20 +263,15 @@ impl Vault {
                 Ok(true)
             })?;
             let last = if parcel.is_empty() || fatal.is_some() { Ok(()) } else { hand_over(&mut parcel) };
-            drop(hand_over);
-            drop(sends);
-            let mut first_error = fatal.take().map(Err).unwrap_or(last);
-            for writer in writers {
-                match writer.join().unwrap_or_else(|_| Err(Error::other("the export writer failed"))) {
-                    Ok((skipped, bytes)) => {
-                        report.items -= skipped.len() as u64;
-                        report.bytes -= bytes;
-                        report.skipped.extend(skipped);
-                    }
-                    Err(e) => first_error = first_error.and(Err(e)),
-                }
-            }
-            first_error
+            drop(send);
+            let written = writer.join().unwrap_or_else(|_| Err(Error::other("the export writer failed")));
+            // The writer's own error explains a "writer stopped" on this side.
+            let (skipped, bytes) = written?;
+            fatal.take().map_or(last, Err)?;
+            report.items -= skipped.len() as u64;
+            report.bytes -= bytes;
+            report.skipped.extend(skipped);
+            Ok(())
         })?;
         // One sync for every file written: the export is durable when it reports success.
         crate::atomic::sync_filesystem(dir)
