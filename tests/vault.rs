@@ -268,7 +268,6 @@ impl std::io::Read for Source<'_> {
     }
 }
 
-
 #[test]
 fn a_large_put_that_fails_after_staging_leaves_nothing_behind() {
     let f = fixture();
