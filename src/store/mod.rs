@@ -228,6 +228,10 @@ pub trait Reads {
     /// The value under `key`.
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// The value under `key` into `buf` (replacing its content, reusing its allocation);
+    /// whether there was one.
+    fn get_into(&self, table: Table, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, StoreError>;
+
     /// Calls `visit` for each entry with `from <= key < to` in key order, until it returns false.
     fn scan(
         &self,
@@ -330,6 +334,11 @@ pub trait Reads {
     fn chunk(&self, blob: &[u8; 16], index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(Table::Chunks, &chunk_key(blob, index))
     }
+
+    /// [`Reads::chunk`] into a buffer the caller recycles; whether the chunk is there.
+    fn chunk_into(&self, blob: &[u8; 16], index: u64, buf: &mut Vec<u8>) -> Result<bool, StoreError> {
+        self.get_into(Table::Chunks, &chunk_key(blob, index), buf)
+    }
 }
 
 /// The key of an item: tenant || 0x00 || id. Tenant names hold no 0x00, so a tenant's items
@@ -369,6 +378,24 @@ macro_rules! impl_reads {
                         Err(e) => return Err(StoreError::engine(e)),
                     };
                     Ok(t.get(key).map_err(StoreError::engine)?.map(|v| v.value().to_vec()))
+                })
+            }
+
+            fn get_into(&self, table: Table, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, StoreError> {
+                guard(|| {
+                    let t = match self.tx.open_table(table.def()) {
+                        Ok(t) => t,
+                        Err(TableError::TableDoesNotExist(_)) => return Ok(false),
+                        Err(e) => return Err(StoreError::engine(e)),
+                    };
+                    buf.clear();
+                    match t.get(key).map_err(StoreError::engine)? {
+                        Some(v) => {
+                            buf.extend_from_slice(v.value());
+                            Ok(true)
+                        }
+                        None => Ok(false),
+                    }
                 })
             }
 

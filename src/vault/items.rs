@@ -257,16 +257,23 @@ impl Vault {
         } else {
             // Two cores: a second thread reads and authenticates chunks while this one writes
             // them out. Only authenticated plaintext crosses, at most QUEUE_CHUNKS at a time.
+            // Written buffers go back to the reader: no allocation per chunk.
             std::thread::scope(|scope| {
                 let (send, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUE_CHUNKS);
+                let (give_back, take_back) = std::sync::mpsc::channel::<Vec<u8>>();
                 let reader = scope.spawn(move || {
-                    stored_chunks(&snapshot, record, header, |index, chunk, last| {
+                    let spare = || take_back.try_recv().unwrap_or_default();
+                    stored_chunks_into(&snapshot, record, header, spare, |index, chunk, last| {
                         open_chunk(&mut opener, header, index, chunk, last)?;
                         send.send(std::mem::take(chunk)).map_err(|_| Error::other("the output stopped"))
                     })?;
                     finish_chunks(&opener, header)
                 });
-                let written = receive.into_iter().try_for_each(|chunk| out.write_all(&chunk));
+                let written = receive.into_iter().try_for_each(|chunk| {
+                    out.write_all(&chunk)?;
+                    let _ = give_back.send(chunk);
+                    Ok(())
+                });
                 let read = reader
                     .join()
                     .unwrap_or_else(|_| Err(Error::other("internal error: the reader panicked")));
@@ -439,18 +446,37 @@ pub(crate) fn stored_chunks(
     r: &impl Reads,
     record: &ItemRecord,
     header: &Header,
+    f: impl FnMut(u64, &mut Vec<u8>, bool) -> Result<(), Error>,
+) -> Result<(), Error> {
+    stored_chunks_into(r, record, header, Vec::new, f)
+}
+
+/// [`stored_chunks`] reading each chunk into a buffer from `buffer` (which may hand out
+/// recycled ones: `f` may keep the buffer it is given).
+pub(crate) fn stored_chunks_into(
+    r: &impl Reads,
+    record: &ItemRecord,
+    header: &Header,
+    mut buffer: impl FnMut() -> Vec<u8>,
     mut f: impl FnMut(u64, &mut Vec<u8>, bool) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let (tenant, item) = (header.tenant.as_str(), header.item.as_str());
     let mut size = 0u64;
     for index in 0..record.chunks {
         let last = index + 1 == record.chunks;
-        let stored = match (&record.inline, index) {
-            (Some(inline), 0) => Some(inline.clone()),
-            (Some(_), _) => None,
-            (None, _) => r.chunk(&record.blob, index)?,
+        let mut chunk = buffer();
+        chunk.clear();
+        let found = match (&record.inline, index) {
+            (Some(inline), 0) => {
+                chunk.extend_from_slice(inline);
+                true
+            }
+            (Some(_), _) => false,
+            (None, _) => r.chunk_into(&record.blob, index, &mut chunk)?,
         };
-        let mut chunk = stored.ok_or_else(|| tampered(tenant, item, &format!("chunk {index} is missing")))?;
+        if !found {
+            return Err(tampered(tenant, item, &format!("chunk {index} is missing")));
+        }
         check_chunk_len(header.chunk_size, index, chunk.len(), last)
             .map_err(|e| tampered(tenant, item, &format!("chunk {index}: {e}")))?;
         size += (chunk.len() - CHUNK_TAG_LEN) as u64;

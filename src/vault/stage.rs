@@ -8,7 +8,7 @@
 //! else uncommitted; an error removes them.
 
 use std::io::Read;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{Sender, channel, sync_channel};
 
 use super::Error;
 use super::envelope::ItemFields;
@@ -32,11 +32,21 @@ pub(crate) struct Staged<'s> {
     bytes: usize,
     staged: bool,
     writeback: Option<Writeback>,
+    /// Where the buffers of staged chunks go back to the sealing thread, for reuse.
+    give_back: Option<Sender<Vec<u8>>>,
 }
 
 impl<'s> Staged<'s> {
     fn new(store: &'s Store) -> Self {
-        Staged { store, blob: [0; 16], group: Vec::new(), bytes: 0, staged: false, writeback: None }
+        Staged {
+            store,
+            blob: [0; 16],
+            group: Vec::new(),
+            bytes: 0,
+            staged: false,
+            writeback: None,
+            give_back: None,
+        }
     }
 
     fn push(&mut self, blob: [u8; 16], index: u64, chunk: Vec<u8>) -> Result<(), Error> {
@@ -52,7 +62,11 @@ impl<'s> Staged<'s> {
             if let Some(w) = &self.writeback {
                 w.nudge();
             }
-            self.group.clear();
+            for (_, chunk) in self.group.drain(..) {
+                if let Some(g) = &self.give_back {
+                    let _ = g.send(chunk);
+                }
+            }
             self.bytes = 0;
         }
         Ok(())
@@ -88,8 +102,10 @@ pub(crate) fn seal_staged<'s>(
     let full = fields.chunk_size as usize + CHUNK_TAG_LEN;
     std::thread::scope(|scope| {
         let (send, receive) = sync_channel::<([u8; 16], u64, Vec<u8>)>(QUEUE_CHUNKS);
+        let (give_back, take_back) = channel::<Vec<u8>>();
         let writer = scope.spawn(move || {
             let mut staged = Staged::new(store);
+            staged.give_back = Some(give_back);
             for (blob, index, chunk) in receive {
                 if let Err(e) = staged.push(blob, index, chunk) {
                     return (Err(e), staged);
@@ -98,15 +114,20 @@ pub(crate) fn seal_staged<'s>(
             (Ok(()), staged)
         });
         let sealed = seal_item(fields, level_public, wrapper, input, &mut |blob, index, chunk| {
-            // Hand the buffer over and read the next chunk into a fresh one: no copy.
-            let chunk = std::mem::replace(chunk, Vec::with_capacity(full));
+            // Hand the buffer over and read the next chunk into one the writer is done with
+            // (or a new one): no copy, and no allocation once buffers circulate.
+            let spare = take_back.try_recv().unwrap_or_else(|_| Vec::with_capacity(full));
+            let chunk = std::mem::replace(chunk, spare);
             send.send((*blob, index, chunk)).map_err(|_| Error::other("the chunk writer stopped"))
         });
         drop(send);
         match writer.join() {
             // The writer's error explains a "writer stopped" from the sealing side.
             Ok((Err(e), staged)) => (Err(e), staged),
-            Ok((Ok(()), staged)) => (sealed, staged),
+            Ok((Ok(()), mut staged)) => {
+                staged.give_back = None;
+                (sealed, staged)
+            }
             Err(_) => (Err(Error::other("internal error: the chunk writer panicked")), Staged::new(store)),
         }
     })
