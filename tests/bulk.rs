@@ -182,3 +182,55 @@ fn cli_import_export_summaries_and_exit_codes() {
     assert_eq!(std::fs::read(dir.path().join("out/x/2")).unwrap(), b"two");
     assert_eq!(run(&["export", "acme", &dir.path().join("o2").to_string_lossy()]).status.code(), Some(2));
 }
+
+/// Import transactions end every 4,096 items or 8 MiB: one audit entry each, none empty, and
+/// every item reads back whichever batch it fell in.
+#[test]
+fn import_batches_end_exactly_at_their_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Vault::init(&dir.path().join("v")).unwrap();
+    let pass = Passphrase::new("pw".into());
+    let mut keyring = Keyring::create(&dir.path().join("k"), &pass, CHEAP).unwrap();
+    vault.create_tenant("acme", &["internal".into()], &mut keyring).unwrap();
+    let imports = |vault: &Vault| -> Vec<String> {
+        let entries = vault.audit_entries(Some("acme")).unwrap();
+        entries.into_iter().filter(|e| e.action == "import").map(|e| e.detail).collect()
+    };
+
+    std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+    let r = vault.import_dir("acme", "internal", &dir.path().join("empty"), false, &mut |_, _| {}).unwrap();
+    assert_eq!((r.items, r.bytes), (0, 0));
+    assert!(imports(&vault).is_empty(), "an empty directory commits nothing");
+
+    // Exactly one full batch by count.
+    let src = dir.path().join("count");
+    for i in 0..4096 {
+        tree(&src, &[(&format!("d{}/f{i:05}", i % 7), format!("item {i}").as_bytes())]);
+    }
+    let r = vault.import_dir("acme", "internal", &src, false, &mut |_, _| {}).unwrap();
+    assert_eq!(r.items, 4096);
+    assert_eq!(imports(&vault).len(), 1, "{:?}", imports(&vault));
+    assert!(imports(&vault)[0].starts_with("4096 items"));
+
+    // By bytes: 9 files of 1 MiB (large, streamed) and small ones after: 8 MiB ends a batch.
+    let src = dir.path().join("bytes");
+    let big = vec![7u8; 1 << 20];
+    for i in 0..9 {
+        tree(&src, &[(&format!("a{i}"), &big)]);
+    }
+    tree(&src, &[("b", b"small"), ("c", b"")]);
+    let r = vault.import_dir("acme", "internal", &src, false, &mut |_, _| {}).unwrap();
+    assert_eq!((r.items, r.bytes), (11, 9 * (1 << 20) + 5));
+    let details = imports(&vault);
+    assert_eq!(
+        details[1..].to_vec(),
+        ["8 items at level internal, epoch 1: a0 .. a7", "3 items at level internal, epoch 1: a8 .. c"]
+    );
+    let mut out = Vec::new();
+    vault.get("acme", "a8", &keyring, &mut out).unwrap();
+    assert_eq!(out, big);
+    out.clear();
+    vault.get("acme", "c", &keyring, &mut out).unwrap();
+    assert!(out.is_empty());
+    assert!(vault.verify(None, Some(&keyring)).unwrap().problems.is_empty());
+}

@@ -232,6 +232,13 @@ pub trait Reads {
     /// whether there was one.
     fn get_into(&self, table: Table, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, StoreError>;
 
+    /// The position in `keys` of the first key present in `table`, with the table opened once.
+    fn first_present(
+        &self,
+        table: Table,
+        keys: &mut dyn Iterator<Item = Vec<u8>>,
+    ) -> Result<Option<usize>, StoreError>;
+
     /// Calls `visit` for each entry with `from <= key < to` in key order, until it returns false.
     fn scan(
         &self,
@@ -378,6 +385,26 @@ macro_rules! impl_reads {
                         Err(e) => return Err(StoreError::engine(e)),
                     };
                     Ok(t.get(key).map_err(StoreError::engine)?.map(|v| v.value().to_vec()))
+                })
+            }
+
+            fn first_present(
+                &self,
+                table: Table,
+                keys: &mut dyn Iterator<Item = Vec<u8>>,
+            ) -> Result<Option<usize>, StoreError> {
+                guard(|| {
+                    let t = match self.tx.open_table(table.def()) {
+                        Ok(t) => t,
+                        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                        Err(e) => return Err(StoreError::engine(e)),
+                    };
+                    for (i, key) in keys.enumerate() {
+                        if t.get(&key[..]).map_err(StoreError::engine)?.is_some() {
+                            return Ok(Some(i));
+                        }
+                    }
+                    Ok(None)
                 })
             }
 

@@ -51,63 +51,37 @@ impl Vault {
         valid_name("tenant", tenant)?;
         valid_name("level", level)?;
         let files = walk(dir)?;
-        {
-            let snapshot = self.store().begin_read()?;
-            let record = snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-            find_level(&record, level)?;
-            if !replace
-                && let Some(Source { id, .. }) =
-                    files.iter().find(|f| matches!(snapshot.item(tenant, &f.id), Ok(Some(_))))
-            {
-                return Err(Error::conflict(format!(
-                    "item {id:?} already exists in tenant {tenant:?} (use --replace to overwrite); nothing was imported"
-                )));
-            }
-        }
-        let total = files.len() as u64;
         let (public, epoch) = {
             let record = self.store().begin_read()?.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
             let current = find_level(&record, level)?.epochs.last().cloned();
             let current = current.ok_or_else(|| Error::integrity("the level has no key"))?;
             (current.public, current.epoch)
         };
+        let total = files.len() as u64;
         let mut report = BulkReport::default();
-        let groups = batches(&files);
         // Two cores: a worker reads and encrypts the next small items while this thread stores
         // them. They travel in parcels of up to PARCEL items (one hand-over, not one per item);
         // at most two parcels wait. Larger files are streamed by this thread, so memory stays
-        // bounded whatever the file sizes.
+        // bounded whatever the file sizes. The worker also decides where each transaction ends
+        // (it learns the sizes as it opens the files), and starts a new ephemeral key there.
         std::thread::scope(|scope| -> Result<(), Error> {
             let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared, Error>>>(2);
-            let work = &groups;
-            scope.spawn(move || {
-                for batch in work {
-                    let wrapper = match Wrapper::new(&PublicKey(public)) {
-                        Ok(w) => w,
-                        Err(e) => return drop(send.send(vec![Err(e.into())])),
-                    };
-                    for files in batch.chunks(PARCEL) {
-                        let parcel = files
-                            .iter()
-                            .map(|file| {
-                                let fields = ItemFields {
-                                    tenant,
-                                    level,
-                                    item: &file.id,
-                                    epoch,
-                                    chunk_size: DEFAULT_CHUNK_SIZE,
-                                };
-                                prepare(&fields, &public, &wrapper, file)
-                            })
-                            .collect();
-                        if send.send(parcel).is_err() {
-                            return;
-                        }
-                    }
+            let work = &files;
+            scope.spawn(move || prepare_all(work, tenant, level, &public, epoch, send));
+            // While the worker starts: without --replace, no id may exist yet.
+            if !replace {
+                let mut keys = files.iter().map(|f| crate::store::item_key(tenant, &f.id));
+                let snapshot = self.store().begin_read()?;
+                if let Some(i) = snapshot.first_present(crate::store::Table::Items, &mut keys)? {
+                    return Err(Error::conflict(format!(
+                        "item {:?} already exists in tenant {tenant:?} (use --replace to overwrite); nothing was imported",
+                        files[i].id
+                    )));
                 }
-            });
-            let mut parcel = Vec::new().into_iter();
-            for batch in &groups {
+            }
+            let stopped = || Error::other("the import worker stopped");
+            let mut prepared = receive.iter().flatten();
+            while let Some(first) = prepared.next() {
                 let tx = self.store().begin_write()?;
                 let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
                 if find_level(&record, level)?.epochs.last().map(|e| e.epoch) != Some(epoch) {
@@ -116,16 +90,11 @@ impl Vault {
                     )));
                 }
                 let mut w = tx.item_writer()?;
-                for _ in 0..batch.len() {
-                    if parcel.len() == 0 {
-                        parcel = receive
-                            .recv()
-                            .map_err(|_| Error::other("the import worker stopped"))?
-                            .into_iter();
-                    }
-                    let prepared =
-                        parcel.next().ok_or_else(|| Error::other("the import worker stopped"))??;
-                    let (header, stored) = match prepared {
+                let (mut count, mut first_id, mut last_id) = (0u64, String::new(), String::new());
+                let mut next = Some(first);
+                while let Some(item) = next.take() {
+                    let (header, stored) = match item? {
+                        Prepared::EndOfBatch => break,
                         Prepared::Sealed(sealed) => *sealed,
                         Prepared::Large { id, path } => {
                             let fields = ItemFields {
@@ -145,13 +114,17 @@ impl Vault {
                     };
                     let previous = check_replace(&w, tenant, &header.item, replace)?;
                     finish_put(&mut w, &header, previous.as_ref(), &stored)?;
-                    report.items += 1;
+                    if count == 0 {
+                        first_id = header.item.clone();
+                    }
+                    last_id = header.item;
+                    count += 1;
                     report.bytes += stored.size;
+                    next = Some(prepared.next().ok_or_else(stopped)?);
                 }
                 drop(w);
-                let (first, last) = (&batch[0].id, &batch[batch.len() - 1].id);
                 let detail =
-                    format!("{} items at level {level}, epoch {epoch}: {first} .. {last}", batch.len());
+                    format!("{count} items at level {level}, epoch {epoch}: {first_id} .. {last_id}");
                 self.record(&tx, "import", tenant, &dir.display().to_string(), &detail)?;
                 tx.commit().map_err(|e| {
                     let e: Error = e.into();
@@ -163,7 +136,11 @@ impl Vault {
                         ..e
                     }
                 })?;
+                report.items += count;
                 progress(report.items, total);
+            }
+            if report.items != total {
+                return Err(stopped());
             }
             Ok(())
         })?;
@@ -293,6 +270,8 @@ enum Prepared {
     Sealed(Box<(Header, ItemRecord)>),
     /// A file of more than one chunk, left for the storing thread to stream.
     Large { id: String, path: PathBuf },
+    /// The end of a transaction.
+    EndOfBatch,
 }
 
 fn open_file(path: &Path) -> Result<BufReader<File>, Error> {
@@ -304,35 +283,86 @@ fn in_file(path: &Path, e: Error) -> Error {
     Error { message: format!("{}: {}", path.display(), e.message), ..e }
 }
 
-/// Reads and encrypts one small file, or says it is large.
+/// The worker's side of an import: prepares every file in order, in parcels, and ends a batch
+/// (one transaction, one ephemeral key) every [`BATCH_ITEMS`] items or [`BATCH_BYTES`] bytes.
+fn prepare_all(
+    files: &[Source],
+    tenant: &str,
+    level: &str,
+    public: &[u8; 32],
+    epoch: u32,
+    send: std::sync::mpsc::SyncSender<Vec<Result<Prepared, Error>>>,
+) {
+    let new_wrapper = || Wrapper::new(&PublicKey(*public)).map_err(Error::from);
+    let mut wrapper = match new_wrapper() {
+        Ok(w) => w,
+        Err(e) => return drop(send.send(vec![Err(e)])),
+    };
+    let (mut items, mut bytes) = (0usize, 0u64);
+    let mut parcel = Vec::with_capacity(PARCEL + 1);
+    for file in files {
+        let fields = ItemFields { tenant, level, item: &file.id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
+        let prepared = prepare(&fields, public, &wrapper, file);
+        let failed = prepared.is_err();
+        items += 1;
+        bytes += prepared.as_ref().map_or(0, |(_, len)| *len);
+        parcel.push(prepared.map(|(p, _)| p));
+        let end = items == BATCH_ITEMS || bytes >= BATCH_BYTES;
+        if end {
+            parcel.push(Ok(Prepared::EndOfBatch));
+            (items, bytes) = (0, 0);
+            match new_wrapper() {
+                Ok(w) => wrapper = w,
+                Err(e) => parcel.push(Err(e)),
+            }
+        }
+        if (end || failed || parcel.len() >= PARCEL)
+            && send.send(std::mem::replace(&mut parcel, Vec::with_capacity(PARCEL + 1))).is_err()
+        {
+            return;
+        }
+        if failed {
+            return;
+        }
+    }
+    if items > 0 {
+        parcel.push(Ok(Prepared::EndOfBatch));
+    }
+    let _ = send.send(parcel);
+}
+
+/// Reads and encrypts one small file, or says it is large; with the file's size.
 fn prepare(
     fields: &ItemFields<'_>,
     public: &[u8; 32],
     wrapper: &Wrapper,
     file: &Source,
-) -> Result<Prepared, Error> {
+) -> Result<(Prepared, u64), Error> {
     let path = &file.path;
+    let cannot = |e: std::io::Error| Error::other(format!("cannot read {}: {e}", path.display()));
     let limit = u64::from(fields.chunk_size);
-    let large = || Ok(Prepared::Large { id: fields.item.to_owned(), path: path.to_owned() });
-    if file.len > limit {
-        return large();
+    let mut f = File::open(path).map_err(cannot)?;
+    let len = f.metadata().map_err(cannot)?.len();
+    let large = |len| Ok((Prepared::Large { id: fields.item.to_owned(), path: path.to_owned() }, len));
+    if len > limit {
+        return large(len);
     }
     // Read whole, with room for the tag: sealed in place and stored as it is.
-    let mut content = Vec::with_capacity(file.len as usize + CHUNK_TAG_LEN);
-    let read = File::open(path).and_then(|f| f.take(limit + 1).read_to_end(&mut content));
-    read.map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
+    let mut content = Vec::with_capacity(len as usize + CHUNK_TAG_LEN);
+    (&mut f).take(limit + 1).read_to_end(&mut content).map_err(cannot)?;
     if content.len() as u64 > limit {
-        return large(); // it grew since the directory was walked
+        return large(content.len() as u64); // it grew since it was opened
     }
+    let len = content.len() as u64;
     let (header, record) = seal_small(fields, public, wrapper, content).map_err(|e| in_file(path, e))?;
-    Ok(Prepared::Sealed(Box::new((header, record))))
+    Ok((Prepared::Sealed(Box::new((header, record))), len))
 }
 
-/// A file to import: its item id, path and size (read once, when the directory is walked).
+/// A file to import: its item id and path (its size is learnt when it is opened: the walk
+/// reads directories only, with no stat per file).
 struct Source {
     id: String,
     path: PathBuf,
-    len: u64,
 }
 
 /// Every regular file under `dir`, sorted by id. Symbolic links are not followed.
@@ -364,32 +394,12 @@ fn walk(dir: &Path) -> Result<Vec<Source>, Error> {
                     ))
                 })?;
                 valid_item_id(&id).map_err(|e| Error::usage(format!("{}: {}", path.display(), e.message)))?;
-                let len =
-                    entry.metadata().map_err(|e| Error::other(format!("{}: {e}", path.display())))?.len();
-                out.push(Source { id, path, len });
+                out.push(Source { id, path });
             }
         }
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
-}
-
-/// Splits `files` into import transactions of at most [`BATCH_ITEMS`] items and about
-/// [`BATCH_BYTES`] bytes.
-fn batches(files: &[Source]) -> Vec<&[Source]> {
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0u64);
-    for (i, file) in files.iter().enumerate() {
-        bytes += file.len;
-        if i + 1 - start >= BATCH_ITEMS || bytes >= BATCH_BYTES {
-            out.push(&files[start..=i]);
-            (start, bytes) = (i + 1, 0);
-        }
-    }
-    if start < files.len() {
-        out.push(&files[start..]);
-    }
-    out
 }
 
 /// Where item `id` goes under `dir`, refusing ids that would leave it (`..`, absolute paths,
