@@ -232,5 +232,25 @@ fn import_batches_end_exactly_at_their_limits() {
     out.clear();
     vault.get("acme", "c", &keyring, &mut out).unwrap();
     assert!(out.is_empty());
+
+    // A file over one staged group is imported alone, between the batches around it.
+    let src = dir.path().join("huge");
+    let huge: Vec<u8> = (0..lockbox::store::STAGE_BYTES + 1).map(|i| (i % 253) as u8).collect();
+    tree(&src, &[("m", b"before"), ("n", &huge), ("o", b"after")]);
+    let r = vault.import_dir("acme", "internal", &src, false, &mut |_, _| {}).unwrap();
+    assert_eq!((r.items, r.bytes), (3, huge.len() as u64 + 11));
+    let details = imports(&vault);
+    let tail: Vec<&str> = details[3..].iter().map(|d| d.split(": ").nth(1).unwrap()).collect();
+    assert_eq!(tail, ["m .. m", "n .. n", "o .. o"]);
+    out.clear();
+    vault.get("acme", "n", &keyring, &mut out).unwrap();
+    assert!(out == huge, "the staged file reads back");
+    // Without --replace, the staged path refuses an existing id too (checked before anything).
+    let err = vault.import_dir("acme", "internal", &src, false, &mut |_, _| {}).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    vault.import_dir("acme", "internal", &src, true, &mut |_, _| {}).unwrap();
+    out.clear();
+    vault.get("acme", "n", &keyring, &mut out).unwrap();
+    assert!(out == huge);
     assert!(vault.verify(None, Some(&keyring)).unwrap().problems.is_empty());
 }

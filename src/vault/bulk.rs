@@ -11,11 +11,12 @@ use std::path::{Component, Path, PathBuf};
 
 use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, open_chunk};
 use super::items::{check_replace, finish_put, seal_item, seal_small, stored_chunks, tampered};
+use super::stage::put_staged;
 use super::{Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_item_id, valid_name};
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header};
-use crate::store::Reads;
 use crate::store::records::ItemRecord;
+use crate::store::{Reads, STAGE_BYTES};
 
 /// Items per import transaction.
 const BATCH_ITEMS: usize = 4096;
@@ -82,6 +83,18 @@ impl Vault {
             let stopped = || Error::other("the import worker stopped");
             let mut prepared = receive.iter().flatten();
             while let Some(first) = prepared.next() {
+                if let Ok(Prepared::Large { id, path, alone: true }) = &first {
+                    report.bytes +=
+                        self.import_alone(tenant, level, epoch, &public, id, path, replace, dir)?;
+                    report.items += 1;
+                    match prepared.next() {
+                        Some(Ok(Prepared::EndOfBatch)) => {}
+                        Some(Err(e)) => return Err(e),
+                        _ => return Err(stopped()),
+                    }
+                    progress(report.items, total);
+                    continue;
+                }
                 let tx = self.store().begin_write()?;
                 let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
                 if find_level(&record, level)?.epochs.last().map(|e| e.epoch) != Some(epoch) {
@@ -96,7 +109,7 @@ impl Vault {
                     let (header, stored) = match item? {
                         Prepared::EndOfBatch => break,
                         Prepared::Sealed(sealed) => *sealed,
-                        Prepared::Large { id, path } => {
+                        Prepared::Large { id, path, .. } => {
                             let fields = ItemFields {
                                 tenant,
                                 level,
@@ -145,6 +158,30 @@ impl Vault {
             Ok(())
         })?;
         Ok(report)
+    }
+
+    /// Imports one file over [`STAGE_BYTES`] in a transaction of its own, staged as `put`
+    /// does (one big transaction would make redb write its pages twice); its size.
+    #[allow(clippy::too_many_arguments)]
+    fn import_alone(
+        &self,
+        tenant: &str,
+        level: &str,
+        epoch: u32,
+        public: &[u8; 32],
+        id: &str,
+        path: &Path,
+        replace: bool,
+        dir: &Path,
+    ) -> Result<u64, Error> {
+        let fields = ItemFields { tenant, level, item: id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
+        let mut input = open_file(path)?;
+        let (_, stored) = put_staged(self, &fields, public, &mut input, replace, |tx, _, _, _| {
+            let detail = format!("1 items at level {level}, epoch {epoch}: {id} .. {id}");
+            self.record(tx, "import", tenant, &dir.display().to_string(), &detail)
+        })
+        .map_err(|e| in_file(path, e))?;
+        Ok(stored.size)
     }
 
     /// Decrypts every item of `tenant` that `keys` can open into files under `dir` (created if
@@ -268,8 +305,9 @@ impl Vault {
 enum Prepared {
     /// A small file, encrypted in memory.
     Sealed(Box<(Header, ItemRecord)>),
-    /// A file of more than one chunk, left for the storing thread to stream.
-    Large { id: String, path: PathBuf },
+    /// A file of more than one chunk, left for the storing thread to stream; `alone` if it is
+    /// over [`STAGE_BYTES`] and so imported in a transaction of its own, staged as `put` does.
+    Large { id: String, path: PathBuf, alone: bool },
     /// The end of a transaction.
     EndOfBatch,
 }
@@ -304,10 +342,15 @@ fn prepare_all(
         let fields = ItemFields { tenant, level, item: &file.id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
         let prepared = prepare(&fields, public, &wrapper, file);
         let failed = prepared.is_err();
+        let alone = matches!(prepared, Ok((Prepared::Large { alone: true, .. }, _)));
+        if alone && items > 0 {
+            parcel.push(Ok(Prepared::EndOfBatch));
+            (items, bytes) = (0, 0);
+        }
         items += 1;
         bytes += prepared.as_ref().map_or(0, |(_, len)| *len);
         parcel.push(prepared.map(|(p, _)| p));
-        let end = items == BATCH_ITEMS || bytes >= BATCH_BYTES;
+        let end = alone || items == BATCH_ITEMS || bytes >= BATCH_BYTES;
         if end {
             parcel.push(Ok(Prepared::EndOfBatch));
             (items, bytes) = (0, 0);
@@ -343,7 +386,10 @@ fn prepare(
     let limit = u64::from(fields.chunk_size);
     let mut f = File::open(path).map_err(cannot)?;
     let len = f.metadata().map_err(cannot)?.len();
-    let large = |len| Ok((Prepared::Large { id: fields.item.to_owned(), path: path.to_owned() }, len));
+    let large = |len| {
+        let alone = len > STAGE_BYTES as u64;
+        Ok((Prepared::Large { id: fields.item.to_owned(), path: path.to_owned(), alone }, len))
+    };
     if len > limit {
         return large(len);
     }

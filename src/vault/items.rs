@@ -5,10 +5,10 @@ use std::io::{Read, Write};
 use super::envelope::{
     ItemFields, finish_chunks, for_each_chunk, item_opener, open_chunk, read_header, seal_header,
 };
-use super::stage::{QUEUE_CHUNKS, seal_staged};
+use super::stage::{QUEUE_CHUNKS, put_staged};
 use super::tenants::{find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, now, valid_item_id, valid_name};
-use crate::crypto::{ChunkSealer, DataKey, PublicKey, Wrapper, fingerprint, random_array};
+use crate::crypto::{ChunkSealer, DataKey, Wrapper, fingerprint, random_array};
 use crate::format::{
     CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, check_chunk_len,
 };
@@ -105,30 +105,18 @@ impl Vault {
             }
             current
         };
-        let wrapper = Wrapper::new(&PublicKey(current.public))?;
         let fields = ItemFields { tenant, level, item, epoch: current.epoch, chunk_size: opts.chunk_size };
-        let (sealed, mut staged) = seal_staged(self.store(), &fields, &current.public, &wrapper, input);
-        let result = sealed.and_then(|(header, stored)| {
-            let tx = self.store().begin_write()?;
-            let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-            // An approval rotates the level: an item sealed under the epoch before it but stored
-            // after it would be readable under that grant.
-            if find_level(&record, level)?.epochs.last().map(|e| e.epoch) != Some(current.epoch) {
-                return Err(Error::conflict(format!(
-                    "level {level:?} was re-keyed while {item:?} was being written; nothing was stored, put it again"
-                )));
-            }
-            let mut w = tx.item_writer()?;
-            let previous = check_replace(&w, tenant, item, opts.replace)?;
-            staged.finish(&mut w)?;
-            finish_put(&mut w, &header, previous.as_ref(), &stored)?;
-            drop(w);
-            self.commit_put(tx, &header, previous.is_some(), &stored, "put")
-        });
-        if result.is_err() {
-            staged.discard();
-        }
-        result
+        let (header, stored) = put_staged(
+            self,
+            &fields,
+            &current.public,
+            input,
+            opts.replace,
+            |tx, header, stored, replaced| {
+                self.record(tx, "put", tenant, item, &put_detail(header, stored, replaced))
+            },
+        )?;
+        Ok(ItemInfo::new(tenant, item, Some(&header), &stored))
     }
 
     /// Stores a portable envelope (as printed by [`Vault::get_raw`]) as item `item` of
@@ -190,14 +178,7 @@ impl Vault {
         stored: &ItemRecord,
         action: &str,
     ) -> Result<ItemInfo, Error> {
-        let detail = format!(
-            "level {} epoch {} size {}{}",
-            header.level,
-            header.epoch,
-            stored.size,
-            if replaced { " (replaced)" } else { "" }
-        );
-        self.record(&tx, action, &header.tenant, &header.item, &detail)?;
+        self.record(&tx, action, &header.tenant, &header.item, &put_detail(header, stored, replaced))?;
         tx.commit()?;
         Ok(ItemInfo::new(&header.tenant, &header.item, Some(header), stored))
     }
@@ -526,6 +507,12 @@ pub(crate) fn check_replace(
         Some(_) if !replace => Err(exists(tenant, item)),
         existing => Ok(existing),
     }
+}
+
+/// The audit detail of a put.
+fn put_detail(header: &Header, stored: &ItemRecord, replaced: bool) -> String {
+    let replaced = if replaced { " (replaced)" } else { "" };
+    format!("level {} epoch {} size {}{replaced}", header.level, header.epoch, stored.size)
 }
 
 fn exists(tenant: &str, item: &str) -> Error {

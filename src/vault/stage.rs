@@ -10,13 +10,13 @@
 use std::io::Read;
 use std::sync::mpsc::{Sender, channel, sync_channel};
 
-use super::Error;
 use super::envelope::ItemFields;
-use super::items::seal_item;
-use crate::crypto::Wrapper;
+use super::items::{check_replace, finish_put, seal_item};
+use super::{Error, Vault, find_level, no_tenant};
+use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, Header};
 use crate::store::records::ItemRecord;
-use crate::store::{ItemWriter, STAGE_BYTES, Store};
+use crate::store::{ItemWriter, Reads, STAGE_BYTES, Store, WriteTx};
 use crate::writeback::Writeback;
 
 /// Chunks waiting between two threads of a put or a get (64 KiB each: at most 8 MiB). Room
@@ -131,4 +131,45 @@ pub(crate) fn seal_staged<'s>(
             Err(_) => (Err(Error::other("internal error: the chunk writer panicked")), Staged::new(store)),
         }
     })
+}
+
+/// Stores `input` as a new item (`put`, and `import` of a file over [`STAGE_BYTES`]): sealed
+/// and staged on two threads, then one durable transaction that checks the level is still at
+/// the epoch the item was sealed under, refuses to replace an item unless `replace`, stores the
+/// record and the last chunks, and lets `audit` record the event (told whether an item was
+/// replaced). On any error the staged chunks are removed and nothing changes.
+pub(crate) fn put_staged(
+    vault: &Vault,
+    fields: &ItemFields<'_>,
+    level_public: &[u8; 32],
+    input: &mut dyn Read,
+    replace: bool,
+    audit: impl FnOnce(&WriteTx, &Header, &ItemRecord, bool) -> Result<(), Error>,
+) -> Result<(Header, ItemRecord), Error> {
+    let (tenant, level, item) = (fields.tenant, fields.level, fields.item);
+    let wrapper = Wrapper::new(&PublicKey(*level_public))?;
+    let (sealed, mut staged) = seal_staged(vault.store(), fields, level_public, &wrapper, input);
+    let result = sealed.and_then(|(header, stored)| {
+        let tx = vault.store().begin_write()?;
+        let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        // An approval rotates the level: an item sealed under the epoch before it but stored
+        // after it would be readable under that grant.
+        if find_level(&record, level)?.epochs.last().map(|e| e.epoch) != Some(fields.epoch) {
+            return Err(Error::conflict(format!(
+                "level {level:?} was re-keyed while {item:?} was being written; nothing was stored, try again"
+            )));
+        }
+        let mut w = tx.item_writer()?;
+        let previous = check_replace(&w, tenant, item, replace)?;
+        staged.finish(&mut w)?;
+        finish_put(&mut w, &header, previous.as_ref(), &stored)?;
+        drop(w);
+        audit(&tx, &header, &stored, previous.is_some())?;
+        tx.commit()?;
+        Ok((header, stored))
+    });
+    if result.is_err() {
+        staged.discard();
+    }
+    result
 }
