@@ -309,3 +309,29 @@ fn a_level_re_keyed_during_a_large_put_refuses_it() {
     assert_eq!(vault.item("acme", "big").unwrap_err().kind, ErrorKind::NotFound);
     assert!(vault.verify(None, Some(&acme.borrow())).unwrap().problems.is_empty());
 }
+
+#[test]
+fn a_large_raw_envelope_round_trips_and_a_cut_one_leaves_nothing() {
+    let f = fixture();
+    let data = content(2 * lockbox::store::STAGE_BYTES + 12_345);
+    put(&f, "acme", "big", "secret", &data, PutOptions::default());
+    let mut raw = Vec::new();
+    f.vault.get_raw("acme", "big", &mut raw).unwrap();
+    f.vault.remove("acme", "big").unwrap();
+
+    // Cut after more than one staged group, so that the last piece is shorter than a tag:
+    // refused, and nothing stays behind.
+    let full = DEFAULT_CHUNK_SIZE as usize + 16;
+    let last = data.len() % DEFAULT_CHUNK_SIZE as usize + 16;
+    let cut = &raw[..raw.len() - last - (full - 10)];
+    let err = f.vault.put_raw("acme", "big", None, &mut Cursor::new(cut), false).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Integrity, "{}", err.message);
+    assert_eq!(f.vault.item("acme", "big").unwrap_err().kind, ErrorKind::NotFound);
+    assert!(f.vault.verify(None, Some(&f.acme)).unwrap().problems.is_empty());
+
+    f.vault.put_raw("acme", "big", Some("secret"), &mut Cursor::new(&raw), false).unwrap();
+    assert!(get(&f, "acme", "big", &f.acme).unwrap() == data);
+    let err = f.vault.put_raw("acme", "big", None, &mut Cursor::new(&raw), false).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert!(f.vault.verify(None, Some(&f.acme)).unwrap().problems.is_empty());
+}

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use super::envelope::{
     ItemFields, finish_chunks, for_each_chunk, item_opener, open_chunk, read_header, seal_header,
 };
-use super::stage::{QUEUE_CHUNKS, put_staged};
+use super::stage::{QUEUE_CHUNKS, put_staged, stage_with};
 use super::tenants::{find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, now, valid_item_id, valid_name};
 use crate::crypto::{ChunkSealer, DataKey, Wrapper, fingerprint, random_array};
@@ -143,30 +143,48 @@ impl Vault {
         if let Some(level) = level.filter(|l| *l != header.level) {
             return Err(Error::integrity(format!("the envelope is level {:?}, not {level:?}", header.level)));
         }
-        let tx = self.store().begin_write()?;
-        let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        check_registered_key(&record, &header)?;
-        let mut w = tx.item_writer()?;
-        let previous = check_replace(&w, tenant, item, replace)?;
+        // Fail before reading the payload; checked again when the record is stored.
+        {
+            let snapshot = self.store().begin_read()?;
+            check_registered_key(&snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?, &header)?;
+            if !replace && snapshot.item(tenant, item)?.is_some() {
+                return Err(exists(tenant, item));
+            }
+        }
         let blob = random_array()?;
         let full = header.chunk_size as usize + CHUNK_TAG_LEN;
-        let mut inline = None;
-        let (count, size) = for_each_chunk(input, full, |index, buf, last| {
-            check_chunk_len(header.chunk_size, index, buf.len(), last)
-                .map_err(|e| Error::integrity(format!("envelope payload: {e}")))?;
-            if index == 0 && last {
-                inline = Some(buf.clone());
-            } else {
-                w.put_chunk(&blob, index, buf)?;
-            }
-            Ok(())
-        })?;
-        let size = size - count * CHUNK_TAG_LEN as u64;
-        let stored =
-            ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count, inline };
-        finish_put(&mut w, &header, previous.as_ref(), &stored)?;
-        drop(w);
-        self.commit_put(tx, &header, previous.is_some(), &stored, "put.raw")
+        // Stored as a put stores: large payloads staged from a second thread.
+        let (streamed, mut staged) = stage_with(self.store(), full, |sink| {
+            let mut inline = None;
+            let (count, size) = for_each_chunk(input, full, |index, buf, last| {
+                check_chunk_len(header.chunk_size, index, buf.len(), last)
+                    .map_err(|e| Error::integrity(format!("envelope payload: {e}")))?;
+                if index == 0 && last {
+                    inline = Some(buf.clone());
+                    Ok(())
+                } else {
+                    sink(&blob, index, buf)
+                }
+            })?;
+            Ok((count, size - count * CHUNK_TAG_LEN as u64, inline))
+        });
+        let result = streamed.and_then(|(count, size, inline)| {
+            let tx = self.store().begin_write()?;
+            let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            check_registered_key(&record, &header)?;
+            let mut w = tx.item_writer()?;
+            let previous = check_replace(&w, tenant, item, replace)?;
+            staged.finish(&mut w)?;
+            let stored =
+                ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count, inline };
+            finish_put(&mut w, &header, previous.as_ref(), &stored)?;
+            drop(w);
+            self.commit_put(tx, &header, previous.is_some(), &stored, "put.raw")
+        });
+        if result.is_err() {
+            staged.discard();
+        }
+        result
     }
 
     /// Records the put in the audit log and commits it.

@@ -11,7 +11,7 @@ use std::io::Read;
 use std::sync::mpsc::{Sender, channel, sync_channel};
 
 use super::envelope::ItemFields;
-use super::items::{check_replace, finish_put, seal_item};
+use super::items::{ChunkSink, check_replace, finish_put, seal_item};
 use super::{Error, Vault, find_level, no_tenant};
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, Header};
@@ -100,6 +100,17 @@ pub(crate) fn seal_staged<'s>(
     input: &mut dyn Read,
 ) -> (Result<(Header, ItemRecord), Error>, Staged<'s>) {
     let full = fields.chunk_size as usize + CHUNK_TAG_LEN;
+    stage_with(store, full, |sink| seal_item(fields, level_public, wrapper, input, sink))
+}
+
+/// Runs `produce` on this thread, handing it a sink whose chunks (of at most `full` bytes) a
+/// second thread stages. Returns what `produce` returned (or why not) and the chunks still
+/// to be written; on error the caller must [`Staged::discard`] them.
+pub(crate) fn stage_with<'s, T>(
+    store: &'s Store,
+    full: usize,
+    produce: impl FnOnce(&mut ChunkSink<'_>) -> Result<T, Error>,
+) -> (Result<T, Error>, Staged<'s>) {
     std::thread::scope(|scope| {
         let (send, receive) = sync_channel::<([u8; 16], u64, Vec<u8>)>(QUEUE_CHUNKS);
         let (give_back, take_back) = channel::<Vec<u8>>();
@@ -113,7 +124,7 @@ pub(crate) fn seal_staged<'s>(
             }
             (Ok(()), staged)
         });
-        let sealed = seal_item(fields, level_public, wrapper, input, &mut |blob, index, chunk| {
+        let produced = produce(&mut |blob, index, chunk| {
             // Hand the buffer over and read the next chunk into one the writer is done with
             // (or a new one): no copy, and no allocation once buffers circulate.
             let spare = take_back.try_recv().unwrap_or_else(|_| Vec::with_capacity(full));
@@ -122,11 +133,11 @@ pub(crate) fn seal_staged<'s>(
         });
         drop(send);
         match writer.join() {
-            // The writer's error explains a "writer stopped" from the sealing side.
+            // The writer's error explains a "writer stopped" from the producing side.
             Ok((Err(e), staged)) => (Err(e), staged),
             Ok((Ok(()), mut staged)) => {
                 staged.give_back = None;
-                (sealed, staged)
+                (produced, staged)
             }
             Err(_) => (Err(Error::other("internal error: the chunk writer panicked")), Staged::new(store)),
         }
