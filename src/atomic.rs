@@ -8,21 +8,47 @@ use crate::crypto::random_array;
 use crate::format::hex;
 use crate::writeback::SyncingFile;
 
+/// Why an atomic write failed: `fill` said so, or the file system did.
+#[derive(Debug)]
+pub enum Failed<E> {
+    /// The caller's `fill` failed.
+    Fill(E),
+    /// Creating, writing, syncing or renaming the file failed.
+    Io(io::Error),
+}
+
+impl<E> From<io::Error> for Failed<E> {
+    fn from(e: io::Error) -> Self {
+        Failed::Io(e)
+    }
+}
+
+impl From<Failed<io::Error>> for io::Error {
+    fn from(f: Failed<io::Error>) -> Self {
+        match f {
+            Failed::Fill(e) | Failed::Io(e) => e,
+        }
+    }
+}
+
 /// Replaces `path` with what `fill` writes: a temp file beside it (mode 0600), fsync, rename
 /// over `path`, fsync of the directory. On any error the temp file is removed and `path` is
 /// untouched.
-pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+pub fn write_file<E>(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+) -> Result<(), Failed<E>> {
     let dir = parent(path);
     with_temp(path, |tmp| {
         // Writes of a whole chunk (64 KiB) are larger than the buffer and go straight through,
         // without a copy; a large output is pushed to disk as it is written.
         let mut w = BufWriter::with_capacity(32 << 10, SyncingFile::new(create_private(tmp)?));
-        fill(&mut w)?;
+        fill(&mut w).map_err(Failed::Fill)?;
         let f = w.into_inner().map_err(|e| e.into_error())?.into_inner();
         f.sync_all()?;
         drop(f);
         fs::rename(tmp, path)?;
-        File::open(&dir)?.sync_all()
+        Ok(File::open(&dir)?.sync_all()?)
     })
 }
 
@@ -31,16 +57,16 @@ pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<(
 /// `replace`. No fsync: the caller makes all of them durable at once with
 /// [`sync_filesystem`]. An interrupted write leaves at most a hidden temp file, never a part
 /// of a file under `path`.
-pub fn write_new_file(
+pub fn write_new_file<E>(
     path: &Path,
     replace: bool,
-    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<()> {
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+) -> Result<(), Failed<E>> {
     with_temp(path, |tmp| {
         let mut w = BufWriter::with_capacity(32 << 10, create_private(tmp)?);
-        fill(&mut w)?;
+        fill(&mut w).map_err(Failed::Fill)?;
         drop(w.into_inner().map_err(|e| e.into_error())?);
-        if replace { fs::rename(tmp, path) } else { rename_new(tmp, path) }
+        Ok(if replace { fs::rename(tmp, path) } else { rename_new(tmp, path) }?)
     })
 }
 
@@ -55,7 +81,7 @@ pub fn sync_filesystem(dir: &Path) -> io::Result<()> {
 }
 
 /// Runs `f` with a fresh temp path beside `path`, removing the temp file if `f` fails.
-fn with_temp(path: &Path, f: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
+fn with_temp<E>(path: &Path, f: impl FnOnce(&Path) -> Result<(), Failed<E>>) -> Result<(), Failed<E>> {
     let name = path.file_name().ok_or_else(|| io::Error::other("not a file path"))?;
     let suffix: [u8; 8] = random_array().map_err(io::Error::other)?;
     let tmp = parent(path).join(format!(".{}.tmp-{}", name.to_string_lossy(), hex(&suffix)));

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use lockbox::atomic::Failed;
 use lockbox::keyring::{DEFAULT_KDF, Identity, Keyring};
 use lockbox::vault::{Error, PutOptions, Vault};
 use serde_json::json;
@@ -341,18 +342,12 @@ pub fn write_output<T>(
     if path.is_dir() {
         return Err(Error::usage(format!("--out {} is a directory; give a file path", path.display())));
     }
-    let mut failure = None;
-    let written = lockbox::atomic::write_file(path, |w| {
-        f(w).map(drop).map_err(|e| {
-            failure = Some(e);
-            io::Error::other("stopped")
-        })
-    });
-    match (failure, written) {
-        (Some(e), _) => Err(e),
+    match lockbox::atomic::write_file(path, |w| f(w).map(drop)) {
+        Ok(()) => Ok(()),
+        Err(Failed::Fill(e)) => Err(e),
         // The only file write_file can miss is the temp file's directory.
-        (None, Err(e)) if e.kind() == io::ErrorKind::NotFound => Err(open_error(path, e)),
-        (None, written) => written.map_err(Error::output),
+        Err(Failed::Io(e)) if e.kind() == io::ErrorKind::NotFound => Err(open_error(path, e)),
+        Err(Failed::Io(e)) => Err(Error::output(e)),
     }
 }
 

@@ -226,7 +226,10 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 /// Reads shared by both kinds of transaction, and the typed accessors built on them.
 pub trait Reads {
     /// The value under `key`.
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut value = Vec::new();
+        Ok(self.get_into(table, key, &mut value)?.then_some(value))
+    }
 
     /// The value under `key` into `buf` (replacing its content, reusing its allocation);
     /// whether there was one.
@@ -377,17 +380,6 @@ pub fn chunk_key(blob: &[u8; 16], index: u64) -> [u8; 24] {
 macro_rules! impl_reads {
     ($ty:ty) => {
         impl Reads for $ty {
-            fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-                guard(|| {
-                    let t = match self.tx.open_table(table.def()) {
-                        Ok(t) => t,
-                        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-                        Err(e) => return Err(StoreError::engine(e)),
-                    };
-                    Ok(t.get(key).map_err(StoreError::engine)?.map(|v| v.value().to_vec()))
-                })
-            }
-
             fn first_present(
                 &self,
                 table: Table,

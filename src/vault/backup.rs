@@ -5,6 +5,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use super::{DB_FILE, Error, Vault, create_private_dir};
+use crate::atomic::Failed;
 use crate::audit::{self, Verdict};
 use crate::store::{Store, StoreError};
 
@@ -25,23 +26,18 @@ impl Vault {
         let tx = self.store().begin_write()?;
         self.record(&tx, "backup", "", "", &file.display().to_string())?;
         tx.commit()?;
-        let mut failure = None;
         let mut summary = None;
-        let written = crate::atomic::write_file(file, |w| match self.store().backup_to(w) {
-            Ok(s) => {
-                summary = Some(s);
-                Ok(())
-            }
-            Err(StoreError::Io(e)) => Err(e),
-            Err(e) => {
-                failure = Some(e);
-                Err(std::io::Error::other("backup failed"))
-            }
+        let written = crate::atomic::write_file(file, |w| {
+            summary = Some(self.store().backup_to(w)?);
+            Ok(())
         });
-        if let Some(e) = failure {
-            return Err(e.into());
+        match written {
+            Ok(()) => {}
+            Err(Failed::Io(e) | Failed::Fill(StoreError::Io(e))) => {
+                return Err(Error::other(format!("cannot write backup {}: {e}", file.display())));
+            }
+            Err(Failed::Fill(e)) => return Err(e.into()),
         }
-        written.map_err(|e| Error::other(format!("cannot write backup {}: {e}", file.display())))?;
         let summary = summary.ok_or_else(|| Error::other("backup wrote nothing"))?;
         let audit_head = self.audit_head()?;
         Ok(BackupInfo { records: summary.records, bytes: summary.bytes, audit_head })

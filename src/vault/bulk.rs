@@ -13,6 +13,7 @@ use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, o
 use super::items::{check_replace, finish_put, seal_item, seal_small, stored_chunks, tampered};
 use super::stage::put_staged;
 use super::{Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_item_id, valid_name};
+use crate::atomic::Failed;
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header};
 use crate::store::records::ItemRecord;
@@ -499,18 +500,12 @@ fn write_item(
             .map_err(|e| Error::other(format!("cannot create {}: {e}", parent.display())))?;
         *made = Some(parent.to_owned());
     }
-    let mut failure = None;
-    let written = crate::atomic::write_new_file(path, replace, |w| {
-        f(w).map_err(|e| {
-            failure = Some(e);
-            std::io::Error::other("stopped")
-        })
-    });
-    match (failure, written) {
-        (Some(e), _) => Err(e),
-        (None, Err(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+    match crate::atomic::write_new_file(path, replace, f) {
+        Ok(()) => Ok(()),
+        Err(Failed::Fill(e)) => Err(e),
+        Err(Failed::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             Err(Error::conflict(format!("{} already exists (export --replace overwrites)", path.display())))
         }
-        (None, written) => written.map_err(|e| Error::other(format!("cannot write {}: {e}", path.display()))),
+        Err(Failed::Io(e)) => Err(Error::other(format!("cannot write {}: {e}", path.display()))),
     }
 }

@@ -154,51 +154,24 @@ impl Vault {
         let blob = random_array()?;
         let full = header.chunk_size as usize + CHUNK_TAG_LEN;
         // Stored as a put stores: large payloads staged from a second thread.
-        let (streamed, mut staged) = stage_with(self.store(), full, |sink| {
-            let mut inline = None;
-            let (count, size) = for_each_chunk(input, full, |index, buf, last| {
+        let (streamed, staged) = stage_with(self.store(), full, |sink| {
+            let check = |index, buf: &mut Vec<u8>, last| {
                 check_chunk_len(header.chunk_size, index, buf.len(), last)
-                    .map_err(|e| Error::integrity(format!("envelope payload: {e}")))?;
-                if index == 0 && last {
-                    inline = Some(buf.clone());
-                    Ok(())
-                } else {
-                    sink(&blob, index, buf)
-                }
-            })?;
-            Ok((count, size - count * CHUNK_TAG_LEN as u64, inline))
+                    .map_err(|e| Error::integrity(format!("envelope payload: {e}")))
+            };
+            let (chunks, read, inline) = item_chunks(input, full, &blob, check, sink)?;
+            let size = read - chunks * CHUNK_TAG_LEN as u64;
+            Ok((
+                header.clone(),
+                ItemRecord { header: header.encode(), size, created: now(), blob, chunks, inline },
+            ))
         });
-        let result = streamed.and_then(|(count, size, inline)| {
-            let tx = self.store().begin_write()?;
-            let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-            check_registered_key(&record, &header)?;
-            let mut w = tx.item_writer()?;
-            let previous = check_replace(&w, tenant, item, replace)?;
-            staged.finish(&mut w)?;
-            let stored =
-                ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count, inline };
-            finish_put(&mut w, &header, previous.as_ref(), &stored)?;
-            drop(w);
-            self.commit_put(tx, &header, previous.is_some(), &stored, "put.raw")
-        });
-        if result.is_err() {
-            staged.discard();
-        }
-        result
-    }
-
-    /// Records the put in the audit log and commits it.
-    fn commit_put(
-        &self,
-        tx: WriteTx,
-        header: &Header,
-        replaced: bool,
-        stored: &ItemRecord,
-        action: &str,
-    ) -> Result<ItemInfo, Error> {
-        self.record(&tx, action, &header.tenant, &header.item, &put_detail(header, stored, replaced))?;
-        tx.commit()?;
-        Ok(ItemInfo::new(&header.tenant, &header.item, Some(header), stored))
+        let audit = |tx: &WriteTx, header: &Header, stored: &ItemRecord, replaced| {
+            self.record(tx, "put.raw", tenant, item, &put_detail(header, stored, replaced))
+        };
+        let (_, stored) =
+            staged.commit(self, streamed, replace, |record| check_registered_key(record, &header), audit)?;
+        Ok(ItemInfo::new(tenant, item, Some(&header), &stored))
     }
 
     /// Decrypts item `item` of `tenant` to `out`, with keys from `keys`. Each chunk is
@@ -389,19 +362,34 @@ pub(crate) fn seal_item(
     input: &mut dyn Read,
     sink: &mut ChunkSink<'_>,
 ) -> Result<(Header, ItemRecord), Error> {
-    let mut inline = None;
     let (header, mut sealer, blob) = new_item(fields, level_public, wrapper)?;
-    let (count, size) = for_each_chunk(input, fields.chunk_size as usize, |index, buf, last| {
-        sealer.seal(buf, last)?;
+    let seal = |_, buf: &mut Vec<u8>, last| Ok(sealer.seal(buf, last)?);
+    let (count, size, inline) = item_chunks(input, fields.chunk_size as usize, &blob, seal, sink)?;
+    let record = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count, inline };
+    Ok((header, record))
+}
+
+/// [`for_each_chunk`] for a new item: `prepare` turns each piece into its stored form in
+/// place; an only chunk is kept for the record (inline), the others go to `sink` under `blob`.
+/// Returns the number of chunks, the bytes read and the inline chunk.
+fn item_chunks(
+    input: &mut dyn Read,
+    size: usize,
+    blob: &[u8; 16],
+    mut prepare: impl FnMut(u64, &mut Vec<u8>, bool) -> Result<(), Error>,
+    sink: &mut ChunkSink<'_>,
+) -> Result<(u64, u64, Option<Vec<u8>>), Error> {
+    let mut inline = None;
+    let (count, read) = for_each_chunk(input, size, |index, buf, last| {
+        prepare(index, buf, last)?;
         if index == 0 && last {
             inline = Some(buf.clone());
             Ok(())
         } else {
-            sink(&blob, index, buf)
+            sink(blob, index, buf)
         }
     })?;
-    let record = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count, inline };
-    Ok((header, record))
+    Ok((count, read, inline))
 }
 
 /// [`seal_item`] for content already in memory that fits one chunk: sealed in place, no copy.

@@ -1,4 +1,4 @@
-//! Sealing a large item on two cores: this thread reads and encrypts, a second one stores.
+//! Writing a large item on two cores: this thread reads (and encrypts), a second one stores.
 //!
 //! Chunks go to the store ahead of the item record, in groups of [`STAGE_BYTES`] committed
 //! without an fsync ([`Store::stage_chunks`] says why: one big transaction makes redb write
@@ -15,8 +15,8 @@ use super::items::{ChunkSink, check_replace, finish_put, seal_item};
 use super::{Error, Vault, find_level, no_tenant};
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, Header};
-use crate::store::records::ItemRecord;
-use crate::store::{ItemWriter, Reads, STAGE_BYTES, Store, WriteTx};
+use crate::store::records::{ItemRecord, TenantRecord};
+use crate::store::{Reads, STAGE_BYTES, Store, WriteTx};
 use crate::writeback::Writeback;
 
 /// Chunks waiting between two threads of a put or a get (64 KiB each: at most 8 MiB). Room
@@ -72,35 +72,47 @@ impl<'s> Staged<'s> {
         Ok(())
     }
 
-    /// Writes the chunks not staged yet into `w`, the transaction that stores the record.
-    pub(crate) fn finish(&mut self, w: &mut ItemWriter<'_>) -> Result<(), Error> {
-        for (index, chunk) in self.group.drain(..) {
-            w.put_chunk(&self.blob, index, &chunk)?;
+    /// Ends a staged write. If `produced` holds the item, one durable transaction: `check` that
+    /// the tenant's record still allows it, refuse to replace an item unless `replace`, store
+    /// the chunks not staged yet and the record, let `audit` record the event (told whether an
+    /// item was replaced), commit. On any error the staged chunks are removed and nothing
+    /// changes.
+    pub(crate) fn commit(
+        mut self,
+        vault: &Vault,
+        produced: Result<(Header, ItemRecord), Error>,
+        replace: bool,
+        check: impl FnOnce(&TenantRecord) -> Result<(), Error>,
+        audit: impl FnOnce(&WriteTx, &Header, &ItemRecord, bool) -> Result<(), Error>,
+    ) -> Result<(Header, ItemRecord), Error> {
+        let result = produced.and_then(|(header, stored)| {
+            let tenant = header.tenant.as_str();
+            let tx = vault.store().begin_write()?;
+            check(&tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?)?;
+            let mut w = tx.item_writer()?;
+            let previous = check_replace(&w, tenant, &header.item, replace)?;
+            for (index, chunk) in self.group.drain(..) {
+                w.put_chunk(&self.blob, index, &chunk)?;
+            }
+            finish_put(&mut w, &header, previous.as_ref(), &stored)?;
+            drop(w);
+            audit(&tx, &header, &stored, previous.is_some())?;
+            tx.commit()?;
+            Ok((header, stored))
+        });
+        if result.is_err() {
+            self.discard();
         }
-        Ok(())
+        result
     }
 
-    /// After a failed put: removes what was staged. Best effort: the error that got us here is
-    /// the one to report, and chunks left behind are orphans that `verify` names.
-    pub(crate) fn discard(self) {
+    /// After a failed write: removes what was staged. Best effort: the error that got us here
+    /// is the one to report, and chunks left behind are orphans that `verify` names.
+    fn discard(self) {
         if self.staged {
             let _ = self.store.discard_chunks(&self.blob);
         }
     }
-}
-
-/// Reads and seals `input` on this thread while a second thread stages the sealed chunks.
-/// Returns the header and record (or why not) and the chunks still to be written; on error
-/// the caller must [`Staged::discard`] them.
-pub(crate) fn seal_staged<'s>(
-    store: &'s Store,
-    fields: &ItemFields<'_>,
-    level_public: &[u8; 32],
-    wrapper: &Wrapper,
-    input: &mut dyn Read,
-) -> (Result<(Header, ItemRecord), Error>, Staged<'s>) {
-    let full = fields.chunk_size as usize + CHUNK_TAG_LEN;
-    stage_with(store, full, |sink| seal_item(fields, level_public, wrapper, input, sink))
 }
 
 /// Runs `produce` on this thread, handing it a sink whose chunks (of at most `full` bytes) a
@@ -144,11 +156,10 @@ pub(crate) fn stage_with<'s, T>(
     })
 }
 
-/// Stores `input` as a new item (`put`, and `import` of a file over [`STAGE_BYTES`]): sealed
-/// and staged on two threads, then one durable transaction that checks the level is still at
-/// the epoch the item was sealed under, refuses to replace an item unless `replace`, stores the
-/// record and the last chunks, and lets `audit` record the event (told whether an item was
-/// replaced). On any error the staged chunks are removed and nothing changes.
+/// Stores `input` as a new item (`put`, and `import` of a file over [`STAGE_BYTES`]): read
+/// and sealed on this thread while a second stages the chunks, then stored by
+/// [`Staged::commit`], which also checks that the level is still at the epoch the item was
+/// sealed under.
 pub(crate) fn put_staged(
     vault: &Vault,
     fields: &ItemFields<'_>,
@@ -157,30 +168,20 @@ pub(crate) fn put_staged(
     replace: bool,
     audit: impl FnOnce(&WriteTx, &Header, &ItemRecord, bool) -> Result<(), Error>,
 ) -> Result<(Header, ItemRecord), Error> {
-    let (tenant, level, item) = (fields.tenant, fields.level, fields.item);
+    let (level, item) = (fields.level, fields.item);
     let wrapper = Wrapper::new(&PublicKey(*level_public))?;
-    let (sealed, mut staged) = seal_staged(vault.store(), fields, level_public, &wrapper, input);
-    let result = sealed.and_then(|(header, stored)| {
-        let tx = vault.store().begin_write()?;
-        let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+    let full = fields.chunk_size as usize + CHUNK_TAG_LEN;
+    let (sealed, staged) =
+        stage_with(vault.store(), full, |sink| seal_item(fields, level_public, &wrapper, input, sink));
+    let current_epoch = |record: &TenantRecord| {
         // An approval rotates the level: an item sealed under the epoch before it but stored
         // after it would be readable under that grant.
-        if find_level(&record, level)?.epochs.last().map(|e| e.epoch) != Some(fields.epoch) {
-            return Err(Error::conflict(format!(
-                "level {level:?} was re-keyed while {item:?} was being written; nothing was stored, try again"
-            )));
+        if find_level(record, level)?.epochs.last().map(|e| e.epoch) == Some(fields.epoch) {
+            return Ok(());
         }
-        let mut w = tx.item_writer()?;
-        let previous = check_replace(&w, tenant, item, replace)?;
-        staged.finish(&mut w)?;
-        finish_put(&mut w, &header, previous.as_ref(), &stored)?;
-        drop(w);
-        audit(&tx, &header, &stored, previous.is_some())?;
-        tx.commit()?;
-        Ok((header, stored))
-    });
-    if result.is_err() {
-        staged.discard();
-    }
-    result
+        Err(Error::conflict(format!(
+            "level {level:?} was re-keyed while {item:?} was being written; nothing was stored, try again"
+        )))
+    };
+    staged.commit(vault, sealed, replace, current_epoch, audit)
 }
