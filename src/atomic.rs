@@ -31,13 +31,93 @@ impl From<Failed<io::Error>> for io::Error {
     }
 }
 
-/// Replaces `path` with what `fill` writes: a temp file beside it (mode 0600), fsync, rename
-/// over `path`, fsync of the directory. On any error the temp file is removed and `path` is
-/// untouched.
+/// Replaces the regular file at `path` with what `fill` writes: a temp file beside it (mode
+/// 0600), fsync, rename over it, fsync of the directory. On any error the temp file is removed
+/// and `path` is untouched. A symbolic link is followed: the file it points to is replaced and
+/// the link stays. Anything but a regular file or nothing (a directory, a device, a FIFO) is
+/// refused with [`io::ErrorKind::InvalidInput`]: key files must be files.
 pub fn write_file<E>(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
 ) -> Result<(), Failed<E>> {
+    match target(path)? {
+        Target::File(file) => replace_file(&file, fill),
+        Target::Stream => Err(not_writable(path, "is not a regular file").into()),
+    }
+}
+
+/// Writes a user-named output (`get --out`, `backup`): a regular file (or nothing yet) is
+/// replaced atomically as [`write_file`] does; a character device, FIFO or pipe (`/dev/null`,
+/// `/dev/stdout`, a named pipe someone reads) is written in place and never replaced, so it can
+/// get a partial output if `fill` fails. A symbolic link is followed; a directory, a block
+/// device or a socket is refused with [`io::ErrorKind::InvalidInput`].
+pub fn write_output<E>(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+) -> Result<(), Failed<E>> {
+    match target(path)? {
+        Target::File(file) => replace_file(&file, fill),
+        Target::Stream => write_stream(path, fill),
+    }
+}
+
+/// What a path to be written names, after following symbolic links.
+enum Target {
+    /// Nothing yet, or a regular file: replaced through a temp file. The path is the link's
+    /// final target, so the rename happens in the target's directory and the link survives.
+    File(PathBuf),
+    /// A character device or a FIFO: written in place, never replaced.
+    Stream,
+}
+
+fn target(path: &Path) -> io::Result<Target> {
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Target::File(resolve_links(path)?)),
+        Err(e) => return Err(e),
+    };
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return Ok(Target::File(resolve_links(path)?));
+    }
+    if kind.is_dir() {
+        return Err(not_writable(path, "is a directory; give a file path"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() || kind.is_fifo() {
+            return Ok(Target::Stream);
+        }
+    }
+    Err(not_writable(
+        path,
+        "is a block device, socket or other special file; lockbox writes only files, FIFOs and character devices",
+    ))
+}
+
+/// Follows `path` while it is a symbolic link (as open(2) would); the last path reached.
+/// Only the final component matters: a link among the directories above is followed by
+/// rename(2) itself.
+fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut at = path.to_owned();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = fs::read_link(&at)?;
+                at = if to.is_absolute() { to } else { parent(&at).join(to) };
+            }
+            _ => return Ok(at),
+        }
+    }
+    Err(not_writable(path, "is a chain of more than 40 symbolic links"))
+}
+
+fn not_writable(path: &Path, why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, format!("{} {why}", path.display()))
+}
+
+fn replace_file<E>(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<(), E>) -> Result<(), Failed<E>> {
     let dir = parent(path);
     with_temp(path, |tmp| {
         // Writes of a whole chunk (64 KiB) are larger than the buffer and go straight through,
@@ -52,9 +132,25 @@ pub fn write_file<E>(
     })
 }
 
+/// Writes into an existing character device or FIFO: opened without create or truncate, and
+/// checked again once open, so a regular file put there meanwhile is not overwritten in place.
+/// No fsync: devices and pipes do not take one.
+fn write_stream<E>(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<(), E>) -> Result<(), Failed<E>> {
+    let file = OpenOptions::new().write(true).open(path)?;
+    let kind = file.metadata()?.file_type();
+    if kind.is_file() || kind.is_dir() {
+        return Err(not_writable(path, "changed while being opened").into());
+    }
+    let mut w = BufWriter::with_capacity(256 << 10, file);
+    fill(&mut w).map_err(Failed::Fill)?;
+    w.flush()?;
+    Ok(())
+}
+
 /// Writes a new file at `path`, one of many (an export): a temp file beside it (mode 0600),
 /// renamed into place, refusing (`AlreadyExists`) to replace a file already there unless
-/// `replace`. No fsync: the caller makes all of them durable at once with
+/// `replace`, and refusing (`InvalidInput`) to replace anything but a regular file even then
+/// (a symbolic link is replaced by nothing and followed by nothing). No fsync: the caller makes all of them durable at once with
 /// [`sync_filesystem`]. An interrupted write leaves at most a hidden temp file, never a part
 /// of a file under `path`.
 pub fn write_new_file<E>(
@@ -62,6 +158,12 @@ pub fn write_new_file<E>(
     replace: bool,
     fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
 ) -> Result<(), Failed<E>> {
+    if replace
+        && let Ok(m) = fs::symlink_metadata(path)
+        && !m.is_file()
+    {
+        return Err(not_writable(path, "is not a regular file; only regular files are replaced").into());
+    }
     with_temp(path, |tmp| {
         let mut w = BufWriter::with_capacity(32 << 10, create_private(tmp)?);
         fill(&mut w).map_err(Failed::Fill)?;

@@ -3,14 +3,15 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use lockbox::atomic::Failed;
 use lockbox::keyring::{DEFAULT_KDF, Identity, Keyring};
-use lockbox::vault::{Error, PutOptions, Vault};
+use lockbox::vault::{Error, ErrorKind, LevelKeys, PutOptions, Vault};
 use serde_json::json;
 
 use super::args::{Cli, Command, GetArgs, LevelCmd, ListArgs, PutArgs, TenantCmd};
-use super::output::{self, hex, item_json, table, tenant_json, time};
+use super::output::{self, hex, item_json, outln, table, tenant_json, time};
 use super::workflow;
 use super::{demo, secrets, vault_dir};
 
@@ -20,11 +21,33 @@ pub struct Ctx {
     pub passphrase_file: Option<PathBuf>,
     pub vault_dir: Option<PathBuf>,
     pub actor: Option<String>,
+    /// How long to retry a vault another process holds (--wait, LOCKBOX_WAIT).
+    pub wait: Option<Duration>,
 }
 
 impl Ctx {
+    /// Opens the vault, retrying while another process holds it until --wait runs out. Every
+    /// passphrase a command needs is asked before this, so nobody holds the vault at a prompt.
     pub fn open(&self) -> Result<Vault, Error> {
-        let mut vault = Vault::open(&vault_dir(self.vault_dir.clone())?)?;
+        let dir = vault_dir(self.vault_dir.clone())?;
+        let deadline = Instant::now() + self.wait.unwrap_or_default();
+        let mut pause = Duration::from_millis(10);
+        let mut vault = loop {
+            match Vault::open(&dir) {
+                Err(e) if e.kind == ErrorKind::InUse && Instant::now() < deadline => {
+                    std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+                Err(e) if e.kind == ErrorKind::InUse => {
+                    let hint = match self.wait {
+                        Some(_) => " (still, after waiting as long as --wait allows)",
+                        None => "; pass --wait DUR (or set LOCKBOX_WAIT), e.g. --wait 30s, to wait for it",
+                    };
+                    return Err(Error { kind: e.kind, message: format!("{}{hint}", e.message) });
+                }
+                other => break other?,
+            }
+        };
         if let Some(actor) = &self.actor {
             vault.set_actor(actor);
         }
@@ -53,7 +76,7 @@ impl Ctx {
 
     pub fn emit(&self, value: serde_json::Value, human: impl FnOnce()) {
         if self.json {
-            println!("{value}");
+            outln!("{value}");
         } else {
             human();
         }
@@ -61,17 +84,22 @@ impl Ctx {
 }
 
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let ctx =
-        Ctx { json: cli.json, passphrase_file: cli.passphrase_file, vault_dir: cli.vault, actor: cli.actor };
+    let ctx = Ctx {
+        json: cli.json,
+        passphrase_file: cli.passphrase_file,
+        vault_dir: cli.vault,
+        actor: cli.actor,
+        wait: cli.wait.map(Duration::from_secs),
+    };
     match cli.command {
         Command::Init => init(&ctx),
         Command::Tenant(cmd) => tenant(&ctx, cmd),
         Command::Level(LevelCmd::Add { tenant, level, keyring }) => {
-            let vault = ctx.open()?;
             let mut ring = ctx.keyring(&keyring)?;
+            let vault = ctx.open()?;
             let record = vault.add_level(&tenant, &level, &mut ring)?;
             ctx.emit(tenant_json(&record), || {
-                println!("added level {level} to tenant {tenant}; its key is in {}", keyring.display())
+                outln!("added level {level} to tenant {tenant}; its key is in {}", keyring.display())
             });
             Ok(())
         }
@@ -81,20 +109,21 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Rm(item) => {
             ctx.open()?.remove(&item.tenant, &item.item)?;
             ctx.emit(json!({"removed": {"tenant": item.tenant, "item": item.item}}), || {
-                println!("removed {} from tenant {}", item.item, item.tenant)
+                outln!("removed {} from tenant {}", item.item, item.tenant)
             });
             Ok(())
         }
         Command::Level(LevelCmd::Rotate { tenant, level, keyring, rewrap }) => {
-            let vault = ctx.open()?;
             let mut ring = ctx.keyring(&keyring)?;
+            let vault = ctx.open()?;
             let r = vault.rotate_level(&tenant, &level, &mut ring, rewrap)?;
             ctx.emit(
                 json!({"tenant": tenant, "level": level, "epoch": r.epoch, "rewrapped": r.rewrapped}),
                 || {
-                    println!(
+                    outln!(
                         "level {level} of tenant {tenant} is now at epoch {}; {} item(s) re-wrapped",
-                        r.epoch, r.rewrapped
+                        r.epoch,
+                        r.rewrapped
                     )
                 },
             );
@@ -113,25 +142,18 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             bar.clear();
             let secs = started.elapsed().as_secs_f64();
             ctx.emit(json!({"items": r.items, "bytes": r.bytes, "seconds": secs}), || {
-                println!("imported {} items ({} bytes) into tenant {tenant} at level {level} in {secs:.2}s ({:.0} items/s)", r.items, r.bytes, r.items as f64 / secs.max(1e-9))
+                outln!("imported {} items ({} bytes) into tenant {tenant} at level {level} in {secs:.2}s ({:.0} items/s)", r.items, r.bytes, r.items as f64 / secs.max(1e-9))
             });
             Ok(())
         }
         Command::Export { tenant, dir, keyring, identity, replace } => {
+            let key = Key::load(&ctx, keyring.as_deref(), identity.as_deref())?
+                .ok_or_else(|| Error::usage("export needs --keyring FILE or --identity FILE"))?;
             let vault = ctx.open()?;
             let started = std::time::Instant::now();
             let mut bar = Progress::new("exporting");
-            let r = match (keyring, identity) {
-                (Some(k), None) => {
-                    vault.export_dir(&tenant, &ctx.keyring(&k)?, &dir, replace, &mut |d, t| bar.show(d, t))?
-                }
-                (None, Some(i)) => {
-                    let identity = ctx.identity(&i)?;
-                    let keys = vault.engineer_keys(&identity, &tenant)?;
-                    vault.export_dir(&tenant, &keys, &dir, replace, &mut |d, t| bar.show(d, t))?
-                }
-                _ => return Err(Error::usage("export needs --keyring FILE or --identity FILE")),
-            };
+            let keys = key.level_keys(&vault, &tenant)?;
+            let r = vault.export_dir(&tenant, keys.as_ref(), &dir, replace, &mut |d, t| bar.show(d, t))?;
             bar.clear();
             let secs = started.elapsed().as_secs_f64();
             for (id, e) in &r.skipped {
@@ -145,7 +167,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             ctx.emit(
                 json!({"items": r.items, "bytes": r.bytes, "seconds": secs, "skipped": skipped}),
                 || {
-                    println!(
+                    outln!(
                         "exported {} items ({} bytes) to {} in {secs:.2}s ({:.0} items/s); {} skipped",
                         r.items,
                         r.bytes,
@@ -163,15 +185,15 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             }
         }
         Command::Verify { tenant, keyring } => {
-            let vault = ctx.open()?;
             let ring = keyring.as_deref().map(|k| ctx.keyring(k)).transpose()?;
+            let vault = ctx.open()?;
             let r = vault.verify(tenant.as_deref(), ring.as_ref())?;
             let summary = json!({"items": r.items, "decrypted": r.decrypted, "skipped": r.skipped, "problems": r.problems});
             ctx.emit(summary, || {
                 for p in &r.problems {
-                    println!("DAMAGED: {p}");
+                    outln!("DAMAGED: {p}");
                 }
-                println!(
+                outln!(
                     "checked {} item(s): {} decrypted, {} without a key in the keyring; {} problem(s)",
                     r.items,
                     r.decrypted,
@@ -188,7 +210,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             let vault = ctx.open()?;
             let b = vault.backup(&file)?;
             ctx.emit(json!({"file": file, "records": b.records, "bytes": b.bytes, "audit_head": hex(&b.audit_head)}), || {
-                println!("wrote {} records ({} bytes) to {}; audit head {}", b.records, b.bytes, file.display(), hex(&b.audit_head))
+                outln!("wrote {} records ({} bytes) to {}; audit head {}", b.records, b.bytes, file.display(), hex(&b.audit_head))
             });
             Ok(())
         }
@@ -196,7 +218,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             let dir = vault_dir(ctx.vault_dir.clone())?;
             let b = Vault::restore(&file, &dir)?;
             ctx.emit(json!({"vault": dir, "records": b.records, "audit_head": hex(&b.audit_head)}), || {
-                println!(
+                outln!(
                     "restored {} records into {}; audit head {}",
                     b.records,
                     dir.display(),
@@ -212,19 +234,24 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 fn init(ctx: &Ctx) -> Result<(), Error> {
     let dir = vault_dir(ctx.vault_dir.clone())?;
     Vault::init(&dir)?;
-    ctx.emit(json!({"vault": dir}), || println!("created an empty vault in {}", dir.display()));
+    ctx.emit(json!({"vault": dir}), || outln!("created an empty vault in {}", dir.display()));
     Ok(())
 }
 
 fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
+    // The only subcommand with a key asks for its passphrase before the vault is opened.
+    let mut ring = match &cmd {
+        TenantCmd::Create { keyring, .. } => Some(ctx.keyring_or_new(keyring)?),
+        _ => None,
+    };
     let vault = ctx.open()?;
     match cmd {
         TenantCmd::Create { tenant, levels, keyring } => {
-            let mut ring = ctx.keyring_or_new(&keyring)?;
-            let record = vault.create_tenant(&tenant, &levels, &mut ring)?;
+            let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
+            let record = vault.create_tenant(&tenant, &levels, ring)?;
             ctx.emit(tenant_json(&record), || {
-                println!("created tenant {tenant} with levels {}", levels.join(", "));
-                println!(
+                outln!("created tenant {tenant} with levels {}", levels.join(", "));
+                outln!(
                     "its private level keys are in {} (keep it, and its passphrase, safe)",
                     keyring.display()
                 );
@@ -250,16 +277,16 @@ fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 vault.tenant(&tenant)?
             };
             ctx.emit(json!({"tenant": t.name, "max_access_secs": t.max_access_secs, "request_ttl_secs": t.request_ttl_secs}), || {
-                println!("tenant {}: grants last at most {}s; requests wait at most {}s", t.name, t.max_access_secs, t.request_ttl_secs)
+                outln!("tenant {}: grants last at most {}s; requests wait at most {}s", t.name, t.max_access_secs, t.request_ttl_secs)
             });
         }
         TenantCmd::Show { tenant } => {
             let t = vault.tenant(&tenant)?;
             ctx.emit(tenant_json(&t), || {
-                println!("tenant      {}", t.name);
-                println!("created     {}", time(t.created));
-                println!("max access  {}s", t.max_access_secs);
-                println!("request ttl {}s", t.request_ttl_secs);
+                outln!("tenant      {}", t.name);
+                outln!("created     {}", time(t.created));
+                outln!("max access  {}s", t.max_access_secs);
+                outln!("request ttl {}s", t.request_ttl_secs);
                 let rows: Vec<Vec<String>> = t
                     .levels
                     .iter()
@@ -300,35 +327,60 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
     };
     ctx.emit(item_json(&info), || {
         let level = info.level.as_deref().unwrap_or("?");
-        println!(
-            "stored {item} in tenant {tenant} (level {level}, epoch {}, {} bytes)",
-            info.epoch, info.size
-        )
+        outln!("stored {item} in tenant {tenant} (level {level}, epoch {}, {} bytes)", info.epoch, info.size)
     });
     Ok(())
 }
 
 fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
-    let vault = ctx.open()?;
     let (tenant, item) = (&args.item.tenant, &args.item.item);
     let out = args.out.as_deref();
-    match (&args.keyring, &args.identity, args.raw) {
-        (Some(path), None, false) => {
-            let ring = ctx.keyring(path)?;
-            write_output(out, |w| vault.get(tenant, item, &ring, w))
+    let key = Key::load(ctx, args.keyring.as_deref(), args.identity.as_deref())?;
+    match (key, args.raw) {
+        (Some(key), false) => {
+            let vault = ctx.open()?;
+            let keys = key.level_keys(&vault, tenant)?;
+            write_output(out, |w| vault.get(tenant, item, keys.as_ref(), w))
         }
-        (None, Some(path), false) => {
-            let identity = ctx.identity(path)?;
-            let keys = vault.engineer_keys(&identity, tenant)?;
-            write_output(out, |w| vault.get(tenant, item, &keys, w))
+        (None, true) => {
+            let vault = ctx.open()?;
+            write_output(out, |w| vault.get_raw(tenant, item, w))
         }
-        (None, None, true) => write_output(out, |w| vault.get_raw(tenant, item, w)),
         _ => Err(Error::usage("get needs --keyring FILE, --identity FILE, or --raw")),
     }
 }
 
-/// Runs `f` with standard output, or with a temp file beside `path` (mode 0600) that is
-/// fsynced and renamed over it only if `f` succeeds, so a failed get leaves no partial file.
+/// The key a reading command was given, opened (passphrase asked) before the vault is.
+pub enum Key {
+    /// The customer's keyring.
+    Keyring(Keyring),
+    /// An engineer's identity.
+    Identity(Identity),
+}
+
+impl Key {
+    /// Opens whichever of `--keyring` and `--identity` was given.
+    pub fn load(ctx: &Ctx, keyring: Option<&Path>, identity: Option<&Path>) -> Result<Option<Key>, Error> {
+        Ok(match (keyring, identity) {
+            (Some(k), None) => Some(Key::Keyring(ctx.keyring(k)?)),
+            (None, Some(i)) => Some(Key::Identity(ctx.identity(i)?)),
+            (None, None) => None,
+            (Some(_), Some(_)) => return Err(Error::usage("give --keyring or --identity, not both")),
+        })
+    }
+
+    /// The level keys it gives for `tenant`: the keyring itself, or the engineer's active grants.
+    pub fn level_keys<'a>(&'a self, vault: &Vault, tenant: &str) -> Result<Box<dyn LevelKeys + 'a>, Error> {
+        Ok(match self {
+            Key::Keyring(ring) => Box::new(ring),
+            Key::Identity(identity) => Box::new(vault.engineer_keys(identity, tenant)?),
+        })
+    }
+}
+
+/// Runs `f` with standard output, or with `path` through [`lockbox::atomic::write_output`]: a
+/// regular file is replaced only if `f` succeeds (no partial file on failure), a device or FIFO
+/// is written in place, a symbolic link is followed, a directory is refused.
 pub fn write_output<T>(
     path: Option<&Path>,
     f: impl FnOnce(&mut dyn Write) -> Result<T, Error>,
@@ -339,15 +391,21 @@ pub fn write_output<T>(
         f(&mut out)?;
         return out.flush().map_err(Error::output);
     };
-    if path.is_dir() {
-        return Err(Error::usage(format!("--out {} is a directory; give a file path", path.display())));
-    }
-    match lockbox::atomic::write_file(path, |w| f(w).map(drop)) {
+    match lockbox::atomic::write_output(path, |w| f(w).map(drop)) {
         Ok(()) => Ok(()),
         Err(Failed::Fill(e)) => Err(e),
-        // The only file write_file can miss is the temp file's directory.
-        Err(Failed::Io(e)) if e.kind() == io::ErrorKind::NotFound => Err(open_error(path, e)),
-        Err(Failed::Io(e)) => Err(Error::output(e)),
+        Err(Failed::Io(e)) => Err(output_error(path, e)),
+    }
+}
+
+/// An error writing a user-named output file, for the person who named it.
+pub fn output_error(path: &Path, e: io::Error) -> Error {
+    match e.kind() {
+        // The only file a write can miss is the directory the path names.
+        io::ErrorKind::NotFound => open_error(path, e),
+        // What is at the path cannot be written (a directory, a block device): says so itself.
+        io::ErrorKind::InvalidInput => Error::usage(e.to_string()),
+        _ => Error::output(e),
     }
 }
 

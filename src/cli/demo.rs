@@ -7,8 +7,10 @@ use lockbox::keyring::{DEFAULT_KDF, Identity, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, id_hex};
 use lockbox::vault::{Error, PutOptions, Vault};
 
+use super::output::outln;
+
 fn say(text: &str) {
-    println!("\n== {text}");
+    outln!("\n== {text}");
 }
 
 pub fn run() -> Result<(), Error> {
@@ -23,11 +25,8 @@ pub fn run() -> Result<(), Error> {
     let levels: Vec<String> = ["public", "internal", "confidential", "secret"].map(String::from).to_vec();
     vault.create_tenant("acme", &levels, &mut keyring)?;
     say("Tenant acme chose four classification levels; one X25519 key pair each.");
-    println!(
-        "   private halves: the customer's keyring {} (Argon2id + AES-256-GCM)",
-        keyring.path().display()
-    );
-    println!("   public halves:  registered in the vault, after the keyring was saved durably");
+    outln!("   private halves: the customer's keyring {} (Argon2id + AES-256-GCM)", keyring.path().display());
+    outln!("   public halves:  registered in the vault, after the keyring was saved durably");
 
     let items = [
         ("handbook.txt", "public", "Welcome to Acme."),
@@ -36,16 +35,16 @@ pub fn run() -> Result<(), Error> {
         ("keys/root.txt", "secret", "The launch code is 0000."),
     ];
     say("The vault stores four items. `put` needs no private key: each item gets a fresh data key,");
-    println!("   wrapped to its level's public key; content is AES-256-GCM in chunks of just under 64 KiB.");
+    outln!("   wrapped to its level's public key; content is AES-256-GCM in chunks of just under 64 KiB.");
     for (id, level, text) in items {
         let info = vault.put("acme", id, level, &mut Cursor::new(text), PutOptions::default())?;
-        println!("   put {id:<22} level {level:<13} {} bytes", info.size);
+        outln!("   put {id:<22} level {level:<13} {} bytes", info.size);
     }
 
     say("What the vault (and its operator) can see: names, levels, sizes, times. Not content.");
     let mut envelope = Vec::new();
     vault.get_raw("acme", "keys/root.txt", &mut envelope)?;
-    println!(
+    outln!(
         "   keys/root.txt is stored as a {}-byte envelope; does it contain the text? {}",
         envelope.len(),
         contains(&envelope, b"launch code")
@@ -54,7 +53,7 @@ pub fn run() -> Result<(), Error> {
     say("The customer reads with the keyring.");
     let mut out = Vec::new();
     vault.get("acme", "keys/root.txt", &keyring, &mut out)?;
-    println!("   get keys/root.txt -> {:?}", String::from_utf8_lossy(&out));
+    outln!("   get keys/root.txt -> {:?}", String::from_utf8_lossy(&out));
 
     say("Tampering is caught: flip one byte of the stored envelope and read again.");
     let mut bad = envelope.clone();
@@ -62,14 +61,14 @@ pub fn run() -> Result<(), Error> {
     bad[last] ^= 1;
     vault.put_raw("acme", "keys/root.txt", None, &mut Cursor::new(&bad), true)?;
     match vault.get("acme", "keys/root.txt", &keyring, &mut Vec::new()) {
-        Err(e) => println!("   refused (exit {}): {}", e.kind.exit_code(), e.message),
+        Err(e) => outln!("   refused (exit {}): {}", e.kind.exit_code(), e.message),
         Ok(_) => return Err(Error::other("demo: a tampered item was accepted")),
     }
     vault.put_raw("acme", "keys/root.txt", None, &mut Cursor::new(&envelope), true)?;
 
     say("An envelope moved to another item id is refused.");
     match vault.put_raw("acme", "handbook.txt", None, &mut Cursor::new(&envelope), true) {
-        Err(e) => println!("   refused (exit {}): {}", e.kind.exit_code(), e.message),
+        Err(e) => outln!("   refused (exit {}): {}", e.kind.exit_code(), e.message),
         Ok(_) => return Err(Error::other("demo: a moved envelope was accepted")),
     }
 
@@ -85,7 +84,7 @@ pub fn run() -> Result<(), Error> {
         case_id: "CS-2026-1142",
         duration_secs: Some(3600),
     })?;
-    println!(
+    outln!(
         "   eve asks for internal + confidential for 1h, case CS-2026-1142: request {}",
         id_hex(&request.id)
     );
@@ -94,8 +93,8 @@ pub fn run() -> Result<(), Error> {
     vault.set_actor("alice");
     let only: Vec<String> = vec!["internal".into()];
     let grant = vault.approve_request(&id_hex(&request.id), Some(&only), Some(1800), &mut keyring)?;
-    println!("   grant {}: the internal key (epoch 1) is wrapped to eve's public key,", id_hex(&grant.id));
-    println!(
+    outln!("   grant {}: the internal key (epoch 1) is wrapped to eve's public key,", id_hex(&grant.id));
+    outln!(
         "   bound to grant id, tenant, level, epoch, engineer and expiry; then internal rotates to epoch 2."
     );
     vault.put(
@@ -111,22 +110,22 @@ pub fn run() -> Result<(), Error> {
     for id in ["runbooks/db.md", "contracts/globex.pdf", "runbooks/new.md", "keys/root.txt"] {
         let mut out = Vec::new();
         match vault.get("acme", id, &keys, &mut out) {
-            Ok(_) => println!("   {id:<22} -> {:?}", String::from_utf8_lossy(&out)),
-            Err(e) => println!("   {id:<22} -> exit {}: {}", e.kind.exit_code(), e.message),
+            Ok(_) => outln!("   {id:<22} -> {:?}", String::from_utf8_lossy(&out)),
+            Err(e) => outln!("   {id:<22} -> exit {}: {}", e.kind.exit_code(), e.message),
         }
     }
-    println!("   (confidential and secret keys were never wrapped to eve: no database access changes that)");
+    outln!("   (confidential and secret keys were never wrapped to eve: no database access changes that)");
 
     say("Alice revokes the grant early. The vault stops using it at once.");
     vault.revoke_grant(&id_hex(&grant.id))?;
     let keys = vault.engineer_keys(&eve, "acme")?;
     if let Err(e) = vault.get("acme", "runbooks/db.md", &keys, &mut Vec::new()) {
-        println!("   runbooks/db.md -> exit {}: {}", e.kind.exit_code(), e.message);
+        outln!("   runbooks/db.md -> exit {}: {}", e.kind.exit_code(), e.message);
     }
 
     say("Everything above is in the hash-chained audit log.");
     for e in vault.audit_entries(Some("acme"))?.iter().filter(|e| e.action != "put") {
-        println!(
+        outln!(
             "   {:>2} {:<6} {:<16} {}",
             e.seq,
             e.actor,
@@ -135,12 +134,10 @@ pub fn run() -> Result<(), Error> {
         );
     }
     if let Verdict::Intact { count, head } = vault.verify_audit(None)? {
-        println!("   verify: intact, {count} entries, head {}", lockbox::format::hex(&head));
+        outln!("   verify: intact, {count} entries, head {}", lockbox::format::hex(&head));
     }
 
     say("Done. The temporary vault is removed.");
-    drop(vault);
-    let _ = std::fs::remove_dir_all(&tmp);
     Ok(())
 }
 
@@ -148,10 +145,27 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-fn tempdir() -> Result<std::path::PathBuf, Error> {
+/// The demo's temporary directory, removed however the demo ends (an error, a closed output
+/// pipe, an internal error unwinding through `run`).
+struct TempDir(std::path::PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> Result<TempDir, Error> {
     let suffix: [u8; 8] = lockbox::crypto::random_array()?;
     let name = lockbox::format::hex(&suffix);
     let dir = std::env::temp_dir().join(format!("lockbox-demo-{name}"));
     std::fs::create_dir(&dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
-    Ok(dir)
+    Ok(TempDir(dir))
 }

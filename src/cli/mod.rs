@@ -40,6 +40,12 @@ pub fn main() -> ExitCode {
     }));
     let outcome = std::panic::catch_unwind(|| commands::run(cli))
         .unwrap_or_else(|_| Err(Error::other("stopped by an internal error")));
+    // Output that could not be written fails the command, unless its reader simply went away
+    // (`lockbox tenant list | head -1`), which ends it quietly.
+    let outcome = match (outcome, output::stdout_failure()) {
+        (Ok(()), Some(kind)) => Err(Error::output(std::io::Error::from(kind))),
+        (outcome, _) => outcome,
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind == ErrorKind::BrokenPipe => ExitCode::SUCCESS,

@@ -1,8 +1,42 @@
 //! Human and JSON output.
 
+use std::io::{self, Write};
+use std::sync::Mutex;
+
 use lockbox::store::records::TenantRecord;
 use lockbox::vault::ItemInfo;
 use serde_json::{Value, json};
+
+/// The first error writing standard output (a reader that went away, a full disk). Printing
+/// goes on as a no-op after it, so a command still finishes its work and cleans up; `main`
+/// then exits quietly for a closed pipe, or reports the error.
+static STDOUT_FAILED: Mutex<Option<io::ErrorKind>> = Mutex::new(None);
+
+/// Prints a line on standard output like `println!`, without panicking when it cannot.
+macro_rules! outln {
+    () => { $crate::cli::output::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+pub(crate) use outln;
+
+/// Writes to standard output, remembering the first failure instead of panicking.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+    if failed.is_none()
+        && let Err(e) = io::stdout().lock().write_fmt(args)
+    {
+        *failed = Some(e.kind());
+    }
+}
+
+/// The first error that writing standard output met, if any.
+pub fn stdout_failure() -> Option<io::ErrorKind> {
+    let _ = io::stdout().lock().flush().map_err(|e| {
+        let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+        failed.get_or_insert(e.kind());
+    });
+    *STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Seconds since the Unix epoch as RFC 3339 UTC.
 pub fn time(secs: u64) -> String {
@@ -56,7 +90,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
                 out.push_str(&" ".repeat(w - cell.chars().count() + 2));
             }
         }
-        println!("{out}");
+        outln!("{out}");
     };
     line(header.to_vec());
     for row in rows {

@@ -9,17 +9,22 @@ use serde_json::{Value, json};
 
 use super::args::{AuditCmd, EngineerCmd, GrantCmd, RequestCmd};
 use super::commands::Ctx;
-use super::output::{hex, table, time};
+use super::output::{hex, outln, table, time};
 
 pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
+    // The new identity's passphrase is asked before the vault is opened.
+    let pass = match &cmd {
+        EngineerCmd::Enroll { identity, .. } => Some(ctx.new_passphrase(identity)?),
+        EngineerCmd::List => None,
+    };
     let vault = ctx.open()?;
     match cmd {
         EngineerCmd::Enroll { name, identity } => {
-            let pass = ctx.new_passphrase(&identity)?;
+            let pass = pass.ok_or_else(|| Error::other("no passphrase"))?;
             let e = vault.enroll_engineer(&name, &identity, &pass, DEFAULT_KDF)?;
             let fp = hex(&lockbox::crypto::fingerprint(&e.public));
             ctx.emit(json!({"engineer": name, "fingerprint": fp}), || {
-                println!("enrolled engineer {name} (key {fp}); identity saved to {}", identity.display())
+                outln!("enrolled engineer {name} (key {fp}); identity saved to {}", identity.display())
             });
         }
         EngineerCmd::List => {
@@ -69,7 +74,7 @@ fn status_named(name: &str) -> Option<RequestStatus> {
 }
 
 pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
-    let vault = ctx.open()?;
+    let vault = || ctx.open();
     match cmd {
         RequestCmd::Create { tenant, engineer, levels, reason, case_id, duration } => {
             let req = NewRequest {
@@ -80,11 +85,11 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                 case_id: &case_id,
                 duration_secs: duration,
             };
-            let r = vault.create_request(&req)?;
-            ctx.emit(request_json(&r, RequestStatus::Pending), || println!("{}", id_hex(&r.id)));
+            let r = vault()?.create_request(&req)?;
+            ctx.emit(request_json(&r, RequestStatus::Pending), || outln!("{}", id_hex(&r.id)));
         }
         RequestCmd::List { tenant, status } => {
-            let all = vault.requests(tenant.as_deref(), status.as_deref().and_then(status_named))?;
+            let all = vault()?.requests(tenant.as_deref(), status.as_deref().and_then(status_named))?;
             let rows: Vec<Vec<String>> = all
                 .iter()
                 .map(|(r, s)| {
@@ -105,39 +110,40 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             });
         }
         RequestCmd::Show { id } => {
-            let (r, s) = vault.request(&id)?;
+            let (r, s) = vault()?.request(&id)?;
             ctx.emit(request_json(&r, s), || {
-                println!("request   {}", id_hex(&r.id));
-                println!("status    {}", s.name());
-                println!("tenant    {}", r.tenant);
-                println!("engineer  {}", r.engineer);
-                println!("levels    {}", r.levels.join(", "));
-                println!("case      {}", r.case_id);
-                println!("duration  {}s", r.duration_secs);
-                println!("filed     {}", time(r.created));
-                println!("expires   {} (if undecided)", time(r.expires));
+                outln!("request   {}", id_hex(&r.id));
+                outln!("status    {}", s.name());
+                outln!("tenant    {}", r.tenant);
+                outln!("engineer  {}", r.engineer);
+                outln!("levels    {}", r.levels.join(", "));
+                outln!("case      {}", r.case_id);
+                outln!("duration  {}s", r.duration_secs);
+                outln!("filed     {}", time(r.created));
+                outln!("expires   {} (if undecided)", time(r.expires));
                 if let (Some(at), Some(by)) = (r.decided, &r.decided_by) {
-                    println!("decided   {} by {by}", time(at));
+                    outln!("decided   {} by {by}", time(at));
                 }
                 if let Some(g) = &r.grant {
-                    println!("grant     {}", id_hex(g));
+                    outln!("grant     {}", id_hex(g));
                 }
                 if let Some(why) = &r.decision_reason {
-                    println!("denied    {why}");
+                    outln!("denied    {why}");
                 }
-                println!("reason    {}", r.reason);
+                outln!("reason    {}", r.reason);
             });
         }
         RequestCmd::Approve { id, levels, duration, keyring } => {
+            // An unknown request is refused before any prompt; the vault is not held while the
+            // customer types the passphrase, and approval checks the request again.
+            vault()?.request(&id)?;
             let mut ring = ctx.keyring(&keyring)?;
-            let g = vault.approve_request(&id, levels.as_deref(), duration, &mut ring)?;
-            ctx.emit(grant_json(&g, GrantStatus::Active), || println!("{}", id_hex(&g.id)));
+            let g = vault()?.approve_request(&id, levels.as_deref(), duration, &mut ring)?;
+            ctx.emit(grant_json(&g, GrantStatus::Active), || outln!("{}", id_hex(&g.id)));
         }
         RequestCmd::Deny { id, reason } => {
-            let r = vault.deny_request(&id, reason.as_deref())?;
-            ctx.emit(request_json(&r, RequestStatus::Denied), || {
-                println!("denied request {}", id_hex(&r.id))
-            });
+            let r = vault()?.deny_request(&id, reason.as_deref())?;
+            ctx.emit(request_json(&r, RequestStatus::Denied), || outln!("denied request {}", id_hex(&r.id)));
         }
     }
     Ok(())
@@ -169,7 +175,7 @@ pub fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<(), Error> {
         }
         GrantCmd::Revoke { id } => {
             let g = vault.revoke_grant(&id)?;
-            ctx.emit(grant_json(&g, GrantStatus::Revoked), || println!("revoked grant {}", id_hex(&g.id)));
+            ctx.emit(grant_json(&g, GrantStatus::Revoked), || outln!("revoked grant {}", id_hex(&g.id)));
         }
     }
     Ok(())
@@ -207,7 +213,7 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
             match vault.verify_audit(expect.as_ref())? {
                 Verdict::Intact { count, head } => ctx
                     .emit(json!({"intact": true, "entries": count, "head": hex(&head)}), || {
-                        println!("audit log intact: {count} entries, head {}", hex(&head))
+                        outln!("audit log intact: {count} entries, head {}", hex(&head))
                     }),
                 Verdict::Broken { seq, why } => {
                     return Err(Error {

@@ -21,19 +21,26 @@ pub struct BackupInfo {
 }
 
 impl Vault {
-    /// Writes a consistent snapshot of the whole vault to `file`, atomically.
+    /// Writes a consistent snapshot of the whole vault to `file`: a regular file atomically, a
+    /// FIFO or character device in place (see [`crate::atomic::write_output`]).
     pub fn backup(&self, file: &Path) -> Result<BackupInfo, Error> {
         let tx = self.store().begin_write()?;
         self.record(&tx, "backup", "", "", &file.display().to_string())?;
         tx.commit()?;
         let mut summary = None;
-        let written = crate::atomic::write_file(file, |w| {
+        let written = crate::atomic::write_output(file, |w| {
             summary = Some(self.store().backup_to(w)?);
             Ok(())
         });
         match written {
             Ok(()) => {}
             Err(Failed::Io(e) | Failed::Fill(StoreError::Io(e))) => {
+                if e.kind() == std::io::ErrorKind::InvalidInput {
+                    return Err(Error::usage(format!("cannot write backup: {e}")));
+                }
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Err(Error::output(e));
+                }
                 return Err(Error::other(format!("cannot write backup {}: {e}", file.display())));
             }
             Err(Failed::Fill(e)) => return Err(e.into()),

@@ -214,7 +214,7 @@ impl Vault {
 
         let mut report = BulkReport::default();
         let mut unwrappers = Unwrappers::default();
-        let mut made: Option<PathBuf> = None;
+        let mut dirs = Dirs { root: dir, made: None };
         let mut done = 0u64;
         let mut fatal = None;
         // This thread decrypts while a writer thread creates the files of one-chunk items (file
@@ -223,7 +223,7 @@ impl Vault {
         // parcels of up to PARCEL items of at most one chunk each, at most two waiting.
         std::thread::scope(|scope| -> Result<(), Error> {
             let (send, receive) = std::sync::mpsc::sync_channel::<Parcel>(2);
-            let writer = scope.spawn(move || write_parcels(receive, replace));
+            let writer = scope.spawn(move || write_parcels(receive, dir, replace));
             let mut parcel: Parcel = Vec::with_capacity(PARCEL);
             let hand_over = |parcel: &mut Parcel| -> Result<(), Error> {
                 let full = std::mem::replace(parcel, Vec::with_capacity(PARCEL));
@@ -250,7 +250,7 @@ impl Vault {
                             hand_over(&mut parcel)?;
                         }
                     } else {
-                        write_item(&path, &mut made, replace, |out| {
+                        write_item(&path, &mut dirs, replace, |out| {
                             stored_chunks(&snapshot, &record, &header, |index, chunk, last| {
                                 open_chunk(&mut opener, &header, index, chunk, last)?;
                                 out.write_all(chunk).map_err(Error::output)
@@ -468,12 +468,13 @@ type Parcel = Vec<(String, PathBuf, Vec<u8>)>;
 /// there) and their bytes, or the error that stopped it.
 fn write_parcels(
     receive: std::sync::mpsc::Receiver<Parcel>,
+    root: &Path,
     replace: bool,
 ) -> Result<(Vec<(String, Error)>, u64), Error> {
-    let mut made: Option<PathBuf> = None;
+    let mut dirs = Dirs { root, made: None };
     let (mut skipped, mut bytes) = (Vec::new(), 0);
     for (id, path, data) in receive.into_iter().flatten() {
-        match write_item(&path, &mut made, replace, |out| out.write_all(&data).map_err(Error::output)) {
+        match write_item(&path, &mut dirs, replace, |out| out.write_all(&data).map_err(Error::output)) {
             Err(e) if e.kind == ErrorKind::Conflict => {
                 bytes += data.len() as u64;
                 skipped.push((id, e));
@@ -484,27 +485,64 @@ fn write_parcels(
     Ok((skipped, bytes))
 }
 
+/// The directories an export has made, so each is checked once.
+struct Dirs<'a> {
+    /// The export's directory: links inside it are never followed.
+    root: &'a Path,
+    /// The last parent directory made and checked (exports are mostly siblings).
+    made: Option<PathBuf>,
+}
+
+impl Dirs<'_> {
+    /// Creates `parent` (under the root) and checks that no directory between the root and it
+    /// is a symbolic link, so an item is never written outside the export's directory.
+    fn make(&mut self, parent: &Path) -> Result<(), Error> {
+        if self.made.as_deref() == Some(parent) {
+            return Ok(());
+        }
+        fs::create_dir_all(parent).map_err(|e| {
+            let msg = format!("cannot create {}: {e}", parent.display());
+            match e.kind() {
+                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => Error::conflict(msg),
+                _ => Error::other(msg),
+            }
+        })?;
+        let mut at = self.root.to_owned();
+        for part in parent.strip_prefix(self.root).unwrap_or(Path::new("")).components() {
+            at.push(part);
+            let linked = fs::symlink_metadata(&at).map(|m| m.file_type().is_symlink()).unwrap_or(false);
+            if linked {
+                return Err(Error::conflict(format!(
+                    "{} is a symbolic link; export does not write through links",
+                    at.display()
+                )));
+            }
+        }
+        self.made = Some(parent.to_owned());
+        Ok(())
+    }
+}
+
 /// Writes one exported file (mode 0600, through a temp file: a failed or interrupted write
 /// leaves no file under `path`); an existing file is replaced only with `replace`.
 fn write_item(
     path: &Path,
-    made: &mut Option<PathBuf>,
+    dirs: &mut Dirs<'_>,
     replace: bool,
     f: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    // Creating the parent once per directory, not once per file: exports are mostly siblings.
-    if let Some(parent) = path.parent()
-        && made.as_deref() != Some(parent)
-    {
-        fs::create_dir_all(parent)
-            .map_err(|e| Error::other(format!("cannot create {}: {e}", parent.display())))?;
-        *made = Some(parent.to_owned());
+    if let Some(parent) = path.parent() {
+        dirs.make(parent)?;
     }
     match crate::atomic::write_new_file(path, replace, f) {
         Ok(()) => Ok(()),
         Err(Failed::Fill(e)) => Err(e),
         Err(Failed::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             Err(Error::conflict(format!("{} already exists (export --replace overwrites)", path.display())))
+        }
+        // Something other than a regular file is in the way: never replaced.
+        Err(Failed::Io(e)) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            Err(Error::conflict(e.to_string()))
         }
         Err(Failed::Io(e)) => Err(Error::other(format!("cannot write {}: {e}", path.display()))),
     }

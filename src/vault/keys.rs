@@ -31,3 +31,14 @@ impl LevelKeys for Keyring {
         Ok(SecretKey::from_bytes(&key.to_bytes()))
     }
 }
+
+/// A borrowed source is a source too (a caller can hand over a keyring it keeps).
+impl<T: LevelKeys + ?Sized> LevelKeys for &T {
+    fn level_key(&self, header: &Header) -> Result<SecretKey, Error> {
+        (**self).level_key(header)
+    }
+
+    fn reader(&self) -> Option<&str> {
+        (**self).reader()
+    }
+}
