@@ -102,7 +102,7 @@ fn setup(dir: &Path, levels: &[&str]) -> (Vault, Keyring, PathBuf) {
     let vault = Vault::init(&vault_dir).unwrap();
     let mut keyring = Keyring::create(&dir.join("keyring"), &Passphrase::new(PASS.into()), KDF).unwrap();
     let levels: Vec<String> = levels.iter().map(|l| l.to_string()).collect();
-    vault.create_tenant("acme", &levels, &mut keyring).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
     (vault, keyring, vault_dir)
 }
 
@@ -309,7 +309,7 @@ fn approve_time(vault: &Vault, keyring: &mut Keyring, engineer: &str) -> Duratio
     };
     let id = id_hex(&vault.create_request(&req).unwrap().id);
     let started = Instant::now();
-    vault.approve_request(&id, None, None, keyring).unwrap();
+    lockbox::customer::approve_request(vault, keyring, &id, None, None).unwrap();
     started.elapsed()
 }
 
@@ -341,7 +341,7 @@ fn grants_and_rotation(rows: &mut Vec<Row>, tmp: &Path, big: &Path, n: usize) {
         target: "~1 (flat)",
     });
     let started = Instant::now();
-    let r = vault.rotate_level("acme", "internal", &mut keyring, true).unwrap();
+    let r = lockbox::customer::rotate_level(&vault, &mut keyring, "acme", "internal", true).unwrap();
     let took = started.elapsed();
     assert_eq!(r.rewrapped as usize, n);
     rows.push(Row {

@@ -401,7 +401,7 @@ fn seeds(corpus: &Path) {
         kdf,
     )
     .unwrap();
-    vault.create_tenant("acme", &["secret".into()], &mut keyring).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["secret".into()]).unwrap();
     let opts = lockbox::vault::PutOptions { replace: false, chunk_size: 64 };
     vault.put("acme", "small", "secret", &mut std::io::Cursor::new(b"hi"), opts).unwrap();
     vault.put("acme", "large", "secret", &mut std::io::Cursor::new(plaintext(200)), opts).unwrap();

@@ -2,11 +2,13 @@
 //!
 //! Items are encrypted one by one under fresh data keys, wrapped to the customer-held key of
 //! their classification level. Layers, lowest first; a layer never imports a higher one:
-//! [`format`] (pure encode/decode) <- [`crypto`] <- [`store`], [`keyring`] <- [`vault`],
-//! [`lockbox`], [`audit`] <- the CLI.
+//! [`format`] (pure encode/decode) <- [`crypto`] <- [`store`], [`keyring`] <- [`vault`] <-
+//! [`lockbox`], [`audit`] <- [`customer`] <- the CLI.
 //!
-//! Use [`vault::Vault`] to create tenants and store items (no private key needed), a
-//! [`keyring::Keyring`] to read them as the customer, and [`vault::Vault::engineer_keys`] to
+//! Use [`customer`] for the changes that need the customer's keyring (create a tenant, add or
+//! rotate a level, approve a request: the keyring prepares, the vault commits public material),
+//! [`vault::Vault`] to store items (no private key needed), a [`keyring::Keyring`] to read them
+//! as the customer, and [`vault::Vault::engineer_keys`] to
 //! read them as an engineer under a grant:
 //!
 //! ```
@@ -21,7 +23,7 @@
 //! let kdf = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 }; // cheap, for a doctest
 //! let pass = Passphrase::new("a long passphrase".into());
 //! let mut keyring = Keyring::create(&dir.path().join("acme.keyring"), &pass, kdf)?;
-//! vault.create_tenant("acme", &["internal".into(), "secret".into()], &mut keyring)?;
+//! lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["internal".into(), "secret".into()])?;
 //!
 //! vault.put("acme", "notes.txt", "secret", &mut Cursor::new("hello"), PutOptions::default())?;
 //! let mut out = Vec::new();
@@ -36,6 +38,7 @@
 pub mod atomic;
 pub mod audit;
 pub mod crypto;
+pub mod customer;
 pub mod format;
 pub mod keyring;
 pub mod lockbox;

@@ -46,7 +46,8 @@ fn import_then_export_gives_back_the_same_tree() {
     let vault = Vault::init(&dir.path().join("v")).unwrap();
     let pass = Passphrase::new("pw".into());
     let mut keyring = Keyring::create(&dir.path().join("k"), &pass, CHEAP).unwrap();
-    vault.create_tenant("acme", &["internal".into(), "secret".into()], &mut keyring).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["internal".into(), "secret".into()])
+        .unwrap();
     let big = vec![5u8; 300_000];
     tree(
         &dir.path().join("in"),
@@ -106,7 +107,8 @@ fn engineers_export_only_released_levels_and_unsafe_ids_stay_inside() {
     vault.set_actor("alice");
     let pass = Passphrase::new("pw".into());
     let mut keyring = Keyring::create(&dir.path().join("k"), &pass, CHEAP).unwrap();
-    vault.create_tenant("acme", &["internal".into(), "secret".into()], &mut keyring).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["internal".into(), "secret".into()])
+        .unwrap();
     for (id, level) in [
         ("ok/i", "internal"),
         ("s", "secret"),
@@ -127,7 +129,7 @@ fn engineers_export_only_released_levels_and_unsafe_ids_stay_inside() {
         duration_secs: None,
     };
     let id = id_hex(&vault.create_request(&req).unwrap().id);
-    vault.approve_request(&id, None, None, &mut keyring).unwrap();
+    lockbox::customer::approve_request(&vault, &mut keyring, &id, None, None).unwrap();
     let eve = Identity::open(&dir.path().join("eve"), &pass).unwrap();
     let keys = vault.engineer_keys(&eve, "acme").unwrap();
     let out = dir.path().join("out");
@@ -191,7 +193,7 @@ fn import_batches_end_exactly_at_their_limits() {
     let vault = Vault::init(&dir.path().join("v")).unwrap();
     let pass = Passphrase::new("pw".into());
     let mut keyring = Keyring::create(&dir.path().join("k"), &pass, CHEAP).unwrap();
-    vault.create_tenant("acme", &["internal".into()], &mut keyring).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["internal".into()]).unwrap();
     let imports = |vault: &Vault| -> Vec<String> {
         let entries = vault.audit_entries(Some("acme")).unwrap();
         entries.into_iter().filter(|e| e.action == "import").map(|e| e.detail).collect()

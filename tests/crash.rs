@@ -135,7 +135,7 @@ fn kill_after(mut child: Child, delay: Duration) -> (bool, bool) {
 fn setup(dir: &Path) {
     let vault = Vault::init(&dir.join("vault")).unwrap();
     let mut keyring = Keyring::create(&dir.join("keyring"), &Passphrase::new("pw".into()), CHEAP).unwrap();
-    vault.create_tenant("acme", &LEVELS.map(String::from), &mut keyring).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &LEVELS.map(String::from)).unwrap();
     vault.enroll_engineer("eve", &dir.join("eve.id"), &Passphrase::new("pw".into()), CHEAP).unwrap();
     // Every later command opens the vault itself.
     drop(vault);

@@ -31,7 +31,7 @@ impl World {
         let pass = Passphrase::new("pw".into());
         let mut keyring = Keyring::create(&dir.path().join("acme.keyring"), &pass, CHEAP).unwrap();
         let levels: Vec<String> = ["public", "internal", "secret"].map(String::from).to_vec();
-        vault.create_tenant("acme", &levels, &mut keyring).unwrap();
+        lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
         vault.enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap();
         let eve = Identity::open(&dir.path().join("eve.id"), &pass).unwrap();
         let w = World { dir, vault: Some(vault), keyring, eve };
@@ -75,7 +75,8 @@ impl World {
     ) -> Result<String, lockbox::vault::Error> {
         let levels: Option<Vec<String>> = levels.map(|l| l.iter().map(|s| s.to_string()).collect());
         let vault = self.vault.as_ref().unwrap();
-        vault.approve_request(id, levels.as_deref(), duration, &mut self.keyring).map(|g| id_hex(&g.id))
+        lockbox::customer::approve_request(vault, &mut self.keyring, id, levels.as_deref(), duration)
+            .map(|g| id_hex(&g.id))
     }
 
     fn engineer_get(&self, item: &str) -> Result<Vec<u8>, lockbox::vault::Error> {
@@ -213,7 +214,9 @@ fn rotate_with_rewrap_keeps_content_and_moves_old_items_out_of_old_grants() {
     assert_eq!(w.engineer_get("i1").unwrap(), b"i1 before");
     let mut before = Vec::new();
     w.vault().get_raw("acme", "i1", &mut before).unwrap();
-    let rotation = w.vault.as_ref().unwrap().rotate_level("acme", "internal", &mut w.keyring, true).unwrap();
+    let rotation =
+        lockbox::customer::rotate_level(w.vault.as_ref().unwrap(), &mut w.keyring, "acme", "internal", true)
+            .unwrap();
     assert_eq!((rotation.epoch, rotation.rewrapped), (3, 1));
     let mut after = Vec::new();
     w.vault().get_raw("acme", "i1", &mut after).unwrap();
@@ -224,7 +227,9 @@ fn rotate_with_rewrap_keeps_content_and_moves_old_items_out_of_old_grants() {
     assert_eq!(w.customer_get("i1"), b"i1 before");
     assert!(denied(w.engineer_get("i1")).contains("re-keyed"));
     // Without rewrap, old items keep their epoch.
-    let r = w.vault.as_ref().unwrap().rotate_level("acme", "secret", &mut w.keyring, false).unwrap();
+    let r =
+        lockbox::customer::rotate_level(w.vault.as_ref().unwrap(), &mut w.keyring, "acme", "secret", false)
+            .unwrap();
     assert_eq!((r.epoch, r.rewrapped), (2, 0));
     assert_eq!(w.vault().item("acme", "s1").unwrap().key_epoch, 1);
 }

@@ -29,7 +29,8 @@ impl Fixture {
         let vault = Vault::init(&dir.path().join("vault")).unwrap();
         let pass = Passphrase::new("pw".into());
         let mut keyring = Keyring::create(&dir.path().join("k"), &pass, CHEAP).unwrap();
-        vault.create_tenant("acme", &["internal".into(), "secret".into()], &mut keyring).unwrap();
+        lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["internal".into(), "secret".into()])
+            .unwrap();
         let mut rng = Rng(7);
         let mut contents = BTreeMap::new();
         for i in 0..items {
@@ -198,7 +199,7 @@ fn approve_grant(vault: &Vault, keyring: &mut Keyring, dir: &Path) -> (Identity,
         duration_secs: None,
     };
     let id = id_hex(&vault.create_request(&req).unwrap().id);
-    let grant = vault.approve_request(&id, None, None, keyring).unwrap();
+    let grant = lockbox::customer::approve_request(vault, keyring, &id, None, None).unwrap();
     (Identity::open(&dir.join("eve.id"), &pass).unwrap(), id_hex(&grant.id))
 }
 

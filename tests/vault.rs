@@ -22,8 +22,8 @@ fn fixture() -> Fixture {
     let mut acme = Keyring::create(&dir.path().join("acme.keyring"), &pass, CHEAP).unwrap();
     let mut globex = Keyring::create(&dir.path().join("globex.keyring"), &pass, CHEAP).unwrap();
     let levels: Vec<String> = ["public", "internal", "secret"].map(String::from).to_vec();
-    vault.create_tenant("acme", &levels, &mut acme).unwrap();
-    vault.create_tenant("globex", &levels, &mut globex).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut acme, "acme", &levels).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut globex, "globex", &levels).unwrap();
     Fixture { _dir: dir, vault, acme, globex }
 }
 
@@ -299,7 +299,7 @@ fn a_level_re_keyed_during_a_large_put_refuses_it() {
         data: Cursor::new(data),
         // An approval in the middle of the put rotates the level the same way.
         at_end: Some(Box::new(|| {
-            vault.rotate_level("acme", "secret", &mut acme.borrow_mut(), false).unwrap();
+            lockbox::customer::rotate_level(vault, &mut acme.borrow_mut(), "acme", "secret", false).unwrap();
             Ok(())
         })),
     };

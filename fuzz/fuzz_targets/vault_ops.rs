@@ -56,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
     let pass = Passphrase::new("pw".into());
     let mut keyring = Keyring::create(&dir.path().join("k"), &pass, CHEAP).unwrap();
     let levels: Vec<String> = LEVELS.map(String::from).to_vec();
-    vault.create_tenant("acme", &levels, &mut keyring).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
     let (_, eve) = engineer();
     vault.enroll_engineer_key("eve", eve).unwrap();
     let mut m = Model { epochs: [1; 3], ..Model::default() };
@@ -101,7 +101,7 @@ fuzz_target!(|data: &[u8]| {
                 let Some((mask, state, id)) = m.requests.get(a % m.requests.len().max(1)).cloned() else { continue };
                 let subset = mask & b;
                 let chosen = (subset != 0).then(|| levels_of(subset));
-                let actual = kind(vault.approve_request(&id, chosen.as_deref(), None, &mut keyring)).map(|g| id_hex(&g.id));
+                let actual = kind(lockbox::customer::approve_request(&vault, &mut keyring, &id, chosen.as_deref(), None)).map(|g| id_hex(&g.id));
                 let expected = if state != State::Pending {
                     Err(ErrorKind::Conflict)
                 } else {
@@ -140,7 +140,7 @@ fuzz_target!(|data: &[u8]| {
             8 => {
                 let level = a % 3;
                 let rewrap = b % 2 == 1;
-                let actual = kind(vault.rotate_level("acme", LEVELS[level], &mut keyring, rewrap)).map(|_| vec![]);
+                let actual = kind(lockbox::customer::rotate_level(&vault, &mut keyring, "acme", LEVELS[level], rewrap)).map(|_| vec![]);
                 m.epochs[level] += 1;
                 if rewrap {
                     for it in m.items.values_mut().filter(|it| it.0 == level) {

@@ -97,7 +97,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Level(LevelCmd::Add { tenant, level, keyring }) => {
             let mut ring = ctx.keyring(&keyring)?;
             let vault = ctx.open()?;
-            let record = vault.add_level(&tenant, &level, &mut ring)?;
+            let record = lockbox::customer::add_level(&vault, &mut ring, &tenant, &level)?;
             ctx.emit(tenant_json(&record), || {
                 outln!("added level {level} to tenant {tenant}; its key is in {}", keyring.display())
             });
@@ -116,7 +116,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Level(LevelCmd::Rotate { tenant, level, keyring, rewrap }) => {
             let mut ring = ctx.keyring(&keyring)?;
             let vault = ctx.open()?;
-            let r = vault.rotate_level(&tenant, &level, &mut ring, rewrap)?;
+            let r = lockbox::customer::rotate_level(&vault, &mut ring, &tenant, &level, rewrap)?;
             ctx.emit(
                 json!({"tenant": tenant, "level": level, "epoch": r.epoch, "rewrapped": r.rewrapped}),
                 || {
@@ -248,7 +248,7 @@ fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
     match cmd {
         TenantCmd::Create { tenant, levels, keyring } => {
             let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
-            let record = vault.create_tenant(&tenant, &levels, ring)?;
+            let record = lockbox::customer::create_tenant(&vault, ring, &tenant, &levels)?;
             ctx.emit(tenant_json(&record), || {
                 outln!("created tenant {tenant} with levels {}", levels.join(", "));
                 outln!(

@@ -23,7 +23,7 @@ pub fn run() -> Result<(), Error> {
     let pass = Passphrase::new("demo passphrase, use a better one".into());
     let mut keyring = Keyring::create(&tmp.join("acme.keyring"), &pass, DEFAULT_KDF)?;
     let levels: Vec<String> = ["public", "internal", "confidential", "secret"].map(String::from).to_vec();
-    vault.create_tenant("acme", &levels, &mut keyring)?;
+    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels)?;
     say("Tenant acme chose four classification levels; one X25519 key pair each.");
     outln!("   private halves: the customer's keyring {} (Argon2id + AES-256-GCM)", keyring.path().display());
     outln!("   public halves:  registered in the vault, after the keyring was saved durably");
@@ -92,7 +92,13 @@ pub fn run() -> Result<(), Error> {
     say("The customer (alice) approves only `internal`, for 30 minutes.");
     vault.set_actor("alice");
     let only: Vec<String> = vec!["internal".into()];
-    let grant = vault.approve_request(&id_hex(&request.id), Some(&only), Some(1800), &mut keyring)?;
+    let grant = lockbox::customer::approve_request(
+        &vault,
+        &mut keyring,
+        &id_hex(&request.id),
+        Some(&only),
+        Some(1800),
+    )?;
     outln!("   grant {}: the internal key (epoch 1) is wrapped to eve's public key,", id_hex(&grant.id));
     outln!(
         "   bound to grant id, tenant, level, epoch, engineer and expiry; then internal rotates to epoch 2."

@@ -138,7 +138,8 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             // customer types the passphrase, and approval checks the request again.
             vault()?.request(&id)?;
             let mut ring = ctx.keyring(&keyring)?;
-            let g = vault()?.approve_request(&id, levels.as_deref(), duration, &mut ring)?;
+            let g =
+                lockbox::customer::approve_request(&vault()?, &mut ring, &id, levels.as_deref(), duration)?;
             ctx.emit(grant_json(&g, GrantStatus::Active), || outln!("{}", id_hex(&g.id)));
         }
         RequestCmd::Deny { id, reason } => {

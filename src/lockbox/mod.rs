@@ -11,7 +11,8 @@ mod grants;
 mod requests;
 
 pub use grants::{EngineerKeys, GrantStatus};
-pub use requests::{NewRequest, RequestStatus};
+pub use requests::{Approval, NewRequest, RequestStatus};
+pub(crate) use requests::{check_duration, chosen_levels};
 
 use crate::vault::Error;
 

@@ -1,12 +1,12 @@
 //! Requests and the customer's decision on them.
 
 use super::{MAX_CASE_ID_LEN, MAX_REASON_LEN, check_text, id_hex, resolve_id};
-use crate::crypto::{PublicKey, Purpose, Wrapper, fingerprint, random_array};
-use crate::format::{GrantKeyBlob, GrantKeyContext};
-use crate::keyring::Keyring;
+use crate::crypto::random_array;
 use crate::store::records::{Decision, GrantRecord, RequestRecord, TenantRecord};
 use crate::store::{Reads, WriteTx};
-use crate::vault::{Error, MAX_DURATION_SECS, Vault, find_level, no_tenant, now, valid_name};
+use crate::vault::{
+    Error, MAX_DURATION_SECS, NewEpoch, Vault, epoch_record, find_level, no_tenant, now, valid_name,
+};
 
 /// What an engineer asks for.
 #[derive(Debug, Clone)]
@@ -172,62 +172,64 @@ impl Vault {
         Ok(record)
     }
 
-    /// Approves a pending request for `levels` (default: all requested) and `duration_secs`
-    /// (default: as requested; never more than requested or the tenant's maximum). Wraps the
-    /// released levels' keys, every epoch up to now, to the engineer; then rotates each released
-    /// level, saving the new keys in `keyring` before anything is committed.
-    pub fn approve_request(
-        &self,
-        id: &str,
-        levels: Option<&[String]>,
-        duration_secs: Option<u64>,
-        keyring: &mut Keyring,
-    ) -> Result<GrantRecord, Error> {
-        let (found, _) = self.request(id)?;
-        if found.engineer == self.actor() {
+    /// Commits an approval the customer prepared ([`crate::customer::approve_request`]): the
+    /// grant (its key blobs already wrapped to the engineer) and the released levels' next
+    /// epochs, whose private keys the customer has saved. Everything the customer read is
+    /// checked again in the same transaction: the request is still pending and asks for at
+    /// least what is granted, for no shorter a time; the engineer's key is the one the blobs are
+    /// wrapped to; each released level is still at the epoch released, and its new epoch is the
+    /// next one. Anything else changes nothing (exit 6).
+    pub fn commit_approval(&self, approval: &Approval) -> Result<GrantRecord, Error> {
+        let grant = &approval.grant;
+        let tx = self.store().begin_write()?;
+        let mut request = pending(&tx, &grant.request)?;
+        let changed = |what: &str| {
+            Error::conflict(format!("{what} changed while the approval was prepared; approve again"))
+        };
+        if request.engineer == grant.approved_by {
             return Err(Error::denied(format!(
                 "access denied: {} filed this request and cannot approve it",
-                found.engineer
+                request.engineer
             )));
         }
-        let tx = self.store().begin_write()?;
-        let mut request = pending(&tx, &found.id)?;
+        if grant.tenant != request.tenant || grant.engineer != request.engineer {
+            return Err(changed("the request"));
+        }
         let mut tenant = tx.tenant(&request.tenant)?.ok_or_else(|| no_tenant(&request.tenant))?;
-        let released = chosen_levels(&request, levels)?;
-        let duration = match duration_secs {
-            Some(d) if d > request.duration_secs => {
-                return Err(Error::usage(format!(
-                    "the request asked for {}s; approval cannot give more",
-                    request.duration_secs
-                )));
-            }
-            Some(d) => d,
-            None => request.duration_secs,
-        };
+        let duration = grant.expires.saturating_sub(grant.created);
+        if duration > request.duration_secs {
+            return Err(Error::usage(format!(
+                "the request asked for {}s; approval cannot give more",
+                request.duration_secs
+            )));
+        }
         check_duration(duration, &tenant)?;
         let engineer = tx
             .engineer(&request.engineer)?
             .ok_or_else(|| Error::not_found(format!("no engineer {:?}", request.engineer)))?;
-        let time = now();
-        let mut grant = GrantRecord {
-            id: random_array()?,
-            request: request.id,
-            tenant: tenant.name.clone(),
-            engineer: engineer.name.clone(),
-            levels: Vec::new(),
-            created: time,
-            expires: time.saturating_add(duration),
-            approved_by: self.actor().to_owned(),
-            revoked: None,
-            keys: Vec::new(),
-        };
-        wrap_level_keys(&mut grant, &tenant, &released, &PublicKey(engineer.public), keyring)?;
-        self.advance_epochs(&mut tenant, &released, keyring)?;
+        if engineer.public != approval.engineer_public {
+            return Err(changed("the engineer's key"));
+        }
+        if grant.levels.len() != approval.new_epochs.len() {
+            return Err(Error::usage("each released level needs its next epoch"));
+        }
+        for ((level, released), next) in grant.levels.iter().zip(&approval.new_epochs) {
+            if !request.levels.contains(level) {
+                return Err(changed("the request's levels"));
+            }
+            let current = find_level(&tenant, level)?.epochs.last().map_or(0, |e| e.epoch);
+            if current != *released || next.level != *level || released.checked_add(1) != Some(next.epoch) {
+                return Err(changed(&format!("level {level:?}'s epoch")));
+            }
+            let entry =
+                tenant.levels.iter_mut().find(|l| &l.name == level).ok_or_else(|| changed("the tenant"))?;
+            entry.epochs.push(epoch_record(next.epoch, next.public, grant.created));
+        }
         tx.put_tenant(&tenant)?;
-        tx.put_grant(&grant)?;
+        tx.put_grant(grant)?;
         request.decision = Decision::Approved;
-        request.decided = Some(time);
-        request.decided_by = Some(self.actor().to_owned());
+        request.decided = Some(grant.created);
+        request.decided_by = Some(grant.approved_by.clone());
         request.grant = Some(grant.id);
         tx.put_request(&request)?;
         let released_list: Vec<String> = grant.levels.iter().map(|(l, e)| format!("{l}@1..{e}")).collect();
@@ -238,10 +240,28 @@ impl Vault {
             released_list.join(","),
             duration
         );
-        self.record(&tx, "request.approve", &tenant.name, &id_hex(&request.id), &detail)?;
+        self.record_as(
+            &tx,
+            &grant.approved_by,
+            "request.approve",
+            &tenant.name,
+            &id_hex(&request.id),
+            &detail,
+        )?;
         tx.commit()?;
-        Ok(grant)
+        Ok(grant.clone())
     }
+}
+
+/// An approval prepared by the customer, for the vault to commit: public material only.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    /// The grant, with its key blobs (wrapped to the engineer) and the released epochs.
+    pub grant: GrantRecord,
+    /// The engineer key the blobs are wrapped to.
+    pub engineer_public: [u8; 32],
+    /// Each released level's next epoch, in the order of `grant.levels`.
+    pub new_epochs: Vec<NewEpoch>,
 }
 
 /// The request, if it is still pending; a conflict naming its state if not.
@@ -254,7 +274,10 @@ fn pending(tx: &WriteTx, id: &[u8; 16]) -> Result<RequestRecord, Error> {
     }
 }
 
-fn chosen_levels(request: &RequestRecord, levels: Option<&[String]>) -> Result<Vec<String>, Error> {
+pub(crate) fn chosen_levels(
+    request: &RequestRecord,
+    levels: Option<&[String]>,
+) -> Result<Vec<String>, Error> {
     let Some(levels) = levels else { return Ok(request.levels.clone()) };
     if levels.is_empty() {
         return Err(Error::usage("approve at least one level, or deny the request"));
@@ -274,7 +297,7 @@ fn chosen_levels(request: &RequestRecord, levels: Option<&[String]>) -> Result<V
     Ok(out)
 }
 
-fn check_duration(duration: u64, tenant: &TenantRecord) -> Result<(), Error> {
+pub(crate) fn check_duration(duration: u64, tenant: &TenantRecord) -> Result<(), Error> {
     if duration == 0 || duration > MAX_DURATION_SECS {
         return Err(Error::usage("the access duration must be between 1 second and 30 days"));
     }
@@ -283,54 +306,6 @@ fn check_duration(duration: u64, tenant: &TenantRecord) -> Result<(), Error> {
             "{duration}s is longer than tenant {:?} allows ({}s; see `lockbox tenant policy`)",
             tenant.name, tenant.max_access_secs
         )));
-    }
-    Ok(())
-}
-
-/// Wraps the private key of every epoch of each released level to the engineer, with the
-/// grant's full context bound. One ephemeral key serves the whole grant; each wrap key is
-/// still its own, expanded from a context that differs in level or epoch.
-fn wrap_level_keys(
-    grant: &mut GrantRecord,
-    tenant: &TenantRecord,
-    released: &[String],
-    engineer: &PublicKey,
-    keyring: &Keyring,
-) -> Result<(), Error> {
-    let wrapper = Wrapper::new(engineer)?;
-    for level in released {
-        let record = find_level(tenant, level)?;
-        for epoch in &record.epochs {
-            let key = keyring.key(&tenant.name, level, epoch.epoch).ok_or_else(|| {
-                Error::denied(format!(
-                    "access denied: keyring {} holds no key for tenant {:?}, level {level:?}, epoch {}; it cannot release it",
-                    keyring.path().display(),
-                    tenant.name,
-                    epoch.epoch
-                ))
-            })?;
-            if key.public().0 != epoch.public {
-                return Err(Error::integrity(format!(
-                    "the vault's public key for level {level:?} epoch {} does not match the keyring's",
-                    epoch.epoch
-                )));
-            }
-            let context = GrantKeyContext {
-                grant_id: grant.id,
-                tenant: tenant.name.clone(),
-                level: level.clone(),
-                epoch: epoch.epoch,
-                engineer: grant.engineer.clone(),
-                expires: grant.expires,
-                engineer_fingerprint: engineer.fingerprint(),
-                level_fingerprint: fingerprint(&epoch.public),
-            };
-            let wrapped = wrapper.wrap(Purpose::GrantKey, &context.encode(), &key.to_bytes())?;
-            let blob = GrantKeyBlob { context, ephemeral: wrapped.ephemeral, wrapped: wrapped.ciphertext };
-            grant.keys.push(blob.encode());
-        }
-        let newest = record.epochs.last().map_or(0, |e| e.epoch);
-        grant.levels.push((level.clone(), newest));
     }
     Ok(())
 }

@@ -20,13 +20,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use backup::BackupInfo;
 pub use bulk::BulkReport;
+pub(crate) use envelope::Unwrappers;
 pub use envelope::{ItemFields, item_opener, open_envelope, seal_envelope, seal_header};
 pub use error::{Error, ErrorKind};
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;
-pub use rotate::Rotation;
-pub use tenants::{DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_DURATION_SECS, MAX_LEVELS};
-pub(crate) use tenants::{find_level, no_tenant};
+pub use rotate::{Rewrapped, Rotation};
+pub use tenants::{
+    DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_DURATION_SECS, MAX_LEVELS, NewEpoch,
+};
+pub(crate) use tenants::{epoch_record, find_level, no_tenant};
 pub use verify::VerifyReport;
 
 use crate::audit::{self, Event};

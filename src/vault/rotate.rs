@@ -1,15 +1,12 @@
-//! Level rotation: a new epoch key, and optionally every existing item's data key re-wrapped
-//! to it (content is not re-encrypted: the payload binds the content epoch, the wrap binds the
-//! key epoch; see docs/DESIGN.md).
+//! Level rotation, the vault's half: a new epoch's public key registered, and optionally every
+//! existing item's header replaced by one whose data key the customer re-wrapped to it (content
+//! is not re-encrypted: the payload binds the content epoch, the wrap binds the key epoch; see
+//! docs/DESIGN.md). The customer's half, with the keyring, is [`crate::customer::rotate_level`].
 
-use super::envelope::Unwrappers;
-use super::tenants::{epoch_record, find_level, new_epoch_key, no_tenant};
+use super::tenants::{NewEpoch, epoch_record, find_level, no_tenant};
 use super::{Error, Vault, now, valid_name};
-use crate::crypto::{PublicKey, Purpose, Wrapped, Wrapper, fingerprint};
 use crate::format::Header;
-use crate::keyring::Keyring;
-use crate::store::records::TenantRecord;
-use crate::store::{Reads, WriteTx};
+use crate::store::Reads;
 
 /// The outcome of a rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,74 +17,118 @@ pub struct Rotation {
     pub rewrapped: u64,
 }
 
+/// One item's header, re-wrapped by the customer to a new epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewrapped {
+    /// Item id.
+    pub item: String,
+    /// The header the customer read and re-wrapped: the commit refuses if the item changed.
+    pub old_header: Vec<u8>,
+    /// The new header (same content keys, data key wrapped to the new epoch).
+    pub header: Vec<u8>,
+}
+
 impl Vault {
-    /// Starts a new epoch of `level`: its key is saved in `keyring` before it is registered.
-    /// With `rewrap`, every item of the level is re-wrapped to the new epoch in the same
-    /// transaction, so keys of older epochs no longer open anything in the vault.
-    pub fn rotate_level(
-        &self,
-        tenant: &str,
-        level: &str,
-        keyring: &mut Keyring,
-        rewrap: bool,
-    ) -> Result<Rotation, Error> {
-        valid_name("tenant", tenant)?;
-        valid_name("level", level)?;
-        let tx = self.store().begin_write()?;
-        let mut record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        let epoch = self.advance_epochs(&mut record, &[level.to_owned()], keyring)?[0];
-        tx.put_tenant(&record)?;
-        let rewrapped = if rewrap { rewrap_level(&tx, &record, level, epoch, keyring)? } else { 0 };
-        let detail = format!("new epoch {epoch}; {rewrapped} item(s) re-wrapped");
-        self.record(&tx, "level.rotate", tenant, level, &detail)?;
-        tx.commit()?;
-        Ok(Rotation { epoch, rewrapped })
+    /// The current epoch of `level` of `tenant`.
+    pub fn current_epoch(&self, tenant: &str, level: &str) -> Result<u32, Error> {
+        let record = self.tenant(tenant)?;
+        Ok(find_level(&record, level)?.epochs.last().map_or(0, |e| e.epoch))
     }
 
-    /// Adds a new epoch to each of `levels` in `record` (in memory) and saves the keyring
-    /// durably; the caller registers `record` in its transaction. Returns the new epochs.
-    pub(crate) fn advance_epochs(
+    /// Every item of `level` whose data key is wrapped to an epoch before `epoch`, with its
+    /// stored header (bytes and decoded), in id order: what a rewrap to `epoch` must cover.
+    /// A header that does not decode stops the scan with an integrity error naming the item.
+    pub fn stale_items(&self, tenant: &str, level: &str, epoch: u32) -> Result<Vec<(String, Header)>, Error> {
+        valid_name("tenant", tenant)?;
+        let snapshot = self.store().begin_read()?;
+        stale_items(&snapshot, tenant, level, epoch)
+    }
+
+    /// Registers epoch `new.epoch` of `new.level` (which must be the current epoch plus one) and
+    /// stores the re-wrapped headers in the same transaction. With `rewrapped` given (even
+    /// empty), it must cover every item still under an older epoch, each unchanged since the
+    /// customer read it; otherwise the rotation is refused (exit 6) and nothing changes.
+    pub fn commit_rotation(
         &self,
-        record: &mut TenantRecord,
-        levels: &[String],
-        keyring: &mut Keyring,
-    ) -> Result<Vec<u32>, Error> {
-        let time = now();
-        let mut epochs = Vec::with_capacity(levels.len());
-        for level in levels {
-            let current = find_level(record, level)?.epochs.last().map_or(0, |e| e.epoch);
-            let next = current
-                .checked_add(1)
-                .ok_or_else(|| Error::conflict(format!("level {level:?} has run out of epochs")))?;
-            let public = new_epoch_key(keyring, &record.name, level, next)?;
-            let entry = record
-                .levels
-                .iter_mut()
-                .find(|l| &l.name == level)
-                .ok_or_else(|| Error::not_found(level.clone()))?;
-            entry.epochs.push(epoch_record(next, public, time));
-            epochs.push(next);
+        tenant: &str,
+        new: &NewEpoch,
+        rewrapped: Option<&[Rewrapped]>,
+    ) -> Result<Rotation, Error> {
+        valid_name("tenant", tenant)?;
+        valid_name("level", &new.level)?;
+        let level = new.level.as_str();
+        let tx = self.store().begin_write()?;
+        let mut record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        let current = find_level(&record, level)?.epochs.last().map_or(0, |e| e.epoch);
+        if current.checked_add(1) != Some(new.epoch) {
+            return Err(Error::conflict(format!(
+                "level {level:?} is at epoch {current}, so its next epoch is not {}; run the rotation again",
+                new.epoch
+            )));
         }
-        keyring.save()?;
-        Ok(epochs)
+        let entry =
+            record.levels.iter_mut().find(|l| l.name == level).ok_or_else(|| Error::not_found(level))?;
+        entry.epochs.push(epoch_record(new.epoch, new.public, now()));
+        tx.put_tenant(&record)?;
+        let mut count = 0;
+        if let Some(rewrapped) = rewrapped {
+            let stale = stale_items(&tx, tenant, level, new.epoch)?;
+            let changed = || Error::conflict("items of the level changed during the rotation; run it again");
+            if stale.len() != rewrapped.len() {
+                return Err(changed());
+            }
+            let mut w = tx.item_writer()?;
+            for ((id, header), r) in stale.iter().zip(rewrapped) {
+                if *id != r.item || header.encode() != r.old_header {
+                    return Err(changed());
+                }
+                check_rewrap(tenant, id, header, &r.header, new)?;
+                let mut item = w.item(tenant, id)?.ok_or_else(changed)?;
+                item.header = r.header.clone();
+                w.put_item(tenant, id, &item)?;
+                count += 1;
+            }
+        }
+        let detail = format!("new epoch {}; {count} item(s) re-wrapped", new.epoch);
+        self.record(&tx, "level.rotate", tenant, level, &detail)?;
+        tx.commit()?;
+        Ok(Rotation { epoch: new.epoch, rewrapped: count })
     }
 }
 
-/// Re-wraps the data key of every item of `level` held under an older epoch.
-fn rewrap_level(
-    tx: &WriteTx,
-    record: &TenantRecord,
+/// A re-wrapped header may differ from the old one only in how its data key is wrapped: same
+/// item, level, content epoch and content keys, now under the new epoch's key.
+fn check_rewrap(tenant: &str, id: &str, old: &Header, new_bytes: &[u8], new: &NewEpoch) -> Result<(), Error> {
+    let bad = |why: &str| Error::integrity(format!("the re-wrapped header of item {id:?} {why}"));
+    let h = Header::decode(new_bytes).map_err(|e| bad(&format!("does not decode: {e}")))?;
+    if h.tenant != tenant || h.item != id || h.level != new.level || h.key_epoch != new.epoch {
+        return Err(bad("names another item, level or epoch"));
+    }
+    if h.fingerprint != crate::crypto::fingerprint(&new.public) {
+        return Err(bad("is not wrapped to the new epoch's key"));
+    }
+    let mut same = old.clone();
+    same.key_epoch = h.key_epoch;
+    same.fingerprint = h.fingerprint;
+    same.ephemeral = h.ephemeral;
+    same.wrapped_dek = h.wrapped_dek;
+    if same != h {
+        return Err(bad("changes more than the wrapped data key"));
+    }
+    Ok(())
+}
+
+fn stale_items(
+    reads: &impl Reads,
+    tenant: &str,
     level: &str,
     epoch: u32,
-    keyring: &Keyring,
-) -> Result<u64, Error> {
-    let target =
-        find_level(record, level)?.epochs.last().map(|e| e.public).ok_or_else(|| Error::not_found(level))?;
-    // The items to re-wrap, by id and header only: records (which may hold a chunk inline)
-    // are read again one at a time, so memory does not grow with their content.
-    let mut stale: Vec<(String, Header)> = Vec::new();
+) -> Result<Vec<(String, Header)>, Error> {
+    // By id and header only: records (which may hold a chunk inline) are not kept, so memory
+    // does not grow with their content.
+    let mut stale = Vec::new();
     let mut damaged = None;
-    tx.for_each_item(&record.name, &mut |id, item| {
+    reads.for_each_item(tenant, &mut |id, item| {
         let header = item
             .map_err(|e| e.to_string())
             .and_then(|i| Header::decode(&i.header).map_err(|e| e.to_string()));
@@ -101,31 +142,5 @@ fn rewrap_level(
         }
         Ok(true)
     })?;
-    if let Some(e) = damaged {
-        return Err(e);
-    }
-    let wrapper = Wrapper::new(&PublicKey(target))?;
-    let mut unwrappers = Unwrappers::default();
-    let mut w = tx.item_writer()?;
-    let mut count = 0;
-    for (id, mut header) in stale {
-        let unwrapper = unwrappers.for_header(keyring, &header)?;
-        if unwrapper.public().fingerprint() != header.fingerprint {
-            return Err(Error::integrity(format!("item {id:?} names a key other than the keyring's")));
-        }
-        let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
-        let dek = unwrapper.unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped).map_err(|_| {
-            Error::integrity(format!("cannot re-wrap item {id:?}: its data key does not unwrap"))
-        })?;
-        header.key_epoch = epoch;
-        header.fingerprint = fingerprint(&target);
-        let rewrapped = wrapper.wrap(Purpose::DataKey, &header.wrap_context(), &dek)?;
-        header.ephemeral = rewrapped.ephemeral;
-        header.wrapped_dek = rewrapped.ciphertext;
-        let mut item = w.item(&record.name, &id)?.ok_or_else(|| Error::not_found(format!("item {id:?}")))?;
-        item.header = header.encode();
-        w.put_item(&record.name, &id, &item)?;
-        count += 1;
-    }
-    Ok(count)
+    damaged.map_or(Ok(stale), Err)
 }

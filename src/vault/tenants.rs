@@ -1,11 +1,10 @@
 //! Tenants and their classification levels.
 //!
-//! Order of a key's birth: the private key is saved durably in the keyring first, and only
-//! then is its public half registered in the vault, so the vault never names a key nobody holds.
+//! Order of a key's birth: the customer saves the private key durably in the keyring first
+//! ([`crate::customer`]), and only then does the vault register its public half here, so the
+//! vault never names a key nobody holds. Nothing in this file sees a private key.
 
 use super::{Error, Vault, now, valid_name};
-use crate::crypto::SecretKey;
-use crate::keyring::Keyring;
 use crate::store::Reads;
 use crate::store::records::{EpochRecord, LevelRecord, TenantRecord};
 
@@ -18,15 +17,22 @@ pub const MAX_DURATION_SECS: u64 = 30 * 86_400;
 /// Most levels a tenant may have.
 pub const MAX_LEVELS: usize = 64;
 
+/// A level epoch's public key, for the vault to register: the customer made the key pair and
+/// saved the private half before handing this over (see [`crate::customer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEpoch {
+    /// Level name.
+    pub level: String,
+    /// Epoch number.
+    pub epoch: u32,
+    /// X25519 public key.
+    pub public: [u8; 32],
+}
+
 impl Vault {
-    /// Creates `tenant` with `levels`, adding their keys to `keyring` (saved before the vault
-    /// commits).
-    pub fn create_tenant(
-        &self,
-        tenant: &str,
-        levels: &[String],
-        keyring: &mut Keyring,
-    ) -> Result<TenantRecord, Error> {
+    /// Checks that `tenant` could be created with `levels`: valid, distinct names, not too
+    /// many, no such tenant yet. The customer checks before making keys; the commit again.
+    pub fn check_new_tenant(&self, tenant: &str, levels: &[String]) -> Result<(), Error> {
         valid_name("tenant", tenant)?;
         if levels.is_empty() {
             return Err(Error::usage("a tenant needs at least one level"));
@@ -43,58 +49,66 @@ impl Vault {
         if self.store().begin_read()?.tenant(tenant)?.is_some() {
             return Err(Error::conflict(format!("tenant {tenant:?} already exists")));
         }
+        Ok(())
+    }
+
+    /// Registers a new tenant whose levels start at the given epoch-1 public keys.
+    pub fn commit_tenant(&self, tenant: &str, levels: &[NewEpoch]) -> Result<TenantRecord, Error> {
+        let names: Vec<String> = levels.iter().map(|l| l.level.clone()).collect();
+        self.check_new_tenant(tenant, &names)?;
+        if let Some(l) = levels.iter().find(|l| l.epoch != 1) {
+            return Err(Error::usage(format!("level {:?} must start at epoch 1", l.level)));
+        }
         let time = now();
-        let mut record = TenantRecord {
+        let record = TenantRecord {
             name: tenant.to_owned(),
             created: time,
-            levels: Vec::with_capacity(levels.len()),
+            levels: levels
+                .iter()
+                .map(|l| LevelRecord {
+                    name: l.level.clone(),
+                    created: time,
+                    epochs: vec![epoch_record(1, l.public, time)],
+                })
+                .collect(),
             max_access_secs: DEFAULT_MAX_ACCESS_SECS,
             request_ttl_secs: DEFAULT_REQUEST_TTL_SECS,
         };
-        for level in levels {
-            let public = new_epoch_key(keyring, tenant, level, 1)?;
-            record.levels.push(LevelRecord {
-                name: level.clone(),
-                created: time,
-                epochs: vec![epoch_record(1, public, time)],
-            });
-        }
-        keyring.save()?;
         let tx = self.store().begin_write()?;
         if tx.tenant(tenant)?.is_some() {
             return Err(Error::conflict(format!("tenant {tenant:?} already exists")));
         }
         tx.put_tenant(&record)?;
-        self.record(&tx, "tenant.create", tenant, "", &format!("levels {}", levels.join(",")))?;
+        self.record(&tx, "tenant.create", tenant, "", &format!("levels {}", names.join(",")))?;
         tx.commit()?;
         Ok(record)
     }
 
-    /// Adds a level to an existing tenant.
-    pub fn add_level(&self, tenant: &str, level: &str, keyring: &mut Keyring) -> Result<TenantRecord, Error> {
+    /// Checks that `level` could be added to `tenant`; returns the tenant as it is.
+    pub fn check_new_level(&self, tenant: &str, level: &str) -> Result<TenantRecord, Error> {
         valid_name("level", level)?;
-        let mut record = self.tenant(tenant)?;
-        if record.levels.iter().any(|l| l.name == level) {
-            return Err(Error::conflict(format!("tenant {tenant:?} already has level {level:?}")));
-        }
-        if record.levels.len() >= MAX_LEVELS {
-            return Err(Error::conflict(format!("tenant {tenant:?} already has {MAX_LEVELS} levels")));
+        let record = self.tenant(tenant)?;
+        check_level_absent(&record, level)?;
+        Ok(record)
+    }
+
+    /// Adds a level to an existing tenant, at epoch 1 with `new`'s public key.
+    pub fn commit_level(&self, tenant: &str, new: &NewEpoch) -> Result<TenantRecord, Error> {
+        self.check_new_level(tenant, &new.level)?;
+        if new.epoch != 1 {
+            return Err(Error::usage(format!("level {:?} must start at epoch 1", new.level)));
         }
         let time = now();
-        let public = new_epoch_key(keyring, tenant, level, 1)?;
-        keyring.save()?;
         let tx = self.store().begin_write()?;
-        record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        if record.levels.iter().any(|l| l.name == level) {
-            return Err(Error::conflict(format!("tenant {tenant:?} already has level {level:?}")));
-        }
+        let mut record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        check_level_absent(&record, &new.level)?;
         record.levels.push(LevelRecord {
-            name: level.to_owned(),
+            name: new.level.clone(),
             created: time,
-            epochs: vec![epoch_record(1, public, time)],
+            epochs: vec![epoch_record(1, new.public, time)],
         });
         tx.put_tenant(&record)?;
-        self.record(&tx, "level.add", tenant, level, "epoch 1")?;
+        self.record(&tx, "level.add", tenant, &new.level, "epoch 1")?;
         tx.commit()?;
         Ok(record)
     }
@@ -138,26 +152,18 @@ impl Vault {
     }
 }
 
-/// The key of a new level epoch, put in the keyring (not yet saved); returns its public half.
-/// If the keyring already holds a key for that epoch (left by an earlier attempt whose vault
-/// commit did not happen), that key is reused: it was never registered, so never used.
-pub(crate) fn new_epoch_key(
-    keyring: &mut Keyring,
-    tenant: &str,
-    level: &str,
-    epoch: u32,
-) -> Result<[u8; 32], Error> {
-    if let Some(existing) = keyring.key(tenant, level, epoch) {
-        return Ok(existing.public().0);
-    }
-    let key = SecretKey::generate()?;
-    let public = key.public().0;
-    keyring.insert(tenant, level, epoch, key)?;
-    Ok(public)
-}
-
 pub(crate) fn epoch_record(epoch: u32, public: [u8; 32], created: u64) -> EpochRecord {
     EpochRecord { epoch, public, created }
+}
+
+fn check_level_absent(record: &TenantRecord, level: &str) -> Result<(), Error> {
+    if record.levels.iter().any(|l| l.name == level) {
+        return Err(Error::conflict(format!("tenant {:?} already has level {level:?}", record.name)));
+    }
+    if record.levels.len() >= MAX_LEVELS {
+        return Err(Error::conflict(format!("tenant {:?} already has {MAX_LEVELS} levels", record.name)));
+    }
+    Ok(())
 }
 
 pub(crate) fn no_tenant(tenant: &str) -> Error {

@@ -1,0 +1,66 @@
+//! The customer's half of every change that needs the keyring.
+//!
+//! Each change is two steps. *Prepare*, here, uses the keyring: new level keys are generated
+//! and saved durably before anything names them; old keys wrap a grant's key blobs or re-wrap
+//! item headers. *Commit*, in the vault ([`Vault::commit_tenant`], [`Vault::commit_level`],
+//! [`Vault::commit_rotation`], [`Vault::commit_approval`]), takes only public material and
+//! re-checks in its transaction what the prepare step read. The CLI runs both in one process
+//! today; a server puts the wire between them, and the vault never sees a keyring.
+//!
+//! A key generated for an epoch whose commit did not happen stays in the keyring and is reused
+//! by the next attempt at the same epoch: it was never registered, so never used.
+
+mod approve;
+mod rotate;
+
+pub use approve::{approve_request, prepare_approval};
+pub use rotate::{PreparedRotation, prepare_rotation, rotate_level};
+
+use crate::crypto::SecretKey;
+use crate::keyring::Keyring;
+use crate::store::records::TenantRecord;
+use crate::vault::{Error, NewEpoch, Vault};
+
+/// Creates `tenant` with `levels`: their keys go into `keyring`, saved before the vault
+/// registers the public halves.
+pub fn create_tenant(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    levels: &[String],
+) -> Result<TenantRecord, Error> {
+    vault.check_new_tenant(tenant, levels)?;
+    let keys =
+        levels.iter().map(|level| new_epoch(keyring, tenant, level, 1)).collect::<Result<Vec<_>, _>>()?;
+    keyring.save()?;
+    vault.commit_tenant(tenant, &keys)
+}
+
+/// Adds `level` to `tenant`, its first key saved in `keyring` before it is registered.
+pub fn add_level(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    level: &str,
+) -> Result<TenantRecord, Error> {
+    vault.check_new_level(tenant, level)?;
+    let key = new_epoch(keyring, tenant, level, 1)?;
+    keyring.save()?;
+    vault.commit_level(tenant, &key)
+}
+
+/// The key of a new level epoch, put in the keyring (not yet saved); returns its public half.
+/// If the keyring already holds a key for that epoch (left by an earlier attempt whose vault
+/// commit did not happen), that key is reused: it was never registered, so never used.
+fn new_epoch(keyring: &mut Keyring, tenant: &str, level: &str, epoch: u32) -> Result<NewEpoch, Error> {
+    let public = match keyring.key(tenant, level, epoch) {
+        Some(existing) => existing.public().0,
+        None => {
+            let key = SecretKey::generate()?;
+            let public = key.public().0;
+            keyring.insert(tenant, level, epoch, key)?;
+            public
+        }
+    };
+    Ok(NewEpoch { level: level.to_owned(), epoch, public })
+}

@@ -1,0 +1,86 @@
+//! Rotation, the customer's half: the new epoch's key, and with `rewrap` every older item's
+//! data key unwrapped with the keyring and wrapped again to it.
+
+use super::new_epoch;
+use crate::crypto::{PublicKey, Purpose, Wrapped, Wrapper, fingerprint};
+use crate::keyring::Keyring;
+use crate::vault::{Error, NewEpoch, Rewrapped, Rotation, Unwrappers, Vault, valid_name};
+
+/// A rotation prepared with the keyring, for [`Vault::commit_rotation`].
+#[derive(Debug, Clone)]
+pub struct PreparedRotation {
+    /// Tenant.
+    pub tenant: String,
+    /// The level's next epoch; its private key is saved in the keyring.
+    pub new: NewEpoch,
+    /// With `rewrap`: every older item's header, re-wrapped to the new epoch.
+    pub rewrapped: Option<Vec<Rewrapped>>,
+}
+
+/// Starts a new epoch of `level`: its key is saved in `keyring` before it is registered. With
+/// `rewrap`, every item of the level under an older epoch is re-wrapped to the new one in the
+/// same vault transaction, so keys of older epochs no longer unwrap anything in the vault.
+pub fn rotate_level(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    level: &str,
+    rewrap: bool,
+) -> Result<Rotation, Error> {
+    let p = prepare_rotation(vault, keyring, tenant, level, rewrap)?;
+    vault.commit_rotation(&p.tenant, &p.new, p.rewrapped.as_deref())
+}
+
+/// The customer's half of [`rotate_level`]: the new key saved in the keyring, the headers
+/// re-wrapped; nothing in the vault changes.
+pub fn prepare_rotation(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    level: &str,
+    rewrap: bool,
+) -> Result<PreparedRotation, Error> {
+    valid_name("tenant", tenant)?;
+    valid_name("level", level)?;
+    let current = vault.current_epoch(tenant, level)?;
+    let next = current
+        .checked_add(1)
+        .ok_or_else(|| Error::conflict(format!("level {level:?} has run out of epochs")))?;
+    let new = new_epoch(keyring, tenant, level, next)?;
+    keyring.save()?;
+    let rewrapped =
+        if rewrap { Some(rewrap_items(vault, keyring, tenant, level, next, &new.public)?) } else { None };
+    Ok(PreparedRotation { tenant: tenant.to_owned(), new, rewrapped })
+}
+
+/// Re-wraps the data key of every item of `level` held under an epoch before `epoch`.
+fn rewrap_items(
+    vault: &Vault,
+    keyring: &Keyring,
+    tenant: &str,
+    level: &str,
+    epoch: u32,
+    target: &[u8; 32],
+) -> Result<Vec<Rewrapped>, Error> {
+    let wrapper = Wrapper::new(&PublicKey(*target))?;
+    let mut unwrappers = Unwrappers::default();
+    let mut out = Vec::new();
+    for (id, mut header) in vault.stale_items(tenant, level, epoch)? {
+        let old_header = header.encode();
+        let unwrapper = unwrappers.for_header(keyring, &header)?;
+        if unwrapper.public().fingerprint() != header.fingerprint {
+            return Err(Error::integrity(format!("item {id:?} names a key other than the keyring's")));
+        }
+        let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
+        let dek = unwrapper.unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped).map_err(|_| {
+            Error::integrity(format!("cannot re-wrap item {id:?}: its data key does not unwrap"))
+        })?;
+        header.key_epoch = epoch;
+        header.fingerprint = fingerprint(target);
+        let rewrapped = wrapper.wrap(Purpose::DataKey, &header.wrap_context(), &dek)?;
+        header.ephemeral = rewrapped.ephemeral;
+        header.wrapped_dek = rewrapped.ciphertext;
+        out.push(Rewrapped { item: id, old_header, header: header.encode() });
+    }
+    Ok(out)
+}

@@ -1,0 +1,180 @@
+//! Prepare, then commit: the customer's keyring prepares each change, the vault commits public
+//! material only and re-checks what the customer read. Each test changes the vault between
+//! the two steps, as a concurrent writer or the operator (through the store API) would, and
+//! shows that the commit refuses and changes nothing.
+
+use std::io::Cursor;
+
+use lockbox::customer::{prepare_approval, prepare_rotation};
+use lockbox::format::KdfParams;
+use lockbox::keyring::{Keyring, Passphrase};
+use lockbox::lockbox::{NewRequest, RequestStatus, id_hex};
+use lockbox::store::{Reads, Store};
+use lockbox::vault::{DB_FILE, ErrorKind, PutOptions, Vault};
+
+const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+
+struct World {
+    dir: tempfile::TempDir,
+    vault: Option<Vault>,
+    keyring: Keyring,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let mut vault = Vault::init(&dir.path().join("vault")).unwrap();
+        vault.set_actor("alice");
+        let pass = Passphrase::new("pw".into());
+        let mut keyring = Keyring::create(&dir.path().join("acme.keyring"), &pass, CHEAP).unwrap();
+        let levels: Vec<String> = ["internal", "secret"].map(String::from).to_vec();
+        lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
+        vault.enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap();
+        let w = World { dir, vault: Some(vault), keyring };
+        w.put("s1", "secret");
+        w.put("s2", "secret");
+        w
+    }
+
+    fn vault(&self) -> &Vault {
+        self.vault.as_ref().unwrap()
+    }
+
+    fn put(&self, item: &str, level: &str) {
+        let opts = PutOptions { replace: true, ..Default::default() };
+        self.vault().put("acme", item, level, &mut Cursor::new(item.as_bytes()), opts).unwrap();
+    }
+
+    fn request(&self) -> String {
+        let levels = vec!["secret".to_string()];
+        let req = NewRequest {
+            tenant: "acme",
+            engineer: "eve",
+            levels: &levels,
+            reason: "r",
+            case_id: "CS-1",
+            duration_secs: Some(600),
+        };
+        id_hex(&self.vault().create_request(&req).unwrap().id)
+    }
+
+    /// Runs `f` on the raw store, as the operator who holds the database file would.
+    fn as_operator(&mut self, f: impl FnOnce(&Store)) {
+        drop(self.vault.take());
+        let store = Store::open(&self.dir.path().join("vault").join(DB_FILE)).unwrap();
+        f(&store);
+        drop(store);
+        let mut vault = Vault::open(&self.dir.path().join("vault")).unwrap();
+        vault.set_actor("alice");
+        self.vault = Some(vault);
+    }
+
+    fn epoch(&self, level: &str) -> u32 {
+        self.vault().current_epoch("acme", level).unwrap()
+    }
+}
+
+#[test]
+fn a_rewrap_prepared_before_a_new_item_is_refused_and_the_rerun_covers_it() {
+    let mut w = World::new();
+    let vault = w.vault.take().unwrap();
+    let prepared = prepare_rotation(&vault, &mut w.keyring, "acme", "secret", true).unwrap();
+    w.vault = Some(vault);
+    assert_eq!(prepared.rewrapped.as_ref().unwrap().len(), 2);
+    w.put("s3", "secret"); // written under epoch 1 after the customer read the level
+    let e = w.vault().commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert_eq!(w.epoch("secret"), 1, "a refused rotation changed the level");
+
+    // Run again: the key saved for epoch 2 is reused, and every item is re-wrapped to it.
+    let vault = w.vault.take().unwrap();
+    let r = lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "secret", true).unwrap();
+    assert_eq!((r.epoch, r.rewrapped), (2, 3));
+    assert_eq!(prepared.new.public, vault.tenant("acme").unwrap().levels[1].epochs[1].public);
+    assert!(vault.stale_items("acme", "secret", 2).unwrap().is_empty());
+}
+
+#[test]
+fn a_rewrapped_header_that_changes_more_than_the_wrap_is_refused() {
+    let mut w = World::new();
+    let vault = w.vault.take().unwrap();
+    let mut prepared = prepare_rotation(&vault, &mut w.keyring, "acme", "secret", true).unwrap();
+    let rewrapped = prepared.rewrapped.as_mut().unwrap();
+    // Swap the two new headers: each names the other item.
+    let first = rewrapped[0].header.clone();
+    rewrapped[0].header = rewrapped[1].header.clone();
+    rewrapped[1].header = first;
+    let e = vault.commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    // A header left on the old key.
+    let mut prepared = prepare_rotation(&vault, &mut w.keyring, "acme", "secret", true).unwrap();
+    let r = &mut prepared.rewrapped.as_mut().unwrap()[0];
+    r.header = r.old_header.clone();
+    let e = vault.commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    assert_eq!(vault.current_epoch("acme", "secret").unwrap(), 1);
+}
+
+#[test]
+fn a_rotation_to_an_epoch_other_than_the_next_is_refused() {
+    let mut w = World::new();
+    let vault = w.vault.take().unwrap();
+    let mut prepared = prepare_rotation(&vault, &mut w.keyring, "acme", "internal", false).unwrap();
+    prepared.new.epoch = 3;
+    let e = vault.commit_rotation("acme", &prepared.new, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert_eq!(vault.current_epoch("acme", "internal").unwrap(), 1);
+}
+
+#[test]
+fn an_approval_is_refused_if_the_engineer_key_changed_after_it_was_prepared() {
+    let mut w = World::new();
+    let id = w.request();
+    let vault = w.vault.take().unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None).unwrap();
+    w.vault = Some(vault);
+    w.as_operator(|store| {
+        let tx = store.begin_write().unwrap();
+        let mut eve = tx.engineer("eve").unwrap().unwrap();
+        eve.public = [9; 32];
+        tx.put_engineer(&eve).unwrap();
+        tx.commit().unwrap();
+    });
+    let e = w.vault().commit_approval(&approval).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert!(e.message.contains("engineer's key"), "{e}");
+    let (_, status) = w.vault().request(&id).unwrap();
+    assert_eq!(status, RequestStatus::Pending);
+    assert!(w.vault().grants(None, None).unwrap().is_empty());
+    assert_eq!(w.epoch("secret"), 1);
+}
+
+#[test]
+fn an_approval_is_refused_if_the_level_moved_on_after_it_was_prepared() {
+    let mut w = World::new();
+    let id = w.request();
+    let vault = w.vault.take().unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None).unwrap();
+    lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "secret", false).unwrap();
+    let e = vault.commit_approval(&approval).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert!(vault.grants(None, None).unwrap().is_empty());
+    // Prepared again, it releases epochs 1 and 2 and moves the level to 3.
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None).unwrap();
+    let grant = vault.commit_approval(&approval).unwrap();
+    assert_eq!(grant.levels, vec![("secret".to_string(), 2)]);
+    assert_eq!(vault.current_epoch("acme", "secret").unwrap(), 3);
+}
+
+#[test]
+fn an_approval_is_refused_if_the_request_was_decided_meanwhile() {
+    let mut w = World::new();
+    let id = w.request();
+    let vault = w.vault.take().unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None).unwrap();
+    vault.deny_request(&id, Some("no")).unwrap();
+    let e = vault.commit_approval(&approval).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert!(vault.grants(None, None).unwrap().is_empty());
+    assert_eq!(vault.current_epoch("acme", "secret").unwrap(), 1);
+}
