@@ -6,33 +6,12 @@
 //! hash(0) = 32 zero bytes. Changing, removing or reordering any entry breaks every later hash;
 //! cutting the log back is caught by comparing the head with one kept elsewhere.
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{Reads, StoreError, Table, WriteTx, codec};
+use crate::store::{Reads, StoreError, Writes};
 
 /// One audit entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    /// Position in the log, from 1.
-    pub seq: u64,
-    /// Seconds since the Unix epoch.
-    pub time: u64,
-    /// Who acted: the customer's or engineer's name as given to lockbox.
-    pub actor: String,
-    /// What happened, e.g. `put`, `get`, `request.approve`.
-    pub action: String,
-    /// The tenant concerned, or empty.
-    pub tenant: String,
-    /// The item, request or grant concerned, or empty.
-    pub subject: String,
-    /// Free-form detail.
-    pub detail: String,
-    /// Hash of the previous entry.
-    pub prev: [u8; 32],
-    /// Hash of this entry.
-    pub hash: [u8; 32],
-}
+pub use crate::store::records::AuditEntry as Entry;
 
 /// What to record.
 #[derive(Debug, Clone, Copy)]
@@ -66,12 +45,9 @@ impl Entry {
 }
 
 /// Appends an entry to the log within `tx`.
-pub fn append(tx: &WriteTx, time: u64, event: Event<'_>) -> Result<Entry, StoreError> {
-    let (seq, prev) = match tx.last(Table::Audit)? {
-        Some((_, bytes)) => {
-            let last: Entry = codec::decode("audit entry", &bytes)?;
-            (last.seq + 1, last.hash)
-        }
+pub fn append(tx: &dyn Writes, time: u64, event: Event<'_>) -> Result<Entry, StoreError> {
+    let (seq, prev) = match tx.last_audit()? {
+        Some(last) => (last.seq.saturating_add(1), last.hash),
         None => (1, [0; 32]),
     };
     let mut entry = Entry {
@@ -86,15 +62,15 @@ pub fn append(tx: &WriteTx, time: u64, event: Event<'_>) -> Result<Entry, StoreE
         hash: [0; 32],
     };
     entry.hash = entry.compute_hash();
-    tx.put(Table::Audit, &seq.to_be_bytes(), &codec::encode("audit entry", &entry)?)?;
+    tx.append_audit(&entry)?;
     Ok(entry)
 }
 
 /// Every entry, in order, optionally only those of one tenant.
-pub fn entries(r: &impl Reads, tenant: Option<&str>) -> Result<Vec<Entry>, StoreError> {
+pub fn entries(r: &dyn Reads, tenant: Option<&str>) -> Result<Vec<Entry>, StoreError> {
     let mut out = Vec::new();
-    r.scan(Table::Audit, b"", None, &mut |_, v| {
-        let e: Entry = codec::decode("audit entry", v)?;
+    r.for_each_audit(&mut |_, e| {
+        let e = e?;
         if tenant.is_none_or(|t| t == e.tenant) {
             out.push(e);
         }
@@ -123,20 +99,20 @@ pub enum Verdict {
 }
 
 /// Recomputes the chain from the first entry.
-pub fn verify(r: &impl Reads) -> Result<Verdict, StoreError> {
+pub fn verify(r: &dyn Reads) -> Result<Verdict, StoreError> {
     let mut expected_seq = 1u64;
     let mut prev = [0u8; 32];
     let mut broken = None;
-    r.scan(Table::Audit, b"", None, &mut |k, v| {
-        let e: Entry = match codec::decode("audit entry", v) {
+    r.for_each_audit(&mut |position, e| {
+        let e = match e {
             Ok(e) => e,
             Err(err) => {
                 broken = Some((expected_seq, format!("entry does not decode: {err}")));
                 return Ok(false);
             }
         };
-        let why = if k != e.seq.to_be_bytes() {
-            Some(format!("stored under position {} but claims seq {}", key_seq(k), e.seq))
+        let why = if position != e.seq {
+            Some(format!("stored under position {position} but claims seq {}", e.seq))
         } else if e.seq != expected_seq {
             Some(format!("expected seq {expected_seq}, found {} (entries removed or reordered)", e.seq))
         } else if e.prev != prev {
@@ -158,8 +134,4 @@ pub fn verify(r: &impl Reads) -> Result<Verdict, StoreError> {
         Some((seq, why)) => Verdict::Broken { seq, why },
         None => Verdict::Intact { count: expected_seq - 1, head: prev },
     })
-}
-
-fn key_seq(k: &[u8]) -> u64 {
-    <[u8; 8]>::try_from(k).map(u64::from_be_bytes).unwrap_or(0)
 }

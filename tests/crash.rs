@@ -140,9 +140,9 @@ fn setup(dir: &Path) {
     // Every later command opens the vault itself.
     drop(vault);
     assert!(
-        lockbox::store::Store::open(&dir.join("vault").join(lockbox::vault::DB_FILE))
+        lockbox::store::RedbStore::open(&dir.join("vault").join(lockbox::vault::DB_FILE))
             .unwrap()
-            .begin_read()
+            .begin_raw_read()
             .unwrap()
             .tenant("acme")
             .unwrap()

@@ -9,7 +9,7 @@ use lockbox::customer::{prepare_approval, prepare_rotation};
 use lockbox::format::KdfParams;
 use lockbox::keyring::{Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, RequestStatus, id_hex};
-use lockbox::store::{Reads, Store};
+use lockbox::store::{Reads, RedbStore, Writes};
 use lockbox::vault::{DB_FILE, ErrorKind, PutOptions, Vault};
 
 const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
@@ -59,9 +59,9 @@ impl World {
     }
 
     /// Runs `f` on the raw store, as the operator who holds the database file would.
-    fn as_operator(&mut self, f: impl FnOnce(&Store)) {
+    fn as_operator(&mut self, f: impl FnOnce(&RedbStore)) {
         drop(self.vault.take());
-        let store = Store::open(&self.dir.path().join("vault").join(DB_FILE)).unwrap();
+        let store = RedbStore::open(&self.dir.path().join("vault").join(DB_FILE)).unwrap();
         f(&store);
         drop(store);
         let mut vault = Vault::open(&self.dir.path().join("vault")).unwrap();
@@ -134,7 +134,7 @@ fn an_approval_is_refused_if_the_engineer_key_changed_after_it_was_prepared() {
     let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None).unwrap();
     w.vault = Some(vault);
     w.as_operator(|store| {
-        let tx = store.begin_write().unwrap();
+        let tx = store.begin_raw_write().unwrap();
         let mut eve = tx.engineer("eve").unwrap().unwrap();
         eve.public = [9; 32];
         tx.put_engineer(&eve).unwrap();

@@ -10,8 +10,9 @@ use lockbox::crypto::{DataKey, ItemKeys, Purpose, SecretKey, Unwrapper, Wrapped}
 use lockbox::format::{GrantKeyBlob, Header, KdfParams};
 use lockbox::keyring::{Identity, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, RequestStatus, id_hex};
+use lockbox::store::raw::{RawRead, RawWrite, Table};
 use lockbox::store::records::{GrantRecord, ItemRecord};
-use lockbox::store::{Reads, Store, Table, codec};
+use lockbox::store::{Reads, RedbStore, RedbWrite, Writes, codec};
 use lockbox::vault::{DB_FILE, ErrorKind, PutOptions, Vault};
 
 const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
@@ -92,9 +93,9 @@ impl World {
     }
 
     /// Closes the vault, runs `f` on the raw store, reopens.
-    fn with_store(&mut self, f: impl FnOnce(&Store)) {
+    fn with_store(&mut self, f: impl FnOnce(&RedbStore)) {
         drop(self.vault.take());
-        let store = Store::open(&self.vault_dir().join(DB_FILE)).unwrap();
+        let store = RedbStore::open(&self.vault_dir().join(DB_FILE)).unwrap();
         f(&store);
         drop(store);
         let mut vault = Vault::open(&self.vault_dir()).unwrap();
@@ -247,7 +248,7 @@ fn an_engineer_with_every_stored_byte_gets_only_released_pre_approval_keys() {
     let mut obtained: Vec<(String, u32, SecretKey)> = Vec::new();
     let mut decrypted: Vec<String> = Vec::new();
     w.with_store(|store| {
-        let snapshot = store.begin_read().unwrap();
+        let snapshot = store.begin_raw_read().unwrap();
         // Every table, every value: try each as a grant record and each key blob in it.
         for table in [
             Table::Grants,
@@ -322,7 +323,7 @@ fn a_grant_record_altered_in_the_database_does_not_extend_access() {
     let grant = w.approve(&req, None, None).unwrap();
     std::thread::sleep(Duration::from_millis(1100));
     w.with_store(|store| {
-        let tx = store.begin_write().unwrap();
+        let tx = store.begin_raw_write().unwrap();
         let mut id = [0u8; 16];
         for (i, byte) in id.iter_mut().enumerate() {
             *byte = u8::from_str_radix(&grant[2 * i..2 * i + 2], 16).unwrap();
@@ -343,9 +344,9 @@ fn audit_head(w: &World) -> [u8; 32] {
     }
 }
 
-fn tamper(w: &mut World, f: impl FnOnce(&lockbox::store::WriteTx, Vec<Entry>)) -> Verdict {
+fn tamper(w: &mut World, f: impl FnOnce(&RedbWrite, Vec<Entry>)) -> Verdict {
     w.with_store(|store| {
-        let tx = store.begin_write().unwrap();
+        let tx = store.begin_raw_write().unwrap();
         let entries = lockbox::audit::entries(&tx, None).unwrap();
         f(&tx, entries);
         tx.commit().unwrap();
@@ -353,7 +354,7 @@ fn tamper(w: &mut World, f: impl FnOnce(&lockbox::store::WriteTx, Vec<Entry>)) -
     w.vault().verify_audit(None).unwrap()
 }
 
-fn put_entry(tx: &lockbox::store::WriteTx, seq: u64, e: &Entry) {
+fn put_entry(tx: &RedbWrite, seq: u64, e: &Entry) {
     tx.put(Table::Audit, &seq.to_be_bytes(), &codec::encode("audit entry", e).unwrap()).unwrap();
 }
 

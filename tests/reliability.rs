@@ -8,8 +8,9 @@ use lockbox::audit::Verdict;
 use lockbox::format::KdfParams;
 use lockbox::keyring::{Identity, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, id_hex};
+use lockbox::store::raw::{RawWrite, Table, chunk_key, item_key};
 use lockbox::store::records::ItemRecord;
-use lockbox::store::{Reads, Store, Table, chunk_key, codec, item_key};
+use lockbox::store::{Reads, RedbStore, RedbWrite, Writes, codec};
 use lockbox::vault::{DB_FILE, ErrorKind, PutOptions, Vault};
 
 mod common;
@@ -117,9 +118,9 @@ fn flipped_bytes_in_the_database_file_are_contained() {
     );
 }
 
-fn with_store(f: &Fixture, edit: impl FnOnce(&lockbox::store::WriteTx)) {
-    let store = Store::open(&f.db()).unwrap();
-    let tx = store.begin_write().unwrap();
+fn with_store(f: &Fixture, edit: impl FnOnce(&RedbWrite)) {
+    let store = RedbStore::open(&f.db()).unwrap();
+    let tx = store.begin_raw_write().unwrap();
     edit(&tx);
     tx.commit().unwrap();
 }

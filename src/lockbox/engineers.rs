@@ -2,7 +2,6 @@
 
 use crate::format::KdfParams;
 use crate::keyring::{Identity, Passphrase};
-use crate::store::Reads;
 use crate::store::records::EngineerRecord;
 use crate::vault::{Error, Vault, now};
 
@@ -34,7 +33,7 @@ impl Vault {
         }
         tx.put_engineer(&record)?;
         let fp = crate::format::hex(&identity.secret.public().fingerprint());
-        self.record_as(&tx, name, "engineer.enroll", "", name, &format!("key {fp}"))?;
+        self.record_as(&*tx, name, "engineer.enroll", "", name, &format!("key {fp}"))?;
         tx.commit()?;
         Ok(record)
     }

@@ -4,7 +4,6 @@ use super::{id_hex, resolve_id};
 use crate::crypto::{Purpose, SecretKey, Unwrapper, Wrapped};
 use crate::format::{GrantKeyBlob, Header, rfc3339};
 use crate::keyring::Identity;
-use crate::store::Reads;
 use crate::store::records::GrantRecord;
 use crate::vault::{Error, LevelKeys, Vault, now, valid_name};
 
@@ -79,7 +78,7 @@ impl Vault {
         grant.revoked = Some((now(), self.actor().to_owned()));
         tx.put_grant(&grant)?;
         self.record(
-            &tx,
+            &*tx,
             "grant.revoke",
             &grant.tenant,
             &id_hex(&grant.id),

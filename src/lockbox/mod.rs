@@ -70,18 +70,18 @@ fn check_text(what: &str, text: &str, max: usize, allow_newlines: bool) -> Resul
 impl crate::vault::Vault {
     /// Audit entries, optionally of one tenant.
     pub fn audit_entries(&self, tenant: Option<&str>) -> Result<Vec<crate::audit::Entry>, Error> {
-        Ok(crate::audit::entries(&self.store().begin_read()?, tenant)?)
+        Ok(crate::audit::entries(&*self.store().begin_read()?, tenant)?)
     }
 
     /// Recomputes the audit chain. With `expect_head`, that hash must be the head or an
     /// earlier entry's hash: a log cut back to before it, or rewritten, is reported broken.
     pub fn verify_audit(&self, expect_head: Option<&[u8; 32]>) -> Result<crate::audit::Verdict, Error> {
         let snapshot = self.store().begin_read()?;
-        let verdict = crate::audit::verify(&snapshot)?;
+        let verdict = crate::audit::verify(&*snapshot)?;
         let (Some(expected), crate::audit::Verdict::Intact { count, .. }) = (expect_head, &verdict) else {
             return Ok(verdict);
         };
-        let known = crate::audit::entries(&snapshot, None)?.iter().any(|e| &e.hash == expected);
+        let known = crate::audit::entries(&*snapshot, None)?.iter().any(|e| &e.hash == expected);
         if known || (*expected == [0; 32]) {
             Ok(verdict)
         } else {

@@ -2,8 +2,8 @@
 
 use super::{MAX_CASE_ID_LEN, MAX_REASON_LEN, check_text, id_hex, resolve_id};
 use crate::crypto::random_array;
+use crate::store::Writes;
 use crate::store::records::{Decision, GrantRecord, RequestRecord, TenantRecord};
-use crate::store::{Reads, WriteTx};
 use crate::vault::{
     Error, MAX_DURATION_SECS, NewEpoch, Vault, epoch_record, find_level, no_tenant, now, valid_name,
 };
@@ -114,7 +114,7 @@ impl Vault {
             duration,
             req.reason
         );
-        self.record_as(&tx, req.engineer, "request.create", req.tenant, &id_hex(&record.id), &detail)?;
+        self.record_as(&*tx, req.engineer, "request.create", req.tenant, &id_hex(&record.id), &detail)?;
         tx.commit()?;
         Ok(record)
     }
@@ -161,13 +161,13 @@ impl Vault {
         }
         let (record, _) = self.request(id)?;
         let tx = self.store().begin_write()?;
-        let mut record = pending(&tx, &record.id)?;
+        let mut record = pending(&*tx, &record.id)?;
         record.decision = Decision::Denied;
         record.decided = Some(now());
         record.decided_by = Some(self.actor().to_owned());
         record.decision_reason = reason.map(str::to_owned);
         tx.put_request(&record)?;
-        self.record(&tx, "request.deny", &record.tenant, &id_hex(&record.id), reason.unwrap_or(""))?;
+        self.record(&*tx, "request.deny", &record.tenant, &id_hex(&record.id), reason.unwrap_or(""))?;
         tx.commit()?;
         Ok(record)
     }
@@ -182,7 +182,7 @@ impl Vault {
     pub fn commit_approval(&self, approval: &Approval) -> Result<GrantRecord, Error> {
         let grant = &approval.grant;
         let tx = self.store().begin_write()?;
-        let mut request = pending(&tx, &grant.request)?;
+        let mut request = pending(&*tx, &grant.request)?;
         let changed = |what: &str| {
             Error::conflict(format!("{what} changed while the approval was prepared; approve again"))
         };
@@ -241,7 +241,7 @@ impl Vault {
             duration
         );
         self.record_as(
-            &tx,
+            &*tx,
             &grant.approved_by,
             "request.approve",
             &tenant.name,
@@ -265,7 +265,7 @@ pub struct Approval {
 }
 
 /// The request, if it is still pending; a conflict naming its state if not.
-fn pending(tx: &WriteTx, id: &[u8; 16]) -> Result<RequestRecord, Error> {
+fn pending(tx: &dyn Writes, id: &[u8; 16]) -> Result<RequestRecord, Error> {
     let record = tx.request(id)?.ok_or_else(|| Error::not_found(format!("no request {}", id_hex(id))))?;
     let grant = record.grant.map(|g| tx.grant(&g)).transpose()?.flatten();
     match RequestStatus::of(&record, grant.as_ref(), now()) {

@@ -15,7 +15,8 @@ use std::io::{Read, Write};
 
 use sha2::{Digest, Sha256};
 
-use super::{Store, StoreError, Table};
+use super::raw::{RawRead, RawWrite, Table};
+use super::{RedbStore, StoreError};
 
 const MAGIC: [u8; 4] = *b"LBXB";
 const VERSION: u8 = 1;
@@ -27,7 +28,7 @@ pub const MAX_KEY_LEN: u32 = 2048;
 pub const MAX_VALUE_LEN: u32 = 16 * 1024 * 1024 + 16;
 
 fn table_code(t: Table) -> u8 {
-    Table::ALL.iter().position(|x| *x == t).map_or(0, |i| i as u8 + 1)
+    t.index() as u8 + 1
 }
 
 fn table_of(code: u8) -> Option<Table> {
@@ -60,55 +61,54 @@ pub struct BackupSummary {
     pub bytes: u64,
 }
 
-impl Store {
-    /// Writes every table from one consistent snapshot to `out`.
-    pub fn backup_to(&self, out: &mut dyn Write) -> Result<BackupSummary, StoreError> {
-        let snapshot = self.begin_read()?;
-        let mut chain: [u8; 32] = Sha256::new().chain_update(LABEL).chain_update(header()).finalize().into();
-        out.write_all(&header())?;
-        let mut summary = BackupSummary { records: 0, bytes: 8 };
-        for table in Table::ALL {
-            let code = table_code(table);
-            let mut failed = None;
-            super::Reads::scan(&snapshot, table, b"", None, &mut |k, v| {
-                chain = link(&chain, code, k, v);
-                let write = (|| {
-                    out.write_all(&[code])?;
-                    out.write_all(&(k.len() as u32).to_be_bytes())?;
-                    out.write_all(&(v.len() as u32).to_be_bytes())?;
-                    out.write_all(k)?;
-                    out.write_all(v)?;
-                    out.write_all(&chain)
-                })();
-                if let Err(e) = write {
-                    failed = Some(e);
-                    return Ok(false);
-                }
-                summary.records += 1;
-                summary.bytes += 9 + k.len() as u64 + v.len() as u64 + 32;
-                Ok(true)
-            })?;
-            if let Some(e) = failed {
-                return Err(StoreError::Io(e));
+/// Writes every table of `snapshot` (one consistent view) to `out`.
+pub(super) fn write_backup(snapshot: &dyn RawRead, out: &mut dyn Write) -> Result<BackupSummary, StoreError> {
+    let mut chain: [u8; 32] = Sha256::new().chain_update(LABEL).chain_update(header()).finalize().into();
+    out.write_all(&header())?;
+    let mut summary = BackupSummary { records: 0, bytes: 8 };
+    for table in Table::ALL {
+        let code = table_code(table);
+        let mut failed = None;
+        snapshot.scan(table, b"", None, &mut |k, v| {
+            chain = link(&chain, code, k, v);
+            let write = (|| {
+                out.write_all(&[code])?;
+                out.write_all(&(k.len() as u32).to_be_bytes())?;
+                out.write_all(&(v.len() as u32).to_be_bytes())?;
+                out.write_all(k)?;
+                out.write_all(v)?;
+                out.write_all(&chain)
+            })();
+            if let Err(e) = write {
+                failed = Some(e);
+                return Ok(false);
             }
+            summary.records += 1;
+            summary.bytes += 9 + k.len() as u64 + v.len() as u64 + 32;
+            Ok(true)
+        })?;
+        if let Some(e) = failed {
+            return Err(StoreError::Io(e));
         }
-        out.write_all(&[TRAILER])?;
-        out.write_all(&summary.records.to_be_bytes())?;
-        out.write_all(&chain)?;
-        out.flush()?;
-        summary.bytes += 41;
-        Ok(summary)
     }
+    out.write_all(&[TRAILER])?;
+    out.write_all(&summary.records.to_be_bytes())?;
+    out.write_all(&chain)?;
+    out.flush()?;
+    summary.bytes += 41;
+    Ok(summary)
+}
 
+impl RedbStore {
     /// Creates a database at `path` from a backup, checking every record as it goes; on any
     /// problem nothing is committed and the error names the first bad offset.
     pub fn restore_from(
         path: &std::path::Path,
         input: &mut dyn Read,
-    ) -> Result<(Store, BackupSummary), StoreError> {
-        let store = Store::create_empty(path)?;
+    ) -> Result<(RedbStore, BackupSummary), StoreError> {
+        let store = RedbStore::create_empty(path)?;
         let result = (|| {
-            let tx = store.begin_write()?;
+            let tx = store.begin_raw_write()?;
             let summary = read_backup(input, &mut |table, k, v| tx.put(table, k, v))?;
             tx.commit()?;
             Ok(summary)

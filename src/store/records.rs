@@ -140,3 +140,26 @@ pub struct GrantRecord {
     /// The wrapped level keys: encoded grant key blobs (docs/FORMAT.md).
     pub keys: Vec<Vec<u8>>,
 }
+
+/// One audit entry (the chain and its hash are defined in [`crate::audit`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// Seconds since the Unix epoch.
+    pub time: u64,
+    /// Who acted: the customer's or engineer's name as given to lockbox.
+    pub actor: String,
+    /// What happened, e.g. `put`, `get`, `request.approve`.
+    pub action: String,
+    /// The tenant concerned, or empty.
+    pub tenant: String,
+    /// The item, request or grant concerned, or empty.
+    pub subject: String,
+    /// Free-form detail.
+    pub detail: String,
+    /// Hash of the previous entry.
+    pub prev: [u8; 32],
+    /// Hash of this entry.
+    pub hash: [u8; 32],
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{DB_FILE, Error, Vault, create_private_dir};
 use crate::atomic::Failed;
 use crate::audit::{self, Verdict};
-use crate::store::{Store, StoreError};
+use crate::store::{RedbStore, StoreError};
 
 /// What a backup or restore handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,7 @@ impl Vault {
     /// FIFO or character device in place (see [`crate::atomic::write_output`]).
     pub fn backup(&self, file: &Path) -> Result<BackupInfo, Error> {
         let tx = self.store().begin_write()?;
-        self.record(&tx, "backup", "", "", &file.display().to_string())?;
+        self.record(&*tx, "backup", "", "", &file.display().to_string())?;
         tx.commit()?;
         let mut summary = None;
         let written = crate::atomic::write_output(file, |w| {
@@ -65,7 +65,7 @@ impl Vault {
             _ => Error::other(format!("cannot open {}: {e}", file.display())),
         })?;
         create_private_dir(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
-        let (store, summary) = Store::restore_from(&db, &mut BufReader::with_capacity(1 << 20, input))
+        let (store, summary) = RedbStore::restore_from(&db, &mut BufReader::with_capacity(1 << 20, input))
             .map_err(|e| {
                 let e: Error = e.into();
                 Error { message: format!("{}: {}", file.display(), e.message), ..e }
@@ -86,7 +86,7 @@ impl Vault {
     }
 
     fn audit_head(&self) -> Result<[u8; 32], Error> {
-        match audit::verify(&self.store().begin_read()?)? {
+        match audit::verify(&*self.store().begin_read()?)? {
             Verdict::Intact { head, .. } => Ok(head),
             Verdict::Broken { seq, why } => {
                 Err(Error::integrity(format!("audit log broken at entry {seq}: {why}")))

@@ -16,8 +16,8 @@ use super::{Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_ite
 use crate::atomic::Failed;
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header};
+use crate::store::STAGE_BYTES;
 use crate::store::records::ItemRecord;
-use crate::store::{Reads, STAGE_BYTES};
 
 /// Items per import transaction.
 const BATCH_ITEMS: usize = 4096;
@@ -72,9 +72,9 @@ impl Vault {
             scope.spawn(move || prepare_all(work, tenant, level, &public, epoch, send));
             // While the worker starts: without --replace, no id may exist yet.
             if !replace {
-                let mut keys = files.iter().map(|f| crate::store::item_key(tenant, &f.id));
+                let mut ids = files.iter().map(|f| f.id.as_str());
                 let snapshot = self.store().begin_read()?;
-                if let Some(i) = snapshot.first_present(crate::store::Table::Items, &mut keys)? {
+                if let Some(i) = snapshot.first_item_present(tenant, &mut ids)? {
                     return Err(Error::conflict(format!(
                         "item {:?} already exists in tenant {tenant:?} (use --replace to overwrite); nothing was imported",
                         files[i].id
@@ -126,8 +126,8 @@ impl Vault {
                             .map_err(|e| in_file(&path, e))?
                         }
                     };
-                    let previous = check_replace(&w, tenant, &header.item, replace)?;
-                    finish_put(&mut w, &header, previous.as_ref(), &stored)?;
+                    let previous = check_replace(&*w, tenant, &header.item, replace)?;
+                    finish_put(&mut *w, &header, previous.as_ref(), &stored)?;
                     if count == 0 {
                         first_id = header.item.clone();
                     }
@@ -139,7 +139,7 @@ impl Vault {
                 drop(w);
                 let detail =
                     format!("{count} items at level {level}, epoch {epoch}: {first_id} .. {last_id}");
-                self.record(&tx, "import", tenant, &dir.display().to_string(), &detail)?;
+                self.record(&*tx, "import", tenant, &dir.display().to_string(), &detail)?;
                 tx.commit().map_err(|e| {
                     let e: Error = e.into();
                     Error {
@@ -209,7 +209,7 @@ impl Vault {
         let actor = keys.reader().unwrap_or(self.actor()).to_owned();
         let tx = self.store().begin_write()?;
         let detail = format!("{total} items to {}", dir.display());
-        self.record_as(&tx, &actor, "export", tenant, "", &detail)?;
+        self.record_as(&*tx, &actor, "export", tenant, "", &detail)?;
         tx.commit()?;
 
         let mut report = BulkReport::default();
@@ -239,7 +239,7 @@ impl Vault {
                     let path = safe_path(dir, &id)?;
                     if record.inline.is_some() {
                         let mut plain = Vec::with_capacity(record.size as usize);
-                        stored_chunks(&snapshot, &record, &header, |index, chunk, last| {
+                        stored_chunks(&*snapshot, &record, &header, |index, chunk, last| {
                             open_chunk(&mut opener, &header, index, chunk, last)?;
                             plain.extend_from_slice(chunk);
                             Ok(())
@@ -251,7 +251,7 @@ impl Vault {
                         }
                     } else {
                         write_item(&path, &mut dirs, replace, |out| {
-                            stored_chunks(&snapshot, &record, &header, |index, chunk, last| {
+                            stored_chunks(&*snapshot, &record, &header, |index, chunk, last| {
                                 open_chunk(&mut opener, &header, index, chunk, last)?;
                                 out.write_all(chunk).map_err(Error::output)
                             })?;
@@ -295,7 +295,7 @@ impl Vault {
         if !report.skipped.is_empty() {
             let tx = self.store().begin_write()?;
             let detail = format!("{} items not exported", report.skipped.len());
-            self.record_as(&tx, &actor, "export.skipped", tenant, "", &detail)?;
+            self.record_as(&*tx, &actor, "export.skipped", tenant, "", &detail)?;
             tx.commit()?;
         }
         Ok(report)

@@ -13,7 +13,7 @@ use crate::format::{
     CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, check_chunk_len,
 };
 use crate::store::records::{ItemRecord, TenantRecord};
-use crate::store::{ItemWriter, Reads, WriteTx};
+use crate::store::{ItemWriter, Reads, Writes};
 
 /// How to store an item.
 #[derive(Debug, Clone, Copy)]
@@ -166,7 +166,7 @@ impl Vault {
                 ItemRecord { header: header.encode(), size, created: now(), blob, chunks, inline },
             ))
         });
-        let audit = |tx: &WriteTx, header: &Header, stored: &ItemRecord, replaced| {
+        let audit = |tx: &dyn Writes, header: &Header, stored: &ItemRecord, replaced| {
             self.record(tx, "put.raw", tenant, item, &put_detail(header, stored, replaced))
         };
         let (_, stored) =
@@ -221,7 +221,7 @@ impl Vault {
 
         let snapshot = self.store().begin_read()?;
         if record.chunks == 1 {
-            stored_chunks(&snapshot, record, header, |index, chunk, last| {
+            stored_chunks(&*snapshot, record, header, |index, chunk, last| {
                 open_chunk(&mut opener, header, index, chunk, last)?;
                 out.write_all(chunk).map_err(Error::output)
             })?;
@@ -235,7 +235,7 @@ impl Vault {
                 let (give_back, take_back) = std::sync::mpsc::channel::<Vec<u8>>();
                 let reader = scope.spawn(move || {
                     let spare = || take_back.try_recv().unwrap_or_default();
-                    stored_chunks_into(&snapshot, record, header, spare, |index, chunk, last| {
+                    stored_chunks_into(&*snapshot, record, header, spare, |index, chunk, last| {
                         open_chunk(&mut opener, header, index, chunk, last)?;
                         send.send(std::mem::take(chunk)).map_err(|_| Error::other("the output stopped"))
                     })?;
@@ -264,7 +264,7 @@ impl Vault {
         self.audit_only(None, "get.raw", tenant, item, "")?;
         let snapshot = self.store().begin_read()?;
         out.write_all(&record.header).map_err(Error::output)?;
-        stored_chunks(&snapshot, &record, &header, |_, chunk, _| {
+        stored_chunks(&*snapshot, &record, &header, |_, chunk, _| {
             out.write_all(chunk).map_err(Error::output)
         })?;
         out.flush().map_err(Error::output)?;
@@ -307,7 +307,7 @@ impl Vault {
         }
         let record = tx.item(tenant, item)?.ok_or_else(|| no_item(tenant, item))?;
         tx.remove_item(tenant, item, &record)?;
-        self.record(&tx, "rm", tenant, item, "")?;
+        self.record(&*tx, "rm", tenant, item, "")?;
         tx.commit()?;
         Ok(())
     }
@@ -343,7 +343,7 @@ impl Vault {
         detail: &str,
     ) -> Result<(), Error> {
         let tx = self.store().begin_write()?;
-        self.record_as(&tx, actor.unwrap_or(self.actor()), action, tenant, subject, detail)?;
+        self.record_as(&*tx, actor.unwrap_or(self.actor()), action, tenant, subject, detail)?;
         tx.commit()?;
         Ok(())
     }
@@ -430,7 +430,7 @@ fn new_item(
 /// that none follows the last, and that their content adds up to the recorded size; `f` gets
 /// each chunk (ciphertext) and whether it is the last.
 pub(crate) fn stored_chunks(
-    r: &impl Reads,
+    r: &dyn Reads,
     record: &ItemRecord,
     header: &Header,
     f: impl FnMut(u64, &mut Vec<u8>, bool) -> Result<(), Error>,
@@ -441,7 +441,7 @@ pub(crate) fn stored_chunks(
 /// [`stored_chunks`] reading each chunk into a buffer from `buffer` (which may hand out
 /// recycled ones: `f` may keep the buffer it is given).
 pub(crate) fn stored_chunks_into(
-    r: &impl Reads,
+    r: &dyn Reads,
     record: &ItemRecord,
     header: &Header,
     mut buffer: impl FnMut() -> Vec<u8>,
@@ -490,7 +490,7 @@ pub(crate) fn tampered(tenant: &str, item: &str, why: &str) -> Error {
 
 /// Stores a new item record, dropping the chunks of the version it replaces.
 pub(crate) fn finish_put(
-    w: &mut ItemWriter<'_>,
+    w: &mut dyn ItemWriter,
     header: &Header,
     previous: Option<&ItemRecord>,
     stored: &ItemRecord,
@@ -504,7 +504,7 @@ pub(crate) fn finish_put(
 
 /// The existing item, if replacing is allowed; a conflict if it exists and is not.
 pub(crate) fn check_replace(
-    w: &ItemWriter<'_>,
+    w: &dyn ItemWriter,
     tenant: &str,
     item: &str,
     replace: bool,

@@ -34,14 +34,18 @@ pub use verify::VerifyReport;
 
 use crate::audit::{self, Event};
 use crate::format::{check_item_id, check_name};
-use crate::store::{Store, StoreError, WriteTx};
+use std::sync::Arc;
+
+use crate::store::{MemoryStore, RedbStore, Store, StoreError, Writes};
 
 /// Name of the database file inside the vault directory.
 pub const DB_FILE: &str = "vault.redb";
 
-/// An open vault. Holds the database exclusively until dropped.
+/// An open vault: a cheap handle that threads can clone and share. The database file stays
+/// held (exclusively, against other processes) until the last clone is dropped.
+#[derive(Clone)]
 pub struct Vault {
-    store: Store,
+    store: Arc<dyn Store>,
     dir: PathBuf,
     actor: String,
 }
@@ -50,18 +54,24 @@ impl Vault {
     /// Creates a new vault in `dir` (created if needed, mode 0700).
     pub fn init(dir: &Path) -> Result<Vault, Error> {
         create_private_dir(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
-        let store = Store::create(&dir.join(DB_FILE)).map_err(|e| match e {
+        let store = RedbStore::create(&dir.join(DB_FILE)).map_err(|e| match e {
             StoreError::Exists { .. } => {
                 Error::conflict(format!("a vault already exists at {}", dir.display()))
             }
             e => e.into(),
         })?;
-        Ok(Vault { store, dir: dir.to_owned(), actor: default_actor() })
+        Ok(Vault { store: Arc::new(store), dir: dir.to_owned(), actor: default_actor() })
+    }
+
+    /// A new, empty vault held in memory only (tests, fuzzing): the same behaviour without a
+    /// disk; [`Vault::dir`] is empty.
+    pub fn in_memory() -> Vault {
+        Vault { store: Arc::new(MemoryStore::new()), dir: PathBuf::new(), actor: default_actor() }
     }
 
     /// Opens the vault in `dir`.
     pub fn open(dir: &Path) -> Result<Vault, Error> {
-        let store = Store::open(&dir.join(DB_FILE)).map_err(|e| match e {
+        let store = RedbStore::open(&dir.join(DB_FILE)).map_err(|e| match e {
             StoreError::Missing { .. } => {
                 Error::not_found(format!("no vault at {} (run `lockbox init` first)", dir.display()))
             }
@@ -71,7 +81,7 @@ impl Vault {
             },
             e => e.into(),
         })?;
-        Ok(Vault { store, dir: dir.to_owned(), actor: default_actor() })
+        Ok(Vault { store: Arc::new(store), dir: dir.to_owned(), actor: default_actor() })
     }
 
     /// Names who is acting, for the audit log.
@@ -89,14 +99,14 @@ impl Vault {
         &self.dir
     }
 
-    pub(crate) fn store(&self) -> &Store {
-        &self.store
+    pub(crate) fn store(&self) -> &dyn Store {
+        &*self.store
     }
 
     /// Appends an audit entry to `tx` as the current actor.
     pub(crate) fn record(
         &self,
-        tx: &WriteTx,
+        tx: &dyn Writes,
         action: &str,
         tenant: &str,
         subject: &str,
@@ -108,7 +118,7 @@ impl Vault {
     /// Appends an audit entry to `tx` as `actor`.
     pub(crate) fn record_as(
         &self,
-        tx: &WriteTx,
+        tx: &dyn Writes,
         actor: &str,
         action: &str,
         tenant: &str,

@@ -41,7 +41,7 @@ impl Vault {
     pub fn stale_items(&self, tenant: &str, level: &str, epoch: u32) -> Result<Vec<(String, Header)>, Error> {
         valid_name("tenant", tenant)?;
         let snapshot = self.store().begin_read()?;
-        stale_items(&snapshot, tenant, level, epoch)
+        stale_items(&*snapshot, tenant, level, epoch)
     }
 
     /// Registers epoch `new.epoch` of `new.level` (which must be the current epoch plus one) and
@@ -72,7 +72,7 @@ impl Vault {
         tx.put_tenant(&record)?;
         let mut count = 0;
         if let Some(rewrapped) = rewrapped {
-            let stale = stale_items(&tx, tenant, level, new.epoch)?;
+            let stale = stale_items(&*tx, tenant, level, new.epoch)?;
             let changed = || Error::conflict("items of the level changed during the rotation; run it again");
             if stale.len() != rewrapped.len() {
                 return Err(changed());
@@ -90,7 +90,7 @@ impl Vault {
             }
         }
         let detail = format!("new epoch {}; {count} item(s) re-wrapped", new.epoch);
-        self.record(&tx, "level.rotate", tenant, level, &detail)?;
+        self.record(&*tx, "level.rotate", tenant, level, &detail)?;
         tx.commit()?;
         Ok(Rotation { epoch: new.epoch, rewrapped: count })
     }
@@ -119,7 +119,7 @@ fn check_rewrap(tenant: &str, id: &str, old: &Header, new_bytes: &[u8], new: &Ne
 }
 
 fn stale_items(
-    reads: &impl Reads,
+    reads: &dyn Reads,
     tenant: &str,
     level: &str,
     epoch: u32,

@@ -16,7 +16,7 @@ use super::{Error, Vault, find_level, no_tenant};
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, Header};
 use crate::store::records::{ItemRecord, TenantRecord};
-use crate::store::{Reads, STAGE_BYTES, Store, WriteTx};
+use crate::store::{STAGE_BYTES, Store, Writes};
 use crate::writeback::Writeback;
 
 /// Chunks waiting between two threads of a put or a get (64 KiB each: at most 8 MiB). Room
@@ -26,7 +26,7 @@ pub(crate) const QUEUE_CHUNKS: usize = 128;
 
 /// Chunks of one item not yet in the transaction that stores its record.
 pub(crate) struct Staged<'s> {
-    store: &'s Store,
+    store: &'s dyn Store,
     blob: [u8; 16],
     group: Vec<(u64, Vec<u8>)>,
     bytes: usize,
@@ -37,7 +37,7 @@ pub(crate) struct Staged<'s> {
 }
 
 impl<'s> Staged<'s> {
-    fn new(store: &'s Store) -> Self {
+    fn new(store: &'s dyn Store) -> Self {
         Staged {
             store,
             blob: [0; 16],
@@ -83,20 +83,20 @@ impl<'s> Staged<'s> {
         produced: Result<(Header, ItemRecord), Error>,
         replace: bool,
         check: impl FnOnce(&TenantRecord) -> Result<(), Error>,
-        audit: impl FnOnce(&WriteTx, &Header, &ItemRecord, bool) -> Result<(), Error>,
+        audit: impl FnOnce(&dyn Writes, &Header, &ItemRecord, bool) -> Result<(), Error>,
     ) -> Result<(Header, ItemRecord), Error> {
         let result = produced.and_then(|(header, stored)| {
             let tenant = header.tenant.as_str();
             let tx = vault.store().begin_write()?;
             check(&tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?)?;
             let mut w = tx.item_writer()?;
-            let previous = check_replace(&w, tenant, &header.item, replace)?;
+            let previous = check_replace(&*w, tenant, &header.item, replace)?;
             for (index, chunk) in self.group.drain(..) {
                 w.put_chunk(&self.blob, index, &chunk)?;
             }
-            finish_put(&mut w, &header, previous.as_ref(), &stored)?;
+            finish_put(&mut *w, &header, previous.as_ref(), &stored)?;
             drop(w);
-            audit(&tx, &header, &stored, previous.is_some())?;
+            audit(&*tx, &header, &stored, previous.is_some())?;
             tx.commit()?;
             Ok((header, stored))
         });
@@ -119,7 +119,7 @@ impl<'s> Staged<'s> {
 /// second thread stages. Returns what `produce` returned (or why not) and the chunks still
 /// to be written; on error the caller must [`Staged::discard`] them.
 pub(crate) fn stage_with<'s, T>(
-    store: &'s Store,
+    store: &'s dyn Store,
     full: usize,
     produce: impl FnOnce(&mut ChunkSink<'_>) -> Result<T, Error>,
 ) -> (Result<T, Error>, Staged<'s>) {
@@ -166,7 +166,7 @@ pub(crate) fn put_staged(
     level_public: &[u8; 32],
     input: &mut dyn Read,
     replace: bool,
-    audit: impl FnOnce(&WriteTx, &Header, &ItemRecord, bool) -> Result<(), Error>,
+    audit: impl FnOnce(&dyn Writes, &Header, &ItemRecord, bool) -> Result<(), Error>,
 ) -> Result<(Header, ItemRecord), Error> {
     let (level, item) = (fields.level, fields.item);
     let wrapper = Wrapper::new(&PublicKey(*level_public))?;

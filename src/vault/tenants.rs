@@ -5,7 +5,6 @@
 //! vault never names a key nobody holds. Nothing in this file sees a private key.
 
 use super::{Error, Vault, now, valid_name};
-use crate::store::Reads;
 use crate::store::records::{EpochRecord, LevelRecord, TenantRecord};
 
 /// Default longest access a grant gives: 4 hours (Microsoft 365 Customer Lockbox's maximum).
@@ -79,7 +78,7 @@ impl Vault {
             return Err(Error::conflict(format!("tenant {tenant:?} already exists")));
         }
         tx.put_tenant(&record)?;
-        self.record(&tx, "tenant.create", tenant, "", &format!("levels {}", names.join(",")))?;
+        self.record(&*tx, "tenant.create", tenant, "", &format!("levels {}", names.join(",")))?;
         tx.commit()?;
         Ok(record)
     }
@@ -108,7 +107,7 @@ impl Vault {
             epochs: vec![epoch_record(1, new.public, time)],
         });
         tx.put_tenant(&record)?;
-        self.record(&tx, "level.add", tenant, &new.level, "epoch 1")?;
+        self.record(&*tx, "level.add", tenant, &new.level, "epoch 1")?;
         tx.commit()?;
         Ok(record)
     }
@@ -135,7 +134,7 @@ impl Vault {
         tx.put_tenant(&record)?;
         let detail =
             format!("max access {}s, request ttl {}s", record.max_access_secs, record.request_ttl_secs);
-        self.record(&tx, "tenant.policy", tenant, "", &detail)?;
+        self.record(&*tx, "tenant.policy", tenant, "", &detail)?;
         tx.commit()?;
         Ok(record)
     }

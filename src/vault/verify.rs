@@ -11,7 +11,7 @@ use crate::crypto::fingerprint;
 use crate::format::{Header, hex};
 use crate::keyring::Keyring;
 use crate::store::records::{ItemRecord, TenantRecord};
-use crate::store::{Reads, Table, codec};
+use crate::store::{Reads, StoreError};
 
 /// What `verify` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,8 +36,8 @@ impl Vault {
         let snapshot = self.store().begin_read()?;
         let mut report = VerifyReport::default();
         let mut tenants = Vec::new();
-        snapshot.scan(Table::Tenants, b"", None, &mut |k, v| {
-            match codec::decode::<TenantRecord>("tenant record", v) {
+        snapshot.for_each_tenant(&mut |k, t| {
+            match t {
                 Ok(t) if t.name.as_bytes() == k => tenants.push(t),
                 Ok(t) => {
                     report.problems.push(format!("tenant record {:?} is stored under another name", t.name))
@@ -59,7 +59,7 @@ impl Vault {
                     Err(e) => report.problems.push(format!("item {id:?} of tenant {:?}: {e}", t.name)),
                     Ok(record) => {
                         live_blobs.insert(record.blob);
-                        if let Err(e) = check_item(&snapshot, t, id, &record, keyring, &mut report) {
+                        if let Err(e) = check_item(&*snapshot, t, id, &record, keyring, &mut report) {
                             report.problems.push(e.message);
                         }
                     }
@@ -68,27 +68,20 @@ impl Vault {
             })?;
         }
         if tenant.is_none() {
-            check_orphans(&snapshot, &live_blobs, &mut report)?;
-            for (table, what) in
-                [(Table::Engineers, "engineer"), (Table::Requests, "request"), (Table::Grants, "grant")]
-            {
-                snapshot.scan(table, b"", None, &mut |k, v| {
-                    let ok = match table {
-                        Table::Engineers => {
-                            codec::decode::<crate::store::records::EngineerRecord>(what, v).map(|_| ())
-                        }
-                        Table::Requests => {
-                            codec::decode::<crate::store::records::RequestRecord>(what, v).map(|_| ())
-                        }
-                        _ => codec::decode::<crate::store::records::GrantRecord>(what, v).map(|_| ()),
-                    };
-                    if let Err(e) = ok {
-                        report.problems.push(format!("{what} {}: {e}", hex(&k[..k.len().min(16)])));
-                    }
-                    Ok(true)
-                })?;
-            }
-            if let Verdict::Broken { seq, why } = audit::verify(&snapshot)? {
+            check_orphans(&*snapshot, &live_blobs, &mut report)?;
+            let mut damaged = |what: &str, k: &[u8], e: StoreError| {
+                report.problems.push(format!("{what} {}: {e}", hex(&k[..k.len().min(16)])));
+            };
+            snapshot.for_each_engineer(&mut |k, r| {
+                Ok(r.map_err(|e| damaged("engineer", k, e)).map_or(true, |_| true))
+            })?;
+            snapshot.for_each_request(&mut |k, r| {
+                Ok(r.map_err(|e| damaged("request", k, e)).map_or(true, |_| true))
+            })?;
+            snapshot.for_each_grant(&mut |k, r| {
+                Ok(r.map_err(|e| damaged("grant", k, e)).map_or(true, |_| true))
+            })?;
+            if let Verdict::Broken { seq, why } = audit::verify(&*snapshot)? {
                 report.problems.push(format!("audit log broken at entry {seq}: {why}"));
             }
         }
@@ -97,7 +90,7 @@ impl Vault {
 }
 
 fn check_item(
-    r: &impl Reads,
+    r: &dyn Reads,
     tenant: &TenantRecord,
     id: &str,
     record: &ItemRecord,
@@ -136,12 +129,12 @@ fn check_item(
 }
 
 /// Chunks whose blob no item references: left by nothing lockbox does, so damage.
-fn check_orphans(r: &impl Reads, live: &BTreeSet<[u8; 16]>, report: &mut VerifyReport) -> Result<(), Error> {
+fn check_orphans(r: &dyn Reads, live: &BTreeSet<[u8; 16]>, report: &mut VerifyReport) -> Result<(), Error> {
     let mut orphans = BTreeSet::new();
-    r.scan(Table::Chunks, b"", None, &mut |k, _| {
-        match <[u8; 16]>::try_from(&k[..k.len().min(16)]) {
-            Ok(blob) if k.len() == 24 && live.contains(&blob) => {}
-            Ok(blob) => {
+    r.for_each_chunk(&mut |chunk| {
+        match chunk {
+            Ok((blob, _)) if live.contains(&blob) => {}
+            Ok((blob, _)) => {
                 orphans.insert(blob);
             }
             Err(_) => report.problems.push("a chunk key of the wrong length".into()),

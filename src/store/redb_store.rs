@@ -1,0 +1,347 @@
+//! The redb engine: the vault's one database file. The only module that names redb.
+//!
+//! Every write transaction commits with redb's default immediate durability: when `commit`
+//! returns, it is on disk (fdatasync), and a crash before that leaves the previous state.
+//! Staged chunks are the one exception ([`RedbStore::stage_chunks`]).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+
+use super::raw::{Entry, RawRead, RawWrite, Table, Visit, chunk_key, item_key, typed_store};
+use super::records::{AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
+use super::{
+    AuditVisit, BackupSummary, ChunkVisit, ItemVisit, ItemWriter, ReadTx, RecordVisit, Store, StoreError,
+    WriteTx, codec,
+};
+
+const SCHEMA_VERSION: u8 = 1;
+/// redb's page cache: large enough for hot metadata, small enough to keep the process small.
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+fn def(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+    TableDefinition::new(table.name())
+}
+
+/// A vault database file. Only one process may hold it at a time (others get
+/// [`StoreError::InUse`]).
+pub struct RedbStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl RedbStore {
+    /// Creates a new, empty database file at `path`; refuses if one exists.
+    pub fn create(path: &Path) -> Result<RedbStore, StoreError> {
+        let store = RedbStore::create_empty(path)?;
+        let tx = store.begin_raw_write()?;
+        for table in Table::ALL {
+            guard(|| tx.tx.open_table(def(table)).map(drop).map_err(StoreError::engine))?;
+        }
+        tx.put(Table::Meta, b"schema", &[SCHEMA_VERSION])?;
+        tx.commit()?;
+        Ok(store)
+    }
+
+    /// A database file with no tables yet (a restore fills it).
+    pub(super) fn create_empty(path: &Path) -> Result<RedbStore, StoreError> {
+        if path.exists() {
+            return Err(StoreError::Exists { path: path.to_owned() });
+        }
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| StoreError::open(path, e))?;
+        Ok(RedbStore { db, path: path.to_owned() })
+    }
+
+    /// Opens an existing database file.
+    pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing { path: path.to_owned() });
+        }
+        let db = guard(|| {
+            redb::Builder::new().set_cache_size(CACHE_BYTES).open(path).map_err(|e| StoreError::open(path, e))
+        })
+        .map_err(|e| match e {
+            StoreError::CorruptRecord { detail, .. } => StoreError::Corrupt { path: path.to_owned(), detail },
+            e => e,
+        })?;
+        let store = RedbStore { db, path: path.to_owned() };
+        match store.begin_raw_read()?.get(Table::Meta, b"schema")?.as_deref() {
+            Some([SCHEMA_VERSION]) => Ok(store),
+            Some(other) => Err(StoreError::Schema { path: path.to_owned(), found: other.to_vec() }),
+            None => Err(StoreError::Schema { path: path.to_owned(), found: vec![] }),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A write transaction at the byte level, as the operator who edits the file would have.
+    pub fn begin_raw_write(&self) -> Result<RedbWrite, StoreError> {
+        guard(|| Ok(RedbWrite { tx: self.db.begin_write().map_err(StoreError::engine)? }))
+    }
+
+    /// A read snapshot at the byte level.
+    pub fn begin_raw_read(&self) -> Result<RedbRead, StoreError> {
+        guard(|| Ok(RedbRead { tx: self.db.begin_read().map_err(StoreError::engine)? }))
+    }
+
+    fn non_durable(&self) -> Result<RedbWrite, StoreError> {
+        let mut tx = self.begin_raw_write()?;
+        guard(|| {
+            tx.tx.set_durability(redb::Durability::None).map_err(|e| StoreError::Engine(e.to_string()))
+        })?;
+        Ok(tx)
+    }
+}
+
+impl Store for RedbStore {
+    fn begin_read(&self) -> Result<ReadTx<'_>, StoreError> {
+        Ok(Box::new(self.begin_raw_read()?))
+    }
+
+    fn begin_write(&self) -> Result<WriteTx<'_>, StoreError> {
+        Ok(Box::new(self.begin_raw_write()?))
+    }
+
+    /// redb keeps a transaction's dirty pages in a buffer of half its cache; a larger
+    /// transaction spills pages to the file and writes each a second time when it finalises
+    /// their checksums at commit (a 256 MiB put in one transaction wrote 513 MiB and read 256
+    /// MiB back). Groups smaller than [`super::STAGE_BYTES`] are written once.
+    fn stage_chunks(&self, blob: &[u8; 16], chunks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        let tx = self.non_durable()?;
+        guard(|| {
+            let mut t = tx.tx.open_table(def(Table::Chunks)).map_err(StoreError::engine)?;
+            for (index, chunk) in chunks {
+                t.insert(&chunk_key(blob, *index)[..], &chunk[..]).map_err(StoreError::engine)?;
+            }
+            Ok(())
+        })?;
+        tx.commit()
+    }
+
+    fn discard_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
+        let tx = self.non_durable()?;
+        tx.remove_range(Table::Chunks, &chunk_key(blob, 0), &chunk_key(blob, u64::MAX))?;
+        tx.commit()
+    }
+
+    fn writeback(&self) -> Option<crate::writeback::Writeback> {
+        std::fs::File::open(&self.path).ok().map(crate::writeback::Writeback::new)
+    }
+
+    fn backup_to(&self, out: &mut dyn Write) -> Result<BackupSummary, StoreError> {
+        super::backup::write_backup(&self.begin_raw_read()?, out)
+    }
+}
+
+/// A read-only snapshot.
+pub struct RedbRead {
+    tx: redb::ReadTransaction,
+}
+
+/// A write transaction. Dropped without `commit`, it leaves no trace.
+pub struct RedbWrite {
+    tx: redb::WriteTransaction,
+}
+
+impl RedbWrite {
+    /// Makes the transaction durable: when this returns Ok, it survives a crash.
+    pub fn commit(self) -> Result<(), StoreError> {
+        guard(|| self.tx.commit().map_err(StoreError::engine))
+    }
+
+    fn commit_tx(self) -> Result<(), StoreError> {
+        self.commit()
+    }
+
+    fn items_tx(&self) -> Result<Box<dyn ItemWriter + '_>, StoreError> {
+        guard(|| {
+            Ok(Box::new(RedbItems {
+                items: self.tx.open_table(def(Table::Items)).map_err(StoreError::engine)?,
+                chunks: self.tx.open_table(def(Table::Chunks)).map_err(StoreError::engine)?,
+            }) as Box<dyn ItemWriter + '_>)
+        })
+    }
+}
+
+thread_local! {
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside a guarded storage call, so that a panic hook can stay quiet
+/// about a panic that [`guard`] turns into an error.
+pub fn guarded() -> bool {
+    GUARDED.with(|g| g.get())
+}
+
+/// Runs a storage call, turning a panic inside the storage engine (which redb can raise on a
+/// damaged file) into an integrity error: no input makes lockbox panic.
+fn guard<T>(f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let was = GUARDED.with(|g| g.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    result.unwrap_or_else(|_| {
+        Err(StoreError::CorruptRecord {
+            what: "database page",
+            detail: "the storage engine stopped on damaged data".into(),
+        })
+    })
+}
+
+macro_rules! impl_raw_read {
+    ($ty:ty) => {
+        impl RawRead for $ty {
+            fn first_present(
+                &self,
+                table: Table,
+                keys: &mut dyn Iterator<Item = Vec<u8>>,
+            ) -> Result<Option<usize>, StoreError> {
+                guard(|| {
+                    let t = match self.tx.open_table(def(table)) {
+                        Ok(t) => t,
+                        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                        Err(e) => return Err(StoreError::engine(e)),
+                    };
+                    for (i, key) in keys.enumerate() {
+                        if t.get(&key[..]).map_err(StoreError::engine)?.is_some() {
+                            return Ok(Some(i));
+                        }
+                    }
+                    Ok(None)
+                })
+            }
+
+            fn get_into(&self, table: Table, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, StoreError> {
+                guard(|| {
+                    let t = match self.tx.open_table(def(table)) {
+                        Ok(t) => t,
+                        Err(TableError::TableDoesNotExist(_)) => return Ok(false),
+                        Err(e) => return Err(StoreError::engine(e)),
+                    };
+                    buf.clear();
+                    match t.get(key).map_err(StoreError::engine)? {
+                        Some(v) => {
+                            buf.extend_from_slice(v.value());
+                            Ok(true)
+                        }
+                        None => Ok(false),
+                    }
+                })
+            }
+
+            fn last(&self, table: Table) -> Result<Option<Entry>, StoreError> {
+                guard(|| {
+                    let t = match self.tx.open_table(def(table)) {
+                        Ok(t) => t,
+                        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                        Err(e) => return Err(StoreError::engine(e)),
+                    };
+                    let last = t.last().map_err(StoreError::engine)?;
+                    Ok(last.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+                })
+            }
+
+            fn scan(
+                &self,
+                table: Table,
+                from: &[u8],
+                to: Option<&[u8]>,
+                visit: &mut Visit<'_>,
+            ) -> Result<(), StoreError> {
+                guard(|| {
+                    let t = match self.tx.open_table(def(table)) {
+                        Ok(t) => t,
+                        Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+                        Err(e) => return Err(StoreError::engine(e)),
+                    };
+                    let range = match to {
+                        Some(to) => t.range(from..to),
+                        None => t.range(from..),
+                    };
+                    for entry in range.map_err(StoreError::engine)? {
+                        let (k, v) = entry.map_err(StoreError::engine)?;
+                        if !visit(k.value(), v.value())? {
+                            break;
+                        }
+                    }
+                    Ok(())
+                })
+            }
+        }
+    };
+}
+
+impl_raw_read!(RedbRead);
+impl_raw_read!(RedbWrite);
+typed_store!(reads: RedbRead, RedbWrite);
+typed_store!(writes: RedbWrite);
+
+impl RawWrite for RedbWrite {
+    fn put(&self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        guard(|| {
+            let mut t = self.tx.open_table(def(table)).map_err(StoreError::engine)?;
+            t.insert(key, value).map_err(StoreError::engine)?;
+            Ok(())
+        })
+    }
+
+    fn remove(&self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        guard(|| {
+            let mut t = self.tx.open_table(def(table)).map_err(StoreError::engine)?;
+            Ok(t.remove(key).map_err(StoreError::engine)?.is_some())
+        })
+    }
+
+    fn remove_range(&self, table: Table, from: &[u8], to: &[u8]) -> Result<(), StoreError> {
+        guard(|| {
+            let mut t = self.tx.open_table(def(table)).map_err(StoreError::engine)?;
+            t.retain_in(from..=to, |_, _| false).map_err(StoreError::engine)?;
+            Ok(())
+        })
+    }
+}
+
+/// Items and chunks written with both tables kept open: bulk commands write thousands of
+/// items through one.
+struct RedbItems<'tx> {
+    items: redb::Table<'tx, &'static [u8], &'static [u8]>,
+    chunks: redb::Table<'tx, &'static [u8], &'static [u8]>,
+}
+
+impl ItemWriter for RedbItems<'_> {
+    fn item(&self, tenant: &str, id: &str) -> Result<Option<ItemRecord>, StoreError> {
+        guard(|| {
+            let value = self.items.get(&item_key(tenant, id)[..]).map_err(StoreError::engine)?;
+            value.map(|v| codec::decode("item record", v.value())).transpose()
+        })
+    }
+
+    fn put_chunk(&mut self, blob: &[u8; 16], index: u64, ciphertext: &[u8]) -> Result<(), StoreError> {
+        guard(|| {
+            self.chunks.insert(&chunk_key(blob, index)[..], ciphertext).map_err(StoreError::engine)?;
+            Ok(())
+        })
+    }
+
+    fn put_item(&mut self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError> {
+        guard(|| {
+            let bytes = codec::encode("item record", item)?;
+            self.items.insert(&item_key(tenant, id)[..], &bytes[..]).map_err(StoreError::engine)?;
+            Ok(())
+        })
+    }
+
+    fn remove_chunks(&mut self, blob: &[u8; 16]) -> Result<(), StoreError> {
+        guard(|| {
+            let (from, to) = (chunk_key(blob, 0), chunk_key(blob, u64::MAX));
+            self.chunks.retain_in(&from[..]..=&to[..], |_, _| false).map_err(StoreError::engine)?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,302 @@
+//! The store contract (src/store/mod.rs), held against every engine: the vault's database file
+//! (redb) and the in-memory store. Each check runs once per engine; the last runs the same vault
+//! work on a vault of each and compares what they keep.
+
+use std::io::Cursor;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use lockbox::store::raw::{RawWrite, Table, item_key};
+use lockbox::store::records::{AuditEntry, EngineerRecord, ItemRecord, TenantRecord};
+use lockbox::store::{MemoryStore, RedbStore, Store};
+
+/// An engine under test.
+enum Engine {
+    Redb(RedbStore, tempfile::TempDir),
+    Memory(MemoryStore),
+}
+
+impl Engine {
+    fn all() -> Vec<Engine> {
+        let dir = tempfile::tempdir().unwrap();
+        let redb = RedbStore::create(&dir.path().join("vault.redb")).unwrap();
+        vec![Engine::Redb(redb, dir), Engine::Memory(MemoryStore::new())]
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Engine::Redb(..) => "redb",
+            Engine::Memory(_) => "memory",
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        match self {
+            Engine::Redb(s, _) => s,
+            Engine::Memory(s) => s,
+        }
+    }
+
+    /// Writes bytes that are not a record, as damage to the engine's file would.
+    fn raw_put(&self, table: Table, key: &[u8], value: &[u8]) {
+        match self {
+            Engine::Redb(s, _) => {
+                let tx = s.begin_raw_write().unwrap();
+                tx.put(table, key, value).unwrap();
+                tx.commit().unwrap();
+            }
+            Engine::Memory(s) => {
+                let tx = s.begin_raw_write();
+                tx.put(table, key, value).unwrap();
+                tx.commit().unwrap();
+            }
+        }
+    }
+}
+
+fn tenant(name: &str) -> TenantRecord {
+    TenantRecord { name: name.into(), created: 7, levels: vec![], max_access_secs: 60, request_ttl_secs: 60 }
+}
+
+fn item(blob: u8, chunks: u64) -> ItemRecord {
+    ItemRecord { header: vec![blob; 40], size: 10, created: 1, blob: [blob; 16], chunks, inline: None }
+}
+
+fn entry(seq: u64) -> AuditEntry {
+    AuditEntry {
+        seq,
+        time: seq,
+        actor: "a".into(),
+        action: "put".into(),
+        tenant: "t".into(),
+        subject: "s".into(),
+        detail: String::new(),
+        prev: [0; 32],
+        hash: [seq as u8; 32],
+    }
+}
+
+fn ids(store: &dyn Store, tenant: &str) -> Vec<String> {
+    store.begin_read().unwrap().items(tenant).unwrap().into_iter().map(|(id, _)| id).collect()
+}
+
+#[test]
+fn a_transaction_is_seen_whole_after_commit_and_not_at_all_before() {
+    for e in Engine::all() {
+        let s = e.store();
+        let tx = s.begin_write().unwrap();
+        tx.put_tenant(&tenant("acme")).unwrap();
+        tx.put_item("acme", "a", &item(1, 1)).unwrap();
+        assert!(tx.tenant("acme").unwrap().is_some(), "{}: a transaction sees its own writes", e.name());
+        drop(tx);
+        assert!(
+            s.begin_read().unwrap().tenant("acme").unwrap().is_none(),
+            "{}: dropped, yet visible",
+            e.name()
+        );
+
+        let tx = s.begin_write().unwrap();
+        tx.put_tenant(&tenant("acme")).unwrap();
+        tx.put_item("acme", "a", &item(1, 1)).unwrap();
+        tx.commit().unwrap();
+        let r = s.begin_read().unwrap();
+        assert_eq!(r.tenant("acme").unwrap(), Some(tenant("acme")), "{}", e.name());
+        assert_eq!(r.item("acme", "a").unwrap(), Some(item(1, 1)), "{}", e.name());
+    }
+}
+
+#[test]
+fn a_snapshot_sees_exactly_the_commits_before_it() {
+    for e in Engine::all() {
+        let s = e.store();
+        let before = s.begin_read().unwrap();
+        let tx = s.begin_write().unwrap();
+        tx.put_engineer(&EngineerRecord { name: "eve".into(), public: [3; 32], created: 1 }).unwrap();
+        tx.commit().unwrap();
+        let after = s.begin_read().unwrap();
+        assert!(before.engineer("eve").unwrap().is_none(), "{}: the old snapshot moved", e.name());
+        assert!(after.engineer("eve").unwrap().is_some(), "{}", e.name());
+    }
+}
+
+#[test]
+fn one_writer_at_a_time() {
+    for e in Engine::all() {
+        let s = e.store();
+        let committing = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let first = s.begin_write().unwrap();
+            let second = scope.spawn(|| {
+                let tx = s.begin_write().unwrap();
+                // Only possible once the first has committed.
+                assert!(committing.load(Ordering::SeqCst), "{}: two writers at once", e.name());
+                let n = tx.tenants().unwrap().len();
+                tx.put_tenant(&tenant("second")).unwrap();
+                tx.commit().unwrap();
+                n
+            });
+            std::thread::sleep(Duration::from_millis(100));
+            first.put_tenant(&tenant("first")).unwrap();
+            committing.store(true, Ordering::SeqCst);
+            first.commit().unwrap();
+            assert_eq!(
+                second.join().unwrap(),
+                1,
+                "{}: the second writer missed the first's commit",
+                e.name()
+            );
+        });
+        assert_eq!(s.begin_read().unwrap().tenants().unwrap().len(), 2);
+    }
+}
+
+#[test]
+fn items_of_a_tenant_only_in_id_order_and_their_chunks_go_with_them() {
+    for e in Engine::all() {
+        let s = e.store();
+        let tx = s.begin_write().unwrap();
+        for (t, id, blob) in [("acme", "b", 2), ("acme", "a", 1), ("acme2", "a", 3), ("acm", "z", 4)] {
+            tx.put_item(t, id, &item(blob, 2)).unwrap();
+            tx.put_chunk(&[blob; 16], 0, &[blob; 5]).unwrap();
+            tx.put_chunk(&[blob; 16], 1, &[blob; 6]).unwrap();
+        }
+        tx.commit().unwrap();
+        assert_eq!(ids(s, "acme"), ["a", "b"], "{}", e.name());
+        let r = s.begin_read().unwrap();
+        let mut wanted = ["x", "b", "a"].into_iter();
+        assert_eq!(r.first_item_present("acme", &mut wanted).unwrap(), Some(1), "{}", e.name());
+        assert_eq!(r.first_item_present("acme", &mut ["z"].into_iter()).unwrap(), None, "{}", e.name());
+        assert_eq!(r.chunk(&[2; 16], 1).unwrap(), Some(vec![2; 6]), "{}", e.name());
+        drop(r);
+
+        let tx = s.begin_write().unwrap();
+        tx.remove_item("acme", "b", &item(2, 2)).unwrap();
+        tx.commit().unwrap();
+        let r = s.begin_read().unwrap();
+        assert_eq!(r.chunk(&[2; 16], 0).unwrap(), None, "{}: chunks outlived their item", e.name());
+        let mut chunks = Vec::new();
+        r.for_each_chunk(&mut |c| {
+            chunks.push(c.unwrap());
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(
+            chunks,
+            [([1; 16], 0), ([1; 16], 1), ([3; 16], 0), ([3; 16], 1), ([4; 16], 0), ([4; 16], 1)]
+        );
+    }
+}
+
+#[test]
+fn a_damaged_record_is_reported_alone() {
+    for e in Engine::all() {
+        let s = e.store();
+        let tx = s.begin_write().unwrap();
+        for id in ["a", "b", "c"] {
+            tx.put_item("acme", id, &item(1, 1)).unwrap();
+        }
+        tx.commit().unwrap();
+        e.raw_put(Table::Items, &item_key("acme", "b"), b"garbage");
+        let items = s.begin_read().unwrap().items("acme").unwrap();
+        let ok: Vec<bool> = items.iter().map(|(_, r)| r.is_ok()).collect();
+        assert_eq!(ok, [true, false, true], "{}", e.name());
+        assert!(s.begin_read().unwrap().item("acme", "b").is_err(), "{}", e.name());
+    }
+}
+
+#[test]
+fn audit_entries_append_in_sequence_only() {
+    for e in Engine::all() {
+        let s = e.store();
+        let tx = s.begin_write().unwrap();
+        assert!(tx.append_audit(&entry(2)).is_err(), "{}: the log must start at 1", e.name());
+        tx.append_audit(&entry(1)).unwrap();
+        tx.append_audit(&entry(2)).unwrap();
+        assert!(tx.append_audit(&entry(2)).is_err(), "{}: two entries numbered 2", e.name());
+        assert!(tx.append_audit(&entry(4)).is_err(), "{}: a gap in the log", e.name());
+        tx.commit().unwrap();
+        let r = s.begin_read().unwrap();
+        assert_eq!(r.last_audit().unwrap(), Some(entry(2)), "{}", e.name());
+        let mut seen = Vec::new();
+        r.for_each_audit(&mut |position, entry| {
+            seen.push((position, entry.unwrap().seq));
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(seen, [(1, 1), (2, 2)], "{}", e.name());
+    }
+}
+
+#[test]
+fn staged_chunks_are_visible_at_once_and_discarded_whole() {
+    for e in Engine::all() {
+        let s = e.store();
+        s.stage_chunks(&[5; 16], &[(0, vec![1; 10]), (1, vec![2; 10])]).unwrap();
+        s.stage_chunks(&[6; 16], &[(0, vec![3; 10])]).unwrap();
+        assert_eq!(s.begin_read().unwrap().chunk(&[5; 16], 1).unwrap(), Some(vec![2; 10]), "{}", e.name());
+        s.discard_chunks(&[5; 16]).unwrap();
+        let r = s.begin_read().unwrap();
+        assert_eq!(r.chunk(&[5; 16], 0).unwrap(), None, "{}", e.name());
+        assert_eq!(
+            r.chunk(&[6; 16], 0).unwrap(),
+            Some(vec![3; 10]),
+            "{}: discard took another blob",
+            e.name()
+        );
+    }
+}
+
+#[test]
+fn an_item_writer_writes_into_its_transaction() {
+    for e in Engine::all() {
+        let s = e.store();
+        let tx = s.begin_write().unwrap();
+        {
+            let mut w = tx.item_writer().unwrap();
+            w.put_chunk(&[7; 16], 0, b"ct").unwrap();
+            w.put_item("acme", "x", &item(7, 1)).unwrap();
+            assert_eq!(w.item("acme", "x").unwrap(), Some(item(7, 1)), "{}", e.name());
+            w.remove_chunks(&[7; 16]).unwrap();
+        }
+        tx.commit().unwrap();
+        let r = s.begin_read().unwrap();
+        assert_eq!(r.item("acme", "x").unwrap(), Some(item(7, 1)), "{}", e.name());
+        assert_eq!(r.chunk(&[7; 16], 0).unwrap(), None, "{}", e.name());
+    }
+}
+
+#[test]
+fn both_engines_keep_the_same_records_after_the_same_vault_work() {
+    use lockbox::format::KdfParams;
+    use lockbox::keyring::{Keyring, Passphrase};
+    use lockbox::vault::{PutOptions, Vault};
+    let dir = tempfile::tempdir().unwrap();
+    let cheap = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+    let mut keyring = Keyring::create(&dir.path().join("k"), &Passphrase::new("pw".into()), cheap).unwrap();
+    let disk = Vault::init(&dir.path().join("vault")).unwrap();
+    let memory = Vault::in_memory();
+    let mut backups = Vec::new();
+    for vault in [disk, memory] {
+        let mut vault = vault;
+        vault.set_actor("alice");
+        match lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["secret".into()]) {
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+        let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        vault.put("acme", "big", "secret", &mut Cursor::new(&data), PutOptions::default()).unwrap();
+        vault.put("acme", "small", "secret", &mut Cursor::new("s"), PutOptions::default()).unwrap();
+        let mut out = Vec::new();
+        vault.get("acme", "big", &keyring, &mut out).unwrap();
+        assert_eq!(out, data);
+        vault.remove("acme", "small").unwrap();
+        assert!(vault.verify(None, Some(&keyring)).unwrap().problems.is_empty());
+        let file = dir.path().join(format!("backup-{}", backups.len()));
+        vault.backup(&file).unwrap();
+        backups.push(std::fs::read(&file).unwrap());
+    }
+    // The records hold random ids, keys and times, so the two backups differ in content; their
+    // shape (tables, record count, key lengths) must not.
+    let shape = |b: &[u8]| lockbox::store::check_backup(&mut &b[..]).unwrap().records;
+    assert_eq!(shape(&backups[0]), shape(&backups[1]));
+}
