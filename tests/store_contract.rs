@@ -12,7 +12,8 @@ use lockbox::store::{MemoryStore, RedbStore, Store};
 
 /// An engine under test.
 enum Engine {
-    Redb(RedbStore, tempfile::TempDir),
+    /// The store and the directory of its file, removed when the test ends.
+    Redb(RedbStore, #[allow(dead_code)] tempfile::TempDir),
     Memory(MemoryStore),
 }
 
