@@ -1,10 +1,13 @@
 //! The `lockbox` command: parse, run, turn errors into messages and exit codes.
 
 mod args;
+mod bulk;
 mod commands;
+mod context;
 mod demo;
 mod output;
 mod secrets;
+mod tenants;
 mod workflow;
 
 use std::path::PathBuf;

@@ -8,7 +8,7 @@ use lockbox::vault::{Error, ErrorKind};
 use serde_json::{Value, json};
 
 use super::args::{AuditCmd, EngineerCmd, GrantCmd, RequestCmd};
-use super::commands::Ctx;
+use super::context::Ctx;
 use super::output::{hex, outln, table, time};
 
 pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {

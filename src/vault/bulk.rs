@@ -9,8 +9,8 @@ use std::fs::{self, File};
 use std::io::{BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
-use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, open_chunk};
-use super::items::{check_replace, finish_put, seal_item, seal_small, stored_chunks, tampered};
+use super::chunks::{check_replace, finish_put, seal_item, seal_small, stored_chunks};
+use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, open_chunk, tampered};
 use super::stage::put_staged;
 use super::{Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_item_id, valid_name};
 use crate::atomic::Failed;

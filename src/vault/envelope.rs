@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 
-use super::items::tampered;
 use super::{Error, LevelKeys};
 use crate::crypto::{
     ChunkOpener, ChunkSealer, DataKey, ItemKeys, PublicKey, Purpose, SecretKey, Unwrapper, Wrapped, Wrapper,
@@ -224,4 +223,11 @@ pub(crate) fn for_each_chunk(
 fn read_up_to(input: &mut dyn Read, buf: &mut Vec<u8>, size: usize) -> Result<usize, Error> {
     buf.clear();
     input.take(size as u64).read_to_end(buf).map_err(Error::input)
+}
+
+/// An integrity error naming the item whose envelope or chunks do not check out.
+pub(crate) fn tampered(tenant: &str, item: &str, why: &str) -> Error {
+    Error::integrity(format!(
+        "integrity failure: item {item:?} of tenant {tenant:?} is damaged or was tampered with ({why})"
+    ))
 }

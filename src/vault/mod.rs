@@ -6,6 +6,7 @@
 
 mod backup;
 mod bulk;
+mod chunks;
 mod envelope;
 mod error;
 mod items;

@@ -10,8 +10,8 @@
 use std::io::Read;
 use std::sync::mpsc::{Sender, channel, sync_channel};
 
+use super::chunks::{ChunkSink, check_replace, finish_put, seal_item};
 use super::envelope::ItemFields;
-use super::items::{ChunkSink, check_replace, finish_put, seal_item};
 use super::{Error, Vault, find_level, no_tenant};
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, Header};

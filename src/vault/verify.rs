@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use super::chunks::stored_chunks;
 use super::envelope::{finish_chunks, open_chunk};
-use super::items::stored_chunks;
 use super::{Error, LevelKeys, Vault, find_level, item_opener, valid_name};
 use crate::audit::{self, Verdict};
 use crate::crypto::fingerprint;

@@ -1,0 +1,94 @@
+//! import and export: whole directories in and out.
+
+use std::path::PathBuf;
+
+use lockbox::vault::Error;
+use serde_json::json;
+
+use super::context::{Ctx, Key};
+use super::output::outln;
+
+pub fn import(ctx: &Ctx, tenant: String, level: String, dir: PathBuf, replace: bool) -> Result<(), Error> {
+    let vault = ctx.open()?;
+    let started = std::time::Instant::now();
+    let mut bar = Progress::new("importing");
+    let r = vault.import_dir(&tenant, &level, &dir, replace, &mut |done, total| bar.show(done, total))?;
+    bar.clear();
+    let secs = started.elapsed().as_secs_f64();
+    ctx.emit(json!({"items": r.items, "bytes": r.bytes, "seconds": secs}), || {
+        outln!("imported {} items ({} bytes) into tenant {tenant} at level {level} in {secs:.2}s ({:.0} items/s)", r.items, r.bytes, r.items as f64 / secs.max(1e-9))
+    });
+    Ok(())
+}
+
+pub fn export(
+    ctx: &Ctx,
+    tenant: String,
+    dir: PathBuf,
+    keyring: Option<PathBuf>,
+    identity: Option<PathBuf>,
+    replace: bool,
+) -> Result<(), Error> {
+    let key = Key::load(ctx, keyring.as_deref(), identity.as_deref())?
+        .ok_or_else(|| Error::usage("export needs --keyring FILE or --identity FILE"))?;
+    let vault = ctx.open()?;
+    let started = std::time::Instant::now();
+    let mut bar = Progress::new("exporting");
+    let keys = key.level_keys(&vault, &tenant)?;
+    let r = vault.export_dir(&tenant, keys.as_ref(), &dir, replace, &mut |d, t| bar.show(d, t))?;
+    bar.clear();
+    let secs = started.elapsed().as_secs_f64();
+    for (id, e) in &r.skipped {
+        eprintln!("lockbox: skipped {id:?}: {}", e.message);
+    }
+    let skipped: Vec<_> = r
+        .skipped
+        .iter()
+        .map(|(id, e)| json!({"item": id, "kind": e.kind.name(), "message": e.message}))
+        .collect();
+    ctx.emit(json!({"items": r.items, "bytes": r.bytes, "seconds": secs, "skipped": skipped}), || {
+        outln!(
+            "exported {} items ({} bytes) to {} in {secs:.2}s ({:.0} items/s); {} skipped",
+            r.items,
+            r.bytes,
+            dir.display(),
+            r.items as f64 / secs.max(1e-9),
+            r.skipped.len()
+        )
+    });
+    match r.skipped.iter().map(|(_, e)| e.kind).min_by_key(|k| k.exit_code()) {
+        None => Ok(()),
+        Some(kind) => Err(Error { kind, message: format!("{} item(s) were not exported", r.skipped.len()) }),
+    }
+}
+
+/// A one-line progress bar on standard error, drawn only on a terminal.
+struct Progress {
+    what: &'static str,
+    tty: bool,
+}
+
+impl Progress {
+    fn new(what: &'static str) -> Progress {
+        Progress { what, tty: std::io::IsTerminal::is_terminal(&std::io::stderr()) }
+    }
+
+    fn show(&mut self, done: u64, total: u64) {
+        if self.tty && total > 0 {
+            let width = 30;
+            let filled = (done * width / total) as usize;
+            eprint!(
+                "\r{} [{}{}] {done}/{total}",
+                self.what,
+                "#".repeat(filled),
+                " ".repeat(width as usize - filled)
+            );
+        }
+    }
+
+    fn clear(&self) {
+        if self.tty {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}

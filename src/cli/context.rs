@@ -1,0 +1,119 @@
+//! The context of one invocation: global options, how keys and the vault are opened, and how
+//! results are printed.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lockbox::keyring::{DEFAULT_KDF, Identity, Keyring, Passphrase};
+use lockbox::vault::{Error, ErrorKind, LevelKeys, Vault};
+
+use super::args::Cli;
+use super::output::outln;
+use super::{secrets, vault_dir};
+
+/// Shared state of one invocation.
+pub struct Ctx {
+    pub json: bool,
+    pub passphrase_file: Option<PathBuf>,
+    pub vault_dir: Option<PathBuf>,
+    pub actor: Option<String>,
+    /// How long to retry a vault another process holds (--wait, LOCKBOX_WAIT).
+    pub wait: Option<Duration>,
+}
+
+impl Ctx {
+    /// The global options of `cli`.
+    pub fn new(cli: &Cli) -> Ctx {
+        Ctx {
+            json: cli.json,
+            passphrase_file: cli.passphrase_file.clone(),
+            vault_dir: cli.vault.clone(),
+            actor: cli.actor.clone(),
+            wait: cli.wait.map(Duration::from_secs),
+        }
+    }
+
+    /// Opens the vault, retrying while another process holds it until --wait runs out. Every
+    /// passphrase a command needs is asked before this, so nobody holds the vault at a prompt.
+    pub fn open(&self) -> Result<Vault, Error> {
+        let dir = vault_dir(self.vault_dir.clone())?;
+        let deadline = Instant::now() + self.wait.unwrap_or_default();
+        let mut pause = Duration::from_millis(10);
+        let mut vault = loop {
+            match Vault::open(&dir) {
+                Err(e) if e.kind == ErrorKind::InUse && Instant::now() < deadline => {
+                    std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+                Err(e) if e.kind == ErrorKind::InUse => {
+                    let hint = match self.wait {
+                        Some(_) => " (still, after waiting as long as --wait allows)",
+                        None => "; pass --wait DUR (or set LOCKBOX_WAIT), e.g. --wait 30s, to wait for it",
+                    };
+                    return Err(Error { kind: e.kind, message: format!("{}{hint}", e.message) });
+                }
+                other => break other?,
+            }
+        };
+        if let Some(actor) = &self.actor {
+            vault.set_actor(actor);
+        }
+        Ok(vault)
+    }
+
+    pub fn keyring(&self, path: &Path) -> Result<Keyring, Error> {
+        let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
+        Ok(Keyring::open(path, &pass)?)
+    }
+
+    pub fn identity(&self, path: &Path) -> Result<Identity, Error> {
+        let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
+        Ok(Identity::open(path, &pass)?)
+    }
+
+    pub fn new_passphrase(&self, path: &Path) -> Result<Passphrase, Error> {
+        secrets::passphrase(self.passphrase_file.as_deref(), path, true)
+    }
+
+    pub fn keyring_or_new(&self, path: &Path) -> Result<Keyring, Error> {
+        let new = !path.exists();
+        let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, new)?;
+        Ok(Keyring::open_or_create(path, &pass, DEFAULT_KDF)?)
+    }
+
+    pub fn emit(&self, value: serde_json::Value, human: impl FnOnce()) {
+        if self.json {
+            outln!("{value}");
+        } else {
+            human();
+        }
+    }
+}
+
+/// The key a reading command was given, opened (passphrase asked) before the vault is.
+pub enum Key {
+    /// The customer's keyring.
+    Keyring(Keyring),
+    /// An engineer's identity.
+    Identity(Identity),
+}
+
+impl Key {
+    /// Opens whichever of `--keyring` and `--identity` was given.
+    pub fn load(ctx: &Ctx, keyring: Option<&Path>, identity: Option<&Path>) -> Result<Option<Key>, Error> {
+        Ok(match (keyring, identity) {
+            (Some(k), None) => Some(Key::Keyring(ctx.keyring(k)?)),
+            (None, Some(i)) => Some(Key::Identity(ctx.identity(i)?)),
+            (None, None) => None,
+            (Some(_), Some(_)) => return Err(Error::usage("give --keyring or --identity, not both")),
+        })
+    }
+
+    /// The level keys it gives for `tenant`: the keyring itself, or the engineer's active grants.
+    pub fn level_keys<'a>(&'a self, vault: &Vault, tenant: &str) -> Result<Box<dyn LevelKeys + 'a>, Error> {
+        Ok(match self {
+            Key::Keyring(ring) => Box::new(ring),
+            Key::Identity(identity) => Box::new(vault.engineer_keys(identity, tenant)?),
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! Tenant and level commands: the customer's keyring prepares, the vault commits.
+
+use lockbox::vault::Error;
+use serde_json::json;
+
+use super::args::{LevelCmd, TenantCmd};
+use super::context::Ctx;
+use super::output::{hex, outln, table, tenant_json, time};
+
+pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
+    // The only subcommand with a key asks for its passphrase before the vault is opened.
+    let mut ring = match &cmd {
+        TenantCmd::Create { keyring, .. } => Some(ctx.keyring_or_new(keyring)?),
+        _ => None,
+    };
+    let vault = ctx.open()?;
+    match cmd {
+        TenantCmd::Create { tenant, levels, keyring } => {
+            let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
+            let record = lockbox::customer::create_tenant(&vault, ring, &tenant, &levels)?;
+            ctx.emit(tenant_json(&record), || {
+                outln!("created tenant {tenant} with levels {}", levels.join(", "));
+                outln!(
+                    "its private level keys are in {} (keep it, and its passphrase, safe)",
+                    keyring.display()
+                );
+            });
+        }
+        TenantCmd::List => {
+            let tenants = vault.tenants()?;
+            let rows: Vec<Vec<String>> = tenants
+                .iter()
+                .map(|t| {
+                    let levels: Vec<&str> = t.levels.iter().map(|l| l.name.as_str()).collect();
+                    vec![t.name.clone(), levels.join(","), time(t.created)]
+                })
+                .collect();
+            ctx.emit(json!(tenants.iter().map(tenant_json).collect::<Vec<_>>()), || {
+                table(&["TENANT", "LEVELS", "CREATED"], &rows)
+            });
+        }
+        TenantCmd::Policy { tenant, max_access, request_ttl } => {
+            let t = if max_access.is_some() || request_ttl.is_some() {
+                vault.set_policy(&tenant, max_access, request_ttl)?
+            } else {
+                vault.tenant(&tenant)?
+            };
+            ctx.emit(json!({"tenant": t.name, "max_access_secs": t.max_access_secs, "request_ttl_secs": t.request_ttl_secs}), || {
+                outln!("tenant {}: grants last at most {}s; requests wait at most {}s", t.name, t.max_access_secs, t.request_ttl_secs)
+            });
+        }
+        TenantCmd::Show { tenant } => {
+            let t = vault.tenant(&tenant)?;
+            ctx.emit(tenant_json(&t), || {
+                outln!("tenant      {}", t.name);
+                outln!("created     {}", time(t.created));
+                outln!("max access  {}s", t.max_access_secs);
+                outln!("request ttl {}s", t.request_ttl_secs);
+                let rows: Vec<Vec<String>> = t
+                    .levels
+                    .iter()
+                    .filter_map(|l| l.epochs.last().map(|e| (l, e)))
+                    .map(|(l, e)| {
+                        vec![
+                            l.name.clone(),
+                            e.epoch.to_string(),
+                            hex(&lockbox::crypto::fingerprint(&e.public)),
+                            time(e.created),
+                        ]
+                    })
+                    .collect();
+                table(&["LEVEL", "EPOCH", "KEY FINGERPRINT", "SINCE"], &rows);
+            });
+        }
+    }
+    Ok(())
+}
+
+pub fn level(ctx: &Ctx, cmd: LevelCmd) -> Result<(), Error> {
+    match cmd {
+        LevelCmd::Add { tenant, level, keyring } => {
+            let mut ring = ctx.keyring(&keyring)?;
+            let vault = ctx.open()?;
+            let record = lockbox::customer::add_level(&vault, &mut ring, &tenant, &level)?;
+            ctx.emit(tenant_json(&record), || {
+                outln!("added level {level} to tenant {tenant}; its key is in {}", keyring.display())
+            });
+            Ok(())
+        }
+        LevelCmd::Rotate { tenant, level, keyring, rewrap } => {
+            let mut ring = ctx.keyring(&keyring)?;
+            let vault = ctx.open()?;
+            let r = lockbox::customer::rotate_level(&vault, &mut ring, &tenant, &level, rewrap)?;
+            ctx.emit(
+                json!({"tenant": tenant, "level": level, "epoch": r.epoch, "rewrapped": r.rewrapped}),
+                || {
+                    outln!(
+                        "level {level} of tenant {tenant} is now at epoch {}; {} item(s) re-wrapped",
+                        r.epoch,
+                        r.rewrapped
+                    )
+                },
+            );
+            Ok(())
+        }
+    }
+}
