@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lockbox::keyring::{DEFAULT_KDF, Identity, Keyring, Passphrase};
-use lockbox::vault::{Error, ErrorKind, LevelKeys, Vault};
+use lockbox::vault::{Caller, Error, ErrorKind, LevelKeys, Vault};
 
 use super::args::Cli;
 use super::output::outln;
@@ -16,7 +16,8 @@ pub struct Ctx {
     pub json: bool,
     pub passphrase_file: Option<PathBuf>,
     pub vault_dir: Option<PathBuf>,
-    pub actor: Option<String>,
+    /// Who acts, for the audit log: --actor, LOCKBOX_ACTOR, $USER, or "unknown".
+    pub actor: String,
     /// How long to retry a vault another process holds (--wait, LOCKBOX_WAIT).
     pub wait: Option<Duration>,
 }
@@ -28,7 +29,7 @@ impl Ctx {
             json: cli.json,
             passphrase_file: cli.passphrase_file.clone(),
             vault_dir: cli.vault.clone(),
-            actor: cli.actor.clone(),
+            actor: cli.actor.clone().unwrap_or_else(default_actor),
             wait: cli.wait.map(Duration::from_secs),
         }
     }
@@ -39,7 +40,7 @@ impl Ctx {
         let dir = vault_dir(self.vault_dir.clone())?;
         let deadline = Instant::now() + self.wait.unwrap_or_default();
         let mut pause = Duration::from_millis(10);
-        let mut vault = loop {
+        let vault = loop {
             match Vault::open(&dir) {
                 Err(e) if e.kind == ErrorKind::InUse && Instant::now() < deadline => {
                     std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
@@ -55,10 +56,7 @@ impl Ctx {
                 other => break other?,
             }
         };
-        if let Some(actor) = &self.actor {
-            vault.set_actor(actor);
-        }
-        Ok(vault)
+        Ok(vault.acting_as(Caller::new(&self.actor)))
     }
 
     pub fn keyring(&self, path: &Path) -> Result<Keyring, Error> {
@@ -116,4 +114,9 @@ impl Key {
             Key::Identity(identity) => Box::new(vault.engineer_keys(identity, tenant)?),
         })
     }
+}
+
+/// The actor when --actor is not given: LOCKBOX_ACTOR, else the login name, else "unknown".
+fn default_actor() -> String {
+    std::env::var("LOCKBOX_ACTOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".to_owned())
 }

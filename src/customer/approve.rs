@@ -7,7 +7,7 @@ use crate::format::{GrantKeyBlob, GrantKeyContext};
 use crate::keyring::Keyring;
 use crate::lockbox::{Approval, RequestStatus, check_duration, chosen_levels, id_hex};
 use crate::store::records::{GrantRecord, TenantRecord};
-use crate::vault::{Error, Vault, find_level, now};
+use crate::vault::{Error, Vault, find_level};
 
 /// Approves a pending request for `levels` (default: all requested) and `duration_secs`
 /// (default: as requested; never more than requested or the tenant's maximum). Wraps the
@@ -58,7 +58,7 @@ pub fn prepare_approval(
     };
     check_duration(duration, &tenant)?;
     let engineer = vault.engineer(&request.engineer)?;
-    let time = now();
+    let time = vault.now();
     let mut grant = GrantRecord {
         id: random_array()?,
         request: request.id,

@@ -3,7 +3,7 @@
 use crate::format::KdfParams;
 use crate::keyring::{Identity, Passphrase};
 use crate::store::records::EngineerRecord;
-use crate::vault::{Error, Vault, now};
+use crate::vault::{Error, Vault};
 
 impl Vault {
     /// Creates an identity file for `name` at `path` and registers its public key.
@@ -26,7 +26,7 @@ impl Vault {
     pub fn enroll_engineer_key(&self, name: &str, identity: &Identity) -> Result<EngineerRecord, Error> {
         crate::vault::valid_name("engineer", name)?;
         let record =
-            EngineerRecord { name: name.to_owned(), public: identity.secret.public().0, created: now() };
+            EngineerRecord { name: name.to_owned(), public: identity.secret.public().0, created: self.now() };
         let tx = self.store().begin_write()?;
         if tx.engineer(name)?.is_some() {
             return Err(Error::conflict(format!("engineer {name:?} is already enrolled")));

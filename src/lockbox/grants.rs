@@ -5,7 +5,7 @@ use crate::crypto::{Purpose, SecretKey, Unwrapper, Wrapped};
 use crate::format::{GrantKeyBlob, Header, rfc3339};
 use crate::keyring::Identity;
 use crate::store::records::GrantRecord;
-use crate::vault::{Error, LevelKeys, Vault, now, valid_name};
+use crate::vault::{Error, LevelKeys, Vault, valid_name};
 
 /// Where a grant stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,7 @@ impl Vault {
         tenant: Option<&str>,
         engineer: Option<&str>,
     ) -> Result<Vec<(GrantRecord, GrantStatus)>, Error> {
-        let time = now();
+        let time = self.now();
         let mut out: Vec<_> = self
             .store()
             .begin_read()?
@@ -69,13 +69,13 @@ impl Vault {
         let all = tx.grants()?;
         let id = resolve_id("grant", id, all.iter().map(|g| &g.id))?;
         let mut grant = all.into_iter().find(|g| g.id == id).ok_or_else(|| Error::not_found("grant"))?;
-        match GrantStatus::of(&grant, now()) {
+        match GrantStatus::of(&grant, self.now()) {
             GrantStatus::Active => {}
             status => {
                 return Err(Error::conflict(format!("grant {} is already {}", id_hex(&id), status.name())));
             }
         }
-        grant.revoked = Some((now(), self.actor().to_owned()));
+        grant.revoked = Some((self.now(), self.actor().to_owned()));
         tx.put_grant(&grant)?;
         self.record(
             &*tx,
@@ -111,7 +111,7 @@ impl Vault {
             .into_iter()
             .filter(|g| g.tenant == tenant && g.engineer == identity.engineer)
             .collect();
-        Ok(EngineerKeys { identity, grants, time: now() })
+        Ok(EngineerKeys { identity, grants, time: self.now() })
     }
 }
 

@@ -5,7 +5,7 @@ use crate::crypto::random_array;
 use crate::store::Writes;
 use crate::store::records::{Decision, GrantRecord, RequestRecord, TenantRecord};
 use crate::vault::{
-    Error, MAX_DURATION_SECS, NewEpoch, Vault, epoch_record, find_level, no_tenant, now, valid_name,
+    Error, MAX_DURATION_SECS, NewEpoch, Vault, epoch_record, find_level, no_tenant, valid_name,
 };
 
 /// What an engineer asks for.
@@ -89,7 +89,7 @@ impl Vault {
         }
         let duration = req.duration_secs.unwrap_or(tenant.max_access_secs);
         check_duration(duration, &tenant)?;
-        let time = now();
+        let time = self.now();
         let record = RequestRecord {
             id: random_array()?,
             tenant: req.tenant.to_owned(),
@@ -126,7 +126,7 @@ impl Vault {
         let id = resolve_id("request", id, all.iter().map(|r| &r.id))?;
         let record = all.into_iter().find(|r| r.id == id).ok_or_else(|| Error::not_found("request"))?;
         let grant = record.grant.map(|g| snapshot.grant(&g)).transpose()?.flatten();
-        let status = RequestStatus::of(&record, grant.as_ref(), now());
+        let status = RequestStatus::of(&record, grant.as_ref(), self.now());
         Ok((record, status))
     }
 
@@ -138,7 +138,7 @@ impl Vault {
     ) -> Result<Vec<(RequestRecord, RequestStatus)>, Error> {
         let snapshot = self.store().begin_read()?;
         let grants = snapshot.grants()?;
-        let time = now();
+        let time = self.now();
         let mut out: Vec<(RequestRecord, RequestStatus)> = snapshot
             .requests()?
             .into_iter()
@@ -161,9 +161,9 @@ impl Vault {
         }
         let (record, _) = self.request(id)?;
         let tx = self.store().begin_write()?;
-        let mut record = pending(&*tx, &record.id)?;
+        let mut record = pending(&*tx, &record.id, self.now())?;
         record.decision = Decision::Denied;
-        record.decided = Some(now());
+        record.decided = Some(self.now());
         record.decided_by = Some(self.actor().to_owned());
         record.decision_reason = reason.map(str::to_owned);
         tx.put_request(&record)?;
@@ -182,7 +182,7 @@ impl Vault {
     pub fn commit_approval(&self, approval: &Approval) -> Result<GrantRecord, Error> {
         let grant = &approval.grant;
         let tx = self.store().begin_write()?;
-        let mut request = pending(&*tx, &grant.request)?;
+        let mut request = pending(&*tx, &grant.request, self.now())?;
         let changed = |what: &str| {
             Error::conflict(format!("{what} changed while the approval was prepared; approve again"))
         };
@@ -265,10 +265,10 @@ pub struct Approval {
 }
 
 /// The request, if it is still pending; a conflict naming its state if not.
-fn pending(tx: &dyn Writes, id: &[u8; 16]) -> Result<RequestRecord, Error> {
+fn pending(tx: &dyn Writes, id: &[u8; 16], time: u64) -> Result<RequestRecord, Error> {
     let record = tx.request(id)?.ok_or_else(|| Error::not_found(format!("no request {}", id_hex(id))))?;
     let grant = record.grant.map(|g| tx.grant(&g)).transpose()?.flatten();
-    match RequestStatus::of(&record, grant.as_ref(), now()) {
+    match RequestStatus::of(&record, grant.as_ref(), time) {
         RequestStatus::Pending => Ok(record),
         status => Err(Error::conflict(format!("request {} is {}, not pending", id_hex(id), status.name()))),
     }

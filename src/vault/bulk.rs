@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use super::chunks::{check_replace, finish_put, seal_item, seal_small, stored_chunks};
 use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, open_chunk, tampered};
 use super::stage::put_staged;
-use super::{Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_item_id, valid_name};
+use super::{Caller, Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_item_id, valid_name};
 use crate::atomic::Failed;
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header};
@@ -69,7 +69,8 @@ impl Vault {
         std::thread::scope(|scope| -> Result<(), Error> {
             let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared, Error>>>(2);
             let work = &files;
-            scope.spawn(move || prepare_all(work, tenant, level, &public, epoch, send));
+            let caller = self.caller();
+            scope.spawn(move || prepare_all(work, tenant, level, &public, epoch, caller, send));
             // While the worker starts: without --replace, no id may exist yet.
             if !replace {
                 let mut ids = files.iter().map(|f| f.id.as_str());
@@ -120,9 +121,14 @@ impl Vault {
                             };
                             let wrapper = Wrapper::new(&PublicKey(public))?;
                             let mut input = open_file(&path)?;
-                            seal_item(&fields, &public, &wrapper, &mut input, &mut |blob, index, chunk| {
-                                Ok(w.put_chunk(blob, index, chunk)?)
-                            })
+                            seal_item(
+                                &fields,
+                                &public,
+                                &wrapper,
+                                &mut input,
+                                self.now(),
+                                &mut |blob, index, chunk| Ok(w.put_chunk(blob, index, chunk)?),
+                            )
                             .map_err(|e| in_file(&path, e))?
                         }
                     };
@@ -330,6 +336,7 @@ fn prepare_all(
     level: &str,
     public: &[u8; 32],
     epoch: u32,
+    caller: &Caller,
     send: std::sync::mpsc::SyncSender<Vec<Result<Prepared, Error>>>,
 ) {
     let new_wrapper = || Wrapper::new(&PublicKey(*public)).map_err(Error::from);
@@ -341,7 +348,7 @@ fn prepare_all(
     let mut parcel = Vec::with_capacity(PARCEL + 1);
     for file in files {
         let fields = ItemFields { tenant, level, item: &file.id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
-        let prepared = prepare(&fields, public, &wrapper, file);
+        let prepared = prepare(&fields, public, &wrapper, file, caller.now());
         let failed = prepared.is_err();
         let alone = matches!(prepared, Ok((Prepared::Large { alone: true, .. }, _)));
         if alone && items > 0 {
@@ -381,6 +388,7 @@ fn prepare(
     public: &[u8; 32],
     wrapper: &Wrapper,
     file: &Source,
+    created: u64,
 ) -> Result<(Prepared, u64), Error> {
     let path = &file.path;
     let cannot = |e: std::io::Error| Error::other(format!("cannot read {}: {e}", path.display()));
@@ -401,7 +409,8 @@ fn prepare(
         return large(content.len() as u64); // it grew since it was opened
     }
     let len = content.len() as u64;
-    let (header, record) = seal_small(fields, public, wrapper, content).map_err(|e| in_file(path, e))?;
+    let (header, record) =
+        seal_small(fields, public, wrapper, content, created).map_err(|e| in_file(path, e))?;
     Ok((Prepared::Sealed(Box::new((header, record))), len))
 }
 

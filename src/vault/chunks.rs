@@ -5,8 +5,8 @@
 
 use std::io::Read;
 
+use super::Error;
 use super::envelope::{ItemFields, for_each_chunk, seal_header, tampered};
-use super::{Error, now};
 use crate::crypto::{ChunkSealer, DataKey, Wrapper, random_array};
 use crate::format::{CHUNK_TAG_LEN, Header, check_chunk_len};
 use crate::store::records::ItemRecord;
@@ -23,12 +23,13 @@ pub(crate) fn seal_item(
     level_public: &[u8; 32],
     wrapper: &Wrapper,
     input: &mut dyn Read,
+    created: u64,
     sink: &mut ChunkSink<'_>,
 ) -> Result<(Header, ItemRecord), Error> {
     let (header, mut sealer, blob) = new_item(fields, level_public, wrapper)?;
     let seal = |_, buf: &mut Vec<u8>, last| Ok(sealer.seal(buf, last)?);
     let (count, size, inline) = item_chunks(input, fields.chunk_size as usize, &blob, seal, sink)?;
-    let record = ItemRecord { header: header.encode(), size, created: now(), blob, chunks: count, inline };
+    let record = ItemRecord { header: header.encode(), size, created, blob, chunks: count, inline };
     Ok((header, record))
 }
 
@@ -61,13 +62,14 @@ pub(crate) fn seal_small(
     level_public: &[u8; 32],
     wrapper: &Wrapper,
     mut content: Vec<u8>,
+    created: u64,
 ) -> Result<(Header, ItemRecord), Error> {
     debug_assert!(content.len() <= fields.chunk_size as usize);
     let (header, mut sealer, blob) = new_item(fields, level_public, wrapper)?;
     let size = content.len() as u64;
     sealer.seal(&mut content, true)?;
     let record =
-        ItemRecord { header: header.encode(), size, created: now(), blob, chunks: 1, inline: Some(content) };
+        ItemRecord { header: header.encode(), size, created, blob, chunks: 1, inline: Some(content) };
     Ok((header, record))
 }
 

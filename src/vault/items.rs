@@ -6,7 +6,7 @@ use super::chunks::{exists, item_chunks, stored_chunks, stored_chunks_into};
 use super::envelope::{ItemFields, finish_chunks, item_opener, open_chunk, read_header, tampered};
 use super::stage::{QUEUE_CHUNKS, put_staged, stage_with};
 use super::tenants::{find_level, no_tenant};
-use super::{Error, ErrorKind, LevelKeys, Vault, now, valid_item_id, valid_name};
+use super::{Error, ErrorKind, LevelKeys, Vault, valid_item_id, valid_name};
 use crate::crypto::{fingerprint, random_array};
 use crate::format::{
     CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, check_chunk_len,
@@ -162,7 +162,7 @@ impl Vault {
             let size = read - chunks * CHUNK_TAG_LEN as u64;
             Ok((
                 header.clone(),
-                ItemRecord { header: header.encode(), size, created: now(), blob, chunks, inline },
+                ItemRecord { header: header.encode(), size, created: self.now(), blob, chunks, inline },
             ))
         });
         let audit = |tx: &dyn Writes, header: &Header, stored: &ItemRecord, replaced| {

@@ -6,6 +6,7 @@
 
 mod backup;
 mod bulk;
+mod caller;
 mod chunks;
 mod envelope;
 mod error;
@@ -17,10 +18,10 @@ mod tenants;
 mod verify;
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use backup::BackupInfo;
 pub use bulk::BulkReport;
+pub use caller::Caller;
 pub(crate) use envelope::Unwrappers;
 pub use envelope::{ItemFields, item_opener, open_envelope, seal_envelope, seal_header};
 pub use error::{Error, ErrorKind};
@@ -48,7 +49,7 @@ pub const DB_FILE: &str = "vault.redb";
 pub struct Vault {
     store: Arc<dyn Store>,
     dir: PathBuf,
-    actor: String,
+    caller: Caller,
 }
 
 impl Vault {
@@ -61,13 +62,13 @@ impl Vault {
             }
             e => e.into(),
         })?;
-        Ok(Vault { store: Arc::new(store), dir: dir.to_owned(), actor: default_actor() })
+        Ok(Vault { store: Arc::new(store), dir: dir.to_owned(), caller: Caller::default() })
     }
 
     /// A new, empty vault held in memory only (tests, fuzzing): the same behaviour without a
     /// disk; [`Vault::dir`] is empty.
     pub fn in_memory() -> Vault {
-        Vault { store: Arc::new(MemoryStore::new()), dir: PathBuf::new(), actor: default_actor() }
+        Vault { store: Arc::new(MemoryStore::new()), dir: PathBuf::new(), caller: Caller::default() }
     }
 
     /// Opens the vault in `dir`.
@@ -82,17 +83,33 @@ impl Vault {
             },
             e => e.into(),
         })?;
-        Ok(Vault { store: Arc::new(store), dir: dir.to_owned(), actor: default_actor() })
+        Ok(Vault { store: Arc::new(store), dir: dir.to_owned(), caller: Caller::default() })
     }
 
-    /// Names who is acting, for the audit log.
+    /// Names who is acting, for the audit log (on the same clock).
     pub fn set_actor(&mut self, actor: &str) {
-        self.actor = actor.to_owned();
+        self.caller = self.caller.with_actor(actor);
+    }
+
+    /// This handle for another caller: same vault, another actor or clock. Cheap (a server
+    /// makes one per request).
+    pub fn acting_as(&self, caller: Caller) -> Vault {
+        Vault { caller, ..self.clone() }
+    }
+
+    /// Who acts, and by which clock.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
     }
 
     /// Who is acting.
     pub fn actor(&self) -> &str {
-        &self.actor
+        self.caller.actor()
+    }
+
+    /// The time now, by the caller's clock.
+    pub fn now(&self) -> u64 {
+        self.caller.now()
     }
 
     /// The vault directory.
@@ -113,7 +130,7 @@ impl Vault {
         subject: &str,
         detail: &str,
     ) -> Result<(), Error> {
-        self.record_as(tx, &self.actor, action, tenant, subject, detail)
+        self.record_as(tx, self.caller.actor(), action, tenant, subject, detail)
     }
 
     /// Appends an audit entry to `tx` as `actor`.
@@ -126,13 +143,9 @@ impl Vault {
         subject: &str,
         detail: &str,
     ) -> Result<(), Error> {
-        audit::append(tx, now(), Event { actor, action, tenant, subject, detail })?;
+        audit::append(tx, self.now(), Event { actor, action, tenant, subject, detail })?;
         Ok(())
     }
-}
-
-fn default_actor() -> String {
-    std::env::var("LOCKBOX_ACTOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".to_owned())
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -141,11 +154,6 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
-}
-
-/// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Checks a tenant, level or engineer name given by the user.

@@ -4,7 +4,7 @@
 //! docs/DESIGN.md). The customer's half, with the keyring, is [`crate::customer::rotate_level`].
 
 use super::tenants::{NewEpoch, epoch_record, find_level, no_tenant};
-use super::{Error, Vault, now, valid_name};
+use super::{Error, Vault, valid_name};
 use crate::format::Header;
 use crate::store::Reads;
 
@@ -68,7 +68,7 @@ impl Vault {
         }
         let entry =
             record.levels.iter_mut().find(|l| l.name == level).ok_or_else(|| Error::not_found(level))?;
-        entry.epochs.push(epoch_record(new.epoch, new.public, now()));
+        entry.epochs.push(epoch_record(new.epoch, new.public, self.now()));
         tx.put_tenant(&record)?;
         let mut count = 0;
         if let Some(rewrapped) = rewrapped {

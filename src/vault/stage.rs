@@ -171,8 +171,9 @@ pub(crate) fn put_staged(
     let (level, item) = (fields.level, fields.item);
     let wrapper = Wrapper::new(&PublicKey(*level_public))?;
     let full = fields.chunk_size as usize + CHUNK_TAG_LEN;
-    let (sealed, staged) =
-        stage_with(vault.store(), full, |sink| seal_item(fields, level_public, &wrapper, input, sink));
+    let (sealed, staged) = stage_with(vault.store(), full, |sink| {
+        seal_item(fields, level_public, &wrapper, input, vault.now(), sink)
+    });
     let current_epoch = |record: &TenantRecord| {
         // An approval rotates the level: an item sealed under the epoch before it but stored
         // after it would be readable under that grant.

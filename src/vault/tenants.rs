@@ -4,7 +4,7 @@
 //! ([`crate::customer`]), and only then does the vault register its public half here, so the
 //! vault never names a key nobody holds. Nothing in this file sees a private key.
 
-use super::{Error, Vault, now, valid_name};
+use super::{Error, Vault, valid_name};
 use crate::store::records::{EpochRecord, LevelRecord, TenantRecord};
 
 /// Default longest access a grant gives: 4 hours (Microsoft 365 Customer Lockbox's maximum).
@@ -58,7 +58,7 @@ impl Vault {
         if let Some(l) = levels.iter().find(|l| l.epoch != 1) {
             return Err(Error::usage(format!("level {:?} must start at epoch 1", l.level)));
         }
-        let time = now();
+        let time = self.now();
         let record = TenantRecord {
             name: tenant.to_owned(),
             created: time,
@@ -97,7 +97,7 @@ impl Vault {
         if new.epoch != 1 {
             return Err(Error::usage(format!("level {:?} must start at epoch 1", new.level)));
         }
-        let time = now();
+        let time = self.now();
         let tx = self.store().begin_write()?;
         let mut record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
         check_level_absent(&record, &new.level)?;
