@@ -19,7 +19,8 @@ fn engineer() -> &'static (tempfile::TempDir, Identity) {
     static ENGINEER: OnceLock<(tempfile::TempDir, Identity)> = OnceLock::new();
     ENGINEER.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let id = Identity::create(&dir.path().join("eve.id"), "eve", &Passphrase::new("pw".into()), CHEAP).unwrap();
+        let id = Identity::create(&dir.path().join("eve.id"), "eve", &Passphrase::new("pw".into()), CHEAP)
+            .unwrap();
         (dir, id)
     })
 }
@@ -49,13 +50,26 @@ fn levels_of(mask: u8) -> Vec<String> {
     (0..3).filter(|i| mask & (1 << i) != 0).map(|i| LEVELS[i].to_string()).collect()
 }
 
+/// One keyring for the whole process, on a memory file system where there is one: its
+/// Argon2 derivation runs once, and its saves are not disk syncs. Runs share its keys (a key
+/// saved for an epoch that a run's vault never registered is reused by the next run, as the
+/// keyring does after any commit that did not happen).
+fn keyring() -> std::sync::MutexGuard<'static, Keyring> {
+    static KEYRING: OnceLock<(tempfile::TempDir, std::sync::Mutex<Keyring>)> = OnceLock::new();
+    let (_, keyring) = KEYRING.get_or_init(|| {
+        let shm = std::path::Path::new("/dev/shm");
+        let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap();
+        let keyring = Keyring::create(&dir.path().join("k"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+        (dir, std::sync::Mutex::new(keyring))
+    });
+    keyring.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fuzz_target!(|data: &[u8]| {
-    let dir = tempfile::tempdir().unwrap();
     // The in-memory engine: the same contract as the database file, without its fsyncs.
     let mut vault = Vault::in_memory();
     vault.set_actor("alice");
-    let pass = Passphrase::new("pw".into());
-    let mut keyring = Keyring::create(&dir.path().join("k"), &pass, CHEAP).unwrap();
+    let mut keyring = keyring();
     let levels: Vec<String> = LEVELS.map(String::from).to_vec();
     lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
     let (_, eve) = engineer();
@@ -71,7 +85,8 @@ fuzz_target!(|data: &[u8]| {
                 let level = b as usize % 3;
                 let content = vec![b; a * 37];
                 let opts = PutOptions { replace, chunk_size: 64 };
-                let actual = kind(vault.put("acme", item, LEVELS[level], &mut Cursor::new(&content), opts)).map(|_| vec![]);
+                let actual = kind(vault.put("acme", item, LEVELS[level], &mut Cursor::new(&content), opts))
+                    .map(|_| vec![]);
                 let expected = if m.items.contains_key(item) && !replace {
                     Err(ErrorKind::Conflict)
                 } else {
@@ -86,27 +101,45 @@ fuzz_target!(|data: &[u8]| {
             }
             3 => {
                 let mut out = Vec::new();
-                let actual = kind(vault.get("acme", item, &keyring, &mut out)).map(|_| out);
+                let actual = kind(vault.get("acme", item, &*keyring, &mut out)).map(|_| out);
                 (m.items.get(item).map(|i| i.1.clone()).ok_or(ErrorKind::NotFound), actual)
             }
             4 => {
                 let mask = (b % 7) + 1;
                 let wanted = levels_of(mask);
-                let req = NewRequest { tenant: "acme", engineer: "eve", levels: &wanted, reason: "r", case_id: "c", duration_secs: None };
+                let req = NewRequest {
+                    tenant: "acme",
+                    engineer: "eve",
+                    levels: &wanted,
+                    reason: "r",
+                    case_id: "c",
+                    duration_secs: None,
+                };
                 let id = vault.create_request(&req).map(|r| id_hex(&r.id));
                 let id = id.unwrap_or_else(|e| panic!("request: {e}"));
                 m.requests.push((mask, State::Pending, id));
                 continue;
             }
             5 => {
-                let Some((mask, state, id)) = m.requests.get(a % m.requests.len().max(1)).cloned() else { continue };
+                let Some((mask, state, id)) = m.requests.get(a % m.requests.len().max(1)).cloned() else {
+                    continue;
+                };
                 let subset = mask & b;
                 let chosen = (subset != 0).then(|| levels_of(subset));
-                let actual = kind(lockbox::customer::approve_request(&vault, &mut keyring, &id, chosen.as_deref(), None)).map(|g| id_hex(&g.id));
+                let actual = kind(lockbox::customer::approve_request(
+                    &vault,
+                    &mut keyring,
+                    &id,
+                    chosen.as_deref(),
+                    None,
+                ))
+                .map(|g| id_hex(&g.id));
                 let expected = if state != State::Pending {
                     Err(ErrorKind::Conflict)
                 } else {
-                    let released: Vec<usize> = (0..3).filter(|i| (if subset != 0 { subset } else { mask }) & (1 << i) != 0).collect();
+                    let released: Vec<usize> = (0..3)
+                        .filter(|i| (if subset != 0 { subset } else { mask }) & (1 << i) != 0)
+                        .collect();
                     let grant_id = actual.clone().unwrap_or_default();
                     m.grants.push((released.iter().map(|&l| (l, m.epochs[l])).collect(), false, grant_id));
                     for l in released {
@@ -119,7 +152,9 @@ fuzz_target!(|data: &[u8]| {
                 (expected.map(|_| vec![]), actual.map(|_| vec![]))
             }
             6 => {
-                let Some((_, state, id)) = m.requests.get(a % m.requests.len().max(1)).cloned() else { continue };
+                let Some((_, state, id)) = m.requests.get(a % m.requests.len().max(1)).cloned() else {
+                    continue;
+                };
                 let actual = kind(vault.deny_request(&id, None)).map(|_| vec![]);
                 let expected = if state == State::Pending {
                     let n = m.requests.len();
@@ -141,7 +176,14 @@ fuzz_target!(|data: &[u8]| {
             8 => {
                 let level = a % 3;
                 let rewrap = b % 2 == 1;
-                let actual = kind(lockbox::customer::rotate_level(&vault, &mut keyring, "acme", LEVELS[level], rewrap)).map(|_| vec![]);
+                let actual = kind(lockbox::customer::rotate_level(
+                    &vault,
+                    &mut keyring,
+                    "acme",
+                    LEVELS[level],
+                    rewrap,
+                ))
+                .map(|_| vec![]);
                 m.epochs[level] += 1;
                 if rewrap {
                     for it in m.items.values_mut().filter(|it| it.0 == level) {
@@ -157,7 +199,9 @@ fuzz_target!(|data: &[u8]| {
                 let expected = match m.items.get(item) {
                     None => Err(ErrorKind::NotFound),
                     Some((level, content, epoch)) => {
-                        let covered = m.grants.iter().any(|(rel, revoked, _)| !revoked && rel.iter().any(|(l, e)| l == level && epoch <= e));
+                        let covered = m.grants.iter().any(|(rel, revoked, _)| {
+                            !revoked && rel.iter().any(|(l, e)| l == level && epoch <= e)
+                        });
                         if covered { Ok(content.clone()) } else { Err(ErrorKind::AccessDenied) }
                     }
                 };
@@ -165,8 +209,12 @@ fuzz_target!(|data: &[u8]| {
             }
         };
         assert_eq!(expected, actual, "op {:?}", op);
-        let listed: Vec<(String, Option<String>, u64, u32)> =
-            vault.list("acme", None).unwrap().into_iter().map(|i| (i.item, i.level, i.size, i.key_epoch)).collect();
+        let listed: Vec<(String, Option<String>, u64, u32)> = vault
+            .list("acme", None)
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.item, i.level, i.size, i.key_epoch))
+            .collect();
         let modelled: Vec<(String, Option<String>, u64, u32)> = m
             .items
             .iter()
