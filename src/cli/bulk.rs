@@ -56,9 +56,9 @@ pub fn export(
             r.skipped.len()
         )
     });
-    match r.skipped.iter().map(|(_, e)| e.kind).min_by_key(|k| k.exit_code()) {
+    match r.skipped.iter().map(|(_, e)| e.kind).min_by_key(|k| super::exit_code(*k)) {
         None => Ok(()),
-        Some(kind) => Err(Error { kind, message: format!("{} item(s) were not exported", r.skipped.len()) }),
+        Some(kind) => Err(Error::new(kind, format!("{} item(s) were not exported", r.skipped.len()))),
     }
 }
 

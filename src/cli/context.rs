@@ -51,7 +51,7 @@ impl Ctx {
                         Some(_) => " (still, after waiting as long as --wait allows)",
                         None => "; pass --wait DUR (or set LOCKBOX_WAIT), e.g. --wait 30s, to wait for it",
                     };
-                    return Err(Error { kind: e.kind, message: format!("{}{hint}", e.message) });
+                    return Err(Error::new(e.kind, format!("{}{hint}", e.message)));
                 }
                 other => break other?,
             }

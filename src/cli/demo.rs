@@ -5,7 +5,7 @@ use std::io::Cursor;
 use lockbox::audit::Verdict;
 use lockbox::keyring::{DEFAULT_KDF, Identity, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, id_hex};
-use lockbox::vault::{Error, PutOptions, Vault};
+use lockbox::vault::{Caller, Error, PutOptions, Vault};
 
 use super::output::outln;
 
@@ -13,17 +13,27 @@ fn say(text: &str) {
     outln!("\n== {text}");
 }
 
+/// Runs the story, scene by scene; the temporary directory goes however it ends.
 pub fn run() -> Result<(), Error> {
     let tmp = tempdir()?;
     let dir = tmp.join("vault");
-    let mut vault = Vault::init(&dir)?;
-    vault.set_actor("vault-service");
+    let vault = Vault::init(&dir)?.acting_as(Caller::new("vault-service"));
     say(&format!("A fresh vault in {}. It will hold only public keys.", dir.display()));
-
     let pass = Passphrase::new("demo passphrase, use a better one".into());
     let mut keyring = Keyring::create(&tmp.join("acme.keyring"), &pass, DEFAULT_KDF)?;
+    create_and_fill(&vault, &mut keyring)?;
+    let envelope = what_the_vault_sees(&vault, &keyring)?;
+    tampering_is_caught(&vault, &keyring, &envelope)?;
+    let eve = Identity::create(&tmp.join("eve.identity"), "eve", &pass, DEFAULT_KDF)?;
+    engineer_access(&vault, &mut keyring, &eve)?;
+    the_audit_log(&vault)?;
+    say("Done. The temporary vault is removed.");
+    Ok(())
+}
+
+fn create_and_fill(vault: &Vault, keyring: &mut Keyring) -> Result<(), Error> {
     let levels: Vec<String> = ["public", "internal", "confidential", "secret"].map(String::from).to_vec();
-    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels)?;
+    lockbox::customer::create_tenant(vault, keyring, "acme", &levels)?;
     say("Tenant acme chose four classification levels; one X25519 key pair each.");
     outln!("   private halves: the customer's keyring {} (Argon2id + AES-256-GCM)", keyring.path().display());
     outln!("   public halves:  registered in the vault, after the keyring was saved durably");
@@ -40,7 +50,10 @@ pub fn run() -> Result<(), Error> {
         let info = vault.put("acme", id, level, &mut Cursor::new(text), PutOptions::default())?;
         outln!("   put {id:<22} level {level:<13} {} bytes", info.size);
     }
+    Ok(())
+}
 
+fn what_the_vault_sees(vault: &Vault, keyring: &Keyring) -> Result<Vec<u8>, Error> {
     say("What the vault (and its operator) can see: names, levels, sizes, times. Not content.");
     let mut envelope = Vec::new();
     vault.get_raw("acme", "keys/root.txt", &mut envelope)?;
@@ -52,29 +65,34 @@ pub fn run() -> Result<(), Error> {
 
     say("The customer reads with the keyring.");
     let mut out = Vec::new();
-    vault.get("acme", "keys/root.txt", &keyring, &mut out)?;
+    vault.get("acme", "keys/root.txt", keyring, &mut out)?;
     outln!("   get keys/root.txt -> {:?}", String::from_utf8_lossy(&out));
+    Ok(envelope)
+}
 
+fn tampering_is_caught(vault: &Vault, keyring: &Keyring, envelope: &[u8]) -> Result<(), Error> {
     say("Tampering is caught: flip one byte of the stored envelope and read again.");
-    let mut bad = envelope.clone();
+    let mut bad = envelope.to_vec();
     let last = bad.len() - 1;
     bad[last] ^= 1;
     vault.put_raw("acme", "keys/root.txt", None, &mut Cursor::new(&bad), true)?;
-    match vault.get("acme", "keys/root.txt", &keyring, &mut Vec::new()) {
-        Err(e) => outln!("   refused (exit {}): {}", e.kind.exit_code(), e.message),
+    match vault.get("acme", "keys/root.txt", keyring, &mut Vec::new()) {
+        Err(e) => outln!("   refused (exit {}): {}", super::exit_code(e.kind), e.message),
         Ok(_) => return Err(Error::other("demo: a tampered item was accepted")),
     }
-    vault.put_raw("acme", "keys/root.txt", None, &mut Cursor::new(&envelope), true)?;
+    vault.put_raw("acme", "keys/root.txt", None, &mut Cursor::new(envelope), true)?;
 
     say("An envelope moved to another item id is refused.");
-    match vault.put_raw("acme", "handbook.txt", None, &mut Cursor::new(&envelope), true) {
-        Err(e) => outln!("   refused (exit {}): {}", e.kind.exit_code(), e.message),
+    match vault.put_raw("acme", "handbook.txt", None, &mut Cursor::new(envelope), true) {
+        Err(e) => outln!("   refused (exit {}): {}", super::exit_code(e.kind), e.message),
         Ok(_) => return Err(Error::other("demo: a moved envelope was accepted")),
     }
+    Ok(())
+}
 
+fn engineer_access(vault: &Vault, keyring: &mut Keyring, eve: &Identity) -> Result<(), Error> {
     say("Engineer eve enrolls: her own X25519 key pair, private half in her identity file.");
-    let eve = Identity::create(&tmp.join("eve.identity"), "eve", &pass, DEFAULT_KDF)?;
-    vault.enroll_engineer_key("eve", &eve)?;
+    vault.enroll_engineer_key("eve", eve)?;
     let wanted: Vec<String> = ["internal", "confidential"].map(String::from).to_vec();
     let request = vault.create_request(&NewRequest {
         tenant: "acme",
@@ -90,15 +108,10 @@ pub fn run() -> Result<(), Error> {
     );
 
     say("The customer (alice) approves only `internal`, for 30 minutes.");
-    vault.set_actor("alice");
+    let alice = vault.acting_as(Caller::new("alice"));
     let only: Vec<String> = vec!["internal".into()];
-    let grant = lockbox::customer::approve_request(
-        &vault,
-        &mut keyring,
-        &id_hex(&request.id),
-        Some(&only),
-        Some(1800),
-    )?;
+    let grant =
+        lockbox::customer::approve_request(&alice, keyring, &id_hex(&request.id), Some(&only), Some(1800))?;
     outln!("   grant {}: the internal key (epoch 1) is wrapped to eve's public key,", id_hex(&grant.id));
     outln!(
         "   bound to grant id, tenant, level, epoch, engineer and expiry; then internal rotates to epoch 2."
@@ -112,27 +125,30 @@ pub fn run() -> Result<(), Error> {
     )?;
 
     say("Eve reads with her identity. Only what was released, only what existed at approval.");
-    let keys = vault.engineer_keys(&eve, "acme")?;
+    let keys = vault.engineer_keys(eve, "acme")?;
     for id in ["runbooks/db.md", "contracts/globex.pdf", "runbooks/new.md", "keys/root.txt"] {
         let mut out = Vec::new();
         match vault.get("acme", id, &keys, &mut out) {
             Ok(_) => outln!("   {id:<22} -> {:?}", String::from_utf8_lossy(&out)),
-            Err(e) => outln!("   {id:<22} -> exit {}: {}", e.kind.exit_code(), e.message),
+            Err(e) => outln!("   {id:<22} -> exit {}: {}", super::exit_code(e.kind), e.message),
         }
     }
     outln!("   (confidential and secret keys were never wrapped to eve: no database access changes that)");
 
     say("Alice revokes the grant early. The vault stops using it at once.");
-    vault.revoke_grant(&id_hex(&grant.id))?;
-    let keys = vault.engineer_keys(&eve, "acme")?;
+    alice.revoke_grant(&id_hex(&grant.id))?;
+    let keys = vault.engineer_keys(eve, "acme")?;
     if let Err(e) = vault.get("acme", "runbooks/db.md", &keys, &mut Vec::new()) {
-        outln!("   runbooks/db.md -> exit {}: {}", e.kind.exit_code(), e.message);
+        outln!("   runbooks/db.md -> exit {}: {}", super::exit_code(e.kind), e.message);
     }
+    Ok(())
+}
 
+fn the_audit_log(vault: &Vault) -> Result<(), Error> {
     say("Everything above is in the hash-chained audit log.");
     for e in vault.audit_entries(Some("acme"))?.iter().filter(|e| e.action != "put") {
         outln!(
-            "   {:>2} {:<6} {:<16} {}",
+            "   {:>2} {:<13} {:<16} {}",
             e.seq,
             e.actor,
             e.action,
@@ -143,7 +159,6 @@ pub fn run() -> Result<(), Error> {
         outln!("   verify: intact, {count} entries, head {}", lockbox::format::hex(&head));
     }
 
-    say("Done. The temporary vault is removed.");
     Ok(())
 }
 

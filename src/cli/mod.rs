@@ -54,7 +54,7 @@ pub fn main() -> ExitCode {
         Err(e) if e.kind == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             report(&e, json);
-            ExitCode::from(e.kind.exit_code())
+            ExitCode::from(exit_code(e.kind))
         }
     }
 }
@@ -63,10 +63,25 @@ fn report(e: &Error, json: bool) {
     if json {
         eprintln!(
             "{}",
-            serde_json::json!({"error": {"kind": e.kind.name(), "code": e.kind.exit_code(), "message": e.message}})
+            serde_json::json!({"error": {"kind": e.kind.name(), "code": exit_code(e.kind), "message": e.message}})
         );
     } else {
         eprintln!("lockbox: {}", e.message);
+    }
+}
+
+/// The process exit code for an error of `kind`: 1 other, 2 usage, 3 not found, 4 access
+/// denied, 5 integrity, 6 conflict, 7 vault in use; a closed output pipe ends quietly (0).
+pub fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Other => 1,
+        ErrorKind::Usage => 2,
+        ErrorKind::NotFound => 3,
+        ErrorKind::AccessDenied => 4,
+        ErrorKind::Integrity => 5,
+        ErrorKind::Conflict => 6,
+        ErrorKind::InUse => 7,
+        ErrorKind::BrokenPipe => 0,
     }
 }
 

@@ -4,7 +4,7 @@ use lockbox::audit::Verdict;
 use lockbox::keyring::DEFAULT_KDF;
 use lockbox::lockbox::{GrantStatus, NewRequest, RequestStatus, id_hex};
 use lockbox::store::records::{GrantRecord, RequestRecord};
-use lockbox::vault::{Error, ErrorKind};
+use lockbox::vault::Error;
 use serde_json::{Value, json};
 
 use super::args::{AuditCmd, EngineerCmd, GrantCmd, RequestCmd};
@@ -217,10 +217,7 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
                         outln!("audit log intact: {count} entries, head {}", hex(&head))
                     }),
                 Verdict::Broken { seq, why } => {
-                    return Err(Error {
-                        kind: ErrorKind::Integrity,
-                        message: format!("audit log broken at entry {seq}: {why}"),
-                    });
+                    return Err(Error::integrity(format!("audit log broken at entry {seq}: {why}")));
                 }
             }
         }

@@ -5,7 +5,7 @@ use crate::crypto::random_array;
 use crate::store::Writes;
 use crate::store::records::{Decision, GrantRecord, RequestRecord, TenantRecord};
 use crate::vault::{
-    Error, MAX_DURATION_SECS, NewEpoch, Vault, epoch_record, find_level, no_tenant, valid_name,
+    Error, MAX_DURATION_SECS, NewEpoch, Vault, current_epoch, epoch_record, find_level, no_tenant, valid_name,
 };
 
 /// What an engineer asks for.
@@ -217,7 +217,7 @@ impl Vault {
             if !request.levels.contains(level) {
                 return Err(changed("the request's levels"));
             }
-            let current = find_level(&tenant, level)?.epochs.last().map_or(0, |e| e.epoch);
+            let current = current_epoch(&tenant, level)?.epoch;
             if current != *released || next.level != *level || released.checked_add(1) != Some(next.epoch) {
                 return Err(changed(&format!("level {level:?}'s epoch")));
             }

@@ -24,9 +24,7 @@ impl Vault {
     /// Writes a consistent snapshot of the whole vault to `file`: a regular file atomically, a
     /// FIFO or character device in place (see [`crate::atomic::write_output`]).
     pub fn backup(&self, file: &Path) -> Result<BackupInfo, Error> {
-        let tx = self.store().begin_write()?;
-        self.record(&*tx, "backup", "", "", &file.display().to_string())?;
-        tx.commit()?;
+        self.audit_only(None, "backup", "", "", &file.display().to_string())?;
         let mut summary = None;
         let written = crate::atomic::write_output(file, |w| {
             summary = Some(self.store().backup_to(w)?);
@@ -68,7 +66,7 @@ impl Vault {
         let (store, summary) = RedbStore::restore_from(&db, &mut BufReader::with_capacity(1 << 20, input))
             .map_err(|e| {
                 let e: Error = e.into();
-                Error { message: format!("{}: {}", file.display(), e.message), ..e }
+                e.context(file.display())
             })?;
         drop(store);
         let vault = Vault::open(dir)?;

@@ -12,7 +12,9 @@ use std::path::{Component, Path, PathBuf};
 use super::chunks::{check_replace, finish_put, seal_item, seal_small, stored_chunks};
 use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, open_chunk, tampered};
 use super::stage::put_staged;
-use super::{Caller, Error, ErrorKind, LevelKeys, Vault, find_level, no_tenant, valid_item_id, valid_name};
+use super::{
+    Caller, Error, ErrorKind, LevelKeys, Vault, current_epoch, no_tenant, valid_item_id, valid_name,
+};
 use crate::atomic::Failed;
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header};
@@ -55,8 +57,7 @@ impl Vault {
         let files = walk(dir)?;
         let (public, epoch) = {
             let record = self.store().begin_read()?.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-            let current = find_level(&record, level)?.epochs.last().cloned();
-            let current = current.ok_or_else(|| Error::integrity("the level has no key"))?;
+            let current = current_epoch(&record, level)?;
             (current.public, current.epoch)
         };
         let total = files.len() as u64;
@@ -99,7 +100,7 @@ impl Vault {
                 }
                 let tx = self.store().begin_write()?;
                 let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-                if find_level(&record, level)?.epochs.last().map(|e| e.epoch) != Some(epoch) {
+                if current_epoch(&record, level)?.epoch != epoch {
                     return Err(Error::conflict(format!(
                         "level {level:?} was rotated during the import; run it again"
                     )));
@@ -148,13 +149,9 @@ impl Vault {
                 self.record(&*tx, "import", tenant, &dir.display().to_string(), &detail)?;
                 tx.commit().map_err(|e| {
                     let e: Error = e.into();
-                    Error {
-                        message: format!(
-                            "{} (imported {} of {total} items before this)",
-                            e.message, report.items
-                        ),
-                        ..e
-                    }
+                    let message =
+                        format!("{} (imported {} of {total} items before this)", e.message, report.items);
+                    e.reworded(message)
                 })?;
                 report.items += count;
                 progress(report.items, total);
@@ -213,10 +210,8 @@ impl Vault {
         })?;
         fs::create_dir_all(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
         let actor = keys.reader().unwrap_or(self.actor()).to_owned();
-        let tx = self.store().begin_write()?;
         let detail = format!("{total} items to {}", dir.display());
-        self.record_as(&*tx, &actor, "export", tenant, "", &detail)?;
-        tx.commit()?;
+        self.audit_only(Some(&actor), "export", tenant, "", &detail)?;
 
         let mut report = BulkReport::default();
         let mut unwrappers = Unwrappers::default();
@@ -299,10 +294,8 @@ impl Vault {
             .map_err(|e| Error::other(format!("cannot sync {}: {e}", dir.display())))?;
         progress(total, total);
         if !report.skipped.is_empty() {
-            let tx = self.store().begin_write()?;
             let detail = format!("{} items not exported", report.skipped.len());
-            self.record_as(&*tx, &actor, "export.skipped", tenant, "", &detail)?;
-            tx.commit()?;
+            self.audit_only(Some(&actor), "export.skipped", tenant, "", &detail)?;
         }
         Ok(report)
     }
@@ -325,7 +318,7 @@ fn open_file(path: &Path) -> Result<BufReader<File>, Error> {
 }
 
 fn in_file(path: &Path, e: Error) -> Error {
-    Error { message: format!("{}: {}", path.display(), e.message), ..e }
+    e.context(path.display())
 }
 
 /// The worker's side of an import: prepares every file in order, in parcels, and ends a batch

@@ -1,25 +1,28 @@
-//! The vault layer's error: a kind (which decides the exit code) and a message for the person
-//! at the terminal. Lower layers' errors convert into it; none carries key material.
+//! The vault layer's error: a kind (what sort of failure; the CLI maps it to an exit code), a
+//! message for the person at the terminal, and the lower layer's error it came from, if any.
+//! None carries key material.
+
+use std::sync::Arc;
 
 use crate::keyring::KeyringError;
 use crate::store::StoreError;
 
-/// What sort of failure, and so which exit code.
+/// What sort of failure (the CLI's exit codes follow it: src/cli/mod.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Anything else (I/O, the OS random generator): exit 1.
+    /// Anything else (I/O, the OS random generator).
     Other,
-    /// A bad argument or input: exit 2.
+    /// A bad argument or input.
     Usage,
-    /// Unknown tenant, level, item, request, grant or engineer; no vault: exit 3.
+    /// Unknown tenant, level, item, request, grant or engineer; no vault.
     NotFound,
-    /// No key for this item, wrong passphrase, grant does not cover it: exit 4.
+    /// No key for this item, wrong passphrase, grant does not cover it.
     AccessDenied,
-    /// Tampered or corrupt data: exit 5.
+    /// Tampered or corrupt data.
     Integrity,
-    /// Already exists, or wrong state: exit 6.
+    /// Already exists, or wrong state.
     Conflict,
-    /// The vault is open in another process: exit 7.
+    /// The vault is open in another process.
     InUse,
     /// The reader of our output went away; the CLI exits quietly.
     BrokenPipe,
@@ -39,30 +42,49 @@ impl ErrorKind {
             ErrorKind::BrokenPipe => "broken_pipe",
         }
     }
-
-    /// The process exit code for this kind.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            ErrorKind::Other => 1,
-            ErrorKind::Usage => 2,
-            ErrorKind::NotFound => 3,
-            ErrorKind::AccessDenied => 4,
-            ErrorKind::Integrity => 5,
-            ErrorKind::Conflict => 6,
-            ErrorKind::InUse => 7,
-            ErrorKind::BrokenPipe => 0,
-        }
-    }
 }
 
 /// A vault operation failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Error {
     /// What sort of failure.
     pub kind: ErrorKind,
-    /// What went wrong, for a person.
+    /// What went wrong, for a person: complete in itself (it already says what the cause
+    /// says), so a reporter prints it alone.
     pub message: String,
+    /// The lower layer's error this one came from, for code that needs more than the kind.
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+impl Error {
+    /// An error of `kind` saying `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error { kind, message: message.into(), source: None }
+    }
+
+    /// The same error (kind and cause) with another message.
+    pub fn reworded(self, message: impl Into<String>) -> Error {
+        Error { message: message.into(), ..self }
+    }
+
+    /// The same error, its message prefixed with `what` (a file, an item) and ": ".
+    pub fn context(self, what: impl std::fmt::Display) -> Error {
+        Error { message: format!("{what}: {}", self.message), ..self }
+    }
+
+    fn caused_by(kind: ErrorKind, cause: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error { kind, message: cause.to_string(), source: Some(Arc::new(cause)) }
+    }
+}
+
+/// Equal when the kind and the message are: the cause is not compared.
+impl PartialEq for Error {
+    fn eq(&self, other: &Error) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for Error {}
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -70,13 +92,17 @@ impl std::fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 macro_rules! constructors {
     ($($name:ident => $kind:ident),*) => {$(
         #[doc = concat!("An error of kind [`ErrorKind::", stringify!($kind), "`].")]
         pub fn $name(message: impl Into<String>) -> Error {
-            Error { kind: ErrorKind::$kind, message: message.into() }
+            Error::new(ErrorKind::$kind, message)
         }
     )*};
 }
@@ -87,7 +113,7 @@ impl Error {
 
     /// Failure to read the input being stored.
     pub fn input(e: std::io::Error) -> Error {
-        Error::other(format!("cannot read input: {e}"))
+        Error { message: format!("cannot read input: {e}"), ..Error::caused_by(ErrorKind::Other, e) }
     }
 
     /// Failure to write output; a closed pipe is quiet.
@@ -96,7 +122,7 @@ impl Error {
             std::io::ErrorKind::BrokenPipe => ErrorKind::BrokenPipe,
             _ => ErrorKind::Other,
         };
-        Error { kind, message: format!("cannot write output: {e}") }
+        Error { message: format!("cannot write output: {e}"), ..Error::caused_by(kind, e) }
     }
 }
 
@@ -112,7 +138,7 @@ impl From<StoreError> for Error {
             | StoreError::BadBackup { .. } => ErrorKind::Integrity,
             StoreError::Encode { .. } | StoreError::Io(_) | StoreError::Engine(_) => ErrorKind::Other,
         };
-        Error { kind, message: e.to_string() }
+        Error::caused_by(kind, e)
     }
 }
 
@@ -126,15 +152,16 @@ impl From<KeyringError> for Error {
             KeyringError::WrongKind { .. } => ErrorKind::Usage,
             KeyringError::Io { .. } | KeyringError::Crypto(_) => ErrorKind::Other,
         };
-        Error { kind, message: e.to_string() }
+        Error::caused_by(kind, e)
     }
 }
 
 impl From<crate::crypto::CryptoError> for Error {
     fn from(e: crate::crypto::CryptoError) -> Error {
-        match e {
-            crate::crypto::CryptoError::Unauthentic => Error::integrity(e.to_string()),
-            _ => Error::other(e.to_string()),
-        }
+        let kind = match e {
+            crate::crypto::CryptoError::Unauthentic => ErrorKind::Integrity,
+            _ => ErrorKind::Other,
+        };
+        Error::caused_by(kind, e)
     }
 }

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use super::chunks::{exists, item_chunks, stored_chunks, stored_chunks_into};
 use super::envelope::{ItemFields, finish_chunks, item_opener, open_chunk, read_header, tampered};
 use super::stage::{QUEUE_CHUNKS, put_staged, stage_with};
-use super::tenants::{find_level, no_tenant};
+use super::tenants::{current_epoch, find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, valid_item_id, valid_name};
 use crate::crypto::{fingerprint, random_array};
 use crate::format::{
@@ -96,8 +96,7 @@ impl Vault {
         let current = {
             let snapshot = self.store().begin_read()?;
             let record = snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-            let current = find_level(&record, level)?.epochs.last().cloned();
-            let current = current.ok_or_else(|| Error::integrity(format!("level {level:?} has no key")))?;
+            let current = current_epoch(&record, level)?.clone();
             // Fail before encrypting anything; checked again when the record is stored.
             if !opts.replace && snapshot.item(tenant, item)?.is_some() {
                 return Err(exists(tenant, item));
@@ -330,21 +329,6 @@ impl Vault {
             return Err(tampered(tenant, item, "it has no chunks"));
         }
         Ok((record, header))
-    }
-
-    /// Records an event in a transaction of its own.
-    fn audit_only(
-        &self,
-        actor: Option<&str>,
-        action: &str,
-        tenant: &str,
-        subject: &str,
-        detail: &str,
-    ) -> Result<(), Error> {
-        let tx = self.store().begin_write()?;
-        self.record_as(&*tx, actor.unwrap_or(self.actor()), action, tenant, subject, detail)?;
-        tx.commit()?;
-        Ok(())
     }
 }
 

@@ -31,7 +31,7 @@ pub use rotate::{Rewrapped, Rotation};
 pub use tenants::{
     DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_DURATION_SECS, MAX_LEVELS, NewEpoch,
 };
-pub(crate) use tenants::{epoch_record, find_level, no_tenant};
+pub(crate) use tenants::{current_epoch, epoch_record, find_level, no_tenant};
 pub use verify::VerifyReport;
 
 use crate::audit::{self, Event};
@@ -77,10 +77,10 @@ impl Vault {
             StoreError::Missing { .. } => {
                 Error::not_found(format!("no vault at {} (run `lockbox init` first)", dir.display()))
             }
-            StoreError::InUse { .. } => Error {
-                kind: ErrorKind::InUse,
-                message: format!("the vault at {} is in use by another lockbox process", dir.display()),
-            },
+            e @ StoreError::InUse { .. } => {
+                let message = format!("the vault at {} is in use by another lockbox process", dir.display());
+                Error::from(e).reworded(message)
+            }
             e => e.into(),
         })?;
         Ok(Vault { store: Arc::new(store), dir: dir.to_owned(), caller: Caller::default() })
@@ -119,6 +119,21 @@ impl Vault {
 
     pub(crate) fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    /// Records an event in a transaction of its own.
+    pub(crate) fn audit_only(
+        &self,
+        actor: Option<&str>,
+        action: &str,
+        tenant: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), Error> {
+        let tx = self.store().begin_write()?;
+        self.record_as(&*tx, actor.unwrap_or(self.actor()), action, tenant, subject, detail)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Appends an audit entry to `tx` as the current actor.

@@ -3,7 +3,7 @@
 //! is not re-encrypted: the payload binds the content epoch, the wrap binds the key epoch; see
 //! docs/DESIGN.md). The customer's half, with the keyring, is [`crate::customer::rotate_level`].
 
-use super::tenants::{NewEpoch, epoch_record, find_level, no_tenant};
+use super::tenants::{NewEpoch, current_epoch, epoch_record, no_tenant};
 use super::{Error, Vault, valid_name};
 use crate::format::Header;
 use crate::store::Reads;
@@ -32,7 +32,7 @@ impl Vault {
     /// The current epoch of `level` of `tenant`.
     pub fn current_epoch(&self, tenant: &str, level: &str) -> Result<u32, Error> {
         let record = self.tenant(tenant)?;
-        Ok(find_level(&record, level)?.epochs.last().map_or(0, |e| e.epoch))
+        Ok(current_epoch(&record, level)?.epoch)
     }
 
     /// Every item of `level` whose data key is wrapped to an epoch before `epoch`, with its
@@ -59,7 +59,7 @@ impl Vault {
         let level = new.level.as_str();
         let tx = self.store().begin_write()?;
         let mut record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        let current = find_level(&record, level)?.epochs.last().map_or(0, |e| e.epoch);
+        let current = current_epoch(&record, level)?.epoch;
         if current.checked_add(1) != Some(new.epoch) {
             return Err(Error::conflict(format!(
                 "level {level:?} is at epoch {current}, so its next epoch is not {}; run the rotation again",

@@ -12,7 +12,7 @@ use std::sync::mpsc::{Sender, channel, sync_channel};
 
 use super::chunks::{ChunkSink, check_replace, finish_put, seal_item};
 use super::envelope::ItemFields;
-use super::{Error, Vault, find_level, no_tenant};
+use super::{Error, Vault, current_epoch, no_tenant};
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, Header};
 use crate::store::records::{ItemRecord, TenantRecord};
@@ -177,7 +177,7 @@ pub(crate) fn put_staged(
     let current_epoch = |record: &TenantRecord| {
         // An approval rotates the level: an item sealed under the epoch before it but stored
         // after it would be readable under that grant.
-        if find_level(record, level)?.epochs.last().map(|e| e.epoch) == Some(fields.epoch) {
+        if current_epoch(record, level)?.epoch == fields.epoch {
             return Ok(());
         }
         Err(Error::conflict(format!(

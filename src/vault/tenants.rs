@@ -169,6 +169,15 @@ pub(crate) fn no_tenant(tenant: &str) -> Error {
     Error::not_found(format!("no tenant {tenant:?} in this vault"))
 }
 
+/// The current (newest) epoch of `level`: what new items are wrapped to. A level without one
+/// is damage.
+pub(crate) fn current_epoch<'a>(record: &'a TenantRecord, level: &str) -> Result<&'a EpochRecord, Error> {
+    find_level(record, level)?
+        .epochs
+        .last()
+        .ok_or_else(|| Error::integrity(format!("level {level:?} of tenant {:?} has no key", record.name)))
+}
+
 /// The level record of `level`, or a not-found error listing the tenant's levels.
 pub(crate) fn find_level<'a>(record: &'a TenantRecord, level: &str) -> Result<&'a LevelRecord, Error> {
     record.levels.iter().find(|l| l.name == level).ok_or_else(|| {
