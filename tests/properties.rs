@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use lockbox::audit::Entry;
-use lockbox::crypto::SecretKey;
+use lockbox::crypto::{SecretKey, Unwrapper};
 use lockbox::format::{
     GrantKeyBlob, GrantKeyContext, Header, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody,
     KeyringEntry,
@@ -118,7 +118,7 @@ proptest! {
 struct One([u8; 32]);
 
 impl LevelKeys for One {
-    fn level_key(&self, _: &Header) -> Result<SecretKey, Error> {
-        Ok(SecretKey::from_bytes(&self.0))
+    fn unwrapper(&self, _: &Header) -> Result<Unwrapper, Error> {
+        Ok(Unwrapper::new(&SecretKey::from_bytes(&self.0)))
     }
 }

@@ -3,18 +3,18 @@
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
-use lockbox::crypto::SecretKey;
+use lockbox::crypto::{SecretKey, Unwrapper};
 use lockbox::format::Header;
 use lockbox::vault::{Error, LevelKeys, open_envelope};
 
 struct Keys(BTreeMap<(String, String, u32), [u8; 32]>);
 
 impl LevelKeys for Keys {
-    fn level_key(&self, h: &Header) -> Result<SecretKey, Error> {
+    fn unwrapper(&self, h: &Header) -> Result<Unwrapper, Error> {
         let key = (h.tenant.clone(), h.level.clone(), h.key_epoch);
         self.0
             .get(&key)
-            .map(SecretKey::from_bytes)
+            .map(|k| Unwrapper::new(&SecretKey::from_bytes(k)))
             .ok_or_else(|| Error::denied("access denied: no key for this item"))
     }
 }

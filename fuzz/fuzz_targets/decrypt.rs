@@ -5,7 +5,7 @@
 use std::io::Cursor;
 
 use libfuzzer_sys::fuzz_target;
-use lockbox::crypto::SecretKey;
+use lockbox::crypto::{SecretKey, Unwrapper};
 use lockbox::format::Header;
 use lockbox::vault::{Error, ErrorKind, LevelKeys, open_envelope};
 
@@ -13,9 +13,9 @@ use lockbox::vault::{Error, ErrorKind, LevelKeys, open_envelope};
 struct VectorKey;
 
 impl LevelKeys for VectorKey {
-    fn level_key(&self, h: &Header) -> Result<SecretKey, Error> {
+    fn unwrapper(&self, h: &Header) -> Result<Unwrapper, Error> {
         if (h.tenant.as_str(), h.level.as_str(), h.key_epoch) == ("acme", "secret", 1) {
-            Ok(SecretKey::from_bytes(&[0x11; 32]))
+            Ok(Unwrapper::new(&SecretKey::from_bytes(&[0x11; 32])))
         } else {
             Err(Error::denied("no key"))
         }

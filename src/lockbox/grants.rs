@@ -174,7 +174,7 @@ impl LevelKeys for EngineerKeys<'_> {
         Some(&self.identity.engineer)
     }
 
-    fn level_key(&self, h: &Header) -> Result<SecretKey, Error> {
+    fn unwrapper(&self, h: &Header) -> Result<Unwrapper, Error> {
         let engineer_fp = self.identity.secret.public().fingerprint();
         for grant in self.grants.iter().filter(|g| GrantStatus::of(g, self.time) == GrantStatus::Active) {
             if !grant.levels.iter().any(|(l, newest)| *l == h.level && h.key_epoch <= *newest) {
@@ -218,7 +218,7 @@ impl LevelKeys for EngineerKeys<'_> {
                 if self.time >= c.expires {
                     return Err(Error::denied(format!("access denied: grant {} expired", id_hex(&grant.id))));
                 }
-                return Ok(key);
+                return Ok(Unwrapper::new(&key));
             }
         }
         Err(self.refusal(h))

@@ -92,9 +92,7 @@ impl Unwrappers {
     ) -> Result<&mut Unwrapper, Error> {
         Ok(match self.0.entry(header.fingerprint) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(Unwrapper::new(&keys.level_key(header)?))
-            }
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(keys.unwrapper(header)?),
         })
     }
 }
@@ -125,8 +123,7 @@ pub fn open_envelope(
     out: &mut dyn Write,
 ) -> Result<Header, Error> {
     let header = read_header(input)?;
-    let key = keys.level_key(&header)?;
-    let mut opener = item_opener(&header, &key)?;
+    let mut opener = item_opener_with(&header, &mut keys.unwrapper(&header)?)?;
     let (tenant, item) = (header.tenant.as_str(), header.item.as_str());
     let full = header.chunk_size as usize + CHUNK_TAG_LEN;
     for_each_chunk(input, full, |index, chunk, last| {

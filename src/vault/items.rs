@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 
 use super::chunks::{exists, item_chunks, stored_chunks, stored_chunks_into};
-use super::envelope::{ItemFields, finish_chunks, item_opener, open_chunk, read_header, tampered};
+use super::envelope::{ItemFields, finish_chunks, item_opener_with, open_chunk, read_header, tampered};
 use super::stage::{QUEUE_CHUNKS, put_staged, stage_with};
 use super::tenants::{current_epoch, find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, valid_item_id, valid_name};
@@ -182,14 +182,14 @@ impl Vault {
         out: &mut dyn Write,
     ) -> Result<ItemInfo, Error> {
         let (record, header) = self.load(tenant, item)?;
-        let key = match keys.level_key(&header) {
-            Ok(key) => key,
+        let mut unwrapper = match keys.unwrapper(&header) {
+            Ok(unwrapper) => unwrapper,
             Err(denied) => {
                 self.audit_only(keys.reader(), "get.denied", tenant, item, &denied.message)?;
                 return Err(denied);
             }
         };
-        let result = self.decrypt_to(&record, &header, &key, keys.reader(), out);
+        let result = self.decrypt_to(&record, &header, &mut unwrapper, keys.reader(), out);
         if let Err(e) = &result
             && e.kind == ErrorKind::Integrity
         {
@@ -203,12 +203,12 @@ impl Vault {
         &self,
         record: &ItemRecord,
         header: &Header,
-        key: &crate::crypto::SecretKey,
+        unwrapper: &mut crate::crypto::Unwrapper,
         reader: Option<&str>,
         out: &mut dyn Write,
     ) -> Result<ItemInfo, Error> {
         let (tenant, item) = (header.tenant.as_str(), header.item.as_str());
-        let mut opener = item_opener(header, key)?;
+        let mut opener = item_opener_with(header, unwrapper)?;
         self.audit_only(
             reader,
             "get",

@@ -1,15 +1,18 @@
 //! Where the reader's level keys come from.
 
 use super::Error;
-use crate::crypto::SecretKey;
+use crate::crypto::Unwrapper;
 use crate::format::Header;
 use crate::keyring::Keyring;
 
-/// A source of level private keys: the customer's keyring, or an engineer's active grant.
+/// A source of level keys: the customer's keyring, an engineer's active grants, and later an
+/// HSM or a remote key agent. In the spirit of age's `Identity::unwrap_stanza`, the private key
+/// never leaves it: it hands out an [`Unwrapper`], which unwraps data keys and tells its public
+/// key, and nothing else.
 pub trait LevelKeys {
-    /// The private key for the level epoch that wraps `header`'s data key, or an
+    /// The unwrapper for the level epoch key that wraps `header`'s data key, or an
     /// [`ErrorKind::AccessDenied`](super::ErrorKind::AccessDenied) error saying why not.
-    fn level_key(&self, header: &Header) -> Result<SecretKey, Error>;
+    fn unwrapper(&self, header: &Header) -> Result<Unwrapper, Error>;
 
     /// Who reads with these keys, for the audit log; `None` for the vault's actor.
     fn reader(&self) -> Option<&str> {
@@ -18,7 +21,7 @@ pub trait LevelKeys {
 }
 
 impl LevelKeys for Keyring {
-    fn level_key(&self, h: &Header) -> Result<SecretKey, Error> {
+    fn unwrapper(&self, h: &Header) -> Result<Unwrapper, Error> {
         let key = self.key(&h.tenant, &h.level, h.key_epoch).ok_or_else(|| {
             Error::denied(format!(
                 "access denied: keyring {} holds no key for tenant {:?}, level {:?}, epoch {}",
@@ -28,14 +31,14 @@ impl LevelKeys for Keyring {
                 h.key_epoch
             ))
         })?;
-        Ok(SecretKey::from_bytes(&key.to_bytes()))
+        Ok(Unwrapper::new(key))
     }
 }
 
 /// A borrowed source is a source too (a caller can hand over a keyring it keeps).
 impl<T: LevelKeys + ?Sized> LevelKeys for &T {
-    fn level_key(&self, header: &Header) -> Result<SecretKey, Error> {
-        (**self).level_key(header)
+    fn unwrapper(&self, header: &Header) -> Result<Unwrapper, Error> {
+        (**self).unwrapper(header)
     }
 
     fn reader(&self) -> Option<&str> {

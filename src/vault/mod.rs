@@ -23,7 +23,7 @@ pub use backup::BackupInfo;
 pub use bulk::BulkReport;
 pub use caller::Caller;
 pub(crate) use envelope::Unwrappers;
-pub use envelope::{ItemFields, item_opener, open_envelope, seal_envelope, seal_header};
+pub use envelope::{ItemFields, item_opener, item_opener_with, open_envelope, seal_envelope, seal_header};
 pub use error::{Error, ErrorKind};
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;

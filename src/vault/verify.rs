@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::chunks::stored_chunks;
 use super::envelope::{finish_chunks, open_chunk};
-use super::{Error, LevelKeys, Vault, find_level, item_opener, valid_name};
+use super::{Error, LevelKeys, Vault, find_level, item_opener_with, valid_name};
 use crate::audit::{self, Verdict};
 use crate::crypto::fingerprint;
 use crate::format::{Header, hex};
@@ -113,13 +113,13 @@ fn check_item(
     if record.chunks == 0 {
         return Err(bad("it has no chunks".into()));
     }
-    let key = keyring.and_then(|k| k.level_key(&header).ok());
-    let Some(key) = key else {
+    let unwrapper = keyring.and_then(|k| k.unwrapper(&header).ok());
+    let Some(mut unwrapper) = unwrapper else {
         stored_chunks(r, record, &header, |_, _, _| Ok(()))?;
         report.skipped += u64::from(keyring.is_some());
         return Ok(());
     };
-    let mut opener = item_opener(&header, &key)?;
+    let mut opener = item_opener_with(&header, &mut unwrapper)?;
     stored_chunks(r, record, &header, |index, chunk, last| {
         open_chunk(&mut opener, &header, index, chunk, last)
     })?;
