@@ -26,7 +26,7 @@ use lockbox::vault::Vault;
 use redb::{ReadableDatabase, TableDefinition};
 
 const KDF: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
-const PASS: &str = "bench";
+const PASS: &str = "a bench passphrase";
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -144,9 +144,10 @@ fn large_file(rows: &mut Vec<Row>, tmp: &Path) {
         Some(lockbox(&vault_dir, &["put", "acme", &id, "--level", "secret", "--file", &inp]))
     })
     .unwrap();
-    let get =
-        best(|| Some(lockbox(&vault_dir, &["get", "acme", "big", "--keyring", &keyring, "--out", &out])))
-            .unwrap();
+    let get = best(|| {
+        Some(lockbox(&vault_dir, &["get", "acme", "big", "--keyring", &keyring, "--out", &out, "--replace"]))
+    })
+    .unwrap();
     assert_eq!(fs::metadata(&out).unwrap().len(), bytes);
     let key = dir.join("age.key").to_string_lossy().into_owned();
     let have_age = run("age-keygen", &["-o", &key]).is_some();
@@ -368,7 +369,16 @@ fn peak_memory(rows: &mut Vec<Row>, tmp: &Path) {
     );
     let get = peak_kib(
         &vault_dir,
-        &["get", "acme", "big", "--keyring", &keyring, "--out", &dir.join("out").to_string_lossy()],
+        &[
+            "get",
+            "acme",
+            "big",
+            "--keyring",
+            &keyring,
+            "--out",
+            &dir.join("out").to_string_lossy(),
+            "--replace",
+        ],
     );
     for (what, kib) in [("put", put), ("get", get)] {
         rows.push(Row {

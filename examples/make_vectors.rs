@@ -405,7 +405,7 @@ fn seeds(corpus: &Path) {
     let opts = lockbox::vault::PutOptions { replace: false, chunk_size: 64 };
     vault.put("acme", "small", "secret", &mut std::io::Cursor::new(b"hi"), opts).unwrap();
     vault.put("acme", "large", "secret", &mut std::io::Cursor::new(plaintext(200)), opts).unwrap();
-    vault.backup(&tmp.path().join("b")).unwrap();
+    vault.backup(&tmp.path().join("b"), false).unwrap();
     put("backup", "two-items", &std::fs::read(tmp.path().join("b")).unwrap());
     println!("wrote {count} fuzz seeds to {}", corpus.display());
 }

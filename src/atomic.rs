@@ -41,22 +41,28 @@ pub fn write_file<E>(
     fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
 ) -> Result<(), Failed<E>> {
     match target(path)? {
-        Target::File(file) => replace_file(&file, fill),
+        Target::File(file) => replace_file(&file, true, fill),
         Target::Stream => Err(not_writable(path, "is not a regular file").into()),
     }
 }
 
-/// Writes a user-named output (`get --out`, `backup`): a regular file (or nothing yet) is
-/// replaced atomically as [`write_file`] does; a character device, FIFO or pipe (`/dev/null`,
+/// Writes a user-named output (`get --out`, `backup`): a regular file is replaced atomically
+/// as [`write_file`] does only with `replace` (else `AlreadyExists`, and nothing is written);
+/// a new file is created the same way; a character device, FIFO or pipe (`/dev/null`,
 /// `/dev/stdout`, a named pipe someone reads) is written in place and never replaced, so it can
 /// get a partial output if `fill` fails. A symbolic link is followed; a directory, a block
 /// device or a socket is refused with [`io::ErrorKind::InvalidInput`].
 pub fn write_output<E>(
     path: &Path,
+    replace: bool,
     fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
 ) -> Result<(), Failed<E>> {
     match target(path)? {
-        Target::File(file) => replace_file(&file, fill),
+        Target::File(file) if !replace && fs::symlink_metadata(&file).is_ok() => {
+            Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", path.display()))
+                .into())
+        }
+        Target::File(file) => replace_file(&file, replace, fill),
         Target::Stream => write_stream(path, fill),
     }
 }
@@ -117,7 +123,13 @@ fn not_writable(path: &Path, why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, format!("{} {why}", path.display()))
 }
 
-fn replace_file<E>(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<(), E>) -> Result<(), Failed<E>> {
+/// Writes `path` through a temp file; over an existing file only if `replace` (the rename
+/// itself refuses, so a file appearing meanwhile is not replaced either).
+fn replace_file<E>(
+    path: &Path,
+    replace: bool,
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+) -> Result<(), Failed<E>> {
     let dir = parent(path);
     with_temp(path, |tmp| {
         // Writes of a whole chunk (64 KiB) are larger than the buffer and go straight through,
@@ -127,7 +139,7 @@ fn replace_file<E>(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<(), 
         let f = w.into_inner().map_err(|e| e.into_error())?.into_inner();
         f.sync_all()?;
         drop(f);
-        fs::rename(tmp, path)?;
+        if replace { fs::rename(tmp, path) } else { rename_new(tmp, path) }?;
         Ok(File::open(&dir)?.sync_all()?)
     })
 }

@@ -34,6 +34,11 @@ impl Passphrase {
         Passphrase(Zeroizing::new(text))
     }
 
+    /// Its length in characters.
+    pub fn chars(&self) -> usize {
+        self.0.chars().count()
+    }
+
     /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -157,7 +157,7 @@ fn cli_import_export_summaries_and_exit_codes() {
         Command::new(env!("CARGO_BIN_EXE_lockbox"))
             .args(args)
             .env("LOCKBOX_VAULT", dir.path().join("v"))
-            .env("LOCKBOX_PASSPHRASE", "pw")
+            .env("LOCKBOX_PASSPHRASE", "a passphrase of some length")
             .output()
             .unwrap()
     };

@@ -29,7 +29,7 @@ impl Env {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
             .args(args)
             .env("LOCKBOX_VAULT", self.dir.path().join("vault"))
-            .env("LOCKBOX_PASSPHRASE", "pw")
+            .env("LOCKBOX_PASSPHRASE", "a passphrase of some length")
             .env("LOCKBOX_ACTOR", "alice")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

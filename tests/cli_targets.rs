@@ -118,7 +118,15 @@ fn get_out_follows_a_symlink_and_keeps_it() {
     std::fs::write(env.path("target"), b"old").unwrap();
     std::os::unix::fs::symlink(env.path("target"), env.path("link")).unwrap();
     let keyring = env.path("acme.keyring");
-    env.ok(&env.get_args(&keyring, &env.path("link")));
+    // The file it points to exists: replaced only with --replace.
+    let out = env.run(&env.get_args(&keyring, &env.path("link")));
+    assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--replace"));
+    assert_eq!(std::fs::read(env.path("target")).unwrap(), b"old");
+    let link = env.path("link");
+    let mut args = env.get_args(&keyring, &link);
+    args.push("--replace");
+    env.ok(&args);
     assert!(std::fs::symlink_metadata(env.path("link")).unwrap().file_type().is_symlink());
     assert_eq!(std::fs::read(env.path("target")).unwrap(), b"text");
     // A dangling link: the file it names is created.
@@ -137,7 +145,10 @@ fn backup_streams_into_a_fifo_and_through_a_symlink() {
     let streamed = reader.join().unwrap();
     std::fs::write(env.path("b.target"), b"").unwrap();
     std::os::unix::fs::symlink(env.path("b.target"), env.path("b.link")).unwrap();
-    env.ok(&["backup", &env.path("b.link")]);
+    let out = env.run(&["backup", &env.path("b.link")]);
+    assert_eq!(out.status.code(), Some(6), "an existing backup file was replaced without --replace");
+    assert_eq!(std::fs::read(env.path("b.target")).unwrap(), b"");
+    env.ok(&["backup", &env.path("b.link"), "--replace"]);
     assert!(std::fs::symlink_metadata(env.path("b.link")).unwrap().file_type().is_symlink());
     // Both are whole backups a restore accepts.
     std::fs::write(env.path("streamed.bak"), &streamed).unwrap();

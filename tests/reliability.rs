@@ -228,7 +228,7 @@ fn backups_restore_everything_and_damaged_backups_are_refused() {
         )
         .unwrap();
     let backup = f.dir.path().join("vault.backup");
-    let info = vault.backup(&backup).unwrap();
+    let info = vault.backup(&backup, false).unwrap();
     let Verdict::Intact { head, .. } = vault.verify_audit(None).unwrap() else { panic!() };
     assert_eq!(info.audit_head, head);
     drop(vault);

@@ -293,7 +293,7 @@ fn both_engines_keep_the_same_records_after_the_same_vault_work() {
         vault.remove("acme", "small").unwrap();
         assert!(vault.verify(None, Some(&keyring)).unwrap().problems.is_empty());
         let file = dir.path().join(format!("backup-{}", backups.len()));
-        vault.backup(&file).unwrap();
+        vault.backup(&file, false).unwrap();
         backups.push(std::fs::read(&file).unwrap());
     }
     // The records hold random ids, keys and times, so the two backups differ in content; their

@@ -105,8 +105,11 @@ pub enum Command {
     },
     /// Write a consistent, self-checking snapshot of the vault to FILE (still encrypted)
     Backup {
-        /// The backup file to write (atomically)
+        /// The backup file to write (atomically), or a FIFO or device to stream it to
         file: PathBuf,
+        /// Overwrite FILE if it exists (else refused, exit 6)
+        #[arg(long)]
+        replace: bool,
     },
     /// Rebuild a vault from a backup into --vault DIR (which must not hold a vault yet)
     Restore {
@@ -336,8 +339,10 @@ pub struct PutArgs {
     /// The input is a portable envelope (as printed by `get --raw`), stored as it is
     #[arg(long)]
     pub raw: bool,
-    /// Plaintext bytes per chunk
-    #[arg(long, default_value_t = lockbox::format::DEFAULT_CHUNK_SIZE, value_name = "BYTES")]
+    /// Plaintext bytes per chunk (16 to 16777216)
+    #[arg(long, default_value_t = lockbox::format::DEFAULT_CHUNK_SIZE, value_name = "BYTES",
+          value_parser = clap::value_parser!(u32).range(
+              lockbox::format::MIN_CHUNK_SIZE as i64..=lockbox::format::MAX_CHUNK_SIZE as i64))]
     pub chunk_size: u32,
 }
 
@@ -358,6 +363,9 @@ pub struct GetArgs {
     /// Print the portable envelope (still encrypted); needs no key
     #[arg(long, conflicts_with_all = ["keyring", "identity"])]
     pub raw: bool,
+    /// Overwrite the --out file if it exists (else refused, exit 6)
+    #[arg(long, requires = "out")]
+    pub replace: bool,
 }
 
 /// `list` arguments.

@@ -33,7 +33,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             bulk::export(&ctx, tenant, dir, keyring, identity, replace)
         }
         Command::Verify { tenant, keyring } => verify(&ctx, tenant, keyring),
-        Command::Backup { file } => backup(&ctx, file),
+        Command::Backup { file, replace } => backup(&ctx, file, replace),
         Command::Restore { file } => restore(&ctx, file),
         Command::Demo => demo::run(),
     }
@@ -71,9 +71,9 @@ fn verify(ctx: &Ctx, tenant: Option<String>, keyring: Option<PathBuf>) -> Result
     }
 }
 
-fn backup(ctx: &Ctx, file: PathBuf) -> Result<(), Error> {
+fn backup(ctx: &Ctx, file: PathBuf, replace: bool) -> Result<(), Error> {
     let vault = ctx.open()?;
-    let b = vault.backup(&file)?;
+    let b = vault.backup(&file, replace)?;
     ctx.emit(
         json!({"file": file, "records": b.records, "bytes": b.bytes, "audit_head": hex(&b.audit_head)}),
         || {
@@ -112,9 +112,18 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
             return Err(Error::usage(format!("{} is a directory, not a file", path.display())));
         }
         Some(path) => Box::new(File::open(path).map_err(|e| open_error(path, e))?),
-        None => Box::new(io::stdin().lock()),
+        None => {
+            if io::IsTerminal::is_terminal(&io::stdin()) {
+                eprintln!(
+                    "lockbox: reading the item from the terminal; end it with Ctrl-D (or pass --file PATH)"
+                );
+            }
+            Box::new(io::stdin().lock())
+        }
     };
     let (tenant, item) = (&args.item.tenant, &args.item.item);
+    // What a replace is about to replace, to say so if the level changes.
+    let previous = if args.replace { vault.item(tenant, item).ok().and_then(|i| i.level) } else { None };
     let info = if args.raw {
         vault.put_raw(tenant, item, args.level.as_deref(), &mut input, args.replace)?
     } else {
@@ -123,9 +132,15 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
         let opts = PutOptions { replace: args.replace, chunk_size: args.chunk_size };
         vault.put(tenant, item, level, &mut input, opts)?
     };
-    ctx.emit(item_json(&info), || {
+    let moved = previous.filter(|p| Some(p) != info.level.as_ref());
+    let mut json = item_json(&info);
+    json["previous_level"] = json!(moved);
+    ctx.emit(json, || {
         let level = info.level.as_deref().unwrap_or("?");
-        outln!("stored {item} in tenant {tenant} (level {level}, epoch {}, {} bytes)", info.epoch, info.size)
+        outln!("stored {item} in tenant {tenant} (level {level}, epoch {}, {} bytes)", info.epoch, info.size);
+        if let Some(was) = &moved {
+            outln!("note: {item} was at level {was}; the replacement is at level {level}");
+        }
     });
     Ok(())
 }
@@ -138,11 +153,11 @@ fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
         (Some(key), false) => {
             let vault = ctx.open()?;
             let keys = key.level_keys(&vault, tenant)?;
-            write_output(out, |w| vault.get(tenant, item, keys.as_ref(), w))
+            write_output(out, args.replace, |w| vault.get(tenant, item, keys.as_ref(), w))
         }
         (None, true) => {
             let vault = ctx.open()?;
-            write_output(out, |w| vault.get_raw(tenant, item, w))
+            write_output(out, args.replace, |w| vault.get_raw(tenant, item, w))
         }
         _ => Err(Error::usage("get needs --keyring FILE, --identity FILE, or --raw")),
     }
@@ -153,6 +168,7 @@ fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
 /// is written in place, a symbolic link is followed, a directory is refused.
 pub fn write_output<T>(
     path: Option<&Path>,
+    replace: bool,
     f: impl FnOnce(&mut dyn Write) -> Result<T, Error>,
 ) -> Result<(), Error> {
     let Some(path) = path else {
@@ -161,7 +177,7 @@ pub fn write_output<T>(
         f(&mut out)?;
         return out.flush().map_err(Error::output);
     };
-    match lockbox::atomic::write_output(path, |w| f(w).map(drop)) {
+    match lockbox::atomic::write_output(path, replace, |w| f(w).map(drop)) {
         Ok(()) => Ok(()),
         Err(Failed::Fill(e)) => Err(e),
         Err(Failed::Io(e)) => Err(output_error(path, e)),
@@ -175,6 +191,7 @@ pub fn output_error(path: &Path, e: io::Error) -> Error {
         io::ErrorKind::NotFound => open_error(path, e),
         // What is at the path cannot be written (a directory, a block device): says so itself.
         io::ErrorKind::InvalidInput => Error::usage(e.to_string()),
+        io::ErrorKind::AlreadyExists => Error::conflict(format!("{e} (--replace overwrites it)")),
         _ => Error::output(e),
     }
 }

@@ -23,10 +23,20 @@ pub use args::Cli;
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help, --version
+            return ExitCode::SUCCESS;
+        }
+        Err(e) if std::env::args_os().any(|a| a == "--json") => {
+            let message = e.kind().to_string();
+            let detail = e.render().to_string();
+            let detail = detail.lines().next().unwrap_or("").trim_start_matches("error: ");
+            report(&Error::usage(if detail.is_empty() { message } else { detail.to_owned() }), true);
+            return ExitCode::from(2);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(2);
         }
     };
     let json = cli.json;

@@ -8,6 +8,9 @@ use lockbox::keyring::Passphrase;
 use lockbox::vault::Error;
 
 const MAX_PASSPHRASE_FILE: u64 = 64 * 1024;
+/// Shortest passphrase accepted for a new keyring or identity. Argon2id slows each guess; it
+/// cannot save a passphrase of a few characters.
+const MIN_NEW_PASSPHRASE_CHARS: usize = 12;
 
 /// Gets the passphrase for `what` (a file path, shown in the prompt). `new` asks twice.
 pub fn passphrase(file: Option<&Path>, what: &Path, new: bool) -> Result<Passphrase, Error> {
@@ -24,6 +27,12 @@ pub fn passphrase(file: Option<&Path>, what: &Path, new: bool) -> Result<Passphr
     };
     if pass.is_empty() {
         return Err(Error::usage(format!("the passphrase for {} is empty", what.display())));
+    }
+    if new && pass.chars() < MIN_NEW_PASSPHRASE_CHARS {
+        return Err(Error::usage(format!(
+            "a new passphrase needs at least {MIN_NEW_PASSPHRASE_CHARS} characters (a few unrelated words are easy to remember); {} was not created",
+            what.display()
+        )));
     }
     Ok(pass)
 }

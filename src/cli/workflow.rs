@@ -136,7 +136,8 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
         RequestCmd::Approve { id, levels, duration, keyring } => {
             // An unknown request is refused before any prompt; the vault is not held while the
             // customer types the passphrase, and approval checks the request again.
-            vault()?.request(&id)?;
+            let (request, _) = vault()?.request(&id)?;
+            lockbox::lockbox::chosen_levels(&request, levels.as_deref())?;
             let mut ring = ctx.keyring(&keyring)?;
             let g =
                 lockbox::customer::approve_request(&vault()?, &mut ring, &id, levels.as_deref(), duration)?;

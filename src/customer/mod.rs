@@ -44,9 +44,22 @@ pub fn add_level(
     level: &str,
 ) -> Result<TenantRecord, Error> {
     vault.check_new_level(tenant, level)?;
+    holds_tenant(keyring, tenant)?;
     let key = new_epoch(keyring, tenant, level, 1)?;
     keyring.save()?;
     vault.commit_level(tenant, &key)
+}
+
+/// Refuses a keyring that holds no key of `tenant`: a new level or epoch key saved in it would
+/// be lost to the tenant's own keyring, and items written to it unreadable.
+fn holds_tenant(keyring: &Keyring, tenant: &str) -> Result<(), Error> {
+    if keyring.entries().any(|(t, _, _)| t == tenant) {
+        return Ok(());
+    }
+    Err(Error::denied(format!(
+        "access denied: keyring {} holds no key of tenant {tenant:?}; give the keyring the tenant was created with",
+        keyring.path().display()
+    )))
 }
 
 /// The key of a new level epoch, put in the keyring (not yet saved); returns its public half.

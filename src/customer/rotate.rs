@@ -42,6 +42,7 @@ pub fn prepare_rotation(
 ) -> Result<PreparedRotation, Error> {
     valid_name("tenant", tenant)?;
     valid_name("level", level)?;
+    super::holds_tenant(keyring, tenant)?;
     let current = vault.current_epoch(tenant, level)?;
     let next = current
         .checked_add(1)

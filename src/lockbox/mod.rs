@@ -11,8 +11,8 @@ mod grants;
 mod requests;
 
 pub use grants::{EngineerKeys, GrantStatus};
-pub use requests::{Approval, NewRequest, RequestStatus};
-pub(crate) use requests::{check_duration, chosen_levels};
+pub(crate) use requests::check_duration;
+pub use requests::{Approval, NewRequest, RequestStatus, chosen_levels};
 
 use crate::vault::Error;
 

@@ -274,10 +274,9 @@ fn pending(tx: &dyn Writes, id: &[u8; 16], time: u64) -> Result<RequestRecord, E
     }
 }
 
-pub(crate) fn chosen_levels(
-    request: &RequestRecord,
-    levels: Option<&[String]>,
-) -> Result<Vec<String>, Error> {
+/// The levels an approval releases: `levels`, each requested and none twice, or all the
+/// request names.
+pub fn chosen_levels(request: &RequestRecord, levels: Option<&[String]>) -> Result<Vec<String>, Error> {
     let Some(levels) = levels else { return Ok(request.levels.clone()) };
     if levels.is_empty() {
         return Err(Error::usage("approve at least one level, or deny the request"));
@@ -290,9 +289,10 @@ pub(crate) fn chosen_levels(
                 request.levels.join(", ")
             )));
         }
-        if !out.contains(level) {
-            out.push(level.clone());
+        if out.contains(level) {
+            return Err(Error::usage(format!("level {level:?} is listed twice")));
         }
+        out.push(level.clone());
     }
     Ok(out)
 }

@@ -23,10 +23,15 @@ pub struct BackupInfo {
 impl Vault {
     /// Writes a consistent snapshot of the whole vault to `file`: a regular file atomically, a
     /// FIFO or character device in place (see [`crate::atomic::write_output`]).
-    pub fn backup(&self, file: &Path) -> Result<BackupInfo, Error> {
+    /// An existing regular file is replaced only with `replace` (else a conflict, and nothing
+    /// is written or logged).
+    pub fn backup(&self, file: &Path, replace: bool) -> Result<BackupInfo, Error> {
+        if !replace && std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
+            return Err(exists_error(file));
+        }
         self.audit_only(None, "backup", "", "", &file.display().to_string())?;
         let mut summary = None;
-        let written = crate::atomic::write_output(file, |w| {
+        let written = crate::atomic::write_output(file, replace, |w| {
             summary = Some(self.store().backup_to(w)?);
             Ok(())
         });
@@ -35,6 +40,9 @@ impl Vault {
             Err(Failed::Io(e) | Failed::Fill(StoreError::Io(e))) => {
                 if e.kind() == std::io::ErrorKind::InvalidInput {
                     return Err(Error::usage(format!("cannot write backup: {e}")));
+                }
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    return Err(exists_error(file));
                 }
                 if e.kind() == std::io::ErrorKind::BrokenPipe {
                     return Err(Error::output(e));
@@ -91,4 +99,8 @@ impl Vault {
             }
         }
     }
+}
+
+fn exists_error(file: &Path) -> Error {
+    Error::conflict(format!("{} already exists (backup --replace overwrites it)", file.display()))
 }

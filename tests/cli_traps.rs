@@ -1,0 +1,153 @@
+//! Small traps a new user fell into, each now refused or explained.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const PASS: &str = "correct horse battery staple";
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let env = Env { dir: tempfile::tempdir().unwrap() };
+        env.ok(&["init"], b"");
+        for (tenant, levels) in [("acme", "public,internal,secret"), ("globex", "public")] {
+            let keyring = env.path(&format!("{tenant}.keyring"));
+            env.ok(&["tenant", "create", tenant, "--levels", levels, "--keyring", &keyring], b"");
+        }
+        env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
+        env
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+
+    fn run_with(&self, args: &[&str], stdin: &[u8], pass: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+            .args(args)
+            .env("LOCKBOX_VAULT", self.dir.path().join("vault"))
+            .env("LOCKBOX_PASSPHRASE", pass)
+            .env("LOCKBOX_ACTOR", "alice")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: &[u8]) -> String {
+        let out = self.run_with(args, stdin, PASS);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs, checks the exit code, returns standard error.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run_with(args, b"", PASS);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        stderr
+    }
+}
+
+#[test]
+fn an_approval_naming_a_level_twice_is_refused_before_any_prompt() {
+    let env = Env::new();
+    let req = env.ok(
+        &[
+            "request",
+            "create",
+            "--tenant",
+            "acme",
+            "--engineer",
+            "eve",
+            "--levels",
+            "internal,secret",
+            "--reason",
+            "r",
+            "--case",
+            "c",
+        ],
+        b"",
+    );
+    let req = req.trim();
+    // No passphrase at all: had it prompted, it would fail for that (exit 2, another message).
+    let out = env.run_with(
+        &["request", "approve", req, "--levels", "secret,secret", "--keyring", &env.path("acme.keyring")],
+        b"",
+        "",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("listed twice"), "{stderr}");
+    let list = env.ok(&["--json", "grant", "list"], b"");
+    assert_eq!(list.trim(), "[]");
+}
+
+#[test]
+fn another_tenants_keyring_cannot_add_or_rotate_a_level() {
+    let env = Env::new();
+    let before = std::fs::read(env.path("globex.keyring")).unwrap();
+    let e = env.fails(&["level", "add", "acme", "pii", "--keyring", &env.path("globex.keyring")], 4);
+    assert!(e.contains("holds no key of tenant \"acme\""), "{e}");
+    let e = env.fails(&["level", "rotate", "acme", "secret", "--keyring", &env.path("globex.keyring")], 4);
+    assert!(e.contains("holds no key of tenant \"acme\""), "{e}");
+    assert_eq!(std::fs::read(env.path("globex.keyring")).unwrap(), before, "the wrong keyring was changed");
+    let show = env.ok(&["--json", "tenant", "show", "acme"], b"");
+    assert!(!show.contains("pii"), "{show}");
+    assert!(show.contains("\"current_epoch\":1"), "{show}");
+}
+
+#[test]
+fn a_replace_that_moves_an_item_to_another_level_says_so() {
+    let env = Env::new();
+    env.ok(&["put", "acme", "doc", "--level", "internal"], b"one");
+    let out = env.ok(&["put", "acme", "doc", "--level", "secret", "--replace"], b"two");
+    assert!(out.contains("was at level internal") && out.contains("level secret"), "{out}");
+    let json = env.ok(&["--json", "put", "acme", "doc", "--level", "secret", "--replace"], b"three");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["previous_level"], serde_json::Value::Null, "same level: nothing to say");
+    let json = env.ok(&["--json", "put", "acme", "doc", "--level", "public", "--replace"], b"four");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["previous_level"], "secret");
+}
+
+#[test]
+fn parse_errors_follow_json_and_ranges_are_the_real_ones() {
+    let env = Env::new();
+    let out = env.run_with(&["--json", "bogus"], b"", PASS);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["kind"], "usage");
+    assert_eq!(v["error"]["code"], 2);
+    assert!(v["error"]["message"].as_str().unwrap().contains("bogus"), "{v}");
+
+    let e = env.fails(&["put", "acme", "x", "--level", "public", "--chunk-size", "99999999999"], 2);
+    assert!(e.contains("16..=16777216"), "{e}");
+    let e = env.fails(&["put", "acme", "x", "--level", "public", "--chunk-size", "8"], 2);
+    assert!(e.contains("16..=16777216"), "{e}");
+}
+
+#[test]
+fn a_new_keyring_or_identity_needs_a_real_passphrase() {
+    let env = Env::new();
+    let out = env.run_with(
+        &["tenant", "create", "initech", "--levels", "a", "--keyring", &env.path("i.keyring")],
+        b"",
+        "x",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("at least 12 characters"), "{stderr}");
+    assert!(!std::path::Path::new(&env.path("i.keyring")).exists());
+    let out = env.run_with(&["engineer", "enroll", "bob", "--identity", &env.path("bob.id")], b"", "short");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!std::path::Path::new(&env.path("bob.id")).exists());
+    // With a long enough one it is created.
+    env.ok(&["tenant", "create", "initech", "--levels", "a", "--keyring", &env.path("i.keyring")], b"");
+}
