@@ -151,3 +151,77 @@ fn a_new_keyring_or_identity_needs_a_real_passphrase() {
     // With a long enough one it is created.
     env.ok(&["tenant", "create", "initech", "--levels", "a", "--keyring", &env.path("i.keyring")], b"");
 }
+
+#[test]
+fn durations_and_grants_read_as_people_write_them() {
+    let env = Env::new();
+    let policy =
+        env.ok(&["tenant", "policy", "acme", "--max-access", "1h 30m", "--request-ttl", "1h30m"], b"");
+    assert!(policy.contains("at most 1h 30m;") && policy.contains("wait at most 1h 30m"), "{policy}");
+    let json = env.ok(&["--json", "tenant", "policy", "acme"], b"");
+    assert!(json.contains("\"max_access_secs\":5400"), "{json}");
+    env.fails(&["tenant", "policy", "acme", "--max-access", "1.5s"], 2);
+    env.fails(&["tenant", "policy", "acme", "--max-access", "soon"], 2);
+    env.fails(&["tenant", "policy", "acme", "--max-access", "31days"], 2);
+
+    let create = |levels: &str| {
+        let req = env.ok(
+            &[
+                "request",
+                "create",
+                "--tenant",
+                "acme",
+                "--engineer",
+                "eve",
+                "--levels",
+                levels,
+                "--reason",
+                "r",
+                "--case",
+                "c",
+                "--duration",
+                "1h",
+            ],
+            b"",
+        );
+        req.trim().to_owned()
+    };
+    let keyring = env.path("acme.keyring");
+    let (r1, r2) = (create("internal,secret"), create("public"));
+    let shown = env.ok(&["request", "show", &r1], b"");
+    assert!(shown.contains("waits     until") && !shown.contains("if undecided"), "{shown}");
+    let g1 = env.ok(
+        &["request", "approve", &r1, "--levels", "internal", "--duration", "30m", "--keyring", &keyring],
+        b"",
+    );
+    let g2 = env.ok(&["request", "approve", &r2, "--keyring", &keyring], b"");
+    env.ok(&["grant", "revoke", g2.trim()], b"");
+
+    let shown = env.ok(&["request", "show", &r1], b"");
+    assert!(shown.contains("decision  approved") && shown.contains("by alice"), "{shown}");
+    assert!(shown.contains("granted   internal (epoch 1) for 30m"), "{shown}");
+    assert!(!shown.contains("secret ("), "the levels granted, not those asked for: {shown}");
+
+    let list = env.ok(&["grant", "list"], b"");
+    assert!(list.contains("REMAINING") && list.contains("APPROVED BY"), "{list}");
+    assert!(list.contains("internal (epoch 1)") && !list.contains("@1.."), "{list}");
+    assert!(list.contains("29m") || list.contains("30m"), "{list}");
+    let active = env.ok(&["grant", "list", "--status", "active"], b"");
+    assert!(active.contains(g1.trim()) && !active.contains(g2.trim()), "{active}");
+    let revoked = env.ok(&["--json", "grant", "list", "--status", "revoked"], b"");
+    let v: serde_json::Value = serde_json::from_str(&revoked).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["levels"][0]["last_epoch"], 1);
+    assert_eq!(v[0]["remaining_secs"], 0);
+
+    let show = env.ok(&["grant", "show", &g1.trim()[..8]], b"");
+    assert!(
+        show.contains("approved") && show.contains("alice") && show.contains("access       30m"),
+        "{show}"
+    );
+    let json = env.ok(&["--json", "grant", "show", g1.trim()], b"");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["access_secs"], 1800);
+    assert!(v["remaining_secs"].as_u64().unwrap() > 1700);
+    env.fails(&["grant", "show", "0123456789abcdef0123456789abcdef"], 3);
+}

@@ -208,6 +208,14 @@ pub enum GrantCmd {
         /// Only this engineer's
         #[arg(long)]
         engineer: Option<String>,
+        /// Only those in this state
+        #[arg(long, value_parser = ["active", "expired", "revoked"])]
+        status: Option<String>,
+    },
+    /// Show a grant: what it releases, to whom, until when, approved by whom
+    Show {
+        /// Grant id, or a unique prefix of at least 6 hex digits
+        id: String,
     },
     /// Revoke an active grant now
     Revoke {
@@ -233,20 +241,17 @@ pub enum AuditCmd {
     },
 }
 
-/// Parses `90s`, `30m`, `4h`, `2d` into seconds.
+/// Parses a duration (`90s`, `30m`, `4h`, `1h 30m`, `1h30m`, `2d`: humantime's syntax) into
+/// whole seconds, from 1 second to 30 days.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
-    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{text:?} is not a duration like 90s, 30m, 4h or 2d")),
-    };
-    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 30m, 4h or 2d"))?;
-    match n.checked_mul(scale) {
-        Some(0) => Err("a duration must be longer than zero".into()),
-        Some(secs) if secs <= lockbox::vault::MAX_DURATION_SECS => Ok(secs),
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration like 90s, 30m, 4h, 1h30m or 2d ({e})"))?;
+    if d.subsec_nanos() != 0 {
+        return Err(format!("{text:?}: durations are whole seconds"));
+    }
+    match d.as_secs() {
+        0 => Err("a duration must be longer than zero".into()),
+        secs if secs <= lockbox::vault::MAX_DURATION_SECS => Ok(secs),
         _ => Err(format!("{text:?} is longer than 30 days")),
     }
 }

@@ -38,6 +38,19 @@ pub fn stdout_failure() -> Option<io::ErrorKind> {
     *STDOUT_FAILED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A duration in seconds for a person: `4h`, `1h 30m`, `27m 5s`.
+pub fn duration(secs: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+}
+
+/// How long until `at`, from `now`: "in 27m" or "ended".
+pub fn remaining(at: u64, now: u64) -> String {
+    match at.checked_sub(now) {
+        Some(left) if left > 0 => duration(left),
+        _ => "-".into(),
+    }
+}
+
 /// Seconds since the Unix epoch as RFC 3339 UTC.
 pub fn time(secs: u64) -> String {
     lockbox::format::rfc3339(secs)

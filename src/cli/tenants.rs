@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::args::{LevelCmd, TenantCmd};
 use super::context::Ctx;
-use super::output::{hex, outln, table, tenant_json, time};
+use super::output::{duration, hex, outln, table, tenant_json, time};
 
 pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
     // The only subcommand with a key asks for its passphrase before the vault is opened.
@@ -46,7 +46,7 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 vault.tenant(&tenant)?
             };
             ctx.emit(json!({"tenant": t.name, "max_access_secs": t.max_access_secs, "request_ttl_secs": t.request_ttl_secs}), || {
-                outln!("tenant {}: grants last at most {}s; requests wait at most {}s", t.name, t.max_access_secs, t.request_ttl_secs)
+                outln!("tenant {}: grants last at most {}; requests wait at most {}", t.name, duration(t.max_access_secs), duration(t.request_ttl_secs))
             });
         }
         TenantCmd::Show { tenant } => {
@@ -54,8 +54,8 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
             ctx.emit(tenant_json(&t), || {
                 outln!("tenant      {}", t.name);
                 outln!("created     {}", time(t.created));
-                outln!("max access  {}s", t.max_access_secs);
-                outln!("request ttl {}s", t.request_ttl_secs);
+                outln!("max access  {}", duration(t.max_access_secs));
+                outln!("request ttl {}", duration(t.request_ttl_secs));
                 let rows: Vec<Vec<String>> = t
                     .levels
                     .iter()

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::args::{AuditCmd, EngineerCmd, GrantCmd, RequestCmd};
 use super::context::Ctx;
-use super::output::{hex, outln, table, time};
+use super::output::{duration, hex, outln, remaining, table, time};
 
 pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
     // The new identity's passphrase is asked before the vault is opened.
@@ -51,12 +51,14 @@ fn request_json(r: &RequestRecord, s: RequestStatus) -> Value {
     })
 }
 
-fn grant_json(g: &GrantRecord, s: GrantStatus) -> Value {
+fn grant_json(g: &GrantRecord, s: GrantStatus, now: u64) -> Value {
     let levels: Vec<Value> =
-        g.levels.iter().map(|(l, e)| json!({"level": l, "epochs": format!("1..={e}")})).collect();
+        g.levels.iter().map(|(l, e)| json!({"level": l, "first_epoch": 1, "last_epoch": e})).collect();
+    let remaining = if s == GrantStatus::Active { g.expires.saturating_sub(now) } else { 0 };
     json!({
         "id": id_hex(&g.id), "request": id_hex(&g.request), "tenant": g.tenant, "engineer": g.engineer,
         "levels": levels, "created": time(g.created), "expires": time(g.expires), "approved_by": g.approved_by,
+        "access_secs": g.expires.saturating_sub(g.created), "remaining_secs": remaining,
         "revoked": g.revoked.as_ref().map(|(at, by)| json!({"at": time(*at), "by": by})), "status": s.name(),
     })
 }
@@ -110,22 +112,33 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             });
         }
         RequestCmd::Show { id } => {
-            let (r, s) = vault()?.request(&id)?;
-            ctx.emit(request_json(&r, s), || {
+            let vault = vault()?;
+            let (r, s) = vault.request(&id)?;
+            let grant = r.grant.map(|g| vault.grant(&id_hex(&g))).transpose()?;
+            let mut j = request_json(&r, s);
+            if let Some((g, gs)) = &grant {
+                j["granted"] = grant_json(g, *gs, vault.now());
+            }
+            ctx.emit(j, || {
                 outln!("request   {}", id_hex(&r.id));
                 outln!("status    {}", s.name());
                 outln!("tenant    {}", r.tenant);
                 outln!("engineer  {}", r.engineer);
                 outln!("levels    {}", r.levels.join(", "));
                 outln!("case      {}", r.case_id);
-                outln!("duration  {}s", r.duration_secs);
+                outln!("duration  {}", duration(r.duration_secs));
                 outln!("filed     {}", time(r.created));
-                outln!("expires   {} (if undecided)", time(r.expires));
-                if let (Some(at), Some(by)) = (r.decided, &r.decided_by) {
-                    outln!("decided   {} by {by}", time(at));
+                match (r.decided, &r.decided_by) {
+                    (Some(at), Some(by)) => {
+                        let what = if r.grant.is_some() { "approved" } else { "denied" };
+                        outln!("decision  {what} {} by {by}", time(at));
+                    }
+                    _ if s == RequestStatus::Expired => outln!("expired   {} (undecided)", time(r.expires)),
+                    _ => outln!("waits     until {} for a decision", time(r.expires)),
                 }
-                if let Some(g) = &r.grant {
-                    outln!("grant     {}", id_hex(g));
+                if let Some((g, gs)) = &grant {
+                    outln!("grant     {} ({})", id_hex(&g.id), gs.name());
+                    outln!("granted   {} for {}", released(g), duration(g.expires.saturating_sub(g.created)));
                 }
                 if let Some(why) = &r.decision_reason {
                     outln!("denied    {why}");
@@ -141,7 +154,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             let mut ring = ctx.keyring(&keyring)?;
             let g =
                 lockbox::customer::approve_request(&vault()?, &mut ring, &id, levels.as_deref(), duration)?;
-            ctx.emit(grant_json(&g, GrantStatus::Active), || outln!("{}", id_hex(&g.id)));
+            ctx.emit(grant_json(&g, GrantStatus::Active, g.created), || outln!("{}", id_hex(&g.id)));
         }
         RequestCmd::Deny { id, reason } => {
             let r = vault()?.deny_request(&id, reason.as_deref())?;
@@ -153,34 +166,65 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
 
 pub fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<(), Error> {
     let vault = ctx.open()?;
+    let now = vault.now();
     match cmd {
-        GrantCmd::List { tenant, engineer } => {
-            let all = vault.grants(tenant.as_deref(), engineer.as_deref())?;
+        GrantCmd::List { tenant, engineer, status } => {
+            let mut all = vault.grants(tenant.as_deref(), engineer.as_deref())?;
+            all.retain(|(_, s)| status.as_deref().is_none_or(|want| s.name() == want));
             let rows: Vec<Vec<String>> = all
                 .iter()
                 .map(|(g, s)| {
-                    let levels: Vec<String> = g.levels.iter().map(|(l, e)| format!("{l}@1..{e}")).collect();
                     vec![
                         id_hex(&g.id),
                         g.tenant.clone(),
                         g.engineer.clone(),
-                        levels.join(","),
+                        released(g),
                         s.name().into(),
-                        time(g.expires),
+                        if *s == GrantStatus::Active { remaining(g.expires, now) } else { "-".into() },
+                        g.approved_by.clone(),
                     ]
                 })
                 .collect();
-            let j: Vec<Value> = all.iter().map(|(g, s)| grant_json(g, *s)).collect();
+            let j: Vec<Value> = all.iter().map(|(g, s)| grant_json(g, *s, now)).collect();
             ctx.emit(json!(j), || {
-                table(&["GRANT", "TENANT", "ENGINEER", "LEVELS", "STATUS", "EXPIRES"], &rows)
+                table(&["GRANT", "TENANT", "ENGINEER", "LEVELS", "STATUS", "REMAINING", "APPROVED BY"], &rows)
+            });
+        }
+        GrantCmd::Show { id } => {
+            let (g, s) = vault.grant(&id)?;
+            ctx.emit(grant_json(&g, s, now), || {
+                outln!("grant        {}", id_hex(&g.id));
+                outln!("status       {}", s.name());
+                outln!("tenant       {}", g.tenant);
+                outln!("engineer     {}", g.engineer);
+                outln!("levels       {}", released(&g));
+                outln!("approved     {} by {}", time(g.created), g.approved_by);
+                outln!("access       {}", duration(g.expires.saturating_sub(g.created)));
+                match (s, &g.revoked) {
+                    (_, Some((at, by))) => outln!("revoked      {} by {by}", time(*at)),
+                    (GrantStatus::Active, None) => {
+                        outln!("expires      {} (in {})", time(g.expires), remaining(g.expires, now))
+                    }
+                    _ => outln!("expired      {}", time(g.expires)),
+                }
+                outln!("request      {}", id_hex(&g.request));
             });
         }
         GrantCmd::Revoke { id } => {
             let g = vault.revoke_grant(&id)?;
-            ctx.emit(grant_json(&g, GrantStatus::Revoked), || outln!("revoked grant {}", id_hex(&g.id)));
+            ctx.emit(grant_json(&g, GrantStatus::Revoked, now), || outln!("revoked grant {}", id_hex(&g.id)));
         }
     }
     Ok(())
+}
+
+/// The levels a grant releases, for a person: `internal (epoch 1), secret (epochs 1-3)`.
+fn released(g: &GrantRecord) -> String {
+    let one = |(l, e): &(String, u32)| match e {
+        1 => format!("{l} (epoch 1)"),
+        e => format!("{l} (epochs 1-{e})"),
+    };
+    g.levels.iter().map(one).collect::<Vec<_>>().join(", ")
 }
 
 pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {

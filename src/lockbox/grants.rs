@@ -63,6 +63,15 @@ impl Vault {
         Ok(out)
     }
 
+    /// One grant by id or unique id prefix, with its status now.
+    pub fn grant(&self, id: &str) -> Result<(GrantRecord, GrantStatus), Error> {
+        let all = self.store().begin_read()?.grants()?;
+        let id = resolve_id("grant", id, all.iter().map(|g| &g.id))?;
+        let grant = all.into_iter().find(|g| g.id == id).ok_or_else(|| Error::not_found("grant"))?;
+        let status = GrantStatus::of(&grant, self.now());
+        Ok((grant, status))
+    }
+
     /// Revokes an active grant: it is never used again.
     pub fn revoke_grant(&self, id: &str) -> Result<GrantRecord, Error> {
         let tx = self.store().begin_write()?;
