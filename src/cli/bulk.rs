@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use lockbox::vault::Error;
-use serde_json::json;
+use lockbox::vault::{BulkReport, Error};
+use serde_json::{Value, json};
 
 use super::context::{Ctx, Key};
 use super::output::outln;
@@ -15,10 +15,17 @@ pub fn import(ctx: &Ctx, tenant: String, level: String, dir: PathBuf, replace: b
     let r = vault.import_dir(&tenant, &level, &dir, replace, &mut |done, total| bar.show(done, total))?;
     bar.clear();
     let secs = started.elapsed().as_secs_f64();
-    ctx.emit(json!({"items": r.items, "bytes": r.bytes, "seconds": secs}), || {
-        outln!("imported {} items ({} bytes) into tenant {tenant} at level {level} in {secs:.2}s ({:.0} items/s)", r.items, r.bytes, r.items as f64 / secs.max(1e-9))
+    let skipped = report_skips(&r, "entry");
+    ctx.emit(json!({"items": r.items, "bytes": r.bytes, "seconds": secs, "skipped": skipped}), || {
+        outln!(
+            "imported {} items ({} bytes) into tenant {tenant} at level {level} in {secs:.2}s ({:.0} items/s); {} skipped",
+            r.items,
+            r.bytes,
+            r.items as f64 / secs.max(1e-9),
+            r.skipped.len()
+        )
     });
-    Ok(())
+    outcome(&r, "entries of the directory were not imported")
 }
 
 pub fn export(
@@ -38,14 +45,7 @@ pub fn export(
     let r = vault.export_dir(&tenant, keys.as_ref(), &dir, replace, &mut |d, t| bar.show(d, t))?;
     bar.clear();
     let secs = started.elapsed().as_secs_f64();
-    for (id, e) in &r.skipped {
-        eprintln!("lockbox: skipped {id:?}: {}", e.message);
-    }
-    let skipped: Vec<_> = r
-        .skipped
-        .iter()
-        .map(|(id, e)| json!({"item": id, "kind": e.kind.name(), "message": e.message}))
-        .collect();
+    let skipped = report_skips(&r, "item");
     ctx.emit(json!({"items": r.items, "bytes": r.bytes, "seconds": secs, "skipped": skipped}), || {
         outln!(
             "exported {} items ({} bytes) to {} in {secs:.2}s ({:.0} items/s); {} skipped",
@@ -56,9 +56,26 @@ pub fn export(
             r.skipped.len()
         )
     });
+    outcome(&r, "item(s) were not exported")
+}
+
+/// Prints each skip on standard error (escaped: names can hold anything) and returns them for
+/// the JSON summary, each keyed by `what` (`item` or `entry`).
+fn report_skips(r: &BulkReport, what: &str) -> Vec<Value> {
+    for (name, e) in &r.skipped {
+        eprintln!("lockbox: skipped {name:?}: {}", e.message.escape_debug());
+    }
+    r.skipped
+        .iter()
+        .map(|(name, e)| json!({what: name, "kind": e.kind.name(), "message": e.message}))
+        .collect()
+}
+
+/// Success if nothing was skipped; else the error of the most telling kind among the skips.
+fn outcome(r: &BulkReport, what: &str) -> Result<(), Error> {
     match r.skipped.iter().map(|(_, e)| e.kind).min_by_key(|k| super::exit_code(*k)) {
         None => Ok(()),
-        Some(kind) => Err(Error::new(kind, format!("{} item(s) were not exported", r.skipped.len()))),
+        Some(kind) => Err(Error::new(kind, format!("{} {what}", r.skipped.len()))),
     }
 }
 

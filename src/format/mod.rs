@@ -23,7 +23,9 @@ pub use grant::{GrantKeyBlob, GrantKeyContext};
 pub use keyfile::{
     IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringEntry, MAX_KEYRING_ENTRIES,
 };
-pub use names::{MAX_ITEM_ID_LEN, MAX_NAME_LEN, check_item_id, check_name};
+pub use names::{
+    MAX_ITEM_ID_LEN, MAX_ITEM_SEGMENT_LEN, MAX_NAME_LEN, check_item_id, check_item_path, check_name,
+};
 pub use time::rfc3339;
 
 /// Lower-case hex of any bytes (ids, hashes, fingerprints in messages).

@@ -45,6 +45,35 @@ pub fn check_item_id(id: &str) -> Result<(), FormatError> {
     Ok(())
 }
 
+/// Longest segment of an item id between two `/`, in bytes: a file name on common file systems.
+pub const MAX_ITEM_SEGMENT_LEN: usize = 255;
+
+/// Checks the id of an item being written: [`check_item_id`], and a relative path that `export`
+/// can write as a file under its directory on any common file system: segments separated by
+/// `/`, none empty (no leading, trailing or doubled `/`), none `.` or `..`, each at most 255
+/// bytes. Decoders apply only [`check_item_id`], so items written before this rule still read.
+pub fn check_item_path(id: &str) -> Result<(), FormatError> {
+    check_item_id(id)?;
+    let bad = |why| FormatError::InvalidName {
+        kind: "item id",
+        value: id.chars().take(64).collect::<String>().escape_debug().to_string(),
+        why,
+    };
+    for segment in id.split('/') {
+        match segment {
+            "" => {
+                return Err(bad(
+                    "must be a relative path without empty parts (no leading, trailing or doubled '/')",
+                ));
+            }
+            "." | ".." => return Err(bad("must not contain '.' or '..' as a path part")),
+            s if s.len() > MAX_ITEM_SEGMENT_LEN => return Err(bad("has a path part longer than 255 bytes")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +97,16 @@ mod tests {
         assert!(check_item_id("a\nb").is_err());
         assert!(check_item_id("a\u{7f}").is_err());
         assert!(check_item_id(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn new_item_ids_are_relative_paths_export_can_write() {
+        for ok in ["a", "reports/2026/q3.pdf", "a b/c", ".hidden", "x..y", &"x".repeat(255)] {
+            assert!(check_item_path(ok).is_ok(), "{ok}");
+        }
+        let long = format!("{}/b", "x".repeat(256));
+        for bad in ["/abs", "dir/", "a//b", "../up", "a/./b", "a/..", ".", "", &long, "a\nb"] {
+            assert!(check_item_path(bad).is_err(), "{bad}");
+        }
     }
 }

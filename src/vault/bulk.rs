@@ -13,7 +13,7 @@ use super::chunks::{check_replace, finish_put, seal_item, seal_small, stored_chu
 use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, open_chunk, tampered};
 use super::stage::put_staged;
 use super::{
-    Caller, Error, ErrorKind, LevelKeys, Vault, current_epoch, no_tenant, valid_item_id, valid_name,
+    Caller, Error, ErrorKind, LevelKeys, Vault, current_epoch, no_tenant, valid_name, valid_new_item_id,
 };
 use crate::atomic::Failed;
 use crate::crypto::{PublicKey, Wrapper};
@@ -36,14 +36,16 @@ pub struct BulkReport {
     pub items: u64,
     /// Plaintext bytes.
     pub bytes: u64,
-    /// Items not exported, each with the reason.
+    /// Items not exported, or directory entries not imported, each with the reason.
     pub skipped: Vec<(String, Error)>,
 }
 
 impl Vault {
     /// Stores every regular file under `dir` as an item of `tenant` at `level`, its id the path
-    /// relative to `dir` with `/` separators. Checks every id (and, without `replace`, that none
-    /// exists) before writing anything. `progress` gets the count done after each batch.
+    /// relative to `dir` with `/` separators. Entries that cannot be items (links, FIFOs,
+    /// devices, names that are not valid item ids) are skipped and reported, not fatal. Without
+    /// `replace`, checks that no item exists before writing anything. `progress` gets the count
+    /// done after each batch.
     pub fn import_dir(
         &self,
         tenant: &str,
@@ -54,7 +56,7 @@ impl Vault {
     ) -> Result<BulkReport, Error> {
         valid_name("tenant", tenant)?;
         valid_name("level", level)?;
-        let files = walk(dir)?;
+        let (files, skipped) = walk(dir)?;
         let (public, epoch) = {
             let record = self.store().begin_read()?.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
             let current = current_epoch(&record, level)?;
@@ -161,6 +163,11 @@ impl Vault {
             }
             Ok(())
         })?;
+        if !skipped.is_empty() {
+            let detail = format!("{} entries of {} not imported", skipped.len(), dir.display());
+            self.audit_only(None, "import.skipped", tenant, "", &detail)?;
+        }
+        report.skipped = skipped;
         Ok(report)
     }
 
@@ -407,6 +414,9 @@ fn prepare(
     Ok((Prepared::Sealed(Box::new((header, record))), len))
 }
 
+/// Names that were not imported or exported, each with why.
+type Skipped = Vec<(String, Error)>;
+
 /// A file to import: its item id and path (its size is learnt when it is opened: the walk
 /// reads directories only, with no stat per file).
 struct Source {
@@ -414,41 +424,62 @@ struct Source {
     path: PathBuf,
 }
 
-/// Every regular file under `dir`, sorted by id. Symbolic links are not followed.
-fn walk(dir: &Path) -> Result<Vec<Source>, Error> {
+/// Every regular file under `dir`, sorted by id, and every entry that cannot be imported with
+/// why (a symbolic link, which is not followed; a FIFO, socket or device; a name that is not
+/// UTF-8 or not a valid item id), keyed by its path relative to `dir`, escaped for a terminal.
+fn walk(dir: &Path) -> Result<(Vec<Source>, Skipped), Error> {
     let meta =
         fs::metadata(dir).map_err(|e| Error::not_found(format!("cannot read {}: {e}", dir.display())))?;
     if !meta.is_dir() {
         return Err(Error::usage(format!("{} is not a directory", dir.display())));
     }
-    let mut out = Vec::new();
+    let (mut out, mut skipped) = (Vec::new(), Vec::new());
     let mut pending = vec![dir.to_owned()];
     while let Some(d) = pending.pop() {
         let entries =
             fs::read_dir(&d).map_err(|e| Error::other(format!("cannot read {}: {e}", d.display())))?;
         for entry in entries {
             let entry = entry.map_err(|e| Error::other(format!("cannot read {}: {e}", d.display())))?;
-            let kind =
-                entry.file_type().map_err(|e| Error::other(format!("{}: {e}", entry.path().display())))?;
             let path = entry.path();
+            let rel = path.strip_prefix(dir).map_err(|_| Error::other("path outside the directory"))?;
+            let shown = rel.to_string_lossy().escape_debug().to_string();
+            let kind = match entry.file_type() {
+                Ok(kind) => kind,
+                Err(e) => {
+                    skipped.push((shown, Error::other(format!("cannot read its type: {e}"))));
+                    continue;
+                }
+            };
             if kind.is_dir() {
                 pending.push(path);
-            } else if kind.is_file() {
-                let rel = path.strip_prefix(dir).map_err(|_| Error::other("path outside the directory"))?;
-                let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-                let id = parts.map(|p| p.join("/")).ok_or_else(|| {
-                    Error::usage(format!(
-                        "{}: the file name is not UTF-8, so it cannot be an item id",
-                        path.display()
-                    ))
-                })?;
-                valid_item_id(&id).map_err(|e| Error::usage(format!("{}: {}", path.display(), e.message)))?;
-                out.push(Source { id, path });
+                continue;
             }
+            let why = if kind.is_symlink() {
+                "a symbolic link (not followed)"
+            } else if !kind.is_file() {
+                "not a regular file (a FIFO, socket or device)"
+            } else {
+                let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+                match parts.map(|p| p.join("/")) {
+                    None => "its name is not UTF-8, so it cannot be an item id",
+                    Some(id) => match valid_new_item_id(&id) {
+                        Ok(()) => {
+                            out.push(Source { id, path });
+                            continue;
+                        }
+                        Err(e) => {
+                            skipped.push((shown, e));
+                            continue;
+                        }
+                    },
+                }
+            };
+            skipped.push((shown, Error::usage(why)));
         }
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(out)
+    skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((out, skipped))
 }
 
 /// Where item `id` goes under `dir`, refusing ids that would leave it (`..`, absolute paths,
@@ -506,6 +537,7 @@ impl Dirs<'_> {
             let msg = format!("cannot create {}: {e}", parent.display());
             match e.kind() {
                 std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => Error::conflict(msg),
+                std::io::ErrorKind::InvalidFilename => Error::usage(msg),
                 _ => Error::other(msg),
             }
         })?;
@@ -545,6 +577,13 @@ fn write_item(
         // Something other than a regular file is in the way: never replaced.
         Err(Failed::Io(e)) if e.kind() == std::io::ErrorKind::InvalidInput => {
             Err(Error::conflict(e.to_string()))
+        }
+        // A name this file system cannot hold, or a directory where the file should be: this
+        // item only, skipped.
+        Err(Failed::Io(e))
+            if matches!(e.kind(), std::io::ErrorKind::InvalidFilename | std::io::ErrorKind::IsADirectory) =>
+        {
+            Err(Error::usage(format!("cannot write {}: {e}", path.display())))
         }
         Err(Failed::Io(e)) => Err(Error::other(format!("cannot write {}: {e}", path.display()))),
     }

@@ -6,7 +6,7 @@ use super::chunks::{exists, item_chunks, stored_chunks, stored_chunks_into};
 use super::envelope::{ItemFields, finish_chunks, item_opener_with, open_chunk, read_header, tampered};
 use super::stage::{QUEUE_CHUNKS, put_staged, stage_with};
 use super::tenants::{current_epoch, find_level, no_tenant};
-use super::{Error, ErrorKind, LevelKeys, Vault, valid_item_id, valid_name};
+use super::{Error, ErrorKind, LevelKeys, Vault, valid_item_id, valid_name, valid_new_item_id};
 use crate::crypto::{fingerprint, random_array};
 use crate::format::{
     CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, check_chunk_len,
@@ -86,7 +86,7 @@ impl Vault {
         opts: PutOptions,
     ) -> Result<ItemInfo, Error> {
         valid_name("tenant", tenant)?;
-        valid_item_id(item)?;
+        valid_new_item_id(item)?;
         valid_name("level", level)?;
         if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&opts.chunk_size) {
             return Err(Error::usage(format!(
@@ -130,7 +130,7 @@ impl Vault {
         replace: bool,
     ) -> Result<ItemInfo, Error> {
         valid_name("tenant", tenant)?;
-        valid_item_id(item)?;
+        valid_new_item_id(item)?;
         let header = read_header(input)?;
         if header.tenant != tenant || header.item != item {
             return Err(Error::integrity(format!(

@@ -35,7 +35,7 @@ pub(crate) use tenants::{current_epoch, epoch_record, find_level, no_tenant};
 pub use verify::VerifyReport;
 
 use crate::audit::{self, Event};
-use crate::format::{check_item_id, check_name};
+use crate::format::{check_item_id, check_item_path, check_name};
 use std::sync::Arc;
 
 use crate::store::{MemoryStore, RedbStore, Store, StoreError, Writes};
@@ -174,6 +174,12 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 /// Checks a tenant, level or engineer name given by the user.
 pub(crate) fn valid_name(kind: &'static str, name: &str) -> Result<(), Error> {
     check_name(kind, name).map_err(|e| Error::usage(e.to_string()))
+}
+
+/// Checks the id of an item being written (put, put --raw, import): a relative path export can
+/// write.
+pub(crate) fn valid_new_item_id(id: &str) -> Result<(), Error> {
+    check_item_path(id).map_err(|e| Error::usage(e.to_string()))
 }
 
 /// Checks an item id given by the user.
