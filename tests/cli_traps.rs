@@ -225,3 +225,20 @@ fn durations_and_grants_read_as_people_write_them() {
     assert!(v["remaining_secs"].as_u64().unwrap() > 1700);
     env.fails(&["grant", "show", "0123456789abcdef0123456789abcdef"], 3);
 }
+
+#[test]
+fn completions_man_page_and_help_headings() {
+    let env = Env::new();
+    let bash = env.ok(&["completions", "bash"], b"");
+    assert!(bash.contains("_lockbox()") && bash.contains("request"), "{}", &bash[..200.min(bash.len())]);
+    assert!(env.ok(&["completions", "zsh"], b"").contains("#compdef lockbox"));
+    let man = env.ok(&["man"], b"");
+    assert!(man.contains(".TH lockbox 1") && man.contains("export"), "{}", &man[..200.min(man.len())]);
+    env.fails(&["completions", "tcsh"], 2);
+    let help = env.ok(&["--help"], b"");
+    let global = help.split("Global options:").nth(1).unwrap_or_default();
+    for flag in ["--vault", "--json", "--passphrase-file", "--actor", "--wait"] {
+        assert!(global.contains(flag), "{flag} is not under its heading:\n{help}");
+    }
+    assert!(help.contains("rotate a level"), "{help}");
+}

@@ -10,24 +10,24 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "lockbox", version, about, max_term_width = 100)]
 pub struct Cli {
     /// Vault directory [default: a per-user data directory, e.g. ~/.local/share/lockbox]
-    #[arg(long, global = true, env = "LOCKBOX_VAULT", value_name = "DIR")]
+    #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_VAULT", value_name = "DIR")]
     pub vault: Option<PathBuf>,
 
     /// Machine-readable JSON output
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     /// Read the keyring or identity passphrase from FILE (else LOCKBOX_PASSPHRASE, else a prompt)
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
 
     /// Who is acting, for the audit log [default: LOCKBOX_ACTOR, else $USER]
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "NAME")]
     pub actor: Option<String>,
 
     /// If another lockbox process has the vault open, retry for up to DUR (e.g. 30s, 5m)
     /// instead of exiting 7 at once
-    #[arg(long, global = true, env = "LOCKBOX_WAIT", value_parser = parse_duration, value_name = "DUR")]
+    #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_WAIT", value_parser = parse_duration, value_name = "DUR")]
     pub wait: Option<u64>,
 
     #[command(subcommand)]
@@ -42,7 +42,7 @@ pub enum Command {
     /// Create, list and show tenants
     #[command(subcommand)]
     Tenant(TenantCmd),
-    /// Add classification levels
+    /// Add a classification level to a tenant, or rotate a level to a new key epoch
     #[command(subcommand)]
     Level(LevelCmd),
     /// Encrypt and store an item (needs no private key)
@@ -118,6 +118,13 @@ pub enum Command {
     },
     /// Show the whole story on a temporary vault, narrated
     Demo,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `lockbox man > lockbox.1; man ./lockbox.1`
+    Man,
 }
 
 /// Engineer commands.

@@ -36,6 +36,25 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Backup { file, replace } => backup(&ctx, file, replace),
         Command::Restore { file } => restore(&ctx, file),
         Command::Demo => demo::run(),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "lockbox",
+                &mut script,
+            );
+            outln!("{}", String::from_utf8_lossy(&script).trim_end());
+            Ok(())
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut page)
+                .map_err(|e| Error::other(format!("cannot render the manual page: {e}")))?;
+            outln!("{}", String::from_utf8_lossy(&page).trim_end());
+            Ok(())
+        }
     }
 }
 
