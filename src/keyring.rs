@@ -256,6 +256,13 @@ impl Keyring {
         Ok(())
     }
 
+    /// Drops every key of `tenant` (in memory; call [`Keyring::save`]); how many.
+    pub fn forget_tenant(&mut self, tenant: &str) -> usize {
+        let before = self.keys.len();
+        self.keys.retain(|(t, _, _), _| t != tenant);
+        before - self.keys.len()
+    }
+
     /// Every (tenant, level, epoch) held.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str, u32)> {
         self.keys.keys().map(|(t, l, e)| (t.as_str(), l.as_str(), *e))

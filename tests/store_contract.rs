@@ -107,6 +107,26 @@ fn a_transaction_is_seen_whole_after_commit_and_not_at_all_before() {
 }
 
 #[test]
+fn tenants_and_engineers_are_removed_by_name() {
+    for e in Engine::all() {
+        let s = e.store();
+        let tx = s.begin_write().unwrap();
+        tx.put_tenant(&tenant("acme")).unwrap();
+        tx.put_tenant(&tenant("acme2")).unwrap();
+        tx.put_engineer(&EngineerRecord { name: "eve".into(), public: [3; 32], created: 1 }).unwrap();
+        tx.commit().unwrap();
+        let tx = s.begin_write().unwrap();
+        assert!(tx.remove_tenant("acme").unwrap(), "{}", e.name());
+        assert!(!tx.remove_tenant("acme").unwrap(), "{}: removed twice", e.name());
+        assert!(tx.remove_engineer("eve").unwrap(), "{}", e.name());
+        tx.commit().unwrap();
+        let r = s.begin_read().unwrap();
+        assert_eq!(r.tenants().unwrap(), [tenant("acme2")], "{}", e.name());
+        assert!(r.engineers().unwrap().is_empty(), "{}", e.name());
+    }
+}
+
+#[test]
 fn a_snapshot_sees_exactly_the_commits_before_it() {
     for e in Engine::all() {
         let s = e.store();

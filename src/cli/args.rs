@@ -140,6 +140,11 @@ pub enum EngineerCmd {
     },
     /// List enrolled engineers
     List,
+    /// Remove an engineer: their active grants are revoked and undecided requests denied
+    Remove {
+        /// Engineer name
+        name: String,
+    },
 }
 
 /// Request commands.
@@ -279,6 +284,15 @@ pub enum TenantCmd {
     },
     /// List tenants
     List,
+    /// Delete a tenant: every item erased, its grants revoked, its requests denied; the audit
+    /// log keeps its history. Needs the tenant's keyring, whose keys of the tenant are dropped
+    Delete {
+        /// Tenant name
+        tenant: String,
+        /// The tenant's keyring file
+        #[arg(long, value_name = "FILE")]
+        keyring: PathBuf,
+    },
     /// Show a tenant's levels, epochs and policy
     Show {
         /// Tenant name

@@ -8,9 +8,10 @@ use super::context::Ctx;
 use super::output::{duration, hex, outln, table, tenant_json, time};
 
 pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
-    // The only subcommand with a key asks for its passphrase before the vault is opened.
+    // The subcommands with a key ask for its passphrase before the vault is opened.
     let mut ring = match &cmd {
         TenantCmd::Create { keyring, .. } => Some(ctx.keyring_or_new(keyring)?),
+        TenantCmd::Delete { keyring, .. } => Some(ctx.keyring(keyring)?),
         _ => None,
     };
     let vault = ctx.open()?;
@@ -24,6 +25,19 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                     "its private level keys are in {} (keep it, and its passphrase, safe)",
                     keyring.display()
                 );
+            });
+        }
+        TenantCmd::Delete { tenant, .. } => {
+            let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
+            let r = lockbox::customer::delete_tenant(&vault, ring, &tenant)?;
+            ctx.emit(super::workflow::removal_json(&r), || {
+                outln!(
+                    "deleted tenant {tenant}: {} item(s) erased, {} grant(s) revoked, {} request(s) denied; its keys left {}",
+                    r.items_erased,
+                    r.grants_revoked.len(),
+                    r.requests_denied.len(),
+                    ring.path().display()
+                )
             });
         }
         TenantCmd::List => {

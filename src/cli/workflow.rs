@@ -15,7 +15,7 @@ pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
     // The new identity's passphrase is asked before the vault is opened.
     let pass = match &cmd {
         EngineerCmd::Enroll { identity, .. } => Some(ctx.new_passphrase(identity)?),
-        EngineerCmd::List => None,
+        EngineerCmd::List | EngineerCmd::Remove { .. } => None,
     };
     let vault = ctx.open()?;
     match cmd {
@@ -25,6 +25,16 @@ pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
             let fp = hex(&lockbox::crypto::fingerprint(&e.public));
             ctx.emit(json!({"engineer": name, "fingerprint": fp}), || {
                 outln!("enrolled engineer {name} (key {fp}); identity saved to {}", identity.display())
+            });
+        }
+        EngineerCmd::Remove { name } => {
+            let r = vault.remove_engineer(&name)?;
+            ctx.emit(removal_json(&r), || {
+                outln!(
+                    "removed engineer {name}; {} grant(s) revoked, {} request(s) denied",
+                    r.grants_revoked.len(),
+                    r.requests_denied.len()
+                )
             });
         }
         EngineerCmd::List => {
@@ -39,6 +49,14 @@ pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+pub fn removal_json(r: &lockbox::lockbox::Removal) -> Value {
+    json!({
+        "grants_revoked": r.grants_revoked.iter().map(id_hex).collect::<Vec<_>>(),
+        "requests_denied": r.requests_denied.iter().map(id_hex).collect::<Vec<_>>(),
+        "items_erased": r.items_erased,
+    })
 }
 
 fn request_json(r: &RequestRecord, s: RequestStatus) -> Value {

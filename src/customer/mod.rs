@@ -18,6 +18,7 @@ pub use rotate::{PreparedRotation, prepare_rotation, rotate_level};
 
 use crate::crypto::SecretKey;
 use crate::keyring::Keyring;
+use crate::lockbox::Removal;
 use crate::store::records::TenantRecord;
 use crate::vault::{Error, NewEpoch, Vault};
 
@@ -48,6 +49,30 @@ pub fn add_level(
     let key = new_epoch(keyring, tenant, level, 1)?;
     keyring.save()?;
     vault.commit_level(tenant, &key)
+}
+
+/// Deletes `tenant` (every item erased, grants revoked, requests denied; the audit log kept),
+/// once `keyring` has shown it holds the current key of every level the vault registers for
+/// it. Then the tenant's keys leave the keyring, so a tenant created again under the same name
+/// gets fresh keys, never ones that were released before. (A crash between the two leaves the
+/// keys in the keyring; `tenant create` would then reuse them.)
+pub fn delete_tenant(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Removal, Error> {
+    let record = vault.tenant(tenant)?;
+    for level in &record.levels {
+        let current = level.epochs.last().ok_or_else(|| Error::integrity("a level without a key"))?;
+        let held = keyring.key(tenant, &level.name, current.epoch).map(|k| k.public().0);
+        if held != Some(current.public) {
+            return Err(Error::denied(format!(
+                "access denied: keyring {} does not hold the current key of level {:?} of tenant {tenant:?}; only the tenant's own keyring can delete it",
+                keyring.path().display(),
+                level.name
+            )));
+        }
+    }
+    let removal = vault.commit_tenant_delete(tenant)?;
+    keyring.forget_tenant(tenant);
+    keyring.save()?;
+    Ok(removal)
 }
 
 /// Refuses a keyring that holds no key of `tenant`: a new level or epoch key saved in it would

@@ -8,9 +8,11 @@
 
 mod engineers;
 mod grants;
+mod removal;
 mod requests;
 
 pub use grants::{EngineerKeys, GrantStatus};
+pub use removal::Removal;
 pub(crate) use requests::check_duration;
 pub use requests::{Approval, NewRequest, RequestStatus, chosen_levels};
 

@@ -177,8 +177,16 @@ pub trait Writes: Reads {
     /// Stores an item record. Its chunks are stored in the same transaction, or staged before
     /// it ([`Store::stage_chunks`]).
     fn put_item(&self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError>;
+    /// Removes an item record alone (one that does not decode names no blob); whether it was
+    /// there.
+    fn remove_item_record(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
     /// Removes an item record and every chunk of its blob.
     fn remove_item(&self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError>;
+    /// Removes a tenant record (its items are removed one by one with [`Writes::remove_item`]);
+    /// whether it was there.
+    fn remove_tenant(&self, name: &str) -> Result<bool, StoreError>;
+    /// Removes an engineer record; whether it was there.
+    fn remove_engineer(&self, name: &str) -> Result<bool, StoreError>;
     /// Stores an engineer record under its name.
     fn put_engineer(&self, engineer: &EngineerRecord) -> Result<(), StoreError>;
     /// Stores a request record under its id.

@@ -204,9 +204,18 @@ macro_rules! typed_store {
             fn put_item(&self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError> {
                 self.put(Table::Items, &$crate::store::raw::item_key(tenant, id), &codec::encode("item record", item)?)
             }
+            fn remove_item_record(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+                self.remove(Table::Items, &$crate::store::raw::item_key(tenant, id))
+            }
             fn remove_item(&self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError> {
-                self.remove(Table::Items, &$crate::store::raw::item_key(tenant, id))?;
+                self.remove_item_record(tenant, id)?;
                 self.remove_chunks(&item.blob)
+            }
+            fn remove_tenant(&self, name: &str) -> Result<bool, StoreError> {
+                self.remove(Table::Tenants, name.as_bytes())
+            }
+            fn remove_engineer(&self, name: &str) -> Result<bool, StoreError> {
+                self.remove(Table::Engineers, name.as_bytes())
             }
             fn put_engineer(&self, e: &EngineerRecord) -> Result<(), StoreError> {
                 self.put(Table::Engineers, e.name.as_bytes(), &codec::encode("engineer record", e)?)

@@ -1,0 +1,115 @@
+//! Removing an engineer or a whole tenant: what they could still use is closed in the same
+//! transaction (active grants revoked, undecided requests denied), and the audit log keeps
+//! everything that happened before.
+
+use super::{GrantStatus, RequestStatus, id_hex};
+use crate::store::Writes;
+use crate::store::records::{Decision, GrantRecord, RequestRecord};
+use crate::vault::{Error, Vault, no_tenant, valid_name};
+
+/// What a removal closed or erased.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removal {
+    /// Active grants revoked.
+    pub grants_revoked: Vec<[u8; 16]>,
+    /// Undecided requests denied.
+    pub requests_denied: Vec<[u8; 16]>,
+    /// Items erased (tenant deletion only).
+    pub items_erased: u64,
+}
+
+impl Vault {
+    /// Removes engineer `name`: revokes every active grant to them and denies every undecided
+    /// request of theirs, in one transaction. Their identity file is theirs; it opens nothing
+    /// afterwards.
+    pub fn remove_engineer(&self, name: &str) -> Result<Removal, Error> {
+        valid_name("engineer", name)?;
+        let tx = self.store().begin_write()?;
+        if !tx.remove_engineer(name)? {
+            return Err(Error::not_found(format!("no engineer {name:?} is enrolled")));
+        }
+        let why = format!("engineer {name} was removed");
+        let removal = self.close_access(&*tx, |engineer, _| engineer == name, &why)?;
+        let detail = closed_detail(&removal);
+        self.record(&*tx, "engineer.remove", "", name, &detail)?;
+        tx.commit()?;
+        Ok(removal)
+    }
+
+    /// Erases `tenant`: every item and its chunks, its record, its active grants (revoked) and
+    /// undecided requests (denied), in one transaction. The audit log keeps the tenant's history
+    /// and this deletion. The customer proves it holds the tenant's keyring first
+    /// ([`crate::customer::delete_tenant`]).
+    pub fn commit_tenant_delete(&self, tenant: &str) -> Result<Removal, Error> {
+        valid_name("tenant", tenant)?;
+        let tx = self.store().begin_write()?;
+        if !tx.remove_tenant(tenant)? {
+            return Err(no_tenant(tenant));
+        }
+        let mut items = Vec::new();
+        tx.for_each_item(tenant, &mut |id, record| {
+            items.push((id.to_owned(), record));
+            Ok(true)
+        })?;
+        let mut erased = 0;
+        for (id, record) in items {
+            match record {
+                Ok(record) => tx.remove_item(tenant, &id, &record)?,
+                // A damaged record names no blob to remove with it: `verify` reports any chunks
+                // left as orphans.
+                Err(_) => drop(tx.remove_item_record(tenant, &id)?),
+            }
+            erased += 1;
+        }
+        let why = format!("tenant {tenant} was deleted");
+        let mut removal = self.close_access(&*tx, |_, t| t == tenant, &why)?;
+        removal.items_erased = erased;
+        let detail = format!("{erased} item(s) erased; {}", closed_detail(&removal));
+        self.record(&*tx, "tenant.delete", tenant, "", &detail)?;
+        tx.commit()?;
+        Ok(removal)
+    }
+
+    /// Revokes the active grants and denies the undecided requests whose (engineer, tenant)
+    /// `matches`.
+    fn close_access(
+        &self,
+        tx: &dyn Writes,
+        matches: impl Fn(&str, &str) -> bool,
+        why: &str,
+    ) -> Result<Removal, Error> {
+        let (now, actor) = (self.now(), self.actor().to_owned());
+        let mut removal = Removal::default();
+        let grants: Vec<GrantRecord> = tx.grants()?;
+        for mut g in grants.into_iter().filter(|g| matches(&g.engineer, &g.tenant)) {
+            if GrantStatus::of(&g, now) == GrantStatus::Active {
+                g.revoked = Some((now, actor.clone()));
+                tx.put_grant(&g)?;
+                removal.grants_revoked.push(g.id);
+            }
+        }
+        let requests: Vec<RequestRecord> = tx.requests()?;
+        for mut r in requests.into_iter().filter(|r| matches(&r.engineer, &r.tenant)) {
+            if RequestStatus::of(&r, None, now) == RequestStatus::Pending {
+                r.decision = Decision::Denied;
+                r.decided = Some(now);
+                r.decided_by = Some(actor.clone());
+                r.decision_reason = Some(why.to_owned());
+                tx.put_request(&r)?;
+                removal.requests_denied.push(r.id);
+            }
+        }
+        Ok(removal)
+    }
+}
+
+fn closed_detail(r: &Removal) -> String {
+    let ids = |ids: &[[u8; 16]]| ids.iter().map(id_hex).collect::<Vec<_>>().join(",");
+    format!(
+        "{} grant(s) revoked [{}]; {} request(s) denied [{}]",
+        r.grants_revoked.len(),
+        ids(&r.grants_revoked),
+        r.requests_denied.len(),
+        ids(&r.requests_denied)
+    )
+}
