@@ -89,3 +89,33 @@ fn import_goes_on_past_entries_that_cannot_be_items_and_names_each() {
     let audit = env.run(&["audit", "show", "--tenant", "acme"], b"");
     assert!(String::from_utf8_lossy(&audit.stdout).contains("import.skipped"));
 }
+
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    let env = Env::new();
+    let src = env.dir.path().join("many");
+    std::fs::create_dir(&src).unwrap();
+    for i in 0..3000 {
+        std::fs::write(src.join(format!("f{i}")), b"x").unwrap();
+    }
+    let out = env.run(&["import", "acme", "--level", "internal", &src.to_string_lossy()], b"");
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "progress on a pipe: {}", String::from_utf8_lossy(&out.stderr));
+    // On a terminal (script(1) gives the command one), export draws its bar.
+    let cmd = format!(
+        "{} export acme {} --keyring {}",
+        env!("CARGO_BIN_EXE_lockbox"),
+        env.path("out"),
+        env.path("k")
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
+        .env("LOCKBOX_PASSPHRASE", "correct horse battery staple")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(shown.contains("exported 3000 items"), "{shown}");
+    assert!(shown.contains("exporting ["), "no progress bar on a terminal: {shown}");
+}

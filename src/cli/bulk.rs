@@ -79,33 +79,29 @@ fn outcome(r: &BulkReport, what: &str) -> Result<(), Error> {
     }
 }
 
-/// A one-line progress bar on standard error, drawn only on a terminal.
-struct Progress {
-    what: &'static str,
-    tty: bool,
-}
+/// A progress bar on standard error with rate and time left (indicatif), drawn only on a
+/// terminal: piped or redirected output stays clean.
+struct Progress(indicatif::ProgressBar);
 
 impl Progress {
     fn new(what: &'static str) -> Progress {
-        Progress { what, tty: std::io::IsTerminal::is_terminal(&std::io::stderr()) }
+        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        let style = indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} items, {per_sec}, {eta} left",
+        )
+        .map(|s| s.progress_chars("#> "))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(what);
+        Progress(bar)
     }
 
     fn show(&mut self, done: u64, total: u64) {
-        if self.tty && total > 0 {
-            let width = 30;
-            let filled = (done * width / total) as usize;
-            eprint!(
-                "\r{} [{}{}] {done}/{total}",
-                self.what,
-                "#".repeat(filled),
-                " ".repeat(width as usize - filled)
-            );
-        }
+        self.0.set_length(total);
+        self.0.set_position(done);
     }
 
     fn clear(&self) {
-        if self.tty {
-            eprint!("\r\x1b[2K");
-        }
+        self.0.finish_and_clear();
     }
 }
