@@ -228,11 +228,11 @@ fn passphrases_come_from_a_file_or_the_environment_never_an_argument() {
     env.ok(&["put", "acme", "a", "--level", "secret"], b"text");
     std::fs::write(env.path("pass"), "correct horse battery staple\n").unwrap();
     let mut cmd = env.cmd(&[
-        "--passphrase-file",
-        &env.path("pass"),
         "get",
         "acme",
         "a",
+        "--passphrase-file",
+        &env.path("pass"),
         "--keyring",
         &env.path("acme.keyring"),
     ]);

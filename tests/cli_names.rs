@@ -118,4 +118,14 @@ fn progress_is_drawn_on_a_terminal_only() {
     let shown = String::from_utf8_lossy(&tty.stdout);
     assert!(shown.contains("exported 3000 items"), "{shown}");
     assert!(shown.contains("exporting ["), "no progress bar on a terminal: {shown}");
+    let cmd = format!("{} verify --keyring {}", env!("CARGO_BIN_EXE_lockbox"), env.path("k"));
+    let tty = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
+        .env("LOCKBOX_PASSPHRASE", "correct horse battery staple")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(shown.contains("verifying") && shown.contains("3000 decrypted"), "{shown}");
 }

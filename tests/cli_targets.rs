@@ -273,7 +273,7 @@ fn a_passphrase_prompt_does_not_hold_the_vault() {
     // The passphrase comes from a FIFO nobody writes yet: the get is stuck "at the prompt".
     let fifo = env.mkfifo("pass.pipe");
     let mut stuck =
-        env.cmd(&["--passphrase-file", &fifo, "get", "acme", "a", "--keyring", &env.path("acme.keyring")]);
+        env.cmd(&["get", "acme", "a", "--passphrase-file", &fifo, "--keyring", &env.path("acme.keyring")]);
     stuck.env_remove("LOCKBOX_PASSPHRASE").stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = stuck.spawn().unwrap();
     std::thread::sleep(Duration::from_millis(300));

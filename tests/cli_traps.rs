@@ -237,8 +237,14 @@ fn completions_man_page_and_help_headings() {
     env.fails(&["completions", "tcsh"], 2);
     let help = env.ok(&["--help"], b"");
     let global = help.split("Global options:").nth(1).unwrap_or_default();
-    for flag in ["--vault", "--json", "--passphrase-file", "--actor", "--wait"] {
+    for flag in ["--vault", "--json", "--actor", "--wait"] {
         assert!(global.contains(flag), "{flag} is not under its heading:\n{help}");
     }
     assert!(help.contains("rotate a level"), "{help}");
+    // --passphrase-file belongs to the commands that open a key, and only to them.
+    assert!(!help.contains("--passphrase-file"), "{help}");
+    assert!(env.ok(&["get", "--help"], b"").contains("--passphrase-file"));
+    assert!(env.ok(&["request", "approve", "--help"], b"").contains("--passphrase-file"));
+    env.fails(&["list", "acme", "--passphrase-file", "/dev/null"], 2);
+    env.fails(&["--passphrase-file", "/dev/null", "list", "acme"], 2);
 }

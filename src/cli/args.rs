@@ -17,10 +17,6 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
-    /// Read the keyring or identity passphrase from FILE (else LOCKBOX_PASSPHRASE, else a prompt)
-    #[arg(long, global = true, help_heading = "Global options", value_name = "FILE")]
-    pub passphrase_file: Option<PathBuf>,
-
     /// Who is acting, for the audit log [default: LOCKBOX_ACTOR, else $USER]
     #[arg(long, global = true, help_heading = "Global options", value_name = "NAME")]
     pub actor: Option<String>,
@@ -90,6 +86,8 @@ pub enum Command {
         /// An engineer's identity file
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
+        #[command(flatten)]
+        pass: PassArgs,
         /// Overwrite files already in DIR (else each such item is skipped and reported)
         #[arg(long)]
         replace: bool,
@@ -102,6 +100,8 @@ pub enum Command {
         /// Also decrypt every item this keyring can open
         #[arg(long, value_name = "FILE")]
         keyring: Option<PathBuf>,
+        #[command(flatten)]
+        pass: PassArgs,
     },
     /// Write a consistent, self-checking snapshot of the vault to FILE (still encrypted)
     Backup {
@@ -137,6 +137,8 @@ pub enum EngineerCmd {
         /// The identity file to create
         #[arg(long, value_name = "FILE")]
         identity: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
     },
     /// List enrolled engineers
     List,
@@ -198,6 +200,8 @@ pub enum RequestCmd {
         /// The customer's keyring file
         #[arg(long, value_name = "FILE")]
         keyring: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
     },
     /// Deny a request
     Deny {
@@ -281,6 +285,8 @@ pub enum TenantCmd {
         /// The customer's keyring file
         #[arg(long, value_name = "FILE")]
         keyring: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
     },
     /// List tenants
     List,
@@ -292,6 +298,8 @@ pub enum TenantCmd {
         /// The tenant's keyring file
         #[arg(long, value_name = "FILE")]
         keyring: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
     },
     /// Show a tenant's levels, epochs and policy
     Show {
@@ -323,6 +331,8 @@ pub enum LevelCmd {
         /// The customer's keyring file
         #[arg(long, value_name = "FILE")]
         keyring: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
     },
     /// Start a new epoch: items written from now on use its key
     Rotate {
@@ -333,6 +343,8 @@ pub enum LevelCmd {
         /// The customer's keyring file
         #[arg(long, value_name = "FILE")]
         keyring: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
         /// Also re-wrap every existing item's data key to the new epoch (content is untouched)
         #[arg(long)]
         rewrap: bool,
@@ -383,6 +395,8 @@ pub struct GetArgs {
     /// An engineer's identity file: reads only what an active grant releases
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+    #[command(flatten)]
+    pub pass: PassArgs,
     /// Write to PATH (atomically) instead of standard output
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
@@ -402,4 +416,28 @@ pub struct ListArgs {
     /// Only items of this level
     #[arg(long)]
     pub level: Option<String>,
+}
+
+/// Where the passphrase of a keyring or identity comes from, for the commands that open one.
+#[derive(Debug, Args, Default)]
+pub struct PassArgs {
+    /// Read the keyring or identity passphrase from FILE (else LOCKBOX_PASSPHRASE, else a prompt)
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+impl Command {
+    /// The `--passphrase-file` of the command, if it opens a key and was given one.
+    pub fn passphrase_file(&self) -> Option<&PathBuf> {
+        let pass = match self {
+            Command::Get(args) => &args.pass,
+            Command::Export { pass, .. } | Command::Verify { pass, .. } => pass,
+            Command::Engineer(EngineerCmd::Enroll { pass, .. }) => pass,
+            Command::Request(RequestCmd::Approve { pass, .. }) => pass,
+            Command::Tenant(TenantCmd::Create { pass, .. } | TenantCmd::Delete { pass, .. }) => pass,
+            Command::Level(LevelCmd::Add { pass, .. } | LevelCmd::Rotate { pass, .. }) => pass,
+            _ => return None,
+        };
+        pass.passphrase_file.as_ref()
+    }
 }

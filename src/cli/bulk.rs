@@ -7,11 +7,12 @@ use serde_json::{Value, json};
 
 use super::context::{Ctx, Key};
 use super::output::outln;
+use super::progress::{Progress, Unit};
 
 pub fn import(ctx: &Ctx, tenant: String, level: String, dir: PathBuf, replace: bool) -> Result<(), Error> {
     let vault = ctx.open()?;
     let started = std::time::Instant::now();
-    let mut bar = Progress::new("importing");
+    let mut bar = Progress::new("importing", Unit::Items);
     let r = vault.import_dir(&tenant, &level, &dir, replace, &mut |done, total| bar.show(done, total))?;
     bar.clear();
     let secs = started.elapsed().as_secs_f64();
@@ -40,7 +41,7 @@ pub fn export(
         .ok_or_else(|| Error::usage("export needs --keyring FILE or --identity FILE"))?;
     let vault = ctx.open()?;
     let started = std::time::Instant::now();
-    let mut bar = Progress::new("exporting");
+    let mut bar = Progress::new("exporting", Unit::Items);
     let keys = key.level_keys(&vault, &tenant)?;
     let r = vault.export_dir(&tenant, keys.as_ref(), &dir, replace, &mut |d, t| bar.show(d, t))?;
     bar.clear();
@@ -76,32 +77,5 @@ fn outcome(r: &BulkReport, what: &str) -> Result<(), Error> {
     match r.skipped.iter().map(|(_, e)| e.kind).min_by_key(|k| super::exit_code(*k)) {
         None => Ok(()),
         Some(kind) => Err(Error::new(kind, format!("{} {what}", r.skipped.len()))),
-    }
-}
-
-/// A progress bar on standard error with rate and time left (indicatif), drawn only on a
-/// terminal: piped or redirected output stays clean.
-struct Progress(indicatif::ProgressBar);
-
-impl Progress {
-    fn new(what: &'static str) -> Progress {
-        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        let style = indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} items, {per_sec}, {eta} left",
-        )
-        .map(|s| s.progress_chars("#> "))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-        bar.set_style(style);
-        bar.set_message(what);
-        Progress(bar)
-    }
-
-    fn show(&mut self, done: u64, total: u64) {
-        self.0.set_length(total);
-        self.0.set_position(done);
-    }
-
-    fn clear(&self) {
-        self.0.finish_and_clear();
     }
 }

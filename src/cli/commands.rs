@@ -11,6 +11,7 @@ use serde_json::json;
 use super::args::{Cli, Command, GetArgs, ItemRef, ListArgs, PutArgs};
 use super::context::{Ctx, Key};
 use super::output::{self, hex, item_json, outln, table, time};
+use super::progress::{Progress, Unit};
 use super::{bulk, demo, tenants, vault_dir, workflow};
 
 /// Runs one command: this only picks the function.
@@ -29,10 +30,10 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Grant(cmd) => workflow::grant(&ctx, cmd),
         Command::Audit(cmd) => workflow::audit(&ctx, cmd),
         Command::Import { tenant, level, dir, replace } => bulk::import(&ctx, tenant, level, dir, replace),
-        Command::Export { tenant, dir, keyring, identity, replace } => {
+        Command::Export { tenant, dir, keyring, identity, replace, .. } => {
             bulk::export(&ctx, tenant, dir, keyring, identity, replace)
         }
-        Command::Verify { tenant, keyring } => verify(&ctx, tenant, keyring),
+        Command::Verify { tenant, keyring, .. } => verify(&ctx, tenant, keyring),
         Command::Backup { file, replace } => backup(&ctx, file, replace),
         Command::Restore { file } => restore(&ctx, file),
         Command::Demo => demo::run(),
@@ -69,7 +70,9 @@ fn rm(ctx: &Ctx, item: ItemRef) -> Result<(), Error> {
 fn verify(ctx: &Ctx, tenant: Option<String>, keyring: Option<PathBuf>) -> Result<(), Error> {
     let ring = keyring.as_deref().map(|k| ctx.keyring(k)).transpose()?;
     let vault = ctx.open()?;
-    let r = vault.verify(tenant.as_deref(), ring.as_ref())?;
+    let mut bar = Progress::new("verifying", Unit::Items);
+    let r = vault.verify_with_progress(tenant.as_deref(), ring.as_ref(), &mut |d, t| bar.show(d, t))?;
+    bar.clear();
     let summary =
         json!({"items": r.items, "decrypted": r.decrypted, "skipped": r.skipped, "problems": r.problems});
     ctx.emit(summary, || {
@@ -92,7 +95,10 @@ fn verify(ctx: &Ctx, tenant: Option<String>, keyring: Option<PathBuf>) -> Result
 
 fn backup(ctx: &Ctx, file: PathBuf, replace: bool) -> Result<(), Error> {
     let vault = ctx.open()?;
-    let b = vault.backup(&file, replace)?;
+    let mut bar = Progress::new("backing up", Unit::Bytes);
+    let b = vault.backup_with_progress(&file, replace, &mut |d, t| bar.show(d, t));
+    bar.clear();
+    let b = b?;
     ctx.emit(
         json!({"file": file, "records": b.records, "bytes": b.bytes, "audit_head": hex(&b.audit_head)}),
         || {
@@ -110,7 +116,10 @@ fn backup(ctx: &Ctx, file: PathBuf, replace: bool) -> Result<(), Error> {
 
 fn restore(ctx: &Ctx, file: PathBuf) -> Result<(), Error> {
     let dir = vault_dir(ctx.vault_dir.clone())?;
-    let b = Vault::restore(&file, &dir)?;
+    let mut bar = Progress::new("restoring", Unit::Bytes);
+    let b = Vault::restore_with_progress(&file, &dir, &mut |d, t| bar.show(d, t));
+    bar.clear();
+    let b = b?;
     ctx.emit(json!({"vault": dir, "records": b.records, "audit_head": hex(&b.audit_head)}), || {
         outln!("restored {} records into {}; audit head {}", b.records, dir.display(), hex(&b.audit_head))
     });

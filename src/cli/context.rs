@@ -27,7 +27,7 @@ impl Ctx {
     pub fn new(cli: &Cli) -> Ctx {
         Ctx {
             json: cli.json,
-            passphrase_file: cli.passphrase_file.clone(),
+            passphrase_file: cli.command.passphrase_file().cloned(),
             vault_dir: cli.vault.clone(),
             actor: cli.actor.clone().unwrap_or_else(default_actor),
             wait: cli.wait.map(Duration::from_secs),

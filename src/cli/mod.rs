@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod demo;
 mod output;
+mod progress;
 mod secrets;
 mod tenants;
 mod workflow;

@@ -6,6 +6,7 @@ use serde_json::json;
 use super::args::{LevelCmd, TenantCmd};
 use super::context::Ctx;
 use super::output::{duration, hex, outln, table, tenant_json, time};
+use super::progress::{Progress, Unit};
 
 pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
     // The subcommands with a key ask for its passphrase before the vault is opened.
@@ -16,7 +17,7 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
     };
     let vault = ctx.open()?;
     match cmd {
-        TenantCmd::Create { tenant, levels, keyring } => {
+        TenantCmd::Create { tenant, levels, keyring, .. } => {
             let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
             let record = lockbox::customer::create_tenant(&vault, ring, &tenant, &levels)?;
             ctx.emit(tenant_json(&record), || {
@@ -92,7 +93,7 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
 
 pub fn level(ctx: &Ctx, cmd: LevelCmd) -> Result<(), Error> {
     match cmd {
-        LevelCmd::Add { tenant, level, keyring } => {
+        LevelCmd::Add { tenant, level, keyring, .. } => {
             let mut ring = ctx.keyring(&keyring)?;
             let vault = ctx.open()?;
             let record = lockbox::customer::add_level(&vault, &mut ring, &tenant, &level)?;
@@ -101,10 +102,20 @@ pub fn level(ctx: &Ctx, cmd: LevelCmd) -> Result<(), Error> {
             });
             Ok(())
         }
-        LevelCmd::Rotate { tenant, level, keyring, rewrap } => {
+        LevelCmd::Rotate { tenant, level, keyring, rewrap, .. } => {
             let mut ring = ctx.keyring(&keyring)?;
             let vault = ctx.open()?;
-            let r = lockbox::customer::rotate_level(&vault, &mut ring, &tenant, &level, rewrap)?;
+            let mut bar = Progress::new("re-wrapping", Unit::Items);
+            let r = lockbox::customer::rotate_level_with_progress(
+                &vault,
+                &mut ring,
+                &tenant,
+                &level,
+                rewrap,
+                &mut |d, t| bar.show(d, t),
+            );
+            bar.clear();
+            let r = r?;
             ctx.emit(
                 json!({"tenant": tenant, "level": level, "epoch": r.epoch, "rewrapped": r.rewrapped}),
                 || {

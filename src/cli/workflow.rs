@@ -19,7 +19,7 @@ pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
     };
     let vault = ctx.open()?;
     match cmd {
-        EngineerCmd::Enroll { name, identity } => {
+        EngineerCmd::Enroll { name, identity, .. } => {
             let pass = pass.ok_or_else(|| Error::other("no passphrase"))?;
             let e = vault.enroll_engineer(&name, &identity, &pass, DEFAULT_KDF)?;
             let fp = hex(&lockbox::crypto::fingerprint(&e.public));
@@ -164,7 +164,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                 outln!("reason    {}", r.reason);
             });
         }
-        RequestCmd::Approve { id, levels, duration, keyring } => {
+        RequestCmd::Approve { id, levels, duration, keyring, .. } => {
             // An unknown request is refused before any prompt; the vault is not held while the
             // customer types the passphrase, and approval checks the request again.
             let (request, _) = vault()?.request(&id)?;

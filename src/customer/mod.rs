@@ -14,7 +14,7 @@ mod approve;
 mod rotate;
 
 pub use approve::{approve_request, prepare_approval};
-pub use rotate::{PreparedRotation, prepare_rotation, rotate_level};
+pub use rotate::{PreparedRotation, prepare_rotation, rotate_level, rotate_level_with_progress};
 
 use crate::crypto::SecretKey;
 use crate::keyring::Keyring;

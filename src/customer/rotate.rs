@@ -4,7 +4,7 @@
 use super::new_epoch;
 use crate::crypto::{PublicKey, Purpose, Wrapped, Wrapper, fingerprint};
 use crate::keyring::Keyring;
-use crate::vault::{Error, NewEpoch, Rewrapped, Rotation, Unwrappers, Vault, valid_name};
+use crate::vault::{Error, NewEpoch, Progress, Rewrapped, Rotation, Unwrappers, Vault, valid_name};
 
 /// A rotation prepared with the keyring, for [`Vault::commit_rotation`].
 #[derive(Debug, Clone)]
@@ -27,7 +27,19 @@ pub fn rotate_level(
     level: &str,
     rewrap: bool,
 ) -> Result<Rotation, Error> {
-    let p = prepare_rotation(vault, keyring, tenant, level, rewrap)?;
+    rotate_level_with_progress(vault, keyring, tenant, level, rewrap, &mut |_, _| {})
+}
+
+/// [`rotate_level`], telling `progress` the items re-wrapped so far and how many there are.
+pub fn rotate_level_with_progress(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    level: &str,
+    rewrap: bool,
+    progress: &mut Progress<'_>,
+) -> Result<Rotation, Error> {
+    let p = prepare_rotation_with_progress(vault, keyring, tenant, level, rewrap, progress)?;
     vault.commit_rotation(&p.tenant, &p.new, p.rewrapped.as_deref())
 }
 
@@ -40,6 +52,17 @@ pub fn prepare_rotation(
     level: &str,
     rewrap: bool,
 ) -> Result<PreparedRotation, Error> {
+    prepare_rotation_with_progress(vault, keyring, tenant, level, rewrap, &mut |_, _| {})
+}
+
+fn prepare_rotation_with_progress(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    level: &str,
+    rewrap: bool,
+    progress: &mut Progress<'_>,
+) -> Result<PreparedRotation, Error> {
     valid_name("tenant", tenant)?;
     valid_name("level", level)?;
     super::holds_tenant(keyring, tenant)?;
@@ -49,8 +72,11 @@ pub fn prepare_rotation(
         .ok_or_else(|| Error::conflict(format!("level {level:?} has run out of epochs")))?;
     let new = new_epoch(keyring, tenant, level, next)?;
     keyring.save()?;
-    let rewrapped =
-        if rewrap { Some(rewrap_items(vault, keyring, tenant, level, next, &new.public)?) } else { None };
+    let rewrapped = if rewrap {
+        Some(rewrap_items(vault, keyring, tenant, level, next, &new.public, progress)?)
+    } else {
+        None
+    };
     Ok(PreparedRotation { tenant: tenant.to_owned(), new, rewrapped })
 }
 
@@ -62,11 +88,17 @@ fn rewrap_items(
     level: &str,
     epoch: u32,
     target: &[u8; 32],
+    progress: &mut Progress<'_>,
 ) -> Result<Vec<Rewrapped>, Error> {
     let wrapper = Wrapper::new(&PublicKey(*target))?;
     let mut unwrappers = Unwrappers::default();
     let mut out = Vec::new();
-    for (id, mut header) in vault.stale_items(tenant, level, epoch)? {
+    let stale = vault.stale_items(tenant, level, epoch)?;
+    let total = stale.len() as u64;
+    for (id, mut header) in stale {
+        if out.len().is_multiple_of(256) {
+            progress(out.len() as u64, total);
+        }
         let old_header = header.encode();
         let unwrapper = unwrappers.for_header(keyring, &header)?;
         if unwrapper.public().fingerprint() != header.fingerprint {

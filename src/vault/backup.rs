@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-use super::{DB_FILE, Error, Vault, create_private_dir};
+use super::{Counted, DB_FILE, Error, Progress, Vault, create_private_dir};
 use crate::atomic::Failed;
 use crate::audit::{self, Verdict};
 use crate::store::{RedbStore, StoreError};
@@ -26,13 +26,23 @@ impl Vault {
     /// An existing regular file is replaced only with `replace` (else a conflict, and nothing
     /// is written or logged).
     pub fn backup(&self, file: &Path, replace: bool) -> Result<BackupInfo, Error> {
+        self.backup_with_progress(file, replace, &mut |_, _| {})
+    }
+
+    /// [`Vault::backup`], telling `progress` the bytes written so far.
+    pub fn backup_with_progress(
+        &self,
+        file: &Path,
+        replace: bool,
+        progress: &mut Progress<'_>,
+    ) -> Result<BackupInfo, Error> {
         if !replace && std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
             return Err(exists_error(file));
         }
         self.audit_only(None, "backup", "", "", &file.display().to_string())?;
         let mut summary = None;
         let written = crate::atomic::write_output(file, replace, |w| {
-            summary = Some(self.store().backup_to(w)?);
+            summary = Some(self.store().backup_to(&mut Counted::new(w, 0, progress))?);
             Ok(())
         });
         match written {
@@ -59,6 +69,15 @@ impl Vault {
     /// Rebuilds a vault in `dir` (which must not hold one) from a backup, checking every
     /// record; a damaged backup is refused with the first bad offset and leaves no vault.
     pub fn restore(file: &Path, dir: &Path) -> Result<BackupInfo, Error> {
+        Vault::restore_with_progress(file, dir, &mut |_, _| {})
+    }
+
+    /// [`Vault::restore`], telling `progress` the bytes of the backup read so far and its size.
+    pub fn restore_with_progress(
+        file: &Path,
+        dir: &Path,
+        progress: &mut Progress<'_>,
+    ) -> Result<BackupInfo, Error> {
         let db = dir.join(DB_FILE);
         if db.exists() {
             return Err(Error::conflict(format!(
@@ -70,12 +89,16 @@ impl Vault {
             std::io::ErrorKind::NotFound => Error::not_found(format!("no backup file at {}", file.display())),
             _ => Error::other(format!("cannot open {}: {e}", file.display())),
         })?;
+        let size = input.metadata().map(|m| m.len()).unwrap_or(0);
         create_private_dir(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
-        let (store, summary) = RedbStore::restore_from(&db, &mut BufReader::with_capacity(1 << 20, input))
-            .map_err(|e| {
-                let e: Error = e.into();
-                e.context(file.display())
-            })?;
+        let (store, summary) = RedbStore::restore_from(
+            &db,
+            &mut BufReader::with_capacity(1 << 20, Counted::new(input, size, progress)),
+        )
+        .map_err(|e| {
+            let e: Error = e.into();
+            e.context(file.display())
+        })?;
         drop(store);
         let vault = Vault::open(dir)?;
         let report = vault.verify(None, None)?;

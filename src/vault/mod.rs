@@ -171,6 +171,51 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Told how far a long command has got: (done, total), total 0 when not known in advance.
+pub type Progress<'a> = dyn FnMut(u64, u64) + 'a;
+
+/// Reports the bytes that pass through a reader or writer to a [`Progress`], about every MiB.
+pub(crate) struct Counted<'a, T> {
+    inner: T,
+    done: u64,
+    total: u64,
+    progress: &'a mut Progress<'a>,
+}
+
+impl<'a, T> Counted<'a, T> {
+    pub(crate) fn new(inner: T, total: u64, progress: &'a mut Progress<'a>) -> Self {
+        Counted { inner, done: 0, total, progress }
+    }
+
+    fn count(&mut self, n: usize) {
+        let before = self.done >> 20;
+        self.done += n as u64;
+        if self.done >> 20 != before {
+            (self.progress)(self.done, self.total);
+        }
+    }
+}
+
+impl<T: std::io::Read> std::io::Read for Counted<'_, T> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count(n);
+        Ok(n)
+    }
+}
+
+impl<T: std::io::Write> std::io::Write for Counted<'_, T> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Checks a tenant, level or engineer name given by the user.
 pub(crate) fn valid_name(kind: &'static str, name: &str) -> Result<(), Error> {
     check_name(kind, name).map_err(|e| Error::usage(e.to_string()))

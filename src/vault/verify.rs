@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::chunks::stored_chunks;
 use super::envelope::{finish_chunks, open_chunk};
-use super::{Error, LevelKeys, Vault, find_level, item_opener_with, valid_name};
+use super::{Error, LevelKeys, Progress, Vault, find_level, item_opener_with, valid_name};
 use crate::audit::{self, Verdict};
 use crate::crypto::fingerprint;
 use crate::format::{Header, hex};
@@ -30,6 +30,16 @@ impl Vault {
     /// Checks every record of the vault (or of one tenant). With a keyring, also decrypts every
     /// item whose key it holds. Never stops at the first problem.
     pub fn verify(&self, tenant: Option<&str>, keyring: Option<&Keyring>) -> Result<VerifyReport, Error> {
+        self.verify_with_progress(tenant, keyring, &mut |_, _| {})
+    }
+
+    /// [`Vault::verify`], telling `progress` the items checked so far (total not known).
+    pub fn verify_with_progress(
+        &self,
+        tenant: Option<&str>,
+        keyring: Option<&Keyring>,
+        progress: &mut Progress<'_>,
+    ) -> Result<VerifyReport, Error> {
         if let Some(t) = tenant {
             valid_name("tenant", t)?;
         }
@@ -55,6 +65,9 @@ impl Vault {
         for t in tenants.iter().filter(|r| tenant.is_none_or(|want| r.name == want)) {
             snapshot.for_each_item(&t.name, &mut |id, record| {
                 report.items += 1;
+                if report.items.is_multiple_of(256) {
+                    progress(report.items, 0);
+                }
                 match record {
                     Err(e) => report.problems.push(format!("item {id:?} of tenant {:?}: {e}", t.name)),
                     Ok(record) => {
