@@ -129,3 +129,20 @@ fn progress_is_drawn_on_a_terminal_only() {
     let shown = String::from_utf8_lossy(&tty.stdout);
     assert!(shown.contains("verifying") && shown.contains("3000 decrypted"), "{shown}");
 }
+
+#[test]
+fn put_reading_a_terminal_says_so() {
+    let env = Env::new();
+    let cmd = format!("{} put acme from-tty --level internal", env!("CARGO_BIN_EXE_lockbox"));
+    let tty = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(shown.contains("reading the item from the terminal") && shown.contains("Ctrl-D"), "{shown}");
+    // From a pipe it says nothing.
+    let out = env.run(&["put", "acme", "from-pipe", "--level", "internal"], b"x");
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
