@@ -100,6 +100,12 @@ pub enum KeyringError {
         /// What the file is.
         found: &'static str,
     },
+    /// The file was replaced by another key file while lockbox had it open.
+    #[error("{} was replaced by another key file while lockbox was using it; run the command again", path.display())]
+    Replaced {
+        /// The file.
+        path: PathBuf,
+    },
     /// The keyring is full.
     #[error("{} already holds the maximum of {MAX_KEYRING_ENTRIES} keys", path.display())]
     Full {
@@ -147,6 +153,31 @@ impl Sealing {
         kind: KeyFileKind,
         pass: &Passphrase,
     ) -> Result<(Sealing, Zeroizing<Vec<u8>>), KeyringError> {
+        let file = Sealing::read(path, kind)?;
+        let key = FileKey::derive(pass.bytes(), &file.kdf, &file.salt).map_err(KeyringError::Crypto)?;
+        let body = open_body(&key, &file.header(), &file.nonce, &file.ciphertext)
+            .map_err(|_| KeyringError::WrongPassphrase { path: path.to_owned() })?;
+        let sealing = Sealing { path: path.to_owned(), kind, kdf: file.kdf, salt: file.salt, key };
+        Ok((sealing, body))
+    }
+
+    /// Reads the file again with the key already derived (no passphrase, no Argon2): the
+    /// body as it is on disk now. `None` if there is no file yet.
+    fn reread(&self) -> Result<Option<Zeroizing<Vec<u8>>>, KeyringError> {
+        let file = match Sealing::read(&self.path, self.kind) {
+            Err(KeyringError::NotFound { .. }) => return Ok(None),
+            other => other?,
+        };
+        if file.salt != self.salt || file.kdf != self.kdf {
+            return Err(KeyringError::Replaced { path: self.path.clone() });
+        }
+        let body = open_body(&self.key, &file.header(), &file.nonce, &file.ciphertext)
+            .map_err(|_| KeyringError::Replaced { path: self.path.clone() })?;
+        Ok(Some(body))
+    }
+
+    /// Reads and decodes a key file of `kind`, within the size limit.
+    fn read(path: &Path, kind: KeyFileKind) -> Result<KeyFile, KeyringError> {
         let io_err = |source: io::Error| match source.kind() {
             io::ErrorKind::NotFound => KeyringError::NotFound { path: path.to_owned() },
             _ => KeyringError::Io { path: path.to_owned(), source },
@@ -167,11 +198,7 @@ impl Sealing {
                 found: kind_name(file.kind),
             });
         }
-        let key = FileKey::derive(pass.bytes(), &file.kdf, &file.salt).map_err(KeyringError::Crypto)?;
-        let body = open_body(&key, &file.header(), &file.nonce, &file.ciphertext)
-            .map_err(|_| KeyringError::WrongPassphrase { path: path.to_owned() })?;
-        let sealing = Sealing { path: path.to_owned(), kind, kdf: file.kdf, salt: file.salt, key };
-        Ok((sealing, body))
+        Ok(file)
     }
 
     /// Encrypts `body` under a fresh nonce and replaces the file atomically.
@@ -197,6 +224,18 @@ fn kind_name(kind: KeyFileKind) -> &'static str {
     }
 }
 
+type Keys = BTreeMap<(String, String, u32), SecretKey>;
+
+fn decode_keys(path: &Path, body: &[u8]) -> Result<Keys, KeyringError> {
+    let body = KeyringBody::decode(body)
+        .map_err(|source| KeyringError::Malformed { path: path.to_owned(), source })?;
+    Ok(body
+        .entries
+        .into_iter()
+        .map(|e| ((e.tenant, e.level, e.epoch), SecretKey::from_bytes(&e.secret)))
+        .collect())
+}
+
 /// A customer's keyring: the private key of every (tenant, level, epoch) it was given.
 pub struct Keyring {
     sealing: Sealing,
@@ -216,14 +255,18 @@ impl Keyring {
     /// Opens an existing keyring.
     pub fn open(path: &Path, pass: &Passphrase) -> Result<Keyring, KeyringError> {
         let (sealing, body) = Sealing::open(path, KeyFileKind::Keyring, pass)?;
-        let body = KeyringBody::decode(&body)
-            .map_err(|source| KeyringError::Malformed { path: path.to_owned(), source })?;
-        let keys = body
-            .entries
-            .into_iter()
-            .map(|e| ((e.tenant, e.level, e.epoch), SecretKey::from_bytes(&e.secret)))
-            .collect();
+        let keys = decode_keys(path, &body)?;
         Ok(Keyring { sealing, keys })
+    }
+
+    /// Reads the keyring's file again, replacing the keys held in memory with what is on disk
+    /// now. A command that changes the keyring calls this once it holds the vault: another
+    /// process that saved the keyring meanwhile (its new keys registered in the vault) is not
+    /// overwritten by this one's older copy. Uses the key derived at open: no passphrase.
+    pub fn reload(&mut self) -> Result<(), KeyringError> {
+        let Some(body) = self.sealing.reread()? else { return Ok(()) };
+        self.keys = decode_keys(&self.sealing.path, &body)?;
+        Ok(())
     }
 
     /// Opens `path` if it exists, else starts a new keyring there.

@@ -307,3 +307,39 @@ fn approving_an_unknown_request_fails_before_asking_for_a_passphrase() {
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn two_commands_waiting_with_one_keyring_both_keep_their_keys() {
+    let env = Env::new();
+    let keyring = env.path("acme.keyring");
+    let (mut holder, stdin) = hold_vault(&env);
+    // Both read the keyring (the passphrase comes before the vault), then wait for the vault.
+    let rotate = |level: &str| {
+        env.cmd(&["--wait", "30s", "level", "rotate", "acme", level, "--keyring", &keyring])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (rotate("public"), rotate("secret"));
+    std::thread::sleep(Duration::from_millis(500));
+    drop(stdin);
+    assert!(holder.wait().unwrap().success());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Each rotation's new key is in the keyring: items written at both new epochs read back.
+    for level in ["public", "secret"] {
+        let id = format!("after-{level}");
+        let mut put = env.cmd(&["put", "acme", &id, "--level", level]).stdin(Stdio::piped()).spawn().unwrap();
+        put.stdin.take().unwrap().write_all(b"new").unwrap();
+        assert!(put.wait().unwrap().success());
+        let out = env.run(&["get", "acme", &id, "--keyring", &keyring]);
+        assert!(
+            out.status.success(),
+            "{level}: the epoch 2 key was lost: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

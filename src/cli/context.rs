@@ -59,6 +59,15 @@ impl Ctx {
         Ok(vault.acting_as(Caller::new(&self.actor)))
     }
 
+    /// Opens the vault for a command that changes `ring`, then reads the keyring again under
+    /// the vault's lock: the passphrase was asked before the vault was opened, and another
+    /// process may have saved the keyring (and registered its new keys) meanwhile.
+    pub fn open_for(&self, ring: &mut Keyring) -> Result<Vault, Error> {
+        let vault = self.open()?;
+        ring.reload()?;
+        Ok(vault)
+    }
+
     pub fn keyring(&self, path: &Path) -> Result<Keyring, Error> {
         let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
         Ok(Keyring::open(path, &pass)?)

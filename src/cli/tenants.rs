@@ -15,7 +15,10 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
         TenantCmd::Delete { keyring, .. } => Some(ctx.keyring(keyring)?),
         _ => None,
     };
-    let vault = ctx.open()?;
+    let vault = match ring.as_mut() {
+        Some(ring) => ctx.open_for(ring)?,
+        None => ctx.open()?,
+    };
     match cmd {
         TenantCmd::Create { tenant, levels, keyring, .. } => {
             let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
@@ -95,7 +98,7 @@ pub fn level(ctx: &Ctx, cmd: LevelCmd) -> Result<(), Error> {
     match cmd {
         LevelCmd::Add { tenant, level, keyring, .. } => {
             let mut ring = ctx.keyring(&keyring)?;
-            let vault = ctx.open()?;
+            let vault = ctx.open_for(&mut ring)?;
             let record = lockbox::customer::add_level(&vault, &mut ring, &tenant, &level)?;
             ctx.emit(tenant_json(&record), || {
                 outln!("added level {level} to tenant {tenant}; its key is in {}", keyring.display())
@@ -104,7 +107,7 @@ pub fn level(ctx: &Ctx, cmd: LevelCmd) -> Result<(), Error> {
         }
         LevelCmd::Rotate { tenant, level, keyring, rewrap, .. } => {
             let mut ring = ctx.keyring(&keyring)?;
-            let vault = ctx.open()?;
+            let vault = ctx.open_for(&mut ring)?;
             let mut bar = Progress::new("re-wrapping", Unit::Items);
             let r = lockbox::customer::rotate_level_with_progress(
                 &vault,

@@ -170,8 +170,13 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             let (request, _) = vault()?.request(&id)?;
             lockbox::lockbox::chosen_levels(&request, levels.as_deref())?;
             let mut ring = ctx.keyring(&keyring)?;
-            let g =
-                lockbox::customer::approve_request(&vault()?, &mut ring, &id, levels.as_deref(), duration)?;
+            let g = lockbox::customer::approve_request(
+                &ctx.open_for(&mut ring)?,
+                &mut ring,
+                &id,
+                levels.as_deref(),
+                duration,
+            )?;
             ctx.emit(grant_json(&g, GrantStatus::Active, g.created), || outln!("{}", id_hex(&g.id)));
         }
         RequestCmd::Deny { id, reason } => {

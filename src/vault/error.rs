@@ -146,7 +146,9 @@ impl From<KeyringError> for Error {
     fn from(e: KeyringError) -> Error {
         let kind = match &e {
             KeyringError::NotFound { .. } => ErrorKind::NotFound,
-            KeyringError::Exists { .. } | KeyringError::Full { .. } => ErrorKind::Conflict,
+            KeyringError::Exists { .. } | KeyringError::Full { .. } | KeyringError::Replaced { .. } => {
+                ErrorKind::Conflict
+            }
             KeyringError::WrongPassphrase { .. } => ErrorKind::AccessDenied,
             KeyringError::Malformed { .. } => ErrorKind::Integrity,
             KeyringError::WrongKind { .. } => ErrorKind::Usage,
