@@ -10,7 +10,7 @@ use lockbox::format::KdfParams;
 use lockbox::keyring::{Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, RequestStatus, id_hex};
 use lockbox::store::{Reads, RedbStore, Writes};
-use lockbox::vault::{DB_FILE, ErrorKind, PutOptions, Vault};
+use lockbox::vault::{Caller, DB_FILE, ErrorKind, PutOptions, Vault};
 
 const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
 
@@ -177,4 +177,51 @@ fn an_approval_is_refused_if_the_request_was_decided_meanwhile() {
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
     assert!(vault.grants(None, None).unwrap().is_empty());
     assert_eq!(vault.current_epoch("acme", "secret").unwrap(), 1);
+}
+
+#[test]
+fn a_rewrap_of_an_item_replaced_meanwhile_is_refused() {
+    let mut w = World::new();
+    let vault = w.vault.take().unwrap();
+    let prepared = prepare_rotation(&vault, &mut w.keyring, "acme", "secret", true).unwrap();
+    w.vault = Some(vault);
+    w.put("s1", "secret"); // same id, same epoch, a new data key: the count does not change
+    let e = w.vault().commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert_eq!(w.epoch("secret"), 1);
+}
+
+#[test]
+fn an_approval_commits_only_as_prepared_by_its_committer_and_only_soon() {
+    let mut w = World::new();
+    let id = w.request();
+    let vault = w.vault.take().unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None).unwrap();
+    // Another approver named than the one committing.
+    let mut renamed = approval.clone();
+    renamed.grant.approved_by = "mallory".into();
+    assert_eq!(vault.commit_approval(&renamed).unwrap_err().kind, ErrorKind::AccessDenied);
+    // Committed by the engineer who filed the request.
+    let eve = vault.acting_as(Caller::new("eve"));
+    let mut as_eve = approval.clone();
+    as_eve.grant.approved_by = "eve".into();
+    assert_eq!(eve.commit_approval(&as_eve).unwrap_err().kind, ErrorKind::AccessDenied);
+    // Kept and committed later: its access would start in the past.
+    let later = vault.acting_as(Caller::at("alice", approval.grant.created + 301));
+    assert_eq!(later.commit_approval(&approval).unwrap_err().kind, ErrorKind::Usage);
+    // Dated in the future.
+    let mut future = approval.clone();
+    future.grant.created += 3600;
+    future.grant.expires += 3600;
+    assert_eq!(vault.commit_approval(&future).unwrap_err().kind, ErrorKind::Usage);
+    assert!(vault.grants(None, None).unwrap().is_empty());
+    let first = vault.commit_approval(&approval).unwrap();
+    // A second request's approval may not reuse (and so overwrite) an existing grant's id.
+    w.vault = Some(vault);
+    let id2 = w.request();
+    let vault = w.vault.take().unwrap();
+    let mut second = prepare_approval(&vault, &mut w.keyring, &id2, None, None).unwrap();
+    second.grant.id = first.id;
+    assert_eq!(vault.commit_approval(&second).unwrap_err().kind, ErrorKind::Conflict);
+    assert_eq!(vault.grants(None, None).unwrap().len(), 1);
 }

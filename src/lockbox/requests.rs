@@ -186,11 +186,29 @@ impl Vault {
         let changed = |what: &str| {
             Error::conflict(format!("{what} changed while the approval was prepared; approve again"))
         };
-        if request.engineer == grant.approved_by {
+        // Who approves and when are the committing caller's, not whatever the approval says.
+        if grant.approved_by != self.actor() {
+            return Err(Error::denied(format!(
+                "access denied: the approval names {:?} as approver, but {:?} is committing it",
+                grant.approved_by,
+                self.actor()
+            )));
+        }
+        if request.engineer == self.actor() {
             return Err(Error::denied(format!(
                 "access denied: {} filed this request and cannot approve it",
                 request.engineer
             )));
+        }
+        let now = self.now();
+        if grant.created > now || now - grant.created > MAX_PREPARE_SECS || grant.expires < grant.created {
+            return Err(Error::usage(format!(
+                "the approval was prepared at {}, not within the last {MAX_PREPARE_SECS}s: prepare it again",
+                crate::format::rfc3339(grant.created)
+            )));
+        }
+        if tx.grant(&grant.id)?.is_some() {
+            return Err(Error::conflict(format!("grant {} already exists", id_hex(&grant.id))));
         }
         if grant.tenant != request.tenant || grant.engineer != request.engineer {
             return Err(changed("the request"));
@@ -252,6 +270,10 @@ impl Vault {
         Ok(grant.clone())
     }
 }
+
+/// Longest time between preparing an approval and committing it: the grant's times are the
+/// prepare step's, so an approval kept for later would start its access then.
+pub const MAX_PREPARE_SECS: u64 = 300;
 
 /// An approval prepared by the customer, for the vault to commit: public material only.
 #[derive(Debug, Clone)]
