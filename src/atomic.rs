@@ -198,7 +198,14 @@ pub fn sync_filesystem(dir: &Path) -> io::Result<()> {
 fn with_temp<E>(path: &Path, f: impl FnOnce(&Path) -> Result<(), Failed<E>>) -> Result<(), Failed<E>> {
     let name = path.file_name().ok_or_else(|| io::Error::other("not a file path"))?;
     let suffix: [u8; 8] = random_array().map_err(io::Error::other)?;
-    let tmp = parent(path).join(format!(".{}.tmp-{}", name.to_string_lossy(), hex(&suffix)));
+    // The name is cut so that the temp name stays within a file system's 255 bytes whatever the
+    // target's own name (item ids have parts of up to 255 bytes).
+    let name = name.to_string_lossy();
+    let mut cut = name.len().min(200);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let tmp = parent(path).join(format!(".{}.tmp-{}", &name[..cut], hex(&suffix)));
     let result = f(&tmp);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

@@ -178,6 +178,7 @@ fn a_keyring_behind_a_symlink_stays_a_symlink_and_key_files_refuse_devices() {
 fn export_never_replaces_or_writes_through_links() {
     let env = Env::new();
     env.put("dir/b", b"bee");
+    env.put("dir/sub/c", b"sea"); // would need a directory made inside the link's target
     let out = env.path("out");
     std::fs::create_dir_all(Path::new(&out)).unwrap();
     std::fs::write(env.path("victim"), b"keep").unwrap();

@@ -246,7 +246,8 @@ impl Vault {
                     let mut opener = item_opener_with(&header, unwrappers.for_header(keys, &header)?)?;
                     let path = safe_path(dir, &id)?;
                     if record.inline.is_some() {
-                        let mut plain = Vec::with_capacity(record.size as usize);
+                        // The recorded size is only trusted after the chunks add up to it: no allocation from it.
+                        let mut plain = Vec::with_capacity(header.chunk_size.min(1 << 16) as usize);
                         stored_chunks(&*snapshot, &record, &header, |index, chunk, last| {
                             open_chunk(&mut opener, &header, index, chunk, last)?;
                             plain.extend_from_slice(chunk);
@@ -533,23 +534,36 @@ impl Dirs<'_> {
         if self.made.as_deref() == Some(parent) {
             return Ok(());
         }
-        fs::create_dir_all(parent).map_err(|e| {
-            let msg = format!("cannot create {}: {e}", parent.display());
+        // One directory at a time, each checked before anything is made inside it: a link
+        // anywhere below the root is never followed, not even to create a directory.
+        let cannot = |at: &Path, e: std::io::Error| {
+            let msg = format!("cannot create {}: {e}", at.display());
             match e.kind() {
                 std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => Error::conflict(msg),
                 std::io::ErrorKind::InvalidFilename => Error::usage(msg),
                 _ => Error::other(msg),
             }
-        })?;
+        };
         let mut at = self.root.to_owned();
         for part in parent.strip_prefix(self.root).unwrap_or(Path::new("")).components() {
             at.push(part);
-            let linked = fs::symlink_metadata(&at).map(|m| m.file_type().is_symlink()).unwrap_or(false);
-            if linked {
-                return Err(Error::conflict(format!(
-                    "{} is a symbolic link; export does not write through links",
-                    at.display()
-                )));
+            match fs::symlink_metadata(&at) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(Error::conflict(format!(
+                        "{} is a symbolic link; export does not write through links",
+                        at.display()
+                    )));
+                }
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(cannot(&at, std::io::Error::from(std::io::ErrorKind::NotADirectory))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::create_dir(&at) {
+                    Ok(()) => {}
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::AlreadyExists
+                            && fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir()) => {}
+                    Err(e) => return Err(cannot(&at, e)),
+                },
+                Err(e) => return Err(cannot(&at, e)),
             }
         }
         self.made = Some(parent.to_owned());
