@@ -10,7 +10,7 @@ use lockbox::format::KdfParams;
 use lockbox::keyring::{Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, RequestStatus, id_hex};
 use lockbox::store::{Reads, RedbStore, Writes};
-use lockbox::vault::{Caller, DB_FILE, ErrorKind, PutOptions, Vault};
+use lockbox::vault::{Caller, DB_FILE, ErrorKind, NewEpoch, PutOptions, Vault};
 
 const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
 
@@ -224,4 +224,27 @@ fn an_approval_commits_only_as_prepared_by_its_committer_and_only_soon() {
     second.grant.id = first.id;
     assert_eq!(vault.commit_approval(&second).unwrap_err().kind, ErrorKind::Conflict);
     assert_eq!(vault.grants(None, None).unwrap().len(), 1);
+}
+
+#[test]
+fn a_deletion_proven_against_older_keys_is_refused() {
+    let mut w = World::new();
+    let vault = w.vault.take().unwrap();
+    let current = |v: &Vault| -> Vec<NewEpoch> {
+        v.tenant("acme")
+            .unwrap()
+            .levels
+            .iter()
+            .map(|l| {
+                let e = l.epochs.last().unwrap();
+                NewEpoch { level: l.name.clone(), epoch: e.epoch, public: e.public }
+            })
+            .collect()
+    };
+    let proven = current(&vault);
+    lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "secret", false).unwrap();
+    assert_eq!(vault.commit_tenant_delete("acme", &proven).unwrap_err().kind, ErrorKind::Conflict);
+    assert_eq!(vault.list("acme", None).unwrap().len(), 2, "items erased by a refused deletion");
+    let removal = vault.commit_tenant_delete("acme", &current(&vault)).unwrap();
+    assert_eq!(removal.items_erased, 2);
 }

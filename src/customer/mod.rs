@@ -58,9 +58,11 @@ pub fn add_level(
 /// keys in the keyring; `tenant create` would then reuse them.)
 pub fn delete_tenant(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Removal, Error> {
     let record = vault.tenant(tenant)?;
+    let mut proven = Vec::with_capacity(record.levels.len());
     for level in &record.levels {
         let current = level.epochs.last().ok_or_else(|| Error::integrity("a level without a key"))?;
         let held = keyring.key(tenant, &level.name, current.epoch).map(|k| k.public().0);
+        proven.push(NewEpoch { level: level.name.clone(), epoch: current.epoch, public: current.public });
         if held != Some(current.public) {
             return Err(Error::denied(format!(
                 "access denied: keyring {} does not hold the current key of level {:?} of tenant {tenant:?}; only the tenant's own keyring can delete it",
@@ -69,7 +71,7 @@ pub fn delete_tenant(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Resu
             )));
         }
     }
-    let removal = vault.commit_tenant_delete(tenant)?;
+    let removal = vault.commit_tenant_delete(tenant, &proven)?;
     keyring.forget_tenant(tenant);
     keyring.save()?;
     Ok(removal)

@@ -5,7 +5,7 @@
 use super::{GrantStatus, RequestStatus, id_hex};
 use crate::store::Writes;
 use crate::store::records::{Decision, GrantRecord, RequestRecord};
-use crate::vault::{Error, Vault, no_tenant, valid_name};
+use crate::vault::{Error, NewEpoch, Vault, no_tenant, valid_name};
 
 /// What a removal closed or erased.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,24 +40,38 @@ impl Vault {
     /// undecided requests (denied), in one transaction. The audit log keeps the tenant's history
     /// and this deletion. The customer proves it holds the tenant's keyring first
     /// ([`crate::customer::delete_tenant`]).
-    pub fn commit_tenant_delete(&self, tenant: &str) -> Result<Removal, Error> {
+    ///
+    /// `current` is what the customer proved it holds: each level's current epoch and public
+    /// key. The deletion is refused (exit 6) if the tenant's levels no longer match it.
+    pub fn commit_tenant_delete(&self, tenant: &str, current: &[NewEpoch]) -> Result<Removal, Error> {
         valid_name("tenant", tenant)?;
         let tx = self.store().begin_write()?;
-        if !tx.remove_tenant(tenant)? {
-            return Err(no_tenant(tenant));
+        let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        let now: Vec<NewEpoch> = record
+            .levels
+            .iter()
+            .filter_map(|l| {
+                l.epochs.last().map(|e| NewEpoch { level: l.name.clone(), epoch: e.epoch, public: e.public })
+            })
+            .collect();
+        if now != current {
+            return Err(Error::conflict(format!(
+                "tenant {tenant:?} changed while its deletion was prepared; run it again"
+            )));
         }
-        let mut items = Vec::new();
+        tx.remove_tenant(tenant)?;
+        // Ids and blob ids only: records may hold a chunk inline.
+        let mut items: Vec<(String, Option<[u8; 16]>)> = Vec::new();
         tx.for_each_item(tenant, &mut |id, record| {
-            items.push((id.to_owned(), record));
+            items.push((id.to_owned(), record.ok().map(|r| r.blob)));
             Ok(true)
         })?;
         let mut erased = 0;
-        for (id, record) in items {
-            match record {
-                Ok(record) => tx.remove_item(tenant, &id, &record)?,
-                // A damaged record names no blob to remove with it: `verify` reports any chunks
-                // left as orphans.
-                Err(_) => drop(tx.remove_item_record(tenant, &id)?),
+        for (id, blob) in items {
+            tx.remove_item_record(tenant, &id)?;
+            // A damaged record names no blob: `verify` reports any chunks left as orphans.
+            if let Some(blob) = blob {
+                tx.remove_chunks(&blob)?;
             }
             erased += 1;
         }
