@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::raw::{Entry, RawRead, RawWrite, Table, Visit, typed_store};
+use super::raw::{Entry, RawRead, RawWrite, Table, Visit};
 use super::records::{AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
+use super::typed::typed_store;
 use super::{
     AuditVisit, BackupSummary, ChunkVisit, ItemVisit, ItemWriter, ReadTx, RecordVisit, Store, StoreError,
     WriteTx, codec,
