@@ -179,7 +179,12 @@ pub fn write_new_file<E>(
     with_temp(path, |tmp| {
         let mut w = BufWriter::with_capacity(32 << 10, create_private(tmp)?);
         fill(&mut w).map_err(Failed::Fill)?;
-        drop(w.into_inner().map_err(|e| e.into_error())?);
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        // Linux makes every file durable at once with syncfs ([`sync_filesystem`]); elsewhere
+        // each file is synced here.
+        #[cfg(not(target_os = "linux"))]
+        f.sync_all()?;
+        drop(f);
         Ok(if replace { fs::rename(tmp, path) } else { rename_new(tmp, path) }?)
     })
 }
@@ -243,4 +248,29 @@ fn rename_new(from: &Path, to: &Path) -> io::Result<()> {
     }
     fs::hard_link(from, to)?;
     fs::remove_file(from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::FileTypeExt;
+
+    use super::*;
+
+    fn fifo(dir: &Path) -> PathBuf {
+        let path = dir.join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
+        path
+    }
+
+    #[test]
+    fn key_files_are_never_written_into_a_fifo_or_through_a_link_to_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = fifo(dir.path());
+        std::os::unix::fs::symlink(&fifo, dir.path().join("link")).unwrap();
+        for path in [fifo.clone(), dir.path().join("link")] {
+            let e = write_file(&path, |w| w.write_all(b"key")).map_err(io::Error::from).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        }
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    }
 }

@@ -208,7 +208,9 @@ pub trait Writes: Reads {
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
-/// Items and chunks written within a write transaction.
+/// Items and chunks written within a write transaction. While one is alive, write items and
+/// chunks through it only, not through the transaction's own methods (redb keeps those tables
+/// open in it).
 pub trait ItemWriter {
     /// An item, if present.
     fn item(&self, tenant: &str, id: &str) -> Result<Option<ItemRecord>, StoreError>;
