@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::chunks::{check_replace, finish_put, seal_item, seal_small, stored_chunks};
 use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, open_chunk, tampered};
+use super::pipeline;
 use super::stage::put_staged;
 use super::{
     Caller, Error, ErrorKind, LevelKeys, Vault, current_epoch, no_tenant, valid_name, valid_new_item_id,
@@ -229,13 +230,14 @@ impl Vault {
         // creation, in the kernel, is most of an export's time; a second writer only spun on the
         // directory's lock in ext4, measured). Only authenticated plaintext is handed over, in
         // parcels of up to PARCEL items of at most one chunk each, at most two waiting.
-        std::thread::scope(|scope| -> Result<(), Error> {
-            let (send, receive) = std::sync::mpsc::sync_channel::<Parcel>(2);
-            let writer = scope.spawn(move || write_parcels(receive, dir, replace));
+        let mut writer =
+            ParcelWriter { dirs: Dirs { root: dir, made: None }, replace, skipped: Vec::new(), bytes: 0 };
+        let produce = |handoff: &mut pipeline::Handoff<'_, Parcel>| -> Result<(), Error> {
             let mut parcel: Parcel = Vec::with_capacity(PARCEL);
-            let hand_over = |parcel: &mut Parcel| -> Result<(), Error> {
-                let full = std::mem::replace(parcel, Vec::with_capacity(PARCEL));
-                send.send(full).map_err(|_| Error::other("the export writer stopped"))
+            let mut hand_over = |parcel: &mut Parcel| -> Result<(), Error> {
+                let spare = handoff(std::mem::take(parcel))?;
+                *parcel = spare.unwrap_or_else(|| Vec::with_capacity(PARCEL));
+                Ok(())
             };
             snapshot.for_each_item(tenant, &mut |id, record| {
                 let id = id.to_owned();
@@ -287,16 +289,17 @@ impl Vault {
                 Ok(true)
             })?;
             let last = if parcel.is_empty() || fatal.is_some() { Ok(()) } else { hand_over(&mut parcel) };
-            drop(send);
-            let written = writer.join().unwrap_or_else(|_| Err(Error::other("the export writer failed")));
-            // The writer's own error explains a "writer stopped" on this side.
-            let (skipped, bytes) = written?;
-            fatal.take().map_or(last, Err)?;
-            report.items -= skipped.len() as u64;
-            report.bytes -= bytes;
-            report.skipped.extend(skipped);
+            fatal.take().map_or(last, Err)
+        };
+        // The writer's own error explains a "stopped" on this side: the pipeline reports it.
+        pipeline::to_worker(self.threads(), 2, produce, |mut parcel, give_back| {
+            writer.write(&mut parcel)?;
+            give_back(parcel);
             Ok(())
         })?;
+        report.items -= writer.skipped.len() as u64;
+        report.bytes -= writer.bytes;
+        report.skipped.extend(writer.skipped);
         // One sync for every file written: the export is durable when it reports success.
         crate::atomic::sync_filesystem(dir)
             .map_err(|e| Error::other(format!("cannot sync {}: {e}", dir.display())))?;
@@ -498,25 +501,34 @@ fn safe_path(dir: &Path, id: &str) -> Result<PathBuf, Error> {
 /// One-chunk items on their way to a writer thread: (id, path, authenticated plaintext).
 type Parcel = Vec<(String, PathBuf, Vec<u8>)>;
 
-/// Writes the files of the parcels it receives; returns the items it skipped (a file already
-/// there) and their bytes, or the error that stopped it.
-fn write_parcels(
-    receive: std::sync::mpsc::Receiver<Parcel>,
-    root: &Path,
+/// The writer of the small items' files: the other stage of export's pipeline.
+struct ParcelWriter<'a> {
+    dirs: Dirs<'a>,
     replace: bool,
-) -> Result<(Vec<(String, Error)>, u64), Error> {
-    let mut dirs = Dirs { root, made: None };
-    let (mut skipped, mut bytes) = (Vec::new(), 0);
-    for (id, path, data) in receive.into_iter().flatten() {
-        match write_item(&path, &mut dirs, replace, |out| out.write_all(&data).map_err(Error::output)) {
-            Err(e) if e.kind == ErrorKind::Conflict => {
-                bytes += data.len() as u64;
-                skipped.push((id, e));
+    /// Items not written (a file in the way, a name the file system refuses), with why.
+    skipped: Skipped,
+    /// Their plaintext bytes.
+    bytes: u64,
+}
+
+impl ParcelWriter<'_> {
+    /// Writes the files of `parcel`, leaving it empty for reuse. An error that concerns one
+    /// item skips it; any other stops the export.
+    fn write(&mut self, parcel: &mut Parcel) -> Result<(), Error> {
+        for (id, path, data) in parcel.drain(..) {
+            let written = write_item(&path, &mut self.dirs, self.replace, |out| {
+                out.write_all(&data).map_err(Error::output)
+            });
+            match written {
+                Err(e) if e.kind != ErrorKind::Other && e.kind != ErrorKind::BrokenPipe => {
+                    self.bytes += data.len() as u64;
+                    self.skipped.push((id, e));
+                }
+                other => other?,
             }
-            other => other?,
         }
+        Ok(())
     }
-    Ok((skipped, bytes))
 }
 
 /// The directories an export has made, so each is checked once.

@@ -4,6 +4,7 @@ use std::io::{Read, Write};
 
 use super::chunks::{exists, item_chunks, stored_chunks, stored_chunks_into};
 use super::envelope::{ItemFields, finish_chunks, item_opener_with, open_chunk, read_header, tampered};
+use super::pipeline;
 use super::stage::{QUEUE_CHUNKS, put_staged, stage_with};
 use super::tenants::{current_epoch, find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, valid_item_id, valid_name, valid_new_item_id};
@@ -152,7 +153,7 @@ impl Vault {
         let blob = random_array()?;
         let full = header.chunk_size as usize + CHUNK_TAG_LEN;
         // Stored as a put stores: large payloads staged from a second thread.
-        let (streamed, staged) = stage_with(self.store(), full, |sink| {
+        let (streamed, staged) = stage_with(self.store(), self.threads(), full, |sink| {
             let check = |index, buf: &mut Vec<u8>, last| {
                 check_chunk_len(header.chunk_size, index, buf.len(), last)
                     .map_err(|e| Error::integrity(format!("envelope payload: {e}")))
@@ -225,32 +226,36 @@ impl Vault {
             })?;
             finish_chunks(&opener, header)?;
         } else {
-            // Two cores: a second thread reads and authenticates chunks while this one writes
-            // them out. Only authenticated plaintext crosses, at most QUEUE_CHUNKS at a time.
-            // Written buffers go back to the reader: no allocation per chunk.
-            std::thread::scope(|scope| {
-                let (send, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(QUEUE_CHUNKS);
-                let (give_back, take_back) = std::sync::mpsc::channel::<Vec<u8>>();
-                let reader = scope.spawn(move || {
-                    let spare = || take_back.try_recv().unwrap_or_default();
-                    stored_chunks_into(&*snapshot, record, header, spare, |index, chunk, last| {
-                        open_chunk(&mut opener, header, index, chunk, last)?;
-                        send.send(std::mem::take(chunk)).map_err(|_| Error::other("the output stopped"))
-                    })?;
+            // A second thread reads and authenticates chunks while this one writes them out.
+            // Only authenticated plaintext crosses, at most QUEUE_CHUNKS at a time. Written
+            // buffers go back to the reader: no allocation per chunk.
+            let snapshot = &*snapshot;
+            pipeline::from_worker(
+                self.threads(),
+                QUEUE_CHUNKS,
+                |handoff| {
+                    let spare = std::cell::RefCell::new(Vec::new());
+                    stored_chunks_into(
+                        snapshot,
+                        record,
+                        header,
+                        || spare.take(),
+                        |index, chunk, last| {
+                            open_chunk(&mut opener, header, index, chunk, last)?;
+                            if let Some(back) = handoff(std::mem::take(chunk))? {
+                                *spare.borrow_mut() = back;
+                            }
+                            Ok(())
+                        },
+                    )?;
                     finish_chunks(&opener, header)
-                });
-                let written = receive.into_iter().try_for_each(|chunk| {
-                    out.write_all(&chunk)?;
-                    let _ = give_back.send(chunk);
+                },
+                |chunk, give_back| {
+                    out.write_all(&chunk).map_err(Error::output)?;
+                    give_back(chunk);
                     Ok(())
-                });
-                let read = reader
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::other("internal error: the reader panicked")));
-                // A failed write stops the reader: its own error then only echoes this one.
-                written.map_err(Error::output)?;
-                read
-            })?;
+                },
+            )?;
         }
         out.flush().map_err(Error::output)?;
         Ok(ItemInfo::new(tenant, item, Some(header), record))

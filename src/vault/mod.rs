@@ -12,6 +12,7 @@ mod envelope;
 mod error;
 mod items;
 mod keys;
+mod pipeline;
 mod rotate;
 mod stage;
 mod tenants;
@@ -27,6 +28,7 @@ pub use envelope::{ItemFields, item_opener, item_opener_with, open_envelope, sea
 pub use error::{Error, ErrorKind};
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;
+pub use pipeline::Threads;
 pub use rotate::{Rewrapped, Rotation};
 pub use tenants::{
     DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_DURATION_SECS, MAX_LEVELS, NewEpoch,
@@ -50,6 +52,7 @@ pub struct Vault {
     store: Arc<dyn Store>,
     dir: PathBuf,
     caller: Caller,
+    threads: Threads,
 }
 
 impl Vault {
@@ -62,13 +65,23 @@ impl Vault {
             }
             e => e.into(),
         })?;
-        Ok(Vault { store: Arc::new(store), dir: dir.to_owned(), caller: Caller::default() })
+        Ok(Vault {
+            store: Arc::new(store),
+            dir: dir.to_owned(),
+            caller: Caller::default(),
+            threads: Threads::Two,
+        })
     }
 
     /// A new, empty vault held in memory only (tests, fuzzing): the same behaviour without a
     /// disk; [`Vault::dir`] is empty.
     pub fn in_memory() -> Vault {
-        Vault { store: Arc::new(MemoryStore::new()), dir: PathBuf::new(), caller: Caller::default() }
+        Vault {
+            store: Arc::new(MemoryStore::new()),
+            dir: PathBuf::new(),
+            caller: Caller::default(),
+            threads: Threads::Two,
+        }
     }
 
     /// Opens the vault in `dir`.
@@ -83,7 +96,12 @@ impl Vault {
             }
             e => e.into(),
         })?;
-        Ok(Vault { store: Arc::new(store), dir: dir.to_owned(), caller: Caller::default() })
+        Ok(Vault {
+            store: Arc::new(store),
+            dir: dir.to_owned(),
+            caller: Caller::default(),
+            threads: Threads::Two,
+        })
     }
 
     /// Names who is acting, for the audit log (on the same clock).
@@ -95,6 +113,16 @@ impl Vault {
     /// makes one per request).
     pub fn acting_as(&self, caller: Caller) -> Vault {
         Vault { caller, ..self.clone() }
+    }
+
+    /// This handle running every pipeline on one thread (or on two, the default): the same
+    /// results, for tests and one-core machines.
+    pub fn with_threads(&self, threads: Threads) -> Vault {
+        Vault { threads, ..self.clone() }
+    }
+
+    pub(crate) fn threads(&self) -> Threads {
+        self.threads
     }
 
     /// Who acts, and by which clock.

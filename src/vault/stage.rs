@@ -7,8 +7,8 @@
 //! is durable and makes them durable with it. A crash before it loses them with everything
 //! else uncommitted; an error removes them.
 
+use super::pipeline::{self, GiveBack, Threads};
 use std::io::Read;
-use std::sync::mpsc::{Sender, channel, sync_channel};
 
 use super::chunks::{ChunkSink, check_replace, finish_put, seal_item};
 use super::envelope::ItemFields;
@@ -32,24 +32,23 @@ pub(crate) struct Staged<'s> {
     bytes: usize,
     staged: bool,
     writeback: Option<Writeback>,
-    /// Where the buffers of staged chunks go back to the sealing thread, for reuse.
-    give_back: Option<Sender<Vec<u8>>>,
 }
+
+/// A chunk on its way to be staged: blob id, index, ciphertext.
+type Chunk = ([u8; 16], u64, Vec<u8>);
 
 impl<'s> Staged<'s> {
     fn new(store: &'s dyn Store) -> Self {
-        Staged {
-            store,
-            blob: [0; 16],
-            group: Vec::new(),
-            bytes: 0,
-            staged: false,
-            writeback: None,
-            give_back: None,
-        }
+        Staged { store, blob: [0; 16], group: Vec::new(), bytes: 0, staged: false, writeback: None }
     }
 
-    fn push(&mut self, blob: [u8; 16], index: u64, chunk: Vec<u8>) -> Result<(), Error> {
+    fn push(
+        &mut self,
+        blob: [u8; 16],
+        index: u64,
+        chunk: Vec<u8>,
+        give_back: &mut GiveBack<'_, Chunk>,
+    ) -> Result<(), Error> {
         self.blob = blob;
         self.bytes += chunk.len();
         self.group.push((index, chunk));
@@ -62,10 +61,8 @@ impl<'s> Staged<'s> {
             if let Some(w) = &self.writeback {
                 w.nudge();
             }
-            for (_, chunk) in self.group.drain(..) {
-                if let Some(g) = &self.give_back {
-                    let _ = g.send(chunk);
-                }
+            for (index, chunk) in self.group.drain(..) {
+                give_back((self.blob, index, chunk));
             }
             self.bytes = 0;
         }
@@ -115,45 +112,38 @@ impl<'s> Staged<'s> {
     }
 }
 
-/// Runs `produce` on this thread, handing it a sink whose chunks (of at most `full` bytes) a
-/// second thread stages. Returns what `produce` returned (or why not) and the chunks still
-/// to be written; on error the caller must [`Staged::discard`] them.
+/// Runs `produce` on this thread, handing it a sink whose chunks (of at most `full` bytes)
+/// are staged by the pipeline's other stage. Returns what `produce` returned (or why not) and
+/// the chunks still to be written; on error the caller must [`Staged::discard`] them.
 pub(crate) fn stage_with<'s, T>(
     store: &'s dyn Store,
+    threads: Threads,
     full: usize,
     produce: impl FnOnce(&mut ChunkSink<'_>) -> Result<T, Error>,
 ) -> (Result<T, Error>, Staged<'s>) {
-    std::thread::scope(|scope| {
-        let (send, receive) = sync_channel::<([u8; 16], u64, Vec<u8>)>(QUEUE_CHUNKS);
-        let (give_back, take_back) = channel::<Vec<u8>>();
-        let writer = scope.spawn(move || {
-            let mut staged = Staged::new(store);
-            staged.give_back = Some(give_back);
-            for (blob, index, chunk) in receive {
-                if let Err(e) = staged.push(blob, index, chunk) {
-                    return (Err(e), staged);
-                }
-            }
-            (Ok(()), staged)
-        });
-        let produced = produce(&mut |blob, index, chunk| {
-            // Hand the buffer over and read the next chunk into one the writer is done with
-            // (or a new one): no copy, and no allocation once buffers circulate.
-            let spare = take_back.try_recv().unwrap_or_else(|_| Vec::with_capacity(full));
-            let chunk = std::mem::replace(chunk, spare);
-            send.send((*blob, index, chunk)).map_err(|_| Error::other("the chunk writer stopped"))
-        });
-        drop(send);
-        match writer.join() {
-            // The writer's error explains a "writer stopped" from the producing side.
-            Ok((Err(e), staged)) => (Err(e), staged),
-            Ok((Ok(()), mut staged)) => {
-                staged.give_back = None;
-                (produced, staged)
-            }
-            Err(_) => (Err(Error::other("internal error: the chunk writer panicked")), Staged::new(store)),
-        }
-    })
+    let mut staged = Staged::new(store);
+    let mut produced = None;
+    let result = pipeline::to_worker(
+        threads,
+        QUEUE_CHUNKS,
+        |handoff| {
+            let value = produce(&mut |blob, index, chunk| {
+                // Hand the buffer over and read the next chunk into one the stager is done with
+                // (or a new one): no copy, and no allocation once buffers circulate.
+                let taken = std::mem::take(chunk);
+                *chunk = match handoff((*blob, index, taken))? {
+                    Some((_, _, back)) => back,
+                    None => Vec::with_capacity(full),
+                };
+                Ok(())
+            })?;
+            produced = Some(value);
+            Ok(())
+        },
+        |(blob, index, chunk), give_back| staged.push(blob, index, chunk, give_back),
+    );
+    let produced = result.and_then(|()| produced.ok_or_else(|| Error::other("nothing was produced")));
+    (produced, staged)
 }
 
 /// Stores `input` as a new item (`put`, and `import` of a file over [`STAGE_BYTES`]): read
@@ -171,7 +161,7 @@ pub(crate) fn put_staged(
     let (level, item) = (fields.level, fields.item);
     let wrapper = Wrapper::new(&PublicKey(*level_public))?;
     let full = fields.chunk_size as usize + CHUNK_TAG_LEN;
-    let (sealed, staged) = stage_with(vault.store(), full, |sink| {
+    let (sealed, staged) = stage_with(vault.store(), vault.threads(), full, |sink| {
         seal_item(fields, level_public, &wrapper, input, vault.now(), sink)
     });
     let current_epoch = |record: &TenantRecord| {
