@@ -1,44 +1,25 @@
 //! Item ids that could not round trip through export are refused when written; import and
 //! export go on past an entry they cannot handle, and report it.
 
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-struct Env {
-    dir: tempfile::TempDir,
-}
+#[path = "common/cli.rs"]
+mod cli;
 
-impl Env {
-    fn new() -> Env {
-        let env = Env { dir: tempfile::tempdir().unwrap() };
-        env.run(&["init"], b"");
-        env.run(&["tenant", "create", "acme", "--levels", "internal", "--keyring", &env.path("k")], b"");
-        env
-    }
+use cli::Env;
 
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).to_string_lossy().into_owned()
-    }
-
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
-            .args(args)
-            .env("LOCKBOX_VAULT", self.dir.path().join("vault"))
-            .env("LOCKBOX_PASSPHRASE", "correct horse battery staple")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
-    }
+/// A vault with tenant acme (one level, internal) and its keyring `k`.
+fn setup() -> Env {
+    let env = Env::empty();
+    env.ok(&["init"], b"");
+    env.ok(&["tenant", "create", "acme", "--levels", "internal", "--keyring", &env.path("k")], b"");
+    env
 }
 
 #[test]
 fn ids_export_could_not_write_are_refused_at_put() {
-    let env = Env::new();
+    let env = setup();
     let long_segment = "x".repeat(1024);
     for id in ["../up", "/abs/path", "dir/", "a//b", "a/./b", long_segment.as_str()] {
         let out = env.run(&["put", "acme", id, "--level", "internal"], b"data");
@@ -59,7 +40,7 @@ fn ids_export_could_not_write_are_refused_at_put() {
 
 #[test]
 fn import_goes_on_past_entries_that_cannot_be_items_and_names_each() {
-    let env = Env::new();
+    let env = setup();
     let src = env.dir.path().join("src");
     std::fs::create_dir_all(src.join("sub")).unwrap();
     std::fs::write(src.join("good.txt"), b"good").unwrap();
@@ -92,7 +73,7 @@ fn import_goes_on_past_entries_that_cannot_be_items_and_names_each() {
 
 #[test]
 fn progress_is_drawn_on_a_terminal_only() {
-    let env = Env::new();
+    let env = setup();
     let src = env.dir.path().join("many");
     std::fs::create_dir(&src).unwrap();
     for i in 0..3000 {
@@ -132,7 +113,7 @@ fn progress_is_drawn_on_a_terminal_only() {
 
 #[test]
 fn put_reading_a_terminal_says_so() {
-    let env = Env::new();
+    let env = setup();
     let cmd = format!("{} put acme from-tty --level internal", env!("CARGO_BIN_EXE_lockbox"));
     let tty = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])

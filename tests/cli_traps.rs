@@ -1,63 +1,25 @@
 //! Small traps a new user fell into, each now refused or explained.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+#[path = "common/cli.rs"]
+mod cli;
 
-const PASS: &str = "correct horse battery staple";
+use cli::{Env, PASS};
 
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        let env = Env { dir: tempfile::tempdir().unwrap() };
-        env.ok(&["init"], b"");
-        for (tenant, levels) in [("acme", "public,internal,secret"), ("globex", "public")] {
-            let keyring = env.path(&format!("{tenant}.keyring"));
-            env.ok(&["tenant", "create", tenant, "--levels", levels, "--keyring", &keyring], b"");
-        }
-        env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
-        env
+/// A vault with tenants acme (public, internal, secret) and globex, and engineer eve.
+fn setup() -> Env {
+    let env = Env::empty();
+    env.ok(&["init"], b"");
+    for (tenant, levels) in [("acme", "public,internal,secret"), ("globex", "public")] {
+        let keyring = env.path(&format!("{tenant}.keyring"));
+        env.ok(&["tenant", "create", tenant, "--levels", levels, "--keyring", &keyring], b"");
     }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).to_string_lossy().into_owned()
-    }
-
-    fn run_with(&self, args: &[&str], stdin: &[u8], pass: &str) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
-            .args(args)
-            .env("LOCKBOX_VAULT", self.dir.path().join("vault"))
-            .env("LOCKBOX_PASSPHRASE", pass)
-            .env("LOCKBOX_ACTOR", "alice")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str], stdin: &[u8]) -> String {
-        let out = self.run_with(args, stdin, PASS);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs, checks the exit code, returns standard error.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run_with(args, b"", PASS);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
-        stderr
-    }
+    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
+    env
 }
 
 #[test]
 fn an_approval_naming_a_level_twice_is_refused_before_any_prompt() {
-    let env = Env::new();
+    let env = setup();
     let req = env.ok(
         &[
             "request",
@@ -91,7 +53,7 @@ fn an_approval_naming_a_level_twice_is_refused_before_any_prompt() {
 
 #[test]
 fn another_tenants_keyring_cannot_add_or_rotate_a_level() {
-    let env = Env::new();
+    let env = setup();
     let before = std::fs::read(env.path("globex.keyring")).unwrap();
     let e = env.fails(&["level", "add", "acme", "pii", "--keyring", &env.path("globex.keyring")], 4);
     assert!(e.contains("holds no key of tenant \"acme\""), "{e}");
@@ -105,7 +67,7 @@ fn another_tenants_keyring_cannot_add_or_rotate_a_level() {
 
 #[test]
 fn a_replace_that_moves_an_item_to_another_level_says_so() {
-    let env = Env::new();
+    let env = setup();
     env.ok(&["put", "acme", "doc", "--level", "internal"], b"one");
     let out = env.ok(&["put", "acme", "doc", "--level", "secret", "--replace"], b"two");
     assert!(out.contains("was at level internal") && out.contains("level secret"), "{out}");
@@ -119,7 +81,7 @@ fn a_replace_that_moves_an_item_to_another_level_says_so() {
 
 #[test]
 fn parse_errors_follow_json_and_ranges_are_the_real_ones() {
-    let env = Env::new();
+    let env = setup();
     let out = env.run_with(&["--json", "bogus"], b"", PASS);
     assert_eq!(out.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
@@ -135,7 +97,7 @@ fn parse_errors_follow_json_and_ranges_are_the_real_ones() {
 
 #[test]
 fn a_new_keyring_or_identity_needs_a_real_passphrase() {
-    let env = Env::new();
+    let env = setup();
     let out = env.run_with(
         &["tenant", "create", "initech", "--levels", "a", "--keyring", &env.path("i.keyring")],
         b"",
@@ -154,7 +116,7 @@ fn a_new_keyring_or_identity_needs_a_real_passphrase() {
 
 #[test]
 fn durations_and_grants_read_as_people_write_them() {
-    let env = Env::new();
+    let env = setup();
     let policy =
         env.ok(&["tenant", "policy", "acme", "--max-access", "1h 30m", "--request-ttl", "1h30m"], b"");
     assert!(policy.contains("at most 1h 30m;") && policy.contains("wait at most 1h 30m"), "{policy}");
@@ -228,7 +190,7 @@ fn durations_and_grants_read_as_people_write_them() {
 
 #[test]
 fn completions_man_page_and_help_headings() {
-    let env = Env::new();
+    let env = setup();
     let bash = env.ok(&["completions", "bash"], b"");
     assert!(bash.contains("_lockbox()") && bash.contains("request"), "{}", &bash[..200.min(bash.len())]);
     assert!(env.ok(&["completions", "zsh"], b"").contains("#compdef lockbox"));
