@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::crypto::{CryptoError, FileKey, SecretKey, open_body, random_array, seal_body};
+use crate::crypto::{CryptoError, FileKey, SecretKey, SigningKey, open_body, random_array, seal_body};
 use crate::format::{
-    FormatError, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringEntry,
-    MAX_KEYRING_ENTRIES,
+    FormatError, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringKey, KeyringTenant,
+    MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS,
 };
 
 /// Argon2id cost of new key files: 64 MiB, 3 passes, 1 lane (the RFC 9106 second
@@ -106,6 +106,15 @@ pub enum KeyringError {
         /// The file.
         path: PathBuf,
     },
+    /// A keyring written before tenant signing keys existed.
+    #[error("{} is a version 1 keyring, from before lockbox signed tenant manifests; it cannot be migrated (its tenants have no signing key the vault could trust): create the tenants again in a new vault with a new keyring, moving items with `lockbox export` and `lockbox import`", path.display())]
+    Outdated {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A tenant was looked up before a vault was chosen.
+    #[error("the keyring was not told which vault it is used with")]
+    NoVault,
     /// The keyring is full.
     #[error("{} already holds the maximum of {MAX_KEYRING_ENTRIES} keys", path.display())]
     Full {
@@ -128,6 +137,7 @@ pub enum KeyringError {
 /// The encryption state shared by every save of one file: salt, parameters and derived key.
 struct Sealing {
     path: PathBuf,
+    version: u8,
     kind: KeyFileKind,
     kdf: KdfParams,
     salt: [u8; 16],
@@ -144,7 +154,7 @@ impl Sealing {
         kdf.check().map_err(|source| KeyringError::Malformed { path: path.to_owned(), source })?;
         let salt = random_array().map_err(KeyringError::Crypto)?;
         let key = FileKey::derive(pass.bytes(), &kdf, &salt).map_err(KeyringError::Crypto)?;
-        Ok(Sealing { path: path.to_owned(), kind, kdf, salt, key })
+        Ok(Sealing { path: path.to_owned(), version: KeyFile::VERSION, kind, kdf, salt, key })
     }
 
     /// Reads and decrypts a file; returns the sealing state (to save again) and the body.
@@ -157,7 +167,8 @@ impl Sealing {
         let key = FileKey::derive(pass.bytes(), &file.kdf, &file.salt).map_err(KeyringError::Crypto)?;
         let body = open_body(&key, &file.header(), &file.nonce, &file.ciphertext)
             .map_err(|_| KeyringError::WrongPassphrase { path: path.to_owned() })?;
-        let sealing = Sealing { path: path.to_owned(), kind, kdf: file.kdf, salt: file.salt, key };
+        let sealing =
+            Sealing { path: path.to_owned(), version: file.version, kind, kdf: file.kdf, salt: file.salt, key };
         Ok((sealing, body))
     }
 
@@ -189,8 +200,10 @@ impl Sealing {
             return Err(KeyringError::Malformed { path: path.to_owned(), source });
         }
         let bytes = fs::read(path).map_err(io_err)?;
-        let file = KeyFile::decode(&bytes)
-            .map_err(|source| KeyringError::Malformed { path: path.to_owned(), source })?;
+        let file = KeyFile::decode(&bytes).map_err(|source| match source {
+            FormatError::UnsupportedVersion { version: 1, .. } => KeyringError::Outdated { path: path.to_owned() },
+            source => KeyringError::Malformed { path: path.to_owned(), source },
+        })?;
         if file.kind != kind {
             return Err(KeyringError::WrongKind {
                 path: path.to_owned(),
@@ -204,6 +217,7 @@ impl Sealing {
     /// Encrypts `body` under a fresh nonce and replaces the file atomically.
     fn save(&self, body: &[u8]) -> Result<(), KeyringError> {
         let mut file = KeyFile {
+            version: self.version,
             kind: self.kind,
             kdf: self.kdf,
             salt: self.salt,
@@ -224,22 +238,94 @@ fn kind_name(kind: KeyFileKind) -> &'static str {
     }
 }
 
-type Keys = BTreeMap<(String, String, u32), SecretKey>;
+pub use crate::format::{KeyState, ManifestMark};
 
-fn decode_keys(path: &Path, body: &[u8]) -> Result<Keys, KeyringError> {
+/// What a keyring holds for one tenant of one vault: the tenant signing key, the manifests it
+/// signed, its level keys with their states, and the engineer keys it pinned.
+pub struct TenantKeys {
+    signing: SigningKey,
+    /// The last manifest the vault is known to hold.
+    pub last: ManifestMark,
+    /// A manifest signed for the vault whose commit is not known to have happened.
+    pub proposed: ManifestMark,
+    keys: BTreeMap<(String, u32), (KeyState, SecretKey)>,
+    engineers: BTreeMap<String, [u8; 32]>,
+}
+
+impl TenantKeys {
+    /// The tenant signing key.
+    pub fn signing(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    /// The private key of a level epoch.
+    pub fn key(&self, level: &str, epoch: u32) -> Option<&SecretKey> {
+        self.keys.get(&(level.to_owned(), epoch)).map(|(_, k)| k)
+    }
+
+    /// The state of a level epoch's key.
+    pub fn state(&self, level: &str, epoch: u32) -> Option<KeyState> {
+        self.keys.get(&(level.to_owned(), epoch)).map(|(s, _)| *s)
+    }
+
+    /// Moves a key to `state` (never back: a released key stays released).
+    pub fn set_state(&mut self, level: &str, epoch: u32, state: KeyState) {
+        if let Some((s, _)) = self.keys.get_mut(&(level.to_owned(), epoch))
+            && (*s as u8) < (state as u8)
+        {
+            *s = state;
+        }
+    }
+
+    /// Every key: (level, epoch, state, key).
+    pub fn keys(&self) -> impl Iterator<Item = (&str, u32, KeyState, &SecretKey)> {
+        self.keys.iter().map(|((l, e), (s, k))| (l.as_str(), *e, *s, k))
+    }
+
+    /// The engineer key an approval pinned for `name`.
+    pub fn engineer(&self, name: &str) -> Option<&[u8; 32]> {
+        self.engineers.get(name)
+    }
+
+    /// Pins (or re-pins) `name`'s key.
+    pub fn pin_engineer(&mut self, name: &str, public: [u8; 32]) {
+        self.engineers.insert(name.to_owned(), public);
+    }
+}
+
+type Tenants = BTreeMap<([u8; 16], String), TenantKeys>;
+
+fn decode_tenants(path: &Path, body: &[u8]) -> Result<Tenants, KeyringError> {
     let body = KeyringBody::decode(body)
         .map_err(|source| KeyringError::Malformed { path: path.to_owned(), source })?;
     Ok(body
-        .entries
+        .tenants
         .into_iter()
-        .map(|e| ((e.tenant, e.level, e.epoch), SecretKey::from_bytes(&e.secret)))
+        .map(|t| {
+            let keys = t
+                .keys
+                .into_iter()
+                .map(|k| ((k.level, k.epoch), (k.state, SecretKey::from_bytes(&k.secret))))
+                .collect();
+            let value = TenantKeys {
+                signing: SigningKey::from_seed(&t.signing_seed),
+                last: t.last,
+                proposed: t.proposed,
+                keys,
+                engineers: t.engineers.into_iter().collect(),
+            };
+            ((t.vault, t.tenant), value)
+        })
         .collect())
 }
 
-/// A customer's keyring: the private key of every (tenant, level, epoch) it was given.
+/// A customer's keyring: per (vault, tenant), the tenant signing key and the private key of
+/// every level epoch it made. Lookups by tenant name are within the vault chosen with
+/// [`Keyring::use_vault`]: the same tenant name in another vault is another tenant.
 pub struct Keyring {
     sealing: Sealing,
-    keys: BTreeMap<(String, String, u32), SecretKey>,
+    tenants: Tenants,
+    vault: Option<[u8; 16]>,
 }
 
 impl Keyring {
@@ -249,14 +335,14 @@ impl Keyring {
             return Err(KeyringError::Exists { path: path.to_owned() });
         }
         let sealing = Sealing::new(path, KeyFileKind::Keyring, pass, kdf)?;
-        Ok(Keyring { sealing, keys: BTreeMap::new() })
+        Ok(Keyring { sealing, tenants: BTreeMap::new(), vault: None })
     }
 
     /// Opens an existing keyring.
     pub fn open(path: &Path, pass: &Passphrase) -> Result<Keyring, KeyringError> {
         let (sealing, body) = Sealing::open(path, KeyFileKind::Keyring, pass)?;
-        let keys = decode_keys(path, &body)?;
-        Ok(Keyring { sealing, keys })
+        let tenants = decode_tenants(path, &body)?;
+        Ok(Keyring { sealing, tenants, vault: None })
     }
 
     /// Reads the keyring's file again, replacing the keys held in memory with what is on disk
@@ -265,7 +351,7 @@ impl Keyring {
     /// overwritten by this one's older copy. Uses the key derived at open: no passphrase.
     pub fn reload(&mut self) -> Result<(), KeyringError> {
         let Some(body) = self.sealing.reread()? else { return Ok(()) };
-        self.keys = decode_keys(&self.sealing.path, &body)?;
+        self.tenants = decode_tenants(&self.sealing.path, &body)?;
         Ok(())
     }
 
@@ -279,51 +365,104 @@ impl Keyring {
         &self.sealing.path
     }
 
-    /// The private key of a level epoch, if this keyring holds it.
-    pub fn key(&self, tenant: &str, level: &str, epoch: u32) -> Option<&SecretKey> {
-        self.keys.get(&(tenant.to_owned(), level.to_owned(), epoch))
+    /// Chooses the vault whose tenants the lookups by name below mean.
+    pub fn use_vault(&mut self, vault: [u8; 16]) {
+        self.vault = Some(vault);
     }
 
-    /// Adds a key (in memory; call [`Keyring::save`] to make it durable).
-    pub fn insert(
-        &mut self,
-        tenant: &str,
-        level: &str,
-        epoch: u32,
-        key: SecretKey,
-    ) -> Result<(), KeyringError> {
-        if self.keys.len() >= MAX_KEYRING_ENTRIES {
+    /// The vault chosen with [`Keyring::use_vault`].
+    pub fn vault(&self) -> Option<[u8; 16]> {
+        self.vault
+    }
+
+    fn id(&self, tenant: &str) -> Option<([u8; 16], String)> {
+        self.vault.map(|v| (v, tenant.to_owned()))
+    }
+
+    /// What this keyring holds for `tenant` (of the chosen vault).
+    pub fn tenant(&self, tenant: &str) -> Option<&TenantKeys> {
+        self.tenants.get(&self.id(tenant)?)
+    }
+
+    /// The same, to change (in memory; call [`Keyring::save`]).
+    pub fn tenant_mut(&mut self, tenant: &str) -> Option<&mut TenantKeys> {
+        let id = self.id(tenant)?;
+        self.tenants.get_mut(&id)
+    }
+
+    /// Starts `tenant` of the chosen vault with a fresh signing key and no level keys.
+    pub fn add_tenant(&mut self, tenant: &str) -> Result<&mut TenantKeys, KeyringError> {
+        let Some(id) = self.id(tenant) else { return Err(KeyringError::NoVault) };
+        if self.tenants.len() >= MAX_KEYRING_TENANTS || self.tenants.contains_key(&id) {
             return Err(KeyringError::Full { path: self.sealing.path.clone() });
         }
-        self.keys.insert((tenant.to_owned(), level.to_owned(), epoch), key);
+        let keys = TenantKeys {
+            signing: SigningKey::generate().map_err(KeyringError::Crypto)?,
+            last: ManifestMark::default(),
+            proposed: ManifestMark::default(),
+            keys: BTreeMap::new(),
+            engineers: BTreeMap::new(),
+        };
+        Ok(self.tenants.entry(id).or_insert(keys))
+    }
+
+    /// The private key of a level epoch, if this keyring holds it.
+    pub fn key(&self, tenant: &str, level: &str, epoch: u32) -> Option<&SecretKey> {
+        self.tenant(tenant)?.key(level, epoch)
+    }
+
+    /// Adds a pending key to `tenant` (in memory; call [`Keyring::save`] to make it durable).
+    pub fn insert(&mut self, tenant: &str, level: &str, epoch: u32, key: SecretKey) -> Result<(), KeyringError> {
+        let total: usize = self.tenants.values().map(|t| t.keys.len()).sum();
+        if total >= MAX_KEYRING_ENTRIES {
+            return Err(KeyringError::Full { path: self.sealing.path.clone() });
+        }
+        let path = self.sealing.path.clone();
+        let t = self.tenant_mut(tenant).ok_or(KeyringError::Full { path })?;
+        t.keys.insert((level.to_owned(), epoch), (KeyState::Pending, key));
         Ok(())
     }
 
-    /// Drops every key of `tenant` (in memory; call [`Keyring::save`]); how many.
+    /// Drops `tenant` of the chosen vault and every key of it (in memory; call
+    /// [`Keyring::save`]); how many level keys went.
     pub fn forget_tenant(&mut self, tenant: &str) -> usize {
-        let before = self.keys.len();
-        self.keys.retain(|(t, _, _), _| t != tenant);
-        before - self.keys.len()
+        self.id(tenant).and_then(|id| self.tenants.remove(&id)).map_or(0, |t| t.keys.len())
     }
 
-    /// Every (tenant, level, epoch) held.
+    /// Every (tenant, level, epoch) held for the chosen vault.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str, u32)> {
-        self.keys.keys().map(|(t, l, e)| (t.as_str(), l.as_str(), *e))
+        let vault = self.vault;
+        self.tenants
+            .iter()
+            .filter(move |((v, _), _)| Some(*v) == vault)
+            .flat_map(|((_, t), keys)| keys.keys.keys().map(move |(l, e)| (t.as_str(), l.as_str(), *e)))
     }
 
     /// Writes the keyring durably and atomically. When this returns Ok, the keys are on disk.
     pub fn save(&self) -> Result<(), KeyringError> {
-        let entries = self
-            .keys
+        let tenants = self
+            .tenants
             .iter()
-            .map(|((tenant, level, epoch), key)| KeyringEntry {
+            .map(|((vault, tenant), t)| KeyringTenant {
+                vault: *vault,
                 tenant: tenant.clone(),
-                level: level.clone(),
-                epoch: *epoch,
-                secret: key.to_bytes(),
+                signing_seed: t.signing.seed(),
+                last: t.last,
+                proposed: t.proposed,
+                keys: t
+                    .keys
+                    .iter()
+                    .map(|((level, epoch), (state, key))| KeyringKey {
+                        level: level.clone(),
+                        epoch: *epoch,
+                        state: *state,
+                        secret: key.to_bytes(),
+                    })
+                    .collect(),
+                engineers: t.engineers.iter().map(|(n, k)| (n.clone(), *k)).collect(),
             })
             .collect();
-        self.sealing.save(&KeyringBody { entries }.encode())
+        self.sealing.save(&KeyringBody { tenants }.encode())
     }
 }
 
@@ -380,12 +519,21 @@ mod tests {
         let path = dir.path().join("k.keyring");
         let pass = Passphrase::new("correct horse\n".into());
         let mut ring = Keyring::create(&path, &pass, CHEAP).unwrap();
+        ring.use_vault([1; 16]);
+        ring.add_tenant("acme").unwrap();
         let key = SecretKey::generate().unwrap();
         let public = key.public();
         ring.insert("acme", "secret", 1, key).unwrap();
         ring.save().unwrap();
-        let again = Keyring::open(&path, &Passphrase::new("correct horse".into())).unwrap();
+        let mut again = Keyring::open(&path, &Passphrase::new("correct horse".into())).unwrap();
+        assert!(again.key("acme", "secret", 1).is_none(), "no vault chosen: no tenant");
+        again.use_vault([2; 16]);
+        assert!(again.key("acme", "secret", 1).is_none(), "the same name in another vault");
+        again.use_vault([1; 16]);
         assert_eq!(again.key("acme", "secret", 1).unwrap().public(), public);
+        assert_eq!(again.tenant("acme").unwrap().state("secret", 1), Some(KeyState::Pending));
+        let signer = ring.tenant("acme").unwrap().signing().public();
+        assert_eq!(again.tenant("acme").unwrap().signing().public(), signer);
         assert!(again.key("acme", "secret", 2).is_none());
         let wrong = Keyring::open(&path, &Passphrase::new("wrong".into()));
         assert!(matches!(wrong, Err(KeyringError::WrongPassphrase { .. })));

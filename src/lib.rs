@@ -43,5 +43,6 @@ pub mod format;
 pub mod keyring;
 pub mod lockbox;
 pub mod store;
+pub mod trust;
 pub mod vault;
 pub mod writeback;

@@ -12,6 +12,7 @@ const RANKS: [(&str, u8); 10] = [
     ("atomic", 2),
     ("store", 3),
     ("keyring", 3),
+    ("trust", 3),
     ("audit", 4),
     ("vault", 5),
     ("lockbox", 6),

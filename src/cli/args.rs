@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_WAIT", value_parser = parse_duration, value_name = "DUR")]
     pub wait: Option<u64>,
 
+    /// This machine's trust store: the tenant keys it pinned [default: a per-user config
+    /// file, e.g. ~/.config/lockbox/trust]
+    #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_TRUST", value_name = "FILE")]
+    pub trust: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -73,6 +78,9 @@ pub enum Command {
         /// Overwrite items that already exist
         #[arg(long)]
         replace: bool,
+        /// If the tenant is not pinned on this machine, trust the key the vault shows now
+        #[arg(long)]
+        tofu: bool,
     },
     /// Decrypt every item a keyring or identity can open into files under DIR
     Export {
@@ -147,19 +155,38 @@ pub enum EngineerCmd {
         /// Engineer name
         name: String,
     },
+    /// Pin, in the keyring, the engineer key the vault shows now, after checking its
+    /// fingerprint with the engineer (needed once an engineer's key changed)
+    Trust {
+        /// Engineer name
+        name: String,
+        /// The key fingerprint the engineer gave you (32 hex digits)
+        fingerprint: String,
+        /// Tenant whose keyring pins it
+        #[arg(long)]
+        tenant: String,
+        /// The customer's keyring file
+        #[arg(long, value_name = "FILE")]
+        keyring: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
 }
 
 /// Request commands.
 #[derive(Debug, Subcommand)]
 pub enum RequestCmd {
-    /// File a request; prints only the request id
+    /// File a request; prints its id and its digest (give both to the customer through the
+    /// support case: the digest is what the customer checks before approving)
     Create {
         /// Tenant
         #[arg(long)]
         tenant: String,
-        /// Requesting engineer
-        #[arg(long)]
-        engineer: String,
+        /// The requesting engineer's identity file (the digest binds its key)
+        #[arg(long, value_name = "FILE")]
+        identity: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
         /// Comma-separated levels wanted
         #[arg(long, value_delimiter = ',', required = true)]
         levels: Vec<String>,
@@ -187,10 +214,15 @@ pub enum RequestCmd {
         /// Request id, or a unique prefix of at least 6 hex digits
         id: String,
     },
-    /// Approve a request for some or all of its levels; prints only the grant id
+    /// Approve a request for some or all of its levels; prints only the grant id. Shows the
+    /// request and asks for confirmation on a terminal; elsewhere --expect is required
     Approve {
-        /// Request id
+        /// Request id, all 32 hex digits
         id: String,
+        /// The request digest the engineer gave you outside the vault (64 hex digits): nothing
+        /// is released unless the request and the engineer's key match it
+        #[arg(long, value_name = "DIGEST")]
+        expect: Option<String>,
         /// Comma-separated subset of the requested levels [default: all requested]
         #[arg(long, value_delimiter = ',')]
         levels: Option<Vec<String>>,
@@ -301,15 +333,50 @@ pub enum TenantCmd {
         #[command(flatten)]
         pass: PassArgs,
     },
-    /// Show a tenant's levels, epochs and policy
+    /// Show a tenant's levels, epochs, policy and signing key fingerprint
     Show {
         /// Tenant name
         tenant: String,
     },
-    /// Show or change how long grants may last and requests may wait
+    /// Pin a tenant's signing key on this machine, by the fingerprint the customer gave you:
+    /// writes (put, import) and engineers' reads check every manifest and grant against it
+    Trust {
+        /// Tenant name
+        tenant: String,
+        /// The tenant key fingerprint (64 hex digits; `tenant show` on the customer's side)
+        fingerprint: String,
+    },
+    /// Sign the tenant's manifest again with a new expiry (writers refuse an expired one)
+    Refresh {
+        /// Tenant name
+        tenant: String,
+        /// The tenant's keyring file
+        #[arg(long, value_name = "FILE")]
+        keyring: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Bring a keyring restored from an older copy up to the vault's manifest, after checking
+    /// every signed manifest in between
+    Resync {
+        /// Tenant name
+        tenant: String,
+        /// The tenant's keyring file
+        #[arg(long, value_name = "FILE")]
+        keyring: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Show or change how long grants may last and requests may wait (a change needs the
+    /// keyring: it signs a new manifest)
     Policy {
         /// Tenant name
         tenant: String,
+        /// The customer's keyring file (to change the policy)
+        #[arg(long, value_name = "FILE")]
+        keyring: Option<PathBuf>,
+        #[command(flatten)]
+        pass: PassArgs,
         /// Longest access a grant may give, e.g. 4h
         #[arg(long, value_parser = parse_duration, value_name = "DUR")]
         max_access: Option<u64>,
@@ -377,6 +444,9 @@ pub struct PutArgs {
     /// The input is a portable envelope (as printed by `get --raw`), stored as it is
     #[arg(long)]
     pub raw: bool,
+    /// If the tenant is not pinned on this machine, trust the key the vault shows now
+    #[arg(long)]
+    pub tofu: bool,
     /// Plaintext bytes per chunk (16 to 16777216)
     #[arg(long, default_value_t = lockbox::format::DEFAULT_CHUNK_SIZE, value_name = "BYTES",
           value_parser = clap::value_parser!(u32).range(
@@ -432,9 +502,15 @@ impl Command {
         let pass = match self {
             Command::Get(args) => &args.pass,
             Command::Export { pass, .. } | Command::Verify { pass, .. } => pass,
-            Command::Engineer(EngineerCmd::Enroll { pass, .. }) => pass,
-            Command::Request(RequestCmd::Approve { pass, .. }) => pass,
-            Command::Tenant(TenantCmd::Create { pass, .. } | TenantCmd::Delete { pass, .. }) => pass,
+            Command::Engineer(EngineerCmd::Enroll { pass, .. } | EngineerCmd::Trust { pass, .. }) => pass,
+            Command::Request(RequestCmd::Approve { pass, .. } | RequestCmd::Create { pass, .. }) => pass,
+            Command::Tenant(
+                TenantCmd::Create { pass, .. }
+                | TenantCmd::Delete { pass, .. }
+                | TenantCmd::Policy { pass, .. }
+                | TenantCmd::Refresh { pass, .. }
+                | TenantCmd::Resync { pass, .. },
+            ) => pass,
             Command::Level(LevelCmd::Add { pass, .. } | LevelCmd::Rotate { pass, .. }) => pass,
             _ => return None,
         };

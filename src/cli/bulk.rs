@@ -9,8 +9,18 @@ use super::context::{Ctx, Key};
 use super::output::outln;
 use super::progress::{Progress, Unit};
 
-pub fn import(ctx: &Ctx, tenant: String, level: String, dir: PathBuf, replace: bool) -> Result<(), Error> {
+pub fn import(
+    ctx: &Ctx,
+    tenant: String,
+    level: String,
+    dir: PathBuf,
+    replace: bool,
+    tofu: bool,
+) -> Result<(), Error> {
     let vault = ctx.open()?;
+    if tofu {
+        super::commands::trust_on_first_use(&vault, &tenant)?;
+    }
     let started = std::time::Instant::now();
     let mut bar = Progress::new("importing", Unit::Items);
     let r = vault.import_dir(&tenant, &level, &dir, replace, &mut |done, total| bar.show(done, total))?;
@@ -37,7 +47,7 @@ pub fn export(
     identity: Option<PathBuf>,
     replace: bool,
 ) -> Result<(), Error> {
-    let key = Key::load(ctx, keyring.as_deref(), identity.as_deref())?
+    let mut key = Key::load(ctx, keyring.as_deref(), identity.as_deref())?
         .ok_or_else(|| Error::usage("export needs --keyring FILE or --identity FILE"))?;
     let vault = ctx.open()?;
     let started = std::time::Instant::now();

@@ -29,7 +29,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Request(cmd) => workflow::request(&ctx, cmd),
         Command::Grant(cmd) => workflow::grant(&ctx, cmd),
         Command::Audit(cmd) => workflow::audit(&ctx, cmd),
-        Command::Import { tenant, level, dir, replace } => bulk::import(&ctx, tenant, level, dir, replace),
+        Command::Import { tenant, level, dir, replace, tofu } => {
+            bulk::import(&ctx, tenant, level, dir, replace, tofu)
+        }
         Command::Export { tenant, dir, keyring, identity, replace, .. } => {
             bulk::export(&ctx, tenant, dir, keyring, identity, replace)
         }
@@ -150,6 +152,9 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
         }
     };
     let (tenant, item) = (&args.item.tenant, &args.item.item);
+    if args.tofu {
+        trust_on_first_use(&vault, tenant)?;
+    }
     // What a replace is about to replace, to say so if the level changes.
     let previous = if args.replace { vault.item(tenant, item).ok().and_then(|i| i.level) } else { None };
     let info = if args.raw {
@@ -178,7 +183,7 @@ fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
     let out = args.out.as_deref();
     let key = Key::load(ctx, args.keyring.as_deref(), args.identity.as_deref())?;
     match (key, args.raw) {
-        (Some(key), false) => {
+        (Some(mut key), false) => {
             let vault = ctx.open()?;
             let keys = key.level_keys(&vault, tenant)?;
             write_output(out, args.replace, |w| vault.get(tenant, item, keys.as_ref(), w))
@@ -251,4 +256,17 @@ pub fn open_error(path: &Path, e: io::Error) -> Error {
         io::ErrorKind::NotFound => Error::not_found(msg),
         _ => Error::other(msg),
     }
+}
+
+/// With --tofu: pins `tenant` to the key the vault shows if nothing is pinned yet, and says so.
+pub fn trust_on_first_use(vault: &lockbox::vault::Vault, tenant: &str) -> Result<(), Error> {
+    if vault.pins().get(&vault.id(), tenant).is_some() {
+        return Ok(());
+    }
+    let fp = vault.trust_on_first_use(tenant)?;
+    eprintln!(
+        "lockbox: trusting tenant {tenant}'s signing key {} on first use (--tofu); check this fingerprint with the customer",
+        super::output::hex(&fp)
+    );
+    Ok(())
 }

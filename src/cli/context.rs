@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use lockbox::keyring::{DEFAULT_KDF, Identity, Keyring, Passphrase};
+use lockbox::trust::Pins;
 use lockbox::vault::{Caller, Error, ErrorKind, LevelKeys, Vault};
 
 use super::args::Cli;
@@ -20,6 +23,8 @@ pub struct Ctx {
     pub actor: String,
     /// How long to retry a vault another process holds (--wait, LOCKBOX_WAIT).
     pub wait: Option<Duration>,
+    /// This machine's trust store (--trust, LOCKBOX_TRUST, or the per-user config file).
+    pub trust: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -31,6 +36,7 @@ impl Ctx {
             vault_dir: cli.vault.clone(),
             actor: cli.actor.clone().unwrap_or_else(default_actor),
             wait: cli.wait.map(Duration::from_secs),
+            trust: cli.trust.clone(),
         }
     }
 
@@ -56,7 +62,16 @@ impl Ctx {
                 other => break other?,
             }
         };
-        Ok(vault.acting_as(Caller::new(&self.actor)))
+        let pins = Pins::open(&self.trust_path()?)?;
+        Ok(vault.acting_as(Caller::new(&self.actor)).with_pins(Arc::new(pins)))
+    }
+
+    /// The trust store file.
+    pub fn trust_path(&self) -> Result<PathBuf, Error> {
+        self.trust
+            .clone()
+            .or_else(|| dirs::config_dir().map(|d| d.join("lockbox").join("trust")))
+            .ok_or_else(|| Error::usage("cannot find a per-user config directory; pass --trust FILE"))
     }
 
     /// Opens the vault for a command that changes `ring`, then reads the keyring again under
@@ -65,6 +80,7 @@ impl Ctx {
     pub fn open_for(&self, ring: &mut Keyring) -> Result<Vault, Error> {
         let vault = self.open()?;
         ring.reload()?;
+        ring.use_vault(vault.id());
         Ok(vault)
     }
 
@@ -117,9 +133,12 @@ impl Key {
     }
 
     /// The level keys it gives for `tenant`: the keyring itself, or the engineer's active grants.
-    pub fn level_keys<'a>(&'a self, vault: &Vault, tenant: &str) -> Result<Box<dyn LevelKeys + 'a>, Error> {
+    pub fn level_keys<'a>(&'a mut self, vault: &Vault, tenant: &str) -> Result<Box<dyn LevelKeys + 'a>, Error> {
         Ok(match self {
-            Key::Keyring(ring) => Box::new(ring),
+            Key::Keyring(ring) => {
+                ring.use_vault(vault.id());
+                Box::new(&*ring)
+            }
             Key::Identity(identity) => Box::new(vault.engineer_keys(identity, tenant)?),
         })
     }

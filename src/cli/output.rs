@@ -83,6 +83,7 @@ pub fn tenant_json(t: &TenantRecord) -> Value {
     json!({
         "name": t.name, "created": time(t.created), "levels": levels,
         "max_access_secs": t.max_access_secs, "request_ttl_secs": t.request_ttl_secs,
+        "signing_key_fingerprint": hex(&lockbox::crypto::tenant_fingerprint(&t.signer)),
     })
 }
 
@@ -109,4 +110,33 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
     for row in rows {
         line(row.iter().map(String::as_str).collect());
     }
+}
+
+/// Free text from the vault made safe to print on one line: control characters (newlines
+/// included), bidirectional controls and backslashes are escaped, so no text can look like
+/// another field or another row.
+pub fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi || c == '\\' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses `N` bytes of hex (either case), or a usage error naming `what`.
+pub fn parse_hex<const N: usize>(what: &str, text: &str) -> Result<[u8; N], lockbox::vault::Error> {
+    let bad = || lockbox::vault::Error::usage(format!("{what} {text:?} is not {} hex digits", 2 * N));
+    if text.len() != 2 * N || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
 }

@@ -5,14 +5,17 @@ use serde_json::json;
 
 use super::args::{LevelCmd, TenantCmd};
 use super::context::Ctx;
-use super::output::{duration, hex, outln, table, tenant_json, time};
+use super::output::{duration, hex, outln, parse_hex, table, tenant_json, time};
 use super::progress::{Progress, Unit};
 
 pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
     // The subcommands with a key ask for its passphrase before the vault is opened.
     let mut ring = match &cmd {
         TenantCmd::Create { keyring, .. } => Some(ctx.keyring_or_new(keyring)?),
-        TenantCmd::Delete { keyring, .. } => Some(ctx.keyring(keyring)?),
+        TenantCmd::Delete { keyring, .. }
+        | TenantCmd::Refresh { keyring, .. }
+        | TenantCmd::Resync { keyring, .. }
+        | TenantCmd::Policy { keyring: Some(keyring), .. } => Some(ctx.keyring(keyring)?),
         _ => None,
     };
     let vault = match ring.as_mut() {
@@ -28,6 +31,10 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 outln!(
                     "its private level keys are in {} (keep it, and its passphrase, safe)",
                     keyring.display()
+                );
+                outln!(
+                    "tenant signing key {}: give this fingerprint to every writer and engineer (`lockbox tenant trust {tenant} FINGERPRINT`)",
+                    hex(&lockbox::crypto::tenant_fingerprint(&record.signer))
                 );
             });
         }
@@ -57,14 +64,45 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 table(&["TENANT", "LEVELS", "CREATED"], &rows)
             });
         }
-        TenantCmd::Policy { tenant, max_access, request_ttl } => {
-            let t = if max_access.is_some() || request_ttl.is_some() {
-                vault.set_policy(&tenant, max_access, request_ttl)?
-            } else {
-                vault.tenant(&tenant)?
+        TenantCmd::Policy { tenant, max_access, request_ttl, .. } => {
+            let t = match (max_access.is_some() || request_ttl.is_some(), ring.as_mut()) {
+                (true, Some(ring)) => lockbox::customer::set_policy(&vault, ring, &tenant, max_access, request_ttl)?,
+                (true, None) => {
+                    return Err(Error::usage("changing the policy signs a new manifest: pass --keyring FILE"));
+                }
+                (false, _) => vault.tenant(&tenant)?,
             };
             ctx.emit(json!({"tenant": t.name, "max_access_secs": t.max_access_secs, "request_ttl_secs": t.request_ttl_secs}), || {
                 outln!("tenant {}: grants last at most {}; requests wait at most {}", t.name, duration(t.max_access_secs), duration(t.request_ttl_secs))
+            });
+        }
+        TenantCmd::Trust { tenant, fingerprint } => {
+            let fp = parse_hex::<32>("fingerprint", &fingerprint)?;
+            vault.trust_tenant(&tenant, fp)?;
+            let shown = vault.tenant(&tenant).ok().map(|t| lockbox::crypto::tenant_fingerprint(&t.signer));
+            ctx.emit(json!({"tenant": tenant, "fingerprint": hex(&fp), "vault_matches": shown == Some(fp)}), || {
+                outln!("pinned tenant {tenant} of vault {} to signing key {}", hex(&vault.id()), hex(&fp));
+                if shown.is_some_and(|s| s != fp) {
+                    outln!("warning: the vault shows another key for tenant {tenant}; writes will be refused until the customer's manifest verifies");
+                }
+            });
+        }
+        TenantCmd::Refresh { tenant, .. } => {
+            let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
+            let expires = lockbox::customer::refresh_manifest(&vault, ring, &tenant)?;
+            ctx.emit(json!({"tenant": tenant, "expires": time(expires)}), || {
+                outln!("signed a new manifest of tenant {tenant}; writers accept it until {}", time(expires))
+            });
+        }
+        TenantCmd::Resync { tenant, .. } => {
+            let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
+            let r = lockbox::customer::resync(&vault, ring, &tenant)?;
+            let missing: Vec<String> = r.missing.iter().map(|(l, e)| format!("{l}@{e}")).collect();
+            ctx.emit(json!({"tenant": tenant, "from_seq": r.from, "to_seq": r.to, "missing_keys": missing}), || {
+                outln!("keyring brought from manifest seq {} to seq {} of tenant {tenant}", r.from, r.to);
+                if !missing.is_empty() {
+                    outln!("warning: this keyring lacks the current keys of {}: items under them cannot be read with it; rotate those levels", missing.join(", "));
+                }
             });
         }
         TenantCmd::Show { tenant } => {
@@ -74,6 +112,7 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 outln!("created     {}", time(t.created));
                 outln!("max access  {}", duration(t.max_access_secs));
                 outln!("request ttl {}", duration(t.request_ttl_secs));
+                outln!("signing key {}", hex(&lockbox::crypto::tenant_fingerprint(&t.signer)));
                 let rows: Vec<Vec<String>> = t
                     .levels
                     .iter()

@@ -2,21 +2,31 @@
 
 use lockbox::audit::Verdict;
 use lockbox::keyring::DEFAULT_KDF;
-use lockbox::lockbox::{GrantStatus, NewRequest, RequestStatus, id_hex};
+use lockbox::lockbox::{GrantStatus, NewRequest, RequestStatus, id_hex, request_digest};
 use lockbox::store::records::{GrantRecord, RequestRecord};
 use lockbox::vault::Error;
 use serde_json::{Value, json};
 
 use super::args::{AuditCmd, EngineerCmd, GrantCmd, RequestCmd};
 use super::context::Ctx;
-use super::output::{duration, hex, outln, remaining, table, time};
+use super::output::{duration, escaped, hex, outln, parse_hex, remaining, table, time};
 
 pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
     // The new identity's passphrase is asked before the vault is opened.
     let pass = match &cmd {
         EngineerCmd::Enroll { identity, .. } => Some(ctx.new_passphrase(identity)?),
-        EngineerCmd::List | EngineerCmd::Remove { .. } => None,
+        EngineerCmd::List | EngineerCmd::Remove { .. } | EngineerCmd::Trust { .. } => None,
     };
+    if let EngineerCmd::Trust { name, fingerprint, tenant, keyring, .. } = &cmd {
+        let fp = parse_hex::<16>("fingerprint", fingerprint)?;
+        let mut ring = ctx.keyring(keyring)?;
+        let vault = ctx.open_for(&mut ring)?;
+        lockbox::customer::trust_engineer(&vault, &mut ring, tenant, name, &fp)?;
+        ctx.emit(json!({"engineer": name, "tenant": tenant, "fingerprint": hex(&fp)}), || {
+            outln!("keyring {} now pins engineer {name}'s key {} for tenant {tenant}", keyring.display(), hex(&fp))
+        });
+        return Ok(());
+    }
     let vault = ctx.open()?;
     match cmd {
         EngineerCmd::Enroll { name, identity, .. } => {
@@ -37,6 +47,7 @@ pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
                 )
             });
         }
+        EngineerCmd::Trust { .. } => {}
         EngineerCmd::List => {
             let all = vault.engineers()?;
             let rows: Vec<Vec<String>> = all
@@ -96,17 +107,28 @@ fn status_named(name: &str) -> Option<RequestStatus> {
 pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
     let vault = || ctx.open();
     match cmd {
-        RequestCmd::Create { tenant, engineer, levels, reason, case_id, duration } => {
+        RequestCmd::Create { tenant, identity, levels, reason, case_id, duration, .. } => {
+            // The identity's passphrase is asked before the vault is opened.
+            let identity = ctx.identity(&identity)?;
             let req = NewRequest {
                 tenant: &tenant,
-                engineer: &engineer,
+                engineer: &identity.engineer,
                 levels: &levels,
                 reason: &reason,
                 case_id: &case_id,
                 duration_secs: duration,
             };
-            let r = vault()?.create_request(&req)?;
-            ctx.emit(request_json(&r, RequestStatus::Pending), || outln!("{}", id_hex(&r.id)));
+            let vault = vault()?;
+            let r = vault.create_request(&req)?;
+            // Computed here, from the engineer's own key, not from what the vault says it is.
+            let digest = hex(&request_digest(&vault.id(), &r, &identity.secret.public().0));
+            let mut j = request_json(&r, RequestStatus::Pending);
+            j["digest"] = json!(digest);
+            ctx.emit(j, || {
+                outln!("{}", id_hex(&r.id));
+                outln!("digest {digest}");
+                eprintln!("lockbox: give the customer the request id and this digest through the support case; approval releases nothing unless they match");
+            });
         }
         RequestCmd::List { tenant, status } => {
             let all = vault()?.requests(tenant.as_deref(), status.as_deref().and_then(status_named))?;
@@ -133,18 +155,18 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             let vault = vault()?;
             let (r, s) = vault.request(&id)?;
             let grant = r.grant.map(|g| vault.grant(&id_hex(&g))).transpose()?;
+            let engineer = vault.engineer(&r.engineer)?;
+            let digest = hex(&request_digest(&vault.id(), &r, &engineer.public));
+            let key_fp = hex(&lockbox::crypto::fingerprint(&engineer.public));
             let mut j = request_json(&r, s);
+            j["digest"] = json!(digest);
+            j["engineer_fingerprint"] = json!(key_fp);
             if let Some((g, gs)) = &grant {
                 j["granted"] = grant_json(g, *gs, vault.now());
             }
             ctx.emit(j, || {
-                outln!("request   {}", id_hex(&r.id));
+                security_block(&r, &digest, &key_fp);
                 outln!("status    {}", s.name());
-                outln!("tenant    {}", r.tenant);
-                outln!("engineer  {}", r.engineer);
-                outln!("levels    {}", r.levels.join(", "));
-                outln!("case      {}", r.case_id);
-                outln!("duration  {}", duration(r.duration_secs));
                 outln!("filed     {}", time(r.created));
                 match (r.decided, &r.decided_by) {
                     (Some(at), Some(by)) => {
@@ -159,16 +181,31 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                     outln!("granted   {} for {}", released(g), duration(g.expires.saturating_sub(g.created)));
                 }
                 if let Some(why) = &r.decision_reason {
-                    outln!("denied    {why}");
+                    outln!("denied    {}", escaped(why));
                 }
-                outln!("reason    {}", r.reason);
+                outln!("reason    {}", escaped(&r.reason));
             });
         }
-        RequestCmd::Approve { id, levels, duration, keyring, .. } => {
+        RequestCmd::Approve { id, expect, levels, duration, keyring, .. } => {
+            if id.len() != 32 {
+                return Err(Error::usage(format!(
+                    "approve takes the full 32-digit request id, not {id:?}: see `lockbox request show`"
+                )));
+            }
+            let expect = expect.as_deref().map(|d| parse_hex::<32>("digest", d)).transpose()?;
             // An unknown request is refused before any prompt; the vault is not held while the
-            // customer types the passphrase, and approval checks the request again.
-            let (request, _) = vault()?.request(&id)?;
-            lockbox::lockbox::chosen_levels(&request, levels.as_deref())?;
+            // customer reads, confirms or types the passphrase, and approval checks it again.
+            {
+                let vault = vault()?;
+                let (request, _) = vault.request(&id)?;
+                lockbox::lockbox::chosen_levels(&request, levels.as_deref())?;
+                if expect.is_none() {
+                    let digest = hex(&lockbox::customer::request_digest_of(&vault, &id)?);
+                    let key_fp = hex(&lockbox::crypto::fingerprint(&vault.engineer(&request.engineer)?.public));
+                    drop(vault);
+                    confirm(&request, &digest, &key_fp)?;
+                }
+            }
             let mut ring = ctx.keyring(&keyring)?;
             let g = lockbox::customer::approve_request(
                 &ctx.open_for(&mut ring)?,
@@ -176,6 +213,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                 &id,
                 levels.as_deref(),
                 duration,
+                expect.as_ref(),
             )?;
             ctx.emit(grant_json(&g, GrantStatus::Active, g.created), || outln!("{}", id_hex(&g.id)));
         }
@@ -303,4 +341,39 @@ fn parse_hash(text: &str) -> Result<[u8; 32], Error> {
         *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
     }
     Ok(out)
+}
+
+/// The fields an approval is about, in a fixed order, before any free text; the case id
+/// escaped so it cannot look like another line.
+fn security_block(r: &RequestRecord, digest: &str, key_fp: &str) {
+    outln!("request   {}", id_hex(&r.id));
+    outln!("digest    {digest}");
+    outln!("tenant    {}", r.tenant);
+    outln!("engineer  {} (key {key_fp})", r.engineer);
+    outln!("levels    {}", r.levels.join(", "));
+    outln!("duration  {}", duration(r.duration_secs));
+    outln!("case      {}", escaped(&r.case_id));
+}
+
+/// On a terminal: shows the request and asks the customer to confirm it matches what the
+/// engineer gave in the support case. Elsewhere: refuses, asking for --expect.
+fn confirm(r: &RequestRecord, digest: &str, key_fp: &str) -> Result<(), Error> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::usage(
+            "approve needs --expect DIGEST (the request digest the engineer gave you outside the vault) when it cannot ask on a terminal",
+        ));
+    }
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "You are about to release keys for this request:");
+    let _ = writeln!(err, "  request   {}\n  digest    {digest}\n  tenant    {}\n  engineer  {} (key {key_fp})\n  levels    {}\n  duration  {}\n  case      {}\n  reason    {}",
+        id_hex(&r.id), r.tenant, r.engineer, r.levels.join(", "), duration(r.duration_secs), escaped(&r.case_id), escaped(&r.reason));
+    let _ = write!(err, "Does the digest match the one the engineer gave you in the support case? Type yes to approve: ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::other(format!("cannot read the answer: {e}")))?;
+    if answer.trim() != "yes" {
+        return Err(Error::conflict("not approved: nothing was released"));
+    }
+    Ok(())
 }

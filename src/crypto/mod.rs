@@ -7,12 +7,17 @@
 mod error;
 mod keys;
 mod passphrase;
+mod sign;
 mod stream;
 mod wrap;
 
 pub use error::CryptoError;
 pub use keys::{DataKey, PublicKey, SecretKey, fingerprint, random_array};
 pub use passphrase::{FileKey, open_body, seal_body};
+pub use sign::{
+    SIGNATURE_LEN, SIGNING_PUBLIC_LEN, SigningKey, note_key_hash, sha256, sign_note, tenant_fingerprint,
+    verify_note, verify_signature,
+};
 pub use stream::{ChunkOpener, ChunkSealer, ItemKeys, chunk_nonce};
 pub use wrap::{Purpose, Unwrapper, Wrapped, Wrapper};
 
@@ -24,4 +29,5 @@ pub(crate) mod label {
     pub const COMMIT: &[u8] = b"lockbox/v1 commit\0";
     pub const PAYLOAD: &[u8] = b"lockbox/v1 payload\0";
     pub const FINGERPRINT: &[u8] = b"lockbox/v1 fingerprint\0";
+    pub const TENANT_KEY: &[u8] = b"lockbox/v1 tenant-key\0";
 }

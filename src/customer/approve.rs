@@ -1,38 +1,73 @@
-//! Approval, the customer's half: the released levels' keys (every epoch up to now) wrapped to
-//! the engineer, and each released level's next epoch, saved in the keyring first.
+//! Approval, the customer's half: the request checked against the digest the engineer made
+//! outside the vault, the engineer's key against the one pinned before, the released levels'
+//! keys (every epoch up to the manifest's current one) wrapped to the engineer, each released
+//! level rotated, and the grant signed with the tenant key.
 
+use super::sync::{committed, levels_of, policy_of, propose, synced, tenant_keys, tenant_keys_mut};
 use super::new_epoch;
-use crate::crypto::{PublicKey, Purpose, Wrapper, fingerprint, random_array};
-use crate::format::{GrantKeyBlob, GrantKeyContext};
-use crate::keyring::Keyring;
-use crate::lockbox::{Approval, RequestStatus, check_duration, chosen_levels, id_hex};
-use crate::store::records::{GrantRecord, TenantRecord};
-use crate::vault::{Error, Vault, find_level};
+use crate::crypto::{PublicKey, Purpose, Wrapper, fingerprint, random_array, sign_note};
+use crate::format::{GrantKeyBlob, GrantKeyContext, GrantNote, hex, origin};
+use crate::keyring::{KeyState, Keyring};
+use crate::lockbox::{Approval, RequestStatus, blobs_hash, check_duration, chosen_levels, id_hex, request_digest};
+use crate::store::records::GrantRecord;
+use crate::vault::{Error, Vault};
 
 /// Approves a pending request for `levels` (default: all requested) and `duration_secs`
-/// (default: as requested; never more than requested or the tenant's maximum). Wraps the
-/// released levels' keys, every epoch up to now, to the engineer; then rotates each released
-/// level, saving the new keys in `keyring` before the vault commits anything.
+/// (default: as requested; never more than requested or the tenant's maximum). See
+/// [`prepare_approval`] for `expect`.
 pub fn approve_request(
     vault: &Vault,
     keyring: &mut Keyring,
     id: &str,
     levels: Option<&[String]>,
     duration_secs: Option<u64>,
+    expect: Option<&[u8; 32]>,
 ) -> Result<GrantRecord, Error> {
-    let approval = prepare_approval(vault, keyring, id, levels, duration_secs)?;
-    vault.commit_approval(&approval)
+    let (approval, proposal) = prepare(vault, keyring, id, levels, duration_secs, expect)?;
+    let grant = vault.commit_approval(&approval)?;
+    committed(keyring, &grant.tenant, &proposal)?;
+    Ok(grant)
 }
 
-/// The customer's half of [`approve_request`]: the grant's key blobs wrapped and the released
-/// levels' next keys saved in the keyring; nothing in the vault changes.
+/// The digest of request `id` as the vault shows it now, with the engineer key the vault
+/// shows: what the customer compares with the digest the engineer gave outside the vault.
+pub fn request_digest_of(vault: &Vault, id: &str) -> Result<[u8; 32], Error> {
+    let (request, _) = vault.request(id)?;
+    let engineer = vault.engineer(&request.engineer)?;
+    Ok(request_digest(&vault.id(), &request, &engineer.public))
+}
+
+/// The customer's half of [`approve_request`]: the grant's key blobs wrapped, the released
+/// levels' next keys and the next manifest saved in the keyring; nothing in the vault changes.
+///
+/// `id` must be the full request id. With `expect`, the request's digest (over what the vault
+/// shows now, including the engineer's key) must equal it, or nothing is released: this is
+/// what stops an operator who swapped the engineer's key or edited the request. Without it,
+/// the caller has shown the request to the customer and had it confirmed.
 pub fn prepare_approval(
     vault: &Vault,
     keyring: &mut Keyring,
     id: &str,
     levels: Option<&[String]>,
     duration_secs: Option<u64>,
+    expect: Option<&[u8; 32]>,
 ) -> Result<Approval, Error> {
+    prepare(vault, keyring, id, levels, duration_secs, expect).map(|(a, _)| a)
+}
+
+fn prepare(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    id: &str,
+    levels: Option<&[String]>,
+    duration_secs: Option<u64>,
+    expect: Option<&[u8; 32]>,
+) -> Result<(Approval, super::sync::Proposal), Error> {
+    if id.len() != 32 {
+        return Err(Error::usage(format!(
+            "approve takes the full 32-digit request id, not {id:?}: see `lockbox request show`"
+        )));
+    }
     let (request, status) = vault.request(id)?;
     if request.engineer == vault.actor() {
         return Err(Error::denied(format!(
@@ -41,10 +76,33 @@ pub fn prepare_approval(
         )));
     }
     if status != RequestStatus::Pending {
-        let id = id_hex(&request.id);
-        return Err(Error::conflict(format!("request {id} is {}, not pending", status.name())));
+        return Err(Error::conflict(format!("request {} is {}, not pending", id_hex(&request.id), status.name())));
     }
-    let tenant = vault.tenant(&request.tenant)?;
+    let engineer = vault.engineer(&request.engineer)?;
+    let digest = request_digest(&vault.id(), &request, &engineer.public);
+    if let Some(expected) = expect
+        && !bool::from(subtle::ConstantTimeEq::ct_eq(&digest[..], &expected[..]))
+    {
+        return Err(Error::integrity(format!(
+            "request {} does not match the digest you expect: the vault shows digest {}; the request or the engineer's key was changed after the engineer made it; nothing was released",
+            id_hex(&request.id),
+            hex(&digest)
+        )));
+    }
+    let synced = synced(vault, keyring, &request.tenant)?;
+    let tenant = &request.tenant;
+    let keys = tenant_keys(keyring, tenant)?;
+    if let Some(pinned) = keys.engineer(&engineer.name)
+        && *pinned != engineer.public
+    {
+        return Err(Error::integrity(format!(
+            "engineer {:?}'s key is now {}, not {} as pinned by an earlier approval: nothing was released; if the engineer really has a new key, check its fingerprint with them and run `lockbox engineer trust {} FINGERPRINT --tenant {tenant} --keyring FILE`",
+            engineer.name,
+            hex(&fingerprint(&engineer.public)),
+            hex(&fingerprint(pinned)),
+            engineer.name
+        )));
+    }
     let released = chosen_levels(&request, levels)?;
     let duration = match duration_secs {
         Some(d) if d > request.duration_secs => {
@@ -56,13 +114,14 @@ pub fn prepare_approval(
         Some(d) => d,
         None => request.duration_secs,
     };
-    check_duration(duration, &tenant)?;
-    let engineer = vault.engineer(&request.engineer)?;
+    let mut policy_view = synced.record.clone();
+    (policy_view.max_access_secs, policy_view.request_ttl_secs) = policy_of(&synced);
+    check_duration(duration, &policy_view)?;
     let time = vault.now();
     let mut grant = GrantRecord {
         id: random_array()?,
         request: request.id,
-        tenant: tenant.name.clone(),
+        tenant: tenant.clone(),
         engineer: engineer.name.clone(),
         levels: Vec::new(),
         created: time,
@@ -70,63 +129,100 @@ pub fn prepare_approval(
         approved_by: vault.actor().to_owned(),
         revoked: None,
         keys: Vec::new(),
+        note: String::new(),
     };
-    wrap_level_keys(&mut grant, &tenant, &released, &PublicKey(engineer.public), keyring)?;
-    let mut new_epochs = Vec::with_capacity(grant.levels.len());
-    for (level, released) in &grant.levels {
-        let next = released
-            .checked_add(1)
-            .ok_or_else(|| Error::conflict(format!("level {level:?} has run out of epochs")))?;
-        new_epochs.push(new_epoch(keyring, &tenant.name, level, next)?);
-    }
-    keyring.save()?;
-    Ok(Approval { grant, engineer_public: engineer.public, new_epochs })
-}
-
-/// Wraps the private key of every epoch of each released level to the engineer, with the
-/// grant's full context bound. One ephemeral key serves the whole grant; each wrap key is
-/// still its own, expanded from a context that differs in level or epoch.
-fn wrap_level_keys(
-    grant: &mut GrantRecord,
-    tenant: &TenantRecord,
-    released: &[String],
-    engineer: &PublicKey,
-    keyring: &Keyring,
-) -> Result<(), Error> {
-    let wrapper = Wrapper::new(engineer)?;
-    for level in released {
-        let record = find_level(tenant, level)?;
-        for epoch in &record.epochs {
-            let key = keyring.key(&tenant.name, level, epoch.epoch).ok_or_else(|| {
-                Error::denied(format!(
-                    "access denied: keyring {} holds no key for tenant {:?}, level {level:?}, epoch {}; it cannot release it",
-                    keyring.path().display(),
-                    tenant.name,
-                    epoch.epoch
-                ))
-            })?;
-            if key.public().0 != epoch.public {
-                return Err(Error::integrity(format!(
-                    "the vault's public key for level {level:?} epoch {} does not match the keyring's",
-                    epoch.epoch
-                )));
-            }
+    let mut stated = Vec::new();
+    let mut manifest_levels = levels_of(&synced);
+    let wrapper = Wrapper::new(&PublicKey(engineer.public))?;
+    for level in &released {
+        let entry = manifest_levels
+            .iter_mut()
+            .find(|l| &l.name == level)
+            .ok_or_else(|| Error::not_found(format!("tenant {tenant:?} has no level {level:?}")))?;
+        let current = entry.epoch;
+        for epoch in 1..=current {
+            let Some(key) = tenant_keys(keyring, tenant)?.key(level, epoch) else { continue };
+            let level_fp = key.public().fingerprint();
             let context = GrantKeyContext {
                 grant_id: grant.id,
-                tenant: tenant.name.clone(),
+                tenant: tenant.clone(),
                 level: level.clone(),
-                epoch: epoch.epoch,
+                epoch,
                 engineer: grant.engineer.clone(),
                 expires: grant.expires,
-                engineer_fingerprint: engineer.fingerprint(),
-                level_fingerprint: fingerprint(&epoch.public),
+                engineer_fingerprint: fingerprint(&engineer.public),
+                level_fingerprint: level_fp,
             };
             let wrapped = wrapper.wrap(Purpose::GrantKey, &context.encode(), &key.to_bytes())?;
-            let blob = GrantKeyBlob { context, ephemeral: wrapped.ephemeral, wrapped: wrapped.ciphertext };
-            grant.keys.push(blob.encode());
+            grant.keys.push(GrantKeyBlob { context, ephemeral: wrapped.ephemeral, wrapped: wrapped.ciphertext }.encode());
+            stated.push((level.clone(), epoch, level_fp));
+            tenant_keys_mut(keyring, tenant)?.set_state(level, epoch, KeyState::Released);
+            if !entry.released.contains(&epoch) {
+                entry.released.push(epoch);
+            }
         }
-        let newest = record.epochs.last().map_or(0, |e| e.epoch);
-        grant.levels.push((level.clone(), newest));
+        entry.released.sort_unstable();
+        let next = current.checked_add(1).ok_or_else(|| Error::conflict(format!("level {level:?} has run out of epochs")))?;
+        grant.levels.push((level.clone(), current));
+        let new = new_epoch(keyring, tenant, level, next)?;
+        entry.epoch = next;
+        entry.public = new.public;
     }
+    let new_epochs = grant
+        .levels
+        .iter()
+        .map(|(level, _)| {
+            let e = manifest_levels.iter().find(|l| &l.name == level).map(|l| (l.epoch, l.public));
+            e.map(|(epoch, public)| crate::vault::NewEpoch { level: level.clone(), epoch, public })
+                .ok_or_else(|| Error::other("a released level vanished"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Saves the keyring: the released marks and the new pending keys are durable before any
+    // blob or public key leaves this function.
+    let proposal = propose(vault, keyring, tenant, Some(&synced), manifest_levels, policy_of(&synced))?;
+    stated.sort();
+    let note = GrantNote {
+        origin: origin(&vault.id(), tenant),
+        grant: grant.id,
+        request: request.id,
+        digest,
+        engineer: engineer.name.clone(),
+        engineer_fingerprint: fingerprint(&engineer.public),
+        not_after: grant.expires,
+        manifest_before: synced.hash,
+        manifest_after: crate::vault::manifest_hash(&proposal.note),
+        keys: stated,
+        blobs: blobs_hash(&grant.keys),
+    };
+    let signing = tenant_keys(keyring, tenant)?.signing();
+    grant.note = sign_note(signing, &note.origin, note.encode()).encode();
+    tenant_keys_mut(keyring, tenant)?.pin_engineer(&engineer.name, engineer.public);
+    keyring.save()?;
+    let approval =
+        Approval { grant, engineer_public: engineer.public, new_epochs, manifest: proposal.note.clone() };
+    Ok((approval, proposal))
+}
+
+/// Re-pins engineer `name` for `tenant` in `keyring` to the key the vault shows now, which must
+/// have `expected` as fingerprint (as the engineer gave it, outside the vault).
+pub fn trust_engineer(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    name: &str,
+    expected: &[u8; 16],
+) -> Result<(), Error> {
+    synced(vault, keyring, tenant)?;
+    let engineer = vault.engineer(name)?;
+    let shown = fingerprint(&engineer.public);
+    if &shown != expected {
+        return Err(Error::integrity(format!(
+            "the vault shows engineer {name:?} with key {}, not {}: nothing was pinned",
+            hex(&shown),
+            hex(expected)
+        )));
+    }
+    tenant_keys_mut(keyring, tenant)?.pin_engineer(name, engineer.public);
+    keyring.save()?;
     Ok(())
 }

@@ -1,101 +1,173 @@
 //! The customer's half of every change that needs the keyring.
 //!
-//! Each change is two steps. *Prepare*, here, uses the keyring: new level keys are generated
-//! and saved durably before anything names them; old keys wrap a grant's key blobs or re-wrap
+//! Each change is two steps. *Prepare*, here, uses the keyring: it first checks that the
+//! vault's current manifest is the one the keyring signed last ([`synced`]); new level keys
+//! are generated and saved durably before anything names them; the next manifest is signed
+//! with the tenant key and saved as proposed; old keys wrap a grant's key blobs or re-wrap
 //! item headers. *Commit*, in the vault ([`Vault::commit_tenant`], [`Vault::commit_level`],
-//! [`Vault::commit_rotation`], [`Vault::commit_approval`]), takes only public material and
-//! re-checks in its transaction what the prepare step read. The CLI runs both in one process
-//! today; a server puts the wire between them, and the vault never sees a keyring.
+//! [`Vault::commit_rotation`], [`Vault::commit_approval`], [`Vault::commit_manifest`]),
+//! takes only public material and the signed manifest, which must follow the vault's current
+//! one. The CLI runs both in one process today; a server puts the wire between them.
 //!
-//! A key generated for an epoch whose commit did not happen stays in the keyring and is reused
-//! by the next attempt at the same epoch: it was never registered, so never used.
+//! A key generated for an epoch whose commit did not happen stays *pending* in the keyring
+//! and is reused by the next attempt at the same epoch. A key that was registered or released
+//! is never reused: a vault that lost an epoch or a level is refused instead.
 
 mod approve;
+mod resync;
 mod rotate;
+mod sync;
 
-pub use approve::{approve_request, prepare_approval};
+pub use approve::{approve_request, prepare_approval, request_digest_of, trust_engineer};
+pub use resync::{Resync, resync};
 pub use rotate::{PreparedRotation, prepare_rotation, rotate_level, rotate_level_with_progress};
+pub use sync::{Synced, synced};
 
-use crate::crypto::SecretKey;
-use crate::keyring::Keyring;
+use sync::{committed, levels_of, policy_of, propose, tenant_keys, tenant_keys_mut};
+
+use crate::crypto::{SecretKey, tenant_fingerprint};
+use crate::format::ManifestLevel;
+use crate::keyring::{KeyState, Keyring};
 use crate::lockbox::Removal;
 use crate::store::records::TenantRecord;
-use crate::vault::{Error, NewEpoch, Vault};
+use crate::vault::{DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, Error, MAX_DURATION_SECS, NewEpoch, Vault};
 
-/// Creates `tenant` with `levels`: their keys go into `keyring`, saved before the vault
-/// registers the public halves.
+/// Creates `tenant` with `levels`: a tenant signing key and the levels' keys go into
+/// `keyring`, saved with the first manifest before the vault registers anything; then this
+/// machine pins the tenant key for its own writes.
 pub fn create_tenant(
     vault: &Vault,
     keyring: &mut Keyring,
     tenant: &str,
     levels: &[String],
 ) -> Result<TenantRecord, Error> {
+    keyring.use_vault(vault.id());
     vault.check_new_tenant(tenant, levels)?;
+    match keyring.tenant(tenant) {
+        Some(keys) if keys.last.seq != 0 => {
+            return Err(Error::integrity(format!(
+                "keyring {} already holds tenant {tenant:?} of this vault (manifest seq {}), but the vault has no such tenant: it was removed outside lockbox, or the vault was rolled back; refusing to create it again over keys that may have been released",
+                keyring.path().display(),
+                keys.last.seq
+            )));
+        }
+        // A create that did not finish: its signing key and pending keys are reused.
+        Some(_) => {}
+        None => {
+            keyring.add_tenant(tenant)?;
+        }
+    }
     let keys =
         levels.iter().map(|level| new_epoch(keyring, tenant, level, 1)).collect::<Result<Vec<_>, _>>()?;
-    keyring.save()?;
-    vault.commit_tenant(tenant, &keys)
+    let stated = keys.iter().map(manifest_level).collect();
+    let proposal =
+        propose(vault, keyring, tenant, None, stated, (DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS))?;
+    let signer = tenant_keys(keyring, tenant)?.signing().public();
+    let record = vault.commit_tenant(tenant, &signer, &keys, &proposal.note)?;
+    committed(keyring, tenant, &proposal)?;
+    vault.trust_tenant(tenant, tenant_fingerprint(&signer))?;
+    Ok(record)
 }
 
 /// Adds `level` to `tenant`, its first key saved in `keyring` before it is registered.
-pub fn add_level(
+pub fn add_level(vault: &Vault, keyring: &mut Keyring, tenant: &str, level: &str) -> Result<TenantRecord, Error> {
+    let synced = synced(vault, keyring, tenant)?;
+    vault.check_new_level(tenant, level)?;
+    if synced.manifest.level(level).is_some() {
+        return Err(Error::conflict(format!("tenant {tenant:?} already has level {level:?}")));
+    }
+    let key = new_epoch(keyring, tenant, level, 1)?;
+    let mut levels = levels_of(&synced);
+    levels.push(manifest_level(&key));
+    let proposal = propose(vault, keyring, tenant, Some(&synced), levels, policy_of(&synced))?;
+    let record = vault.commit_level(tenant, &key, &proposal.note)?;
+    committed(keyring, tenant, &proposal)?;
+    Ok(record)
+}
+
+/// Changes the tenant's access policy (`None` keeps a value): a new manifest states it.
+pub fn set_policy(
     vault: &Vault,
     keyring: &mut Keyring,
     tenant: &str,
-    level: &str,
+    max_access_secs: Option<u64>,
+    request_ttl_secs: Option<u64>,
 ) -> Result<TenantRecord, Error> {
-    vault.check_new_level(tenant, level)?;
-    holds_tenant(keyring, tenant)?;
-    let key = new_epoch(keyring, tenant, level, 1)?;
-    keyring.save()?;
-    vault.commit_level(tenant, &key)
+    for (what, value) in [("maximum access", max_access_secs), ("request TTL", request_ttl_secs)] {
+        if let Some(v) = value
+            && !(1..=MAX_DURATION_SECS).contains(&v)
+        {
+            return Err(Error::usage(format!("{what} must be between 1 second and 30 days")));
+        }
+    }
+    let synced = synced(vault, keyring, tenant)?;
+    let (max, ttl) = policy_of(&synced);
+    let policy = (max_access_secs.unwrap_or(max), request_ttl_secs.unwrap_or(ttl));
+    let proposal = propose(vault, keyring, tenant, Some(&synced), levels_of(&synced), policy)?;
+    let record = vault.commit_manifest(tenant, &proposal.note)?;
+    committed(keyring, tenant, &proposal)?;
+    Ok(record)
+}
+
+/// Signs the tenant's manifest again unchanged, with a new expiry (writers refuse an expired
+/// one). Returns the new expiry.
+pub fn refresh_manifest(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<u64, Error> {
+    let synced = synced(vault, keyring, tenant)?;
+    let proposal = propose(vault, keyring, tenant, Some(&synced), levels_of(&synced), policy_of(&synced))?;
+    vault.commit_manifest(tenant, &proposal.note)?;
+    committed(keyring, tenant, &proposal)?;
+    Ok(proposal.manifest.expires)
 }
 
 /// Deletes `tenant` (every item erased, grants revoked, requests denied; the audit log kept),
-/// once `keyring` has shown it holds the current key of every level the vault registers for
-/// it. Then the tenant's keys leave the keyring, so a tenant created again under the same name
-/// gets fresh keys, never ones that were released before. (A crash between the two leaves the
-/// keys in the keyring; `tenant create` would then reuse them.)
+/// once `keyring` has shown it signed the vault's current manifest. Then the tenant leaves the
+/// keyring, so a tenant created again under the same name gets fresh keys, never ones that
+/// were released before. (A crash between the two leaves the tenant in the keyring; `tenant
+/// create` then refuses, since its manifest is gone from the vault.)
 pub fn delete_tenant(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Removal, Error> {
-    let record = vault.tenant(tenant)?;
-    let mut proven = Vec::with_capacity(record.levels.len());
-    for level in &record.levels {
-        let current = level.epochs.last().ok_or_else(|| Error::integrity("a level without a key"))?;
-        let held = keyring.key(tenant, &level.name, current.epoch).map(|k| k.public().0);
-        proven.push(NewEpoch { level: level.name.clone(), epoch: current.epoch, public: current.public });
-        if held != Some(current.public) {
-            return Err(Error::denied(format!(
-                "access denied: keyring {} does not hold the current key of level {:?} of tenant {tenant:?}; only the tenant's own keyring can delete it",
-                keyring.path().display(),
-                level.name
-            )));
-        }
+    let synced = synced(vault, keyring, tenant)?;
+    let current: Vec<NewEpoch> = synced
+        .record
+        .levels
+        .iter()
+        .filter_map(|l| l.epochs.last().map(|e| NewEpoch { level: l.name.clone(), epoch: e.epoch, public: e.public }))
+        .collect();
+    let mut shown: Vec<(&str, u32, [u8; 32])> = current.iter().map(|e| (e.level.as_str(), e.epoch, e.public)).collect();
+    shown.sort();
+    let stated: Vec<(&str, u32, [u8; 32])> =
+        synced.manifest.levels.iter().map(|l| (l.name.as_str(), l.epoch, l.public)).collect();
+    if shown != stated {
+        return Err(Error::integrity(format!(
+            "the vault's levels of tenant {tenant:?} differ from its signed manifest; nothing was deleted"
+        )));
     }
-    let removal = vault.commit_tenant_delete(tenant, &proven)?;
+    let removal = vault.commit_tenant_delete(tenant, &current)?;
     keyring.forget_tenant(tenant);
     keyring.save()?;
     Ok(removal)
 }
 
-/// Refuses a keyring that holds no key of `tenant`: a new level or epoch key saved in it would
-/// be lost to the tenant's own keyring, and items written to it unreadable.
-fn holds_tenant(keyring: &Keyring, tenant: &str) -> Result<(), Error> {
-    if keyring.entries().any(|(t, _, _)| t == tenant) {
-        return Ok(());
-    }
-    Err(Error::denied(format!(
-        "access denied: keyring {} holds no key of tenant {tenant:?}; give the keyring the tenant was created with",
-        keyring.path().display()
-    )))
+fn manifest_level(key: &NewEpoch) -> ManifestLevel {
+    ManifestLevel { name: key.level.clone(), epoch: key.epoch, public: key.public, released: Vec::new() }
 }
 
 /// The key of a new level epoch, put in the keyring (not yet saved); returns its public half.
-/// If the keyring already holds a key for that epoch (left by an earlier attempt whose vault
-/// commit did not happen), that key is reused: it was never registered, so never used.
+/// A *pending* key already there (an earlier attempt whose commit did not happen) is reused:
+/// it was never registered, so never used. A registered or released key is never reused.
 fn new_epoch(keyring: &mut Keyring, tenant: &str, level: &str, epoch: u32) -> Result<NewEpoch, Error> {
-    let public = match keyring.key(tenant, level, epoch) {
-        Some(existing) => existing.public().0,
-        None => {
+    let keys = tenant_keys_mut(keyring, tenant)?;
+    let public = match (keys.state(level, epoch), keys.key(level, epoch)) {
+        (Some(KeyState::Pending), Some(existing)) => existing.public().0,
+        (Some(state), _) => {
+            return Err(Error::integrity(format!(
+                "the keyring already holds a {} key for level {level:?} epoch {epoch} of tenant {tenant:?}, which the vault no longer shows: refusing to reuse it",
+                match state {
+                    KeyState::Released => "released",
+                    _ => "registered",
+                }
+            )));
+        }
+        (None, _) => {
             let key = SecretKey::generate()?;
             let public = key.public().0;
             keyring.insert(tenant, level, epoch, key)?;

@@ -1,13 +1,13 @@
 //! Rotation, the customer's half: the new epoch's key, and with `rewrap` every older item's
 //! data key unwrapped with the keyring and wrapped again to it.
 
+use super::sync::{Proposal, committed, levels_of, policy_of, propose, synced};
 use super::new_epoch;
 use crate::crypto::{PublicKey, Purpose, Wrapped, Wrapper, fingerprint};
 use crate::keyring::Keyring;
 use crate::vault::{Error, NewEpoch, Progress, Rewrapped, Rotation, Unwrappers, Vault, valid_name};
 
 /// A rotation prepared with the keyring, for [`Vault::commit_rotation`].
-#[derive(Debug, Clone)]
 pub struct PreparedRotation {
     /// Tenant.
     pub tenant: String,
@@ -15,6 +15,9 @@ pub struct PreparedRotation {
     pub new: NewEpoch,
     /// With `rewrap`: every older item's header, re-wrapped to the new epoch.
     pub rewrapped: Option<Vec<Rewrapped>>,
+    /// The next manifest, signed, stating the new epoch.
+    pub manifest: String,
+    proposal: Proposal,
 }
 
 /// Starts a new epoch of `level`: its key is saved in `keyring` before it is registered. With
@@ -40,7 +43,9 @@ pub fn rotate_level_with_progress(
     progress: &mut Progress<'_>,
 ) -> Result<Rotation, Error> {
     let p = prepare_rotation_with_progress(vault, keyring, tenant, level, rewrap, progress)?;
-    vault.commit_rotation(&p.tenant, &p.new, p.rewrapped.as_deref())
+    let rotation = vault.commit_rotation(&p.tenant, &p.new, p.rewrapped.as_deref(), &p.manifest)?;
+    committed(keyring, tenant, &p.proposal)?;
+    Ok(rotation)
 }
 
 /// The customer's half of [`rotate_level`]: the new key saved in the keyring, the headers
@@ -65,19 +70,30 @@ fn prepare_rotation_with_progress(
 ) -> Result<PreparedRotation, Error> {
     valid_name("tenant", tenant)?;
     valid_name("level", level)?;
-    super::holds_tenant(keyring, tenant)?;
-    let current = vault.current_epoch(tenant, level)?;
+    let synced = synced(vault, keyring, tenant)?;
+    // The epoch comes from the manifest this keyring signed, never from the vault's record.
+    let current = synced.manifest.level(level).ok_or_else(|| no_level(tenant, level, &synced))?.epoch;
     let next = current
         .checked_add(1)
         .ok_or_else(|| Error::conflict(format!("level {level:?} has run out of epochs")))?;
     let new = new_epoch(keyring, tenant, level, next)?;
-    keyring.save()?;
+    let mut levels = levels_of(&synced);
+    for l in levels.iter_mut().filter(|l| l.name == level) {
+        l.epoch = next;
+        l.public = new.public;
+    }
+    let proposal = propose(vault, keyring, tenant, Some(&synced), levels, policy_of(&synced))?;
     let rewrapped = if rewrap {
         Some(rewrap_items(vault, keyring, tenant, level, next, &new.public, progress)?)
     } else {
         None
     };
-    Ok(PreparedRotation { tenant: tenant.to_owned(), new, rewrapped })
+    Ok(PreparedRotation { tenant: tenant.to_owned(), new, rewrapped, manifest: proposal.note.clone(), proposal })
+}
+
+fn no_level(tenant: &str, level: &str, synced: &super::Synced) -> Error {
+    let names: Vec<&str> = synced.manifest.levels.iter().map(|l| l.name.as_str()).collect();
+    Error::not_found(format!("tenant {tenant:?} has no level {level:?} (levels: {})", names.join(", ")))
 }
 
 /// Re-wraps the data key of every item of `level` held under an epoch before `epoch`.

@@ -3,7 +3,7 @@
 //! ```text
 //! offset size field
 //!      0    4 magic "LBXK"
-//!      4    1 version (1)
+//!      4    1 version (2; 1 is read for an identity only)
 //!      5    1 kind (1 = keyring, 2 = identity)
 //!      6    2 reserved, zero
 //!      8    4 Argon2id memory in KiB, 8192..=1048576
@@ -14,9 +14,14 @@
 //!     48    4 ciphertext length, 16..=16 MiB
 //!     52    . ciphertext of the body, tag last; bytes 0..52 are its associated data
 //! ```
-//! Keyring body: u32 entry count (<= 65536), then per entry, sorted strictly by
-//! (tenant, level, epoch): tenant (u8 length + bytes), level (u8 length + bytes), u32 epoch,
-//! 32-byte X25519 secret key. Identity body: engineer name (u8 length + bytes), 32-byte secret key.
+//! Keyring body (version 2): u32 tenant count (<= 4096), then per tenant, sorted strictly by
+//! (vault id, tenant): 16-byte vault id, tenant (u8 length + bytes), 32-byte Ed25519 signing
+//! seed, two manifest marks (last, proposed: u64 seq + 32-byte hash, both zero for none), u32
+//! key count (all tenants together <= 65536) and per key, sorted strictly by (level, epoch):
+//! level (u8 length + bytes), u32 epoch, u8 state (1 pending, 2 registered, 3 released),
+//! 32-byte X25519 secret; then u32 engineer count (<= 4096) and per engineer, sorted strictly
+//! by name: name (u8 length + bytes), 32-byte X25519 public key. Identity body (versions 1
+//! and 2): engineer name (u8 length + bytes), 32-byte secret key.
 
 use zeroize::Zeroizing;
 
@@ -25,14 +30,15 @@ use super::envelope::put_name;
 use super::{FormatError, KEY_LEN, MAX_NAME_LEN, check_name};
 
 const MAGIC: [u8; 4] = *b"LBXK";
-const VERSION: u8 = 1;
+/// Version of new key files. Version 1 (before tenant signing keys) is still read for an
+/// identity, whose body did not change; a version 1 keyring is refused.
+const VERSION: u8 = 2;
 const WHAT: &str = "key file";
 /// Length of the key file header, which is also the AEAD's associated data.
 pub const KEYFILE_HEADER_LEN: usize = 52;
 /// Most entries a keyring may hold.
 pub const MAX_KEYRING_ENTRIES: usize = 65_536;
 const MAX_CIPHERTEXT: u64 = 16 * 1024 * 1024;
-const MIN_ENTRY_LEN: usize = 1 + 1 + 1 + 1 + 4 + KEY_LEN;
 
 /// Which secret a key file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +63,8 @@ pub struct KdfParams {
 /// The outer, encrypted key file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyFile {
+    /// Format version: 2, or 1 for an identity written by an older lockbox.
+    pub version: u8,
     /// What the body holds.
     pub kind: KeyFileKind,
     /// Cost of deriving the file key from the passphrase.
@@ -70,11 +78,14 @@ pub struct KeyFile {
 }
 
 impl KeyFile {
+    /// The version new files are written with.
+    pub const VERSION: u8 = VERSION;
+
     /// The header bytes: what the AEAD authenticates alongside the body.
     pub fn header(&self) -> [u8; KEYFILE_HEADER_LEN] {
         let mut out = [0u8; KEYFILE_HEADER_LEN];
         out[..4].copy_from_slice(&MAGIC);
-        out[4] = VERSION;
+        out[4] = self.version;
         out[5] = self.kind as u8;
         out[8..12].copy_from_slice(&self.kdf.memory_kib.to_be_bytes());
         out[12..16].copy_from_slice(&self.kdf.iterations.to_be_bytes());
@@ -99,9 +110,6 @@ impl KeyFile {
             return Err(FormatError::BadMagic { what: WHAT });
         }
         let version = r.u8()?;
-        if version != VERSION {
-            return Err(FormatError::UnsupportedVersion { what: WHAT, version });
-        }
         let kind = match r.u8()? {
             1 => KeyFileKind::Keyring,
             2 => KeyFileKind::Identity,
@@ -109,6 +117,9 @@ impl KeyFile {
                 return Err(FormatError::NonCanonical { what: WHAT, why: "unknown kind" });
             }
         };
+        if !(version == VERSION || (version == 1 && kind == KeyFileKind::Identity)) {
+            return Err(FormatError::UnsupportedVersion { what: WHAT, version });
+        }
         if r.u16()? != 0 {
             return Err(FormatError::Reserved { what: WHAT });
         }
@@ -120,7 +131,7 @@ impl KeyFile {
         in_range("key file ciphertext length", len, 16, MAX_CIPHERTEXT)?;
         let ciphertext = r.take(len as usize)?.to_vec();
         r.finish()?;
-        Ok(KeyFile { kind, kdf, salt, nonce, ciphertext })
+        Ok(KeyFile { version, kind, kdf, salt, nonce, ciphertext })
     }
 }
 
@@ -133,77 +144,181 @@ impl KdfParams {
     }
 }
 
+/// What a keyring knows of a level-epoch key's life. Only a pending key is ever reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Generated and saved; no manifest the vault holds names it yet.
+    Pending = 1,
+    /// Named by a manifest the vault committed.
+    Registered = 2,
+    /// Wrapped to an engineer in a grant: never reused for anything new.
+    Released = 3,
+}
+
 /// One level-epoch private key in a keyring.
 #[derive(Clone, PartialEq, Eq)]
-pub struct KeyringEntry {
-    /// Tenant.
-    pub tenant: String,
+pub struct KeyringKey {
     /// Level.
     pub level: String,
     /// Epoch.
     pub epoch: u32,
+    /// Where the key stands.
+    pub state: KeyState,
     /// X25519 secret key; zeroized on drop.
     pub secret: Zeroizing<[u8; KEY_LEN]>,
 }
 
-impl std::fmt::Debug for KeyringEntry {
+impl std::fmt::Debug for KeyringKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KeyringEntry({}/{}@{}, secret redacted)", self.tenant, self.level, self.epoch)
+        write!(f, "KeyringKey({}@{} {:?}, secret redacted)", self.level, self.epoch, self.state)
+    }
+}
+
+/// A manifest a keyring signed: its sequence number (0: none) and the SHA-256 of its note.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ManifestMark {
+    /// Sequence number; 0 when there is none.
+    pub seq: u64,
+    /// SHA-256 of the whole signed note; zeros when there is none.
+    pub hash: [u8; 32],
+}
+
+/// Everything a keyring holds for one tenant of one vault.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyringTenant {
+    /// The vault's id.
+    pub vault: [u8; 16],
+    /// Tenant.
+    pub tenant: String,
+    /// Ed25519 seed of the tenant signing key; zeroized on drop.
+    pub signing_seed: Zeroizing<[u8; 32]>,
+    /// The last manifest the vault is known to hold (it was committed).
+    pub last: ManifestMark,
+    /// A manifest signed and handed to the vault whose commit is not known to have happened.
+    pub proposed: ManifestMark,
+    /// Level keys, sorted strictly by (level, epoch).
+    pub keys: Vec<KeyringKey>,
+    /// Engineer keys pinned by an approval, sorted strictly by name.
+    pub engineers: Vec<(String, [u8; KEY_LEN])>,
+}
+
+impl std::fmt::Debug for KeyringTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyringTenant({}, {} keys, signing key redacted)", self.tenant, self.keys.len())
     }
 }
 
 /// The decrypted body of a keyring.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyringBody {
-    /// Entries sorted strictly by (tenant, level, epoch).
-    pub entries: Vec<KeyringEntry>,
+    /// Tenants sorted strictly by (vault, tenant).
+    pub tenants: Vec<KeyringTenant>,
 }
 
+/// Most tenants a keyring holds.
+pub const MAX_KEYRING_TENANTS: usize = 4096;
+/// Most engineer pins per tenant.
+pub const MAX_KEYRING_ENGINEERS: usize = 4096;
+const MIN_TENANT_LEN: usize = 16 + 2 + 32 + 2 * 40 + 8;
+const MIN_KEY_LEN: usize = 2 + 4 + 1 + KEY_LEN;
+const MIN_ENGINEER_LEN: usize = 2 + KEY_LEN;
+
 impl KeyringBody {
-    /// The canonical encoding, in a buffer zeroized on drop. Entries must already be sorted.
+    /// The canonical encoding, in a buffer zeroized on drop. Everything must already be sorted.
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(4 + self.entries.len() * 100));
-        out.extend_from_slice(&(self.entries.len() as u32).to_be_bytes());
-        for e in &self.entries {
-            put_name(&mut out, &e.tenant);
-            put_name(&mut out, &e.level);
-            out.extend_from_slice(&e.epoch.to_be_bytes());
-            out.extend_from_slice(&e.secret[..]);
+        let mut out = Zeroizing::new(Vec::with_capacity(4 + self.tenants.len() * 256));
+        out.extend_from_slice(&(self.tenants.len() as u32).to_be_bytes());
+        for t in &self.tenants {
+            out.extend_from_slice(&t.vault);
+            put_name(&mut out, &t.tenant);
+            out.extend_from_slice(&t.signing_seed[..]);
+            for mark in [t.last, t.proposed] {
+                out.extend_from_slice(&mark.seq.to_be_bytes());
+                out.extend_from_slice(&mark.hash);
+            }
+            out.extend_from_slice(&(t.keys.len() as u32).to_be_bytes());
+            for k in &t.keys {
+                put_name(&mut out, &k.level);
+                out.extend_from_slice(&k.epoch.to_be_bytes());
+                out.push(k.state as u8);
+                out.extend_from_slice(&k.secret[..]);
+            }
+            out.extend_from_slice(&(t.engineers.len() as u32).to_be_bytes());
+            for (name, public) in &t.engineers {
+                put_name(&mut out, name);
+                out.extend_from_slice(public);
+            }
         }
         out
     }
 
-    /// Decodes a body: sorted, no duplicates, valid names, no trailing bytes.
+    /// Decodes a body: sorted, no duplicates, valid names, counts within limits (checked
+    /// against the bytes left before anything is allocated), no trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<KeyringBody, FormatError> {
         const WHAT: &str = "keyring";
+        let order = |why| FormatError::NonCanonical { what: WHAT, why };
         let mut r = Reader::new(bytes, WHAT);
-        let count = r.u32()? as usize;
-        in_range("keyring entry count", count as u64, 0, MAX_KEYRING_ENTRIES as u64)?;
-        if count.saturating_mul(MIN_ENTRY_LEN) > r.remaining() {
-            return Err(FormatError::Truncated { what: WHAT });
-        }
-        let mut entries: Vec<KeyringEntry> = Vec::with_capacity(count);
+        let count = counted(&mut r, "keyring tenant count", MAX_KEYRING_TENANTS, MIN_TENANT_LEN)?;
+        let mut tenants: Vec<KeyringTenant> = Vec::with_capacity(count);
+        let mut total_keys = 0usize;
         for _ in 0..count {
+            let vault = r.array()?;
             let tenant = name(&mut r, "tenant")?;
-            let level = name(&mut r, "level")?;
-            let epoch = r.u32()?;
-            in_range("epoch", epoch.into(), 1, u32::MAX.into())?;
-            let secret = Zeroizing::new(r.array()?);
-            let entry = KeyringEntry { tenant, level, epoch, secret };
-            if let Some(prev) = entries.last()
-                && key_of(prev) >= key_of(&entry)
-            {
-                return Err(FormatError::NonCanonical { what: WHAT, why: "entries out of order" });
+            let signing_seed = Zeroizing::new(r.array()?);
+            let mut marks = [ManifestMark::default(); 2];
+            for mark in &mut marks {
+                *mark = ManifestMark { seq: r.u64()?, hash: r.array()? };
+                if (mark.seq == 0) != (mark.hash == [0; 32]) {
+                    return Err(order("a manifest mark with a hash but no sequence number, or the reverse"));
+                }
             }
-            entries.push(entry);
+            let n = counted(&mut r, "keyring key count", MAX_KEYRING_ENTRIES - total_keys, MIN_KEY_LEN)?;
+            total_keys += n;
+            let mut keys: Vec<KeyringKey> = Vec::with_capacity(n);
+            for _ in 0..n {
+                let level = name(&mut r, "level")?;
+                let epoch = r.u32()?;
+                in_range("epoch", epoch.into(), 1, u32::MAX.into())?;
+                let state = match r.u8()? {
+                    1 => KeyState::Pending,
+                    2 => KeyState::Registered,
+                    3 => KeyState::Released,
+                    _ => return Err(order("unknown key state")),
+                };
+                let key = KeyringKey { level, epoch, state, secret: Zeroizing::new(r.array()?) };
+                if keys.last().is_some_and(|p| (&p.level, p.epoch) >= (&key.level, key.epoch)) {
+                    return Err(order("keys out of order"));
+                }
+                keys.push(key);
+            }
+            let n = counted(&mut r, "keyring engineer count", MAX_KEYRING_ENGINEERS, MIN_ENGINEER_LEN)?;
+            let mut engineers: Vec<(String, [u8; KEY_LEN])> = Vec::with_capacity(n);
+            for _ in 0..n {
+                let e = (name(&mut r, "engineer")?, r.array()?);
+                if engineers.last().is_some_and(|p| p.0 >= e.0) {
+                    return Err(order("engineers out of order"));
+                }
+                engineers.push(e);
+            }
+            let t = KeyringTenant { vault, tenant, signing_seed, last: marks[0], proposed: marks[1], keys, engineers };
+            if tenants.last().is_some_and(|p| (p.vault, &p.tenant) >= (t.vault, &t.tenant)) {
+                return Err(order("tenants out of order"));
+            }
+            tenants.push(t);
         }
         r.finish()?;
-        Ok(KeyringBody { entries })
+        Ok(KeyringBody { tenants })
     }
 }
 
-fn key_of(e: &KeyringEntry) -> (&str, &str, u32) {
-    (&e.tenant, &e.level, e.epoch)
+/// A u32 count, within `max` and small enough for the bytes left at `min_len` bytes each.
+fn counted(r: &mut Reader<'_>, field: &'static str, max: usize, min_len: usize) -> Result<usize, FormatError> {
+    let count = r.u32()? as usize;
+    in_range(field, count as u64, 0, max as u64)?;
+    if count.saturating_mul(min_len) > r.remaining() {
+        return Err(FormatError::Truncated { what: "keyring" });
+    }
+    Ok(count)
 }
 
 fn name(r: &mut Reader<'_>, kind: &'static str) -> Result<String, FormatError> {
@@ -252,24 +367,43 @@ impl IdentityBody {
 mod tests {
     use super::*;
 
-    fn entry(t: &str, l: &str, e: u32) -> KeyringEntry {
-        KeyringEntry { tenant: t.into(), level: l.into(), epoch: e, secret: Zeroizing::new([e as u8; 32]) }
+    fn tenant(name: &str, keys: &[(&str, u32)]) -> KeyringTenant {
+        KeyringTenant {
+            vault: [1; 16],
+            tenant: name.into(),
+            signing_seed: Zeroizing::new([2; 32]),
+            last: ManifestMark { seq: 3, hash: [4; 32] },
+            proposed: ManifestMark::default(),
+            keys: keys
+                .iter()
+                .map(|(l, e)| KeyringKey {
+                    level: (*l).into(),
+                    epoch: *e,
+                    state: KeyState::Registered,
+                    secret: Zeroizing::new([*e as u8; 32]),
+                })
+                .collect(),
+            engineers: vec![("eve".into(), [5; 32])],
+        }
     }
 
     #[test]
     fn keyring_body_round_trips_and_must_be_sorted() {
-        let body = KeyringBody { entries: vec![entry("a", "x", 1), entry("a", "x", 2), entry("b", "a", 1)] };
+        let body = KeyringBody { tenants: vec![tenant("a", &[("x", 1), ("x", 2)]), tenant("b", &[("a", 1)])] };
         let bytes = body.encode();
         assert_eq!(KeyringBody::decode(&bytes).unwrap(), body);
-        let unsorted = KeyringBody { entries: vec![entry("b", "a", 1), entry("a", "x", 1)] };
+        let unsorted = KeyringBody { tenants: vec![tenant("b", &[]), tenant("a", &[])] };
         assert!(matches!(KeyringBody::decode(&unsorted.encode()), Err(FormatError::NonCanonical { .. })));
-        let dup = KeyringBody { entries: vec![entry("a", "x", 1), entry("a", "x", 1)] };
+        let dup = KeyringBody { tenants: vec![tenant("a", &[("x", 1), ("x", 1)])] };
         assert!(KeyringBody::decode(&dup.encode()).is_err());
+        let mut bad_mark = tenant("a", &[]);
+        bad_mark.proposed.hash = [9; 32];
+        assert!(KeyringBody::decode(&KeyringBody { tenants: vec![bad_mark] }.encode()).is_err());
     }
 
     #[test]
     fn huge_counts_are_refused_before_allocating() {
-        let mut bytes = (MAX_KEYRING_ENTRIES as u32).to_be_bytes().to_vec();
+        let mut bytes = (MAX_KEYRING_TENANTS as u32).to_be_bytes().to_vec();
         bytes.extend_from_slice(&[0; 10]);
         assert!(matches!(KeyringBody::decode(&bytes), Err(FormatError::Truncated { .. })));
         let bytes = u32::MAX.to_be_bytes();
@@ -279,6 +413,7 @@ mod tests {
     #[test]
     fn key_file_round_trips_and_checks_kdf_limits() {
         let file = KeyFile {
+            version: VERSION,
             kind: KeyFileKind::Identity,
             kdf: KdfParams { memory_kib: 65536, iterations: 3, lanes: 1 },
             salt: [1; 16],
@@ -287,7 +422,11 @@ mod tests {
         };
         let bytes = file.encode();
         assert_eq!(KeyFile::decode(&bytes).unwrap(), file);
-        let greedy = KeyFile { kdf: KdfParams { memory_kib: u32::MAX, ..file.kdf }, ..file };
+        let greedy = KeyFile { kdf: KdfParams { memory_kib: u32::MAX, ..file.kdf }, ..file.clone() };
         assert!(matches!(KeyFile::decode(&greedy.encode()), Err(FormatError::OutOfRange { .. })));
+        let old_identity = KeyFile { version: 1, ..file.clone() };
+        assert!(KeyFile::decode(&old_identity.encode()).is_ok());
+        let old_keyring = KeyFile { version: 1, kind: KeyFileKind::Keyring, ..file };
+        assert!(matches!(KeyFile::decode(&old_keyring.encode()), Err(FormatError::UnsupportedVersion { .. })));
     }
 }

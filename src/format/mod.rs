@@ -10,6 +10,9 @@ mod envelope;
 mod error;
 mod grant;
 mod keyfile;
+mod manifest;
+mod note;
+mod pins;
 mod names;
 mod time;
 
@@ -21,11 +24,18 @@ pub use envelope::{
 pub use error::FormatError;
 pub use grant::{GrantKeyBlob, GrantKeyContext};
 pub use keyfile::{
-    IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringEntry, MAX_KEYRING_ENTRIES,
+    IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyState, KeyringBody, KeyringKey, KeyringTenant,
+    MAX_KEYRING_ENGINEERS, MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS, ManifestMark,
 };
 pub use names::{
     MAX_ITEM_ID_LEN, MAX_ITEM_SEGMENT_LEN, MAX_NAME_LEN, check_item_id, check_item_path, check_name,
 };
+pub use manifest::{
+    GrantNote, MAX_GRANT_KEYS, MAX_MANIFEST_LEVELS, MAX_RELEASED, Manifest, ManifestLevel, note_kind, origin,
+    parse_origin,
+};
+pub use note::{MAX_NOTE_LEN, SignedNote};
+pub use pins::{MAX_PINS, MAX_PINS_LEN, PinLine, decode_pins, encode_pins};
 pub use time::rfc3339;
 
 /// Lower-case hex of any bytes (ids, hashes, fingerprints in messages).

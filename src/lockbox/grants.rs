@@ -1,10 +1,10 @@
 //! Grants: listing, revocation, and the engineer's side of reading.
 
-use super::{id_hex, resolve_id};
-use crate::crypto::{Purpose, SecretKey, Unwrapper, Wrapped};
-use crate::format::{GrantKeyBlob, Header, rfc3339};
+use super::{blobs_hash, id_hex, resolve_id};
+use crate::crypto::{Purpose, SecretKey, Unwrapper, Wrapped, tenant_fingerprint, verify_note};
+use crate::format::{GrantKeyBlob, GrantNote, Header, SignedNote, hex, origin, rfc3339};
 use crate::keyring::Identity;
-use crate::store::records::GrantRecord;
+use crate::store::records::{GrantRecord, TenantRecord};
 use crate::vault::{Error, LevelKeys, Vault, valid_name};
 
 /// Where a grant stands.
@@ -115,12 +115,61 @@ impl Vault {
                 identity.engineer
             )));
         }
-        let grants = snapshot
+        let grants: Vec<GrantRecord> = snapshot
             .grants()?
             .into_iter()
             .filter(|g| g.tenant == tenant && g.engineer == identity.engineer)
             .collect();
-        Ok(EngineerKeys { identity, grants, time: self.now() })
+        let time = self.now();
+        let active: Vec<&GrantRecord> = grants.iter().filter(|g| GrantStatus::of(g, time) == GrantStatus::Active).collect();
+        if !active.is_empty() {
+            let record = snapshot.tenant(tenant)?.ok_or_else(|| crate::vault::no_tenant(tenant))?;
+            for g in active {
+                self.check_grant_note(g, &record, identity)?;
+            }
+        }
+        Ok(EngineerKeys { identity, grants, time })
+    }
+}
+
+impl Vault {
+    /// Checks, on the engineer's side, that `grant` is one the customer signed: with the tenant
+    /// key this machine pinned, for this grant, to this engineer's own key, with exactly these
+    /// key blobs and this expiry. A grant under the engineer's name wrapped to another key is
+    /// reported (the operator may have swapped the key at approval).
+    fn check_grant_note(&self, grant: &GrantRecord, tenant: &TenantRecord, identity: &Identity) -> Result<(), Error> {
+        let id = id_hex(&grant.id);
+        let pin = self.pins().get(&self.id(), &tenant.name).ok_or_else(|| {
+            Error::denied(format!(
+                "access denied: tenant {:?} is not pinned on this machine, so grant {id} cannot be checked: get the tenant key fingerprint from the customer (through the support case) and run `lockbox tenant trust {} FINGERPRINT`",
+                tenant.name, tenant.name
+            ))
+        })?;
+        let bad = |why: &str| Error::integrity(format!("grant {id} is not one the customer signed: {why}; nothing was read"));
+        if tenant_fingerprint(&tenant.signer) != pin.fingerprint {
+            return Err(bad("the vault shows another tenant signing key than the one pinned"));
+        }
+        let parsed = SignedNote::decode(&grant.note).map_err(|e| bad(&e.to_string()))?;
+        verify_note(&parsed, &origin(&self.id(), &tenant.name), &tenant.signer)
+            .map_err(|_| bad("its signature does not verify"))?;
+        let note = GrantNote::decode(&parsed.body).map_err(|e| bad(&e.to_string()))?;
+        let own = identity.secret.public().fingerprint();
+        if note.engineer_fingerprint != own {
+            return Err(Error::integrity(format!(
+                "grant {id} under your name was wrapped to key {}, not yours ({}): the engineer key the customer approved was not your own; report this to the customer",
+                hex(&note.engineer_fingerprint),
+                hex(&own)
+            )));
+        }
+        if note.grant != grant.id
+            || note.request != grant.request
+            || note.engineer != grant.engineer
+            || note.not_after != grant.expires
+            || note.blobs != blobs_hash(&grant.keys)
+        {
+            return Err(bad("the grant record differs from the signed grant"));
+        }
+        Ok(())
     }
 }
 

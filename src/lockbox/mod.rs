@@ -14,7 +14,7 @@ mod requests;
 pub use grants::{EngineerKeys, GrantStatus};
 pub use removal::Removal;
 pub(crate) use requests::check_duration;
-pub use requests::{Approval, NewRequest, RequestStatus, chosen_levels};
+pub use requests::{Approval, NewRequest, RequestStatus, chosen_levels, request_digest};
 
 use crate::vault::Error;
 
@@ -22,6 +22,17 @@ use crate::vault::Error;
 pub const MAX_REASON_LEN: usize = 4096;
 /// Longest support case id accepted, in bytes.
 pub const MAX_CASE_ID_LEN: usize = 128;
+
+/// SHA-256 over a grant's key blobs, each as u32 BE length and bytes, in record order: what
+/// the signed grant names, so no blob can be added, dropped or swapped.
+pub fn blobs_hash(blobs: &[Vec<u8>]) -> [u8; 32] {
+    let mut all = Vec::new();
+    for b in blobs {
+        all.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        all.extend_from_slice(b);
+    }
+    crate::crypto::sha256(&all)
+}
 
 /// Lower-case hex of an id.
 pub fn id_hex(id: &[u8; 16]) -> String {

@@ -228,6 +228,7 @@ impl Vault {
         if engineer.public != approval.engineer_public {
             return Err(changed("the engineer's key"));
         }
+        let before = tenant.clone();
         if grant.levels.len() != approval.new_epochs.len() {
             return Err(Error::usage("each released level needs its next epoch"));
         }
@@ -243,7 +244,7 @@ impl Vault {
                 tenant.levels.iter_mut().find(|l| &l.name == level).ok_or_else(|| changed("the tenant"))?;
             entry.epochs.push(epoch_record(next.epoch, next.public, grant.created));
         }
-        tx.put_tenant(&tenant)?;
+        let tenant = self.put_with_manifest(&*tx, &before, tenant, &approval.manifest)?;
         tx.put_grant(grant)?;
         request.decision = Decision::Approved;
         request.decided = Some(grant.created);
@@ -284,6 +285,8 @@ pub struct Approval {
     pub engineer_public: [u8; 32],
     /// Each released level's next epoch, in the order of `grant.levels`.
     pub new_epochs: Vec<NewEpoch>,
+    /// The customer's next manifest: the released levels at their new epochs.
+    pub manifest: String,
 }
 
 /// The request, if it is still pending; a conflict naming its state if not.
@@ -330,4 +333,32 @@ pub(crate) fn check_duration(duration: u64, tenant: &TenantRecord) -> Result<(),
         )));
     }
     Ok(())
+}
+
+/// The request digest (docs/FORMAT.md): SHA-256 over the label `lockbox.v1 request digest`
+/// and a NUL, then the origin, the full request id, the engineer's name and key fingerprint,
+/// the requested levels sorted, the duration, the case id and SHA-256 of the reason; strings
+/// as u16 BE length + bytes, the level count as u32 BE, the duration as u64 BE. The engineer's
+/// client computes it from its own identity when filing; the customer compares it with the
+/// vault's view before releasing anything.
+pub fn request_digest(vault: &[u8; 16], request: &RequestRecord, engineer_public: &[u8; 32]) -> [u8; 32] {
+    let mut out = b"lockbox.v1 request digest\0".to_vec();
+    let put = |out: &mut Vec<u8>, s: &[u8]| {
+        out.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        out.extend_from_slice(s);
+    };
+    put(&mut out, crate::format::origin(vault, &request.tenant).as_bytes());
+    out.extend_from_slice(&request.id);
+    put(&mut out, request.engineer.as_bytes());
+    out.extend_from_slice(&crate::crypto::fingerprint(engineer_public));
+    let mut levels = request.levels.clone();
+    levels.sort();
+    out.extend_from_slice(&(levels.len() as u32).to_be_bytes());
+    for level in &levels {
+        put(&mut out, level.as_bytes());
+    }
+    out.extend_from_slice(&request.duration_secs.to_be_bytes());
+    put(&mut out, request.case_id.as_bytes());
+    out.extend_from_slice(&crate::crypto::sha256(request.reason.as_bytes()));
+    crate::crypto::sha256(&out)
 }

@@ -36,7 +36,10 @@ impl MemoryStore {
     pub fn new() -> MemoryStore {
         let store = MemoryStore::default();
         let mut tables = Tables::default();
-        tables[Table::Meta.index()].insert(b"schema".to_vec(), vec![1]);
+        tables[Table::Meta.index()].insert(b"schema".to_vec(), vec![2]);
+        // Memory is only for tests and fuzzing: an unreadable random generator panics here.
+        let id = super::redb_store::new_vault_id().expect("random vault id");
+        tables[Table::Meta.index()].insert(b"vault_id".to_vec(), id.to_vec());
         *lock(&store.committed) = Arc::new(tables);
         store
     }

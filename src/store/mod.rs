@@ -121,6 +121,9 @@ pub trait Reads {
     fn chunk_into(&self, blob: &[u8; 16], index: u64, buf: &mut Vec<u8>) -> Result<bool, StoreError>;
     /// Visits every stored chunk, by blob id and index, in that order.
     fn for_each_chunk(&self, visit: &mut ChunkVisit<'_>) -> Result<(), StoreError>;
+    /// The vault's id: 16 random bytes set when the store was created, never changed (a
+    /// backup restores it). Part of every signed statement's origin.
+    fn vault_id(&self) -> Result<[u8; 16], StoreError>;
     /// The audit entry appended last.
     fn last_audit(&self) -> Result<Option<AuditEntry>, StoreError>;
     /// Visits every audit entry in the order stored, with the position stored under.

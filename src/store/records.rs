@@ -15,6 +15,11 @@ pub struct TenantRecord {
     pub max_access_secs: u64,
     /// How long a request waits for a decision before it expires, in seconds.
     pub request_ttl_secs: u64,
+    /// The tenant's Ed25519 signing public key (the customer's; writers pin its fingerprint).
+    pub signer: [u8; 32],
+    /// The current signed manifest (docs/FORMAT.md): what the customer states about the levels
+    /// and policy above. Readers of this record trust the manifest, never the fields.
+    pub manifest: String,
 }
 
 /// A classification level and the public keys of its epochs.
@@ -139,6 +144,9 @@ pub struct GrantRecord {
     pub revoked: Option<(u64, String)>,
     /// The wrapped level keys: encoded grant key blobs (docs/FORMAT.md).
     pub keys: Vec<Vec<u8>>,
+    /// The customer's signed statement of this grant (a signed note of kind `grant`): what the
+    /// engineer's client checks before it uses the keys.
+    pub note: String,
 }
 
 /// One audit entry (the chain and its hash are defined in [`crate::audit`]).

@@ -17,7 +17,8 @@ use super::{
     WriteTx, codec,
 };
 
-const SCHEMA_VERSION: u8 = 1;
+/// 2: tenant records carry the signed manifest; the meta table holds the vault id.
+const SCHEMA_VERSION: u8 = 2;
 /// redb's page cache: large enough for hot metadata, small enough to keep the process small.
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -41,6 +42,7 @@ impl RedbStore {
             guard(|| tx.tx.open_table(def(table)).map(drop).map_err(StoreError::engine))?;
         }
         tx.put(Table::Meta, b"schema", &[SCHEMA_VERSION])?;
+        tx.put(Table::Meta, b"vault_id", &new_vault_id()?)?;
         tx.commit()?;
         Ok(store)
     }
@@ -345,4 +347,11 @@ impl ItemWriter for RedbItems<'_> {
             Ok(())
         })
     }
+}
+
+/// A fresh random vault id.
+pub(super) fn new_vault_id() -> Result<[u8; 16], StoreError> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
+    Ok(id)
 }

@@ -63,6 +63,15 @@ pub(crate) fn for_each_chunk(
     })
 }
 
+/// The vault id, set when the store was created.
+pub(crate) fn vault_id(r: &(impl RawRead + ?Sized)) -> Result<[u8; 16], StoreError> {
+    let bytes = r.get(Table::Meta, b"vault_id")?.unwrap_or_default();
+    <[u8; 16]>::try_from(bytes.as_slice()).map_err(|_| StoreError::CorruptRecord {
+        what: "vault id",
+        detail: format!("{} bytes instead of 16", bytes.len()),
+    })
+}
+
 pub(crate) fn last_audit(r: &(impl RawRead + ?Sized)) -> Result<Option<AuditEntry>, StoreError> {
     r.last(Table::Audit)?.map(|(_, v)| codec::decode("audit entry", &v)).transpose()
 }
@@ -139,6 +148,9 @@ macro_rules! typed_store {
             }
             fn last_audit(&self) -> Result<Option<AuditEntry>, StoreError> {
                 $crate::store::typed::last_audit(self)
+            }
+            fn vault_id(&self) -> Result<[u8; 16], StoreError> {
+                $crate::store::typed::vault_id(self)
             }
             fn for_each_audit(&self, visit: &mut AuditVisit<'_>) -> Result<(), StoreError> {
                 $crate::store::typed::for_each_audit(self, visit)

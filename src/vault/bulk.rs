@@ -60,8 +60,8 @@ impl Vault {
         let (files, skipped) = walk(dir)?;
         let (public, epoch) = {
             let record = self.store().begin_read()?.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-            let current = current_epoch(&record, level)?;
-            (current.public, current.epoch)
+            let target = self.write_target(&record, level)?;
+            (target.public, target.epoch)
         };
         let total = files.len() as u64;
         let mut report = BulkReport::default();

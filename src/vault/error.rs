@@ -142,6 +142,17 @@ impl From<StoreError> for Error {
     }
 }
 
+impl From<crate::trust::TrustError> for Error {
+    fn from(e: crate::trust::TrustError) -> Error {
+        let kind = match &e {
+            crate::trust::TrustError::Malformed { .. } => ErrorKind::Integrity,
+            crate::trust::TrustError::Full { .. } => ErrorKind::Conflict,
+            crate::trust::TrustError::Io { .. } => ErrorKind::Other,
+        };
+        Error::caused_by(kind, e)
+    }
+}
+
 impl From<KeyringError> for Error {
     fn from(e: KeyringError) -> Error {
         let kind = match &e {
@@ -151,8 +162,8 @@ impl From<KeyringError> for Error {
             }
             KeyringError::WrongPassphrase { .. } => ErrorKind::AccessDenied,
             KeyringError::Malformed { .. } => ErrorKind::Integrity,
-            KeyringError::WrongKind { .. } => ErrorKind::Usage,
-            KeyringError::Io { .. } | KeyringError::Crypto(_) => ErrorKind::Other,
+            KeyringError::WrongKind { .. } | KeyringError::Outdated { .. } => ErrorKind::Usage,
+            KeyringError::Io { .. } | KeyringError::Crypto(_) | KeyringError::NoVault => ErrorKind::Other,
         };
         Error::caused_by(kind, e)
     }

@@ -6,7 +6,7 @@ use super::chunks::{exists, item_chunks, stored_chunks, stored_chunks_into};
 use super::envelope::{ItemFields, finish_chunks, item_opener_with, open_chunk, read_header, tampered};
 use super::pipeline;
 use super::stage::{QUEUE_CHUNKS, put_staged, stage_with};
-use super::tenants::{current_epoch, find_level, no_tenant};
+use super::tenants::{find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, valid_item_id, valid_name, valid_new_item_id};
 use crate::crypto::{fingerprint, random_array};
 use crate::format::{
@@ -97,7 +97,7 @@ impl Vault {
         let current = {
             let snapshot = self.store().begin_read()?;
             let record = snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-            let current = current_epoch(&record, level)?.clone();
+            let current = self.write_target(&record, level)?;
             // Fail before encrypting anything; checked again when the record is stored.
             if !opts.replace && snapshot.item(tenant, item)?.is_some() {
                 return Err(exists(tenant, item));
@@ -112,7 +112,7 @@ impl Vault {
             input,
             opts.replace,
             |tx, header, stored, replaced| {
-                self.record(tx, "put", tenant, item, &put_detail(header, stored, replaced))
+                self.record(tx, "put", tenant, item, &put_detail(header, stored, replaced, &current.manifest))
             },
         )?;
         Ok(ItemInfo::new(tenant, item, Some(&header), &stored))
@@ -143,13 +143,22 @@ impl Vault {
             return Err(Error::integrity(format!("the envelope is level {:?}, not {level:?}", header.level)));
         }
         // Fail before reading the payload; checked again when the record is stored.
-        {
+        let manifest = {
             let snapshot = self.store().begin_read()?;
-            check_registered_key(&snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?, &header)?;
+            let record = snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            check_registered_key(&record, &header)?;
+            let target = self.write_target(&record, &header.level)?;
+            if header.key_epoch != target.epoch || header.fingerprint != fingerprint(&target.public) {
+                return Err(Error::integrity(format!(
+                    "the envelope is wrapped to epoch {} of level {:?}, not to the current epoch {} that the tenant's signed manifest names; only envelopes wrapped to the current key are stored",
+                    header.key_epoch, header.level, target.epoch
+                )));
+            }
             if !replace && snapshot.item(tenant, item)?.is_some() {
                 return Err(exists(tenant, item));
             }
-        }
+            target.manifest
+        };
         let blob = random_array()?;
         let full = header.chunk_size as usize + CHUNK_TAG_LEN;
         // Stored as a put stores: large payloads staged from a second thread.
@@ -166,7 +175,7 @@ impl Vault {
             ))
         });
         let audit = |tx: &dyn Writes, header: &Header, stored: &ItemRecord, replaced| {
-            self.record(tx, "put.raw", tenant, item, &put_detail(header, stored, replaced))
+            self.record(tx, "put.raw", tenant, item, &put_detail(header, stored, replaced, &manifest))
         };
         let (_, stored) =
             staged.commit(self, streamed, replace, |record| check_registered_key(record, &header), audit)?;
@@ -342,9 +351,10 @@ fn no_item(tenant: &str, item: &str) -> Error {
 }
 
 /// The audit detail of a put.
-fn put_detail(header: &Header, stored: &ItemRecord, replaced: bool) -> String {
+fn put_detail(header: &Header, stored: &ItemRecord, replaced: bool, manifest: &[u8; 32]) -> String {
     let replaced = if replaced { " (replaced)" } else { "" };
-    format!("level {} epoch {} size {}{replaced}", header.level, header.epoch, stored.size)
+    let manifest = crate::format::hex(manifest);
+    format!("level {} epoch {} size {}{replaced}; manifest {manifest}", header.level, header.epoch, stored.size)
 }
 
 /// Checks that a raw envelope's epochs exist for its level and its fingerprint is the one

@@ -12,6 +12,7 @@ mod envelope;
 mod error;
 mod items;
 mod keys;
+mod manifest;
 mod pipeline;
 mod rotate;
 mod stage;
@@ -28,6 +29,7 @@ pub use envelope::{ItemFields, item_opener, item_opener_with, open_envelope, sea
 pub use error::{Error, ErrorKind};
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;
+pub use manifest::{MANIFEST_LIFETIME_SECS, manifest_hash, open_manifest};
 pub use pipeline::Threads;
 pub use rotate::{Rewrapped, Rotation};
 pub use tenants::{
@@ -41,6 +43,7 @@ use crate::format::{check_item_id, check_item_path, check_name};
 use std::sync::Arc;
 
 use crate::store::{MemoryStore, RedbStore, Store, StoreError, Writes};
+use crate::trust::Pins;
 
 /// Name of the database file inside the vault directory.
 pub const DB_FILE: &str = "vault.redb";
@@ -53,6 +56,8 @@ pub struct Vault {
     dir: PathBuf,
     caller: Caller,
     threads: Threads,
+    id: [u8; 16],
+    pins: Arc<Pins>,
 }
 
 impl Vault {
@@ -65,23 +70,14 @@ impl Vault {
             }
             e => e.into(),
         })?;
-        Ok(Vault {
-            store: Arc::new(store),
-            dir: dir.to_owned(),
-            caller: Caller::default(),
-            threads: Threads::Two,
-        })
+        Vault::on(Arc::new(store), dir)
     }
 
     /// A new, empty vault held in memory only (tests, fuzzing): the same behaviour without a
     /// disk; [`Vault::dir`] is empty.
     pub fn in_memory() -> Vault {
-        Vault {
-            store: Arc::new(MemoryStore::new()),
-            dir: PathBuf::new(),
-            caller: Caller::default(),
-            threads: Threads::Two,
-        }
+        // A memory store's id read back from memory cannot fail.
+        Vault::on(Arc::new(MemoryStore::new()), Path::new("")).unwrap_or_else(|_| unreachable!())
     }
 
     /// Opens the vault in `dir`.
@@ -96,12 +92,30 @@ impl Vault {
             }
             e => e.into(),
         })?;
+        Vault::on(Arc::new(store), dir)
+    }
+
+    fn on(store: Arc<dyn Store>, dir: &Path) -> Result<Vault, Error> {
+        let id = store.begin_read()?.vault_id()?;
         Ok(Vault {
-            store: Arc::new(store),
+            store,
             dir: dir.to_owned(),
             caller: Caller::default(),
             threads: Threads::Two,
+            id,
+            pins: Arc::new(Pins::in_memory()),
         })
+    }
+
+    /// The vault's id: part of the origin of every statement signed for its tenants.
+    pub fn id(&self) -> [u8; 16] {
+        self.id
+    }
+
+    /// This handle checking manifests against `pins` (a writer's trust store) instead of the
+    /// empty in-memory store a vault opens with.
+    pub fn with_pins(&self, pins: Arc<Pins>) -> Vault {
+        Vault { pins, ..self.clone() }
     }
 
     /// Names who is acting, for the audit log (on the same clock).

@@ -48,17 +48,20 @@ impl Vault {
     /// stores the re-wrapped headers in the same transaction. With `rewrapped` given (even
     /// empty), it must cover every item still under an older epoch, each unchanged since the
     /// customer read it; otherwise the rotation is refused (exit 6) and nothing changes.
+    /// `manifest` is the customer's next manifest, stating the new epoch.
     pub fn commit_rotation(
         &self,
         tenant: &str,
         new: &NewEpoch,
         rewrapped: Option<&[Rewrapped]>,
+        manifest: &str,
     ) -> Result<Rotation, Error> {
         valid_name("tenant", tenant)?;
         valid_name("level", &new.level)?;
         let level = new.level.as_str();
         let tx = self.store().begin_write()?;
-        let mut record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        let mut record = before.clone();
         let current = current_epoch(&record, level)?.epoch;
         if current.checked_add(1) != Some(new.epoch) {
             return Err(Error::conflict(format!(
@@ -69,7 +72,7 @@ impl Vault {
         let entry =
             record.levels.iter_mut().find(|l| l.name == level).ok_or_else(|| Error::not_found(level))?;
         entry.epochs.push(epoch_record(new.epoch, new.public, self.now()));
-        tx.put_tenant(&record)?;
+        self.put_with_manifest(&*tx, &before, record, manifest)?;
         let mut count = 0;
         if let Some(rewrapped) = rewrapped {
             let stale = stale_items(&*tx, tenant, level, new.epoch)?;

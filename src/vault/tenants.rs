@@ -51,15 +51,22 @@ impl Vault {
         Ok(())
     }
 
-    /// Registers a new tenant whose levels start at the given epoch-1 public keys.
-    pub fn commit_tenant(&self, tenant: &str, levels: &[NewEpoch]) -> Result<TenantRecord, Error> {
+    /// Registers a new tenant whose levels start at the given epoch-1 public keys, with its
+    /// signing key `signer` and first manifest `manifest` (signed by it, stating these levels).
+    pub fn commit_tenant(
+        &self,
+        tenant: &str,
+        signer: &[u8; 32],
+        levels: &[NewEpoch],
+        manifest: &str,
+    ) -> Result<TenantRecord, Error> {
         let names: Vec<String> = levels.iter().map(|l| l.level.clone()).collect();
         self.check_new_tenant(tenant, &names)?;
         if let Some(l) = levels.iter().find(|l| l.epoch != 1) {
             return Err(Error::usage(format!("level {:?} must start at epoch 1", l.level)));
         }
         let time = self.now();
-        let record = TenantRecord {
+        let mut record = TenantRecord {
             name: tenant.to_owned(),
             created: time,
             levels: levels
@@ -72,13 +79,18 @@ impl Vault {
                 .collect(),
             max_access_secs: DEFAULT_MAX_ACCESS_SECS,
             request_ttl_secs: DEFAULT_REQUEST_TTL_SECS,
+            signer: *signer,
+            manifest: manifest.to_owned(),
         };
+        self.check_next_manifest(None, &record, manifest)?;
+        record.manifest = manifest.to_owned();
         let tx = self.store().begin_write()?;
         if tx.tenant(tenant)?.is_some() {
             return Err(Error::conflict(format!("tenant {tenant:?} already exists")));
         }
         tx.put_tenant(&record)?;
         self.record(&*tx, "tenant.create", tenant, "", &format!("levels {}", names.join(",")))?;
+        self.record(&*tx, "manifest", tenant, "1", manifest)?;
         tx.commit()?;
         Ok(record)
     }
@@ -91,52 +103,66 @@ impl Vault {
         Ok(record)
     }
 
-    /// Adds a level to an existing tenant, at epoch 1 with `new`'s public key.
-    pub fn commit_level(&self, tenant: &str, new: &NewEpoch) -> Result<TenantRecord, Error> {
+    /// Adds a level to an existing tenant, at epoch 1 with `new`'s public key, and the
+    /// manifest that states it.
+    pub fn commit_level(&self, tenant: &str, new: &NewEpoch, manifest: &str) -> Result<TenantRecord, Error> {
         self.check_new_level(tenant, &new.level)?;
         if new.epoch != 1 {
             return Err(Error::usage(format!("level {:?} must start at epoch 1", new.level)));
         }
         let time = self.now();
         let tx = self.store().begin_write()?;
-        let mut record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        check_level_absent(&record, &new.level)?;
+        let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        check_level_absent(&before, &new.level)?;
+        let mut record = before.clone();
         record.levels.push(LevelRecord {
             name: new.level.clone(),
             created: time,
             epochs: vec![epoch_record(1, new.public, time)],
         });
-        tx.put_tenant(&record)?;
+        self.put_with_manifest(&*tx, &before, record.clone(), manifest)?;
         self.record(&*tx, "level.add", tenant, &new.level, "epoch 1")?;
         tx.commit()?;
         Ok(record)
     }
 
-    /// Changes a tenant's access policy; `None` leaves a value as it is.
-    pub fn set_policy(
-        &self,
-        tenant: &str,
-        max_access_secs: Option<u64>,
-        request_ttl_secs: Option<u64>,
-    ) -> Result<TenantRecord, Error> {
+    /// Commits a manifest that changes only the tenant's policy or nothing (a refresh): the
+    /// levels it states must be the tenant's as they are.
+    pub fn commit_manifest(&self, tenant: &str, manifest: &str) -> Result<TenantRecord, Error> {
         valid_name("tenant", tenant)?;
-        for (what, value) in [("maximum access", max_access_secs), ("request TTL", request_ttl_secs)] {
-            if let Some(v) = value
-                && !(1..=MAX_DURATION_SECS).contains(&v)
-            {
+        let tx = self.store().begin_write()?;
+        let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        let parsed = super::open_manifest(manifest, &self.id(), tenant, &before.signer)?;
+        for (what, v) in [("maximum access", parsed.max_access_secs), ("request TTL", parsed.request_ttl_secs)] {
+            if !(1..=MAX_DURATION_SECS).contains(&v) {
                 return Err(Error::usage(format!("{what} must be between 1 second and 30 days")));
             }
         }
-        let tx = self.store().begin_write()?;
-        let mut record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        record.max_access_secs = max_access_secs.unwrap_or(record.max_access_secs);
-        record.request_ttl_secs = request_ttl_secs.unwrap_or(record.request_ttl_secs);
-        tx.put_tenant(&record)?;
+        let mut record = before.clone();
+        record.max_access_secs = parsed.max_access_secs;
+        record.request_ttl_secs = parsed.request_ttl_secs;
+        let record = self.put_with_manifest(&*tx, &before, record, manifest)?;
         let detail =
             format!("max access {}s, request ttl {}s", record.max_access_secs, record.request_ttl_secs);
         self.record(&*tx, "tenant.policy", tenant, "", &detail)?;
         tx.commit()?;
         Ok(record)
+    }
+
+    /// Stores `after` with `manifest` once [`Vault::check_next_manifest`] accepts it, and
+    /// logs the manifest (the audit log keeps the whole chain).
+    pub(crate) fn put_with_manifest(
+        &self,
+        tx: &dyn crate::store::Writes,
+        before: &TenantRecord,
+        mut after: TenantRecord,
+        manifest: &str,
+    ) -> Result<TenantRecord, Error> {
+        let m = self.check_next_manifest(Some(before), &after, manifest)?;
+        after.manifest = manifest.to_owned();
+        tx.put_tenant(&after)?;
+        self.record(tx, "manifest", &after.name, &m.seq.to_string(), manifest)?;
+        Ok(after)
     }
 
     /// One tenant.

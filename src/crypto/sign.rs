@@ -1,0 +1,118 @@
+//! Ed25519 tenant signing keys: what makes a manifest, a grant or a checkpoint the customer's
+//! own statement. Signatures are checked with `verify_strict` (no small-order keys, no
+//! malleable signatures), so one statement has one valid signature per key.
+
+use ed25519_dalek::{Signature, Signer, VerifyingKey};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::{CryptoError, label, random_array};
+use crate::format::SignedNote;
+
+/// Length of an Ed25519 public key.
+pub const SIGNING_PUBLIC_LEN: usize = 32;
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+
+/// A tenant's Ed25519 signing key. Zeroized on drop (ed25519-dalek's `zeroize` feature);
+/// never printed.
+pub struct SigningKey(ed25519_dalek::SigningKey);
+
+impl SigningKey {
+    /// A fresh random key.
+    pub fn generate() -> Result<SigningKey, CryptoError> {
+        let seed = Zeroizing::new(random_array::<32>()?);
+        Ok(SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed)))
+    }
+
+    /// A key from its 32-byte seed.
+    pub fn from_seed(seed: &[u8; 32]) -> SigningKey {
+        SigningKey(ed25519_dalek::SigningKey::from_bytes(seed))
+    }
+
+    /// The 32-byte seed, in a buffer zeroized on drop.
+    pub fn seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+
+    /// The public key.
+    pub fn public(&self) -> [u8; SIGNING_PUBLIC_LEN] {
+        self.0.verifying_key().to_bytes()
+    }
+
+    /// Signs `message` (deterministic: RFC 8032).
+    pub fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        self.0.sign(message).to_bytes()
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(redacted)")
+    }
+}
+
+/// Signs `body` as a signed note whose signature line names `name`.
+pub fn sign_note(key: &SigningKey, name: &str, body: String) -> SignedNote {
+    SignedNote {
+        key_hash: note_key_hash(name, &key.public()),
+        signature: key.sign(body.as_bytes()),
+        name: name.to_owned(),
+        body,
+    }
+}
+
+/// Checks that `note` is signed by `public` under the key name `name`: the name, the key hash
+/// and the signature (strictly) must all match. Any failure is [`CryptoError::Unauthentic`].
+pub fn verify_note(note: &SignedNote, name: &str, public: &[u8; SIGNING_PUBLIC_LEN]) -> Result<(), CryptoError> {
+    use subtle::ConstantTimeEq;
+    let hash_ok: bool = note.key_hash.ct_eq(&note_key_hash(name, public)).into();
+    if note.name != name || !hash_ok {
+        return Err(CryptoError::Unauthentic);
+    }
+    verify_signature(public, note.body.as_bytes(), &note.signature)
+}
+
+/// Checks an Ed25519 signature strictly; any failure is [`CryptoError::Unauthentic`].
+pub fn verify_signature(
+    public: &[u8; SIGNING_PUBLIC_LEN],
+    message: &[u8],
+    signature: &[u8; SIGNATURE_LEN],
+) -> Result<(), CryptoError> {
+    let key = VerifyingKey::from_bytes(public).map_err(|_| CryptoError::Unauthentic)?;
+    key.verify_strict(message, &Signature::from_bytes(signature)).map_err(|_| CryptoError::Unauthentic)
+}
+
+/// The key hash of a C2SP signed-note signature line for an Ed25519 key: the first 4 bytes of
+/// SHA-256(key name || 0x0A || 0x01 || public key).
+pub fn note_key_hash(name: &str, public: &[u8; SIGNING_PUBLIC_LEN]) -> [u8; 4] {
+    let digest = Sha256::new().chain_update(name).chain_update([0x0a, 0x01]).chain_update(public).finalize();
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
+/// A tenant signing key's fingerprint, all 256 bits: what a writer or an engineer pins.
+pub fn tenant_fingerprint(public: &[u8; SIGNING_PUBLIC_LEN]) -> [u8; 32] {
+    Sha256::new().chain_update(label::TENANT_KEY).chain_update(public).finalize().into()
+}
+
+/// SHA-256 of `bytes`: manifest and grant hashes, request digests.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_and_refuses_another_message_or_key() {
+        let key = SigningKey::from_seed(&[7; 32]);
+        let sig = key.sign(b"manifest");
+        assert!(verify_signature(&key.public(), b"manifest", &sig).is_ok());
+        assert!(verify_signature(&key.public(), b"manifest.", &sig).is_err());
+        let other = SigningKey::from_seed(&[8; 32]);
+        assert!(verify_signature(&other.public(), b"manifest", &sig).is_err());
+        assert_eq!(format!("{key:?}"), "SigningKey(redacted)");
+        assert_eq!(SigningKey::from_seed(&key.seed()).public(), key.public());
+    }
+}

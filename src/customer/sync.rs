@@ -1,0 +1,146 @@
+//! The keyring and the vault must agree on the tenant's manifest before the customer signs
+//! anything: the keyring remembers the last manifest it signed that the vault committed
+//! (`last`) and one it signed whose commit is not known (`proposed`). The vault's current
+//! manifest must be one of them; older, newer or another is refused (exit 5), so a vault
+//! rolled back, or one that dropped an epoch or a level, never makes the keyring sign over
+//! or reuse what was already registered or released.
+
+use crate::crypto::{sign_note, tenant_fingerprint};
+use crate::format::{Manifest, ManifestLevel, hex, origin};
+use crate::keyring::{KeyState, Keyring, ManifestMark, TenantKeys};
+use crate::store::records::TenantRecord;
+use crate::vault::{Error, MANIFEST_LIFETIME_SECS, Vault, manifest_hash, open_manifest};
+
+/// The tenant as the vault holds it, once its manifest is the one this keyring last signed.
+pub struct Synced {
+    /// The vault's record (its fields are the operator's; use `manifest`).
+    pub record: TenantRecord,
+    /// The current manifest, verified under the keyring's signing key.
+    pub manifest: Manifest,
+    /// Its hash.
+    pub hash: [u8; 32],
+}
+
+/// What this keyring holds for `tenant` of `vault`, or access denied.
+pub(crate) fn tenant_keys<'a>(keyring: &'a Keyring, tenant: &str) -> Result<&'a TenantKeys, Error> {
+    keyring.tenant(tenant).ok_or_else(|| {
+        Error::denied(format!(
+            "access denied: keyring {} holds no key of tenant {tenant:?} of this vault; give the keyring the tenant was created with",
+            keyring.path().display()
+        ))
+    })
+}
+
+pub(crate) fn tenant_keys_mut<'a>(keyring: &'a mut Keyring, tenant: &str) -> Result<&'a mut TenantKeys, Error> {
+    let path = keyring.path().to_owned();
+    keyring.tenant_mut(tenant).ok_or_else(|| {
+        Error::denied(format!("access denied: keyring {} holds no key of tenant {tenant:?}", path.display()))
+    })
+}
+
+/// Checks that the vault's manifest of `tenant` is the one `keyring` signed last (adopting a
+/// proposed one the vault did commit), and returns it.
+pub fn synced(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Synced, Error> {
+    keyring.use_vault(vault.id());
+    let record = vault.tenant(tenant)?;
+    let keys = tenant_keys(keyring, tenant)?;
+    let signer = keys.signing().public();
+    if record.signer != signer {
+        return Err(Error::integrity(format!(
+            "the vault shows tenant {tenant:?} with signing key {}, not this keyring's {}: nothing was signed",
+            hex(&tenant_fingerprint(&record.signer)),
+            hex(&tenant_fingerprint(&signer))
+        )));
+    }
+    let manifest = open_manifest(&record.manifest, &vault.id(), tenant, &signer)?;
+    let hash = manifest_hash(&record.manifest);
+    let (last, proposed) = (keys.last, keys.proposed);
+    if hash == last.hash {
+        if proposed.seq != 0 {
+            // That proposal was never committed; its pending keys stay pending for reuse.
+            tenant_keys_mut(keyring, tenant)?.proposed = ManifestMark::default();
+            keyring.save()?;
+        }
+    } else if proposed.seq != 0 && hash == proposed.hash {
+        adopt(tenant_keys_mut(keyring, tenant)?, &manifest, hash);
+        keyring.save()?;
+    } else {
+        let how = if manifest.seq < last.seq {
+            "older than the one this keyring signed last: the vault was rolled back or is withholding the newest"
+        } else if manifest.seq > last.seq {
+            "newer than the one this keyring signed last: if this keyring was restored from an older copy, run the command again with --resync"
+        } else {
+            "not the one this keyring signed at that sequence number"
+        };
+        return Err(Error::integrity(format!(
+            "the vault's manifest of tenant {tenant:?} (seq {}) is {how} (seq {}); nothing was signed",
+            manifest.seq, last.seq
+        )));
+    }
+    Ok(Synced { record, manifest, hash })
+}
+
+/// Records that the vault holds `manifest`: it becomes `last`, and the keys it names move
+/// from pending to registered.
+fn adopt(keys: &mut TenantKeys, manifest: &Manifest, hash: [u8; 32]) {
+    keys.last = ManifestMark { seq: manifest.seq, hash };
+    keys.proposed = ManifestMark::default();
+    for level in &manifest.levels {
+        keys.set_state(&level.name, level.epoch, KeyState::Registered);
+    }
+}
+
+/// A manifest signed by the keyring, not yet committed.
+pub(crate) struct Proposal {
+    /// The signed note, for the vault.
+    pub note: String,
+    /// What it states.
+    pub manifest: Manifest,
+}
+
+/// Signs the manifest that follows `prev` (none: the first) with `levels` and `policy`, and
+/// saves the keyring with it as `proposed` before anything reaches the vault.
+pub(crate) fn propose(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    prev: Option<&Synced>,
+    mut levels: Vec<ManifestLevel>,
+    policy: (u64, u64),
+) -> Result<Proposal, Error> {
+    levels.sort_by(|a, b| a.name.cmp(&b.name));
+    let now = vault.now();
+    let manifest = Manifest {
+        origin: origin(&vault.id(), tenant),
+        seq: prev.map_or(1, |p| p.manifest.seq + 1),
+        prev: prev.map_or([0; 32], |p| p.hash),
+        issued: now,
+        expires: now.saturating_add(MANIFEST_LIFETIME_SECS),
+        max_access_secs: policy.0,
+        request_ttl_secs: policy.1,
+        levels,
+    };
+    let keys = tenant_keys_mut(keyring, tenant)?;
+    let note = sign_note(keys.signing(), &manifest.origin, manifest.encode()).encode();
+    keys.proposed = ManifestMark { seq: manifest.seq, hash: manifest_hash(&note) };
+    keyring.save()?;
+    Ok(Proposal { note, manifest })
+}
+
+/// After the vault committed `proposal`: it is the keyring's `last`. A failure to save here
+/// is repaired by the next command ([`synced`] adopts the proposal it finds committed).
+pub(crate) fn committed(keyring: &mut Keyring, tenant: &str, proposal: &Proposal) -> Result<(), Error> {
+    adopt(tenant_keys_mut(keyring, tenant)?, &proposal.manifest, manifest_hash(&proposal.note));
+    keyring.save()?;
+    Ok(())
+}
+
+/// The manifest levels of `synced`, to change for the next manifest.
+pub(crate) fn levels_of(synced: &Synced) -> Vec<ManifestLevel> {
+    synced.manifest.levels.clone()
+}
+
+/// The tenant's policy as its manifest states it.
+pub(crate) fn policy_of(synced: &Synced) -> (u64, u64) {
+    (synced.manifest.max_access_secs, synced.manifest.request_ttl_secs)
+}

@@ -1,0 +1,171 @@
+//! Tenant manifests in the vault. The customer signs each one ([`crate::customer`]); the
+//! vault stores the current one in the tenant record and commits a new one only if it follows
+//! the one it holds (compare-and-swap on sequence number and hash) and states the levels and
+//! policy the change leaves. Writers never trust the record's fields: they take the current
+//! epoch from a manifest signed by the key they pinned ([`Vault::trusted_manifest`]).
+
+use super::{Error, Vault, valid_name};
+use crate::crypto::{sha256, tenant_fingerprint, verify_note};
+use crate::format::{Manifest, SignedNote, hex, origin, rfc3339};
+use crate::store::records::TenantRecord;
+use crate::trust::Pins;
+
+/// How long a manifest stays valid for writers unless refreshed: 7 days.
+pub const MANIFEST_LIFETIME_SECS: u64 = 7 * 86_400;
+
+/// Where a writer encrypts: see [`Vault::write_target`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WriteTarget {
+    /// The level's current epoch.
+    pub epoch: u32,
+    /// Its public key.
+    pub public: [u8; 32],
+    /// Hash of the manifest that says so (for the audit entry).
+    pub manifest: [u8; 32],
+}
+
+/// SHA-256 of a manifest's whole signed note: what the next one names as `prev`.
+pub fn manifest_hash(note: &str) -> [u8; 32] {
+    sha256(note.as_bytes())
+}
+
+/// Parses `note` and checks it is a manifest of `tenant` of vault `vault`, signed by `signer`.
+pub fn open_manifest(note: &str, vault: &[u8; 16], tenant: &str, signer: &[u8; 32]) -> Result<Manifest, Error> {
+    let parsed = SignedNote::decode(note)
+        .map_err(|e| Error::integrity(format!("the manifest of tenant {tenant:?} is malformed: {e}")))?;
+    let name = origin(vault, tenant);
+    verify_note(&parsed, &name, signer).map_err(|_| {
+        Error::integrity(format!(
+            "the manifest of tenant {tenant:?} does not verify under the signing key {}",
+            hex(&tenant_fingerprint(signer))
+        ))
+    })?;
+    let manifest = Manifest::decode(&parsed.body)
+        .map_err(|e| Error::integrity(format!("the manifest of tenant {tenant:?} is malformed: {e}")))?;
+    if manifest.origin != name {
+        return Err(Error::integrity(format!("the manifest of tenant {tenant:?} names another vault or tenant")));
+    }
+    Ok(manifest)
+}
+
+/// (level, current epoch, public key) of every level of `record`, sorted by level.
+fn stated(record: &TenantRecord) -> Vec<(String, u32, [u8; 32])> {
+    let mut out: Vec<_> = record
+        .levels
+        .iter()
+        .filter_map(|l| l.epochs.last().map(|e| (l.name.clone(), e.epoch, e.public)))
+        .collect();
+    out.sort();
+    out
+}
+
+impl Vault {
+    /// Checks that `note` is the manifest that follows `before`'s (the first, for a new
+    /// tenant) and states exactly the levels and policy of `after`.
+    pub(crate) fn check_next_manifest(
+        &self,
+        before: Option<&TenantRecord>,
+        after: &TenantRecord,
+        note: &str,
+    ) -> Result<Manifest, Error> {
+        let m = open_manifest(note, &self.id(), &after.name, &after.signer)?;
+        let (seq, prev) = match before {
+            None => (1, [0; 32]),
+            Some(b) => {
+                let current = open_manifest(&b.manifest, &self.id(), &b.name, &b.signer)?;
+                (current.seq + 1, manifest_hash(&b.manifest))
+            }
+        };
+        if m.seq != seq || m.prev != prev {
+            return Err(Error::conflict(format!(
+                "the new manifest of tenant {:?} (seq {}) does not follow the vault's current one (seq {}); prepare the change again",
+                after.name,
+                m.seq,
+                seq - 1
+            )));
+        }
+        let states: Vec<_> = m.levels.iter().map(|l| (l.name.clone(), l.epoch, l.public)).collect();
+        if states != stated(after) || (m.max_access_secs, m.request_ttl_secs) != (after.max_access_secs, after.request_ttl_secs) {
+            return Err(Error::usage(format!(
+                "the new manifest of tenant {:?} does not state the levels and policy this change leaves",
+                after.name
+            )));
+        }
+        Ok(m)
+    }
+
+    /// The current manifest of `record` as a writer may use it: signed by the tenant key this
+    /// machine pinned for this vault, no older than the newest it has seen, not expired. Each
+    /// check that fails is an error naming it (exit 5; exit 4 when nothing is pinned).
+    pub fn trusted_manifest(&self, record: &TenantRecord) -> Result<Manifest, Error> {
+        let tenant = &record.name;
+        let pins = self.pins();
+        let pin = pins.get(&self.id(), tenant).ok_or_else(|| {
+            Error::denied(format!(
+                "access denied: tenant {tenant:?} of vault {} is not pinned on this machine ({}): ask the customer for the tenant key fingerprint and run `lockbox tenant trust {tenant} FINGERPRINT`, or pass --tofu to trust the key the vault shows now",
+                hex(&self.id()),
+                pins.path().map_or("in memory".into(), |p| p.display().to_string()),
+            ))
+        })?;
+        let shown = tenant_fingerprint(&record.signer);
+        if shown != pin.fingerprint {
+            return Err(Error::integrity(format!(
+                "the vault shows tenant {tenant:?} with signing key {}, not the pinned {}: nothing was written",
+                hex(&shown),
+                hex(&pin.fingerprint)
+            )));
+        }
+        let m = open_manifest(&record.manifest, &self.id(), tenant, &record.signer)?;
+        if m.seq < pin.seen {
+            return Err(Error::integrity(format!(
+                "the vault's manifest of tenant {tenant:?} is seq {}, older than seq {} seen before: the vault was rolled back or is withholding the newest; nothing was written",
+                m.seq, pin.seen
+            )));
+        }
+        if self.now() >= m.expires {
+            return Err(Error::integrity(format!(
+                "the manifest of tenant {tenant:?} expired at {}: the customer must refresh it (`lockbox tenant refresh {tenant} --keyring FILE`)",
+                rfc3339(m.expires)
+            )));
+        }
+        pins.saw(&self.id(), tenant, m.seq)?;
+        Ok(m)
+    }
+
+    /// Where a writer encrypts an item of `level` of `record`'s tenant: the current epoch and
+    /// public key that the trusted manifest names (never the record's own fields).
+    pub(crate) fn write_target(&self, record: &TenantRecord, level: &str) -> Result<WriteTarget, Error> {
+        let m = self.trusted_manifest(record)?;
+        let l = m.level(level).ok_or_else(|| {
+            let names: Vec<&str> = m.levels.iter().map(|l| l.name.as_str()).collect();
+            Error::not_found(format!(
+                "tenant {:?} has no level {level:?} (levels: {})",
+                record.name,
+                names.join(", ")
+            ))
+        })?;
+        Ok(WriteTarget { epoch: l.epoch, public: l.public, manifest: manifest_hash(&record.manifest) })
+    }
+
+    /// Pins `tenant` of this vault to the signing key with `fingerprint`, on this machine.
+    pub fn trust_tenant(&self, tenant: &str, fingerprint: [u8; 32]) -> Result<(), Error> {
+        valid_name("tenant", tenant)?;
+        Ok(self.pins().pin(&self.id(), tenant, fingerprint)?)
+    }
+
+    /// Pins `tenant` to the key the vault shows now if nothing is pinned yet (trust on first
+    /// use); returns the fingerprint pinned.
+    pub fn trust_on_first_use(&self, tenant: &str) -> Result<[u8; 32], Error> {
+        if let Some(pin) = self.pins().get(&self.id(), tenant) {
+            return Ok(pin.fingerprint);
+        }
+        let fp = tenant_fingerprint(&self.tenant(tenant)?.signer);
+        self.trust_tenant(tenant, fp)?;
+        Ok(fp)
+    }
+
+    /// The trust store writers check manifests against.
+    pub fn pins(&self) -> &Pins {
+        &self.pins
+    }
+}
