@@ -44,6 +44,7 @@ fn lockbox(vault: &Path, args: &[&str]) -> Duration {
     let out = Command::new(env!("CARGO_BIN_EXE_lockbox"))
         .args(args)
         .env("LOCKBOX_VAULT", vault)
+        .env("LOCKBOX_TRUST", vault.with_extension("trust"))
         .env("LOCKBOX_PASSPHRASE", PASS)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -60,6 +61,7 @@ fn peak_kib(vault: &Path, args: &[&str]) -> Option<u64> {
         .arg(env!("CARGO_BIN_EXE_lockbox"))
         .args(args)
         .env("LOCKBOX_VAULT", vault)
+        .env("LOCKBOX_TRUST", vault.with_extension("trust"))
         .env("LOCKBOX_PASSPHRASE", PASS)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -321,7 +323,7 @@ fn approve_time(vault: &Vault, keyring: &mut Keyring, engineer: &str) -> Duratio
     };
     let id = id_hex(&vault.create_request(&req).unwrap().id);
     let started = Instant::now();
-    lockbox::customer::approve_request(vault, keyring, &id, None, None).unwrap();
+    lockbox::customer::approve_request(vault, keyring, &id, None, None, None).unwrap();
     started.elapsed()
 }
 

@@ -253,8 +253,8 @@ fn main() {
 fn seeds(corpus: &Path) {
     use lockbox::audit::Entry;
     use lockbox::format::{
-        GrantKeyBlob, GrantKeyContext, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody,
-        KeyringEntry,
+        GrantKeyBlob, GrantKeyContext, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyState, KeyringBody,
+        KeyringKey, KeyringTenant, ManifestMark,
     };
     use lockbox::store::codec;
     use lockbox::store::records::{
@@ -282,20 +282,35 @@ fn seeds(corpus: &Path) {
     }
     let kdf = KdfParams { memory_kib: 65536, iterations: 3, lanes: 1 };
     for (name, kind) in [("keyring", KeyFileKind::Keyring), ("identity", KeyFileKind::Identity)] {
-        let file = KeyFile { kind, kdf, salt: [1; 16], nonce: [2; 12], ciphertext: vec![3; 100] };
+        let file = KeyFile {
+            version: KeyFile::VERSION,
+            kind,
+            kdf,
+            salt: [1; 16],
+            nonce: [2; 12],
+            ciphertext: vec![3; 100],
+        };
         put("key_file", name, &file.encode());
     }
-    let entry = |t: &str, l: &str, e| KeyringEntry {
+    let key =
+        |l: &str, e, state| KeyringKey { level: l.into(), epoch: e, state, secret: Zeroizing::new([9; 32]) };
+    let tenant_keys = |vault: u8, t: &str, keys: Vec<KeyringKey>| KeyringTenant {
+        vault: [vault; 16],
         tenant: t.into(),
-        level: l.into(),
-        epoch: e,
-        secret: Zeroizing::new([9; 32]),
+        signing_seed: Zeroizing::new([8; 32]),
+        last: ManifestMark { seq: 2, hash: [7; 32] },
+        proposed: ManifestMark::default(),
+        keys,
+        engineers: vec![("eve".into(), [6; 32])],
     };
     let body = KeyringBody {
-        entries: vec![
-            entry("acme", "internal", 1),
-            entry("acme", "internal", 2),
-            entry("globex", "secret", 1),
+        tenants: vec![
+            tenant_keys(
+                1,
+                "acme",
+                vec![key("internal", 1, KeyState::Released), key("internal", 2, KeyState::Registered)],
+            ),
+            tenant_keys(2, "globex", vec![key("secret", 1, KeyState::Pending)]),
         ],
     };
     put("keyring_body", "three", &body.encode());
@@ -328,6 +343,8 @@ fn seeds(corpus: &Path) {
         }],
         max_access_secs: 14_400,
         request_ttl_secs: 43_200,
+        signer: [2; 32],
+        manifest: "lockbox.v1 manifest\n".into(),
     };
     let item = ItemRecord {
         header: envelopes[5].1[..211].to_vec(),
@@ -365,6 +382,7 @@ fn seeds(corpus: &Path) {
         approved_by: "alice".into(),
         revoked: None,
         keys: vec![blob.encode()],
+        note: "lockbox.v1 grant\n".into(),
     };
     let record = |selector: u8, bytes: Vec<u8>| [vec![selector], bytes].concat();
     put("records", "tenant", &record(0, codec::encode("r", &tenant).unwrap()));

@@ -167,8 +167,14 @@ impl Sealing {
         let key = FileKey::derive(pass.bytes(), &file.kdf, &file.salt).map_err(KeyringError::Crypto)?;
         let body = open_body(&key, &file.header(), &file.nonce, &file.ciphertext)
             .map_err(|_| KeyringError::WrongPassphrase { path: path.to_owned() })?;
-        let sealing =
-            Sealing { path: path.to_owned(), version: file.version, kind, kdf: file.kdf, salt: file.salt, key };
+        let sealing = Sealing {
+            path: path.to_owned(),
+            version: file.version,
+            kind,
+            kdf: file.kdf,
+            salt: file.salt,
+            key,
+        };
         Ok((sealing, body))
     }
 
@@ -201,7 +207,9 @@ impl Sealing {
         }
         let bytes = fs::read(path).map_err(io_err)?;
         let file = KeyFile::decode(&bytes).map_err(|source| match source {
-            FormatError::UnsupportedVersion { version: 1, .. } => KeyringError::Outdated { path: path.to_owned() },
+            FormatError::UnsupportedVersion { version: 1, .. } => {
+                KeyringError::Outdated { path: path.to_owned() }
+            }
             source => KeyringError::Malformed { path: path.to_owned(), source },
         })?;
         if file.kind != kind {
@@ -412,7 +420,13 @@ impl Keyring {
     }
 
     /// Adds a pending key to `tenant` (in memory; call [`Keyring::save`] to make it durable).
-    pub fn insert(&mut self, tenant: &str, level: &str, epoch: u32, key: SecretKey) -> Result<(), KeyringError> {
+    pub fn insert(
+        &mut self,
+        tenant: &str,
+        level: &str,
+        epoch: u32,
+        key: SecretKey,
+    ) -> Result<(), KeyringError> {
         let total: usize = self.tenants.values().map(|t| t.keys.len()).sum();
         if total >= MAX_KEYRING_ENTRIES {
             return Err(KeyringError::Full { path: self.sealing.path.clone() });

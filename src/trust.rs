@@ -159,8 +159,12 @@ fn read(path: &Path) -> Result<Entries, TrustError> {
         path: path.to_owned(),
         source: FormatError::NonCanonical { what: "trust store", why: "not UTF-8" },
     })?;
-    let lines = decode_pins(&text).map_err(|source| TrustError::Malformed { path: path.to_owned(), source })?;
-    Ok(lines.into_iter().map(|p| ((p.vault, p.tenant), Pin { fingerprint: p.fingerprint, seen: p.seen })).collect())
+    let lines =
+        decode_pins(&text).map_err(|source| TrustError::Malformed { path: path.to_owned(), source })?;
+    Ok(lines
+        .into_iter()
+        .map(|p| ((p.vault, p.tenant), Pin { fingerprint: p.fingerprint, seen: p.seen }))
+        .collect())
 }
 
 #[cfg(test)]
@@ -179,6 +183,10 @@ mod tests {
         assert_eq!(again.get(&[1; 16], "acme"), Some(Pin { fingerprint: [2; 32], seen: 5 }));
         assert_eq!(again.get(&[9; 16], "acme"), None);
         again.pin(&[1; 16], "acme", [3; 32]).unwrap();
-        assert_eq!(Pins::open(&path).unwrap().get(&[1; 16], "acme").unwrap().seen, 0, "a new key starts over");
+        assert_eq!(
+            Pins::open(&path).unwrap().get(&[1; 16], "acme").unwrap().seen,
+            0,
+            "a new key starts over"
+        );
     }
 }

@@ -120,9 +120,10 @@ fn engineers_export_only_released_levels_and_unsafe_ids_stay_inside() {
         assert_eq!(e.unwrap_err().kind, ErrorKind::Usage, "{id}");
     }
     let public = vault.tenant("acme").unwrap().levels[0].epochs[0].public;
+    let pins = vault.pins().clone();
     drop(vault);
     plant_items(&dir.path().join("v"), "internal", &public, &unsafe_ids);
-    let mut vault = Vault::open(&dir.path().join("v")).unwrap();
+    let mut vault = Vault::open(&dir.path().join("v")).unwrap().with_pins(pins);
     vault.set_actor("alice");
     vault.enroll_engineer("eve", &dir.path().join("eve"), &pass, CHEAP).unwrap();
     let levels = vec!["internal".to_string()];
@@ -135,7 +136,7 @@ fn engineers_export_only_released_levels_and_unsafe_ids_stay_inside() {
         duration_secs: None,
     };
     let id = id_hex(&vault.create_request(&req).unwrap().id);
-    lockbox::customer::approve_request(&vault, &mut keyring, &id, None, None).unwrap();
+    lockbox::customer::approve_request(&vault, &mut keyring, &id, None, None, None).unwrap();
     let eve = Identity::open(&dir.path().join("eve"), &pass).unwrap();
     let keys = vault.engineer_keys(&eve, "acme").unwrap();
     let out = dir.path().join("out");
@@ -163,6 +164,7 @@ fn cli_import_export_summaries_and_exit_codes() {
         Command::new(env!("CARGO_BIN_EXE_lockbox"))
             .args(args)
             .env("LOCKBOX_VAULT", dir.path().join("v"))
+            .env("LOCKBOX_TRUST", dir.path().join("trust"))
             .env("LOCKBOX_PASSPHRASE", "a passphrase of some length")
             .output()
             .unwrap()

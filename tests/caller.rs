@@ -34,10 +34,11 @@ fn a_fixed_clock_dates_records_and_decides_expiry() {
     let later = alice.acting_as(Caller::at("alice", 1_000_000 + 12 * 3600));
     let id = lockbox::lockbox::id_hex(&request.id);
     assert_eq!(later.request(&id).unwrap().1.name(), "expired");
-    let e = lockbox::customer::approve_request(&later, &mut keyring, &id, None, None).unwrap_err();
+    let e = lockbox::customer::approve_request(&later, &mut keyring, &id, None, None, None).unwrap_err();
     assert_eq!(e.kind, lockbox::vault::ErrorKind::Conflict, "{e}");
     assert!(e.message.contains("expired"), "{e}");
     let entries = later.audit_entries(Some("acme")).unwrap();
     let who: Vec<(&str, u64)> = entries.iter().map(|e| (e.actor.as_str(), e.time)).collect();
-    assert_eq!(who, [("alice", 1_000_000), ("eve", 1_000_000)]);
+    // tenant.create and its first manifest, then the request.
+    assert_eq!(who, [("alice", 1_000_000), ("alice", 1_000_000), ("eve", 1_000_000)]);
 }

@@ -49,6 +49,7 @@ impl Env {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lockbox"));
         cmd.args(args)
             .env("LOCKBOX_VAULT", self.dir.path().join("vault"))
+            .env("LOCKBOX_TRUST", self.dir.path().join("trust"))
             .env("LOCKBOX_PASSPHRASE", "correct horse battery staple")
             .env_remove("LOCKBOX_ACTOR");
         cmd
@@ -245,6 +246,7 @@ fn passphrases_come_from_a_file_or_the_environment_never_an_argument() {
     cmd.arg(env!("CARGO_BIN_EXE_lockbox"))
         .args(["get", "acme", "a", "--keyring", &env.path("acme.keyring")])
         .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
+        .env("LOCKBOX_TRUST", env.dir.path().join("trust"))
         .env_remove("LOCKBOX_PASSPHRASE");
     let out = run(cmd, b"");
     assert_eq!(out.status.code(), Some(2));

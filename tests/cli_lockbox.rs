@@ -29,6 +29,7 @@ impl Env {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
             .args(args)
             .env("LOCKBOX_VAULT", self.dir.path().join("vault"))
+            .env("LOCKBOX_TRUST", self.dir.path().join("trust"))
             .env("LOCKBOX_PASSPHRASE", "a passphrase of some length")
             .env("LOCKBOX_ACTOR", "alice")
             .stdin(Stdio::piped())
@@ -64,8 +65,8 @@ fn request_approve_read_revoke_from_the_command_line() {
             "create",
             "--tenant",
             "acme",
-            "--engineer",
-            "eve",
+            "--identity",
+            &id,
             "--levels",
             "internal,secret",
             "--reason",
@@ -77,32 +78,22 @@ fn request_approve_read_revoke_from_the_command_line() {
         ],
         b"",
     );
-    let req = req.trim();
-    assert_eq!(req.len(), 32, "only the request id is printed: {req:?}");
+    let (req, digest) = id_and_digest(&req);
+    let (req, digest) = (req.as_str(), digest.as_str());
     let shown = env.ok(&["request", "show", &req[..8]], b"");
     assert!(
         shown.contains("pending") && shown.contains("CS-7") && shown.contains("duration  30m"),
         "{shown}"
     );
-    env.fails(&["request", "approve", req, "--levels", "public", "--keyring", &env.path("k")], 2);
-    env.fails(&["request", "approve", req, "--duration", "1h", "--keyring", &env.path("k")], 2);
+    env.fails(&approve(req, digest, &["--levels", "public", "--keyring", &env.path("k")]), 2);
+    env.fails(&approve(req, digest, &["--duration", "1h", "--keyring", &env.path("k")]), 2);
     let grant = env.ok(
-        &[
-            "request",
-            "approve",
-            req,
-            "--levels",
-            "internal",
-            "--duration",
-            "10m",
-            "--keyring",
-            &env.path("k"),
-        ],
+        &approve(req, digest, &["--levels", "internal", "--duration", "10m", "--keyring", &env.path("k")]),
         b"",
     );
     let grant = grant.trim();
     assert_eq!(grant.len(), 32, "only the grant id is printed: {grant:?}");
-    env.fails(&["request", "approve", req, "--keyring", &env.path("k")], 6);
+    env.fails(&approve(req, digest, &["--keyring", &env.path("k")]), 6);
     env.fails(&["request", "deny", req], 6);
 
     assert_eq!(env.ok(&["get", "acme", "i1", "--identity", &id], b""), "internal data");
@@ -141,13 +132,14 @@ fn workflow_refusals_have_distinct_codes() {
     env.fails(&["request", "show", "nothex"], 2);
     env.fails(&["grant", "revoke", "00112233445566778899aabbccddeeff"], 3);
     let create = |engineer: &str, levels: &str, duration: &str| {
+        let identity = env.path(&format!("{engineer}.id"));
         vec![
             "request",
             "create",
             "--tenant",
             "acme",
-            "--engineer",
-            engineer,
+            "--identity",
+            &identity,
             "--levels",
             levels,
             "--reason",
@@ -173,10 +165,38 @@ fn workflow_refusals_have_distinct_codes() {
     env.fails(&["engineer", "enroll", "eve", "--identity", &env.path("eve2.id")], 6);
     env.fails(&["get", "acme", "i1", "--identity", &env.path("k")], 2);
     env.fails(&["get", "acme", "i1", "--identity", &env.path("eve.id")], 4);
-    let policy = env.ok(&["tenant", "policy", "acme", "--max-access", "8h", "--request-ttl", "2d"], b"");
+    let policy = env.ok(
+        &[
+            "tenant",
+            "policy",
+            "acme",
+            "--max-access",
+            "8h",
+            "--request-ttl",
+            "2d",
+            "--keyring",
+            &env.path("k"),
+        ],
+        b"",
+    );
     assert!(policy.contains("at most 8h;") && policy.contains("at most 2days"), "{policy}");
     let rotated =
         env.ok(&["level", "rotate", "acme", "internal", "--keyring", &env.path("k"), "--rewrap"], b"");
     assert!(rotated.contains("epoch 2") && rotated.contains("1 item(s) re-wrapped"), "{rotated}");
     assert_eq!(env.ok(&["get", "acme", "i1", "--keyring", &env.path("k")], b""), "internal data");
+}
+
+/// The request id and digest `request create` prints, one per line.
+fn id_and_digest(out: &str) -> (String, String) {
+    let mut lines = out.lines();
+    let id = lines.next().unwrap_or_default().to_owned();
+    let digest = lines.next().and_then(|l| l.strip_prefix("digest ")).unwrap_or_default().to_owned();
+    assert_eq!((id.len(), digest.len(), lines.next()), (32, 64, None), "the id, then the digest: {out:?}");
+    (id, digest)
+}
+
+fn approve<'a>(req: &'a str, digest: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["request", "approve", req, "--expect", digest];
+    args.extend_from_slice(extra);
+    args
 }

@@ -92,6 +92,7 @@ fn progress_is_drawn_on_a_terminal_only() {
     let tty = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
         .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
+        .env("LOCKBOX_TRUST", env.dir.path().join("trust"))
         .env("LOCKBOX_PASSPHRASE", "correct horse battery staple")
         .stdin(Stdio::null())
         .output()
@@ -103,6 +104,7 @@ fn progress_is_drawn_on_a_terminal_only() {
     let tty = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
         .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
+        .env("LOCKBOX_TRUST", env.dir.path().join("trust"))
         .env("LOCKBOX_PASSPHRASE", "correct horse battery staple")
         .stdin(Stdio::null())
         .output()
@@ -118,6 +120,7 @@ fn put_reading_a_terminal_says_so() {
     let tty = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
         .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
+        .env("LOCKBOX_TRUST", env.dir.path().join("trust"))
         .stdin(Stdio::null())
         .output()
         .unwrap();

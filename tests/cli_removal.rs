@@ -19,14 +19,15 @@ fn setup() -> (Env, String, String) {
     env.ok(&["put", "acme", "doc", "--level", "internal"], b"data");
     env.ok(&["put", "acme", "big", "--level", "secret", "--chunk-size", "16"], &[7u8; 100]);
     env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
+    let eve = env.path("eve.id");
     let request = |levels: &str| {
         let args = [
             "request",
             "create",
             "--tenant",
             "acme",
-            "--engineer",
-            "eve",
+            "--identity",
+            &eve,
             "--levels",
             levels,
             "--reason",
@@ -34,11 +35,15 @@ fn setup() -> (Env, String, String) {
             "--case",
             "c",
         ];
-        env.ok(&args, b"").trim().to_owned()
+        let out = env.ok(&args, b"");
+        let mut lines = out.lines();
+        let id = lines.next().unwrap().to_owned();
+        (id, lines.next().unwrap().strip_prefix("digest ").unwrap().to_owned())
     };
-    let approved = request("internal");
-    let grant = env.ok(&["request", "approve", &approved, "--keyring", &env.path("acme.k")], b"");
-    let pending = request("secret");
+    let (approved, digest) = request("internal");
+    let grant = env
+        .ok(&["request", "approve", &approved, "--expect", &digest, "--keyring", &env.path("acme.k")], b"");
+    let (pending, _) = request("secret");
     (env, grant.trim().to_owned(), pending)
 }
 

@@ -39,6 +39,7 @@ impl Env {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lockbox"));
         cmd.args(args)
             .env("LOCKBOX_VAULT", self.dir.path().join("vault"))
+            .env("LOCKBOX_TRUST", self.dir.path().join("trust"))
             .env("LOCKBOX_PASSPHRASE", PASS)
             .env_remove("LOCKBOX_ACTOR")
             .env_remove("LOCKBOX_WAIT")

@@ -26,8 +26,8 @@ fn an_approval_naming_a_level_twice_is_refused_before_any_prompt() {
             "create",
             "--tenant",
             "acme",
-            "--engineer",
-            "eve",
+            "--identity",
+            &env.path("eve.id"),
             "--levels",
             "internal,secret",
             "--reason",
@@ -37,10 +37,20 @@ fn an_approval_naming_a_level_twice_is_refused_before_any_prompt() {
         ],
         b"",
     );
-    let req = req.trim();
+    let req = req.lines().next().unwrap();
     // No passphrase at all: had it prompted, it would fail for that (exit 2, another message).
     let out = env.run_with(
-        &["request", "approve", req, "--levels", "secret,secret", "--keyring", &env.path("acme.keyring")],
+        &[
+            "request",
+            "approve",
+            req,
+            "--expect",
+            &"0".repeat(64),
+            "--levels",
+            "secret,secret",
+            "--keyring",
+            &env.path("acme.keyring"),
+        ],
         b"",
         "",
     );
@@ -117,8 +127,21 @@ fn a_new_keyring_or_identity_needs_a_real_passphrase() {
 #[test]
 fn durations_and_grants_read_as_people_write_them() {
     let env = setup();
-    let policy =
-        env.ok(&["tenant", "policy", "acme", "--max-access", "1h 30m", "--request-ttl", "1h30m"], b"");
+    let keyring = env.path("acme.keyring");
+    let policy = env.ok(
+        &[
+            "tenant",
+            "policy",
+            "acme",
+            "--max-access",
+            "1h 30m",
+            "--request-ttl",
+            "1h30m",
+            "--keyring",
+            &keyring,
+        ],
+        b"",
+    );
     assert!(policy.contains("at most 1h 30m;") && policy.contains("wait at most 1h 30m"), "{policy}");
     let json = env.ok(&["--json", "tenant", "policy", "acme"], b"");
     assert!(json.contains("\"max_access_secs\":5400"), "{json}");
@@ -126,6 +149,7 @@ fn durations_and_grants_read_as_people_write_them() {
     env.fails(&["tenant", "policy", "acme", "--max-access", "soon"], 2);
     env.fails(&["tenant", "policy", "acme", "--max-access", "31days"], 2);
 
+    let eve = env.path("eve.id");
     let create = |levels: &str| {
         let req = env.ok(
             &[
@@ -133,8 +157,8 @@ fn durations_and_grants_read_as_people_write_them() {
                 "create",
                 "--tenant",
                 "acme",
-                "--engineer",
-                "eve",
+                "--identity",
+                &eve,
                 "--levels",
                 levels,
                 "--reason",
@@ -146,17 +170,29 @@ fn durations_and_grants_read_as_people_write_them() {
             ],
             b"",
         );
-        req.trim().to_owned()
+        let mut lines = req.lines();
+        (lines.next().unwrap().to_owned(), lines.next().unwrap().strip_prefix("digest ").unwrap().to_owned())
     };
-    let keyring = env.path("acme.keyring");
-    let (r1, r2) = (create("internal,secret"), create("public"));
+    let ((r1, d1), (r2, d2)) = (create("internal,secret"), create("public"));
     let shown = env.ok(&["request", "show", &r1], b"");
     assert!(shown.contains("waits     until") && !shown.contains("if undecided"), "{shown}");
     let g1 = env.ok(
-        &["request", "approve", &r1, "--levels", "internal", "--duration", "30m", "--keyring", &keyring],
+        &[
+            "request",
+            "approve",
+            &r1,
+            "--expect",
+            &d1,
+            "--levels",
+            "internal",
+            "--duration",
+            "30m",
+            "--keyring",
+            &keyring,
+        ],
         b"",
     );
-    let g2 = env.ok(&["request", "approve", &r2, "--keyring", &keyring], b"");
+    let g2 = env.ok(&["request", "approve", &r2, "--expect", &d2, "--keyring", &keyring], b"");
     env.ok(&["grant", "revoke", g2.trim()], b"");
 
     let shown = env.ok(&["request", "show", &r1], b"");

@@ -36,6 +36,7 @@ impl Harness {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lockbox"));
         cmd.args(args)
             .env("LOCKBOX_VAULT", self.dir.join("vault"))
+            .env("LOCKBOX_TRUST", self.dir.join("trust"))
             .env("LOCKBOX_PASSPHRASE", "pw")
             .env("LOCKBOX_ACTOR", "alice")
             .stdout(Stdio::null())
@@ -76,9 +77,10 @@ impl Harness {
     }
 
     fn check_keys(&self) {
-        let keyring = Keyring::open(&self.dir.join("keyring"), &Passphrase::new("pw".into()))
+        let mut keyring = Keyring::open(&self.dir.join("keyring"), &Passphrase::new("pw".into()))
             .expect("the keyring survives a kill during its save");
         let vault = Vault::open(&self.dir.join("vault")).unwrap();
+        keyring.use_vault(vault.id());
         for tenant in vault.tenants().unwrap() {
             for level in &tenant.levels {
                 for epoch in &level.epochs {
@@ -133,7 +135,9 @@ fn kill_after(mut child: Child, delay: Duration) -> (bool, bool) {
 }
 
 fn setup(dir: &Path) {
-    let vault = Vault::init(&dir.join("vault")).unwrap();
+    // The CLI commands below pin against this file: the tenant's creator pins it.
+    let pins = std::sync::Arc::new(lockbox::trust::Pins::open(&dir.join("trust")).unwrap());
+    let vault = Vault::init(&dir.join("vault")).unwrap().with_pins(pins);
     let mut keyring = Keyring::create(&dir.join("keyring"), &Passphrase::new("pw".into()), CHEAP).unwrap();
     lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &LEVELS.map(String::from)).unwrap();
     vault.enroll_engineer("eve", &dir.join("eve.id"), &Passphrase::new("pw".into()), CHEAP).unwrap();
@@ -168,6 +172,7 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
         let delay = Duration::from_micros(rng.below(25_000));
         let item = ITEMS[rng.below(ITEMS.len() as u64) as usize];
         let keyring = h.keyring();
+        let eve = h.dir.join("eve.id").to_string_lossy().into_owned();
         let (ok, killed) = match rng.below(10) {
             0..=4 => {
                 // One put in eight is large enough to be stored in staged groups (store::STAGE_BYTES)
@@ -214,8 +219,8 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
                         "create",
                         "--tenant",
                         "acme",
-                        "--engineer",
-                        "eve",
+                        "--identity",
+                        &eve,
                         "--levels",
                         "internal,secret",
                         "--reason",
@@ -229,10 +234,24 @@ fn kill_9_at_random_moments_loses_nothing_acknowledged() {
                     .output()
                     .unwrap();
                 assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-                let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+                let out = String::from_utf8(out.stdout).unwrap();
+                let mut lines = out.lines();
+                let id = lines.next().unwrap_or_default().to_owned();
+                let digest =
+                    lines.next().and_then(|l| l.strip_prefix("digest ")).unwrap_or_default().to_owned();
                 let level = LEVELS[rng.below(2) as usize];
                 let child = h
-                    .cmd(&["request", "approve", &id, "--levels", level, "--keyring", &keyring])
+                    .cmd(&[
+                        "request",
+                        "approve",
+                        &id,
+                        "--expect",
+                        &digest,
+                        "--levels",
+                        level,
+                        "--keyring",
+                        &keyring,
+                    ])
                     .stdin(Stdio::null())
                     .spawn()
                     .unwrap();

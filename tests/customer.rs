@@ -82,7 +82,10 @@ fn a_rewrap_prepared_before_a_new_item_is_refused_and_the_rerun_covers_it() {
     w.vault = Some(vault);
     assert_eq!(prepared.rewrapped.as_ref().unwrap().len(), 2);
     w.put("s3", "secret"); // written under epoch 1 after the customer read the level
-    let e = w.vault().commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref()).unwrap_err();
+    let e = w
+        .vault()
+        .commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref(), &prepared.manifest)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
     assert_eq!(w.epoch("secret"), 1, "a refused rotation changed the level");
 
@@ -104,13 +107,17 @@ fn a_rewrapped_header_that_changes_more_than_the_wrap_is_refused() {
     let first = rewrapped[0].header.clone();
     rewrapped[0].header = rewrapped[1].header.clone();
     rewrapped[1].header = first;
-    let e = vault.commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref()).unwrap_err();
+    let e = vault
+        .commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref(), &prepared.manifest)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
     // A header left on the old key.
     let mut prepared = prepare_rotation(&vault, &mut w.keyring, "acme", "secret", true).unwrap();
     let r = &mut prepared.rewrapped.as_mut().unwrap()[0];
     r.header = r.old_header.clone();
-    let e = vault.commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref()).unwrap_err();
+    let e = vault
+        .commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref(), &prepared.manifest)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
     assert_eq!(vault.current_epoch("acme", "secret").unwrap(), 1);
 }
@@ -121,7 +128,7 @@ fn a_rotation_to_an_epoch_other_than_the_next_is_refused() {
     let vault = w.vault.take().unwrap();
     let mut prepared = prepare_rotation(&vault, &mut w.keyring, "acme", "internal", false).unwrap();
     prepared.new.epoch = 3;
-    let e = vault.commit_rotation("acme", &prepared.new, None).unwrap_err();
+    let e = vault.commit_rotation("acme", &prepared.new, None, &prepared.manifest).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
     assert_eq!(vault.current_epoch("acme", "internal").unwrap(), 1);
 }
@@ -131,7 +138,7 @@ fn an_approval_is_refused_if_the_engineer_key_changed_after_it_was_prepared() {
     let mut w = World::new();
     let id = w.request();
     let vault = w.vault.take().unwrap();
-    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None).unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, None).unwrap();
     w.vault = Some(vault);
     w.as_operator(|store| {
         let tx = store.begin_raw_write().unwrap();
@@ -154,13 +161,13 @@ fn an_approval_is_refused_if_the_level_moved_on_after_it_was_prepared() {
     let mut w = World::new();
     let id = w.request();
     let vault = w.vault.take().unwrap();
-    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None).unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, None).unwrap();
     lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "secret", false).unwrap();
     let e = vault.commit_approval(&approval).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
     assert!(vault.grants(None, None).unwrap().is_empty());
     // Prepared again, it releases epochs 1 and 2 and moves the level to 3.
-    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None).unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, None).unwrap();
     let grant = vault.commit_approval(&approval).unwrap();
     assert_eq!(grant.levels, vec![("secret".to_string(), 2)]);
     assert_eq!(vault.current_epoch("acme", "secret").unwrap(), 3);
@@ -171,7 +178,7 @@ fn an_approval_is_refused_if_the_request_was_decided_meanwhile() {
     let mut w = World::new();
     let id = w.request();
     let vault = w.vault.take().unwrap();
-    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None).unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, None).unwrap();
     vault.deny_request(&id, Some("no")).unwrap();
     let e = vault.commit_approval(&approval).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
@@ -186,7 +193,10 @@ fn a_rewrap_of_an_item_replaced_meanwhile_is_refused() {
     let prepared = prepare_rotation(&vault, &mut w.keyring, "acme", "secret", true).unwrap();
     w.vault = Some(vault);
     w.put("s1", "secret"); // same id, same epoch, a new data key: the count does not change
-    let e = w.vault().commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref()).unwrap_err();
+    let e = w
+        .vault()
+        .commit_rotation("acme", &prepared.new, prepared.rewrapped.as_deref(), &prepared.manifest)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
     assert_eq!(w.epoch("secret"), 1);
 }
@@ -196,7 +206,7 @@ fn an_approval_commits_only_as_prepared_by_its_committer_and_only_soon() {
     let mut w = World::new();
     let id = w.request();
     let vault = w.vault.take().unwrap();
-    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None).unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, None).unwrap();
     // Another approver named than the one committing.
     let mut renamed = approval.clone();
     renamed.grant.approved_by = "mallory".into();
@@ -220,7 +230,7 @@ fn an_approval_commits_only_as_prepared_by_its_committer_and_only_soon() {
     w.vault = Some(vault);
     let id2 = w.request();
     let vault = w.vault.take().unwrap();
-    let mut second = prepare_approval(&vault, &mut w.keyring, &id2, None, None).unwrap();
+    let mut second = prepare_approval(&vault, &mut w.keyring, &id2, None, None, None).unwrap();
     second.grant.id = first.id;
     assert_eq!(vault.commit_approval(&second).unwrap_err().kind, ErrorKind::Conflict);
     assert_eq!(vault.grants(None, None).unwrap().len(), 1);

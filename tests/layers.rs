@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The library's top-level modules, lowest layer first; a module may use only lower ranks.
-const RANKS: [(&str, u8); 10] = [
+const RANKS: [(&str, u8); 11] = [
     ("format", 0),
     ("crypto", 1),
     ("writeback", 1),

@@ -76,7 +76,7 @@ impl World {
     ) -> Result<String, lockbox::vault::Error> {
         let levels: Option<Vec<String>> = levels.map(|l| l.iter().map(|s| s.to_string()).collect());
         let vault = self.vault.as_ref().unwrap();
-        lockbox::customer::approve_request(vault, &mut self.keyring, id, levels.as_deref(), duration)
+        lockbox::customer::approve_request(vault, &mut self.keyring, id, levels.as_deref(), duration, None)
             .map(|g| id_hex(&g.id))
     }
 
@@ -94,11 +94,12 @@ impl World {
 
     /// Closes the vault, runs `f` on the raw store, reopens.
     fn with_store(&mut self, f: impl FnOnce(&RedbStore)) {
+        let pins = self.vault().pins().clone();
         drop(self.vault.take());
         let store = RedbStore::open(&self.vault_dir().join(DB_FILE)).unwrap();
         f(&store);
         drop(store);
-        let mut vault = Vault::open(&self.vault_dir()).unwrap();
+        let mut vault = Vault::open(&self.vault_dir()).unwrap().with_pins(pins);
         vault.set_actor("alice");
         self.vault = Some(vault);
     }
@@ -182,7 +183,8 @@ fn wrong_states_and_bad_approvals_are_refused() {
     w.vault.as_mut().unwrap().set_actor("alice");
 
     // Longer than the tenant allows.
-    w.vault().set_policy("acme", Some(120), Some(1)).unwrap();
+    lockbox::customer::set_policy(w.vault.as_ref().unwrap(), &mut w.keyring, "acme", Some(120), Some(1))
+        .unwrap();
     let levels = vec!["public".to_string()];
     let too_long = NewRequest {
         tenant: "acme",
@@ -368,22 +370,33 @@ fn audit_chain_detects_edits_deletions_reordering_and_cut_back() {
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
-        ["tenant.create", "engineer.enroll", "put", "put", "put", "request.create", "request.approve", "get"]
+        [
+            "tenant.create",
+            "manifest",
+            "engineer.enroll",
+            "put",
+            "put",
+            "put",
+            "request.create",
+            "manifest",
+            "request.approve",
+            "get"
+        ]
     );
-    assert_eq!(entries[7].actor, "eve");
+    assert_eq!(entries[9].actor, "eve");
     let head_then = audit_head(&w);
     w.put("x", "public", b"later");
     let head_now = audit_head(&w);
     assert!(matches!(w.vault().verify_audit(Some(&head_then)).unwrap(), Verdict::Intact { .. }));
 
-    // Edit: change the approver named in entry 7.
+    // Edit: change the approver named in entry 9.
     let v = tamper(&mut w, |tx, es| {
-        let mut e = es[6].clone();
+        let mut e = es[8].clone();
         e.actor = "mallory".into();
-        put_entry(tx, 7, &e);
+        put_entry(tx, 9, &e);
     });
-    assert!(matches!(v, Verdict::Broken { seq: 7, .. }), "{v:?}");
-    tamper(&mut w, |tx, _| put_entry(tx, 7, &entries[6]));
+    assert!(matches!(v, Verdict::Broken { seq: 9, .. }), "{v:?}");
+    tamper(&mut w, |tx, _| put_entry(tx, 9, &entries[8]));
     assert_eq!(audit_head(&w), head_now);
 
     // Delete entry 4.

@@ -6,8 +6,8 @@ use std::io::Cursor;
 use lockbox::audit::Entry;
 use lockbox::crypto::{SecretKey, Unwrapper};
 use lockbox::format::{
-    GrantKeyBlob, GrantKeyContext, Header, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody,
-    KeyringEntry,
+    GrantKeyBlob, GrantKeyContext, Header, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyState,
+    KeyringBody, KeyringKey, KeyringTenant, ManifestMark,
 };
 use lockbox::store::codec;
 use lockbox::store::records::{Decision, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
@@ -61,12 +61,19 @@ proptest! {
                                        ct in proptest::collection::vec(any::<u8>(), 16..200),
                                        mut keys in proptest::collection::btree_set((name(), name(), 1u32..9), 0..20),
                                        engineer in name(), secret in any::<[u8; 32]>()) {
-        let file = KeyFile { kind: KeyFileKind::Keyring, kdf: KdfParams { memory_kib: memory, iterations, lanes }, salt, nonce, ciphertext: ct };
+        let file = KeyFile { version: KeyFile::VERSION, kind: KeyFileKind::Keyring, kdf: KdfParams { memory_kib: memory, iterations, lanes }, salt, nonce, ciphertext: ct };
         prop_assert_eq!(KeyFile::decode(&file.encode()).unwrap(), file);
-        let entries: Vec<KeyringEntry> = std::mem::take(&mut keys).into_iter()
-            .map(|(tenant, level, epoch)| KeyringEntry { tenant, level, epoch, secret: Zeroizing::new(secret) })
-            .collect();
-        let body = KeyringBody { entries };
+        let mut tenants: Vec<KeyringTenant> = Vec::new();
+        for (tenant, level, epoch) in std::mem::take(&mut keys) {
+            if tenants.last().is_none_or(|t| t.tenant != tenant) {
+                tenants.push(KeyringTenant { vault: secret[..16].try_into().unwrap(), tenant, signing_seed: Zeroizing::new(secret),
+                    last: ManifestMark { seq: u64::from(epoch), hash: [epoch as u8; 32] }, proposed: ManifestMark::default(),
+                    keys: Vec::new(), engineers: vec![(engineer.clone(), secret)] });
+            }
+            let state = [KeyState::Pending, KeyState::Registered, KeyState::Released][epoch as usize % 3];
+            tenants.last_mut().unwrap().keys.push(KeyringKey { level, epoch, state, secret: Zeroizing::new(secret) });
+        }
+        let body = KeyringBody { tenants };
         prop_assert_eq!(KeyringBody::decode(&body.encode()).unwrap(), body);
         let id = IdentityBody { engineer, secret: Zeroizing::new(secret) };
         prop_assert_eq!(IdentityBody::decode(&id.encode()).unwrap(), id);
@@ -74,7 +81,7 @@ proptest! {
 
     #[test]
     fn records_round_trip(s in "\\PC{0,40}", n in any::<u64>(), id in any::<[u8; 16]>(), bytes in proptest::collection::vec(any::<u8>(), 0..100), flag in any::<bool>()) {
-        let tenant = TenantRecord { name: s.clone(), created: n, levels: vec![], max_access_secs: n, request_ttl_secs: 1 };
+        let tenant = TenantRecord { name: s.clone(), created: n, levels: vec![], max_access_secs: n, request_ttl_secs: 1, signer: [7; 32], manifest: s.clone() };
         prop_assert_eq!(codec::decode::<TenantRecord>("t", &codec::encode("t", &tenant).unwrap()).unwrap(), tenant);
         let item = ItemRecord { header: bytes.clone(), size: n, created: n, blob: id, chunks: 1, inline: flag.then(|| bytes.clone()) };
         prop_assert_eq!(codec::decode::<ItemRecord>("i", &codec::encode("i", &item).unwrap()).unwrap(), item);
@@ -83,7 +90,7 @@ proptest! {
             decided: flag.then_some(n), decided_by: None, decision_reason: Some(s.clone()), grant: flag.then_some(id) };
         prop_assert_eq!(codec::decode::<RequestRecord>("r", &codec::encode("r", &req).unwrap()).unwrap(), req);
         let grant = GrantRecord { id, request: id, tenant: s.clone(), engineer: s.clone(), levels: vec![(s.clone(), 3)],
-            created: n, expires: n, approved_by: s.clone(), revoked: flag.then(|| (n, s.clone())), keys: vec![bytes.clone()] };
+            created: n, expires: n, approved_by: s.clone(), revoked: flag.then(|| (n, s.clone())), keys: vec![bytes.clone()], note: s.clone() };
         prop_assert_eq!(codec::decode::<GrantRecord>("g", &codec::encode("g", &grant).unwrap()).unwrap(), grant);
         let entry = Entry { seq: n, time: n, actor: s.clone(), action: s.clone(), tenant: s.clone(), subject: s.clone(), detail: s, prev: [1; 32], hash: [2; 32] };
         prop_assert_eq!(codec::decode::<Entry>("e", &codec::encode("e", &entry).unwrap()).unwrap(), entry);

@@ -22,6 +22,8 @@ struct Fixture {
     dir: tempfile::TempDir,
     keyring: Keyring,
     contents: BTreeMap<String, Vec<u8>>,
+    /// The tenant's pin, as the machine that created it keeps it.
+    pins: std::sync::Arc<lockbox::trust::Pins>,
 }
 
 impl Fixture {
@@ -49,7 +51,12 @@ impl Fixture {
                 .unwrap();
             contents.insert(id, data);
         }
-        Fixture { dir, keyring, contents }
+        Fixture { dir, keyring, contents, pins: vault.pins().clone() }
+    }
+
+    /// Opens a vault directory on this fixture's machine (its trust store).
+    fn open(&self, dir: &std::path::Path) -> Result<Vault, lockbox::vault::Error> {
+        Vault::open(dir).map(|v| v.with_pins(self.pins.clone()))
     }
 
     fn vault_dir(&self) -> PathBuf {
@@ -91,7 +98,7 @@ fn flipped_bytes_in_the_database_file_are_contained() {
         let at = rng.below(bytes.len() as u64) as usize;
         bytes[at] ^= 1 << rng.below(8);
         std::fs::write(f.db(), &bytes).unwrap();
-        match Vault::open(&f.vault_dir()) {
+        match f.open(&f.vault_dir()) {
             Err(e) => {
                 assert_eq!(e.kind, ErrorKind::Integrity, "offset {at}: {e}");
                 assert!(e.message.contains(DB_FILE), "names the file: {e}");
@@ -111,7 +118,7 @@ fn flipped_bytes_in_the_database_file_are_contained() {
         }
     }
     std::fs::write(f.db(), &original).unwrap();
-    let vault = Vault::open(&f.vault_dir()).unwrap();
+    let vault = f.open(&f.vault_dir()).unwrap();
     assert_eq!(f.check_items(&vault), (12, 0));
     eprintln!(
         "60 flips: {refused_open} refused at open, {some_damaged} with damaged items, {all_fine} harmless"
@@ -158,7 +165,7 @@ fn damaged_records_are_reported_and_the_rest_still_served() {
         r.size += 1;
         tx.put(Table::Items, &item_key("acme", "item-05"), &codec::encode("item", &r).unwrap()).unwrap();
     });
-    let vault = Vault::open(&f.vault_dir()).unwrap();
+    let vault = f.open(&f.vault_dir()).unwrap();
     for id in ["item-00", "item-01", "item-02", "item-03", "item-04", "item-05"] {
         let err = vault.get("acme", id, &f.keyring, &mut Vec::new()).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Integrity, "{id}: {err}");
@@ -200,14 +207,14 @@ fn approve_grant(vault: &Vault, keyring: &mut Keyring, dir: &Path) -> (Identity,
         duration_secs: None,
     };
     let id = id_hex(&vault.create_request(&req).unwrap().id);
-    let grant = lockbox::customer::approve_request(vault, keyring, &id, None, None).unwrap();
+    let grant = lockbox::customer::approve_request(vault, keyring, &id, None, None, None).unwrap();
     (Identity::open(&dir.join("eve.id"), &pass).unwrap(), id_hex(&grant.id))
 }
 
 #[test]
 fn backups_restore_everything_and_damaged_backups_are_refused() {
     let mut f = Fixture::new(6, 20_000);
-    let vault = Vault::open(&f.vault_dir()).unwrap();
+    let vault = f.open(&f.vault_dir()).unwrap();
     let (eve, _) = approve_grant(&vault, &mut f.keyring, f.dir.path());
     vault
         .deny_request(
@@ -237,7 +244,7 @@ fn backups_restore_everything_and_damaged_backups_are_refused() {
     let restored = Vault::restore(&backup, &restored_dir).unwrap();
     assert_eq!(restored.records, info.records);
     assert_eq!(restored.audit_head, head, "the restored chain verifies with the same head");
-    let vault = Vault::open(&restored_dir).unwrap();
+    let vault = f.open(&restored_dir).unwrap();
     assert!(vault.verify(None, Some(&f.keyring)).unwrap().problems.is_empty());
     for (id, data) in &f.contents {
         let mut out = Vec::new();
@@ -282,7 +289,7 @@ fn backups_restore_everything_and_damaged_backups_are_refused() {
 #[test]
 fn threads_share_one_vault() {
     let f = Fixture::new(2, 100);
-    let vault = Vault::open(&f.vault_dir()).unwrap();
+    let vault = f.open(&f.vault_dir()).unwrap();
     std::thread::scope(|s| {
         for t in 0..4 {
             let (vault, keyring) = (&vault, &f.keyring);

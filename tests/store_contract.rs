@@ -56,7 +56,15 @@ impl Engine {
 }
 
 fn tenant(name: &str) -> TenantRecord {
-    TenantRecord { name: name.into(), created: 7, levels: vec![], max_access_secs: 60, request_ttl_secs: 60 }
+    TenantRecord {
+        name: name.into(),
+        created: 7,
+        levels: vec![],
+        max_access_secs: 60,
+        request_ttl_secs: 60,
+        signer: [1; 32],
+        manifest: String::new(),
+    }
 }
 
 fn item(blob: u8, chunks: u64) -> ItemRecord {

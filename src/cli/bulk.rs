@@ -19,7 +19,7 @@ pub fn import(
 ) -> Result<(), Error> {
     let vault = ctx.open()?;
     if tofu {
-        super::commands::trust_on_first_use(&vault, &tenant)?;
+        super::context::trust_on_first_use(&vault, &tenant)?;
     }
     let started = std::time::Instant::now();
     let mut bar = Progress::new("importing", Unit::Items);

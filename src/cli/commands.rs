@@ -70,11 +70,18 @@ fn rm(ctx: &Ctx, item: ItemRef) -> Result<(), Error> {
 }
 
 fn verify(ctx: &Ctx, tenant: Option<String>, keyring: Option<PathBuf>) -> Result<(), Error> {
-    let ring = keyring.as_deref().map(|k| ctx.keyring(k)).transpose()?;
+    let mut ring = keyring.as_deref().map(|k| ctx.keyring(k)).transpose()?;
     let vault = ctx.open()?;
+    // The keyring against the vault first: every manifest and registered key must be its own.
+    let trust_problems = match ring.as_mut() {
+        Some(ring) => lockbox::customer::check_keyring(&vault, ring)?,
+        None => Vec::new(),
+    };
     let mut bar = Progress::new("verifying", Unit::Items);
-    let r = vault.verify_with_progress(tenant.as_deref(), ring.as_ref(), &mut |d, t| bar.show(d, t))?;
+    let r = vault.verify_with_progress(tenant.as_deref(), ring.as_ref(), &mut |d, t| bar.show(d, t));
     bar.clear();
+    let mut r = r?;
+    r.problems.extend(trust_problems);
     let summary =
         json!({"items": r.items, "decrypted": r.decrypted, "skipped": r.skipped, "problems": r.problems});
     ctx.emit(summary, || {
@@ -153,7 +160,7 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
     };
     let (tenant, item) = (&args.item.tenant, &args.item.item);
     if args.tofu {
-        trust_on_first_use(&vault, tenant)?;
+        super::context::trust_on_first_use(&vault, tenant)?;
     }
     // What a replace is about to replace, to say so if the level changes.
     let previous = if args.replace { vault.item(tenant, item).ok().and_then(|i| i.level) } else { None };
@@ -256,17 +263,4 @@ pub fn open_error(path: &Path, e: io::Error) -> Error {
         io::ErrorKind::NotFound => Error::not_found(msg),
         _ => Error::other(msg),
     }
-}
-
-/// With --tofu: pins `tenant` to the key the vault shows if nothing is pinned yet, and says so.
-pub fn trust_on_first_use(vault: &lockbox::vault::Vault, tenant: &str) -> Result<(), Error> {
-    if vault.pins().get(&vault.id(), tenant).is_some() {
-        return Ok(());
-    }
-    let fp = vault.trust_on_first_use(tenant)?;
-    eprintln!(
-        "lockbox: trusting tenant {tenant}'s signing key {} on first use (--tofu); check this fingerprint with the customer",
-        super::output::hex(&fp)
-    );
-    Ok(())
 }

@@ -133,7 +133,11 @@ impl Key {
     }
 
     /// The level keys it gives for `tenant`: the keyring itself, or the engineer's active grants.
-    pub fn level_keys<'a>(&'a mut self, vault: &Vault, tenant: &str) -> Result<Box<dyn LevelKeys + 'a>, Error> {
+    pub fn level_keys<'a>(
+        &'a mut self,
+        vault: &Vault,
+        tenant: &str,
+    ) -> Result<Box<dyn LevelKeys + 'a>, Error> {
         Ok(match self {
             Key::Keyring(ring) => {
                 ring.use_vault(vault.id());
@@ -147,4 +151,17 @@ impl Key {
 /// The actor when --actor is not given: LOCKBOX_ACTOR, else the login name, else "unknown".
 fn default_actor() -> String {
     std::env::var("LOCKBOX_ACTOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// With --tofu: pins `tenant` to the key the vault shows if nothing is pinned yet, and says so.
+pub fn trust_on_first_use(vault: &lockbox::vault::Vault, tenant: &str) -> Result<(), Error> {
+    if vault.pins().get(&vault.id(), tenant).is_some() {
+        return Ok(());
+    }
+    let fp = vault.trust_on_first_use(tenant)?;
+    eprintln!(
+        "lockbox: trusting tenant {tenant}'s signing key {} on first use (--tofu); check this fingerprint with the customer",
+        super::output::hex(&fp)
+    );
+    Ok(())
 }

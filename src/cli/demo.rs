@@ -110,8 +110,14 @@ fn engineer_access(vault: &Vault, keyring: &mut Keyring, eve: &Identity) -> Resu
     say("The customer (alice) approves only `internal`, for 30 minutes.");
     let alice = vault.acting_as(Caller::new("alice"));
     let only: Vec<String> = vec!["internal".into()];
-    let grant =
-        lockbox::customer::approve_request(&alice, keyring, &id_hex(&request.id), Some(&only), Some(1800), None)?;
+    let grant = lockbox::customer::approve_request(
+        &alice,
+        keyring,
+        &id_hex(&request.id),
+        Some(&only),
+        Some(1800),
+        None,
+    )?;
     outln!("   grant {}: the internal key (epoch 1) is wrapped to eve's public key,", id_hex(&grant.id));
     outln!(
         "   bound to grant id, tenant, level, epoch, engineer and expiry; then internal rotates to epoch 2."

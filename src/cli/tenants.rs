@@ -66,9 +66,13 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
         }
         TenantCmd::Policy { tenant, max_access, request_ttl, .. } => {
             let t = match (max_access.is_some() || request_ttl.is_some(), ring.as_mut()) {
-                (true, Some(ring)) => lockbox::customer::set_policy(&vault, ring, &tenant, max_access, request_ttl)?,
+                (true, Some(ring)) => {
+                    lockbox::customer::set_policy(&vault, ring, &tenant, max_access, request_ttl)?
+                }
                 (true, None) => {
-                    return Err(Error::usage("changing the policy signs a new manifest: pass --keyring FILE"));
+                    return Err(Error::usage(
+                        "changing the policy signs a new manifest: pass --keyring FILE",
+                    ));
                 }
                 (false, _) => vault.tenant(&tenant)?,
             };

@@ -23,7 +23,11 @@ pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
         let vault = ctx.open_for(&mut ring)?;
         lockbox::customer::trust_engineer(&vault, &mut ring, tenant, name, &fp)?;
         ctx.emit(json!({"engineer": name, "tenant": tenant, "fingerprint": hex(&fp)}), || {
-            outln!("keyring {} now pins engineer {name}'s key {} for tenant {tenant}", keyring.display(), hex(&fp))
+            outln!(
+                "keyring {} now pins engineer {name}'s key {} for tenant {tenant}",
+                keyring.display(),
+                hex(&fp)
+            )
         });
         return Ok(());
     }
@@ -155,9 +159,13 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             let vault = vault()?;
             let (r, s) = vault.request(&id)?;
             let grant = r.grant.map(|g| vault.grant(&id_hex(&g))).transpose()?;
-            let engineer = vault.engineer(&r.engineer)?;
-            let digest = hex(&request_digest(&vault.id(), &r, &engineer.public));
-            let key_fp = hex(&lockbox::crypto::fingerprint(&engineer.public));
+            // An engineer removed since has no key: nothing to digest.
+            let engineer = vault.engineer(&r.engineer).ok();
+            let digest =
+                engineer.as_ref().map_or("-".into(), |e| hex(&request_digest(&vault.id(), &r, &e.public)));
+            let key_fp = engineer
+                .as_ref()
+                .map_or("none (not enrolled)".into(), |e| hex(&lockbox::crypto::fingerprint(&e.public)));
             let mut j = request_json(&r, s);
             j["digest"] = json!(digest);
             j["engineer_fingerprint"] = json!(key_fp);
@@ -197,11 +205,15 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             // customer reads, confirms or types the passphrase, and approval checks it again.
             {
                 let vault = vault()?;
-                let (request, _) = vault.request(&id)?;
+                let (request, status) = vault.request(&id)?;
+                if status != RequestStatus::Pending {
+                    return Err(Error::conflict(format!("request {id} is {}, not pending", status.name())));
+                }
                 lockbox::lockbox::chosen_levels(&request, levels.as_deref())?;
                 if expect.is_none() {
                     let digest = hex(&lockbox::customer::request_digest_of(&vault, &id)?);
-                    let key_fp = hex(&lockbox::crypto::fingerprint(&vault.engineer(&request.engineer)?.public));
+                    let key_fp =
+                        hex(&lockbox::crypto::fingerprint(&vault.engineer(&request.engineer)?.public));
                     drop(vault);
                     confirm(&request, &digest, &key_fp)?;
                 }
@@ -366,12 +378,27 @@ fn confirm(r: &RequestRecord, digest: &str, key_fp: &str) -> Result<(), Error> {
     }
     let mut err = std::io::stderr();
     let _ = writeln!(err, "You are about to release keys for this request:");
-    let _ = writeln!(err, "  request   {}\n  digest    {digest}\n  tenant    {}\n  engineer  {} (key {key_fp})\n  levels    {}\n  duration  {}\n  case      {}\n  reason    {}",
-        id_hex(&r.id), r.tenant, r.engineer, r.levels.join(", "), duration(r.duration_secs), escaped(&r.case_id), escaped(&r.reason));
-    let _ = write!(err, "Does the digest match the one the engineer gave you in the support case? Type yes to approve: ");
+    let _ = writeln!(
+        err,
+        "  request   {}\n  digest    {digest}\n  tenant    {}\n  engineer  {} (key {key_fp})\n  levels    {}\n  duration  {}\n  case      {}\n  reason    {}",
+        id_hex(&r.id),
+        r.tenant,
+        r.engineer,
+        r.levels.join(", "),
+        duration(r.duration_secs),
+        escaped(&r.case_id),
+        escaped(&r.reason)
+    );
+    let _ = write!(
+        err,
+        "Does the digest match the one the engineer gave you in the support case? Type yes to approve: "
+    );
     let _ = err.flush();
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::other(format!("cannot read the answer: {e}")))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::other(format!("cannot read the answer: {e}")))?;
     if answer.trim() != "yes" {
         return Err(Error::conflict("not approved: nothing was released"));
     }

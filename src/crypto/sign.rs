@@ -64,7 +64,11 @@ pub fn sign_note(key: &SigningKey, name: &str, body: String) -> SignedNote {
 
 /// Checks that `note` is signed by `public` under the key name `name`: the name, the key hash
 /// and the signature (strictly) must all match. Any failure is [`CryptoError::Unauthentic`].
-pub fn verify_note(note: &SignedNote, name: &str, public: &[u8; SIGNING_PUBLIC_LEN]) -> Result<(), CryptoError> {
+pub fn verify_note(
+    note: &SignedNote,
+    name: &str,
+    public: &[u8; SIGNING_PUBLIC_LEN],
+) -> Result<(), CryptoError> {
     use subtle::ConstantTimeEq;
     let hash_ok: bool = note.key_hash.ct_eq(&note_key_hash(name, public)).into();
     if note.name != name || !hash_ok {

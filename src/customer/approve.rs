@@ -3,12 +3,14 @@
 //! keys (every epoch up to the manifest's current one) wrapped to the engineer, each released
 //! level rotated, and the grant signed with the tenant key.
 
-use super::sync::{committed, levels_of, policy_of, propose, synced, tenant_keys, tenant_keys_mut};
 use super::new_epoch;
+use super::sync::{committed, levels_of, policy_of, propose, synced, tenant_keys, tenant_keys_mut};
 use crate::crypto::{PublicKey, Purpose, Wrapper, fingerprint, random_array, sign_note};
 use crate::format::{GrantKeyBlob, GrantKeyContext, GrantNote, hex, origin};
 use crate::keyring::{KeyState, Keyring};
-use crate::lockbox::{Approval, RequestStatus, blobs_hash, check_duration, chosen_levels, id_hex, request_digest};
+use crate::lockbox::{
+    Approval, RequestStatus, blobs_hash, check_duration, chosen_levels, id_hex, request_digest,
+};
 use crate::store::records::GrantRecord;
 use crate::vault::{Error, Vault};
 
@@ -76,7 +78,11 @@ fn prepare(
         )));
     }
     if status != RequestStatus::Pending {
-        return Err(Error::conflict(format!("request {} is {}, not pending", id_hex(&request.id), status.name())));
+        return Err(Error::conflict(format!(
+            "request {} is {}, not pending",
+            id_hex(&request.id),
+            status.name()
+        )));
     }
     let engineer = vault.engineer(&request.engineer)?;
     let digest = request_digest(&vault.id(), &request, &engineer.public);
@@ -154,7 +160,9 @@ fn prepare(
                 level_fingerprint: level_fp,
             };
             let wrapped = wrapper.wrap(Purpose::GrantKey, &context.encode(), &key.to_bytes())?;
-            grant.keys.push(GrantKeyBlob { context, ephemeral: wrapped.ephemeral, wrapped: wrapped.ciphertext }.encode());
+            grant.keys.push(
+                GrantKeyBlob { context, ephemeral: wrapped.ephemeral, wrapped: wrapped.ciphertext }.encode(),
+            );
             stated.push((level.clone(), epoch, level_fp));
             tenant_keys_mut(keyring, tenant)?.set_state(level, epoch, KeyState::Released);
             if !entry.released.contains(&epoch) {
@@ -162,7 +170,9 @@ fn prepare(
             }
         }
         entry.released.sort_unstable();
-        let next = current.checked_add(1).ok_or_else(|| Error::conflict(format!("level {level:?} has run out of epochs")))?;
+        let next = current
+            .checked_add(1)
+            .ok_or_else(|| Error::conflict(format!("level {level:?} has run out of epochs")))?;
         grant.levels.push((level.clone(), current));
         let new = new_epoch(keyring, tenant, level, next)?;
         entry.epoch = next;

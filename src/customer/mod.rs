@@ -19,7 +19,7 @@ mod rotate;
 mod sync;
 
 pub use approve::{approve_request, prepare_approval, request_digest_of, trust_engineer};
-pub use resync::{Resync, resync};
+pub use resync::{Resync, check_keyring, resync};
 pub use rotate::{PreparedRotation, prepare_rotation, rotate_level, rotate_level_with_progress};
 pub use sync::{Synced, synced};
 
@@ -30,7 +30,9 @@ use crate::format::ManifestLevel;
 use crate::keyring::{KeyState, Keyring};
 use crate::lockbox::Removal;
 use crate::store::records::TenantRecord;
-use crate::vault::{DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, Error, MAX_DURATION_SECS, NewEpoch, Vault};
+use crate::vault::{
+    DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, Error, MAX_DURATION_SECS, NewEpoch, Vault,
+};
 
 /// Creates `tenant` with `levels`: a tenant signing key and the levels' keys go into
 /// `keyring`, saved with the first manifest before the vault registers anything; then this
@@ -70,7 +72,12 @@ pub fn create_tenant(
 }
 
 /// Adds `level` to `tenant`, its first key saved in `keyring` before it is registered.
-pub fn add_level(vault: &Vault, keyring: &mut Keyring, tenant: &str, level: &str) -> Result<TenantRecord, Error> {
+pub fn add_level(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    level: &str,
+) -> Result<TenantRecord, Error> {
     let synced = synced(vault, keyring, tenant)?;
     vault.check_new_level(tenant, level)?;
     if synced.manifest.level(level).is_some() {
@@ -130,9 +137,12 @@ pub fn delete_tenant(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Resu
         .record
         .levels
         .iter()
-        .filter_map(|l| l.epochs.last().map(|e| NewEpoch { level: l.name.clone(), epoch: e.epoch, public: e.public }))
+        .filter_map(|l| {
+            l.epochs.last().map(|e| NewEpoch { level: l.name.clone(), epoch: e.epoch, public: e.public })
+        })
         .collect();
-    let mut shown: Vec<(&str, u32, [u8; 32])> = current.iter().map(|e| (e.level.as_str(), e.epoch, e.public)).collect();
+    let mut shown: Vec<(&str, u32, [u8; 32])> =
+        current.iter().map(|e| (e.level.as_str(), e.epoch, e.public)).collect();
     shown.sort();
     let stated: Vec<(&str, u32, [u8; 32])> =
         synced.manifest.levels.iter().map(|l| (l.name.as_str(), l.epoch, l.public)).collect();

@@ -44,7 +44,12 @@ pub fn resync(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Resy
             found_start = hash == last.hash;
             continue;
         }
-        let broken = |why: &str| Error::integrity(format!("the manifest chain of tenant {tenant:?} is broken at seq {}: {why}", expected.0));
+        let broken = |why: &str| {
+            Error::integrity(format!(
+                "the manifest chain of tenant {tenant:?} is broken at seq {}: {why}",
+                expected.0
+            ))
+        };
         let m = open_manifest(&entry.detail, &vault.id(), tenant, &signer).map_err(|e| broken(&e.message))?;
         SignedNote::decode(&entry.detail).map_err(|e| broken(&e.to_string()))?;
         if m.seq != expected.0 || m.prev != expected.1 {
@@ -77,4 +82,59 @@ pub fn resync(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Resy
     keys.proposed = ManifestMark::default();
     keyring.save()?;
     Ok(Resync { from: last.seq, to: current.seq, missing })
+}
+
+/// What `verify --keyring` finds wrong between the vault and `keyring` for every tenant of
+/// this vault the keyring holds: a manifest that is not the keyring's, a break in the logged
+/// manifest chain, a registered public key that is not the keyring's key for that epoch.
+pub fn check_keyring(vault: &Vault, keyring: &mut Keyring) -> Result<Vec<String>, Error> {
+    keyring.use_vault(vault.id());
+    let tenants: Vec<String> = {
+        let mut t: Vec<String> = keyring.entries().map(|(t, _, _)| t.to_owned()).collect();
+        t.dedup();
+        t
+    };
+    let mut problems = Vec::new();
+    for tenant in tenants {
+        if let Err(e) = super::synced(vault, keyring, &tenant) {
+            problems.push(e.message);
+            continue;
+        }
+        let keys = tenant_keys(keyring, &tenant)?;
+        let signer = keys.signing().public();
+        let mut expected = (1u64, [0u8; 32]);
+        for entry in vault.audit_entries(Some(&tenant))?.into_iter().filter(|e| e.action == "manifest") {
+            match open_manifest(&entry.detail, &vault.id(), &tenant, &signer) {
+                Ok(m) if (m.seq, m.prev) == expected => expected = (m.seq + 1, manifest_hash(&entry.detail)),
+                Ok(m) => problems.push(format!(
+                    "tenant {tenant:?}: the logged manifest chain is broken at seq {} (audit entry {})",
+                    m.seq, entry.seq
+                )),
+                Err(e) => {
+                    problems.push(format!("tenant {tenant:?}: audit entry {}: {}", entry.seq, e.message))
+                }
+            }
+        }
+        if expected.1 != keys.last.hash {
+            problems.push(format!(
+                "tenant {tenant:?}: the logged manifest chain does not end at the manifest this keyring signed last"
+            ));
+        }
+        for level in vault.tenant(&tenant)?.levels {
+            for epoch in &level.epochs {
+                match keys.key(&level.name, epoch.epoch) {
+                    Some(k) if k.public().0 == epoch.public => {}
+                    Some(_) => problems.push(format!(
+                        "tenant {tenant:?}: level {:?} epoch {} is registered with a key that is not this keyring's",
+                        level.name, epoch.epoch
+                    )),
+                    None => problems.push(format!(
+                        "tenant {tenant:?}: level {:?} epoch {} is registered but this keyring has no key for it",
+                        level.name, epoch.epoch
+                    )),
+                }
+            }
+        }
+    }
+    Ok(problems)
 }

@@ -1,8 +1,8 @@
 //! Rotation, the customer's half: the new epoch's key, and with `rewrap` every older item's
 //! data key unwrapped with the keyring and wrapped again to it.
 
-use super::sync::{Proposal, committed, levels_of, policy_of, propose, synced};
 use super::new_epoch;
+use super::sync::{Proposal, committed, levels_of, policy_of, propose, synced};
 use crate::crypto::{PublicKey, Purpose, Wrapped, Wrapper, fingerprint};
 use crate::keyring::Keyring;
 use crate::vault::{Error, NewEpoch, Progress, Rewrapped, Rotation, Unwrappers, Vault, valid_name};
@@ -88,7 +88,13 @@ fn prepare_rotation_with_progress(
     } else {
         None
     };
-    Ok(PreparedRotation { tenant: tenant.to_owned(), new, rewrapped, manifest: proposal.note.clone(), proposal })
+    Ok(PreparedRotation {
+        tenant: tenant.to_owned(),
+        new,
+        rewrapped,
+        manifest: proposal.note.clone(),
+        proposal,
+    })
 }
 
 fn no_level(tenant: &str, level: &str, synced: &super::Synced) -> Error {

@@ -31,7 +31,10 @@ pub(crate) fn tenant_keys<'a>(keyring: &'a Keyring, tenant: &str) -> Result<&'a 
     })
 }
 
-pub(crate) fn tenant_keys_mut<'a>(keyring: &'a mut Keyring, tenant: &str) -> Result<&'a mut TenantKeys, Error> {
+pub(crate) fn tenant_keys_mut<'a>(
+    keyring: &'a mut Keyring,
+    tenant: &str,
+) -> Result<&'a mut TenantKeys, Error> {
     let path = keyring.path().to_owned();
     keyring.tenant_mut(tenant).ok_or_else(|| {
         Error::denied(format!("access denied: keyring {} holds no key of tenant {tenant:?}", path.display()))

@@ -300,7 +300,15 @@ impl KeyringBody {
                 }
                 engineers.push(e);
             }
-            let t = KeyringTenant { vault, tenant, signing_seed, last: marks[0], proposed: marks[1], keys, engineers };
+            let t = KeyringTenant {
+                vault,
+                tenant,
+                signing_seed,
+                last: marks[0],
+                proposed: marks[1],
+                keys,
+                engineers,
+            };
             if tenants.last().is_some_and(|p| (p.vault, &p.tenant) >= (t.vault, &t.tenant)) {
                 return Err(order("tenants out of order"));
             }
@@ -312,7 +320,12 @@ impl KeyringBody {
 }
 
 /// A u32 count, within `max` and small enough for the bytes left at `min_len` bytes each.
-fn counted(r: &mut Reader<'_>, field: &'static str, max: usize, min_len: usize) -> Result<usize, FormatError> {
+fn counted(
+    r: &mut Reader<'_>,
+    field: &'static str,
+    max: usize,
+    min_len: usize,
+) -> Result<usize, FormatError> {
     let count = r.u32()? as usize;
     in_range(field, count as u64, 0, max as u64)?;
     if count.saturating_mul(min_len) > r.remaining() {
@@ -389,7 +402,8 @@ mod tests {
 
     #[test]
     fn keyring_body_round_trips_and_must_be_sorted() {
-        let body = KeyringBody { tenants: vec![tenant("a", &[("x", 1), ("x", 2)]), tenant("b", &[("a", 1)])] };
+        let body =
+            KeyringBody { tenants: vec![tenant("a", &[("x", 1), ("x", 2)]), tenant("b", &[("a", 1)])] };
         let bytes = body.encode();
         assert_eq!(KeyringBody::decode(&bytes).unwrap(), body);
         let unsorted = KeyringBody { tenants: vec![tenant("b", &[]), tenant("a", &[])] };
@@ -427,6 +441,9 @@ mod tests {
         let old_identity = KeyFile { version: 1, ..file.clone() };
         assert!(KeyFile::decode(&old_identity.encode()).is_ok());
         let old_keyring = KeyFile { version: 1, kind: KeyFileKind::Keyring, ..file };
-        assert!(matches!(KeyFile::decode(&old_keyring.encode()), Err(FormatError::UnsupportedVersion { .. })));
+        assert!(matches!(
+            KeyFile::decode(&old_keyring.encode()),
+            Err(FormatError::UnsupportedVersion { .. })
+        ));
     }
 }

@@ -113,7 +113,8 @@ impl Manifest {
         let issued = number(MANIFEST, lines.expect("issued", 1)?[0])?;
         let expires = number(MANIFEST, lines.expect("expires", 1)?[0])?;
         let policy = lines.expect("policy", 2)?;
-        let (max_access_secs, request_ttl_secs) = (number(MANIFEST, policy[0])?, number(MANIFEST, policy[1])?);
+        let (max_access_secs, request_ttl_secs) =
+            (number(MANIFEST, policy[0])?, number(MANIFEST, policy[1])?);
         let mut levels: Vec<ManifestLevel> = Vec::new();
         while lines.next_is("level") {
             if levels.len() == MAX_MANIFEST_LEVELS {

@@ -11,9 +11,9 @@ mod error;
 mod grant;
 mod keyfile;
 mod manifest;
+mod names;
 mod note;
 mod pins;
-mod names;
 mod time;
 
 pub use cursor::Reader;
@@ -27,12 +27,12 @@ pub use keyfile::{
     IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyState, KeyringBody, KeyringKey, KeyringTenant,
     MAX_KEYRING_ENGINEERS, MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS, ManifestMark,
 };
-pub use names::{
-    MAX_ITEM_ID_LEN, MAX_ITEM_SEGMENT_LEN, MAX_NAME_LEN, check_item_id, check_item_path, check_name,
-};
 pub use manifest::{
     GrantNote, MAX_GRANT_KEYS, MAX_MANIFEST_LEVELS, MAX_RELEASED, Manifest, ManifestLevel, note_kind, origin,
     parse_origin,
+};
+pub use names::{
+    MAX_ITEM_ID_LEN, MAX_ITEM_SEGMENT_LEN, MAX_NAME_LEN, check_item_id, check_item_path, check_name,
 };
 pub use note::{MAX_NOTE_LEN, SignedNote};
 pub use pins::{MAX_PINS, MAX_PINS_LEN, PinLine, decode_pins, encode_pins};

@@ -58,7 +58,8 @@ impl SignedNote {
             return Err(bad("the key name is empty or not printable ASCII without spaces"));
         }
         let mut raw = [0u8; 68];
-        let decoded = Base64::decode(sig, &mut raw).map_err(|_| bad("the signature is not canonical base64"))?;
+        let decoded =
+            Base64::decode(sig, &mut raw).map_err(|_| bad("the signature is not canonical base64"))?;
         if decoded.len() != 68 {
             return Err(bad("the signature is not 4 + 64 bytes"));
         }
@@ -136,7 +137,10 @@ impl<'a> Lines<'a> {
 /// A decimal u64 with no sign and no leading zeros.
 pub fn number(what: &'static str, text: &str) -> Result<u64, FormatError> {
     let bad = FormatError::NonCanonical { what, why: "a number is not canonical decimal" };
-    if text.is_empty() || (text.len() > 1 && text.starts_with('0')) || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty()
+        || (text.len() > 1 && text.starts_with('0'))
+        || !text.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(bad);
     }
     text.parse().map_err(|_| bad)

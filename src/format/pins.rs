@@ -49,7 +49,8 @@ pub fn decode_pins(text: &str) -> Result<Vec<PinLine>, FormatError> {
     if text.is_empty() {
         return Ok(out);
     }
-    let body = text.strip_suffix('\n').ok_or(FormatError::NonCanonical { what: WHAT, why: "no final newline" })?;
+    let body =
+        text.strip_suffix('\n').ok_or(FormatError::NonCanonical { what: WHAT, why: "no final newline" })?;
     for line in body.split('\n') {
         let f: Vec<&str> = line.split(' ').collect();
         if f.len() != 4 {

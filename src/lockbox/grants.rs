@@ -121,7 +121,8 @@ impl Vault {
             .filter(|g| g.tenant == tenant && g.engineer == identity.engineer)
             .collect();
         let time = self.now();
-        let active: Vec<&GrantRecord> = grants.iter().filter(|g| GrantStatus::of(g, time) == GrantStatus::Active).collect();
+        let active: Vec<&GrantRecord> =
+            grants.iter().filter(|g| GrantStatus::of(g, time) == GrantStatus::Active).collect();
         if !active.is_empty() {
             let record = snapshot.tenant(tenant)?.ok_or_else(|| crate::vault::no_tenant(tenant))?;
             for g in active {
@@ -137,7 +138,12 @@ impl Vault {
     /// key this machine pinned, for this grant, to this engineer's own key, with exactly these
     /// key blobs and this expiry. A grant under the engineer's name wrapped to another key is
     /// reported (the operator may have swapped the key at approval).
-    fn check_grant_note(&self, grant: &GrantRecord, tenant: &TenantRecord, identity: &Identity) -> Result<(), Error> {
+    fn check_grant_note(
+        &self,
+        grant: &GrantRecord,
+        tenant: &TenantRecord,
+        identity: &Identity,
+    ) -> Result<(), Error> {
         let id = id_hex(&grant.id);
         let pin = self.pins().get(&self.id(), &tenant.name).ok_or_else(|| {
             Error::denied(format!(
@@ -145,7 +151,9 @@ impl Vault {
                 tenant.name, tenant.name
             ))
         })?;
-        let bad = |why: &str| Error::integrity(format!("grant {id} is not one the customer signed: {why}; nothing was read"));
+        let bad = |why: &str| {
+            Error::integrity(format!("grant {id} is not one the customer signed: {why}; nothing was read"))
+        };
         if tenant_fingerprint(&tenant.signer) != pin.fingerprint {
             return Err(bad("the vault shows another tenant signing key than the one pinned"));
         }

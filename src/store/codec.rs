@@ -52,6 +52,8 @@ mod tests {
             levels: vec![],
             max_access_secs: 1,
             request_ttl_secs: 2,
+            signer: [3; 32],
+            manifest: "note".into(),
         };
         let mut bytes = encode("tenant", &t).unwrap();
         assert_eq!(decode::<TenantRecord>("tenant", &bytes).unwrap(), t);

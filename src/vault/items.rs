@@ -354,7 +354,10 @@ fn no_item(tenant: &str, item: &str) -> Error {
 fn put_detail(header: &Header, stored: &ItemRecord, replaced: bool, manifest: &[u8; 32]) -> String {
     let replaced = if replaced { " (replaced)" } else { "" };
     let manifest = crate::format::hex(manifest);
-    format!("level {} epoch {} size {}{replaced}; manifest {manifest}", header.level, header.epoch, stored.size)
+    format!(
+        "level {} epoch {} size {}{replaced}; manifest {manifest}",
+        header.level, header.epoch, stored.size
+    )
 }
 
 /// Checks that a raw envelope's epochs exist for its level and its fingerprint is the one

@@ -30,7 +30,12 @@ pub fn manifest_hash(note: &str) -> [u8; 32] {
 }
 
 /// Parses `note` and checks it is a manifest of `tenant` of vault `vault`, signed by `signer`.
-pub fn open_manifest(note: &str, vault: &[u8; 16], tenant: &str, signer: &[u8; 32]) -> Result<Manifest, Error> {
+pub fn open_manifest(
+    note: &str,
+    vault: &[u8; 16],
+    tenant: &str,
+    signer: &[u8; 32],
+) -> Result<Manifest, Error> {
     let parsed = SignedNote::decode(note)
         .map_err(|e| Error::integrity(format!("the manifest of tenant {tenant:?} is malformed: {e}")))?;
     let name = origin(vault, tenant);
@@ -43,7 +48,9 @@ pub fn open_manifest(note: &str, vault: &[u8; 16], tenant: &str, signer: &[u8; 3
     let manifest = Manifest::decode(&parsed.body)
         .map_err(|e| Error::integrity(format!("the manifest of tenant {tenant:?} is malformed: {e}")))?;
     if manifest.origin != name {
-        return Err(Error::integrity(format!("the manifest of tenant {tenant:?} names another vault or tenant")));
+        return Err(Error::integrity(format!(
+            "the manifest of tenant {tenant:?} names another vault or tenant"
+        )));
     }
     Ok(manifest)
 }
@@ -85,7 +92,9 @@ impl Vault {
             )));
         }
         let states: Vec<_> = m.levels.iter().map(|l| (l.name.clone(), l.epoch, l.public)).collect();
-        if states != stated(after) || (m.max_access_secs, m.request_ttl_secs) != (after.max_access_secs, after.request_ttl_secs) {
+        if states != stated(after)
+            || (m.max_access_secs, m.request_ttl_secs) != (after.max_access_secs, after.request_ttl_secs)
+        {
             return Err(Error::usage(format!(
                 "the new manifest of tenant {:?} does not state the levels and policy this change leaves",
                 after.name
@@ -165,7 +174,7 @@ impl Vault {
     }
 
     /// The trust store writers check manifests against.
-    pub fn pins(&self) -> &Pins {
+    pub fn pins(&self) -> &std::sync::Arc<Pins> {
         &self.pins
     }
 }

@@ -133,7 +133,9 @@ impl Vault {
         let tx = self.store().begin_write()?;
         let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
         let parsed = super::open_manifest(manifest, &self.id(), tenant, &before.signer)?;
-        for (what, v) in [("maximum access", parsed.max_access_secs), ("request TTL", parsed.request_ttl_secs)] {
+        for (what, v) in
+            [("maximum access", parsed.max_access_secs), ("request TTL", parsed.request_ttl_secs)]
+        {
             if !(1..=MAX_DURATION_SECS).contains(&v) {
                 return Err(Error::usage(format!("{what} must be between 1 second and 30 days")));
             }

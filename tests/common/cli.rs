@@ -27,6 +27,7 @@ impl Env {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
             .args(args)
             .env("LOCKBOX_VAULT", self.dir.path().join("vault"))
+            .env("LOCKBOX_TRUST", self.dir.path().join("trust"))
             .env("LOCKBOX_PASSPHRASE", pass)
             .env("LOCKBOX_ACTOR", "alice")
             .env_remove("LOCKBOX_WAIT")
