@@ -1,0 +1,418 @@
+//! The operator is the attacker: every test here edits the vault's records through the
+//! library's own store API (or rolls the whole database file back), exactly as someone holding
+//! the database could, and shows that the customer-rooted checks refuse and nothing leaks: no
+//! key blob wrapped to a key the customer did not approve, no item wrapped to an epoch the
+//! newest manifest retired, no keyring command on a vault whose manifest is not the keyring's.
+
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lockbox::crypto::{SecretKey, SigningKey, fingerprint, sign_note, tenant_fingerprint};
+use lockbox::format::{Header, KdfParams, Manifest, SignedNote, origin};
+use lockbox::keyring::{Identity, KeyState, Keyring, Passphrase};
+use lockbox::lockbox::{NewRequest, id_hex, request_digest};
+use lockbox::store::records::{GrantRecord, RequestRecord, TenantRecord};
+use lockbox::store::raw::{RawWrite, Table};
+use lockbox::store::{RedbStore, Store, Writes};
+use lockbox::trust::Pins;
+use lockbox::vault::{Caller, DB_FILE, ErrorKind, PutOptions, Vault};
+
+const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+
+/// Three parties on their own machines: the customer (keyring, and the trust store of the
+/// machine that created the tenant), a writer and the engineer eve (each with their own trust
+/// store, pinned from the fingerprint the customer gave them), and the operator (the store).
+struct World {
+    dir: tempfile::TempDir,
+    vault: Option<Vault>,
+    keyring: Keyring,
+    eve: Identity,
+    customer_pins: Arc<Pins>,
+    writer_pins: Arc<Pins>,
+    eve_pins: Arc<Pins>,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let mut vault = Vault::init(&dir.path().join("vault")).unwrap();
+        vault.set_actor("alice");
+        let pass = Passphrase::new("pw".into());
+        let mut keyring = Keyring::create(&dir.path().join("acme.keyring"), &pass, CHEAP).unwrap();
+        let levels: Vec<String> = ["internal", "secret"].map(String::from).to_vec();
+        let record = lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
+        vault.enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap();
+        let eve = Identity::open(&dir.path().join("eve.id"), &pass).unwrap();
+        // The fingerprint travels outside the vault (the support case): the others pin it.
+        let fp = tenant_fingerprint(&record.signer);
+        let (writer_pins, eve_pins) = (Arc::new(Pins::in_memory()), Arc::new(Pins::in_memory()));
+        writer_pins.pin(&vault.id(), "acme", fp).unwrap();
+        eve_pins.pin(&vault.id(), "acme", fp).unwrap();
+        let customer_pins = vault.pins().clone();
+        World { dir, vault: Some(vault), keyring, eve, customer_pins, writer_pins, eve_pins }
+    }
+
+    fn vault(&self) -> &Vault {
+        self.vault.as_ref().unwrap()
+    }
+
+    fn writer(&self) -> Vault {
+        self.vault().with_pins(self.writer_pins.clone()).acting_as(Caller::new("writer"))
+    }
+
+    fn engineer(&self) -> Vault {
+        self.vault().with_pins(self.eve_pins.clone()).acting_as(Caller::new("eve"))
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("vault").join(DB_FILE)
+    }
+
+    fn put(&self, item: &str, level: &str) -> Result<(), lockbox::vault::Error> {
+        let opts = PutOptions { replace: true, ..Default::default() };
+        self.writer().put("acme", item, level, &mut Cursor::new(item.as_bytes()), opts).map(|_| ())
+    }
+
+    /// Files a request as eve; returns its id and the digest eve's client computes from her
+    /// own key (what she puts in the support case).
+    fn request(&self, levels: &[&str], duration: u64) -> (String, [u8; 32]) {
+        let levels: Vec<String> = levels.iter().map(|l| l.to_string()).collect();
+        let req = NewRequest {
+            tenant: "acme",
+            engineer: "eve",
+            levels: &levels,
+            reason: "disk full",
+            case_id: "CS-1",
+            duration_secs: Some(duration),
+        };
+        let record = self.engineer().create_request(&req).unwrap();
+        let digest = request_digest(&self.vault().id(), &record, &self.eve.secret.public().0);
+        (id_hex(&record.id), digest)
+    }
+
+    fn approve(&mut self, id: &str, expect: Option<&[u8; 32]>) -> Result<GrantRecord, lockbox::vault::Error> {
+        let vault = self.vault.as_ref().unwrap();
+        lockbox::customer::approve_request(vault, &mut self.keyring, id, None, None, expect)
+    }
+
+    fn engineer_get(&self, item: &str) -> Result<Vec<u8>, lockbox::vault::Error> {
+        let vault = self.engineer();
+        let keys = vault.engineer_keys(&self.eve, "acme")?;
+        let mut out = Vec::new();
+        vault.get("acme", item, &keys, &mut out).map(|_| out)
+    }
+
+    fn tenant(&self) -> TenantRecord {
+        self.vault().tenant("acme").unwrap()
+    }
+
+    /// The operator at work: closes the vault, edits through the store API, reopens.
+    fn operator(&mut self, f: impl FnOnce(&dyn Writes)) {
+        drop(self.vault.take());
+        let store = RedbStore::open(&self.db()).unwrap();
+        let tx = store.begin_write().unwrap();
+        f(&*tx);
+        tx.commit().unwrap();
+        drop(store);
+        self.reopen();
+    }
+
+    fn reopen(&mut self) {
+        let mut vault = Vault::open(&self.dir.path().join("vault")).unwrap().with_pins(self.customer_pins.clone());
+        vault.set_actor("alice");
+        self.vault = Some(vault);
+    }
+
+    fn item_header(&self, item: &str) -> Header {
+        let mut raw = Vec::new();
+        self.vault().get_raw("acme", item, &mut raw).unwrap();
+        Header::decode(&raw[..Header::declared_len(&raw).unwrap()]).unwrap()
+    }
+}
+
+fn integrity<T: std::fmt::Debug>(r: Result<T, lockbox::vault::Error>, needle: &str) {
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    assert!(e.message.contains(needle), "{needle:?} not in: {e}");
+}
+
+#[test]
+fn an_engineer_key_swapped_by_the_operator_gets_nothing_released() {
+    let mut w = World::new();
+    let (id, digest) = w.request(&["internal"], 3600);
+    let operator_key = SecretKey::generate().unwrap();
+    w.operator(|tx| {
+        let mut eve = tx.engineer("eve").unwrap().unwrap();
+        eve.public = operator_key.public().0;
+        tx.put_engineer(&eve).unwrap();
+    });
+    // The customer checks the digest eve gave in the support case: it names eve's own key.
+    integrity(w.approve(&id, Some(&digest)), "does not match the digest");
+    assert!(w.vault().grants(None, None).unwrap().is_empty(), "no grant, so no blob to the operator");
+    assert_eq!(w.vault().request(&id).unwrap().1.name(), "pending");
+    assert!(w.keyring.tenant("acme").unwrap().keys().all(|(_, _, s, _)| s != KeyState::Released));
+}
+
+#[test]
+fn a_key_pinned_by_an_earlier_approval_is_not_silently_replaced() {
+    let mut w = World::new();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    let pinned = *w.keyring.tenant("acme").unwrap().engineer("eve").unwrap();
+    assert_eq!(pinned, w.eve.secret.public().0);
+    let operator_key = SecretKey::generate().unwrap();
+    w.operator(|tx| {
+        let mut eve = tx.engineer("eve").unwrap().unwrap();
+        eve.public = operator_key.public().0;
+        tx.put_engineer(&eve).unwrap();
+    });
+    let (id, _) = w.request(&["secret"], 3600);
+    // Even a customer who skips the digest (confirming on a terminal) is stopped by the pin.
+    integrity(w.approve(&id, None), "as pinned by an earlier approval");
+    assert_eq!(w.vault().grants(None, None).unwrap().len(), 1, "only the first, honest grant");
+    // Re-trusting needs the fingerprint eve gives outside the vault: the operator's is refused.
+    let eve_fp = fingerprint(&w.eve.secret.public().0);
+    let vault = w.vault.clone().unwrap();
+    integrity(lockbox::customer::trust_engineer(&vault, &mut w.keyring, "acme", "eve", &eve_fp), "nothing was pinned");
+}
+
+#[test]
+fn the_engineer_reports_a_grant_wrapped_to_another_key() {
+    let mut w = World::new();
+    w.put("i1", "internal").unwrap();
+    let (id, _) = w.request(&["internal"], 3600);
+    let operator_key = SecretKey::generate().unwrap();
+    let real = w.eve.secret.public().0;
+    w.operator(|tx| {
+        let mut eve = tx.engineer("eve").unwrap().unwrap();
+        eve.public = operator_key.public().0;
+        tx.put_engineer(&eve).unwrap();
+    });
+    // A careless customer approves without the digest (nothing pinned eve's key yet).
+    w.approve(&id, None).unwrap();
+    w.operator(|tx| {
+        let mut eve = tx.engineer("eve").unwrap().unwrap();
+        eve.public = real;
+        tx.put_engineer(&eve).unwrap();
+    });
+    // Eve's client checks the signed grant against her own key and says so.
+    integrity(w.engineer_get("i1"), "was wrapped to key");
+}
+
+#[test]
+fn a_request_edited_after_the_engineer_filed_it_releases_nothing() {
+    let mut w = World::new();
+    let (id, digest) = w.request(&["internal"], 600);
+    let raw: [u8; 16] = std::array::from_fn(|i| u8::from_str_radix(&id[2 * i..2 * i + 2], 16).unwrap());
+    for edit in [
+        (|r: &mut RequestRecord| r.levels.push("secret".into())) as fn(&mut RequestRecord),
+        |r| r.duration_secs = 4 * 3600,
+        |r| r.reason = "routine".into(),
+    ] {
+        w.operator(|tx| {
+            let mut r = tx.request(&raw).unwrap().unwrap();
+            edit(&mut r);
+            tx.put_request(&r).unwrap();
+        });
+        integrity(w.approve(&id, Some(&digest)), "does not match the digest");
+        assert!(w.vault().grants(None, None).unwrap().is_empty());
+    }
+    // A prefix is not an approval's id: the whole id, or nothing.
+    assert_eq!(w.approve(&id[..8], Some(&digest)).unwrap_err().kind, ErrorKind::Usage);
+}
+
+#[test]
+fn a_tenant_record_rolled_back_is_refused_by_writers_and_by_the_keyring() {
+    let mut w = World::new();
+    w.put("before", "internal").unwrap();
+    let before = w.tenant();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    w.put("after", "internal").unwrap();
+    assert_eq!(w.item_header("after").key_epoch, 2);
+    // The operator restores the tenant as it was before the approval (epoch 1, manifest 1).
+    w.operator(|tx| tx.put_tenant(&before).unwrap());
+    integrity(w.put("later", "internal"), "older than seq 2 seen before");
+    assert!(w.vault().item("acme", "later").is_err(), "nothing was written");
+    let vault = w.vault.clone().unwrap();
+    integrity(
+        lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false),
+        "older than the one this keyring signed last",
+    );
+    integrity(lockbox::customer::add_level(&vault, &mut w.keyring, "acme", "pii"), "older");
+    assert_eq!(w.tenant(), before, "no keyring command changed the vault");
+}
+
+#[test]
+fn an_epoch_deleted_from_the_record_does_not_move_writers_back() {
+    let mut w = World::new();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    // The operator drops epoch 2 from the record but cannot re-sign the manifest.
+    w.operator(|tx| {
+        let mut t = tx.tenant("acme").unwrap().unwrap();
+        t.levels.iter_mut().find(|l| l.name == "internal").unwrap().epochs.pop();
+        tx.put_tenant(&t).unwrap();
+    });
+    // The writer follows the signed manifest (epoch 2); the commit then finds the record at
+    // epoch 1 and refuses rather than store an item the grant could read.
+    let r = w.put("new", "internal");
+    assert!(r.is_err(), "{r:?}");
+    assert!(w.vault().item("acme", "new").is_err());
+    assert_eq!(w.engineer_get("new").unwrap_err().kind, ErrorKind::NotFound);
+}
+
+#[test]
+fn rolling_the_whole_database_file_back_is_refused() {
+    let mut w = World::new();
+    w.put("one", "internal").unwrap();
+    let old = std::fs::read(w.db()).unwrap();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    w.put("two", "internal").unwrap();
+    drop(w.vault.take());
+    std::fs::write(w.db(), &old).unwrap();
+    w.reopen();
+    integrity(w.put("three", "internal"), "older than seq 2");
+    let vault = w.vault.clone().unwrap();
+    integrity(lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme"), "older");
+    integrity(lockbox::customer::resync(&vault, &mut w.keyring, "acme"), "never moves back");
+}
+
+#[test]
+fn a_level_key_substituted_by_the_operator_is_never_used() {
+    let mut w = World::new();
+    let operator_key = SecretKey::generate().unwrap();
+    let signed = w.tenant();
+    // 1. In the record only: writers take the key from the signed manifest instead.
+    w.operator(|tx| {
+        let mut t = signed.clone();
+        t.levels[0].epochs[0].public = operator_key.public().0;
+        tx.put_tenant(&t).unwrap();
+    });
+    let manifest = lockbox::vault::open_manifest(&signed.manifest, &w.vault().id(), "acme", &signed.signer).unwrap();
+    let stated = manifest.level(&signed.levels[0].name).unwrap().public;
+    w.put("x", &signed.levels[0].name).unwrap();
+    let h = w.item_header("x");
+    assert_eq!(h.fingerprint, fingerprint(&stated), "wrapped to the customer's key");
+    assert_ne!(h.fingerprint, fingerprint(&operator_key.public().0));
+    // 2. In the manifest's text: the signature no longer verifies.
+    w.operator(|tx| {
+        let mut t = signed.clone();
+        t.manifest = t.manifest.replace(&lockbox::format::hex(&stated), &lockbox::format::hex(&operator_key.public().0));
+        tx.put_tenant(&t).unwrap();
+    });
+    integrity(w.put("y", &signed.levels[0].name), "does not verify");
+    // 3. A whole manifest re-signed with the operator's own tenant key: not the pinned key.
+    let forged_key = SigningKey::generate().unwrap();
+    let mut m = manifest.clone();
+    m.levels[0].public = operator_key.public().0;
+    let note = sign_note(&forged_key, &origin(&w.vault().id(), "acme"), m.encode()).encode();
+    w.operator(|tx| {
+        let mut t = signed.clone();
+        t.signer = forged_key.public();
+        t.manifest = note.clone();
+        tx.put_tenant(&t).unwrap();
+    });
+    integrity(w.put("z", &signed.levels[0].name), "not the pinned");
+    let vault = w.vault.clone().unwrap();
+    integrity(lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false), "signing key");
+}
+
+#[test]
+fn a_deleted_tenant_is_not_created_again_over_released_keys() {
+    let mut w = World::new();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    w.operator(|tx| assert!(tx.remove_tenant("acme").unwrap()));
+    let vault = w.vault.clone().unwrap();
+    let levels = vec!["internal".to_string()];
+    integrity(lockbox::customer::create_tenant(&vault, &mut w.keyring, "acme", &levels), "removed outside lockbox");
+    // A level dropped from the record is still in the signed manifest: not added again.
+    let mut w = World::new();
+    w.operator(|tx| {
+        let mut t = tx.tenant("acme").unwrap().unwrap();
+        t.levels.retain(|l| l.name != "secret");
+        tx.put_tenant(&t).unwrap();
+    });
+    let vault = w.vault.clone().unwrap();
+    let e = lockbox::customer::add_level(&vault, &mut w.keyring, "acme", "secret").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+}
+
+#[test]
+fn every_signed_statement_is_checked_for_its_tenant_vault_kind_and_bytes() {
+    let mut w = World::new();
+    let t = w.tenant();
+    let vault_id = w.vault().id();
+    let open = |note: &str, tenant: &str| lockbox::vault::open_manifest(note, &vault_id, tenant, &t.signer);
+    assert!(open(&t.manifest, "acme").is_ok());
+    // One flipped byte anywhere in the note: malformed or unsigned, never accepted.
+    for i in 0..t.manifest.len() {
+        let mut bytes = t.manifest.clone().into_bytes();
+        bytes[i] ^= 1;
+        let Ok(text) = String::from_utf8(bytes) else { continue };
+        assert!(open(&text, "acme").is_err(), "flip at {i} accepted");
+    }
+    // Another tenant's name, or another vault's id.
+    assert!(open(&t.manifest, "globex").is_err());
+    assert!(lockbox::vault::open_manifest(&t.manifest, &[0; 16], "acme", &t.signer).is_err());
+    // Another kind signed by the same key: a grant is never a manifest.
+    let (id, digest) = w.request(&["internal"], 3600);
+    let grant = w.approve(&id, Some(&digest)).unwrap();
+    assert!(open(&grant.note, "acme").is_err());
+    // Expired: writers refuse it once past its expiry, by their own clock.
+    let m = Manifest::decode(&SignedNote::decode(&w.tenant().manifest).unwrap().body).unwrap();
+    let late = w.writer().acting_as(Caller::at("writer", m.expires));
+    let r = late.put("acme", "late", "internal", &mut Cursor::new(b"x"), PutOptions::default());
+    integrity(r, "expired");
+    drop(late);
+    // A grant note flipped or swapped: the engineer refuses it.
+    w.put("i1", "internal").unwrap();
+    let (id2, digest2) = w.request(&["secret"], 3600);
+    let other = w.approve(&id2, Some(&digest2)).unwrap();
+    w.operator(|tx| {
+        let mut g = tx.grant(&grant.id).unwrap().unwrap();
+        g.note = other.note.clone();
+        tx.put_grant(&g).unwrap();
+    });
+    integrity(w.engineer_get("i1"), "not one the customer signed");
+}
+
+#[test]
+fn a_keyring_restored_from_an_older_copy_needs_an_explicit_resync() {
+    let mut w = World::new();
+    let old_copy = std::fs::read(w.keyring.path()).unwrap();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false).unwrap();
+    std::fs::write(w.keyring.path(), &old_copy).unwrap();
+    let mut old = Keyring::open(w.keyring.path(), &Passphrase::new("pw".into())).unwrap();
+    integrity(lockbox::customer::rotate_level(&vault, &mut old, "acme", "secret", false), "--resync");
+    let r = lockbox::customer::resync(&vault, &mut old, "acme").unwrap();
+    assert_eq!((r.from, r.to), (1, 2));
+    assert_eq!(r.missing, vec![("internal".to_string(), 2)], "the lost key is named");
+    lockbox::customer::rotate_level(&vault, &mut old, "acme", "secret", false).unwrap();
+    // A chain with a manifest removed from the log cannot be resynced over.
+    let mut w = World::new();
+    let old_copy = std::fs::read(w.keyring.path()).unwrap();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false).unwrap();
+    lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false).unwrap();
+    std::fs::write(w.keyring.path(), &old_copy).unwrap();
+    drop(vault);
+    // The operator deletes the log entry of the middle manifest (seq 2).
+    drop(w.vault.take());
+    {
+        let store = RedbStore::open(&w.db()).unwrap();
+        let tx = store.begin_raw_write().unwrap();
+        let entries = lockbox::audit::entries(&tx, Some("acme")).unwrap();
+        let middle = entries.iter().filter(|e| e.action == "manifest").nth(1).unwrap();
+        tx.remove(Table::Audit, &middle.seq.to_be_bytes()).unwrap();
+        tx.commit().unwrap();
+    }
+    w.reopen();
+    let mut old = Keyring::open(w.keyring.path(), &Passphrase::new("pw".into())).unwrap();
+    let vault = w.vault.clone().unwrap();
+    assert!(lockbox::customer::resync(&vault, &mut old, "acme").is_err());
+}
