@@ -368,10 +368,24 @@ fn every_signed_statement_is_checked_for_its_tenant_vault_kind_and_bytes() {
     let r = late.put("acme", "late", "internal", &mut Cursor::new(b"x"), PutOptions::default());
     integrity(r, "expired");
     drop(late);
-    // A grant note flipped or swapped: the engineer refuses it.
+    // A grant note flipped or swapped, or its key blobs changed: the engineer refuses it.
     w.put("i1", "internal").unwrap();
     let (id2, digest2) = w.request(&["secret"], 3600);
     let other = w.approve(&id2, Some(&digest2)).unwrap();
+    w.operator(|tx| {
+        let mut g = tx.grant(&grant.id).unwrap().unwrap();
+        g.keys.push(g.keys[0].clone());
+        tx.put_grant(&g).unwrap();
+    });
+    integrity(w.engineer_get("i1"), "not one the customer signed");
+    w.operator(|tx| {
+        let mut g = tx.grant(&grant.id).unwrap().unwrap();
+        g.keys.pop();
+        let last = g.note.len() - 3;
+        g.note.replace_range(last..last + 1, if &g.note[last..last + 1] == "A" { "B" } else { "A" });
+        tx.put_grant(&g).unwrap();
+    });
+    integrity(w.engineer_get("i1"), "not one the customer signed");
     w.operator(|tx| {
         let mut g = tx.grant(&grant.id).unwrap().unwrap();
         g.note = other.note.clone();
