@@ -1,0 +1,122 @@
+//! Customer-rooted trust from the command line: writers pin the tenant key, approvals check
+//! the engineer's digest, request text cannot pass for a field, keyrings resync explicitly.
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use cli::Env;
+
+/// A vault with tenant acme (internal, secret), created on this machine (so pinned here), and
+/// engineer eve enrolled.
+fn setup() -> Env {
+    let env = Env::empty();
+    env.ok(&["init"], b"");
+    let out = env.ok(&["tenant", "create", "acme", "--levels", "internal,secret", "--keyring", &env.path("k")], b"");
+    assert!(out.contains("tenant signing key ") && out.contains("lockbox tenant trust acme"), "{out}");
+    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
+    env
+}
+
+fn fingerprint(env: &Env) -> String {
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["--json", "tenant", "show", "acme"], b"")).unwrap();
+    v["signing_key_fingerprint"].as_str().unwrap().to_owned()
+}
+
+fn request(env: &Env, reason: &str) -> (String, String) {
+    let out = env.ok(
+        &[
+            "request", "create", "--tenant", "acme", "--identity", &env.path("eve.id"), "--levels", "internal",
+            "--reason", reason, "--case", "CS-9",
+        ],
+        b"",
+    );
+    let mut lines = out.lines();
+    let id = lines.next().unwrap().to_owned();
+    let digest = lines.next().unwrap().strip_prefix("digest ").unwrap().to_owned();
+    (id, digest)
+}
+
+#[test]
+fn a_writer_on_another_machine_pins_the_tenant_before_writing() {
+    let env = setup();
+    let fp = fingerprint(&env);
+    assert_eq!(fp.len(), 64);
+    let writer = env.path("writer.trust");
+    let put = |trust: &str, extra: &[&str]| {
+        let mut args = vec!["--trust", trust, "put", "acme", "doc", "--level", "internal", "--replace"];
+        args.extend_from_slice(extra);
+        env.run(&args, b"data")
+    };
+    let out = put(&writer, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("not pinned") && stderr.contains("lockbox tenant trust acme"), "{stderr}");
+    env.fails(&["--trust", &writer, "tenant", "trust", "acme", "xyz"], 2);
+    env.ok(&["--trust", &writer, "tenant", "trust", "acme", &"ab".repeat(32)], b"");
+    let out = put(&writer, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("not the pinned"), "{stderr}");
+    env.ok(&["--trust", &writer, "tenant", "trust", "acme", &fp], b"");
+    assert!(put(&writer, &[]).status.success());
+    let text = std::fs::read_to_string(&writer).unwrap();
+    assert!(text.contains(&fp) && text.contains(" acme "), "{text}");
+    // Trust on first use only when asked for, and said out loud.
+    let out = put(&env.path("tofu.trust"), &["--tofu"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("on first use"));
+}
+
+#[test]
+fn an_approval_off_a_terminal_needs_the_engineers_digest_and_checks_it() {
+    let env = setup();
+    env.ok(&["put", "acme", "doc", "--level", "internal"], b"data");
+    let (id, digest) = request(&env, "disk full");
+    let keyring = env.path("k");
+    let e = env.fails(&["request", "approve", &id, "--keyring", &keyring], 2);
+    assert!(e.contains("--expect"), "{e}");
+    env.fails(&["request", "approve", &id[..8], "--expect", &digest, "--keyring", &keyring], 2);
+    let e = env.fails(&["request", "approve", &id, "--expect", &"0".repeat(64), "--keyring", &keyring], 5);
+    assert!(e.contains("does not match") && e.contains("nothing was released"), "{e}");
+    assert_eq!(env.ok(&["--json", "grant", "list"], b"").trim(), "[]");
+    let shown = env.ok(&["request", "show", &id], b"");
+    assert!(shown.contains(&format!("digest    {digest}")), "the customer sees the same digest: {shown}");
+    let grant = env.ok(&["request", "approve", &id, "--expect", &digest, "--keyring", &keyring], b"");
+    assert_eq!(grant.trim().len(), 32);
+    assert_eq!(env.ok(&["get", "acme", "doc", "--identity", &env.path("eve.id")], b""), "data");
+}
+
+#[test]
+fn request_text_cannot_pass_for_another_field() {
+    let env = setup();
+    let (id, _) = request(&env, "routine\nlevels    secret\u{202e}terces");
+    let shown = env.ok(&["request", "show", &id], b"");
+    let levels: Vec<&str> = shown.lines().filter(|l| l.starts_with("levels")).collect();
+    assert_eq!(levels, ["levels    internal"], "{shown}");
+    assert!(shown.contains("routine\\nlevels") && shown.contains("\\u{202e}"), "{shown}");
+    // The security fields come before any free text.
+    let pos = |what: &str| shown.find(what).unwrap();
+    assert!(pos("digest") < pos("reason") && pos("levels") < pos("reason"), "{shown}");
+}
+
+#[test]
+fn a_keyring_restored_from_an_older_copy_is_resynced_explicitly() {
+    let env = setup();
+    let keyring = env.path("k");
+    let old = std::fs::read(&keyring).unwrap();
+    env.ok(&["level", "rotate", "acme", "internal", "--keyring", &keyring], b"");
+    std::fs::write(&keyring, &old).unwrap();
+    let e = env.fails(&["level", "rotate", "acme", "secret", "--keyring", &keyring], 5);
+    assert!(e.contains("--resync") || e.contains("resync"), "{e}");
+    let out = env.ok(&["tenant", "resync", "acme", "--keyring", &keyring], b"");
+    assert!(out.contains("seq 2") && out.contains("internal@2"), "{out}");
+    env.ok(&["level", "rotate", "acme", "secret", "--keyring", &keyring], b"");
+    let out = env.ok(&["tenant", "refresh", "acme", "--keyring", &keyring], b"");
+    assert!(out.contains("writers accept it until"), "{out}");
+    // verify --keyring names the key the restored copy lost.
+    let out = env.run(&["verify", "--keyring", &keyring], b"");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{stdout}");
+    assert!(stdout.contains("level \"internal\" epoch 2 is registered but this keyring has no key"), "{stdout}");
+    assert_eq!(stdout.matches("DAMAGED").count(), 1, "{stdout}");
+}
