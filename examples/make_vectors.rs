@@ -245,8 +245,89 @@ fn main() {
         "empty final chunk",
     );
     println!("wrote {} vectors to {}", w.count, w.dir.display());
+    notes(&w.dir.join("notes"));
     let corpus = std::env::args().nth(2).unwrap_or_else(|| "fuzz/corpus".into());
     seeds(Path::new(&corpus));
+}
+
+/// The signing key of the signed-note vectors (its 32-byte Ed25519 seed).
+const SIGNING_SEED: [u8; 32] = [0x55; 32];
+
+fn sample_manifest() -> lockbox::format::Manifest {
+    use lockbox::format::{Manifest, ManifestLevel, origin};
+    Manifest {
+        origin: origin(&[0xab; 16], "acme"),
+        seq: 2,
+        prev: [0x66; 32],
+        issued: 1_800_000_000,
+        expires: 1_800_604_800,
+        max_access_secs: 14_400,
+        request_ttl_secs: 43_200,
+        levels: vec![
+            ManifestLevel { name: "internal".into(), epoch: 2, public: public(), released: vec![1] },
+            ManifestLevel { name: "secret".into(), epoch: 1, public: [0x77; 32], released: vec![] },
+        ],
+    }
+}
+
+fn sample_grant() -> lockbox::format::GrantNote {
+    lockbox::format::GrantNote {
+        origin: lockbox::format::origin(&[0xab; 16], "acme"),
+        grant: [1; 16],
+        request: [2; 16],
+        digest: [3; 32],
+        engineer: "eve".into(),
+        engineer_fingerprint: [4; 16],
+        not_after: 1_800_003_600,
+        manifest_before: [5; 32],
+        manifest_after: [6; 32],
+        keys: vec![("internal".into(), 1, [7; 16])],
+        blobs: [8; 32],
+    }
+}
+
+/// Signed-note vectors (manifests and grants): the note, the signer's public key, and whether
+/// a verifier for that origin must accept it.
+fn notes(dir: &Path) {
+    use lockbox::crypto::{SigningKey, sign_note};
+    std::fs::create_dir_all(dir).unwrap();
+    let key = SigningKey::from_seed(&SIGNING_SEED);
+    let m = sample_manifest();
+    let manifest = sign_note(&key, &m.origin, m.encode()).encode();
+    let g = sample_grant();
+    let grant = sign_note(&key, &g.origin, g.encode()).encode();
+    let other = SigningKey::from_seed(&[0x56; 32]);
+    let mut cases: Vec<(&str, &str, String, &str)> = vec![
+        ("manifest-valid", "a manifest signed by the tenant key", manifest.clone(), "valid"),
+        ("grant-valid", "a grant signed by the tenant key", grant.clone(), "valid"),
+        ("manifest-other-key", "signed by another key", sign_note(&other, &m.origin, m.encode()).encode(), "invalid"),
+        ("manifest-body-altered", "epoch 2 changed to 3 after signing", manifest.replace("internal 2 ", "internal 3 "), "invalid"),
+        ("manifest-other-name", "the signature line names another origin", manifest.replace(&format!("\u{2014} {}", m.origin), &format!("\u{2014} {}x", m.origin)), "invalid"),
+        ("manifest-two-signatures", "a second signature line", format!("{manifest}{}", manifest.lines().last().unwrap()) + "\n", "invalid"),
+        ("manifest-noncanonical-number", "seq written as 02", sign_note(&key, &m.origin, m.encode().replace("seq 2", "seq 02")).encode(), "invalid"),
+        ("manifest-unsorted-levels", "levels out of order", {
+            let mut u = m.clone();
+            u.levels.reverse();
+            sign_note(&key, &m.origin, u.encode()).encode()
+        }, "invalid"),
+        ("manifest-expires-before-issued", "expires before issued", {
+            let mut u = m.clone();
+            u.expires = u.issued;
+            sign_note(&key, &m.origin, u.encode()).encode()
+        }, "invalid"),
+    ];
+    cases.push(("grant-as-manifest", "a grant's body under the manifest kind line", sign_note(&key, &g.origin, g.encode().replace("lockbox.v1 grant", "lockbox.v1 manifest")).encode(), "invalid"));
+    for (name, description, note, expect) in cases {
+        let v = json!({
+            "name": name,
+            "description": description,
+            "public": hex(&key.public()),
+            "seed": hex(&SIGNING_SEED),
+            "note": note,
+            "expect": expect,
+        });
+        std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&v).unwrap() + "\n").unwrap();
+    }
 }
 
 /// Valid objects of every kind, one file each, as fuzz seeds.
@@ -332,6 +413,18 @@ fn seeds(corpus: &Path) {
     };
     let blob = GrantKeyBlob { context, ephemeral: [8; 32], wrapped: [9; 48] };
     put("grant_blob", "one", &blob.encode());
+    {
+        use lockbox::crypto::{SigningKey, sign_note};
+        let key = SigningKey::from_seed(&SIGNING_SEED);
+        let m = sample_manifest();
+        put("signed_note", "manifest", sign_note(&key, &m.origin, m.encode()).encode().as_bytes());
+        put("signed_note", "manifest-body", m.encode().as_bytes());
+        let g = sample_grant();
+        put("signed_note", "grant", sign_note(&key, &g.origin, g.encode()).encode().as_bytes());
+        put("signed_note", "grant-body", g.encode().as_bytes());
+        let pin = |t: &str| lockbox::format::PinLine { vault: [1; 16], tenant: t.into(), fingerprint: [2; 32], seen: 3 };
+        put("trust_store", "two", lockbox::format::encode_pins(&[pin("acme"), pin("globex")]).as_bytes());
+    }
 
     let tenant = TenantRecord {
         name: "acme".into(),

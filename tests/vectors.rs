@@ -70,3 +70,44 @@ fn every_vector_has_its_expected_outcome() {
     }
     assert!(valid >= 7 && invalid >= 30, "{valid} valid, {invalid} invalid");
 }
+
+/// The signed-note vectors (tests/vectors/notes/): a verifier for the note's origin, holding
+/// the signer's public key, accepts exactly the valid ones, each as the kind its first line
+/// names; and signing a valid body again with the vector's seed gives the same note (Ed25519
+/// is deterministic), so the bytes are pinned, not only their validity.
+#[test]
+fn every_signed_note_vector_has_its_expected_outcome() {
+    use lockbox::crypto::{SigningKey, sign_note, verify_note};
+    use lockbox::format::{GrantNote, Manifest, SignedNote, note_kind, parse_origin};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/notes");
+    let (mut valid, mut invalid) = (0, 0);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let public: [u8; 32] = unhex(v["public"].as_str().unwrap()).try_into().unwrap();
+        let note = v["note"].as_str().unwrap();
+        let accepted = (|| -> Option<()> {
+            let n = SignedNote::decode(note).ok()?;
+            parse_origin("origin", &n.name).ok()?;
+            verify_note(&n, &n.name, &public).ok()?;
+            let origin = match note_kind(&n.body)? {
+                "manifest" => Manifest::decode(&n.body).ok()?.origin,
+                "grant" => GrantNote::decode(&n.body).ok()?.origin,
+                _ => return None,
+            };
+            (origin == n.name).then_some(())
+        })()
+        .is_some();
+        let name = v["name"].as_str().unwrap();
+        assert_eq!(accepted, v["expect"] == "valid", "{name}");
+        if accepted {
+            let seed: [u8; 32] = unhex(v["seed"].as_str().unwrap()).try_into().unwrap();
+            let n = SignedNote::decode(note).unwrap();
+            assert_eq!(sign_note(&SigningKey::from_seed(&seed), &n.name, n.body.clone()).encode(), note, "{name}");
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    assert!(valid >= 2 && invalid >= 8, "{valid} valid, {invalid} invalid");
+}

@@ -108,6 +108,36 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 mod tests {
     use super::*;
 
+    fn unhex<const N: usize>(text: &str) -> [u8; N] {
+        std::array::from_fn(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap())
+    }
+
+    /// RFC 8032, section 7.1, TEST 1 (empty message) and TEST 2 (one byte), through lockbox's
+    /// own wrapper.
+    #[test]
+    fn rfc_8032_known_answers() {
+        let cases = [
+            (
+                "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+                "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+                &[][..],
+                "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+            ),
+            (
+                "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+                "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+                &[0x72][..],
+                "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+            ),
+        ];
+        for (seed, public, message, signature) in cases {
+            let key = SigningKey::from_seed(&unhex(seed));
+            assert_eq!(key.public(), unhex::<32>(public));
+            assert_eq!(key.sign(message), unhex::<64>(signature));
+            assert!(verify_signature(&key.public(), message, &unhex(signature)).is_ok());
+        }
+    }
+
     #[test]
     fn signs_and_refuses_another_message_or_key() {
         let key = SigningKey::from_seed(&[7; 32]);

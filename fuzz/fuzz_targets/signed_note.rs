@@ -1,0 +1,21 @@
+//! Signed notes and the statements they carry (manifests, grants): one parser each, strict and
+//! canonical. Whatever decodes re-encodes to the same text, and no text is two kinds.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use lockbox::format::{GrantNote, Manifest, SignedNote};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(note) = SignedNote::decode(text) {
+        assert_eq!(note.encode(), text);
+    }
+    let manifest = Manifest::decode(text);
+    if let Ok(m) = &manifest {
+        assert_eq!(m.encode(), text);
+    }
+    let grant = GrantNote::decode(text);
+    if let Ok(g) = &grant {
+        assert_eq!(g.encode(), text);
+    }
+    assert!(manifest.is_err() || grant.is_err(), "one text, two kinds");
+});
