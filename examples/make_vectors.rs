@@ -300,23 +300,63 @@ fn notes(dir: &Path) {
     let mut cases: Vec<(&str, &str, String, &str)> = vec![
         ("manifest-valid", "a manifest signed by the tenant key", manifest.clone(), "valid"),
         ("grant-valid", "a grant signed by the tenant key", grant.clone(), "valid"),
-        ("manifest-other-key", "signed by another key", sign_note(&other, &m.origin, m.encode()).encode(), "invalid"),
-        ("manifest-body-altered", "epoch 2 changed to 3 after signing", manifest.replace("internal 2 ", "internal 3 "), "invalid"),
-        ("manifest-other-name", "the signature line names another origin", manifest.replace(&format!("\u{2014} {}", m.origin), &format!("\u{2014} {}x", m.origin)), "invalid"),
-        ("manifest-two-signatures", "a second signature line", format!("{manifest}{}", manifest.lines().last().unwrap()) + "\n", "invalid"),
-        ("manifest-noncanonical-number", "seq written as 02", sign_note(&key, &m.origin, m.encode().replace("seq 2", "seq 02")).encode(), "invalid"),
-        ("manifest-unsorted-levels", "levels out of order", {
-            let mut u = m.clone();
-            u.levels.reverse();
-            sign_note(&key, &m.origin, u.encode()).encode()
-        }, "invalid"),
-        ("manifest-expires-before-issued", "expires before issued", {
-            let mut u = m.clone();
-            u.expires = u.issued;
-            sign_note(&key, &m.origin, u.encode()).encode()
-        }, "invalid"),
+        (
+            "manifest-other-key",
+            "signed by another key",
+            sign_note(&other, &m.origin, m.encode()).encode(),
+            "invalid",
+        ),
+        (
+            "manifest-body-altered",
+            "epoch 2 changed to 3 after signing",
+            manifest.replace("internal 2 ", "internal 3 "),
+            "invalid",
+        ),
+        (
+            "manifest-other-name",
+            "the signature line names another origin",
+            manifest.replace(&format!("\u{2014} {}", m.origin), &format!("\u{2014} {}x", m.origin)),
+            "invalid",
+        ),
+        (
+            "manifest-two-signatures",
+            "a second signature line",
+            format!("{manifest}{}", manifest.lines().last().unwrap()) + "\n",
+            "invalid",
+        ),
+        (
+            "manifest-noncanonical-number",
+            "seq written as 02",
+            sign_note(&key, &m.origin, m.encode().replace("seq 2", "seq 02")).encode(),
+            "invalid",
+        ),
+        (
+            "manifest-unsorted-levels",
+            "levels out of order",
+            {
+                let mut u = m.clone();
+                u.levels.reverse();
+                sign_note(&key, &m.origin, u.encode()).encode()
+            },
+            "invalid",
+        ),
+        (
+            "manifest-expires-before-issued",
+            "expires before issued",
+            {
+                let mut u = m.clone();
+                u.expires = u.issued;
+                sign_note(&key, &m.origin, u.encode()).encode()
+            },
+            "invalid",
+        ),
     ];
-    cases.push(("grant-as-manifest", "a grant's body under the manifest kind line", sign_note(&key, &g.origin, g.encode().replace("lockbox.v1 grant", "lockbox.v1 manifest")).encode(), "invalid"));
+    cases.push((
+        "grant-as-manifest",
+        "a grant's body under the manifest kind line",
+        sign_note(&key, &g.origin, g.encode().replace("lockbox.v1 grant", "lockbox.v1 manifest")).encode(),
+        "invalid",
+    ));
     for (name, description, note, expect) in cases {
         let v = json!({
             "name": name,
@@ -326,7 +366,8 @@ fn notes(dir: &Path) {
             "note": note,
             "expect": expect,
         });
-        std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&v).unwrap() + "\n").unwrap();
+        std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&v).unwrap() + "\n")
+            .unwrap();
     }
 }
 
@@ -422,7 +463,12 @@ fn seeds(corpus: &Path) {
         let g = sample_grant();
         put("signed_note", "grant", sign_note(&key, &g.origin, g.encode()).encode().as_bytes());
         put("signed_note", "grant-body", g.encode().as_bytes());
-        let pin = |t: &str| lockbox::format::PinLine { vault: [1; 16], tenant: t.into(), fingerprint: [2; 32], seen: 3 };
+        let pin = |t: &str| lockbox::format::PinLine {
+            vault: [1; 16],
+            tenant: t.into(),
+            fingerprint: [2; 32],
+            seen: 3,
+        };
         put("trust_store", "two", lockbox::format::encode_pins(&[pin("acme"), pin("globex")]).as_bytes());
     }
 

@@ -11,22 +11,34 @@ use cli::Env;
 fn setup() -> Env {
     let env = Env::empty();
     env.ok(&["init"], b"");
-    let out = env.ok(&["tenant", "create", "acme", "--levels", "internal,secret", "--keyring", &env.path("k")], b"");
+    let out = env
+        .ok(&["tenant", "create", "acme", "--levels", "internal,secret", "--keyring", &env.path("k")], b"");
     assert!(out.contains("tenant signing key ") && out.contains("lockbox tenant trust acme"), "{out}");
     env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
     env
 }
 
 fn fingerprint(env: &Env) -> String {
-    let v: serde_json::Value = serde_json::from_str(&env.ok(&["--json", "tenant", "show", "acme"], b"")).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["--json", "tenant", "show", "acme"], b"")).unwrap();
     v["signing_key_fingerprint"].as_str().unwrap().to_owned()
 }
 
 fn request(env: &Env, reason: &str) -> (String, String) {
     let out = env.ok(
         &[
-            "request", "create", "--tenant", "acme", "--identity", &env.path("eve.id"), "--levels", "internal",
-            "--reason", reason, "--case", "CS-9",
+            "request",
+            "create",
+            "--tenant",
+            "acme",
+            "--identity",
+            &env.path("eve.id"),
+            "--levels",
+            "internal",
+            "--reason",
+            reason,
+            "--case",
+            "CS-9",
         ],
         b"",
     );
@@ -117,6 +129,9 @@ fn a_keyring_restored_from_an_older_copy_is_resynced_explicitly() {
     let out = env.run(&["verify", "--keyring", &keyring], b"");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(5), "{stdout}");
-    assert!(stdout.contains("level \"internal\" epoch 2 is registered but this keyring has no key"), "{stdout}");
+    assert!(
+        stdout.contains("level \"internal\" epoch 2 is registered but this keyring has no key"),
+        "{stdout}"
+    );
     assert_eq!(stdout.matches("DAMAGED").count(), 1, "{stdout}");
 }

@@ -12,8 +12,8 @@ use lockbox::crypto::{SecretKey, SigningKey, fingerprint, sign_note, tenant_fing
 use lockbox::format::{Header, KdfParams, Manifest, SignedNote, origin};
 use lockbox::keyring::{Identity, KeyState, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, id_hex, request_digest};
-use lockbox::store::records::{GrantRecord, RequestRecord, TenantRecord};
 use lockbox::store::raw::{RawWrite, Table};
+use lockbox::store::records::{GrantRecord, RequestRecord, TenantRecord};
 use lockbox::store::{RedbStore, Store, Writes};
 use lockbox::trust::Pins;
 use lockbox::vault::{Caller, DB_FILE, ErrorKind, PutOptions, Vault};
@@ -119,7 +119,8 @@ impl World {
     }
 
     fn reopen(&mut self) {
-        let mut vault = Vault::open(&self.dir.path().join("vault")).unwrap().with_pins(self.customer_pins.clone());
+        let mut vault =
+            Vault::open(&self.dir.path().join("vault")).unwrap().with_pins(self.customer_pins.clone());
         vault.set_actor("alice");
         self.vault = Some(vault);
     }
@@ -174,7 +175,10 @@ fn a_key_pinned_by_an_earlier_approval_is_not_silently_replaced() {
     // Re-trusting needs the fingerprint eve gives outside the vault: the operator's is refused.
     let eve_fp = fingerprint(&w.eve.secret.public().0);
     let vault = w.vault.clone().unwrap();
-    integrity(lockbox::customer::trust_engineer(&vault, &mut w.keyring, "acme", "eve", &eve_fp), "nothing was pinned");
+    integrity(
+        lockbox::customer::trust_engineer(&vault, &mut w.keyring, "acme", "eve", &eve_fp),
+        "nothing was pinned",
+    );
 }
 
 #[test]
@@ -291,7 +295,8 @@ fn a_level_key_substituted_by_the_operator_is_never_used() {
         t.levels[0].epochs[0].public = operator_key.public().0;
         tx.put_tenant(&t).unwrap();
     });
-    let manifest = lockbox::vault::open_manifest(&signed.manifest, &w.vault().id(), "acme", &signed.signer).unwrap();
+    let manifest =
+        lockbox::vault::open_manifest(&signed.manifest, &w.vault().id(), "acme", &signed.signer).unwrap();
     let stated = manifest.level(&signed.levels[0].name).unwrap().public;
     w.put("x", &signed.levels[0].name).unwrap();
     let h = w.item_header("x");
@@ -300,7 +305,9 @@ fn a_level_key_substituted_by_the_operator_is_never_used() {
     // 2. In the manifest's text: the signature no longer verifies.
     w.operator(|tx| {
         let mut t = signed.clone();
-        t.manifest = t.manifest.replace(&lockbox::format::hex(&stated), &lockbox::format::hex(&operator_key.public().0));
+        t.manifest = t
+            .manifest
+            .replace(&lockbox::format::hex(&stated), &lockbox::format::hex(&operator_key.public().0));
         tx.put_tenant(&t).unwrap();
     });
     integrity(w.put("y", &signed.levels[0].name), "does not verify");
@@ -317,7 +324,10 @@ fn a_level_key_substituted_by_the_operator_is_never_used() {
     });
     integrity(w.put("z", &signed.levels[0].name), "not the pinned");
     let vault = w.vault.clone().unwrap();
-    integrity(lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false), "signing key");
+    integrity(
+        lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false),
+        "signing key",
+    );
 }
 
 #[test]
@@ -328,7 +338,10 @@ fn a_deleted_tenant_is_not_created_again_over_released_keys() {
     w.operator(|tx| assert!(tx.remove_tenant("acme").unwrap()));
     let vault = w.vault.clone().unwrap();
     let levels = vec!["internal".to_string()];
-    integrity(lockbox::customer::create_tenant(&vault, &mut w.keyring, "acme", &levels), "removed outside lockbox");
+    integrity(
+        lockbox::customer::create_tenant(&vault, &mut w.keyring, "acme", &levels),
+        "removed outside lockbox",
+    );
     // A level dropped from the record is still in the signed manifest: not added again.
     let mut w = World::new();
     w.operator(|tx| {

@@ -103,7 +103,11 @@ fn every_signed_note_vector_has_its_expected_outcome() {
         if accepted {
             let seed: [u8; 32] = unhex(v["seed"].as_str().unwrap()).try_into().unwrap();
             let n = SignedNote::decode(note).unwrap();
-            assert_eq!(sign_note(&SigningKey::from_seed(&seed), &n.name, n.body.clone()).encode(), note, "{name}");
+            assert_eq!(
+                sign_note(&SigningKey::from_seed(&seed), &n.name, n.body.clone()).encode(),
+                note,
+                "{name}"
+            );
             valid += 1;
         } else {
             invalid += 1;
