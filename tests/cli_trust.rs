@@ -135,3 +135,20 @@ fn a_keyring_restored_from_an_older_copy_is_resynced_explicitly() {
     );
     assert_eq!(stdout.matches("DAMAGED").count(), 1, "{stdout}");
 }
+
+#[test]
+fn no_actor_or_logged_text_can_split_an_audit_row() {
+    let env = setup();
+    let e = env.fails(&["--actor", "mallory\n  99  alice  request.approve", "tenant", "list"], 2);
+    assert!(e.contains("printable"), "{e}");
+    env.fails(&["--actor", &"a".repeat(65), "tenant", "list"], 2);
+    request(&env, "line one\n  42  alice  grant.revoke");
+    let log = env.ok(&["audit", "show"], b"");
+    let rows: Vec<&str> = log.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4, "{log}");
+    for row in rows {
+        let seq = row.split_whitespace().next().unwrap();
+        assert!(seq.parse::<u64>().is_ok(), "a row that does not start with its number: {row:?}");
+    }
+    assert!(log.contains("signed manifest seq 1"), "{log}");
+}

@@ -16,7 +16,7 @@ use super::{bulk, demo, tenants, vault_dir, workflow};
 
 /// Runs one command: this only picks the function.
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let ctx = Ctx::new(&cli);
+    let ctx = Ctx::new(&cli)?;
     match cli.command {
         Command::Init => init(&ctx),
         Command::Tenant(cmd) => tenants::tenant(&ctx, cmd),

@@ -29,15 +29,17 @@ pub struct Ctx {
 
 impl Ctx {
     /// The global options of `cli`.
-    pub fn new(cli: &Cli) -> Ctx {
-        Ctx {
+    pub fn new(cli: &Cli) -> Result<Ctx, Error> {
+        let ctx = Ctx {
             json: cli.json,
             passphrase_file: cli.command.passphrase_file().cloned(),
             vault_dir: cli.vault.clone(),
             actor: cli.actor.clone().unwrap_or_else(default_actor),
             wait: cli.wait.map(Duration::from_secs),
             trust: cli.trust.clone(),
-        }
+        };
+        check_actor(&ctx.actor)?;
+        Ok(ctx)
     }
 
     /// Opens the vault, retrying while another process holds it until --wait runs out. Every
@@ -146,6 +148,22 @@ impl Key {
             Key::Identity(identity) => Box::new(vault.engineer_keys(identity, tenant)?),
         })
     }
+}
+
+/// Longest actor name, in bytes.
+const MAX_ACTOR_LEN: usize = 64;
+
+/// The actor is written into every audit entry: printable, one line, at most 64 bytes, so no
+/// entry can be made to look like two.
+fn check_actor(actor: &str) -> Result<(), Error> {
+    let printable = !actor.chars().any(super::output::unsafe_char);
+    if actor.is_empty() || actor.len() > MAX_ACTOR_LEN || !printable {
+        return Err(Error::usage(format!(
+            "the actor name \"{}\" must be 1 to {MAX_ACTOR_LEN} bytes of printable characters (--actor, LOCKBOX_ACTOR or $USER)",
+            super::output::escaped(actor)
+        )));
+    }
+    Ok(())
 }
 
 /// The actor when --actor is not given: LOCKBOX_ACTOR, else the login name, else "unknown".

@@ -158,7 +158,7 @@ fn the_audit_log(vault: &Vault) -> Result<(), Error> {
             e.seq,
             e.actor,
             e.action,
-            e.detail.chars().take(70).collect::<String>()
+            super::output::audit_detail(&e.action, &e.subject, &e.detail, 70)
         );
     }
     if let Verdict::Intact { count, head } = vault.verify_audit(None)? {

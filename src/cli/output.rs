@@ -112,14 +112,20 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// A control character (newlines included) or a bidirectional control: what could make printed
+/// text look like other text.
+pub fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Free text from the vault made safe to print on one line: control characters (newlines
 /// included), bidirectional controls and backslashes are escaped, so no text can look like
 /// another field or another row.
 pub fn escaped(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() || bidi || c == '\\' {
+        if unsafe_char(c) || c == '\\' {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -139,4 +145,19 @@ pub fn parse_hex<const N: usize>(what: &str, text: &str) -> Result<[u8; N], lock
         *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
     }
     Ok(out)
+}
+
+/// An audit entry's detail for a person, on one line: a logged manifest as its sequence
+/// number and hash (the whole note is in `--json`), anything else escaped and cut to `max`
+/// characters, so no entry can look like two.
+pub fn audit_detail(action: &str, subject: &str, detail: &str, max: usize) -> String {
+    if action == "manifest" {
+        let hash = hex(&lockbox::crypto::sha256(detail.as_bytes()));
+        return format!("signed manifest seq {}, sha256 {}", escaped(subject), &hash[..16]);
+    }
+    let text = escaped(detail);
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
 }

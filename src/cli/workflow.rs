@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::args::{AuditCmd, EngineerCmd, GrantCmd, RequestCmd};
 use super::context::Ctx;
-use super::output::{duration, escaped, hex, outln, parse_hex, remaining, table, time};
+use super::output::{audit_detail, duration, escaped, hex, outln, parse_hex, remaining, table, time};
 
 pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
     // The new identity's passphrase is asked before the vault is opened.
@@ -311,11 +311,11 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
                     vec![
                         e.seq.to_string(),
                         time(e.time),
-                        e.actor.clone(),
-                        e.action.clone(),
+                        escaped(&e.actor),
+                        escaped(&e.action),
                         e.tenant.clone(),
-                        e.subject.clone(),
-                        e.detail.escape_debug().to_string(),
+                        escaped(&e.subject),
+                        audit_detail(&e.action, &e.subject, &e.detail, 200),
                     ]
                 })
                 .collect();

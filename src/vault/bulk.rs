@@ -58,10 +58,10 @@ impl Vault {
         valid_name("tenant", tenant)?;
         valid_name("level", level)?;
         let (files, skipped) = walk(dir)?;
-        let (public, epoch) = {
+        let (public, epoch, manifest) = {
             let record = self.store().begin_read()?.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
             let target = self.write_target(&record, level)?;
-            (target.public, target.epoch)
+            (target.public, target.epoch, crate::format::hex(&target.manifest))
         };
         let total = files.len() as u64;
         let mut report = BulkReport::default();
@@ -90,8 +90,15 @@ impl Vault {
             let mut prepared = receive.iter().flatten();
             while let Some(first) = prepared.next() {
                 if let Ok(Prepared::Large { id, path, alone: true }) = &first {
-                    report.bytes +=
-                        self.import_alone(tenant, level, epoch, &public, id, path, replace, dir)?;
+                    report.bytes += self.import_alone(
+                        tenant,
+                        level,
+                        (epoch, &public, &manifest),
+                        id,
+                        path,
+                        replace,
+                        dir,
+                    )?;
                     report.items += 1;
                     match prepared.next() {
                         Some(Ok(Prepared::EndOfBatch)) => {}
@@ -147,8 +154,9 @@ impl Vault {
                     next = Some(prepared.next().ok_or_else(stopped)?);
                 }
                 drop(w);
-                let detail =
-                    format!("{count} items at level {level}, epoch {epoch}: {first_id} .. {last_id}");
+                let detail = format!(
+                    "{count} items at level {level}, epoch {epoch}: {first_id} .. {last_id}; manifest {manifest}"
+                );
                 self.record(&*tx, "import", tenant, &dir.display().to_string(), &detail)?;
                 tx.commit().map_err(|e| {
                     let e: Error = e.into();
@@ -179,8 +187,7 @@ impl Vault {
         &self,
         tenant: &str,
         level: &str,
-        epoch: u32,
-        public: &[u8; 32],
+        (epoch, public, manifest): (u32, &[u8; 32], &str),
         id: &str,
         path: &Path,
         replace: bool,
@@ -189,7 +196,8 @@ impl Vault {
         let fields = ItemFields { tenant, level, item: id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
         let mut input = open_file(path)?;
         let (_, stored) = put_staged(self, &fields, public, &mut input, replace, |tx, _, _, _| {
-            let detail = format!("1 items at level {level}, epoch {epoch}: {id} .. {id}");
+            let detail =
+                format!("1 items at level {level}, epoch {epoch}: {id} .. {id}; manifest {manifest}");
             self.record(tx, "import", tenant, &dir.display().to_string(), &detail)
         })
         .map_err(|e| in_file(path, e))?;
