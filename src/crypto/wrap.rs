@@ -183,4 +183,99 @@ mod tests {
         let wrapped = Wrapped { ephemeral: one, ciphertext: [0; 48] };
         assert!(Unwrapper::new(&recipient).unwrap(Purpose::DataKey, b"c", &wrapped).is_err());
     }
+
+    fn unhex<const N: usize>(text: &str) -> [u8; N] {
+        std::array::from_fn(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap())
+    }
+
+    /// RFC 7748, section 6.1: with Alice's key as the ephemeral and Bob's as the recipient, the
+    /// wrap is keyed by HKDF over their known shared secret, computed here from the RFC's value
+    /// (not from an exchange), and Bob's key opens it.
+    #[test]
+    fn rfc_7748_exchange_through_the_wrapper() {
+        let alice =
+            SecretKey::from_bytes(&unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"));
+        let bob =
+            SecretKey::from_bytes(&unhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"));
+        assert_eq!(
+            bob.public().0,
+            unhex::<32>("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+        );
+        let shared: [u8; 32] = unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+        let key = [9u8; 32];
+        let wrapped = Wrapper::with_ephemeral(&alice, &bob.public())
+            .unwrap()
+            .wrap(Purpose::DataKey, b"ctx", &key)
+            .unwrap();
+        let mut salt = alice.public().0.to_vec();
+        salt.extend_from_slice(&bob.public().0);
+        let mut wrap_key = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(&salt), &shared)
+            .expand(&[label::DEK_WRAP, b"ctx"].concat(), &mut wrap_key)
+            .unwrap();
+        let mut expected = key;
+        let tag = Aes256Gcm::new(&Key::<Aes256Gcm>::from(wrap_key))
+            .encrypt_inout_detached(&Nonce::default(), &[], (&mut expected[..]).into())
+            .unwrap();
+        assert_eq!(wrapped.ciphertext[..32], expected);
+        assert_eq!(wrapped.ciphertext[32..], tag[..]);
+        assert_eq!(*Unwrapper::new(&bob).unwrap(Purpose::DataKey, b"ctx", &wrapped).unwrap(), key);
+    }
+
+    /// RFC 5869, test case 1, expanded the way the wrap expands (label and context given as
+    /// two parts of the info).
+    #[test]
+    fn rfc_5869_hkdf_as_the_wrap_uses_it() {
+        let ikm = [0x0b; 22];
+        let salt: [u8; 13] = unhex("000102030405060708090a0b0c");
+        let info: [u8; 10] = unhex("f0f1f2f3f4f5f6f7f8f9");
+        let mut okm = [0u8; 42];
+        Hkdf::<Sha256>::new(Some(&salt), &ikm)
+            .expand_multi_info(&[&info[..4], &info[4..]], &mut okm)
+            .unwrap();
+        assert_eq!(
+            okm,
+            unhex::<42>(
+                "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+            )
+        );
+    }
+
+    /// The GCM specification's test cases 13 and 14 (AES-256, zero key and IV), through the
+    /// same detached in-place call the wrap and the chunks use.
+    #[test]
+    fn aes_256_gcm_known_answers() {
+        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from([0u8; 32]));
+        let tag = cipher.encrypt_inout_detached(&Nonce::default(), &[], (&mut [][..]).into()).unwrap();
+        assert_eq!(tag[..], unhex::<16>("530f8afbc74536b9a963b4f1c4cb738b"));
+        let mut block = [0u8; 16];
+        let tag = cipher.encrypt_inout_detached(&Nonce::default(), &[], (&mut block[..]).into()).unwrap();
+        assert_eq!(block, unhex::<16>("cea7403d4d606b6e074ec5d3baf39d18"));
+        assert_eq!(tag[..], unhex::<16>("d0d1c8a799996bf0265b98b5d48ab919"));
+    }
+
+    /// Wycheproof-style: every X25519 public key of small order (and the non-canonical
+    /// encodings of such points) makes a non-contributory exchange, refused in both directions.
+    #[test]
+    fn small_order_points_are_refused_both_ways() {
+        let points = [
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "0100000000000000000000000000000000000000000000000000000000000000",
+            "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+            "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        ];
+        let secret = SecretKey::generate().unwrap();
+        for p in points {
+            let point = unhex::<32>(p);
+            assert!(Wrapper::with_ephemeral(&secret, &PublicKey(point)).is_err(), "wrap to {p}");
+            let wrapped = Wrapped { ephemeral: point, ciphertext: [0; 48] };
+            assert!(
+                Unwrapper::new(&secret).unwrap(Purpose::DataKey, b"c", &wrapped).is_err(),
+                "unwrap from {p}"
+            );
+        }
+    }
 }
