@@ -335,8 +335,32 @@ fn a_grant_record_altered_in_the_database_does_not_extend_access() {
         tx.put_grant(&g).unwrap();
         tx.commit().unwrap();
     });
+    // The record's expiry no longer matches the grant the customer signed.
     let err = w.engineer_get("i1").unwrap_err();
     assert_eq!(err.kind, ErrorKind::Integrity, "{err}");
+    assert!(err.message.contains("not one the customer signed"), "{err}");
+}
+
+/// The expiry is also bound into every wrapped key: a key blob whose context names a later
+/// expiry (what an operator would need to extend a grant for an honest client) does not
+/// unwrap, while the blob as issued does. This is what stops the operator; expiry itself is
+/// policy (an engineer who unwrapped the key keeps it).
+#[test]
+fn a_grant_key_wrap_binds_its_expiry() {
+    let mut w = World::new();
+    let req = w.request(&["internal"], Some(600));
+    let grant = w.approve(&req, None, None).unwrap();
+    let (record, _) = w.vault().grant(&grant).unwrap();
+    assert!(!record.keys.is_empty());
+    for bytes in &record.keys {
+        let blob = GrantKeyBlob::decode(bytes).unwrap();
+        let wrapped = Wrapped { ephemeral: blob.ephemeral, ciphertext: blob.wrapped };
+        let mut unwrapper = Unwrapper::new(&w.eve.secret);
+        assert!(unwrapper.unwrap(Purpose::GrantKey, &blob.context.encode(), &wrapped).is_ok());
+        let mut later = blob.context.clone();
+        later.expires += 3600;
+        assert!(unwrapper.unwrap(Purpose::GrantKey, &later.encode(), &wrapped).is_err());
+    }
 }
 
 fn audit_head(w: &World) -> [u8; 32] {

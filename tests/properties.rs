@@ -96,6 +96,52 @@ proptest! {
         prop_assert_eq!(codec::decode::<Entry>("e", &codec::encode("e", &entry).unwrap()).unwrap(), entry);
     }
 
+    /// Random bytes almost never pass a magic number, so canonicity is checked on valid
+    /// encodings with one mutation (none, a flipped bit, a byte set, a cut, an insertion): the
+    /// unmutated one must decode, and whatever decodes must re-encode to exactly its bytes.
+    #[test]
+    fn decoders_accept_only_canonical_bytes_near_valid_ones(h in header(), kind in 0u8..5, at in any::<usize>(),
+                                                            value in any::<u8>(), engineer in name(),
+                                                            secret in any::<[u8; 32]>(), n in 1u32..1000) {
+        let context = GrantKeyContext { grant_id: [1; 16], tenant: h.tenant.clone(), level: h.level.clone(), epoch: n,
+            engineer: engineer.clone(), expires: u64::from(n), engineer_fingerprint: [2; 16], level_fingerprint: [3; 16] };
+        let blob = GrantKeyBlob { context, ephemeral: secret, wrapped: [4; 48] };
+        let keyring = KeyringBody { tenants: vec![KeyringTenant { vault: [5; 16], tenant: h.tenant.clone(),
+            signing_seed: Zeroizing::new(secret), last: ManifestMark { seq: u64::from(n), hash: [6; 32] },
+            proposed: ManifestMark::default(), keys: vec![KeyringKey { level: h.level.clone(), epoch: n,
+            state: KeyState::Released, secret: Zeroizing::new(secret) }], engineers: vec![(engineer.clone(), secret)] }] };
+        let file = KeyFile { version: KeyFile::VERSION, kind: KeyFileKind::Identity,
+            kdf: KdfParams { memory_kib: 8192 + n, iterations: 1 + n % 16, lanes: 1 }, salt: [7; 16], nonce: [8; 12],
+            ciphertext: vec![9; 16 + n as usize % 50] };
+        let entry = Entry { seq: u64::from(n), time: 1, actor: engineer.clone(), action: "put".into(), tenant: h.tenant.clone(),
+            subject: h.item.clone(), detail: "d".into(), prev: [1; 32], hash: [2; 32] };
+        let valids: Vec<(&str, Vec<u8>)> = vec![
+            ("header", h.encode()),
+            ("key file", file.encode()),
+            ("keyring", keyring.encode().to_vec()),
+            ("identity", IdentityBody { engineer, secret: Zeroizing::new(secret) }.encode().to_vec()),
+            ("grant blob", blob.encode()),
+            ("audit entry", codec::encode("e", &entry).unwrap()),
+        ];
+        for (what, valid) in valids {
+            let bytes = mutate(&valid, kind, at, value);
+            let reencoded: Option<Vec<u8>> = match what {
+                "header" => Header::decode(&bytes).ok().map(|x| x.encode()),
+                "key file" => KeyFile::decode(&bytes).ok().map(|x| x.encode()),
+                "keyring" => KeyringBody::decode(&bytes).ok().map(|x| x.encode().to_vec()),
+                "identity" => IdentityBody::decode(&bytes).ok().map(|x| x.encode().to_vec()),
+                "grant blob" => GrantKeyBlob::decode(&bytes).ok().map(|x| x.encode()),
+                _ => codec::decode::<Entry>("e", &bytes).ok().map(|x| codec::encode("e", &x).unwrap()),
+            };
+            if kind == 0 {
+                prop_assert!(reencoded.is_some(), "a valid {} must decode", what);
+            }
+            if let Some(again) = reencoded {
+                prop_assert_eq!(again, bytes, "{} decoded from non-canonical bytes", what);
+            }
+        }
+    }
+
     #[test]
     fn decoders_never_panic_and_accept_only_canonical_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         if let Ok(h) = Header::decode(&bytes) { prop_assert_eq!(h.encode(), bytes.clone()); }
@@ -120,6 +166,21 @@ proptest! {
         open_envelope(&mut Cursor::new(&env), &One(secret), &mut out).unwrap();
         prop_assert_eq!(out, plain);
     }
+}
+
+/// `valid` with one mutation: 0 none, 1 a flipped bit, 2 a byte set to `value`, 3 cut at `at`,
+/// 4 `value` inserted at `at`.
+fn mutate(valid: &[u8], kind: u8, at: usize, value: u8) -> Vec<u8> {
+    let mut b = valid.to_vec();
+    let i = at % b.len().max(1);
+    match kind {
+        1 if !b.is_empty() => b[i] ^= 1 << (value % 8),
+        2 if !b.is_empty() => b[i] = value,
+        3 => b.truncate(i),
+        4 => b.insert(i, value),
+        _ => {}
+    }
+    b
 }
 
 struct One([u8; 32]);

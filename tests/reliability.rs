@@ -123,6 +123,29 @@ fn flipped_bytes_in_the_database_file_are_contained() {
     eprintln!(
         "60 flips: {refused_open} refused at open, {some_damaged} with damaged items, {all_fine} harmless"
     );
+    assert_eq!(refused_open + some_damaged + all_fine, 60);
+
+    // One flip where it must matter: inside the stored ciphertext of item-03. Its read fails
+    // with an integrity error, every other item still reads, and verify reports it.
+    let mut envelope = Vec::new();
+    vault.get_raw("acme", "item-03", &mut envelope).unwrap();
+    drop(vault);
+    let header_len = lockbox::format::Header::declared_len(&envelope).unwrap();
+    let needle = &envelope[header_len + 100..header_len + 132];
+    let at = original.windows(32).position(|w| w == needle).expect("the chunk is in the file as stored") + 7;
+    let mut bytes = original.clone();
+    bytes[at] ^= 0x10;
+    std::fs::write(f.db(), &bytes).unwrap();
+    let vault = f.open(&f.vault_dir()).unwrap();
+    let mut out = Vec::new();
+    let err = vault.get("acme", "item-03", &f.keyring, &mut out).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Integrity, "{err}");
+    assert_eq!(f.check_items(&vault), (11, 1));
+    let report = vault.verify(None, Some(&f.keyring)).unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(report.problems[0].contains("item-03"), "{:?}", report.problems);
+    drop(vault);
+    std::fs::write(f.db(), &original).unwrap();
 }
 
 fn with_store(f: &Fixture, edit: impl FnOnce(&RedbWrite)) {

@@ -2,9 +2,10 @@
 
 use std::io::Cursor;
 
-use lockbox::format::{DEFAULT_CHUNK_SIZE, KdfParams};
+use lockbox::crypto::{Purpose, SecretKey, Unwrapper, Wrapped};
+use lockbox::format::{DEFAULT_CHUNK_SIZE, Header, KdfParams};
 use lockbox::keyring::{Keyring, Passphrase};
-use lockbox::vault::{ErrorKind, PutOptions, Vault};
+use lockbox::vault::{ErrorKind, LevelKeys, PutOptions, Vault, open_envelope};
 
 const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
 
@@ -89,6 +90,15 @@ fn every_write_uses_a_fresh_data_key_and_nonce() {
     assert_ne!(first[72..104], second[72..104]);
     assert_ne!(first[104..152], second[104..152]);
     assert_ne!(first[first.len() - 20..], second[second.len() - 20..]);
+    // And the data keys themselves, unwrapped with the level key: a constant data key under
+    // fresh nonces would pass every check above, not this one.
+    let dek = |env: &[u8]| {
+        let h = Header::decode(&env[..Header::declared_len(env).unwrap()]).unwrap();
+        let key = f.acme.key("acme", &h.level, h.key_epoch).unwrap();
+        let wrapped = Wrapped { ephemeral: h.ephemeral, ciphertext: h.wrapped_dek };
+        *Unwrapper::new(key).unwrap(Purpose::DataKey, &h.wrap_context(), &wrapped).unwrap()
+    };
+    assert_ne!(dek(&first), dek(&second));
 }
 
 #[test]
@@ -157,16 +167,32 @@ fn envelopes_cannot_move_to_another_item_tenant_or_level() {
         let err = f.vault.put_raw(tenant, item, level, &mut Cursor::new(&env), true).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Integrity, "{tenant}/{item}/{level:?}: {err}");
     }
-    // Relabelling the header itself (item id, tenant or level rewritten in place) breaks the
-    // cryptographic binding, even if the vault's checks are bypassed by a matching target.
-    let mut relabel = env.clone();
-    let item_at = 184 + "acme".len() + "secret".len();
-    assert_eq!(&relabel[184..item_at + 1], b"acmesecreta");
-    relabel[item_at] = b'b';
-    let err = f.vault.put_raw("acme", "b", None, &mut Cursor::new(&relabel), true);
-    let outcome = err.and_then(|_| get(&f, "acme", "b", &f.acme).map(|_| ()));
-    assert_eq!(outcome.unwrap_err().kind, ErrorKind::Integrity);
+    // Relabelling the header itself (tenant, level or item id rewritten in place) breaks the
+    // cryptographic binding: opened directly (no vault check in the way) with a reader that
+    // hands out the right key whatever the header names, each relabelled envelope fails to
+    // authenticate, while the original opens.
+    let secret = SecretKey::from_bytes(&f.acme.key("acme", "secret", 1).unwrap().to_bytes());
+    let mut out = Vec::new();
+    open_envelope(&mut Cursor::new(&env), &Fixed(&secret), &mut out).unwrap();
+    assert_eq!(out, b"alpha");
+    assert_eq!(&env[184..195], b"acmesecreta");
+    for (what, at, to) in [("tenant", 184, b'b'), ("level", 188, b'x'), ("item", 194, b'b')] {
+        let mut relabel = env.clone();
+        relabel[at] = to;
+        let err = open_envelope(&mut Cursor::new(&relabel), &Fixed(&secret), &mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Integrity, "{what}: {err}");
+    }
     assert_eq!(get(&f, "acme", "a", &f.acme).unwrap(), b"alpha");
+}
+
+/// A reader that hands out one key for every header: what a relabelled envelope would get from
+/// a careless reader.
+struct Fixed<'a>(&'a SecretKey);
+
+impl LevelKeys for Fixed<'_> {
+    fn unwrapper(&self, _: &Header) -> Result<Unwrapper, lockbox::vault::Error> {
+        Ok(Unwrapper::new(self.0))
+    }
 }
 
 #[test]
@@ -241,13 +267,26 @@ fn a_failing_input_leaves_the_old_item() {
 }
 
 #[test]
-fn the_vault_never_needs_a_private_key_to_write() {
+fn the_vault_holds_no_private_key() {
     let f = fixture();
-    // A keyring that holds nothing for acme can still be used by the vault to write acme items:
-    // put takes no keyring at all.
     put(&f, "acme", "w", "public", b"written blind", PutOptions::default());
     assert!(get(&f, "acme", "w", &f.globex).is_err());
     assert_eq!(get(&f, "acme", "w", &f.acme).unwrap(), b"written blind");
+    // Not one private level key of either keyring is anywhere in the database file.
+    let db = std::fs::read(f._dir.path().join("vault").join(lockbox::vault::DB_FILE)).unwrap();
+    let mut secrets = 0;
+    for ring in [&f.acme, &f.globex] {
+        for (tenant, level, epoch) in ring.entries() {
+            let secret = ring.key(tenant, level, epoch).unwrap().to_bytes();
+            assert!(!db.windows(32).any(|w| w == &secret[..]), "{tenant}/{level}@{epoch} is in the vault");
+            secrets += 1;
+        }
+    }
+    assert_eq!(secrets, 6);
+    for (ring, tenant) in [(&f.acme, "acme"), (&f.globex, "globex")] {
+        let seed = ring.tenant(tenant).unwrap().signing().seed();
+        assert!(!db.windows(32).any(|w| w == &seed[..]), "the {tenant} signing key is in the vault");
+    }
 }
 
 /// Yields `data`, then calls `at_end` once (an error stops the put there).
