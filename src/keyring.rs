@@ -331,7 +331,8 @@ fn decode_tenants(path: &Path, body: &[u8]) -> Result<Tenants, KeyringError> {
 /// every level epoch it made. Lookups by tenant name are within the vault chosen with
 /// [`Keyring::use_vault`]: the same tenant name in another vault is another tenant.
 pub struct Keyring {
-    sealing: Sealing,
+    /// `None` for a keyring kept in memory only.
+    sealing: Option<Sealing>,
     tenants: Tenants,
     vault: Option<[u8; 16]>,
 }
@@ -343,14 +344,21 @@ impl Keyring {
             return Err(KeyringError::Exists { path: path.to_owned() });
         }
         let sealing = Sealing::new(path, KeyFileKind::Keyring, pass, kdf)?;
-        Ok(Keyring { sealing, tenants: BTreeMap::new(), vault: None })
+        Ok(Keyring { sealing: Some(sealing), tenants: BTreeMap::new(), vault: None })
+    }
+
+    /// A keyring held in memory only: no file, no passphrase, nothing survives the process.
+    /// For tests and fuzzing (a real customer's keys must be saved before they are used).
+    #[doc(hidden)]
+    pub fn in_memory() -> Keyring {
+        Keyring { sealing: None, tenants: BTreeMap::new(), vault: None }
     }
 
     /// Opens an existing keyring.
     pub fn open(path: &Path, pass: &Passphrase) -> Result<Keyring, KeyringError> {
         let (sealing, body) = Sealing::open(path, KeyFileKind::Keyring, pass)?;
         let tenants = decode_tenants(path, &body)?;
-        Ok(Keyring { sealing, tenants, vault: None })
+        Ok(Keyring { sealing: Some(sealing), tenants, vault: None })
     }
 
     /// Reads the keyring's file again, replacing the keys held in memory with what is on disk
@@ -358,8 +366,9 @@ impl Keyring {
     /// process that saved the keyring meanwhile (its new keys registered in the vault) is not
     /// overwritten by this one's older copy. Uses the key derived at open: no passphrase.
     pub fn reload(&mut self) -> Result<(), KeyringError> {
-        let Some(body) = self.sealing.reread()? else { return Ok(()) };
-        self.tenants = decode_tenants(&self.sealing.path, &body)?;
+        let Some(sealing) = &self.sealing else { return Ok(()) };
+        let Some(body) = sealing.reread()? else { return Ok(()) };
+        self.tenants = decode_tenants(&sealing.path, &body)?;
         Ok(())
     }
 
@@ -370,7 +379,7 @@ impl Keyring {
 
     /// The file.
     pub fn path(&self) -> &Path {
-        &self.sealing.path
+        self.sealing.as_ref().map_or(Path::new("(in memory)"), |s| &s.path)
     }
 
     /// Chooses the vault whose tenants the lookups by name below mean.
@@ -402,7 +411,7 @@ impl Keyring {
     pub fn add_tenant(&mut self, tenant: &str) -> Result<&mut TenantKeys, KeyringError> {
         let Some(id) = self.id(tenant) else { return Err(KeyringError::NoVault) };
         if self.tenants.len() >= MAX_KEYRING_TENANTS || self.tenants.contains_key(&id) {
-            return Err(KeyringError::Full { path: self.sealing.path.clone() });
+            return Err(KeyringError::Full { path: self.path().to_owned() });
         }
         let keys = TenantKeys {
             signing: SigningKey::generate().map_err(KeyringError::Crypto)?,
@@ -429,9 +438,9 @@ impl Keyring {
     ) -> Result<(), KeyringError> {
         let total: usize = self.tenants.values().map(|t| t.keys.len()).sum();
         if total >= MAX_KEYRING_ENTRIES {
-            return Err(KeyringError::Full { path: self.sealing.path.clone() });
+            return Err(KeyringError::Full { path: self.path().to_owned() });
         }
-        let path = self.sealing.path.clone();
+        let path = self.path().to_owned();
         let t = self.tenant_mut(tenant).ok_or(KeyringError::Full { path })?;
         t.keys.insert((level.to_owned(), epoch), (KeyState::Pending, key));
         Ok(())
@@ -454,6 +463,7 @@ impl Keyring {
 
     /// Writes the keyring durably and atomically. When this returns Ok, the keys are on disk.
     pub fn save(&self) -> Result<(), KeyringError> {
+        let Some(sealing) = &self.sealing else { return Ok(()) };
         let tenants = self
             .tenants
             .iter()
@@ -476,7 +486,7 @@ impl Keyring {
                 engineers: t.engineers.iter().map(|(n, k)| (n.clone(), *k)).collect(),
             })
             .collect();
-        self.sealing.save(&KeyringBody { tenants }.encode())
+        sealing.save(&KeyringBody { tenants }.encode())
     }
 }
 

@@ -50,26 +50,12 @@ fn levels_of(mask: u8) -> Vec<String> {
     (0..3).filter(|i| mask & (1 << i) != 0).map(|i| LEVELS[i].to_string()).collect()
 }
 
-/// One keyring for the whole process, on a memory file system where there is one: its
-/// Argon2 derivation runs once, and its saves are not disk syncs. Runs share its keys (a key
-/// saved for an epoch that a run's vault never registered is reused by the next run, as the
-/// keyring does after any commit that did not happen).
-fn keyring() -> std::sync::MutexGuard<'static, Keyring> {
-    static KEYRING: OnceLock<(tempfile::TempDir, std::sync::Mutex<Keyring>)> = OnceLock::new();
-    let (_, keyring) = KEYRING.get_or_init(|| {
-        let shm = std::path::Path::new("/dev/shm");
-        let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap();
-        let keyring = Keyring::create(&dir.path().join("k"), &Passphrase::new("pw".into()), CHEAP).unwrap();
-        (dir, std::sync::Mutex::new(keyring))
-    });
-    keyring.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fuzz_target!(|data: &[u8]| {
     // The in-memory engine: the same contract as the database file, without its fsyncs.
     let mut vault = Vault::in_memory();
     vault.set_actor("alice");
-    let mut keyring = keyring();
+    // A keyring in memory: no Argon2, no file writes; everything else as a customer's.
+    let mut keyring = Keyring::in_memory();
     let levels: Vec<String> = LEVELS.map(String::from).to_vec();
     lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
     let (_, eve) = engineer();
@@ -101,7 +87,7 @@ fuzz_target!(|data: &[u8]| {
             }
             3 => {
                 let mut out = Vec::new();
-                let actual = kind(vault.get("acme", item, &*keyring, &mut out)).map(|_| out);
+                let actual = kind(vault.get("acme", item, &keyring, &mut out)).map(|_| out);
                 (m.items.get(item).map(|i| i.1.clone()).ok_or(ErrorKind::NotFound), actual)
             }
             4 => {
@@ -223,6 +209,4 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         assert_eq!(listed, modelled);
     }
-    // Each run's vault has its own id: its tenant leaves the shared keyring with it.
-    keyring.forget_tenant("acme");
 });

@@ -66,7 +66,27 @@ fn stated(record: &TenantRecord) -> Vec<(String, u32, [u8; 32])> {
     out
 }
 
+/// The last manifest this handle verified, keyed by SHA-256 of (signer, tenant, note): a put
+/// after a put re-uses the verification instead of repeating it (the key names everything
+/// the verification depends on; the vault id is the handle's own).
+#[derive(Default)]
+pub(crate) struct Verified(std::sync::Mutex<Option<([u8; 32], Manifest)>>);
+
 impl Vault {
+    /// [`open_manifest`] for this vault, remembering the last one verified.
+    fn verified_manifest(&self, note: &str, tenant: &str, signer: &[u8; 32]) -> Result<Manifest, Error> {
+        let key = sha256(&[&signer[..], tenant.as_bytes(), b"\0", note.as_bytes()].concat());
+        let mut last = self.verified.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((k, m)) = last.as_ref()
+            && *k == key
+        {
+            return Ok(m.clone());
+        }
+        let m = open_manifest(note, &self.id(), tenant, signer)?;
+        *last = Some((key, m.clone()));
+        Ok(m)
+    }
+
     /// Checks that `note` is the manifest that follows `before`'s (the first, for a new
     /// tenant) and states exactly the levels and policy of `after`.
     pub(crate) fn check_next_manifest(
@@ -79,7 +99,7 @@ impl Vault {
         let (seq, prev) = match before {
             None => (1, [0; 32]),
             Some(b) => {
-                let current = open_manifest(&b.manifest, &self.id(), &b.name, &b.signer)?;
+                let current = self.verified_manifest(&b.manifest, &b.name, &b.signer)?;
                 (current.seq + 1, manifest_hash(&b.manifest))
             }
         };
@@ -124,7 +144,7 @@ impl Vault {
                 hex(&pin.fingerprint)
             )));
         }
-        let m = open_manifest(&record.manifest, &self.id(), tenant, &record.signer)?;
+        let m = self.verified_manifest(&record.manifest, tenant, &record.signer)?;
         if m.seq < pin.seen {
             return Err(Error::integrity(format!(
                 "the vault's manifest of tenant {tenant:?} is seq {}, older than seq {} seen before: the vault was rolled back or is withholding the newest; nothing was written",

@@ -58,6 +58,7 @@ pub struct Vault {
     threads: Threads,
     id: [u8; 16],
     pins: Arc<Pins>,
+    verified: Arc<manifest::Verified>,
 }
 
 impl Vault {
@@ -104,6 +105,7 @@ impl Vault {
             threads: Threads::Two,
             id,
             pins: Arc::new(Pins::in_memory()),
+            verified: Arc::default(),
         })
     }
 
