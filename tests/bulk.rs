@@ -231,10 +231,15 @@ fn import_batches_end_exactly_at_their_limits() {
     tree(&src, &[("b", b"small"), ("c", b"")]);
     let r = vault.import_dir("acme", "internal", &src, false, &mut |_, _| {}).unwrap();
     assert_eq!((r.items, r.bytes), (11, 9 * (1 << 20) + 5));
-    let details = imports(&vault);
+    let details: Vec<String> =
+        imports(&vault)[1..].iter().map(|d| d.split("; manifest ").next().unwrap().to_owned()).collect();
     assert_eq!(
-        details[1..].to_vec(),
+        details,
         ["8 items at level internal, epoch 1: a0 .. a7", "3 items at level internal, epoch 1: a8 .. c"]
+    );
+    assert!(
+        imports(&vault).iter().all(|d| d.contains("; manifest ")),
+        "each names the manifest it wrote under"
     );
     let mut out = Vec::new();
     vault.get("acme", "a8", &keyring, &mut out).unwrap();
