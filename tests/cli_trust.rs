@@ -152,3 +152,21 @@ fn no_actor_or_logged_text_can_split_an_audit_row() {
     }
     assert!(log.contains("signed manifest seq 1"), "{log}");
 }
+
+#[test]
+fn an_export_is_logged_with_what_it_actually_wrote() {
+    let env = setup();
+    for (item, level) in [("i1", "internal"), ("i2", "internal"), ("s1", "secret"), ("s2", "secret")] {
+        env.ok(&["put", "acme", item, "--level", level], item.as_bytes());
+    }
+    let (id, digest) = request(&env, "r");
+    env.ok(&["request", "approve", &id, "--expect", &digest, "--keyring", &env.path("k")], b"");
+    let out = env.run(&["export", "acme", &env.path("out"), "--identity", &env.path("eve.id")], b"");
+    assert_eq!(out.status.code(), Some(4), "the secret items were skipped");
+    let log = env.ok(&["audit", "show", "--verbose"], b"");
+    assert!(log.contains("2 of 4 items written to"), "{log}");
+    let listed: Vec<&str> =
+        log.lines().skip_while(|l| !l.contains("(export.written), 2 item id(s)")).skip(1).take(3).collect();
+    assert_eq!(listed[..2], ["    i1", "    i2"], "{log}");
+    assert!(!listed.get(2).is_some_and(|l| l.starts_with("    ")), "only what was written: {log}");
+}

@@ -280,6 +280,9 @@ pub enum AuditCmd {
         /// Only this tenant's entries
         #[arg(long)]
         tenant: Option<String>,
+        /// Also list the item ids that import and export entries name
+        #[arg(long)]
+        verbose: bool,
     },
     /// Recompute the chain; exit 5 naming the first bad entry
     Verify {

@@ -303,7 +303,7 @@ fn released(g: &GrantRecord) -> String {
 pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
     let vault = ctx.open()?;
     match cmd {
-        AuditCmd::Show { tenant } => {
+        AuditCmd::Show { tenant, verbose } => {
             let entries = vault.audit_entries(tenant.as_deref())?;
             let rows: Vec<Vec<String>> = entries
                 .iter()
@@ -324,7 +324,17 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
                 .map(|e| json!({"seq": e.seq, "time": time(e.time), "actor": e.actor, "action": e.action, "tenant": e.tenant, "subject": e.subject, "detail": e.detail, "prev": hex(&e.prev), "hash": hex(&e.hash)}))
                 .collect();
             ctx.emit(json!(j), || {
-                table(&["SEQ", "TIME", "ACTOR", "ACTION", "TENANT", "SUBJECT", "DETAIL"], &rows)
+                table(&["SEQ", "TIME", "ACTOR", "ACTION", "TENANT", "SUBJECT", "DETAIL"], &rows);
+                if verbose {
+                    for e in &entries {
+                        if let Some((_, ids)) = super::output::logged_ids(&e.action, &e.detail) {
+                            outln!("entry {} ({}), {} item id(s):", e.seq, e.action, ids.len());
+                            for id in ids {
+                                outln!("    {}", escaped(id));
+                            }
+                        }
+                    }
+                }
             });
         }
         AuditCmd::Verify { expect_head } => {

@@ -116,7 +116,7 @@ impl Vault {
                     )));
                 }
                 let mut w = tx.item_writer()?;
-                let (mut count, mut first_id, mut last_id) = (0u64, String::new(), String::new());
+                let mut ids: Vec<String> = Vec::new();
                 let mut next = Some(first);
                 while let Some(item) = next.take() {
                     let (header, stored) = match item? {
@@ -145,17 +145,17 @@ impl Vault {
                     };
                     let previous = check_replace(&*w, tenant, &header.item, replace)?;
                     finish_put(&mut *w, &header, previous.as_ref(), &stored)?;
-                    if count == 0 {
-                        first_id = header.item.clone();
-                    }
-                    last_id = header.item;
-                    count += 1;
+                    ids.push(header.item);
                     report.bytes += stored.size;
                     next = Some(prepared.next().ok_or_else(stopped)?);
                 }
                 drop(w);
+                let count = ids.len() as u64;
+                let (first, last) =
+                    (ids.first().cloned().unwrap_or_default(), ids.last().cloned().unwrap_or_default());
                 let detail = format!(
-                    "{count} items at level {level}, epoch {epoch}: {first_id} .. {last_id}; manifest {manifest}"
+                    "{count} items at level {level}, epoch {epoch}: {first} .. {last}; manifest {manifest}; {}",
+                    ids_detail(&ids)
                 );
                 self.record(&*tx, "import", tenant, &dir.display().to_string(), &detail)?;
                 tx.commit().map_err(|e| {
@@ -196,8 +196,10 @@ impl Vault {
         let fields = ItemFields { tenant, level, item: id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
         let mut input = open_file(path)?;
         let (_, stored) = put_staged(self, &fields, public, &mut input, replace, |tx, _, _, _| {
-            let detail =
-                format!("1 items at level {level}, epoch {epoch}: {id} .. {id}; manifest {manifest}");
+            let detail = format!(
+                "1 items at level {level}, epoch {epoch}: {id} .. {id}; manifest {manifest}; {}",
+                ids_detail(&[id.to_owned()])
+            );
             self.record(tx, "import", tenant, &dir.display().to_string(), &detail)
         })
         .map_err(|e| in_file(path, e))?;
@@ -226,8 +228,11 @@ impl Vault {
         })?;
         fs::create_dir_all(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
         let actor = keys.reader().unwrap_or(self.actor()).to_owned();
-        let detail = format!("{total} items to {}", dir.display());
+        // Logged before anything is read (the reads are audited even if the export dies), and
+        // again at the end with what was actually written.
+        let detail = format!("{total} items of the tenant, to {}", dir.display());
         self.audit_only(Some(&actor), "export", tenant, "", &detail)?;
+        let mut exported: Vec<String> = Vec::new();
 
         let mut report = BulkReport::default();
         let mut unwrappers = Unwrappers::default();
@@ -283,6 +288,7 @@ impl Vault {
                     Ok(size) => {
                         report.items += 1;
                         report.bytes += size;
+                        exported.push(id);
                     }
                     Err(e) if e.kind == ErrorKind::BrokenPipe || e.kind == ErrorKind::Other => {
                         fatal = Some(e);
@@ -307,16 +313,40 @@ impl Vault {
         })?;
         report.items -= writer.skipped.len() as u64;
         report.bytes -= writer.bytes;
+        exported.retain(|id| !writer.skipped.iter().any(|(s, _)| s == id));
         report.skipped.extend(writer.skipped);
         // One sync for every file written: the export is durable when it reports success.
         crate::atomic::sync_filesystem(dir)
             .map_err(|e| Error::other(format!("cannot sync {}: {e}", dir.display())))?;
         progress(total, total);
+        let detail = format!(
+            "{} of {total} items written to {}; {}",
+            exported.len(),
+            dir.display(),
+            ids_detail(&exported)
+        );
+        self.audit_only(Some(&actor), "export.written", tenant, "", &detail)?;
         if !report.skipped.is_empty() {
             let detail = format!("{} items not exported", report.skipped.len());
             self.audit_only(Some(&actor), "export.skipped", tenant, "", &detail)?;
         }
         Ok(report)
+    }
+}
+
+/// Longest list of item ids kept in one audit entry, in bytes; a longer one is logged by its
+/// digest only.
+const MAX_LOGGED_IDS: usize = 512 * 1024;
+
+/// "ids sha256 HEX" (SHA-256 over the ids, each followed by a newline), then on the following
+/// lines the ids themselves if they fit (`audit show --verbose` prints them).
+pub(crate) fn ids_detail(ids: &[String]) -> String {
+    let list: String = ids.iter().map(|id| format!("{id}\n")).collect();
+    let digest = crate::format::hex(&crate::crypto::sha256(list.as_bytes()));
+    if list.len() <= MAX_LOGGED_IDS {
+        format!("ids sha256 {digest}\n{}", list.trim_end_matches('\n'))
+    } else {
+        format!("ids sha256 {digest} (the list is too long to log)")
     }
 }
 
