@@ -538,6 +538,8 @@ fn seeds(corpus: &Path) {
         subject: "05050505".into(),
         detail: "grant to eve".into(),
         prev: [0; 32],
+        chain: 1,
+        chain_prev: [0; 32],
         hash: [0; 32],
     };
     audit.hash = audit.compute_hash();

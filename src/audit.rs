@@ -40,6 +40,8 @@ impl Entry {
             h.update(field.as_bytes());
         }
         h.update(self.prev);
+        h.update(self.chain.to_be_bytes());
+        h.update(self.chain_prev);
         h.finalize().into()
     }
 }
@@ -50,7 +52,13 @@ pub fn append(tx: &dyn Writes, time: u64, event: Event<'_>) -> Result<Entry, Sto
         Some(last) => (last.seq.saturating_add(1), last.hash),
         None => (1, [0; 32]),
     };
+    let (chain, chain_prev) = match event.tenant {
+        "" => (0, [0; 32]),
+        tenant => tx.tenant_audit_head(tenant)?.map_or((1, [0; 32]), |(n, h)| (n.saturating_add(1), h)),
+    };
     let mut entry = Entry {
+        chain,
+        chain_prev,
         seq,
         time,
         actor: event.actor.to_owned(),

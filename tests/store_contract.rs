@@ -81,6 +81,8 @@ fn entry(seq: u64) -> AuditEntry {
         subject: "s".into(),
         detail: String::new(),
         prev: [0; 32],
+        chain: seq,
+        chain_prev: if seq == 1 { [0; 32] } else { [seq as u8 - 1; 32] },
         hash: [seq as u8; 32],
     }
 }
@@ -243,9 +245,17 @@ fn audit_entries_append_in_sequence_only() {
         tx.append_audit(&entry(2)).unwrap();
         assert!(tx.append_audit(&entry(2)).is_err(), "{}: two entries numbered 2", e.name());
         assert!(tx.append_audit(&entry(4)).is_err(), "{}: a gap in the log", e.name());
+        let skips_the_tenant_chain = AuditEntry { seq: 3, chain: 4, ..entry(3) };
+        assert!(tx.append_audit(&skips_the_tenant_chain).is_err(), "{}: a gap in the tenant's chain", e.name());
+        let forks = AuditEntry { seq: 3, chain_prev: [9; 32], ..entry(3) };
+        assert!(tx.append_audit(&forks).is_err(), "{}: not linked to the tenant's head", e.name());
+        let vault_wide = AuditEntry { tenant: String::new(), ..entry(3) };
+        assert!(tx.append_audit(&vault_wide).is_err(), "{}: no tenant, no chain", e.name());
         tx.commit().unwrap();
         let r = s.begin_read().unwrap();
         assert_eq!(r.last_audit().unwrap(), Some(entry(2)), "{}", e.name());
+        assert_eq!(r.tenant_audit_head("t").unwrap(), Some((2, [2; 32])), "{}", e.name());
+        assert_eq!(r.tenant_audit_head("u").unwrap(), None, "{}", e.name());
         let mut seen = Vec::new();
         r.for_each_audit(&mut |position, entry| {
             seen.push((position, entry.unwrap().seq));

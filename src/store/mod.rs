@@ -124,6 +124,8 @@ pub trait Reads {
     /// The vault's id: 16 random bytes set when the store was created, never changed (a
     /// backup restores it). Part of every signed statement's origin.
     fn vault_id(&self) -> Result<[u8; 16], StoreError>;
+    /// The position in its own chain and the hash of `tenant`'s newest audit entry.
+    fn tenant_audit_head(&self, tenant: &str) -> Result<Option<(u64, [u8; 32])>, StoreError>;
     /// The audit entry appended last.
     fn last_audit(&self) -> Result<Option<AuditEntry>, StoreError>;
     /// Visits every audit entry in the order stored, with the position stored under.
@@ -202,7 +204,9 @@ pub trait Writes: Reads {
     fn remove_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError>;
     /// Appends an audit entry. Its sequence number must be the last entry's plus one (1 for
     /// the first), else nothing is written and an error returned: with one writer at a time,
-    /// the log has no gaps and no two entries share a number.
+    /// the log has no gaps and no two entries share a number. An entry of a tenant must also
+    /// be the next of that tenant's chain (its `chain` one more than the tenant's head, its
+    /// `chain_prev` the head's hash), and becomes the head; an entry of no tenant has chain 0.
     fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     /// A writer for many items and chunks in this transaction (an engine may keep its tables
     /// open in it: bulk commands write thousands of items through one).

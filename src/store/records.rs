@@ -168,6 +168,10 @@ pub struct AuditEntry {
     pub detail: String,
     /// Hash of the previous entry.
     pub prev: [u8; 32],
+    /// Position in its tenant's own chain, from 1; 0 for an entry of no tenant.
+    pub chain: u64,
+    /// Hash of the tenant's previous entry (zeros for its first, and for no tenant).
+    pub chain_prev: [u8; 32],
     /// Hash of this entry.
     pub hash: [u8; 32],
 }

@@ -93,7 +93,37 @@ pub(crate) fn append_audit(w: &(impl RawWrite + ?Sized), entry: &AuditEntry) -> 
     if entry.seq != next {
         return Err(StoreError::Engine(format!("audit entry {} appended where {next} is next", entry.seq)));
     }
+    if !entry.tenant.is_empty() {
+        let (chain, head) = tenant_audit_head(w, &entry.tenant)?.unwrap_or((0, [0; 32]));
+        if entry.chain != chain.saturating_add(1) || entry.chain_prev != head {
+            return Err(StoreError::Engine(format!(
+                "audit entry {} is not the next of tenant {:?}'s chain",
+                entry.seq, entry.tenant
+            )));
+        }
+        let mut value = entry.chain.to_be_bytes().to_vec();
+        value.extend_from_slice(&entry.hash);
+        w.put(Table::Meta, &head_key(&entry.tenant), &value)?;
+    } else if entry.chain != 0 || entry.chain_prev != [0; 32] {
+        return Err(StoreError::Engine(format!("audit entry {} of no tenant names a tenant chain", entry.seq)));
+    }
     w.put(Table::Audit, &entry.seq.to_be_bytes(), &codec::encode("audit entry", entry)?)
+}
+
+fn head_key(tenant: &str) -> Vec<u8> {
+    [&b"audit_head\0"[..], tenant.as_bytes()].concat()
+}
+
+/// The position and hash of `tenant`'s newest audit entry, if it has any.
+pub(crate) fn tenant_audit_head(
+    r: &(impl RawRead + ?Sized),
+    tenant: &str,
+) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+    let Some(value) = r.get(Table::Meta, &head_key(tenant))? else { return Ok(None) };
+    let bad = || StoreError::CorruptRecord { what: "audit head", detail: format!("{} bytes instead of 40", value.len()) };
+    let chain = u64::from_be_bytes(value.get(..8).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+    let hash = value.get(8..).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+    Ok(Some((chain, hash)))
 }
 
 /// Implements the typed contract ([`super::Reads`], and with a second type
@@ -151,6 +181,9 @@ macro_rules! typed_store {
             }
             fn vault_id(&self) -> Result<[u8; 16], StoreError> {
                 $crate::store::typed::vault_id(self)
+            }
+            fn tenant_audit_head(&self, tenant: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+                $crate::store::typed::tenant_audit_head(self, tenant)
             }
             fn for_each_audit(&self, visit: &mut AuditVisit<'_>) -> Result<(), StoreError> {
                 $crate::store::typed::for_each_audit(self, visit)
