@@ -422,6 +422,7 @@ fn seeds(corpus: &Path) {
         signing_seed: Zeroizing::new([8; 32]),
         last: ManifestMark { seq: 2, hash: [7; 32] },
         proposed: ManifestMark::default(),
+        checkpoint: ManifestMark { seq: 9, hash: [5; 32] },
         keys,
         engineers: vec![("eve".into(), [6; 32])],
     };
@@ -468,6 +469,7 @@ fn seeds(corpus: &Path) {
             tenant: t.into(),
             fingerprint: [2; 32],
             seen: 3,
+            seen_hash: [4; 32],
         };
         put("trust_store", "two", lockbox::format::encode_pins(&[pin("acme"), pin("globex")]).as_bytes());
     }
@@ -484,6 +486,7 @@ fn seeds(corpus: &Path) {
         request_ttl_secs: 43_200,
         signer: [2; 32],
         manifest: "lockbox.v1 manifest\n".into(),
+        checkpoint: String::new(),
     };
     let item = ItemRecord {
         header: envelopes[5].1[..211].to_vec(),

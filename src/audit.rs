@@ -2,9 +2,12 @@
 //! transaction as the change itself, so the log and the vault cannot disagree after a crash.
 //!
 //! hash(n) = SHA-256("lockbox/v1 audit\0" || seq || time || actor || action || tenant ||
-//! subject || detail || hash(n-1)), strings length-prefixed (u32 BE), integers u64 BE, and
-//! hash(0) = 32 zero bytes. Changing, removing or reordering any entry breaks every later hash;
-//! cutting the log back is caught by comparing the head with one kept elsewhere.
+//! subject || detail || hash(n-1) || chain || chain_prev), strings length-prefixed (u32 BE),
+//! integers u64 BE, and hash(0) = 32 zero bytes. Changing, removing or reordering any entry
+//! breaks every later hash. Each tenant's entries also form their own chain: `chain` is the
+//! entry's position in it and `chain_prev` the hash of the tenant's previous entry, so a
+//! customer checks and signs (checkpoints) its own tenant's history alone; cutting the log
+//! back before a checkpoint is caught by the checkpoint.
 
 use sha2::{Digest, Sha256};
 
@@ -142,4 +145,29 @@ pub fn verify(r: &dyn Reads) -> Result<Verdict, StoreError> {
         Some((seq, why)) => Verdict::Broken { seq, why },
         None => Verdict::Intact { count: expected_seq - 1, head: prev },
     })
+}
+
+/// Recomputes `tenant`'s own chain: its entries, in order, at positions 1, 2, ... each linked
+/// to the one before and matching its hash. `Intact.count` is the chain's length and `head`
+/// its last hash. A verifier of one tenant needs no other tenant's entries.
+pub fn verify_tenant(entries: &[Entry], tenant: &str) -> Verdict {
+    let mut expected = 1u64;
+    let mut prev = [0u8; 32];
+    for e in entries.iter().filter(|e| e.tenant == tenant) {
+        let why = if e.chain != expected {
+            Some(format!("expected position {expected}, found {} (entries removed or reordered)", e.chain))
+        } else if e.chain_prev != prev {
+            Some("does not link to the tenant's previous entry".to_owned())
+        } else if e.hash != e.compute_hash() {
+            Some("contents do not match its hash (entry was changed)".to_owned())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Verdict::Broken { seq: expected, why };
+        }
+        prev = e.hash;
+        expected += 1;
+    }
+    Verdict::Intact { count: expected - 1, head: prev }
 }

@@ -256,6 +256,8 @@ pub struct TenantKeys {
     pub last: ManifestMark,
     /// A manifest signed for the vault whose commit is not known to have happened.
     pub proposed: ManifestMark,
+    /// The last audit checkpoint signed: the size of the tenant's chain and its head.
+    pub checkpoint: ManifestMark,
     keys: BTreeMap<(String, u32), (KeyState, SecretKey)>,
     engineers: BTreeMap<String, [u8; 32]>,
 }
@@ -319,6 +321,7 @@ fn decode_tenants(path: &Path, body: &[u8]) -> Result<Tenants, KeyringError> {
                 signing: SigningKey::from_seed(&t.signing_seed),
                 last: t.last,
                 proposed: t.proposed,
+                checkpoint: t.checkpoint,
                 keys,
                 engineers: t.engineers.into_iter().collect(),
             };
@@ -417,6 +420,7 @@ impl Keyring {
             signing: SigningKey::generate().map_err(KeyringError::Crypto)?,
             last: ManifestMark::default(),
             proposed: ManifestMark::default(),
+            checkpoint: ManifestMark::default(),
             keys: BTreeMap::new(),
             engineers: BTreeMap::new(),
         };
@@ -473,6 +477,7 @@ impl Keyring {
                 signing_seed: t.signing.seed(),
                 last: t.last,
                 proposed: t.proposed,
+                checkpoint: t.checkpoint,
                 keys: t
                     .keys
                     .iter()

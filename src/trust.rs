@@ -46,6 +46,8 @@ pub struct Pin {
     pub fingerprint: [u8; 32],
     /// Highest manifest sequence number seen.
     pub seen: u64,
+    /// Hash of the manifest seen at that sequence number (zeros when none).
+    pub seen_hash: [u8; 32],
 }
 
 type Entries = BTreeMap<([u8; 16], String), Pin>;
@@ -88,19 +90,23 @@ impl Pins {
     pub fn pin(&self, vault: &[u8; 16], tenant: &str, fingerprint: [u8; 32]) -> Result<(), TrustError> {
         self.change(|entries| {
             let key = (*vault, tenant.to_owned());
-            let seen = entries.get(&key).filter(|p| p.fingerprint == fingerprint).map_or(0, |p| p.seen);
-            entries.insert(key, Pin { fingerprint, seen });
+            let same = entries.get(&key).filter(|p| p.fingerprint == fingerprint).copied();
+            let (seen, seen_hash) = same.map_or((0, [0; 32]), |p| (p.seen, p.seen_hash));
+            entries.insert(key, Pin { fingerprint, seen, seen_hash });
         })
     }
 
-    /// Records that a manifest with sequence number `seq` was seen (raising, never lowering).
-    pub fn saw(&self, vault: &[u8; 16], tenant: &str, seq: u64) -> Result<(), TrustError> {
+    /// Records that the manifest with sequence number `seq` and hash `hash` was seen (raising,
+    /// never lowering).
+    pub fn saw(&self, vault: &[u8; 16], tenant: &str, seq: u64, hash: [u8; 32]) -> Result<(), TrustError> {
         if self.get(vault, tenant).is_none_or(|p| p.seen >= seq) {
             return Ok(());
         }
         self.change(|entries| {
-            if let Some(p) = entries.get_mut(&(*vault, tenant.to_owned())) {
-                p.seen = p.seen.max(seq);
+            if let Some(p) = entries.get_mut(&(*vault, tenant.to_owned()))
+                && p.seen < seq
+            {
+                (p.seen, p.seen_hash) = (seq, hash);
             }
         })
     }
@@ -112,8 +118,8 @@ impl Pins {
             let on_disk = read(path)?;
             for (k, v) in on_disk {
                 let mine = entries.entry(k).or_insert(v);
-                if mine.fingerprint == v.fingerprint {
-                    mine.seen = mine.seen.max(v.seen);
+                if mine.fingerprint == v.fingerprint && v.seen > mine.seen {
+                    (mine.seen, mine.seen_hash) = (v.seen, v.seen_hash);
                 }
             }
         }
@@ -129,6 +135,7 @@ impl Pins {
                 tenant: tenant.clone(),
                 fingerprint: p.fingerprint,
                 seen: p.seen,
+                seen_hash: p.seen_hash,
             })
             .collect();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -163,7 +170,9 @@ fn read(path: &Path) -> Result<Entries, TrustError> {
         decode_pins(&text).map_err(|source| TrustError::Malformed { path: path.to_owned(), source })?;
     Ok(lines
         .into_iter()
-        .map(|p| ((p.vault, p.tenant), Pin { fingerprint: p.fingerprint, seen: p.seen }))
+        .map(|p| {
+            ((p.vault, p.tenant), Pin { fingerprint: p.fingerprint, seen: p.seen, seen_hash: p.seen_hash })
+        })
         .collect())
 }
 
@@ -177,10 +186,13 @@ mod tests {
         let path = dir.path().join("sub/trust");
         let pins = Pins::open(&path).unwrap();
         pins.pin(&[1; 16], "acme", [2; 32]).unwrap();
-        pins.saw(&[1; 16], "acme", 5).unwrap();
-        pins.saw(&[1; 16], "acme", 3).unwrap();
+        pins.saw(&[1; 16], "acme", 5, [5; 32]).unwrap();
+        pins.saw(&[1; 16], "acme", 3, [3; 32]).unwrap();
         let again = Pins::open(&path).unwrap();
-        assert_eq!(again.get(&[1; 16], "acme"), Some(Pin { fingerprint: [2; 32], seen: 5 }));
+        assert_eq!(
+            again.get(&[1; 16], "acme"),
+            Some(Pin { fingerprint: [2; 32], seen: 5, seen_hash: [5; 32] })
+        );
         assert_eq!(again.get(&[9; 16], "acme"), None);
         again.pin(&[1; 16], "acme", [3; 32]).unwrap();
         assert_eq!(

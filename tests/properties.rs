@@ -67,7 +67,7 @@ proptest! {
         for (tenant, level, epoch) in std::mem::take(&mut keys) {
             if tenants.last().is_none_or(|t| t.tenant != tenant) {
                 tenants.push(KeyringTenant { vault: secret[..16].try_into().unwrap(), tenant, signing_seed: Zeroizing::new(secret),
-                    last: ManifestMark { seq: u64::from(epoch), hash: [epoch as u8; 32] }, proposed: ManifestMark::default(),
+                    last: ManifestMark { seq: u64::from(epoch), hash: [epoch as u8; 32] }, proposed: ManifestMark::default(), checkpoint: ManifestMark::default(),
                     keys: Vec::new(), engineers: vec![(engineer.clone(), secret)] });
             }
             let state = [KeyState::Pending, KeyState::Registered, KeyState::Released][epoch as usize % 3];
@@ -81,7 +81,7 @@ proptest! {
 
     #[test]
     fn records_round_trip(s in "\\PC{0,40}", n in any::<u64>(), id in any::<[u8; 16]>(), bytes in proptest::collection::vec(any::<u8>(), 0..100), flag in any::<bool>()) {
-        let tenant = TenantRecord { name: s.clone(), created: n, levels: vec![], max_access_secs: n, request_ttl_secs: 1, signer: [7; 32], manifest: s.clone() };
+        let tenant = TenantRecord { name: s.clone(), created: n, levels: vec![], max_access_secs: n, request_ttl_secs: 1, signer: [7; 32], manifest: s.clone(), checkpoint: s.clone() };
         prop_assert_eq!(codec::decode::<TenantRecord>("t", &codec::encode("t", &tenant).unwrap()).unwrap(), tenant);
         let item = ItemRecord { header: bytes.clone(), size: n, created: n, blob: id, chunks: 1, inline: flag.then(|| bytes.clone()) };
         prop_assert_eq!(codec::decode::<ItemRecord>("i", &codec::encode("i", &item).unwrap()).unwrap(), item);
@@ -108,7 +108,7 @@ proptest! {
         let blob = GrantKeyBlob { context, ephemeral: secret, wrapped: [4; 48] };
         let keyring = KeyringBody { tenants: vec![KeyringTenant { vault: [5; 16], tenant: h.tenant.clone(),
             signing_seed: Zeroizing::new(secret), last: ManifestMark { seq: u64::from(n), hash: [6; 32] },
-            proposed: ManifestMark::default(), keys: vec![KeyringKey { level: h.level.clone(), epoch: n,
+            proposed: ManifestMark::default(), checkpoint: ManifestMark::default(), keys: vec![KeyringKey { level: h.level.clone(), epoch: n,
             state: KeyState::Released, secret: Zeroizing::new(secret) }], engineers: vec![(engineer.clone(), secret)] }] };
         let file = KeyFile { version: KeyFile::VERSION, kind: KeyFileKind::Identity,
             kdf: KdfParams { memory_kib: 8192 + n, iterations: 1 + n % 16, lanes: 1 }, salt: [7; 16], nonce: [8; 12],

@@ -64,6 +64,7 @@ fn tenant(name: &str) -> TenantRecord {
         request_ttl_secs: 60,
         signer: [1; 32],
         manifest: String::new(),
+        checkpoint: String::new(),
     }
 }
 
@@ -246,7 +247,11 @@ fn audit_entries_append_in_sequence_only() {
         assert!(tx.append_audit(&entry(2)).is_err(), "{}: two entries numbered 2", e.name());
         assert!(tx.append_audit(&entry(4)).is_err(), "{}: a gap in the log", e.name());
         let skips_the_tenant_chain = AuditEntry { seq: 3, chain: 4, ..entry(3) };
-        assert!(tx.append_audit(&skips_the_tenant_chain).is_err(), "{}: a gap in the tenant's chain", e.name());
+        assert!(
+            tx.append_audit(&skips_the_tenant_chain).is_err(),
+            "{}: a gap in the tenant's chain",
+            e.name()
+        );
         let forks = AuditEntry { seq: 3, chain_prev: [9; 32], ..entry(3) };
         assert!(tx.append_audit(&forks).is_err(), "{}: not linked to the tenant's head", e.name());
         let vault_wide = AuditEntry { tenant: String::new(), ..entry(3) };

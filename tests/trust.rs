@@ -443,3 +443,85 @@ fn a_keyring_restored_from_an_older_copy_needs_an_explicit_resync() {
     let vault = w.vault.clone().unwrap();
     assert!(lockbox::customer::resync(&vault, &mut old, "acme").is_err());
 }
+
+#[test]
+fn an_approval_the_vault_never_committed_leaves_nothing_current_that_was_released() {
+    let mut w = World::new();
+    let (id, digest) = w.request(&["internal"], 3600);
+    let vault = w.vault.clone().unwrap();
+    // The operator takes the prepared approval (its blobs) and refuses the commit.
+    let _kept =
+        lockbox::customer::prepare_approval(&vault, &mut w.keyring, &id, None, None, Some(&digest)).unwrap();
+    // The keyring will not sign a manifest that keeps the released key current...
+    integrity(lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme"), "was released");
+    integrity(lockbox::customer::add_level(&vault, &mut w.keyring, "acme", "pii"), "was released");
+    // ...until the level is rotated away from it.
+    lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false).unwrap();
+    lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme").unwrap();
+    drop(vault);
+    w.put("after", "internal").unwrap();
+    assert_eq!(w.item_header("after").key_epoch, 2);
+}
+
+#[test]
+fn a_writer_refuses_a_second_manifest_at_a_sequence_number_it_saw() {
+    let mut w = World::new();
+    let old_keyring = std::fs::read(w.keyring.path()).unwrap();
+    drop(w.vault.take());
+    let old_db = std::fs::read(w.db()).unwrap();
+    w.reopen();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme").unwrap();
+    drop(vault);
+    w.put("a", "internal").unwrap();
+    // The vault and the keyring are both restored from copies older than that manifest, and the
+    // customer signs another one with the same sequence number.
+    drop(w.vault.take());
+    std::fs::write(w.db(), &old_db).unwrap();
+    w.reopen();
+    std::fs::write(w.keyring.path(), &old_keyring).unwrap();
+    let mut restored = Keyring::open(w.keyring.path(), &Passphrase::new("pw".into())).unwrap();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::set_policy(&vault, &mut restored, "acme", Some(120), None).unwrap();
+    drop(vault);
+    integrity(w.put("b", "internal"), "a fork");
+}
+
+#[test]
+fn a_rewrap_never_touches_a_record_planted_from_another_tenant() {
+    let mut w = World::new();
+    let vault = w.vault.clone().unwrap();
+    // The same keyring holds a second tenant: exactly whose data key a planted record would leak.
+    lockbox::customer::create_tenant(&vault, &mut w.keyring, "globex", &["internal".to_string()]).unwrap();
+    drop(vault);
+    let writer = w.writer();
+    writer.trust_tenant("globex", tenant_fingerprint(&w.vault().tenant("globex").unwrap().signer)).unwrap();
+    writer
+        .put("globex", "secret-plan", "internal", &mut Cursor::new(b"globex only"), PutOptions::default())
+        .unwrap();
+    drop(writer);
+    w.operator(|tx| {
+        let record = tx.item("globex", "secret-plan").unwrap().unwrap();
+        tx.put_item("acme", "planted", &record).unwrap();
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(
+        lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", true),
+        "another item, tenant or level",
+    );
+    assert_eq!(w.vault().tenant("acme").unwrap().levels[0].epochs.len(), 1, "nothing was rotated");
+}
+
+#[test]
+fn a_request_naming_a_level_twice_is_refused() {
+    let mut w = World::new();
+    let (id, _) = w.request(&["internal"], 600);
+    let raw: [u8; 16] = std::array::from_fn(|i| u8::from_str_radix(&id[2 * i..2 * i + 2], 16).unwrap());
+    w.operator(|tx| {
+        let mut r = tx.request(&raw).unwrap().unwrap();
+        r.levels.push("internal".into());
+        tx.put_request(&r).unwrap();
+    });
+    integrity(w.approve(&id, None), "twice");
+    assert!(w.keyring.tenant("acme").unwrap().keys().all(|(_, _, s, _)| s != KeyState::Released));
+}

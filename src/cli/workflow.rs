@@ -200,7 +200,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                     "approve takes the full 32-digit request id, not {id:?}: see `lockbox request show`"
                 )));
             }
-            let expect = expect.as_deref().map(|d| parse_hex::<32>("digest", d)).transpose()?;
+            let mut expect = expect.as_deref().map(|d| parse_hex::<32>("digest", d)).transpose()?;
             // An unknown request is refused before any prompt; the vault is not held while the
             // customer reads, confirms or types the passphrase, and approval checks it again.
             {
@@ -211,11 +211,14 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                 }
                 lockbox::lockbox::chosen_levels(&request, levels.as_deref())?;
                 if expect.is_none() {
-                    let digest = hex(&lockbox::customer::request_digest_of(&vault, &id)?);
+                    let digest = lockbox::customer::request_digest_of(&vault, &id)?;
                     let key_fp =
                         hex(&lockbox::crypto::fingerprint(&vault.engineer(&request.engineer)?.public));
                     drop(vault);
-                    confirm(&request, &digest, &key_fp)?;
+                    confirm(&request, &hex(&digest), &key_fp)?;
+                    // What the customer confirmed is what is approved: the vault is read again
+                    // below, and anything changed meanwhile no longer matches this digest.
+                    expect = Some(digest);
                 }
             }
             let mut ring = ctx.keyring(&keyring)?;

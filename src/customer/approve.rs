@@ -4,7 +4,8 @@
 //! level rotated, and the grant signed with the tenant key.
 
 use super::new_epoch;
-use super::sync::{committed, levels_of, policy_of, propose, synced, tenant_keys, tenant_keys_mut};
+use super::sync::{committed, levels_of, policy_of, propose, tenant_keys, tenant_keys_mut};
+use super::synced;
 use crate::crypto::{PublicKey, Purpose, Wrapper, fingerprint, random_array, sign_note};
 use crate::format::{GrantKeyBlob, GrantKeyContext, GrantNote, hex, origin};
 use crate::keyring::{KeyState, Keyring};

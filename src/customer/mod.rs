@@ -14,14 +14,16 @@
 //! is never reused: a vault that lost an epoch or a level is refused instead.
 
 mod approve;
+mod checkpoint;
 mod resync;
 mod rotate;
 mod sync;
 
 pub use approve::{approve_request, prepare_approval, request_digest_of, trust_engineer};
+pub use checkpoint::{AuditCheck, check_audit, checkpoint};
 pub use resync::{Resync, check_keyring, resync};
 pub use rotate::{PreparedRotation, prepare_rotation, rotate_level, rotate_level_with_progress};
-pub use sync::{Synced, synced};
+pub use sync::Synced;
 
 use sync::{committed, levels_of, policy_of, propose, tenant_keys, tenant_keys_mut};
 
@@ -33,6 +35,16 @@ use crate::store::records::TenantRecord;
 use crate::vault::{
     DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, Error, MAX_DURATION_SECS, NewEpoch, Vault,
 };
+
+/// Checks that the vault's manifest of `tenant` is the one `keyring` signed last (adopting a
+/// proposed one the vault did commit) and that its audit log agrees with the keyring's last
+/// checkpoint, signs a new checkpoint, and returns the manifest. Every keyring command starts
+/// here.
+pub fn synced(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Synced, Error> {
+    sync::sync_manifest(vault, keyring, tenant)?;
+    checkpoint(vault, keyring, tenant)?;
+    sync::sync_manifest(vault, keyring, tenant)
+}
 
 /// Creates `tenant` with `levels`: a tenant signing key and the levels' keys go into
 /// `keyring`, saved with the first manifest before the vault registers anything; then this

@@ -96,9 +96,12 @@ pub fn check_keyring(vault: &Vault, keyring: &mut Keyring) -> Result<Vec<String>
     };
     let mut problems = Vec::new();
     for tenant in tenants {
-        if let Err(e) = super::synced(vault, keyring, &tenant) {
+        if let Err(e) = super::sync::sync_manifest(vault, keyring, &tenant) {
             problems.push(e.message);
             continue;
+        }
+        if let Err(e) = super::check_audit(vault, keyring, &tenant) {
+            problems.push(e.message);
         }
         let keys = tenant_keys(keyring, &tenant)?;
         let signer = keys.signing().public();

@@ -2,7 +2,8 @@
 //! data key unwrapped with the keyring and wrapped again to it.
 
 use super::new_epoch;
-use super::sync::{Proposal, committed, levels_of, policy_of, propose, synced};
+use super::sync::{Proposal, committed, levels_of, policy_of, propose};
+use super::synced;
 use crate::crypto::{PublicKey, Purpose, Wrapped, Wrapper, fingerprint};
 use crate::keyring::Keyring;
 use crate::vault::{Error, NewEpoch, Progress, Rewrapped, Rotation, Unwrappers, Vault, valid_name};
@@ -120,6 +121,15 @@ fn rewrap_items(
     for (id, mut header) in stale {
         if out.len().is_multiple_of(256) {
             progress(out.len() as u64, total);
+        }
+        // The vault chose these records: only an item of this tenant and level, stored under
+        // its own id and below the new epoch, is re-wrapped (a record planted from another
+        // tenant would otherwise have its data key re-wrapped to this one's key).
+        if header.tenant != tenant || header.level != level || header.item != id || header.key_epoch >= epoch
+        {
+            return Err(Error::integrity(format!(
+                "item {id:?} of tenant {tenant:?} holds the header of another item, tenant or level: nothing was re-wrapped"
+            )));
         }
         let old_header = header.encode();
         let unwrapper = unwrappers.for_header(keyring, &header)?;

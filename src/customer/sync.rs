@@ -42,8 +42,8 @@ pub(crate) fn tenant_keys_mut<'a>(
 }
 
 /// Checks that the vault's manifest of `tenant` is the one `keyring` signed last (adopting a
-/// proposed one the vault did commit), and returns it.
-pub fn synced(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Synced, Error> {
+/// proposed one the vault did commit); nothing is signed. [`super::synced`] adds the audit check.
+pub(crate) fn sync_manifest(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Synced, Error> {
     keyring.use_vault(vault.id());
     let record = vault.tenant(tenant)?;
     let keys = tenant_keys(keyring, tenant)?;
@@ -112,6 +112,16 @@ pub(crate) fn propose(
     policy: (u64, u64),
 ) -> Result<Proposal, Error> {
     levels.sort_by(|a, b| a.name.cmp(&b.name));
+    // A manifest never names a released key as current: writers would encrypt new items to a
+    // key an engineer holds. (An approval whose commit did not happen leaves its released
+    // levels in that state: they are rotated before anything else is signed.)
+    let keys = tenant_keys(keyring, tenant)?;
+    if let Some(l) = levels.iter().find(|l| keys.state(&l.name, l.epoch) == Some(KeyState::Released)) {
+        return Err(Error::integrity(format!(
+            "the current key of level {:?} (epoch {}) of tenant {tenant:?} was released to an engineer, in an approval the vault does not show: rotate the level (`lockbox level rotate {tenant} {} --keyring FILE`) before anything else",
+            l.name, l.epoch, l.name
+        )));
+    }
     let now = vault.now();
     let manifest = Manifest {
         origin: origin(&vault.id(), tenant),

@@ -16,7 +16,8 @@
 //! ```
 //! Keyring body (version 2): u32 tenant count (<= 4096), then per tenant, sorted strictly by
 //! (vault id, tenant): 16-byte vault id, tenant (u8 length + bytes), 32-byte Ed25519 signing
-//! seed, two manifest marks (last, proposed: u64 seq + 32-byte hash, both zero for none), u32
+//! seed, three marks (last manifest, proposed manifest, audit checkpoint: u64 seq + 32-byte
+//! hash, both zero for none), u32
 //! key count (all tenants together <= 65536) and per key, sorted strictly by (level, epoch):
 //! level (u8 length + bytes), u32 epoch, u8 state (1 pending, 2 registered, 3 released),
 //! 32-byte X25519 secret; then u32 engineer count (<= 4096) and per engineer, sorted strictly
@@ -196,6 +197,9 @@ pub struct KeyringTenant {
     pub last: ManifestMark,
     /// A manifest signed and handed to the vault whose commit is not known to have happened.
     pub proposed: ManifestMark,
+    /// The last audit checkpoint the keyring signed: `seq` the size of the tenant's chain it
+    /// covered, `hash` that chain's head.
+    pub checkpoint: ManifestMark,
     /// Level keys, sorted strictly by (level, epoch).
     pub keys: Vec<KeyringKey>,
     /// Engineer keys pinned by an approval, sorted strictly by name.
@@ -219,7 +223,7 @@ pub struct KeyringBody {
 pub const MAX_KEYRING_TENANTS: usize = 4096;
 /// Most engineer pins per tenant.
 pub const MAX_KEYRING_ENGINEERS: usize = 4096;
-const MIN_TENANT_LEN: usize = 16 + 2 + 32 + 2 * 40 + 8;
+const MIN_TENANT_LEN: usize = 16 + 2 + 32 + 3 * 40 + 8;
 const MIN_KEY_LEN: usize = 2 + 4 + 1 + KEY_LEN;
 const MIN_ENGINEER_LEN: usize = 2 + KEY_LEN;
 
@@ -232,7 +236,7 @@ impl KeyringBody {
             out.extend_from_slice(&t.vault);
             put_name(&mut out, &t.tenant);
             out.extend_from_slice(&t.signing_seed[..]);
-            for mark in [t.last, t.proposed] {
+            for mark in [t.last, t.proposed, t.checkpoint] {
                 out.extend_from_slice(&mark.seq.to_be_bytes());
                 out.extend_from_slice(&mark.hash);
             }
@@ -265,7 +269,7 @@ impl KeyringBody {
             let vault = r.array()?;
             let tenant = name(&mut r, "tenant")?;
             let signing_seed = Zeroizing::new(r.array()?);
-            let mut marks = [ManifestMark::default(); 2];
+            let mut marks = [ManifestMark::default(); 3];
             for mark in &mut marks {
                 *mark = ManifestMark { seq: r.u64()?, hash: r.array()? };
                 if (mark.seq == 0) != (mark.hash == [0; 32]) {
@@ -306,6 +310,7 @@ impl KeyringBody {
                 signing_seed,
                 last: marks[0],
                 proposed: marks[1],
+                checkpoint: marks[2],
                 keys,
                 engineers,
             };
@@ -387,6 +392,7 @@ mod tests {
             signing_seed: Zeroizing::new([2; 32]),
             last: ManifestMark { seq: 3, hash: [4; 32] },
             proposed: ManifestMark::default(),
+            checkpoint: ManifestMark { seq: 7, hash: [8; 32] },
             keys: keys
                 .iter()
                 .map(|(l, e)| KeyringKey {

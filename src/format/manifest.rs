@@ -279,6 +279,70 @@ impl GrantNote {
     }
 }
 
+/// A checkpoint of a tenant's audit chain: the customer states that the chain had `size`
+/// entries, the last with hash `head`, when it had checked them.
+///
+/// ```text
+/// lockbox.v1 checkpoint
+/// origin lockbox.v1/<vault id>/<tenant>
+/// size <entries in the tenant's chain>
+/// head <hash of its last entry, 64 hex; zeros when size is 0>
+/// time <unix seconds>
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Origin.
+    pub origin: String,
+    /// Entries in the tenant's chain.
+    pub size: u64,
+    /// Hash of the last one.
+    pub head: [u8; 32],
+    /// When it was signed.
+    pub time: u64,
+}
+
+const CHECKPOINT: &str = "checkpoint";
+
+impl Checkpoint {
+    /// The kind line.
+    pub const KIND: &'static str = "lockbox.v1 checkpoint";
+
+    /// The body text.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}\norigin {}\nsize {}\nhead {}\ntime {}\n",
+            Self::KIND,
+            self.origin,
+            self.size,
+            hex(&self.head),
+            self.time
+        )
+    }
+
+    /// Decodes a body; canonical as [`Manifest::decode`].
+    pub fn decode(body: &str) -> Result<Checkpoint, FormatError> {
+        let mut lines = Lines::new(body, CHECKPOINT)?;
+        lines.expect("lockbox.v1", 1).and_then(|f| kind(f[0], CHECKPOINT))?;
+        let origin = lines.expect("origin", 1)?[0].to_owned();
+        parse_origin(CHECKPOINT, &origin)?;
+        let size = number(CHECKPOINT, lines.expect("size", 1)?[0])?;
+        let head = hex_array(CHECKPOINT, lines.expect("head", 1)?[0])?;
+        let time = number(CHECKPOINT, lines.expect("time", 1)?[0])?;
+        lines.finish()?;
+        let c = Checkpoint { origin, size, head, time };
+        if (c.size == 0) != (c.head == [0; 32]) {
+            return Err(FormatError::NonCanonical {
+                what: CHECKPOINT,
+                why: "an empty chain has a zero head, and only it",
+            });
+        }
+        if c.encode() != body {
+            return Err(FormatError::NonCanonical { what: CHECKPOINT, why: "not the canonical text" });
+        }
+        Ok(c)
+    }
+}
+
 /// The kind a signed note's body states on its first line (`lockbox.v1 <kind>`).
 pub fn note_kind(body: &str) -> Option<&str> {
     body.lines().next()?.strip_prefix("lockbox.v1 ")
@@ -386,5 +450,15 @@ mod tests {
         assert!(GrantNote::decode(&text.replace("key public 2", "key public 1")).is_err());
         assert!(Manifest::decode(&text).is_err(), "a grant never passes as a manifest");
         assert_eq!(note_kind(&text), Some("grant"));
+    }
+
+    #[test]
+    fn checkpoint_round_trips_and_is_canonical() {
+        let c = Checkpoint { origin: origin(&[1; 16], "acme"), size: 3, head: [4; 32], time: 5 };
+        let text = c.encode();
+        assert_eq!(Checkpoint::decode(&text).unwrap(), c);
+        assert!(Checkpoint::decode(&text.replace("size 3", "size 0")).is_err(), "zero size, non-zero head");
+        assert!(Checkpoint::decode(&text.replace("time 5", "time 05")).is_err());
+        assert!(Manifest::decode(&text).is_err() && GrantNote::decode(&text).is_err());
     }
 }

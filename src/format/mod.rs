@@ -28,8 +28,8 @@ pub use keyfile::{
     MAX_KEYRING_ENGINEERS, MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS, ManifestMark,
 };
 pub use manifest::{
-    GrantNote, MAX_GRANT_KEYS, MAX_MANIFEST_LEVELS, MAX_RELEASED, Manifest, ManifestLevel, note_kind, origin,
-    parse_origin,
+    Checkpoint, GrantNote, MAX_GRANT_KEYS, MAX_MANIFEST_LEVELS, MAX_RELEASED, Manifest, ManifestLevel,
+    note_kind, origin, parse_origin,
 };
 pub use names::{
     MAX_ITEM_ID_LEN, MAX_ITEM_SEGMENT_LEN, MAX_NAME_LEN, check_item_id, check_item_path, check_name,

@@ -161,6 +161,9 @@ impl Vault {
         verify_note(&parsed, &origin(&self.id(), &tenant.name), &tenant.signer)
             .map_err(|_| bad("its signature does not verify"))?;
         let note = GrantNote::decode(&parsed.body).map_err(|e| bad(&e.to_string()))?;
+        if note.origin != parsed.name {
+            return Err(bad("it names another vault or tenant"));
+        }
         let own = identity.secret.public().fingerprint();
         if note.engineer_fingerprint != own {
             return Err(Error::integrity(format!(

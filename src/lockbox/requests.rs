@@ -302,6 +302,11 @@ fn pending(tx: &dyn Writes, id: &[u8; 16], time: u64) -> Result<RequestRecord, E
 /// The levels an approval releases: `levels`, each requested and none twice, or all the
 /// request names.
 pub fn chosen_levels(request: &RequestRecord, levels: Option<&[String]>) -> Result<Vec<String>, Error> {
+    for (i, level) in request.levels.iter().enumerate() {
+        if request.levels[..i].contains(level) {
+            return Err(Error::integrity(format!("the request names level {level:?} twice: it was altered")));
+        }
+    }
     let Some(levels) = levels else { return Ok(request.levels.clone()) };
     if levels.is_empty() {
         return Err(Error::usage("approve at least one level, or deny the request"));

@@ -54,6 +54,7 @@ mod tests {
             request_ttl_secs: 2,
             signer: [3; 32],
             manifest: "note".into(),
+            checkpoint: String::new(),
         };
         let mut bytes = encode("tenant", &t).unwrap();
         assert_eq!(decode::<TenantRecord>("tenant", &bytes).unwrap(), t);

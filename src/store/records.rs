@@ -20,6 +20,8 @@ pub struct TenantRecord {
     /// The current signed manifest (docs/FORMAT.md): what the customer states about the levels
     /// and policy above. Readers of this record trust the manifest, never the fields.
     pub manifest: String,
+    /// The last audit checkpoint the customer signed (a signed note), or empty.
+    pub checkpoint: String,
 }
 
 /// A classification level and the public keys of its epochs.

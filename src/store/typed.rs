@@ -105,7 +105,10 @@ pub(crate) fn append_audit(w: &(impl RawWrite + ?Sized), entry: &AuditEntry) -> 
         value.extend_from_slice(&entry.hash);
         w.put(Table::Meta, &head_key(&entry.tenant), &value)?;
     } else if entry.chain != 0 || entry.chain_prev != [0; 32] {
-        return Err(StoreError::Engine(format!("audit entry {} of no tenant names a tenant chain", entry.seq)));
+        return Err(StoreError::Engine(format!(
+            "audit entry {} of no tenant names a tenant chain",
+            entry.seq
+        )));
     }
     w.put(Table::Audit, &entry.seq.to_be_bytes(), &codec::encode("audit entry", entry)?)
 }
@@ -120,7 +123,10 @@ pub(crate) fn tenant_audit_head(
     tenant: &str,
 ) -> Result<Option<(u64, [u8; 32])>, StoreError> {
     let Some(value) = r.get(Table::Meta, &head_key(tenant))? else { return Ok(None) };
-    let bad = || StoreError::CorruptRecord { what: "audit head", detail: format!("{} bytes instead of 40", value.len()) };
+    let bad = || StoreError::CorruptRecord {
+        what: "audit head",
+        detail: format!("{} bytes instead of 40", value.len()),
+    };
     let chain = u64::from_be_bytes(value.get(..8).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
     let hash = value.get(8..).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
     Ok(Some((chain, hash)))

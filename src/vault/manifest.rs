@@ -6,7 +6,7 @@
 
 use super::{Error, Vault, valid_name};
 use crate::crypto::{sha256, tenant_fingerprint, verify_note};
-use crate::format::{Manifest, SignedNote, hex, origin, rfc3339};
+use crate::format::{Checkpoint, Manifest, SignedNote, hex, origin, rfc3339};
 use crate::store::records::TenantRecord;
 use crate::trust::Pins;
 
@@ -53,6 +53,24 @@ pub fn open_manifest(
         )));
     }
     Ok(manifest)
+}
+
+/// Parses `note` and checks it is an audit checkpoint of `tenant` of `vault`, signed by `signer`.
+pub fn open_checkpoint(
+    note: &str,
+    vault: &[u8; 16],
+    tenant: &str,
+    signer: &[u8; 32],
+) -> Result<Checkpoint, Error> {
+    let bad = |why: String| Error::integrity(format!("the audit checkpoint of tenant {tenant:?} {why}"));
+    let parsed = SignedNote::decode(note).map_err(|e| bad(format!("is malformed: {e}")))?;
+    let name = origin(vault, tenant);
+    verify_note(&parsed, &name, signer).map_err(|_| bad("does not verify under the tenant key".into()))?;
+    let c = Checkpoint::decode(&parsed.body).map_err(|e| bad(format!("is malformed: {e}")))?;
+    if c.origin != name {
+        return Err(bad("names another vault or tenant".into()));
+    }
+    Ok(c)
 }
 
 /// (level, current epoch, public key) of every level of `record`, sorted by level.
@@ -151,13 +169,20 @@ impl Vault {
                 m.seq, pin.seen
             )));
         }
+        let hash = manifest_hash(&record.manifest);
+        if m.seq == pin.seen && hash != pin.seen_hash {
+            return Err(Error::integrity(format!(
+                "the vault's manifest of tenant {tenant:?} at seq {} is not the one seen before at that sequence number: a fork; nothing was written",
+                m.seq
+            )));
+        }
         if self.now() >= m.expires {
             return Err(Error::integrity(format!(
                 "the manifest of tenant {tenant:?} expired at {}: the customer must refresh it (`lockbox tenant refresh {tenant} --keyring FILE`)",
                 rfc3339(m.expires)
             )));
         }
-        pins.saw(&self.id(), tenant, m.seq)?;
+        pins.saw(&self.id(), tenant, m.seq, hash)?;
         Ok(m)
     }
 
@@ -174,6 +199,27 @@ impl Vault {
             ))
         })?;
         Ok(WriteTarget { epoch: l.epoch, public: l.public, manifest: manifest_hash(&record.manifest) })
+    }
+
+    /// Stores the customer's signed audit checkpoint of `tenant` (it adds no audit entry, so
+    /// the chain it covers stays what it covered). It must verify under the tenant key and
+    /// name the tenant's chain as it is now.
+    pub fn commit_checkpoint(&self, tenant: &str, note: &str) -> Result<Checkpoint, Error> {
+        valid_name("tenant", tenant)?;
+        let tx = self.store().begin_write()?;
+        let mut record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
+        let c = open_checkpoint(note, &self.id(), tenant, &record.signer)?;
+        let (size, head) = tx.tenant_audit_head(tenant)?.unwrap_or((0, [0; 32]));
+        if (c.size, c.head) != (size, head) {
+            return Err(Error::conflict(format!(
+                "the checkpoint of tenant {tenant:?} covers {} entries, but its chain now has {size}; check and sign it again",
+                c.size
+            )));
+        }
+        record.checkpoint = note.to_owned();
+        tx.put_tenant(&record)?;
+        tx.commit()?;
+        Ok(c)
     }
 
     /// Pins `tenant` of this vault to the signing key with `fingerprint`, on this machine.

@@ -29,7 +29,7 @@ pub use envelope::{ItemFields, item_opener, item_opener_with, open_envelope, sea
 pub use error::{Error, ErrorKind};
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;
-pub use manifest::{MANIFEST_LIFETIME_SECS, manifest_hash, open_manifest};
+pub use manifest::{MANIFEST_LIFETIME_SECS, manifest_hash, open_checkpoint, open_manifest};
 pub use pipeline::Threads;
 pub use rotate::{Rewrapped, Rotation};
 pub use tenants::{

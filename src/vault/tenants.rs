@@ -81,6 +81,7 @@ impl Vault {
             request_ttl_secs: DEFAULT_REQUEST_TTL_SECS,
             signer: *signer,
             manifest: manifest.to_owned(),
+            checkpoint: String::new(),
         };
         self.check_next_manifest(None, &record, manifest)?;
         record.manifest = manifest.to_owned();
