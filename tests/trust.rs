@@ -525,3 +525,132 @@ fn a_request_naming_a_level_twice_is_refused() {
     integrity(w.approve(&id, None), "twice");
     assert!(w.keyring.tenant("acme").unwrap().keys().all(|(_, _, s, _)| s != KeyState::Released));
 }
+
+/// The operator rewrites the whole log consistently: `edit` changes the entries, then every
+/// sequence number, link, tenant chain position and hash is recomputed, and the store's tenant
+/// heads reset, exactly as someone holding the file and the code could.
+fn rewrite_log(w: &mut World, edit: impl FnOnce(&mut Vec<lockbox::audit::Entry>)) {
+    drop(w.vault.take());
+    {
+        let store = RedbStore::open(&w.db()).unwrap();
+        let tx = store.begin_raw_write().unwrap();
+        let mut entries = lockbox::audit::entries(&tx, None).unwrap();
+        for e in &entries {
+            tx.remove(Table::Audit, &e.seq.to_be_bytes()).unwrap();
+        }
+        edit(&mut entries);
+        let mut prev = [0u8; 32];
+        let mut heads: std::collections::BTreeMap<String, (u64, [u8; 32])> = Default::default();
+        for (i, e) in entries.iter_mut().enumerate() {
+            e.seq = i as u64 + 1;
+            e.prev = prev;
+            if e.tenant.is_empty() {
+                (e.chain, e.chain_prev) = (0, [0; 32]);
+            } else {
+                let (n, h) = heads.get(&e.tenant).copied().unwrap_or((0, [0; 32]));
+                (e.chain, e.chain_prev) = (n + 1, h);
+            }
+            e.hash = e.compute_hash();
+            prev = e.hash;
+            if !e.tenant.is_empty() {
+                heads.insert(e.tenant.clone(), (e.chain, e.hash));
+            }
+            let bytes = lockbox::store::codec::encode("audit entry", &*e).unwrap();
+            tx.put(Table::Audit, &e.seq.to_be_bytes(), &bytes).unwrap();
+        }
+        for (tenant, (n, h)) in heads {
+            let mut value = n.to_be_bytes().to_vec();
+            value.extend_from_slice(&h);
+            tx.put(Table::Meta, &[&b"audit_head\0"[..], tenant.as_bytes()].concat(), &value).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    w.reopen();
+}
+
+/// A world whose keyring has checkpointed a log with puts before and after the checkpoint.
+fn checkpointed() -> World {
+    let mut w = World::new();
+    w.put("one", "internal").unwrap();
+    w.put("two", "internal").unwrap();
+    let vault = w.vault.clone().unwrap();
+    let check = lockbox::customer::checkpoint(&vault, &mut w.keyring, "acme").unwrap();
+    assert_eq!(check.size, 4, "tenant.create, manifest, two puts");
+    drop(vault);
+    w.put("three", "internal").unwrap();
+    w
+}
+
+#[test]
+fn the_log_rewritten_before_a_checkpoint_is_caught_even_with_every_hash_recomputed() {
+    let mut w = checkpointed();
+    rewrite_log(&mut w, |es| {
+        let put = es.iter_mut().find(|e| e.action == "put").unwrap();
+        put.detail = put.detail.replace("size", "sizes");
+    });
+    assert!(
+        matches!(w.vault().verify_audit(None).unwrap(), lockbox::audit::Verdict::Intact { .. }),
+        "consistent"
+    );
+    let vault = w.vault.clone().unwrap();
+    integrity(
+        lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"),
+        "rewritten before the checkpoint",
+    );
+    integrity(
+        lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme"),
+        "rewritten before the checkpoint",
+    );
+}
+
+#[test]
+fn the_log_cut_back_or_thinned_before_a_checkpoint_is_caught() {
+    let mut w = checkpointed();
+    rewrite_log(&mut w, |es| {
+        let keep = es.iter().position(|e| e.action == "put").unwrap();
+        es.truncate(keep);
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"), "cut back");
+    drop(vault);
+    let mut w = checkpointed();
+    rewrite_log(&mut w, |es| {
+        let first_put = es.iter().position(|e| e.action == "put").unwrap();
+        es.remove(first_put);
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(
+        lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"),
+        "rewritten before the checkpoint",
+    );
+    drop(vault);
+    // Reordered: the two puts swapped.
+    let mut w = checkpointed();
+    rewrite_log(&mut w, |es| {
+        let a = es.iter().position(|e| e.action == "put").unwrap();
+        es.swap(a, a + 1);
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(
+        lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"),
+        "rewritten before the checkpoint",
+    );
+}
+
+#[test]
+fn a_manifest_dropped_from_the_log_is_caught() {
+    let mut w = World::new();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme").unwrap();
+    drop(vault);
+    // After the checkpoint the refresh signed first: only the logged manifests stand guard.
+    rewrite_log(&mut w, |es| {
+        let last = es.iter().rposition(|e| e.action == "manifest").unwrap();
+        es.remove(last);
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(
+        lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"),
+        "does not end with the manifest",
+    );
+}
