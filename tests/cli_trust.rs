@@ -170,3 +170,15 @@ fn an_export_is_logged_with_what_it_actually_wrote() {
     assert_eq!(listed[..2], ["    i1", "    i2"], "{log}");
     assert!(!listed.get(2).is_some_and(|l| l.starts_with("    ")), "only what was written: {log}");
 }
+
+#[test]
+fn audit_checkpoints_from_the_command_line() {
+    let env = setup();
+    env.ok(&["put", "acme", "doc", "--level", "internal"], b"data");
+    let out = env.ok(&["audit", "checkpoint", "acme", "--keyring", &env.path("k")], b"");
+    assert!(out.contains("3 audit entries checked and checkpointed"), "{out}");
+    let out = env.ok(&["audit", "verify", "--keyring", &env.path("k")], b"");
+    assert!(out.contains("tenant acme: chain intact, 3 entries (3 under the keyring's last checkpoint)"), "{out}");
+    assert!(out.contains("audit log intact"), "{out}");
+    env.fails(&["audit", "checkpoint", "nosuch", "--keyring", &env.path("k")], 3);
+}

@@ -284,11 +284,28 @@ pub enum AuditCmd {
         #[arg(long)]
         verbose: bool,
     },
-    /// Recompute the chain; exit 5 naming the first bad entry
+    /// Recompute the chain; exit 5 naming the first bad entry. With --keyring, also check each
+    /// of the keyring's tenants' own chain against its last signed checkpoint and manifests
     Verify {
         /// A head hash recorded earlier: it must still be in the chain (detects a cut-back log)
         #[arg(long, value_name = "HASH")]
         expect_head: Option<String>,
+        /// The customer's keyring: its tenants' chains are checked against its checkpoints
+        #[arg(long, value_name = "FILE")]
+        keyring: Option<PathBuf>,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Check a tenant's audit chain against the keyring's last checkpoint, then sign a new one
+    /// (every keyring command does this first)
+    Checkpoint {
+        /// Tenant
+        tenant: String,
+        /// The tenant's keyring file
+        #[arg(long, value_name = "FILE")]
+        keyring: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
     },
 }
 
@@ -506,6 +523,7 @@ impl Command {
             Command::Get(args) => &args.pass,
             Command::Export { pass, .. } | Command::Verify { pass, .. } => pass,
             Command::Engineer(EngineerCmd::Enroll { pass, .. } | EngineerCmd::Trust { pass, .. }) => pass,
+            Command::Audit(AuditCmd::Verify { pass, .. } | AuditCmd::Checkpoint { pass, .. }) => pass,
             Command::Request(RequestCmd::Approve { pass, .. } | RequestCmd::Create { pass, .. }) => pass,
             Command::Tenant(
                 TenantCmd::Create { pass, .. }

@@ -304,8 +304,24 @@ fn released(g: &GrantRecord) -> String {
 }
 
 pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
-    let vault = ctx.open()?;
+    // A keyring's passphrase is asked before the vault is opened.
+    let mut ring = match &cmd {
+        AuditCmd::Verify { keyring: Some(k), .. } | AuditCmd::Checkpoint { keyring: k, .. } => Some(ctx.keyring(k)?),
+        _ => None,
+    };
+    let vault = match ring.as_mut() {
+        Some(ring) => ctx.open_for(ring)?,
+        None => ctx.open()?,
+    };
     match cmd {
+        AuditCmd::Checkpoint { tenant, .. } => {
+            let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
+            let c = lockbox::customer::synced(&vault, ring, &tenant)
+                .and_then(|_| lockbox::customer::check_audit(&vault, ring, &tenant))?;
+            ctx.emit(json!({"tenant": tenant, "entries": c.size, "head": hex(&c.head), "manifests": c.manifests}), || {
+                outln!("tenant {tenant}: {} audit entries checked and checkpointed, head {}", c.size, hex(&c.head))
+            });
+        }
         AuditCmd::Show { tenant, verbose } => {
             let entries = vault.audit_entries(tenant.as_deref())?;
             let rows: Vec<Vec<String>> = entries
@@ -340,7 +356,20 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
                 }
             });
         }
-        AuditCmd::Verify { expect_head } => {
+        AuditCmd::Verify { expect_head, .. } => {
+            if let Some(ring) = ring.as_mut() {
+                let mut tenants: Vec<String> = ring.entries().map(|(t, _, _)| t.to_owned()).collect();
+                tenants.dedup();
+                for tenant in tenants {
+                    let c = lockbox::customer::check_audit(&vault, ring, &tenant)?;
+                    ctx.emit(json!({"tenant": tenant, "entries": c.size, "checkpointed": c.checkpointed, "head": hex(&c.head)}), || {
+                        outln!(
+                            "tenant {tenant}: chain intact, {} entries ({} under the keyring's last checkpoint), {} signed manifests",
+                            c.size, c.checkpointed, c.manifests
+                        )
+                    });
+                }
+            }
             let expect = expect_head.as_deref().map(parse_hash).transpose()?;
             match vault.verify_audit(expect.as_ref())? {
                 Verdict::Intact { count, head } => ctx
