@@ -178,7 +178,10 @@ fn audit_checkpoints_from_the_command_line() {
     let out = env.ok(&["audit", "checkpoint", "acme", "--keyring", &env.path("k")], b"");
     assert!(out.contains("3 audit entries checked and checkpointed"), "{out}");
     let out = env.ok(&["audit", "verify", "--keyring", &env.path("k")], b"");
-    assert!(out.contains("tenant acme: chain intact, 3 entries (3 under the keyring's last checkpoint)"), "{out}");
+    assert!(
+        out.contains("tenant acme: chain intact, 3 entries (3 under the keyring's last checkpoint)"),
+        "{out}"
+    );
     assert!(out.contains("audit log intact"), "{out}");
     env.fails(&["audit", "checkpoint", "nosuch", "--keyring", &env.path("k")], 3);
 }

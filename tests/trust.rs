@@ -654,3 +654,54 @@ fn a_manifest_dropped_from_the_log_is_caught() {
         "does not end with the manifest",
     );
 }
+
+#[test]
+fn items_replaced_planted_removed_or_written_to_a_released_epoch_are_reported() {
+    let mut w = World::new();
+    w.put("kept", "internal").unwrap();
+    w.put("rolled", "internal").unwrap();
+    let old_rolled = {
+        drop(w.vault.take());
+        let store = RedbStore::open(&w.db()).unwrap();
+        let r = store.begin_read().unwrap().item("acme", "rolled").unwrap().unwrap();
+        drop(store);
+        w.reopen();
+        r
+    };
+    w.put("rolled", "internal").unwrap();
+    w.put("gone", "secret").unwrap();
+    let before_approval = w.tenant();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    let vault = w.vault.clone().unwrap();
+    assert_eq!(lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap(), Vec::<String>::new());
+    drop(vault);
+    // The operator: an older version restored, an item planted, one deleted...
+    w.operator(|tx| {
+        tx.put_item("acme", "rolled", &old_rolled).unwrap();
+        let kept = tx.item("acme", "kept").unwrap().unwrap();
+        tx.put_item("acme", "planted", &kept).unwrap();
+        tx.remove_item_record("acme", "gone").unwrap();
+    });
+    // ...and a writer that never saw the approval's manifest, shown the one before it.
+    let fresh = Arc::new(Pins::in_memory());
+    fresh.pin(&w.vault().id(), "acme", tenant_fingerprint(&before_approval.signer)).unwrap();
+    let approved = w.tenant();
+    w.operator(|tx| tx.put_tenant(&before_approval).unwrap());
+    w.vault()
+        .with_pins(fresh)
+        .put("acme", "late", "internal", &mut Cursor::new(b"x"), PutOptions::default())
+        .unwrap();
+    w.operator(|tx| tx.put_tenant(&approved).unwrap());
+    let vault = w.vault.clone().unwrap();
+    let problems = lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap().join("\n");
+    for needle in [
+        "item \"rolled\" is not what audit entry",
+        "item \"planted\" has no logged write",
+        "item \"gone\", written by audit entry",
+        "wrote item \"late\" at level \"internal\" epoch 1, after a manifest had released that epoch",
+    ] {
+        assert!(problems.contains(needle), "{needle:?} not in:\n{problems}");
+    }
+    assert_eq!(problems.lines().count(), 4, "{problems}");
+}

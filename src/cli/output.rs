@@ -136,7 +136,7 @@ pub fn escaped(text: &str) -> String {
 
 /// For an entry that lists item ids (import, export.written): its first line and the ids.
 pub fn logged_ids<'a>(action: &str, detail: &'a str) -> Option<(&'a str, Vec<&'a str>)> {
-    if !matches!(action, "import" | "export.written") {
+    if !matches!(action, "import" | "export.written" | "level.rotate") {
         return None;
     }
     let mut lines = detail.split('\n');

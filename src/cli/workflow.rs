@@ -306,7 +306,9 @@ fn released(g: &GrantRecord) -> String {
 pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
     // A keyring's passphrase is asked before the vault is opened.
     let mut ring = match &cmd {
-        AuditCmd::Verify { keyring: Some(k), .. } | AuditCmd::Checkpoint { keyring: k, .. } => Some(ctx.keyring(k)?),
+        AuditCmd::Verify { keyring: Some(k), .. } | AuditCmd::Checkpoint { keyring: k, .. } => {
+            Some(ctx.keyring(k)?)
+        }
         _ => None,
     };
     let vault = match ring.as_mut() {
@@ -318,9 +320,16 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
             let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
             let c = lockbox::customer::synced(&vault, ring, &tenant)
                 .and_then(|_| lockbox::customer::check_audit(&vault, ring, &tenant))?;
-            ctx.emit(json!({"tenant": tenant, "entries": c.size, "head": hex(&c.head), "manifests": c.manifests}), || {
-                outln!("tenant {tenant}: {} audit entries checked and checkpointed, head {}", c.size, hex(&c.head))
-            });
+            ctx.emit(
+                json!({"tenant": tenant, "entries": c.size, "head": hex(&c.head), "manifests": c.manifests}),
+                || {
+                    outln!(
+                        "tenant {tenant}: {} audit entries checked and checkpointed, head {}",
+                        c.size,
+                        hex(&c.head)
+                    )
+                },
+            );
         }
         AuditCmd::Show { tenant, verbose } => {
             let entries = vault.audit_entries(tenant.as_deref())?;

@@ -8,7 +8,9 @@
 use super::sync::{tenant_keys, tenant_keys_mut};
 use crate::audit::{Verdict, verify_tenant};
 use crate::crypto::{sign_note, verify_note};
-use crate::format::{Checkpoint, SignedNote, origin};
+use std::collections::BTreeMap;
+
+use crate::format::{Checkpoint, Manifest, SignedNote, origin};
 use crate::keyring::{Keyring, ManifestMark};
 use crate::vault::{Error, Vault, manifest_hash, open_manifest};
 
@@ -95,4 +97,96 @@ pub fn checkpoint(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<
     tenant_keys_mut(keyring, tenant)?.checkpoint = ManifestMark { seq: c.size, hash: c.head };
     keyring.save()?;
     Ok(check)
+}
+
+/// What `verify --keyring` finds between the tenant's items and the writes its audit chain
+/// logged (each put, import and rewrap names the hash of the header it stored; rm and tenant
+/// deletion remove): an item replaced or rolled back since its last logged write, an item
+/// with no logged write, a logged item missing, and a write logged at an epoch that a manifest
+/// before it had already released to an engineer. Run after [`check_audit`]: the log is only
+/// as good as the checkpoint that covers it.
+pub fn check_items(vault: &Vault, tenant: &str) -> Result<Vec<String>, Error> {
+    let mut expected: BTreeMap<String, ([u8; 32], u64)> = BTreeMap::new();
+    let mut released: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let flag = |problems: &mut Vec<String>,
+                released: &BTreeMap<String, Vec<u32>>,
+                what: &str,
+                level: &str,
+                epoch: u32,
+                chain: u64| {
+        if released.get(level).is_some_and(|r| r.contains(&epoch)) {
+            problems.push(format!(
+                "tenant {tenant:?}: audit entry {chain} wrote {what} at level {level:?} epoch {epoch}, after a manifest had released that epoch to an engineer"
+            ));
+        }
+    };
+    for e in vault.audit_entries(Some(tenant))? {
+        match e.action.as_str() {
+            "put" | "put.raw" => {
+                if let Some(h) = e.detail.split("; header ").nth(1).and_then(hex32) {
+                    expected.insert(e.subject.clone(), (h, e.chain));
+                }
+                if let Some((level, epoch)) = level_epoch(&e.detail, "level ", " epoch ") {
+                    flag(&mut problems, &released, &format!("item {:?}", e.subject), &level, epoch, e.chain);
+                }
+            }
+            "import" | "level.rotate" => {
+                for line in e.detail.lines().skip(1) {
+                    if let Some((h, id)) = line.split_once(' ').and_then(|(h, id)| Some((hex32(h)?, id))) {
+                        expected.insert(id.to_owned(), (h, e.chain));
+                    }
+                }
+                if e.action == "import"
+                    && let Some((level, epoch)) = level_epoch(&e.detail, "items at level ", ", epoch ")
+                {
+                    flag(&mut problems, &released, "an import", &level, epoch, e.chain);
+                }
+            }
+            "rm" => {
+                expected.remove(&e.subject);
+            }
+            "tenant.delete" => expected.clear(),
+            "manifest" => {
+                if let Some(m) =
+                    SignedNote::decode(&e.detail).ok().and_then(|n| Manifest::decode(&n.body).ok())
+                {
+                    released = m.levels.into_iter().map(|l| (l.name, l.released)).collect();
+                }
+            }
+            _ => {}
+        }
+    }
+    for (id, hash) in vault.header_hashes(tenant)? {
+        match expected.remove(&id) {
+            Some((logged, _)) if logged == hash => {}
+            Some((_, chain)) => problems.push(format!(
+                "tenant {tenant:?}: item {id:?} is not what audit entry {chain} logged writing: it was replaced or rolled back outside lockbox"
+            )),
+            None => problems.push(format!("tenant {tenant:?}: item {id:?} has no logged write: it was put there outside lockbox")),
+        }
+    }
+    for (id, (_, chain)) in expected {
+        problems.push(format!(
+            "tenant {tenant:?}: item {id:?}, written by audit entry {chain}, is missing with no logged removal"
+        ));
+    }
+    Ok(problems)
+}
+
+fn hex32(text: &str) -> Option<[u8; 32]> {
+    let text = text.get(..64)?;
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The level and epoch a write entry names: `<before>LEVEL<between>EPOCH`.
+fn level_epoch(detail: &str, before: &str, between: &str) -> Option<(String, u32)> {
+    let rest = detail.split(before).nth(1)?;
+    let (level, rest) = rest.split_once(between)?;
+    let epoch = rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+    Some((level.to_owned(), epoch))
 }

@@ -100,8 +100,9 @@ pub fn check_keyring(vault: &Vault, keyring: &mut Keyring) -> Result<Vec<String>
             problems.push(e.message);
             continue;
         }
-        if let Err(e) = super::check_audit(vault, keyring, &tenant) {
-            problems.push(e.message);
+        match super::check_audit(vault, keyring, &tenant) {
+            Ok(_) => problems.extend(super::check_items(vault, &tenant)?),
+            Err(e) => problems.push(e.message),
         }
         let keys = tenant_keys(keyring, &tenant)?;
         let signer = keys.signing().public();

@@ -145,14 +145,16 @@ impl Vault {
                     };
                     let previous = check_replace(&*w, tenant, &header.item, replace)?;
                     finish_put(&mut *w, &header, previous.as_ref(), &stored)?;
-                    ids.push(header.item);
+                    ids.push(written(&header.item, &stored));
                     report.bytes += stored.size;
                     next = Some(prepared.next().ok_or_else(stopped)?);
                 }
                 drop(w);
                 let count = ids.len() as u64;
+                let name =
+                    |line: Option<&String>| line.and_then(|l| l.split_once(' ')).map(|(_, id)| id.to_owned());
                 let (first, last) =
-                    (ids.first().cloned().unwrap_or_default(), ids.last().cloned().unwrap_or_default());
+                    (name(ids.first()).unwrap_or_default(), name(ids.last()).unwrap_or_default());
                 let detail = format!(
                     "{count} items at level {level}, epoch {epoch}: {first} .. {last}; manifest {manifest}; {}",
                     ids_detail(&ids)
@@ -195,10 +197,10 @@ impl Vault {
     ) -> Result<u64, Error> {
         let fields = ItemFields { tenant, level, item: id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
         let mut input = open_file(path)?;
-        let (_, stored) = put_staged(self, &fields, public, &mut input, replace, |tx, _, _, _| {
+        let (_, stored) = put_staged(self, &fields, public, &mut input, replace, |tx, _, stored, _| {
             let detail = format!(
                 "1 items at level {level}, epoch {epoch}: {id} .. {id}; manifest {manifest}; {}",
-                ids_detail(&[id.to_owned()])
+                ids_detail(&[written(id, stored)])
             );
             self.record(tx, "import", tenant, &dir.display().to_string(), &detail)
         })
@@ -332,6 +334,12 @@ impl Vault {
         }
         Ok(report)
     }
+}
+
+/// One line of an import's or rewrap's audit entry: the SHA-256 of the header stored, then the
+/// item id (last, as it may hold spaces).
+pub(crate) fn written(id: &str, stored: &ItemRecord) -> String {
+    format!("{} {id}", crate::format::hex(&crate::crypto::sha256(&stored.header)))
 }
 
 /// Longest list of item ids kept in one audit entry, in bytes; a longer one is logged by its

@@ -354,8 +354,9 @@ fn no_item(tenant: &str, item: &str) -> Error {
 fn put_detail(header: &Header, stored: &ItemRecord, replaced: bool, manifest: &[u8; 32]) -> String {
     let replaced = if replaced { " (replaced)" } else { "" };
     let manifest = crate::format::hex(manifest);
+    let written = crate::format::hex(&crate::crypto::sha256(&stored.header));
     format!(
-        "level {} epoch {} size {}{replaced}; manifest {manifest}",
+        "level {} epoch {} size {}{replaced}; manifest {manifest}; header {written}",
         header.level, header.epoch, stored.size
     )
 }

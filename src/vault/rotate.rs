@@ -74,6 +74,7 @@ impl Vault {
         entry.epochs.push(epoch_record(new.epoch, new.public, self.now()));
         self.put_with_manifest(&*tx, &before, record, manifest)?;
         let mut count = 0;
+        let mut lines: Vec<String> = Vec::new();
         if let Some(rewrapped) = rewrapped {
             let stale = stale_items(&*tx, tenant, level, new.epoch)?;
             let changed = || Error::conflict("items of the level changed during the rotation; run it again");
@@ -89,10 +90,15 @@ impl Vault {
                 let mut item = w.item(tenant, id)?.ok_or_else(changed)?;
                 item.header = r.header.clone();
                 w.put_item(tenant, id, &item)?;
+                lines.push(super::bulk::written(id, &item));
                 count += 1;
             }
         }
-        let detail = format!("new epoch {}; {count} item(s) re-wrapped", new.epoch);
+        let detail = format!(
+            "new epoch {}; {count} item(s) re-wrapped; {}",
+            new.epoch,
+            super::bulk::ids_detail(&lines)
+        );
         self.record(&*tx, "level.rotate", tenant, level, &detail)?;
         tx.commit()?;
         Ok(Rotation { epoch: new.epoch, rewrapped: count })

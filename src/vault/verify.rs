@@ -159,3 +159,19 @@ fn check_orphans(r: &dyn Reads, live: &BTreeSet<[u8; 16]>, report: &mut VerifyRe
     }
     Ok(())
 }
+
+impl Vault {
+    /// SHA-256 of every stored item header of `tenant`, by id: what the audit log's write
+    /// entries are compared with (`verify --keyring`).
+    pub fn header_hashes(&self, tenant: &str) -> Result<Vec<(String, [u8; 32])>, Error> {
+        valid_name("tenant", tenant)?;
+        let snapshot = self.store().begin_read()?;
+        let mut out = Vec::new();
+        snapshot.for_each_item(tenant, &mut |id, record| {
+            let hash = record.map(|r| crate::crypto::sha256(&r.header)).unwrap_or([0; 32]);
+            out.push((id.to_owned(), hash));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+}
