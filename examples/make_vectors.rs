@@ -351,6 +351,25 @@ fn notes(dir: &Path) {
             "invalid",
         ),
     ];
+    let c = lockbox::format::Checkpoint {
+        origin: m.origin.clone(),
+        size: 42,
+        head: [0x99; 32],
+        time: 1_800_000_100,
+    };
+    let checkpoint = sign_note(&key, &c.origin, c.encode()).encode();
+    cases.push((
+        "checkpoint-valid",
+        "an audit checkpoint signed by the tenant key",
+        checkpoint.clone(),
+        "valid",
+    ));
+    cases.push((
+        "checkpoint-size-altered",
+        "size 42 changed to 41 after signing",
+        checkpoint.replace("size 42", "size 41"),
+        "invalid",
+    ));
     cases.push((
         "grant-as-manifest",
         "a grant's body under the manifest kind line",
@@ -464,6 +483,13 @@ fn seeds(corpus: &Path) {
         let g = sample_grant();
         put("signed_note", "grant", sign_note(&key, &g.origin, g.encode()).encode().as_bytes());
         put("signed_note", "grant-body", g.encode().as_bytes());
+        let c = lockbox::format::Checkpoint {
+            origin: m.origin.clone(),
+            size: 42,
+            head: [0x99; 32],
+            time: 1_800_000_100,
+        };
+        put("signed_note", "checkpoint", sign_note(&key, &c.origin, c.encode()).encode().as_bytes());
         let pin = |t: &str| lockbox::format::PinLine {
             vault: [1; 16],
             tenant: t.into(),

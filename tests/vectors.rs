@@ -78,7 +78,7 @@ fn every_vector_has_its_expected_outcome() {
 #[test]
 fn every_signed_note_vector_has_its_expected_outcome() {
     use lockbox::crypto::{SigningKey, sign_note, verify_note};
-    use lockbox::format::{GrantNote, Manifest, SignedNote, note_kind, parse_origin};
+    use lockbox::format::{Checkpoint, GrantNote, Manifest, SignedNote, note_kind, parse_origin};
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/notes");
     let (mut valid, mut invalid) = (0, 0);
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -93,6 +93,7 @@ fn every_signed_note_vector_has_its_expected_outcome() {
             let origin = match note_kind(&n.body)? {
                 "manifest" => Manifest::decode(&n.body).ok()?.origin,
                 "grant" => GrantNote::decode(&n.body).ok()?.origin,
+                "checkpoint" => Checkpoint::decode(&n.body).ok()?.origin,
                 _ => return None,
             };
             (origin == n.name).then_some(())
@@ -113,5 +114,5 @@ fn every_signed_note_vector_has_its_expected_outcome() {
             invalid += 1;
         }
     }
-    assert!(valid >= 2 && invalid >= 8, "{valid} valid, {invalid} invalid");
+    assert!(valid >= 3 && invalid >= 9, "{valid} valid, {invalid} invalid");
 }

@@ -1,8 +1,8 @@
-//! Signed notes and the statements they carry (manifests, grants): one parser each, strict and
+//! Signed notes and the statements they carry (manifests, grants, audit checkpoints): one parser each, strict and
 //! canonical. Whatever decodes re-encodes to the same text, and no text is two kinds.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use lockbox::format::{GrantNote, Manifest, SignedNote};
+use lockbox::format::{Checkpoint, GrantNote, Manifest, SignedNote};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -17,5 +17,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(g) = &grant {
         assert_eq!(g.encode(), text);
     }
-    assert!(manifest.is_err() || grant.is_err(), "one text, two kinds");
+    let checkpoint = Checkpoint::decode(text);
+    if let Ok(c) = &checkpoint {
+        assert_eq!(c.encode(), text);
+    }
+    let kinds = [manifest.is_ok(), grant.is_ok(), checkpoint.is_ok()];
+    assert!(kinds.iter().filter(|k| **k).count() <= 1, "one text, two kinds");
 });
