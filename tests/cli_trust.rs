@@ -185,3 +185,19 @@ fn audit_checkpoints_from_the_command_line() {
     assert!(out.contains("audit log intact"), "{out}");
     env.fails(&["audit", "checkpoint", "nosuch", "--keyring", &env.path("k")], 3);
 }
+
+#[test]
+fn a_level_is_reencrypted_from_the_command_line() {
+    let env = setup();
+    env.ok(&["put", "acme", "doc", "--level", "internal"], b"data");
+    let out =
+        env.ok(&["level", "rotate", "acme", "internal", "--reencrypt", "--keyring", &env.path("k")], b"");
+    assert!(out.contains("epoch 2; 1 item(s) re-encrypted"), "{out}");
+    assert_eq!(env.ok(&["get", "acme", "doc", "--keyring", &env.path("k")], b""), "data");
+    env.fails(
+        &["level", "rotate", "acme", "internal", "--reencrypt", "--rewrap", "--keyring", &env.path("k")],
+        2,
+    );
+    let listed = env.ok(&["--json", "list", "acme"], b"");
+    assert!(listed.contains("\"epoch\":2"), "{listed}");
+}

@@ -705,3 +705,76 @@ fn items_replaced_planted_removed_or_written_to_a_released_epoch_are_reported() 
     }
     assert_eq!(problems.lines().count(), 4, "{problems}");
 }
+
+/// An engineer who kept the data key of an item keeps reading it after a rewrap (the content
+/// keys do not change) but not after a re-encryption.
+#[test]
+fn reencryption_leaves_kept_data_keys_useless_where_rewrap_does_not() {
+    use lockbox::crypto::{DataKey, ItemKeys, Purpose, Wrapped};
+    use lockbox::vault::LevelKeys;
+    let mut w = World::new();
+    w.put("doc", "internal").unwrap();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    let h = w.item_header("doc");
+    let engineer = w.engineer();
+    let keys = engineer.engineer_keys(&w.eve, "acme").unwrap();
+    let wrapped = Wrapped { ephemeral: h.ephemeral, ciphertext: h.wrapped_dek };
+    let kept = keys.unwrapper(&h).unwrap().unwrap(Purpose::DataKey, &h.wrap_context(), &wrapped).unwrap();
+    drop(keys);
+    drop(engineer);
+    let opens = |header: &Header| {
+        ItemKeys::derive(&DataKey::from_bytes(kept.clone()), &header.nonce, &header.content_context())
+            .opener(&header.commitment)
+            .is_ok()
+    };
+    assert!(opens(&h));
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", true).unwrap();
+    assert!(opens(&w.item_header("doc")), "a rewrap keeps the content keys");
+    let r = lockbox::customer::reencrypt_level(&vault, &mut w.keyring, "acme", "internal", &mut |_, _| {})
+        .unwrap();
+    assert_eq!((r.epoch, r.rewrapped), (4, 1));
+    let after = w.item_header("doc");
+    assert_eq!((after.epoch, after.key_epoch), (4, 4));
+    assert!(!opens(&after), "the kept data key opens nothing now");
+    let mut out = Vec::new();
+    vault.get("acme", "doc", &w.keyring, &mut out).unwrap();
+    assert_eq!(out, b"doc");
+    drop(vault);
+    // Nothing left to do: a second run re-encrypts only what is still old (nothing).
+    let vault = w.vault.clone().unwrap();
+    let again =
+        lockbox::customer::reencrypt_level(&vault, &mut w.keyring, "acme", "internal", &mut |_, _| {})
+            .unwrap();
+    assert_eq!(again.rewrapped, 1, "rotated again, so the one item is older again");
+    let problems = lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// A reader that fails part-way through an item makes its re-encryption fail: the put never
+/// stores what arrived before the failure as if it were the whole item.
+#[test]
+fn a_reencryption_never_stores_a_truncated_item() {
+    let mut w = World::new();
+    let data: Vec<u8> = (0..100u8).collect();
+    let opts = PutOptions { replace: false, chunk_size: 16 };
+    w.writer().put("acme", "long", "internal", &mut Cursor::new(&data), opts).unwrap();
+    w.operator(|tx| {
+        let record = tx.item("acme", "long").unwrap().unwrap();
+        let mut last = tx.chunk(&record.blob, record.chunks - 1).unwrap().unwrap();
+        last[0] ^= 1;
+        tx.put_chunk(&record.blob, record.chunks - 1, &last).unwrap();
+    });
+    let before = w.item_header("long");
+    let vault = w.vault.clone().unwrap();
+    let e = lockbox::customer::reencrypt_level(&vault, &mut w.keyring, "acme", "internal", &mut |_, _| {})
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    drop(vault);
+    assert_eq!(
+        w.item_header("long"),
+        before,
+        "the damaged item is left as it was, not replaced by its first chunks"
+    );
+}

@@ -433,8 +433,12 @@ pub enum LevelCmd {
         #[command(flatten)]
         pass: PassArgs,
         /// Also re-wrap every existing item's data key to the new epoch (content is untouched)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "reencrypt")]
         rewrap: bool,
+        /// Also re-encrypt every existing item under a fresh data key for the new epoch (for an
+        /// engineer who kept data keys: rewrap does not help there)
+        #[arg(long)]
+        reencrypt: bool,
     },
 }
 

@@ -148,27 +148,34 @@ pub fn level(ctx: &Ctx, cmd: LevelCmd) -> Result<(), Error> {
             });
             Ok(())
         }
-        LevelCmd::Rotate { tenant, level, keyring, rewrap, .. } => {
+        LevelCmd::Rotate { tenant, level, keyring, rewrap, reencrypt, .. } => {
             let mut ring = ctx.keyring(&keyring)?;
             let vault = ctx.open_for(&mut ring)?;
-            let mut bar = Progress::new("re-wrapping", Unit::Items);
-            let r = lockbox::customer::rotate_level_with_progress(
-                &vault,
-                &mut ring,
-                &tenant,
-                &level,
-                rewrap,
-                &mut |d, t| bar.show(d, t),
-            );
+            let mut bar = Progress::new(if reencrypt { "re-encrypting" } else { "re-wrapping" }, Unit::Items);
+            let r = if reencrypt {
+                lockbox::customer::reencrypt_level(&vault, &mut ring, &tenant, &level, &mut |d, t| {
+                    bar.show(d, t)
+                })
+            } else {
+                lockbox::customer::rotate_level_with_progress(
+                    &vault,
+                    &mut ring,
+                    &tenant,
+                    &level,
+                    rewrap,
+                    &mut |d, t| bar.show(d, t),
+                )
+            };
             bar.clear();
             let r = r?;
             ctx.emit(
-                json!({"tenant": tenant, "level": level, "epoch": r.epoch, "rewrapped": r.rewrapped}),
+                json!({"tenant": tenant, "level": level, "epoch": r.epoch, "rewrapped": r.rewrapped, "reencrypted": reencrypt}),
                 || {
                     outln!(
-                        "level {level} of tenant {tenant} is now at epoch {}; {} item(s) re-wrapped",
+                        "level {level} of tenant {tenant} is now at epoch {}; {} item(s) {}",
                         r.epoch,
-                        r.rewrapped
+                        r.rewrapped,
+                        if reencrypt { "re-encrypted" } else { "re-wrapped" }
                     )
                 },
             );
