@@ -102,7 +102,9 @@ fn rate(n: f64, d: Duration) -> f64 {
 
 fn setup(dir: &Path, levels: &[&str]) -> (Vault, Keyring, PathBuf) {
     let vault_dir = dir.join("vault");
-    let vault = Vault::init(&vault_dir).unwrap();
+    // The CLI runs below pin against this trust store; the tenant's creator pins it.
+    let pins = lockbox::trust::Pins::open(&vault_dir.with_extension("trust")).unwrap();
+    let vault = Vault::init(&vault_dir).unwrap().with_pins(std::sync::Arc::new(pins));
     let mut keyring = Keyring::create(&dir.join("keyring"), &Passphrase::new(PASS.into()), KDF).unwrap();
     let levels: Vec<String> = levels.iter().map(|l| l.to_string()).collect();
     lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
