@@ -33,8 +33,15 @@ pub fn run() -> Result<(), Error> {
 
 fn create_and_fill(vault: &Vault, keyring: &mut Keyring) -> Result<(), Error> {
     let levels: Vec<String> = ["public", "internal", "confidential", "secret"].map(String::from).to_vec();
-    lockbox::customer::create_tenant(vault, keyring, "acme", &levels)?;
+    let record = lockbox::customer::create_tenant(vault, keyring, "acme", &levels)?;
     say("Tenant acme chose four classification levels; one X25519 key pair each.");
+    outln!(
+        "   and a tenant signing key: every manifest of its levels' keys is signed; writers and engineers"
+    );
+    outln!(
+        "   pin its fingerprint {}..., given to them outside the vault",
+        &lockbox::format::hex(&lockbox::crypto::tenant_fingerprint(&record.signer))[..16]
+    );
     outln!("   private halves: the customer's keyring {} (Argon2id + AES-256-GCM)", keyring.path().display());
     outln!("   public halves:  registered in the vault, after the keyring was saved durably");
 
@@ -106,8 +113,14 @@ fn engineer_access(vault: &Vault, keyring: &mut Keyring, eve: &Identity) -> Resu
         "   eve asks for internal + confidential for 1h, case CS-2026-1142: request {}",
         id_hex(&request.id)
     );
+    // Eve's client computes the digest from her own key; it travels in the support case.
+    let digest = lockbox::lockbox::request_digest(&vault.id(), &request, &eve.secret.public().0);
+    outln!(
+        "   her client prints the request digest {}...; she puts it in the support case",
+        &lockbox::format::hex(&digest)[..16]
+    );
 
-    say("The customer (alice) approves only `internal`, for 30 minutes.");
+    say("The customer (alice) approves only `internal`, for 30 minutes, if the digest matches.");
     let alice = vault.acting_as(Caller::new("alice"));
     let only: Vec<String> = vec!["internal".into()];
     let grant = lockbox::customer::approve_request(
@@ -116,7 +129,7 @@ fn engineer_access(vault: &Vault, keyring: &mut Keyring, eve: &Identity) -> Resu
         &id_hex(&request.id),
         Some(&only),
         Some(1800),
-        None,
+        Some(&digest),
     )?;
     outln!("   grant {}: the internal key (epoch 1) is wrapped to eve's public key,", id_hex(&grant.id));
     outln!(
