@@ -778,3 +778,107 @@ fn a_reencryption_never_stores_a_truncated_item() {
         "the damaged item is left as it was, not replaced by its first chunks"
     );
 }
+
+#[test]
+fn an_entry_changed_without_recomputing_its_hash_breaks_the_tenant_chain() {
+    let mut w = checkpointed();
+    drop(w.vault.take());
+    {
+        let store = RedbStore::open(&w.db()).unwrap();
+        let tx = store.begin_raw_write().unwrap();
+        let mut e =
+            lockbox::audit::entries(&tx, None).unwrap().into_iter().find(|e| e.action == "put").unwrap();
+        e.detail.push(' ');
+        tx.put(
+            Table::Audit,
+            &e.seq.to_be_bytes(),
+            &lockbox::store::codec::encode("audit entry", &e).unwrap(),
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    w.reopen();
+    let vault = w.vault.clone().unwrap();
+    integrity(
+        lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"),
+        "contents do not match its hash",
+    );
+}
+
+#[test]
+fn a_logged_manifest_or_approval_the_keyring_did_not_sign_is_caught() {
+    // A manifest entry signed by another key, appended after the checkpoint.
+    let mut w = checkpointed();
+    let forged_key = SigningKey::generate().unwrap();
+    let t = w.tenant();
+    let mut m = lockbox::vault::open_manifest(&t.manifest, &w.vault().id(), "acme", &t.signer).unwrap();
+    m.seq += 1;
+    m.prev = lockbox::vault::manifest_hash(&t.manifest);
+    let forged = sign_note(&forged_key, &m.origin, m.encode()).encode();
+    rewrite_log(&mut w, |es| {
+        let mut e = es.iter().find(|e| e.action == "manifest").unwrap().clone();
+        e.detail = forged.clone();
+        es.push(e);
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"), "does not verify");
+    drop(vault);
+    // An approval entry naming a real grant for another request.
+    let mut w = World::new();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    let (other, _) = w.request(&["internal"], 3600);
+    rewrite_log(&mut w, |es| {
+        let mut e = es.iter().find(|e| e.action == "request.approve").unwrap().clone();
+        e.subject = other.clone();
+        es.push(e);
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(
+        lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"),
+        "is not one this keyring signed",
+    );
+}
+
+#[test]
+fn a_tenant_deleted_and_created_again_works_with_its_new_keyring() {
+    let mut w = World::new();
+    w.put("old", "internal").unwrap();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::delete_tenant(&vault, &mut w.keyring, "acme").unwrap();
+    lockbox::customer::create_tenant(&vault, &mut w.keyring, "acme", &["internal".to_string()]).unwrap();
+    lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false).unwrap();
+    let problems = lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn imported_and_rewrapped_items_are_checked_too_however_many() {
+    let mut w = World::new();
+    let src = w.dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for i in 0..8200 {
+        std::fs::write(src.join(format!("{}-{i:05}", "n".repeat(150))), i.to_string()).unwrap();
+    }
+    let r = w.writer().import_dir("acme", "internal", &src, false, &mut |_, _| {}).unwrap();
+    assert_eq!(r.items, 8200);
+    let continued =
+        w.vault().audit_entries(Some("acme")).unwrap().iter().filter(|e| e.action == "import.items").count();
+    assert!(continued >= 1, "one entry could not hold 8200 lines");
+    let vault = w.vault.clone().unwrap();
+    assert!(lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap().is_empty());
+    lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", true).unwrap();
+    assert!(lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap().is_empty());
+    drop(vault);
+    // The operator swaps two items' records: both are reported.
+    w.operator(|tx| {
+        let (first, last) = (format!("{}-00000", "n".repeat(150)), format!("{}-08199", "n".repeat(150)));
+        let a = tx.item("acme", &first).unwrap().unwrap();
+        let b = tx.item("acme", &last).unwrap().unwrap();
+        tx.put_item("acme", &first, &b).unwrap();
+        tx.put_item("acme", &last, &a).unwrap();
+    });
+    let vault = w.vault.clone().unwrap();
+    let problems = lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap().join("\n");
+    assert_eq!(problems.matches("replaced or rolled back").count(), 2, "{problems}");
+}

@@ -136,7 +136,8 @@ pub fn escaped(text: &str) -> String {
 
 /// For an entry that lists item ids (import, export.written): its first line and the ids.
 pub fn logged_ids<'a>(action: &str, detail: &'a str) -> Option<(&'a str, Vec<&'a str>)> {
-    if !matches!(action, "import" | "export.written" | "level.rotate") {
+    if !matches!(action, "import" | "export.written" | "level.rotate" | "import.items" | "level.rotate.items")
+    {
         return None;
     }
     let mut lines = detail.split('\n');

@@ -10,7 +10,7 @@ use crate::audit::{Verdict, verify_tenant};
 use crate::crypto::{sign_note, verify_note};
 use std::collections::BTreeMap;
 
-use crate::format::{Checkpoint, Manifest, SignedNote, origin};
+use crate::format::{Checkpoint, GrantNote, Manifest, SignedNote, origin};
 use crate::keyring::{Keyring, ManifestMark};
 use crate::vault::{Error, Vault, manifest_hash, open_manifest};
 
@@ -30,6 +30,16 @@ pub struct AuditCheck {
 /// Checks `tenant`'s audit chain against `keyring` (nothing is signed). Any disagreement is an
 /// integrity error naming it.
 pub fn check_audit(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<AuditCheck, Error> {
+    checked_entries(vault, keyring, tenant).map(|(check, _)| check)
+}
+
+/// [`check_audit`], also returning the entries it checked (what [`check_items`] reads: the
+/// log is read once, so a vault cannot show the check one log and the replay another).
+pub fn checked_entries(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+) -> Result<(AuditCheck, Vec<crate::audit::Entry>), Error> {
     keyring.use_vault(vault.id());
     let entries = vault.audit_entries(Some(tenant))?;
     let keys = tenant_keys(keyring, tenant)?;
@@ -52,8 +62,11 @@ pub fn check_audit(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result
         )));
     }
     let signer = keys.signing().public();
+    // A tenant deleted and created again keeps its chain; its manifests and grants start over
+    // after the last deletion, under the new tenant key.
+    let current = entries.iter().rposition(|e| e.action == "tenant.delete").map_or(0, |i| i + 1);
     let mut expected = (1u64, [0u8; 32]);
-    for e in entries.iter().filter(|e| e.action == "manifest") {
+    for e in entries[current..].iter().filter(|e| e.action == "manifest") {
         let m = open_manifest(&e.detail, &vault.id(), tenant, &signer)
             .map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
         if (m.seq, m.prev) != expected {
@@ -67,18 +80,25 @@ pub fn check_audit(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result
     if keys.last.seq != 0 && expected.1 != keys.last.hash {
         return Err(broken("does not end with the manifest this keyring signed last".into()));
     }
-    for e in entries.iter().filter(|e| e.action == "request.approve") {
+    for e in entries[current..].iter().filter(|e| e.action == "request.approve") {
         let grant = e.detail.strip_prefix("grant ").and_then(|d| d.split(' ').next()).unwrap_or_default();
+        let not_signed =
+            || broken(format!("entry {}: grant {grant:?} is not one this keyring signed", e.chain));
+        if grant.len() != 32 {
+            return Err(not_signed());
+        }
         let (record, _) =
             vault.grant(grant).map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
-        let signed = SignedNote::decode(&record.note)
+        let note = SignedNote::decode(&record.note)
             .ok()
-            .is_some_and(|n| verify_note(&n, &origin(&vault.id(), tenant), &signer).is_ok());
-        if !signed {
-            return Err(broken(format!("entry {}: grant {grant} is not one this keyring signed", e.chain)));
+            .filter(|n| verify_note(n, &origin(&vault.id(), tenant), &signer).is_ok())
+            .and_then(|n| GrantNote::decode(&n.body).ok())
+            .ok_or_else(not_signed)?;
+        if crate::format::hex(&note.grant) != grant || crate::format::hex(&note.request) != e.subject {
+            return Err(not_signed());
         }
     }
-    Ok(AuditCheck { size, head, checkpointed: mark.seq, manifests: expected.0 - 1 })
+    Ok((AuditCheck { size, head, checkpointed: mark.seq, manifests: expected.0 - 1 }, entries))
 }
 
 /// [`check_audit`], then signs a checkpoint of the chain as it is, commits it to the vault and
@@ -105,7 +125,11 @@ pub fn checkpoint(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<
 /// with no logged write, a logged item missing, and a write logged at an epoch that a manifest
 /// before it had already released to an engineer. Run after [`check_audit`]: the log is only
 /// as good as the checkpoint that covers it.
-pub fn check_items(vault: &Vault, tenant: &str) -> Result<Vec<String>, Error> {
+pub fn check_items(
+    vault: &Vault,
+    tenant: &str,
+    entries: &[crate::audit::Entry],
+) -> Result<Vec<String>, Error> {
     let mut expected: BTreeMap<String, ([u8; 32], u64)> = BTreeMap::new();
     let mut released: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     let mut problems = Vec::new();
@@ -121,7 +145,7 @@ pub fn check_items(vault: &Vault, tenant: &str) -> Result<Vec<String>, Error> {
             ));
         }
     };
-    for e in vault.audit_entries(Some(tenant))? {
+    for e in entries.iter().filter(|e| e.tenant == tenant) {
         match e.action.as_str() {
             "put" | "put.raw" => {
                 if let Some(h) = e.detail.split("; header ").nth(1).and_then(hex32) {
@@ -131,7 +155,7 @@ pub fn check_items(vault: &Vault, tenant: &str) -> Result<Vec<String>, Error> {
                     flag(&mut problems, &released, &format!("item {:?}", e.subject), &level, epoch, e.chain);
                 }
             }
-            "import" | "level.rotate" => {
+            "import" | "level.rotate" | "import.items" | "level.rotate.items" => {
                 for line in e.detail.lines().skip(1) {
                     if let Some((h, id)) = line.split_once(' ').and_then(|(h, id)| Some((hex32(h)?, id))) {
                         expected.insert(id.to_owned(), (h, e.chain));

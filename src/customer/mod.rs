@@ -21,7 +21,7 @@ mod rotate;
 mod sync;
 
 pub use approve::{approve_request, prepare_approval, request_digest_of, trust_engineer};
-pub use checkpoint::{AuditCheck, check_audit, check_items, checkpoint};
+pub use checkpoint::{AuditCheck, check_audit, check_items, checked_entries, checkpoint};
 pub use reencrypt::reencrypt_level;
 pub use resync::{Resync, check_keyring, resync};
 pub use rotate::{PreparedRotation, prepare_rotation, rotate_level, rotate_level_with_progress};

@@ -6,8 +6,8 @@
 //!
 //! The plaintext streams from the reader to the writer through a pipe in memory (never a
 //! file). Each item is replaced atomically; a run that stops part-way leaves every item either
-//! old or new, and running it again finishes the rest (items already at the new epoch are
-//! skipped).
+//! old or new, and running it again rotates once more and re-encrypts every item of the level.
+//! The caller must not write the level meanwhile (the command line holds the vault).
 
 use std::io::Read;
 use std::sync::Arc;

@@ -100,30 +100,12 @@ pub fn check_keyring(vault: &Vault, keyring: &mut Keyring) -> Result<Vec<String>
             problems.push(e.message);
             continue;
         }
-        match super::check_audit(vault, keyring, &tenant) {
-            Ok(_) => problems.extend(super::check_items(vault, &tenant)?),
+        match super::checked_entries(vault, keyring, &tenant) {
+            Ok((_, entries)) => problems.extend(super::check_items(vault, &tenant, &entries)?),
             Err(e) => problems.push(e.message),
         }
+        // (The logged manifest chain was checked by `checked_entries`.)
         let keys = tenant_keys(keyring, &tenant)?;
-        let signer = keys.signing().public();
-        let mut expected = (1u64, [0u8; 32]);
-        for entry in vault.audit_entries(Some(&tenant))?.into_iter().filter(|e| e.action == "manifest") {
-            match open_manifest(&entry.detail, &vault.id(), &tenant, &signer) {
-                Ok(m) if (m.seq, m.prev) == expected => expected = (m.seq + 1, manifest_hash(&entry.detail)),
-                Ok(m) => problems.push(format!(
-                    "tenant {tenant:?}: the logged manifest chain is broken at seq {} (audit entry {})",
-                    m.seq, entry.seq
-                )),
-                Err(e) => {
-                    problems.push(format!("tenant {tenant:?}: audit entry {}: {}", entry.seq, e.message))
-                }
-            }
-        }
-        if expected.1 != keys.last.hash {
-            problems.push(format!(
-                "tenant {tenant:?}: the logged manifest chain does not end at the manifest this keyring signed last"
-            ));
-        }
         for level in vault.tenant(&tenant)?.levels {
             for epoch in &level.epochs {
                 match keys.key(&level.name, epoch.epoch) {

@@ -155,11 +155,10 @@ impl Vault {
                     |line: Option<&String>| line.and_then(|l| l.split_once(' ')).map(|(_, id)| id.to_owned());
                 let (first, last) =
                     (name(ids.first()).unwrap_or_default(), name(ids.last()).unwrap_or_default());
-                let detail = format!(
-                    "{count} items at level {level}, epoch {epoch}: {first} .. {last}; manifest {manifest}; {}",
-                    ids_detail(&ids)
+                let head = format!(
+                    "{count} items at level {level}, epoch {epoch}: {first} .. {last}; manifest {manifest}"
                 );
-                self.record(&*tx, "import", tenant, &dir.display().to_string(), &detail)?;
+                self.record_lines(&*tx, "import", tenant, &dir.display().to_string(), &head, &ids)?;
                 tx.commit().map_err(|e| {
                     let e: Error = e.into();
                     let message =
@@ -198,11 +197,8 @@ impl Vault {
         let fields = ItemFields { tenant, level, item: id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
         let mut input = open_file(path)?;
         let (_, stored) = put_staged(self, &fields, public, &mut input, replace, |tx, _, stored, _| {
-            let detail = format!(
-                "1 items at level {level}, epoch {epoch}: {id} .. {id}; manifest {manifest}; {}",
-                ids_detail(&[written(id, stored)])
-            );
-            self.record(tx, "import", tenant, &dir.display().to_string(), &detail)
+            let head = format!("1 items at level {level}, epoch {epoch}: {id} .. {id}; manifest {manifest}");
+            self.record_lines(tx, "import", tenant, &dir.display().to_string(), &head, &[written(id, stored)])
         })
         .map_err(|e| in_file(path, e))?;
         Ok(stored.size)
@@ -355,6 +351,36 @@ pub(crate) fn ids_detail(ids: &[String]) -> String {
         format!("ids sha256 {digest}\n{}", list.trim_end_matches('\n'))
     } else {
         format!("ids sha256 {digest} (the list is too long to log)")
+    }
+}
+
+impl Vault {
+    /// Appends `action` with detail `head; ids sha256 DIGEST` and then `lines`, one per line.
+    /// Lines that do not fit in one entry ([`MAX_LOGGED_IDS`]) continue in entries of action
+    /// `<action>.items`, in the same transaction: every line is logged, whatever the count.
+    pub(crate) fn record_lines(
+        &self,
+        tx: &dyn crate::store::Writes,
+        action: &str,
+        tenant: &str,
+        subject: &str,
+        head: &str,
+        lines: &[String],
+    ) -> Result<(), Error> {
+        let list: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let digest = crate::format::hex(&crate::crypto::sha256(list.as_bytes()));
+        let mut detail = format!("{head}; ids sha256 {digest}");
+        let mut current = action.to_owned();
+        for line in lines {
+            if detail.len() + line.len() + 1 > MAX_LOGGED_IDS {
+                self.record(tx, &current, tenant, subject, &detail)?;
+                current = format!("{action}.items");
+                detail = "continued".to_owned();
+            }
+            detail.push('\n');
+            detail.push_str(line);
+        }
+        self.record(tx, &current, tenant, subject, &detail)
     }
 }
 

@@ -94,12 +94,8 @@ impl Vault {
                 count += 1;
             }
         }
-        let detail = format!(
-            "new epoch {}; {count} item(s) re-wrapped; {}",
-            new.epoch,
-            super::bulk::ids_detail(&lines)
-        );
-        self.record(&*tx, "level.rotate", tenant, level, &detail)?;
+        let head = format!("new epoch {}; {count} item(s) re-wrapped", new.epoch);
+        self.record_lines(&*tx, "level.rotate", tenant, level, &head, &lines)?;
         tx.commit()?;
         Ok(Rotation { epoch: new.epoch, rewrapped: count })
     }
