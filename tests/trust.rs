@@ -882,3 +882,23 @@ fn imported_and_rewrapped_items_are_checked_too_however_many() {
     let problems = lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap().join("\n");
     assert_eq!(problems.matches("replaced or rolled back").count(), 2, "{problems}");
 }
+
+#[test]
+fn a_replacement_of_a_version_read_refuses_a_newer_one() {
+    let w = World::new();
+    w.put("doc", "internal").unwrap();
+    let mut raw = Vec::new();
+    w.vault().get_raw("acme", "doc", &mut raw).unwrap();
+    let read = lockbox::crypto::sha256(&raw[..Header::declared_len(&raw).unwrap()]);
+    // Someone writes a newer version meanwhile.
+    w.put("doc", "internal").unwrap();
+    let writer = w.writer();
+    let e = writer
+        .replace_if_unchanged("acme", "doc", "internal", &mut Cursor::new(b"stale"), 64, read)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    let mut now = Vec::new();
+    writer.get_raw("acme", "doc", &mut now).unwrap();
+    let current = lockbox::crypto::sha256(&now[..Header::declared_len(&now).unwrap()]);
+    writer.replace_if_unchanged("acme", "doc", "internal", &mut Cursor::new(b"fresh"), 64, current).unwrap();
+}

@@ -7,7 +7,7 @@
 //! The plaintext streams from the reader to the writer through a pipe in memory (never a
 //! file). Each item is replaced atomically; a run that stops part-way leaves every item either
 //! old or new, and running it again rotates once more and re-encrypts every item of the level.
-//! The caller must not write the level meanwhile (the command line holds the vault).
+//! An item written meanwhile is a conflict for that item (it is not overwritten).
 
 use std::io::Read;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use super::sync::tenant_keys;
 use crate::crypto::tenant_fingerprint;
 use crate::keyring::Keyring;
 use crate::trust::Pins;
-use crate::vault::{Error, Progress, PutOptions, Rotation, Vault};
+use crate::vault::{Error, Progress, Rotation, Vault};
 
 /// Rotates `level` to a new epoch and re-encrypts every item of it under a fresh data key
 /// wrapped to that epoch. `progress` gets the items done and their count.
@@ -43,8 +43,8 @@ pub fn reencrypt_level(
                 "item {id:?} of tenant {tenant:?} holds the header of another item, tenant or level: it was not re-encrypted"
             )));
         }
-        let opts = PutOptions { replace: true, chunk_size: header.chunk_size };
-        copy_item(vault, &writer, keyring, tenant, &id, level, opts)?;
+        let read = crate::crypto::sha256(&header.encode());
+        copy_item(vault, &writer, keyring, (tenant, &id, level), header.chunk_size, read)?;
         done += 1;
         progress(done, total);
     }
@@ -58,10 +58,9 @@ fn copy_item(
     reader: &Vault,
     writer: &Vault,
     keyring: &Keyring,
-    tenant: &str,
-    id: &str,
-    level: &str,
-    opts: PutOptions,
+    (tenant, id, level): (&str, &str, &str),
+    chunk_size: u32,
+    read: [u8; 32],
 ) -> Result<(), Error> {
     let (pipe_in, mut pipe_out) =
         std::io::pipe().map_err(|e| Error::other(format!("cannot make a pipe: {e}")))?;
@@ -73,7 +72,8 @@ fn copy_item(
             drop(pipe_out);
         });
         let mut input = Checked { pipe: pipe_in, outcome: &outcome, result: None };
-        let put = writer.put(tenant, id, level, &mut input, opts);
+        // Replaces only the version read: a write made meanwhile is a conflict, not lost.
+        let put = writer.replace_if_unchanged(tenant, id, level, &mut input, chunk_size, read);
         // Closing the pipe stops a reader the put no longer listens to.
         drop(input.pipe);
         let read = input

@@ -143,7 +143,7 @@ impl Vault {
                             .map_err(|e| in_file(&path, e))?
                         }
                     };
-                    let previous = check_replace(&*w, tenant, &header.item, replace)?;
+                    let previous = check_replace(&*w, tenant, &header.item, replace.into())?;
                     finish_put(&mut *w, &header, previous.as_ref(), &stored)?;
                     ids.push(written(&header.item, &stored));
                     report.bytes += stored.size;
@@ -196,11 +196,20 @@ impl Vault {
     ) -> Result<u64, Error> {
         let fields = ItemFields { tenant, level, item: id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
         let mut input = open_file(path)?;
-        let (_, stored) = put_staged(self, &fields, public, &mut input, replace, |tx, _, stored, _| {
-            let head = format!("1 items at level {level}, epoch {epoch}: {id} .. {id}; manifest {manifest}");
-            self.record_lines(tx, "import", tenant, &dir.display().to_string(), &head, &[written(id, stored)])
-        })
-        .map_err(|e| in_file(path, e))?;
+        let (_, stored) =
+            put_staged(self, &fields, public, &mut input, replace.into(), |tx, _, stored, _| {
+                let head =
+                    format!("1 items at level {level}, epoch {epoch}: {id} .. {id}; manifest {manifest}");
+                self.record_lines(
+                    tx,
+                    "import",
+                    tenant,
+                    &dir.display().to_string(),
+                    &head,
+                    &[written(id, stored)],
+                )
+            })
+            .map_err(|e| in_file(path, e))?;
         Ok(stored.size)
     }
 

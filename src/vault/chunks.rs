@@ -158,15 +158,38 @@ pub(crate) fn finish_put(
 }
 
 /// The existing item, if replacing is allowed; a conflict if it exists and is not.
+/// Whether a write may replace an item already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replace {
+    /// No: an existing item is a conflict.
+    No,
+    /// Yes, whatever it is.
+    Any,
+    /// Only the item whose stored header has this SHA-256 (what the caller read).
+    IfHeader([u8; 32]),
+}
+
+impl From<bool> for Replace {
+    fn from(replace: bool) -> Replace {
+        if replace { Replace::Any } else { Replace::No }
+    }
+}
+
 pub(crate) fn check_replace(
     w: &dyn ItemWriter,
     tenant: &str,
     item: &str,
-    replace: bool,
+    replace: Replace,
 ) -> Result<Option<ItemRecord>, Error> {
-    match w.item(tenant, item)? {
-        Some(_) if !replace => Err(exists(tenant, item)),
-        existing => Ok(existing),
+    match (w.item(tenant, item)?, replace) {
+        (Some(_), Replace::No) => Err(exists(tenant, item)),
+        (Some(old), Replace::IfHeader(h)) if crate::crypto::sha256(&old.header) != h => Err(Error::conflict(
+            format!("item {item:?} of tenant {tenant:?} changed since it was read; nothing was replaced"),
+        )),
+        (None, Replace::IfHeader(_)) => {
+            Err(Error::conflict(format!("item {item:?} of tenant {tenant:?} was removed since it was read")))
+        }
+        (existing, _) => Ok(existing),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 
-use super::chunks::{exists, item_chunks, stored_chunks, stored_chunks_into};
+use super::chunks::{Replace, exists, item_chunks, stored_chunks, stored_chunks_into};
 use super::envelope::{ItemFields, finish_chunks, item_opener_with, open_chunk, read_header, tampered};
 use super::pipeline;
 use super::stage::{QUEUE_CHUNKS, put_staged, stage_with};
@@ -86,6 +86,34 @@ impl Vault {
         input: &mut dyn Read,
         opts: PutOptions,
     ) -> Result<ItemInfo, Error> {
+        self.put_as(tenant, item, level, input, opts.chunk_size, opts.replace.into())
+    }
+
+    /// [`Vault::put`] replacing item `item` only if its stored header is still the one whose
+    /// SHA-256 is `read` (the caller read that version and writes its successor): a write made
+    /// in between is a conflict, never overwritten.
+    pub fn replace_if_unchanged(
+        &self,
+        tenant: &str,
+        item: &str,
+        level: &str,
+        input: &mut dyn Read,
+        chunk_size: u32,
+        read: [u8; 32],
+    ) -> Result<ItemInfo, Error> {
+        self.put_as(tenant, item, level, input, chunk_size, Replace::IfHeader(read))
+    }
+
+    fn put_as(
+        &self,
+        tenant: &str,
+        item: &str,
+        level: &str,
+        input: &mut dyn Read,
+        chunk_size: u32,
+        replace: Replace,
+    ) -> Result<ItemInfo, Error> {
+        let opts = PutOptions { replace: replace != Replace::No, chunk_size };
         valid_name("tenant", tenant)?;
         valid_new_item_id(item)?;
         valid_name("level", level)?;
@@ -105,16 +133,10 @@ impl Vault {
             current
         };
         let fields = ItemFields { tenant, level, item, epoch: current.epoch, chunk_size: opts.chunk_size };
-        let (header, stored) = put_staged(
-            self,
-            &fields,
-            &current.public,
-            input,
-            opts.replace,
-            |tx, header, stored, replaced| {
+        let (header, stored) =
+            put_staged(self, &fields, &current.public, input, replace, |tx, header, stored, replaced| {
                 self.record(tx, "put", tenant, item, &put_detail(header, stored, replaced, &current.manifest))
-            },
-        )?;
+            })?;
         Ok(ItemInfo::new(tenant, item, Some(&header), &stored))
     }
 
@@ -177,8 +199,13 @@ impl Vault {
         let audit = |tx: &dyn Writes, header: &Header, stored: &ItemRecord, replaced| {
             self.record(tx, "put.raw", tenant, item, &put_detail(header, stored, replaced, &manifest))
         };
-        let (_, stored) =
-            staged.commit(self, streamed, replace, |record| check_registered_key(record, &header), audit)?;
+        let (_, stored) = staged.commit(
+            self,
+            streamed,
+            replace.into(),
+            |record| check_registered_key(record, &header),
+            audit,
+        )?;
         Ok(ItemInfo::new(tenant, item, Some(&header), &stored))
     }
 

@@ -10,7 +10,7 @@
 use super::pipeline::{self, GiveBack, Threads};
 use std::io::Read;
 
-use super::chunks::{ChunkSink, check_replace, finish_put, seal_item};
+use super::chunks::{ChunkSink, Replace, check_replace, finish_put, seal_item};
 use super::envelope::ItemFields;
 use super::{Error, Vault, current_epoch, no_tenant};
 use crate::crypto::{PublicKey, Wrapper};
@@ -78,7 +78,7 @@ impl<'s> Staged<'s> {
         mut self,
         vault: &Vault,
         produced: Result<(Header, ItemRecord), Error>,
-        replace: bool,
+        replace: Replace,
         check: impl FnOnce(&TenantRecord) -> Result<(), Error>,
         audit: impl FnOnce(&dyn Writes, &Header, &ItemRecord, bool) -> Result<(), Error>,
     ) -> Result<(Header, ItemRecord), Error> {
@@ -155,7 +155,7 @@ pub(crate) fn put_staged(
     fields: &ItemFields<'_>,
     level_public: &[u8; 32],
     input: &mut dyn Read,
-    replace: bool,
+    replace: Replace,
     audit: impl FnOnce(&dyn Writes, &Header, &ItemRecord, bool) -> Result<(), Error>,
 ) -> Result<(Header, ItemRecord), Error> {
     let (level, item) = (fields.level, fields.item);
