@@ -342,6 +342,10 @@ fn a_deleted_tenant_is_not_created_again_over_released_keys() {
         lockbox::customer::create_tenant(&vault, &mut w.keyring, "acme", &levels),
         "removed outside lockbox",
     );
+    integrity(
+        lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false),
+        "the vault has no tenant",
+    );
     // A level dropped from the record is still in the signed manifest: not added again.
     let mut w = World::new();
     w.operator(|tx| {

@@ -9,7 +9,7 @@ use crate::crypto::{sign_note, tenant_fingerprint};
 use crate::format::{Manifest, ManifestLevel, hex, origin};
 use crate::keyring::{KeyState, Keyring, ManifestMark, TenantKeys};
 use crate::store::records::TenantRecord;
-use crate::vault::{Error, MANIFEST_LIFETIME_SECS, Vault, manifest_hash, open_manifest};
+use crate::vault::{Error, ErrorKind, MANIFEST_LIFETIME_SECS, Vault, manifest_hash, open_manifest};
 
 /// The tenant as the vault holds it, once its manifest is the one this keyring last signed.
 pub struct Synced {
@@ -45,7 +45,15 @@ pub(crate) fn tenant_keys_mut<'a>(
 /// proposed one the vault did commit); nothing is signed. [`super::synced`] adds the audit check.
 pub(crate) fn sync_manifest(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Synced, Error> {
     keyring.use_vault(vault.id());
-    let record = vault.tenant(tenant)?;
+    let record = match (vault.tenant(tenant), keyring.tenant(tenant)) {
+        (Err(e), Some(keys)) if e.kind == ErrorKind::NotFound && keys.last.seq != 0 => {
+            return Err(Error::integrity(format!(
+                "the vault has no tenant {tenant:?}, but this keyring signed its manifest seq {}: it was removed outside lockbox, or the vault was rolled back; nothing was signed",
+                keys.last.seq
+            )));
+        }
+        (record, _) => record?,
+    };
     let keys = tenant_keys(keyring, tenant)?;
     let signer = keys.signing().public();
     if record.signer != signer {
