@@ -112,6 +112,16 @@ pub enum KeyringError {
         /// The file.
         path: PathBuf,
     },
+    /// A tenant the keyring should (or should not yet) hold for the chosen vault.
+    #[error("{} {why} tenant {tenant:?} of this vault", path.display())]
+    Tenant {
+        /// The file.
+        path: PathBuf,
+        /// The tenant.
+        tenant: String,
+        /// "already holds" or "holds no".
+        why: &'static str,
+    },
     /// A tenant was looked up before a vault was chosen.
     #[error("the keyring was not told which vault it is used with")]
     NoVault,
@@ -413,7 +423,14 @@ impl Keyring {
     /// Starts `tenant` of the chosen vault with a fresh signing key and no level keys.
     pub fn add_tenant(&mut self, tenant: &str) -> Result<&mut TenantKeys, KeyringError> {
         let Some(id) = self.id(tenant) else { return Err(KeyringError::NoVault) };
-        if self.tenants.len() >= MAX_KEYRING_TENANTS || self.tenants.contains_key(&id) {
+        if self.tenants.contains_key(&id) {
+            return Err(KeyringError::Tenant {
+                path: self.path().to_owned(),
+                tenant: tenant.to_owned(),
+                why: "already holds",
+            });
+        }
+        if self.tenants.len() >= MAX_KEYRING_TENANTS {
             return Err(KeyringError::Full { path: self.path().to_owned() });
         }
         let keys = TenantKeys {
@@ -444,8 +461,9 @@ impl Keyring {
         if total >= MAX_KEYRING_ENTRIES {
             return Err(KeyringError::Full { path: self.path().to_owned() });
         }
-        let path = self.path().to_owned();
-        let t = self.tenant_mut(tenant).ok_or(KeyringError::Full { path })?;
+        let missing =
+            KeyringError::Tenant { path: self.path().to_owned(), tenant: tenant.to_owned(), why: "holds no" };
+        let t = self.tenant_mut(tenant).ok_or(missing)?;
         t.keys.insert((level.to_owned(), epoch), (KeyState::Pending, key));
         Ok(())
     }

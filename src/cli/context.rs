@@ -173,10 +173,7 @@ fn default_actor() -> String {
 
 /// With --tofu: pins `tenant` to the key the vault shows if nothing is pinned yet, and says so.
 pub fn trust_on_first_use(vault: &lockbox::vault::Vault, tenant: &str) -> Result<(), Error> {
-    if vault.pins().get(&vault.id(), tenant).is_some() {
-        return Ok(());
-    }
-    let fp = vault.trust_on_first_use(tenant)?;
+    let Some(fp) = vault.trust_on_first_use(tenant)? else { return Ok(()) };
     eprintln!(
         "lockbox: trusting tenant {tenant}'s signing key {} on first use (--tofu); check this fingerprint with the customer",
         super::output::hex(&fp)

@@ -379,7 +379,7 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
                     });
                 }
             }
-            let expect = expect_head.as_deref().map(parse_hash).transpose()?;
+            let expect = expect_head.as_deref().map(|h| parse_hex::<32>("head hash", h)).transpose()?;
             match vault.verify_audit(expect.as_ref())? {
                 Verdict::Intact { count, head } => ctx
                     .emit(json!({"intact": true, "entries": count, "head": hex(&head)}), || {
@@ -392,18 +392,6 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-fn parse_hash(text: &str) -> Result<[u8; 32], Error> {
-    let bad = || Error::usage(format!("{text:?} is not a 64-digit hex hash"));
-    if text.len() != 64 || !text.is_ascii() {
-        return Err(bad());
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-    }
-    Ok(out)
 }
 
 /// The fields an approval is about, in a fixed order, before any free text; the case id

@@ -199,12 +199,7 @@ pub fn check_items(
 }
 
 fn hex32(text: &str) -> Option<[u8; 32]> {
-    let text = text.get(..64)?;
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    crate::format::hex_array("audit entry", text).ok()
 }
 
 /// The level and epoch a write entry names: `<before>LEVEL<between>EPOCH`.

@@ -43,9 +43,11 @@ use crate::vault::{
 /// checkpoint, signs a new checkpoint, and returns the manifest. Every keyring command starts
 /// here.
 pub fn synced(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Synced, Error> {
-    sync::sync_manifest(vault, keyring, tenant)?;
+    let mut synced = sync::sync_manifest(vault, keyring, tenant)?;
     checkpoint(vault, keyring, tenant)?;
-    sync::sync_manifest(vault, keyring, tenant)
+    // The checkpoint changed the record (nothing else): the manifest checked above stands.
+    synced.record = vault.tenant(tenant)?;
+    Ok(synced)
 }
 
 /// Creates `tenant` with `levels`: a tenant signing key and the levels' keys go into

@@ -4,7 +4,6 @@
 //! predecessor's hash). Only forward: a vault older than the keyring is never adopted.
 
 use super::sync::{tenant_keys, tenant_keys_mut};
-use crate::format::SignedNote;
 use crate::keyring::{KeyState, Keyring, ManifestMark};
 use crate::vault::{Error, Vault, manifest_hash, open_manifest};
 
@@ -51,7 +50,6 @@ pub fn resync(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Resy
             ))
         };
         let m = open_manifest(&entry.detail, &vault.id(), tenant, &signer).map_err(|e| broken(&e.message))?;
-        SignedNote::decode(&entry.detail).map_err(|e| broken(&e.to_string()))?;
         if m.seq != expected.0 || m.prev != expected.1 {
             return Err(broken("a manifest is missing or out of order"));
         }

@@ -34,7 +34,7 @@ pub use manifest::{
 pub use names::{
     MAX_ITEM_ID_LEN, MAX_ITEM_SEGMENT_LEN, MAX_NAME_LEN, check_item_id, check_item_path, check_name,
 };
-pub use note::{MAX_NOTE_LEN, SignedNote};
+pub use note::{MAX_NOTE_LEN, SignedNote, hex_array};
 pub use pins::{MAX_PINS, MAX_PINS_LEN, PinLine, decode_pins, encode_pins};
 pub use time::rfc3339;
 

@@ -157,9 +157,10 @@ impl From<KeyringError> for Error {
     fn from(e: KeyringError) -> Error {
         let kind = match &e {
             KeyringError::NotFound { .. } => ErrorKind::NotFound,
-            KeyringError::Exists { .. } | KeyringError::Full { .. } | KeyringError::Replaced { .. } => {
-                ErrorKind::Conflict
-            }
+            KeyringError::Exists { .. }
+            | KeyringError::Full { .. }
+            | KeyringError::Replaced { .. }
+            | KeyringError::Tenant { .. } => ErrorKind::Conflict,
             KeyringError::WrongPassphrase { .. } => ErrorKind::AccessDenied,
             KeyringError::Malformed { .. } => ErrorKind::Integrity,
             KeyringError::WrongKind { .. } | KeyringError::Outdated { .. } => ErrorKind::Usage,

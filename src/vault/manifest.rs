@@ -229,14 +229,14 @@ impl Vault {
     }
 
     /// Pins `tenant` to the key the vault shows now if nothing is pinned yet (trust on first
-    /// use); returns the fingerprint pinned.
-    pub fn trust_on_first_use(&self, tenant: &str) -> Result<[u8; 32], Error> {
-        if let Some(pin) = self.pins().get(&self.id(), tenant) {
-            return Ok(pin.fingerprint);
+    /// use); returns the fingerprint it pinned, or `None` if a pin was already there.
+    pub fn trust_on_first_use(&self, tenant: &str) -> Result<Option<[u8; 32]>, Error> {
+        if self.pins().get(&self.id(), tenant).is_some() {
+            return Ok(None);
         }
         let fp = tenant_fingerprint(&self.tenant(tenant)?.signer);
         self.trust_tenant(tenant, fp)?;
-        Ok(fp)
+        Ok(Some(fp))
     }
 
     /// The trust store writers check manifests against.
