@@ -3,25 +3,49 @@
 #![no_main]
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use lockbox::format::KdfParams;
 use lockbox::keyring::{Identity, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, id_hex};
-use lockbox::vault::{ErrorKind, PutOptions, Vault};
+use lockbox::store::MemoryStore;
+use lockbox::trust::{Pin, Pins};
+use lockbox::vault::{ErrorKind, PutOptions, Threads, Vault};
 
 const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
 const LEVELS: [&str; 3] = ["public", "internal", "secret"];
 const ITEMS: [&str; 4] = ["a", "b", "dir/c", "d"];
 
-fn engineer() -> &'static (tempfile::TempDir, Identity) {
-    static ENGINEER: OnceLock<(tempfile::TempDir, Identity)> = OnceLock::new();
-    ENGINEER.get_or_init(|| {
+/// The vault every input starts from (tenant "acme" with three levels, engineer "eve"
+/// enrolled), the customer's keyring for it, and eve's identity: made once per process, so an
+/// input pays for its own operations only. Each input works on a fork of the vault and a copy
+/// of the keyring.
+struct Start {
+    store: MemoryStore,
+    pin: Pin,
+    keyring: Keyring,
+    eve: Identity,
+    _dir: tempfile::TempDir,
+}
+
+fn start() -> &'static Start {
+    static START: OnceLock<Start> = OnceLock::new();
+    START.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let id = Identity::create(&dir.path().join("eve.id"), "eve", &Passphrase::new("pw".into()), CHEAP)
+        let eve = Identity::create(&dir.path().join("eve.id"), "eve", &Passphrase::new("pw".into()), CHEAP)
             .unwrap();
-        (dir, id)
+        let store = Arc::new(MemoryStore::new());
+        let vault = Vault::on_memory(store.clone());
+        // A keyring in memory: no Argon2, no file writes; everything else as a customer's.
+        let mut keyring = Keyring::in_memory();
+        let levels: Vec<String> = LEVELS.map(String::from).to_vec();
+        lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
+        vault.enroll_engineer_key("eve", &eve).unwrap();
+        let pin = vault.pins().get(&vault.id(), "acme").unwrap();
+        drop(vault);
+        let store = Arc::into_inner(store).unwrap();
+        Start { store, pin, keyring, eve, _dir: dir }
     })
 }
 
@@ -51,15 +75,18 @@ fn levels_of(mask: u8) -> Vec<String> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    // The in-memory engine: the same contract as the database file, without its fsyncs.
-    let mut vault = Vault::in_memory();
+    // The in-memory engine: the same contract as the database file, without its fsyncs; one
+    // thread, so an input runs the same way every time.
+    let start = start();
+    let vault = Vault::on_memory(Arc::new(start.store.fork())).with_threads(Threads::One);
+    // The writer's pins as the creating machine left them (a copy: an input sees newer manifests).
+    let pins = Pins::in_memory();
+    pins.pin(&vault.id(), "acme", start.pin.fingerprint).unwrap();
+    pins.saw(&vault.id(), "acme", start.pin.seen, start.pin.seen_hash).unwrap();
+    let mut vault = vault.with_pins(Arc::new(pins));
     vault.set_actor("alice");
-    // A keyring in memory: no Argon2, no file writes; everything else as a customer's.
-    let mut keyring = Keyring::in_memory();
-    let levels: Vec<String> = LEVELS.map(String::from).to_vec();
-    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
-    let (_, eve) = engineer();
-    vault.enroll_engineer_key("eve", eve).unwrap();
+    let mut keyring = start.keyring.in_memory_copy().unwrap();
+    let eve = &start.eve;
     let mut m = Model { epochs: [1; 3], ..Model::default() };
 
     for op in data.chunks_exact(3).take(40) {

@@ -54,12 +54,11 @@ impl std::fmt::Debug for SigningKey {
 
 /// Signs `body` as a signed note whose signature line names `name`.
 pub fn sign_note(key: &SigningKey, name: &str, body: String) -> SignedNote {
-    SignedNote {
-        key_hash: note_key_hash(name, &key.public()),
-        signature: key.sign(body.as_bytes()),
-        name: name.to_owned(),
-        body,
-    }
+    let signature = key.sign(body.as_bytes());
+    // A signature this process just made is valid: the vault's checks of the note (commit,
+    // log) need not verify it again.
+    VERIFIED.remember(memo_key(&key.public(), body.as_bytes(), &signature));
+    SignedNote { key_hash: note_key_hash(name, &key.public()), signature, name: name.to_owned(), body }
 }
 
 /// Checks that `note` is signed by `public` under the key name `name`: the name, the key hash
@@ -83,8 +82,46 @@ pub fn verify_signature(
     message: &[u8],
     signature: &[u8; SIGNATURE_LEN],
 ) -> Result<(), CryptoError> {
+    let memo_key = memo_key(public, message, signature);
+    if VERIFIED.holds(&memo_key) {
+        return Ok(());
+    }
     let key = VerifyingKey::from_bytes(public).map_err(|_| CryptoError::Unauthentic)?;
-    key.verify_strict(message, &Signature::from_bytes(signature)).map_err(|_| CryptoError::Unauthentic)
+    key.verify_strict(message, &Signature::from_bytes(signature)).map_err(|_| CryptoError::Unauthentic)?;
+    VERIFIED.remember(memo_key);
+    Ok(())
+}
+
+fn memo_key(public: &[u8; SIGNING_PUBLIC_LEN], message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> [u8; 32] {
+    Sha256::new().chain_update(public).chain_update(signature).chain_update(message).finalize().into()
+}
+
+/// Signatures this process has verified or made, as SHA-256(public key || signature || message): a
+/// keyring command checks the same manifest several times (the vault's record, the log, the
+/// commit), and a verification is a pure function of those three inputs, so a hit is as good
+/// as verifying again. Only successes are remembered; the 64 most recent, oldest replaced.
+static VERIFIED: VerifiedMemo = VerifiedMemo(std::sync::Mutex::new((Vec::new(), 0)));
+
+struct VerifiedMemo(std::sync::Mutex<(Vec<[u8; 32]>, usize)>);
+
+impl VerifiedMemo {
+    const SLOTS: usize = 64;
+
+    fn holds(&self, key: &[u8; 32]) -> bool {
+        let memo = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        memo.0.iter().any(|k| k == key)
+    }
+
+    fn remember(&self, key: [u8; 32]) {
+        let mut memo = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (slots, next) = &mut *memo;
+        if slots.len() < Self::SLOTS {
+            slots.push(key);
+        } else {
+            slots[*next] = key;
+            *next = (*next + 1) % Self::SLOTS;
+        }
+    }
 }
 
 /// The key hash of a C2SP signed-note signature line for an Ed25519 key: the first 4 bytes of
@@ -146,6 +183,10 @@ mod tests {
         assert!(verify_signature(&key.public(), b"manifest.", &sig).is_err());
         let other = SigningKey::from_seed(&[8; 32]);
         assert!(verify_signature(&other.public(), b"manifest", &sig).is_err());
+        // After a success is remembered, each of key, message and signature still counts.
+        assert!(verify_signature(&key.public(), b"manifest", &sig).is_ok());
+        assert!(verify_signature(&key.public(), b"manifest", &other.sign(b"manifest")).is_err());
+        assert!(verify_signature(&key.public(), b"manifesu", &sig).is_err());
         assert_eq!(format!("{key:?}"), "SigningKey(redacted)");
         assert_eq!(SigningKey::from_seed(&key.seed()).public(), key.public());
     }

@@ -40,7 +40,13 @@ pub use time::rfc3339;
 
 /// Lower-case hex of any bytes (ids, hashes, fingerprints in messages).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    out
 }
 
 /// Length in bytes of an X25519 key (public or secret) and of a data key.

@@ -2,7 +2,8 @@
 //! a disk. Snapshots share the committed tables; a write transaction works on its own copy and
 //! publishes it at commit, so readers see all of a commit or none of it, and one writer at a
 //! time holds the write lock (as in redb). Nothing survives the process: "durable" here means
-//! visible to every later transaction. A write copies the tables, so it suits small vaults.
+//! visible to every later transaction. A write copies each table it changes (only those), so
+//! it suits small vaults.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -17,7 +18,9 @@ use super::{
     WriteTx, codec,
 };
 
-type Tables = [BTreeMap<Vec<u8>, Vec<u8>>; 8];
+type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+/// One shared map per table: a transaction's copy clones a map only when it first changes it.
+type Tables = [Arc<Map>; 8];
 
 /// A vault store held in memory.
 #[derive(Default)]
@@ -36,11 +39,20 @@ impl MemoryStore {
     pub fn new() -> MemoryStore {
         let store = MemoryStore::default();
         let mut tables = Tables::default();
-        tables[Table::Meta.index()].insert(b"schema".to_vec(), vec![2]);
+        let meta = Arc::make_mut(&mut tables[Table::Meta.index()]);
+        meta.insert(b"schema".to_vec(), vec![2]);
         // Memory is only for tests and fuzzing: an unreadable random generator panics here.
         let id = super::redb_store::new_vault_id().expect("random vault id");
-        tables[Table::Meta.index()].insert(b"vault_id".to_vec(), id.to_vec());
+        meta.insert(b"vault_id".to_vec(), id.to_vec());
         *lock(&store.committed) = Arc::new(tables);
+        store
+    }
+
+    /// An independent copy of everything committed so far (same vault id): fuzzing starts each
+    /// input from one prepared vault. Cheap: the tables are shared until either side writes.
+    pub fn fork(&self) -> MemoryStore {
+        let store = MemoryStore::default();
+        *lock(&store.committed) = self.snapshot();
         store
     }
 
@@ -124,11 +136,14 @@ impl MemWrite<'_> {
         Ok(Box::new(MemItems(self)))
     }
 
-    fn tables_mut(&self) -> Result<std::cell::RefMut<'_, Tables>, StoreError> {
+    /// `table`'s map in this transaction, copied first if it is still shared with a snapshot.
+    fn table_mut(&self, table: Table) -> Result<std::cell::RefMut<'_, Map>, StoreError> {
         // Only a write from inside a scan's visitor could find the tables borrowed.
-        self.tables
+        let tables = self
+            .tables
             .try_borrow_mut()
-            .map_err(|_| StoreError::Engine("a write during a scan of the same transaction".into()))
+            .map_err(|_| StoreError::Engine("a write during a scan of the same transaction".into()))?;
+        Ok(std::cell::RefMut::map(tables, |t| Arc::make_mut(&mut t[table.index()])))
     }
 }
 
@@ -208,17 +223,16 @@ typed_store!(writes: MemWrite<'_>);
 
 impl RawWrite for MemWrite<'_> {
     fn put(&self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.tables_mut()?[table.index()].insert(key.to_vec(), value.to_vec());
+        self.table_mut(table)?.insert(key.to_vec(), value.to_vec());
         Ok(())
     }
 
     fn remove(&self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
-        Ok(self.tables_mut()?[table.index()].remove(key).is_some())
+        Ok(self.table_mut(table)?.remove(key).is_some())
     }
 
     fn remove_range(&self, table: Table, from: &[u8], to: &[u8]) -> Result<(), StoreError> {
-        let mut tables = self.tables_mut()?;
-        let map = &mut tables[table.index()];
+        let mut map = self.table_mut(table)?;
         let doomed: Vec<Vec<u8>> = map.range(from.to_vec()..=to.to_vec()).map(|(k, _)| k.clone()).collect();
         for k in doomed {
             map.remove(&k);

@@ -77,8 +77,13 @@ impl Vault {
     /// A new, empty vault held in memory only (tests, fuzzing): the same behaviour without a
     /// disk; [`Vault::dir`] is empty.
     pub fn in_memory() -> Vault {
+        Vault::on_memory(Arc::new(MemoryStore::new()))
+    }
+
+    /// A vault on `store` held in memory (a fork of a prepared one, for fuzzing).
+    pub fn on_memory(store: Arc<MemoryStore>) -> Vault {
         // A memory store's id read back from memory cannot fail.
-        Vault::on(Arc::new(MemoryStore::new()), Path::new("")).unwrap_or_else(|_| unreachable!())
+        Vault::on(store, Path::new("")).unwrap_or_else(|_| unreachable!())
     }
 
     /// Opens the vault in `dir`.
