@@ -12,8 +12,9 @@ use zeroize::Zeroizing;
 use crate::crypto::{CryptoError, FileKey, SecretKey, SigningKey, open_body, random_array, seal_body};
 use crate::format::{
     FormatError, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringKey, KeyringTenant,
-    MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS,
+    MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS, MonitorBody,
 };
+pub use crate::format::MonitorTenant;
 
 /// Argon2id cost of new key files: 64 MiB, 3 passes, 1 lane (the RFC 9106 second
 /// recommendation, for machines with less memory to spare than its first).
@@ -253,6 +254,7 @@ fn kind_name(kind: KeyFileKind) -> &'static str {
     match kind {
         KeyFileKind::Keyring => "a keyring",
         KeyFileKind::Identity => "an engineer identity",
+        KeyFileKind::Monitor => "an audit monitor key",
     }
 }
 
@@ -565,6 +567,82 @@ impl Identity {
             secret: SecretKey::from_bytes(&body.secret),
             path: path.to_owned(),
         })
+    }
+}
+
+/// An audit monitor's key file: the monitor's Ed25519 key, which a tenant's manifest names so
+/// that it may sign audit checkpoints of the tenant (nothing else), and per (vault, tenant) the
+/// tenant key the monitor pinned and the last checkpoint it signed.
+pub struct MonitorKey {
+    sealing: Sealing,
+    signing: SigningKey,
+    tenants: BTreeMap<([u8; 16], String), MonitorTenant>,
+}
+
+impl MonitorKey {
+    /// Generates a monitor key and writes it durably to `path` (which must not exist) before
+    /// returning: its public key is given out only once the private key is saved.
+    pub fn create(path: &Path, pass: &Passphrase, kdf: KdfParams) -> Result<MonitorKey, KeyringError> {
+        if path.exists() {
+            return Err(KeyringError::Exists { path: path.to_owned() });
+        }
+        let sealing = Sealing::new(path, KeyFileKind::Monitor, pass, kdf)?;
+        let signing = SigningKey::generate().map_err(KeyringError::Crypto)?;
+        let monitor = MonitorKey { sealing, signing, tenants: BTreeMap::new() };
+        monitor.save()?;
+        Ok(monitor)
+    }
+
+    /// Opens a monitor key file.
+    pub fn open(path: &Path, pass: &Passphrase) -> Result<MonitorKey, KeyringError> {
+        let (sealing, body) = Sealing::open(path, KeyFileKind::Monitor, pass)?;
+        let body = MonitorBody::decode(&body)
+            .map_err(|source| KeyringError::Malformed { path: path.to_owned(), source })?;
+        let signing = SigningKey::from_seed(&body.seed);
+        let tenants = body.tenants.into_iter().map(|t| ((t.vault, t.tenant.clone()), t)).collect();
+        Ok(MonitorKey { sealing, signing, tenants })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.sealing.path
+    }
+
+    /// The monitor's signing key.
+    pub fn signing(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    /// What the monitor holds for `tenant` of `vault`: the pinned tenant key and its last mark.
+    pub fn tenant(&self, vault: &[u8; 16], tenant: &str) -> Option<&MonitorTenant> {
+        self.tenants.get(&(*vault, tenant.to_owned()))
+    }
+
+    /// Pins `tenant` of `vault` to the tenant key `signer`; a new key starts over with no mark.
+    pub fn pin(&mut self, vault: &[u8; 16], tenant: &str, signer: [u8; 32]) {
+        let entry = self.tenants.entry((*vault, tenant.to_owned())).or_insert(MonitorTenant {
+            vault: *vault,
+            tenant: tenant.to_owned(),
+            signer,
+            mark: ManifestMark::default(),
+        });
+        if entry.signer != signer {
+            entry.signer = signer;
+            entry.mark = ManifestMark::default();
+        }
+    }
+
+    /// Records the checkpoint the monitor signed last for `tenant` of `vault` (pinned before).
+    pub fn set_mark(&mut self, vault: &[u8; 16], tenant: &str, mark: ManifestMark) {
+        if let Some(t) = self.tenants.get_mut(&(*vault, tenant.to_owned())) {
+            t.mark = mark;
+        }
+    }
+
+    /// Writes the file durably and atomically.
+    pub fn save(&self) -> Result<(), KeyringError> {
+        let body = MonitorBody { seed: self.signing.seed(), tenants: self.tenants.values().cloned().collect() };
+        self.sealing.save(&body.encode())
     }
 }
 

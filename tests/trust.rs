@@ -840,7 +840,7 @@ fn a_logged_manifest_or_approval_the_keyring_did_not_sign_is_caught() {
     let vault = w.vault.clone().unwrap();
     integrity(
         lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"),
-        "is not one this keyring signed",
+        "is not one the tenant key signed",
     );
 }
 
@@ -905,4 +905,131 @@ fn a_replacement_of_a_version_read_refuses_a_newer_one() {
     writer.get_raw("acme", "doc", &mut now).unwrap();
     let current = lockbox::crypto::sha256(&now[..Header::declared_len(&now).unwrap()]);
     writer.replace_if_unchanged("acme", "doc", "internal", &mut Cursor::new(b"fresh"), 64, current).unwrap();
+}
+
+/// A world whose customer named an audit monitor (every hour) that pinned the tenant and
+/// signed a checkpoint; then a put the customer's own checkpoint does not cover, which the
+/// monitor's next checkpoint does.
+fn monitored() -> (World, lockbox::keyring::MonitorKey) {
+    let mut w = World::new();
+    let path = w.dir.path().join("acme.monitor");
+    let mut monitor = lockbox::keyring::MonitorKey::create(&path, &Passphrase::new("m".into()), CHEAP).unwrap();
+    let named = lockbox::format::ManifestMonitor { public: monitor.signing().public(), interval_secs: 3600 };
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::set_monitor(&vault, &mut w.keyring, "acme", Some(named)).unwrap();
+    let fp = tenant_fingerprint(&w.tenant().signer);
+    lockbox::customer::monitor_trust(&vault, &mut monitor, "acme", &fp).unwrap();
+    lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap();
+    drop(vault);
+    w.put("late", "internal").unwrap();
+    let vault = w.vault.clone().unwrap();
+    let run = lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap();
+    assert!(run.size > w.keyring.tenant("acme").unwrap().checkpoint.seq, "covers more than the keyring");
+    (w, monitor)
+}
+
+#[test]
+fn entries_after_the_customers_checkpoint_are_protected_by_the_monitors() {
+    let (mut w, _monitor) = monitored();
+    let vault = w.vault.clone().unwrap();
+    let seen = lockbox::customer::check_audit(&vault, &mut w.keyring, "acme").unwrap().monitor;
+    assert!(matches!(seen, lockbox::customer::MonitorSeen::Checked { .. }), "{seen:?}");
+    assert_eq!(seen.stale(vault.now()), None);
+    drop(vault);
+    // The operator trims the put the customer never checkpointed, recomputing every hash.
+    rewrite_log(&mut w, |es| {
+        let late = es.iter().rposition(|e| e.action == "put").unwrap();
+        es.remove(late);
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(
+        lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"),
+        "after the monitor signed",
+    );
+    integrity(lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme"), "after the monitor signed");
+}
+
+#[test]
+fn the_monitor_refuses_to_sign_over_a_log_cut_back_or_rewritten() {
+    let (mut w, mut monitor) = monitored();
+    rewrite_log(&mut w, |es| {
+        let late = es.iter().rposition(|e| e.action == "put").unwrap();
+        es.truncate(late);
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme"), "cut back");
+    drop(vault);
+    let (mut w, mut monitor) = monitored();
+    rewrite_log(&mut w, |es| {
+        let late = es.iter().rposition(|e| e.action == "put").unwrap();
+        es[late].actor = "nobody".into();
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme"), "rewritten before the checkpoint");
+}
+
+#[test]
+fn a_withheld_forged_or_stale_monitor_checkpoint_is_reported() {
+    use lockbox::customer::MonitorSeen;
+    let (mut w, _monitor) = monitored();
+    // Withheld: the operator removes it.
+    drop(w.vault.take());
+    {
+        let store = RedbStore::open(&w.db()).unwrap();
+        let tx = store.begin_raw_write().unwrap();
+        assert!(tx.remove(Table::Meta, b"monitor\0acme").unwrap());
+        tx.commit().unwrap();
+    }
+    w.reopen();
+    let vault = w.vault.clone().unwrap();
+    let seen = lockbox::customer::check_audit(&vault, &mut w.keyring, "acme").unwrap().monitor;
+    assert!(matches!(seen, MonitorSeen::Missing { .. }), "{seen:?}");
+    assert!(seen.stale(vault.now()).unwrap().contains("no checkpoint"));
+    drop(vault);
+    // Forged: a checkpoint of the chain as it is, signed by a key the manifest does not name.
+    let forger = SigningKey::generate().unwrap();
+    let (size, head) = {
+        let entries = w.vault().audit_entries(Some("acme")).unwrap();
+        let last = entries.last().unwrap();
+        (last.chain, last.hash)
+    };
+    let c = lockbox::format::Checkpoint { origin: origin(&w.vault().id(), "acme"), size, head, time: w.vault().now() };
+    let note = sign_note(&forger, &c.origin, c.encode()).encode();
+    w.operator(|tx| tx.put_monitor_checkpoint("acme", &note).unwrap());
+    let vault = w.vault.clone().unwrap();
+    let seen = lockbox::customer::check_audit(&vault, &mut w.keyring, "acme").unwrap().monitor;
+    assert!(matches!(seen, MonitorSeen::Missing { .. }), "{seen:?}");
+    drop(vault);
+    // Stale: a genuine one, read more than an interval after it was signed.
+    let (mut w, _monitor) = monitored();
+    let vault = w.vault.clone().unwrap();
+    let seen = lockbox::customer::check_audit(&vault, &mut w.keyring, "acme").unwrap().monitor;
+    assert_eq!(seen.stale(vault.now() + 3600), None, "within its interval");
+    assert!(seen.stale(vault.now() + 3700).unwrap().contains("more than its interval"));
+}
+
+#[test]
+fn a_monitor_key_signs_checkpoints_and_nothing_else() {
+    let (mut w, mut monitor) = monitored();
+    // A manifest signed by the monitor key, slipped into the record: writers and the keyring
+    // verify manifests under the tenant key only.
+    let record = w.tenant();
+    let mut m = Manifest::decode(&SignedNote::decode(&record.manifest).unwrap().body).unwrap();
+    m.prev = lockbox::vault::manifest_hash(&record.manifest);
+    m.seq += 1;
+    let forged = sign_note(monitor.signing(), &m.origin, m.encode()).encode();
+    w.operator(|tx| tx.put_tenant(&TenantRecord { manifest: forged, ..record }).unwrap());
+    integrity(w.put("x", "internal"), "does not verify");
+    let vault = w.vault.clone().unwrap();
+    assert!(lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme").is_err());
+    drop(vault);
+    // And a monitor the newest manifest does not name signs nothing.
+    let (mut w, _) = monitored();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::set_monitor(&vault, &mut w.keyring, "acme", None).unwrap();
+    let path = w.dir.path().join("acme.monitor");
+    let mut monitor = lockbox::keyring::MonitorKey::open(&path, &Passphrase::new("m".into())).unwrap();
+    let e = lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
+    assert!(e.message.contains("does not name this monitor key"), "{e}");
 }

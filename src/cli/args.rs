@@ -66,6 +66,9 @@ pub enum Command {
     /// Show and verify the hash-chained audit log
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// An audit monitor: a key that signs checkpoints of a tenant's audit chain on a schedule
+    #[command(subcommand)]
+    Monitor(MonitorCmd),
     /// Store every file under DIR as an item (id = path relative to DIR)
     Import {
         /// Tenant
@@ -309,6 +312,43 @@ pub enum AuditCmd {
     },
 }
 
+/// Audit monitor commands (run by whoever the customer trusts to watch the log, e.g. from cron).
+#[derive(Debug, Subcommand)]
+pub enum MonitorCmd {
+    /// Create a passphrase-protected monitor key file and print its public key, for the
+    /// customer to name with `lockbox tenant monitor`
+    Init {
+        /// The monitor key file to create
+        #[arg(long, value_name = "FILE")]
+        monitor: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Pin a tenant's signing key in the monitor's file, by the fingerprint the customer gave
+    Trust {
+        /// Tenant name
+        tenant: String,
+        /// The tenant key fingerprint (64 hex digits)
+        fingerprint: String,
+        /// The monitor key file
+        #[arg(long, value_name = "FILE")]
+        monitor: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+    /// Check the tenant's audit chain against the monitor's last checkpoint and sign a new one
+    /// (exit 5 if the log was cut back or rewritten)
+    Checkpoint {
+        /// Tenant name
+        tenant: String,
+        /// The monitor key file
+        #[arg(long, value_name = "FILE")]
+        monitor: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
+    },
+}
+
 /// Parses a duration (`90s`, `30m`, `4h`, `1h 30m`, `1h30m`, `2d`: humantime's syntax) into
 /// whole seconds, from 1 second to 30 days.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
@@ -386,6 +426,26 @@ pub enum TenantCmd {
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
+    },
+    /// Name an audit monitor key in the tenant's manifest (it may sign audit checkpoints, nothing
+    /// else), or with --none remove it
+    Monitor {
+        /// Tenant name
+        tenant: String,
+        /// The tenant's keyring file
+        #[arg(long, value_name = "FILE")]
+        keyring: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
+        /// The monitor's public key (64 hex digits, printed by `lockbox monitor init`)
+        #[arg(long, value_name = "HEX", required_unless_present = "none", conflicts_with = "none")]
+        key: Option<String>,
+        /// How often the monitor signs (1m to 1d): an older monitor checkpoint counts as missing
+        #[arg(long, value_parser = parse_duration, value_name = "DUR", default_value = "1h")]
+        every: u64,
+        /// Name no monitor
+        #[arg(long)]
+        none: bool,
     },
     /// Show or change how long grants may last and requests may wait (a change needs the
     /// keyring: it signs a new manifest)
@@ -534,9 +594,13 @@ impl Command {
                 | TenantCmd::Delete { pass, .. }
                 | TenantCmd::Policy { pass, .. }
                 | TenantCmd::Refresh { pass, .. }
+                | TenantCmd::Monitor { pass, .. }
                 | TenantCmd::Resync { pass, .. },
             ) => pass,
             Command::Level(LevelCmd::Add { pass, .. } | LevelCmd::Rotate { pass, .. }) => pass,
+            Command::Monitor(
+                MonitorCmd::Init { pass, .. } | MonitorCmd::Trust { pass, .. } | MonitorCmd::Checkpoint { pass, .. },
+            ) => pass,
             _ => return None,
         };
         pass.passphrase_file.as_ref()

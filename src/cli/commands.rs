@@ -12,7 +12,7 @@ use super::args::{Cli, Command, GetArgs, ItemRef, ListArgs, PutArgs};
 use super::context::{Ctx, Key};
 use super::output::{self, hex, item_json, outln, table, time};
 use super::progress::{Progress, Unit};
-use super::{bulk, demo, tenants, vault_dir, workflow};
+use super::{bulk, demo, monitor, tenants, vault_dir, workflow};
 
 /// Runs one command: this only picks the function.
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Request(cmd) => workflow::request(&ctx, cmd),
         Command::Grant(cmd) => workflow::grant(&ctx, cmd),
         Command::Audit(cmd) => workflow::audit(&ctx, cmd),
+        Command::Monitor(cmd) => monitor::monitor(&ctx, cmd),
         Command::Import { tenant, level, dir, replace, tofu } => {
             bulk::import(&ctx, tenant, level, dir, replace, tofu)
         }

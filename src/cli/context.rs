@@ -91,6 +91,11 @@ impl Ctx {
         Ok(Keyring::open(path, &pass)?)
     }
 
+    pub fn monitor_key(&self, path: &Path) -> Result<lockbox::keyring::MonitorKey, Error> {
+        let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
+        Ok(lockbox::keyring::MonitorKey::open(path, &pass)?)
+    }
+
     pub fn identity(&self, path: &Path) -> Result<Identity, Error> {
         let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
         Ok(Identity::open(path, &pass)?)

@@ -5,6 +5,7 @@ mod bulk;
 mod commands;
 mod context;
 mod demo;
+mod monitor;
 mod output;
 mod progress;
 mod secrets;

@@ -14,6 +14,7 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
         TenantCmd::Create { keyring, .. } => Some(ctx.keyring_or_new(keyring)?),
         TenantCmd::Delete { keyring, .. }
         | TenantCmd::Refresh { keyring, .. }
+        | TenantCmd::Monitor { keyring, .. }
         | TenantCmd::Resync { keyring, .. }
         | TenantCmd::Policy { keyring: Some(keyring), .. } => Some(ctx.keyring(keyring)?),
         _ => None,
@@ -89,6 +90,22 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 if shown.is_some_and(|s| s != fp) {
                     outln!("warning: the vault shows another key for tenant {tenant}; writes will be refused until the customer's manifest verifies");
                 }
+            });
+        }
+        TenantCmd::Monitor { tenant, key, every, .. } => {
+            let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
+            let monitor = key
+                .map(|k| parse_hex::<32>("monitor key", &k))
+                .transpose()?
+                .map(|public| lockbox::format::ManifestMonitor { public, interval_secs: every });
+            lockbox::customer::set_monitor(&vault, ring, &tenant, monitor)?;
+            ctx.emit(json!({"tenant": tenant, "monitor": monitor.map(|m| hex(&m.public)), "interval_secs": monitor.map(|m| m.interval_secs)}), || match monitor {
+                Some(m) => outln!(
+                    "tenant {tenant}'s manifest names monitor key {} (every {}): give the monitor the tenant key fingerprint for `lockbox monitor trust`",
+                    hex(&m.public),
+                    duration(m.interval_secs)
+                ),
+                None => outln!("tenant {tenant}'s manifest names no audit monitor"),
             });
         }
         TenantCmd::Refresh { tenant, .. } => {

@@ -369,14 +369,22 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
             if let Some(ring) = ring.as_mut() {
                 let mut tenants: Vec<String> = ring.entries().map(|(t, _, _)| t.to_owned()).collect();
                 tenants.dedup();
+                let mut stale = Vec::new();
                 for tenant in tenants {
                     let c = lockbox::customer::check_audit(&vault, ring, &tenant)?;
-                    ctx.emit(json!({"tenant": tenant, "entries": c.size, "checkpointed": c.checkpointed, "head": hex(&c.head)}), || {
+                    let monitor = monitor_status(&c.monitor);
+                    ctx.emit(json!({"tenant": tenant, "entries": c.size, "checkpointed": c.checkpointed, "head": hex(&c.head), "monitor": monitor}), || {
                         outln!(
-                            "tenant {tenant}: chain intact, {} entries ({} under the keyring's last checkpoint), {} signed manifests",
+                            "tenant {tenant}: chain intact, {} entries ({} under the keyring's last checkpoint), {} signed manifests; {monitor}",
                             c.size, c.checkpointed, c.manifests
                         )
                     });
+                    if let Some(why) = c.monitor.stale(vault.now()) {
+                        stale.push(format!("tenant {tenant}: {why}"));
+                    }
+                }
+                if !stale.is_empty() {
+                    return Err(Error::integrity(stale.join("; ")));
                 }
             }
             let expect = expect_head.as_deref().map(|h| parse_hex::<32>("head hash", h)).transpose()?;
@@ -392,6 +400,18 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The monitor's side of an audit check, in words.
+fn monitor_status(seen: &lockbox::customer::MonitorSeen) -> String {
+    use lockbox::customer::MonitorSeen;
+    match seen {
+        MonitorSeen::None => "no audit monitor".into(),
+        MonitorSeen::Missing { .. } => "the audit monitor's checkpoint is missing".into(),
+        MonitorSeen::Checked { time: t, size, .. } => {
+            format!("the audit monitor checkpointed {size} entries at {}", time(*t))
+        }
+    }
 }
 
 /// The fields an approval is about, in a fixed order, before any free text; the case id

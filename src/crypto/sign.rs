@@ -76,6 +76,12 @@ pub fn verify_note(
     verify_signature(public, note.body.as_bytes(), &note.signature)
 }
 
+/// Whether `public` is an Ed25519 public key a signature could verify under strictly: a valid
+/// point, not of small order.
+pub fn valid_signing_public(public: &[u8; SIGNING_PUBLIC_LEN]) -> bool {
+    VerifyingKey::from_bytes(public).is_ok_and(|k| !k.is_weak())
+}
+
 /// Checks an Ed25519 signature strictly; any failure is [`CryptoError::Unauthentic`].
 pub fn verify_signature(
     public: &[u8; SIGNING_PUBLIC_LEN],

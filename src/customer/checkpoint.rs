@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::format::{Checkpoint, GrantNote, Manifest, SignedNote, origin};
 use crate::keyring::{Keyring, ManifestMark};
-use crate::vault::{Error, Vault, manifest_hash, open_manifest};
+use crate::vault::{Error, Vault, manifest_hash, open_checkpoint, open_manifest};
 
 /// What a check of a tenant's audit chain found intact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,164 @@ pub struct AuditCheck {
     pub checkpointed: u64,
     /// Manifests in the chain, each verified.
     pub manifests: u64,
+    /// The audit monitor the tenant's manifest names, and what the vault shows of it.
+    pub monitor: MonitorSeen,
+}
+
+/// The audit monitor's side of a check: whether the manifest names one, and its last
+/// checkpoint the vault holds (checked against the chain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorSeen {
+    /// The manifest names no monitor.
+    None,
+    /// It names one, every `interval_secs`; the vault shows no checkpoint of it that verifies
+    /// (why: `missing`).
+    Missing {
+        /// The monitor's interval.
+        interval_secs: u64,
+        /// What the vault showed.
+        missing: String,
+    },
+    /// The monitor's last checkpoint, signed at `time`, covers the first `size` entries of the
+    /// chain as it is.
+    Checked {
+        /// The monitor's interval.
+        interval_secs: u64,
+        /// When the monitor signed it.
+        time: u64,
+        /// Entries it covers.
+        size: u64,
+    },
+}
+
+impl MonitorSeen {
+    /// Why entries after the monitor's checkpoint are unprotected at `now`, if they are: its
+    /// checkpoint is missing or older than its interval (the monitor stopped, or the vault
+    /// withholds its checkpoints). `None` when there is no monitor or it is current.
+    pub fn stale(&self, now: u64) -> Option<String> {
+        match self {
+            MonitorSeen::None => None,
+            MonitorSeen::Missing { interval_secs, missing } => {
+                Some(format!("the audit monitor (every {interval_secs}s) has no checkpoint here: {missing}"))
+            }
+            MonitorSeen::Checked { interval_secs, time, size } => (now > time.saturating_add(*interval_secs))
+                .then(|| {
+                    format!(
+                        "the audit monitor's last checkpoint ({size} entries) was signed {}s ago, more than its interval of {interval_secs}s: it stopped, or the vault withholds its newer checkpoints",
+                        now - time
+                    )
+                }),
+        }
+    }
+}
+
+/// What [`check_chain`] found: the chain's size and head, and its newest manifest.
+pub(crate) struct ChainCheck {
+    pub size: u64,
+    pub head: [u8; 32],
+    /// Manifests verified.
+    pub manifests: u64,
+    /// The newest manifest in the chain (since the tenant's last deletion), and its hash.
+    pub last: Option<(Manifest, [u8; 32])>,
+}
+
+/// Checks `tenant`'s chain in `entries` for whoever signs checkpoints (the customer or its
+/// monitor): consistent from its first entry; still holding, at position `mark.seq`, the entry
+/// `mark` named (nothing before it rewritten, reordered, dropped or cut back); every manifest
+/// since the tenant's last deletion signed by `signer`, each following the one before; every
+/// approval matched to a grant `signer` signed for that request.
+pub(crate) fn check_chain(
+    vault: &Vault,
+    tenant: &str,
+    entries: &[crate::audit::Entry],
+    signer: &[u8; 32],
+    mark: ManifestMark,
+    whose: &str,
+) -> Result<ChainCheck, Error> {
+    let broken = |why: String| Error::integrity(format!("the audit log of tenant {tenant:?} {why}"));
+    let (size, head) = match verify_tenant(entries, tenant) {
+        Verdict::Intact { count, head } => (count, head),
+        Verdict::Broken { seq, why } => return Err(broken(format!("is broken at its entry {seq}: {why}"))),
+    };
+    if mark.seq > size {
+        return Err(broken(format!(
+            "has {size} entries, fewer than the {} {whose} last checkpoint covered: it was cut back",
+            mark.seq
+        )));
+    }
+    if mark.seq > 0 && entries[mark.seq as usize - 1].hash != mark.hash {
+        return Err(broken(format!(
+            "no longer holds, at entry {}, the entry {whose} last checkpoint named: it was rewritten before the checkpoint",
+            mark.seq
+        )));
+    }
+    // A tenant deleted and created again keeps its chain; its manifests and grants start over
+    // after the last deletion, under the new tenant key.
+    let current = entries.iter().rposition(|e| e.action == "tenant.delete").map_or(0, |i| i + 1);
+    let mut expected = (1u64, [0u8; 32]);
+    let mut last = None;
+    for e in entries[current..].iter().filter(|e| e.action == "manifest") {
+        let m = open_manifest(&e.detail, &vault.id(), tenant, signer)
+            .map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
+        if (m.seq, m.prev) != expected {
+            return Err(broken(format!(
+                "entry {}: manifest {} does not follow the one before it",
+                e.chain, m.seq
+            )));
+        }
+        expected = (m.seq + 1, manifest_hash(&e.detail));
+        last = Some((m, expected.1));
+    }
+    for e in entries[current..].iter().filter(|e| e.action == "request.approve") {
+        let grant = e.detail.strip_prefix("grant ").and_then(|d| d.split(' ').next()).unwrap_or_default();
+        let not_signed =
+            || broken(format!("entry {}: grant {grant:?} is not one the tenant key signed", e.chain));
+        if grant.len() != 32 {
+            return Err(not_signed());
+        }
+        let (record, _) =
+            vault.grant(grant).map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
+        let note = SignedNote::decode(&record.note)
+            .ok()
+            .filter(|n| verify_note(n, &origin(&vault.id(), tenant), signer).is_ok())
+            .and_then(|n| GrantNote::decode(&n.body).ok())
+            .ok_or_else(not_signed)?;
+        if crate::format::hex(&note.grant) != grant || crate::format::hex(&note.request) != e.subject {
+            return Err(not_signed());
+        }
+    }
+    Ok(ChainCheck { size, head, manifests: expected.0 - 1, last })
+}
+
+/// The monitor's last checkpoint as the vault shows it, checked against the chain `entries`:
+/// one that verifies under the monitor key but names entries the chain no longer holds is
+/// proof the log was cut back or rewritten after the monitor signed (an error).
+fn monitor_seen(
+    vault: &Vault,
+    tenant: &str,
+    entries: &[crate::audit::Entry],
+    manifest: Option<&Manifest>,
+) -> Result<MonitorSeen, Error> {
+    let Some(monitor) = manifest.and_then(|m| m.monitor) else { return Ok(MonitorSeen::None) };
+    let interval_secs = monitor.interval_secs;
+    let missing = |why: String| Ok(MonitorSeen::Missing { interval_secs, missing: why });
+    let Some(note) = vault.monitor_checkpoint(tenant)? else {
+        return missing("the vault holds none".into());
+    };
+    // Signed by another key (an earlier monitor, or forged): as good as none.
+    let c = match open_checkpoint(&note, &vault.id(), tenant, &monitor.public) {
+        Ok(c) => c,
+        Err(e) => return missing(e.message),
+    };
+    let ours: Vec<_> = entries.iter().filter(|e| e.tenant == tenant).collect();
+    if c.size > ours.len() as u64 || (c.size > 0 && ours[c.size as usize - 1].hash != c.head) {
+        return Err(Error::integrity(format!(
+            "the audit log of tenant {tenant:?} no longer holds the {} entries its monitor's checkpoint covered (signed at {}): it was cut back or rewritten after the monitor signed",
+            c.size,
+            crate::format::rfc3339(c.time)
+        )));
+    }
+    Ok(MonitorSeen::Checked { interval_secs, time: c.time, size: c.size })
 }
 
 /// Checks `tenant`'s audit chain against `keyring` (nothing is signed). Any disagreement is an
@@ -43,62 +201,24 @@ pub fn checked_entries(
     keyring.use_vault(vault.id());
     let entries = vault.audit_entries(Some(tenant))?;
     let keys = tenant_keys(keyring, tenant)?;
-    let broken = |why: String| Error::integrity(format!("the audit log of tenant {tenant:?} {why}"));
-    let (size, head) = match verify_tenant(&entries, tenant) {
-        Verdict::Intact { count, head } => (count, head),
-        Verdict::Broken { seq, why } => return Err(broken(format!("is broken at its entry {seq}: {why}"))),
-    };
     let mark = keys.checkpoint;
-    if mark.seq > size {
-        return Err(broken(format!(
-            "has {size} entries, fewer than the {} this keyring's last checkpoint covered: it was cut back",
-            mark.seq
+    let chain = check_chain(vault, tenant, &entries, &keys.signing().public(), mark, "this keyring's")?;
+    let last_hash = chain.last.as_ref().map_or([0; 32], |(_, h)| *h);
+    if keys.last.seq != 0 && last_hash != keys.last.hash {
+        return Err(Error::integrity(format!(
+            "the audit log of tenant {tenant:?} does not end with the manifest this keyring signed last"
         )));
     }
-    if mark.seq > 0 && entries[mark.seq as usize - 1].hash != mark.hash {
-        return Err(broken(format!(
-            "no longer holds, at entry {}, the entry this keyring's last checkpoint named: it was rewritten before the checkpoint",
-            mark.seq
-        )));
-    }
-    let signer = keys.signing().public();
-    // A tenant deleted and created again keeps its chain; its manifests and grants start over
-    // after the last deletion, under the new tenant key.
-    let current = entries.iter().rposition(|e| e.action == "tenant.delete").map_or(0, |i| i + 1);
-    let mut expected = (1u64, [0u8; 32]);
-    for e in entries[current..].iter().filter(|e| e.action == "manifest") {
-        let m = open_manifest(&e.detail, &vault.id(), tenant, &signer)
-            .map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
-        if (m.seq, m.prev) != expected {
-            return Err(broken(format!(
-                "entry {}: manifest {} does not follow the one before it",
-                e.chain, m.seq
-            )));
-        }
-        expected = (m.seq + 1, manifest_hash(&e.detail));
-    }
-    if keys.last.seq != 0 && expected.1 != keys.last.hash {
-        return Err(broken("does not end with the manifest this keyring signed last".into()));
-    }
-    for e in entries[current..].iter().filter(|e| e.action == "request.approve") {
-        let grant = e.detail.strip_prefix("grant ").and_then(|d| d.split(' ').next()).unwrap_or_default();
-        let not_signed =
-            || broken(format!("entry {}: grant {grant:?} is not one this keyring signed", e.chain));
-        if grant.len() != 32 {
-            return Err(not_signed());
-        }
-        let (record, _) =
-            vault.grant(grant).map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
-        let note = SignedNote::decode(&record.note)
-            .ok()
-            .filter(|n| verify_note(n, &origin(&vault.id(), tenant), &signer).is_ok())
-            .and_then(|n| GrantNote::decode(&n.body).ok())
-            .ok_or_else(not_signed)?;
-        if crate::format::hex(&note.grant) != grant || crate::format::hex(&note.request) != e.subject {
-            return Err(not_signed());
-        }
-    }
-    Ok((AuditCheck { size, head, checkpointed: mark.seq, manifests: expected.0 - 1 }, entries))
+    // The newest logged manifest is the keyring's own (just checked): its monitor is trusted.
+    let monitor = monitor_seen(vault, tenant, &entries, chain.last.as_ref().map(|(m, _)| m))?;
+    let check = AuditCheck {
+        size: chain.size,
+        head: chain.head,
+        checkpointed: mark.seq,
+        manifests: chain.manifests,
+        monitor,
+    };
+    Ok((check, entries))
 }
 
 /// [`check_audit`], then signs a checkpoint of the chain as it is, commits it to the vault and

@@ -15,13 +15,15 @@
 
 mod approve;
 mod checkpoint;
+mod monitor;
 mod reencrypt;
 mod resync;
 mod rotate;
 mod sync;
 
 pub use approve::{approve_request, prepare_approval, request_digest_of, trust_engineer};
-pub use checkpoint::{AuditCheck, check_audit, check_items, checked_entries, checkpoint};
+pub use checkpoint::{AuditCheck, MonitorSeen, check_audit, check_items, checked_entries, checkpoint};
+pub use monitor::{MonitorRun, monitor_checkpoint, monitor_trust, set_monitor};
 pub use reencrypt::reencrypt_level;
 pub use resync::{Resync, check_keyring, resync};
 pub use rotate::{PreparedRotation, prepare_rotation, rotate_level, rotate_level_with_progress};

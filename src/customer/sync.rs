@@ -6,7 +6,7 @@
 //! or reuse what was already registered or released.
 
 use crate::crypto::{sign_note, tenant_fingerprint};
-use crate::format::{Manifest, ManifestLevel, hex, origin};
+use crate::format::{Manifest, ManifestLevel, ManifestMonitor, hex, origin};
 use crate::keyring::{KeyState, Keyring, ManifestMark, TenantKeys};
 use crate::store::records::TenantRecord;
 use crate::vault::{Error, ErrorKind, MANIFEST_LIFETIME_SECS, Vault, manifest_hash, open_manifest};
@@ -109,15 +109,30 @@ pub(crate) struct Proposal {
     pub manifest: Manifest,
 }
 
-/// Signs the manifest that follows `prev` (none: the first) with `levels` and `policy`, and
-/// saves the keyring with it as `proposed` before anything reaches the vault.
+/// Signs the manifest that follows `prev` (none: the first) with `levels` and `policy` (and
+/// `prev`'s audit monitor), and saves the keyring with it as `proposed` before anything
+/// reaches the vault.
 pub(crate) fn propose(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    prev: Option<&Synced>,
+    levels: Vec<ManifestLevel>,
+    policy: (u64, u64),
+) -> Result<Proposal, Error> {
+    let monitor = prev.and_then(|p| p.manifest.monitor);
+    propose_with_monitor(vault, keyring, tenant, prev, levels, policy, monitor)
+}
+
+/// [`propose`], naming `monitor` as the tenant's audit monitor (none: no monitor).
+pub(crate) fn propose_with_monitor(
     vault: &Vault,
     keyring: &mut Keyring,
     tenant: &str,
     prev: Option<&Synced>,
     mut levels: Vec<ManifestLevel>,
     policy: (u64, u64),
+    monitor: Option<ManifestMonitor>,
 ) -> Result<Proposal, Error> {
     levels.sort_by(|a, b| a.name.cmp(&b.name));
     // A manifest never names a released key as current: writers would encrypt new items to a
@@ -139,6 +154,7 @@ pub(crate) fn propose(
         expires: now.saturating_add(MANIFEST_LIFETIME_SECS),
         max_access_secs: policy.0,
         request_ttl_secs: policy.1,
+        monitor,
         levels,
     };
     let keys = tenant_keys_mut(keyring, tenant)?;

@@ -1,10 +1,11 @@
-//! Passphrase-protected key files (the customer's keyring, an engineer's identity).
+//! Passphrase-protected key files (the customer's keyring, an engineer's identity, an audit
+//! monitor's key).
 //!
 //! ```text
 //! offset size field
 //!      0    4 magic "LBXK"
 //!      4    1 version (2; 1 is read for an identity only)
-//!      5    1 kind (1 = keyring, 2 = identity)
+//!      5    1 kind (1 = keyring, 2 = identity, 3 = monitor)
 //!      6    2 reserved, zero
 //!      8    4 Argon2id memory in KiB, 8192..=1048576
 //!     12    4 Argon2id iterations, 1..=16
@@ -22,7 +23,11 @@
 //! level (u8 length + bytes), u32 epoch, u8 state (1 pending, 2 registered, 3 released),
 //! 32-byte X25519 secret; then u32 engineer count (<= 4096) and per engineer, sorted strictly
 //! by name: name (u8 length + bytes), 32-byte X25519 public key. Identity body (versions 1
-//! and 2): engineer name (u8 length + bytes), 32-byte secret key.
+//! and 2): engineer name (u8 length + bytes), 32-byte secret key. Monitor body (version 2):
+//! 32-byte Ed25519 seed of the monitor key, u32 tenant count (<= 4096), then per tenant, sorted
+//! strictly by (vault id, tenant): 16-byte vault id, tenant (u8 length + bytes), the pinned
+//! 32-byte Ed25519 public key of the tenant, and the last checkpoint the monitor signed (u64
+//! size + 32-byte head, both zero for none).
 
 use zeroize::Zeroizing;
 
@@ -48,6 +53,8 @@ pub enum KeyFileKind {
     Keyring = 1,
     /// An engineer's identity key.
     Identity = 2,
+    /// An audit monitor's checkpoint signing key.
+    Monitor = 3,
 }
 
 /// Argon2id cost parameters, stored in the file so they can be raised later.
@@ -114,6 +121,7 @@ impl KeyFile {
         let kind = match r.u8()? {
             1 => KeyFileKind::Keyring,
             2 => KeyFileKind::Identity,
+            3 => KeyFileKind::Monitor,
             _ => {
                 return Err(FormatError::NonCanonical { what: WHAT, why: "unknown kind" });
             }
@@ -345,6 +353,82 @@ fn name(r: &mut Reader<'_>, kind: &'static str) -> Result<String, FormatError> {
     let s = utf8(kind, r.take(len)?)?;
     check_name(kind, s)?;
     Ok(s.to_owned())
+}
+
+/// One tenant an audit monitor watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorTenant {
+    /// The vault's id.
+    pub vault: [u8; 16],
+    /// Tenant.
+    pub tenant: String,
+    /// The tenant signing key the monitor pinned (its manifests name the monitor key).
+    pub signer: [u8; 32],
+    /// The last checkpoint the monitor signed: `seq` the chain size, `hash` its head.
+    pub mark: ManifestMark,
+}
+
+/// The decrypted body of an audit monitor's key file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MonitorBody {
+    /// Ed25519 seed of the monitor key; zeroized on drop.
+    pub seed: Zeroizing<[u8; 32]>,
+    /// Tenants sorted strictly by (vault, tenant).
+    pub tenants: Vec<MonitorTenant>,
+}
+
+impl std::fmt::Debug for MonitorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MonitorBody({} tenants, key redacted)", self.tenants.len())
+    }
+}
+
+/// Most tenants one monitor watches.
+pub const MAX_MONITOR_TENANTS: usize = 4096;
+const MIN_MONITOR_TENANT_LEN: usize = 16 + 2 + 32 + 40;
+
+impl MonitorBody {
+    /// The canonical encoding, zeroized on drop. Tenants must already be sorted.
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(36 + self.tenants.len() * 128));
+        out.extend_from_slice(&self.seed[..]);
+        out.extend_from_slice(&(self.tenants.len() as u32).to_be_bytes());
+        for t in &self.tenants {
+            out.extend_from_slice(&t.vault);
+            put_name(&mut out, &t.tenant);
+            out.extend_from_slice(&t.signer);
+            out.extend_from_slice(&t.mark.seq.to_be_bytes());
+            out.extend_from_slice(&t.mark.hash);
+        }
+        out
+    }
+
+    /// Decodes a body: tenants sorted strictly, names valid, marks consistent, no trailing bytes.
+    pub fn decode(bytes: &[u8]) -> Result<MonitorBody, FormatError> {
+        const WHAT: &str = "monitor";
+        let order = |why| FormatError::NonCanonical { what: WHAT, why };
+        let mut r = Reader::new(bytes, WHAT);
+        let seed = Zeroizing::new(r.array()?);
+        let count = counted(&mut r, "monitor tenant count", MAX_MONITOR_TENANTS, MIN_MONITOR_TENANT_LEN)?;
+        let mut tenants: Vec<MonitorTenant> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let t = MonitorTenant {
+                vault: r.array()?,
+                tenant: name(&mut r, "tenant")?,
+                signer: r.array()?,
+                mark: ManifestMark { seq: r.u64()?, hash: r.array()? },
+            };
+            if (t.mark.seq == 0) != (t.mark.hash == [0; 32]) {
+                return Err(order("a checkpoint mark with a head but no size, or the reverse"));
+            }
+            if tenants.last().is_some_and(|p| (p.vault, &p.tenant) >= (t.vault, &t.tenant)) {
+                return Err(order("tenants out of order"));
+            }
+            tenants.push(t);
+        }
+        r.finish()?;
+        Ok(MonitorBody { seed, tenants })
+    }
 }
 
 /// The decrypted body of an engineer identity.

@@ -51,7 +51,23 @@ pub struct ManifestLevel {
     pub released: Vec<u32>,
 }
 
-/// What the customer states about a tenant: its levels' current keys and its policy.
+/// The audit monitor a manifest names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManifestMonitor {
+    /// The monitor's Ed25519 public key: it may sign audit checkpoints of the tenant, nothing else.
+    pub public: [u8; 32],
+    /// How often it signs, in seconds: a reader treats a monitor checkpoint older than this as
+    /// missing.
+    pub interval_secs: u64,
+}
+
+/// Shortest monitor interval: one minute.
+pub const MIN_MONITOR_INTERVAL: u64 = 60;
+/// Longest monitor interval: one day (past that, the manifest's own 7-day life is the bound).
+pub const MAX_MONITOR_INTERVAL: u64 = 86_400;
+
+/// What the customer states about a tenant: its levels' current keys, its policy and its audit
+/// monitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
     /// `lockbox.v1/<vault id>/<tenant>`.
@@ -68,6 +84,8 @@ pub struct Manifest {
     pub max_access_secs: u64,
     /// How long a request waits, seconds.
     pub request_ttl_secs: u64,
+    /// The audit monitor the customer named, if any.
+    pub monitor: Option<ManifestMonitor>,
     /// Levels, sorted strictly by name.
     pub levels: Vec<ManifestLevel>,
 }
@@ -91,6 +109,9 @@ impl Manifest {
             self.max_access_secs,
             self.request_ttl_secs
         );
+        if let Some(m) = &self.monitor {
+            out += &format!("monitor {} {}\n", hex(&m.public), m.interval_secs);
+        }
         for l in &self.levels {
             let released = if l.released.is_empty() {
                 "-".to_owned()
@@ -115,6 +136,21 @@ impl Manifest {
         let policy = lines.expect("policy", 2)?;
         let (max_access_secs, request_ttl_secs) =
             (number(MANIFEST, policy[0])?, number(MANIFEST, policy[1])?);
+        let monitor = if lines.next_is("monitor") {
+            let f = lines.expect("monitor", 2)?;
+            let interval_secs = number(MANIFEST, f[1])?;
+            if !(MIN_MONITOR_INTERVAL..=MAX_MONITOR_INTERVAL).contains(&interval_secs) {
+                return Err(FormatError::OutOfRange {
+                    field: "monitor interval",
+                    value: interval_secs,
+                    min: MIN_MONITOR_INTERVAL,
+                    max: MAX_MONITOR_INTERVAL,
+                });
+            }
+            Some(ManifestMonitor { public: hex_array(MANIFEST, f[0])?, interval_secs })
+        } else {
+            None
+        };
         let mut levels: Vec<ManifestLevel> = Vec::new();
         while lines.next_is("level") {
             if levels.len() == MAX_MANIFEST_LEVELS {
@@ -134,7 +170,8 @@ impl Manifest {
             levels.push(level);
         }
         lines.finish()?;
-        let m = Manifest { origin, seq, prev, issued, expires, max_access_secs, request_ttl_secs, levels };
+        let m =
+            Manifest { origin, seq, prev, issued, expires, max_access_secs, request_ttl_secs, monitor, levels };
         let bad = |why| Err(FormatError::NonCanonical { what: MANIFEST, why });
         if m.seq == 0 || (m.seq == 1) != (m.prev == [0; 32]) {
             return bad("seq starts at 1, and only the first manifest has no predecessor");

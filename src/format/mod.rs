@@ -25,11 +25,12 @@ pub use error::FormatError;
 pub use grant::{GrantKeyBlob, GrantKeyContext};
 pub use keyfile::{
     IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyState, KeyringBody, KeyringKey, KeyringTenant,
-    MAX_KEYRING_ENGINEERS, MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS, ManifestMark,
+    MAX_KEYRING_ENGINEERS, MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS, MAX_MONITOR_TENANTS, ManifestMark,
+    MonitorBody, MonitorTenant,
 };
 pub use manifest::{
-    Checkpoint, GrantNote, MAX_GRANT_KEYS, MAX_MANIFEST_LEVELS, MAX_RELEASED, Manifest, ManifestLevel,
-    note_kind, origin, parse_origin,
+    Checkpoint, GrantNote, MAX_GRANT_KEYS, MAX_MANIFEST_LEVELS, MAX_MONITOR_INTERVAL, MAX_RELEASED,
+    MIN_MONITOR_INTERVAL, Manifest, ManifestLevel, ManifestMonitor, note_kind, origin, parse_origin,
 };
 pub use names::{
     MAX_ITEM_ID_LEN, MAX_ITEM_SEGMENT_LEN, MAX_NAME_LEN, check_item_id, check_item_path, check_name,

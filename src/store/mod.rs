@@ -126,6 +126,8 @@ pub trait Reads {
     fn vault_id(&self) -> Result<[u8; 16], StoreError>;
     /// The position in its own chain and the hash of `tenant`'s newest audit entry.
     fn tenant_audit_head(&self, tenant: &str) -> Result<Option<(u64, [u8; 32])>, StoreError>;
+    /// The last audit checkpoint of `tenant` that its monitor signed (a signed note), if any.
+    fn monitor_checkpoint(&self, tenant: &str) -> Result<Option<String>, StoreError>;
     /// The audit entry appended last.
     fn last_audit(&self) -> Result<Option<AuditEntry>, StoreError>;
     /// Visits every audit entry in the order stored, with the position stored under.
@@ -208,6 +210,8 @@ pub trait Writes: Reads {
     /// be the next of that tenant's chain (its `chain` one more than the tenant's head, its
     /// `chain_prev` the head's hash), and becomes the head; an entry of no tenant has chain 0.
     fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Replaces `tenant`'s monitor checkpoint (it adds no audit entry: it states the log).
+    fn put_monitor_checkpoint(&self, tenant: &str, note: &str) -> Result<(), StoreError>;
     /// A writer for many items and chunks in this transaction (an engine may keep its tables
     /// open in it: bulk commands write thousands of items through one).
     fn item_writer(&self) -> Result<Box<dyn ItemWriter + '_>, StoreError>;

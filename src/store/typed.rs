@@ -113,6 +113,26 @@ pub(crate) fn append_audit(w: &(impl RawWrite + ?Sized), entry: &AuditEntry) -> 
     w.put(Table::Audit, &entry.seq.to_be_bytes(), &codec::encode("audit entry", entry)?)
 }
 
+fn monitor_key(tenant: &str) -> Vec<u8> {
+    [&b"monitor\0"[..], tenant.as_bytes()].concat()
+}
+
+/// The last audit checkpoint `tenant`'s monitor signed (a signed note), if any.
+pub(crate) fn monitor_checkpoint(r: &(impl RawRead + ?Sized), tenant: &str) -> Result<Option<String>, StoreError> {
+    let Some(value) = r.get(Table::Meta, &monitor_key(tenant))? else { return Ok(None) };
+    String::from_utf8(value)
+        .map(Some)
+        .map_err(|_| StoreError::CorruptRecord { what: "monitor checkpoint", detail: "not UTF-8".into() })
+}
+
+pub(crate) fn put_monitor_checkpoint(
+    w: &(impl RawWrite + ?Sized),
+    tenant: &str,
+    note: &str,
+) -> Result<(), StoreError> {
+    w.put(Table::Meta, &monitor_key(tenant), note.as_bytes())
+}
+
 fn head_key(tenant: &str) -> Vec<u8> {
     [&b"audit_head\0"[..], tenant.as_bytes()].concat()
 }
@@ -191,6 +211,9 @@ macro_rules! typed_store {
             fn tenant_audit_head(&self, tenant: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
                 $crate::store::typed::tenant_audit_head(self, tenant)
             }
+            fn monitor_checkpoint(&self, tenant: &str) -> Result<Option<String>, StoreError> {
+                $crate::store::typed::monitor_checkpoint(self, tenant)
+            }
             fn for_each_audit(&self, visit: &mut AuditVisit<'_>) -> Result<(), StoreError> {
                 $crate::store::typed::for_each_audit(self, visit)
             }
@@ -235,6 +258,9 @@ macro_rules! typed_store {
             }
             fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
                 $crate::store::typed::append_audit(self, entry)
+            }
+            fn put_monitor_checkpoint(&self, tenant: &str, note: &str) -> Result<(), StoreError> {
+                $crate::store::typed::put_monitor_checkpoint(self, tenant, note)
             }
             fn item_writer(&self) -> Result<Box<dyn ItemWriter + '_>, StoreError> {
                 self.items_tx()

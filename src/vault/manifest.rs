@@ -55,7 +55,8 @@ pub fn open_manifest(
     Ok(manifest)
 }
 
-/// Parses `note` and checks it is an audit checkpoint of `tenant` of `vault`, signed by `signer`.
+/// Parses `note` and checks it is an audit checkpoint of `tenant` of `vault`, signed by `signer`
+/// (the tenant key, or the monitor key its manifest names).
 pub fn open_checkpoint(
     note: &str,
     vault: &[u8; 16],
@@ -65,7 +66,9 @@ pub fn open_checkpoint(
     let bad = |why: String| Error::integrity(format!("the audit checkpoint of tenant {tenant:?} {why}"));
     let parsed = SignedNote::decode(note).map_err(|e| bad(format!("is malformed: {e}")))?;
     let name = origin(vault, tenant);
-    verify_note(&parsed, &name, signer).map_err(|_| bad("does not verify under the tenant key".into()))?;
+    verify_note(&parsed, &name, signer).map_err(|_| {
+        bad(format!("does not verify under the key that must sign it ({})", hex(&tenant_fingerprint(signer))))
+    })?;
     let c = Checkpoint::decode(&parsed.body).map_err(|e| bad(format!("is malformed: {e}")))?;
     if c.origin != name {
         return Err(bad("names another vault or tenant".into()));
@@ -220,6 +223,35 @@ impl Vault {
         tx.put_tenant(&record)?;
         tx.commit()?;
         Ok(c)
+    }
+
+    /// Stores the checkpoint of `tenant` that its audit monitor signed with `monitor` (no audit
+    /// entry either). It must name the tenant's chain as it is now.
+    pub fn commit_monitor_checkpoint(
+        &self,
+        tenant: &str,
+        note: &str,
+        monitor: &[u8; 32],
+    ) -> Result<Checkpoint, Error> {
+        valid_name("tenant", tenant)?;
+        let tx = self.store().begin_write()?;
+        tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
+        let c = open_checkpoint(note, &self.id(), tenant, monitor)?;
+        let (size, head) = tx.tenant_audit_head(tenant)?.unwrap_or((0, [0; 32]));
+        if (c.size, c.head) != (size, head) {
+            return Err(Error::conflict(format!(
+                "the monitor checkpoint of tenant {tenant:?} covers {} entries, but its chain now has {size}; check and sign it again",
+                c.size
+            )));
+        }
+        tx.put_monitor_checkpoint(tenant, note)?;
+        tx.commit()?;
+        Ok(c)
+    }
+
+    /// The last checkpoint of `tenant` its audit monitor stored (the operator's to show or hide).
+    pub fn monitor_checkpoint(&self, tenant: &str) -> Result<Option<String>, Error> {
+        Ok(self.store().begin_read()?.monitor_checkpoint(tenant)?)
     }
 
     /// Pins `tenant` of this vault to the signing key with `fingerprint`, on this machine.
