@@ -263,6 +263,7 @@ fn sample_manifest() -> lockbox::format::Manifest {
         expires: 1_800_604_800,
         max_access_secs: 14_400,
         request_ttl_secs: 43_200,
+        monitor: None,
         levels: vec![
             ManifestLevel { name: "internal".into(), epoch: 2, public: public(), released: vec![1] },
             ManifestLevel { name: "secret".into(), epoch: 1, public: [0x77; 32], released: vec![] },
@@ -370,6 +371,28 @@ fn notes(dir: &Path) {
         checkpoint.replace("size 42", "size 41"),
         "invalid",
     ));
+    let monitored = lockbox::format::Manifest {
+        monitor: Some(lockbox::format::ManifestMonitor { public: other.public(), interval_secs: 3600 }),
+        ..m.clone()
+    };
+    cases.push((
+        "manifest-monitor-valid",
+        "a manifest naming an audit monitor key, every hour",
+        sign_note(&key, &m.origin, monitored.encode()).encode(),
+        "valid",
+    ));
+    cases.push((
+        "manifest-monitor-interval-too-short",
+        "a monitor interval of 59 seconds (the least is 60)",
+        sign_note(&key, &m.origin, monitored.encode().replace(" 3600\n", " 59\n")).encode(),
+        "invalid",
+    ));
+    cases.push((
+        "checkpoint-by-monitor",
+        "an audit checkpoint signed by the monitor key, checked under the tenant key",
+        sign_note(&other, &c.origin, c.encode()).encode(),
+        "invalid",
+    ));
     cases.push((
         "grant-as-manifest",
         "a grant's body under the manifest kind line",
@@ -422,7 +445,9 @@ fn seeds(corpus: &Path) {
         put("envelope_header", name, &env[..len]);
     }
     let kdf = KdfParams { memory_kib: 65536, iterations: 3, lanes: 1 };
-    for (name, kind) in [("keyring", KeyFileKind::Keyring), ("identity", KeyFileKind::Identity)] {
+    for (name, kind) in
+        [("keyring", KeyFileKind::Keyring), ("identity", KeyFileKind::Identity), ("monitor", KeyFileKind::Monitor)]
+    {
         let file = KeyFile {
             version: KeyFile::VERSION,
             kind,
@@ -457,6 +482,17 @@ fn seeds(corpus: &Path) {
     };
     put("keyring_body", "three", &body.encode());
     put("keyring_body", "empty", &KeyringBody::default().encode());
+    let watched = |vault: u8, t: &str, seq| lockbox::format::MonitorTenant {
+        vault: [vault; 16],
+        tenant: t.into(),
+        signer: [4; 32],
+        mark: if seq == 0 { ManifestMark::default() } else { ManifestMark { seq, hash: [3; 32] } },
+    };
+    let monitor = lockbox::format::MonitorBody {
+        seed: Zeroizing::new([2; 32]),
+        tenants: vec![watched(1, "acme", 12), watched(1, "globex", 0)],
+    };
+    put("monitor_body", "two", &monitor.encode());
     put(
         "identity_body",
         "eve",

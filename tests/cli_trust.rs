@@ -201,3 +201,35 @@ fn a_level_is_reencrypted_from_the_command_line() {
     let listed = env.ok(&["--json", "list", "acme"], b"");
     assert!(listed.contains("\"epoch\":2"), "{listed}");
 }
+
+#[test]
+fn an_audit_monitor_from_the_command_line() {
+    let env = setup();
+    let monitor = env.path("acme.monitor");
+    // No monitor named: the monitor key is refused until the customer names it.
+    let out = env.ok(&["monitor", "init", "--monitor", &monitor], b"");
+    let public = out.lines().nth(1).unwrap().split(' ').nth(2).unwrap().trim_end_matches(':').to_owned();
+    assert_eq!(public.len(), 64, "{out}");
+    env.fails(&["monitor", "init", "--monitor", &monitor], 6);
+    env.fails(&["monitor", "checkpoint", "acme", "--monitor", &monitor], 4);
+    env.fails(&["monitor", "trust", "acme", &"ab".repeat(32), "--monitor", &monitor], 5);
+    env.ok(&["monitor", "trust", "acme", &fingerprint(&env), "--monitor", &monitor], b"");
+    env.fails(&["monitor", "checkpoint", "acme", "--monitor", &monitor], 4);
+    env.fails(&["tenant", "monitor", "acme", "--keyring", &env.path("k"), "--key", "xyz"], 2);
+    env.fails(&["tenant", "monitor", "acme", "--keyring", &env.path("k"), "--key", &public, "--every", "30s"], 2);
+    env.fails(&["tenant", "monitor", "acme", "--keyring", &env.path("k")], 2);
+    let k = env.path("k");
+    env.ok(&["tenant", "monitor", "acme", "--keyring", &k, "--key", &public, "--every", "10m"], b"");
+    // Named but not yet run: audit verify says the checkpoint is missing (exit 5).
+    let out = env.run(&["audit", "verify", "--keyring", &k], b"");
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no checkpoint"));
+    env.ok(&["put", "acme", "doc", "--level", "internal"], b"data");
+    let out = env.ok(&["monitor", "checkpoint", "acme", "--monitor", &monitor], b"");
+    assert!(out.contains("checkpointed"), "{out}");
+    let out = env.ok(&["audit", "verify", "--keyring", &k], b"");
+    assert!(out.contains("the audit monitor checkpointed"), "{out}");
+    env.ok(&["tenant", "monitor", "acme", "--keyring", &k, "--none"], b"");
+    env.fails(&["monitor", "checkpoint", "acme", "--monitor", &monitor], 4);
+    env.ok(&["audit", "verify", "--keyring", &k], b"");
+}

@@ -536,4 +536,40 @@ mod tests {
             Err(FormatError::UnsupportedVersion { .. })
         ));
     }
+
+    #[test]
+    fn monitor_body_is_byte_exact_sorted_and_consistent() {
+        let t = |tenant: &str, seq| MonitorTenant {
+            vault: [1; 16],
+            tenant: tenant.into(),
+            signer: [4; 32],
+            mark: if seq == 0 { ManifestMark::default() } else { ManifestMark { seq, hash: [3; 32] } },
+        };
+        let body = MonitorBody { seed: Zeroizing::new([2; 32]), tenants: vec![t("acme", 12)] };
+        let bytes = body.encode();
+        // seed, count 1, vault, "acme", signer, size 12, head: the layout FORMAT.md gives.
+        let mut expect = vec![2u8; 32];
+        expect.extend_from_slice(&[0, 0, 0, 1]);
+        expect.extend_from_slice(&[1; 16]);
+        expect.extend_from_slice(b"\x04acme");
+        expect.extend_from_slice(&[4; 32]);
+        expect.extend_from_slice(&12u64.to_be_bytes());
+        expect.extend_from_slice(&[3; 32]);
+        assert_eq!(&bytes[..], &expect[..]);
+        assert_eq!(MonitorBody::decode(&bytes).unwrap(), body);
+        let unsorted = MonitorBody { tenants: vec![t("b", 0), t("a", 0)], ..body.clone() };
+        assert!(matches!(MonitorBody::decode(&unsorted.encode()), Err(FormatError::NonCanonical { .. })));
+        let twice = MonitorBody { tenants: vec![t("a", 0), t("a", 0)], ..body.clone() };
+        assert!(matches!(MonitorBody::decode(&twice.encode()), Err(FormatError::NonCanonical { .. })));
+        let mut headless = bytes.to_vec();
+        let head_at = headless.len() - 32;
+        headless[head_at..].fill(0);
+        assert!(matches!(MonitorBody::decode(&headless), Err(FormatError::NonCanonical { .. })));
+        let mut trailing = bytes.to_vec();
+        trailing.push(0);
+        assert!(MonitorBody::decode(&trailing).is_err());
+        let mut greedy = vec![2u8; 32];
+        greedy.extend_from_slice(&(MAX_MONITOR_TENANTS as u32).to_be_bytes());
+        assert!(matches!(MonitorBody::decode(&greedy), Err(FormatError::Truncated { .. })));
+    }
 }

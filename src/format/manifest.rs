@@ -438,6 +438,7 @@ mod tests {
             expires: 200,
             max_access_secs: 3600,
             request_ttl_secs: 600,
+            monitor: None,
             levels: vec![
                 ManifestLevel { name: "public".into(), epoch: 1, public: [2; 32], released: vec![] },
                 ManifestLevel { name: "secret".into(), epoch: 3, public: [3; 32], released: vec![1, 2] },
@@ -465,6 +466,25 @@ mod tests {
         }
         let first = Manifest { seq: 1, ..m.clone() };
         assert!(Manifest::decode(&first.encode()).is_err(), "seq 1 must have zero prev");
+    }
+
+    #[test]
+    fn a_monitor_line_round_trips_in_its_place_and_range() {
+        let m = Manifest { monitor: Some(ManifestMonitor { public: [9; 32], interval_secs: 3600 }), ..sample() };
+        let text = m.encode();
+        assert!(text.contains(&format!("policy 3600 600\nmonitor {} 3600\nlevel ", hex(&[9; 32]))));
+        assert_eq!(Manifest::decode(&text).unwrap(), m);
+        for bad in [
+            text.replace(" 3600\nlevel", " 59\nlevel"),
+            text.replace(" 3600\nlevel", " 86401\nlevel"),
+            text.replace(" 3600\nlevel", " 03600\nlevel"),
+            text.replace(&format!("monitor {}", hex(&[9; 32])), &format!("monitor {}", hex(&[9; 31]))),
+        ] {
+            assert!(Manifest::decode(&bad).is_err(), "{bad}");
+        }
+        // After the levels, it is not a monitor line of this manifest.
+        let moved = text.replace(&format!("monitor {} 3600\n", hex(&[9; 32])), "") + &format!("monitor {} 3600\n", hex(&[9; 32]));
+        assert!(Manifest::decode(&moved).is_err());
     }
 
     #[test]
