@@ -22,6 +22,7 @@
 //!   that record alone (the `for_each_*` visitors receive it and may go on); a damaged engine
 //!   file is an error, never a panic.
 
+mod aligned;
 mod backup;
 pub mod codec;
 mod error;

@@ -12,6 +12,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableErro
 use super::raw::{Entry, RawRead, RawWrite, Table, Visit, chunk_key, item_key};
 use super::records::{AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
 use super::typed::typed_store;
+use super::aligned::AlignedReads;
 use super::{
     AuditVisit, BackupSummary, ChunkVisit, ItemVisit, ItemWriter, ReadTx, RecordVisit, Store, StoreError,
     WriteTx, codec,
@@ -21,6 +22,13 @@ use super::{
 const SCHEMA_VERSION: u8 = 2;
 /// redb's page cache: large enough for hot metadata, small enough to keep the process small.
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// redb's settings for every vault file.
+fn builder() -> redb::Builder {
+    let mut b = redb::Builder::new();
+    b.set_cache_size(CACHE_BYTES);
+    b
+}
 
 fn def(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
     TableDefinition::new(table.name())
@@ -52,9 +60,9 @@ impl RedbStore {
         if path.exists() {
             return Err(StoreError::Exists { path: path.to_owned() });
         }
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
+        let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
+        let db = AlignedReads::new(file)
+            .and_then(|backend| builder().create_with_backend(backend))
             .map_err(|e| StoreError::open(path, e))?;
         Ok(RedbStore { db, path: path.to_owned() })
     }
@@ -64,8 +72,15 @@ impl RedbStore {
         if !path.is_file() {
             return Err(StoreError::Missing { path: path.to_owned() });
         }
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+        // redb would initialise an empty file as a new database; an existing vault never is one.
+        if file.metadata()?.len() == 0 {
+            return Err(StoreError::Corrupt { path: path.to_owned(), detail: "the file is empty".into() });
+        }
         let db = guard(|| {
-            redb::Builder::new().set_cache_size(CACHE_BYTES).open(path).map_err(|e| StoreError::open(path, e))
+            AlignedReads::new(file)
+                .and_then(|backend| builder().create_with_backend(backend))
+                .map_err(|e| StoreError::open(path, e))
         })
         .map_err(|e| match e {
             StoreError::CorruptRecord { detail, .. } => StoreError::Corrupt { path: path.to_owned(), detail },
