@@ -262,24 +262,32 @@ impl Vault {
             })?;
             finish_chunks(&opener, header)?;
         } else {
-            // A second thread reads and authenticates chunks while this one writes them out.
-            // Only authenticated plaintext crosses, at most QUEUE_CHUNKS at a time. Written
-            // buffers go back to the reader: no allocation per chunk.
-            let snapshot = &*snapshot;
+            // Three stages, each about a third of the work: one thread reads ciphertext out of
+            // the store, a second authenticates and decrypts it, this one writes the plaintext
+            // out (it holds `out`, which may be standard output). Only authenticated plaintext
+            // reaches this thread, at most QUEUE_CHUNKS / 2 chunks wait between two stages,
+            // and each buffer goes back to the reader once written: no allocation per chunk.
+            let (snapshot, threads, depth) = (&*snapshot, self.threads(), QUEUE_CHUNKS / 2);
             pipeline::from_worker(
-                self.threads(),
-                QUEUE_CHUNKS,
-                |handoff| {
-                    let spare = std::cell::RefCell::new(Vec::new());
-                    stored_chunks_into(
-                        snapshot,
-                        record,
-                        header,
-                        || spare.take(),
-                        |index, chunk, last| {
-                            open_chunk(&mut opener, header, index, chunk, last)?;
-                            if let Some(back) = handoff(std::mem::take(chunk))? {
-                                *spare.borrow_mut() = back;
+                threads,
+                depth,
+                |to_writer| {
+                    pipeline::from_worker(
+                        threads,
+                        depth,
+                        |to_decrypt| {
+                            let spare = std::cell::RefCell::new(Vec::new());
+                            stored_chunks_into(snapshot, record, header, || spare.take(), |index, chunk, last| {
+                                if let Some((_, _, back)) = to_decrypt((index, last, std::mem::take(chunk)))? {
+                                    *spare.borrow_mut() = back;
+                                }
+                                Ok(())
+                            })
+                        },
+                        |(index, last, mut chunk), give_back| {
+                            open_chunk(&mut opener, header, index, &mut chunk, last)?;
+                            if let Some(written) = to_writer(chunk)? {
+                                give_back((0, false, written));
                             }
                             Ok(())
                         },
