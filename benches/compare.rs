@@ -416,7 +416,8 @@ fn peak_memory(rows: &mut Vec<Row>, tmp: &Path) {
     vault.put("small", "one", "secret", &mut std::io::Cursor::new(vec![1u8; 1024]), opts).unwrap();
     drop(vault);
     let ring = ring.to_string_lossy().into_owned();
-    let get_default = peak_kib(&vault_dir, &["get", "small", "one", "--keyring", &ring, "--out", &out, "--replace"]);
+    let get_default =
+        peak_kib(&vault_dir, &["get", "small", "one", "--keyring", &ring, "--out", &out, "--replace"]);
     for (what, kib) in [
         (format!("put of a {mb} MiB item"), put),
         (format!("get of a {mb} MiB item"), get),

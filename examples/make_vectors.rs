@@ -445,9 +445,11 @@ fn seeds(corpus: &Path) {
         put("envelope_header", name, &env[..len]);
     }
     let kdf = KdfParams { memory_kib: 65536, iterations: 3, lanes: 1 };
-    for (name, kind) in
-        [("keyring", KeyFileKind::Keyring), ("identity", KeyFileKind::Identity), ("monitor", KeyFileKind::Monitor)]
-    {
+    for (name, kind) in [
+        ("keyring", KeyFileKind::Keyring),
+        ("identity", KeyFileKind::Identity),
+        ("monitor", KeyFileKind::Monitor),
+    ] {
         let file = KeyFile {
             version: KeyFile::VERSION,
             kind,

@@ -10,11 +10,11 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 use crate::crypto::{CryptoError, FileKey, SecretKey, SigningKey, open_body, random_array, seal_body};
+pub use crate::format::MonitorTenant;
 use crate::format::{
     FormatError, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringKey, KeyringTenant,
     MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS, MonitorBody,
 };
-pub use crate::format::MonitorTenant;
 
 /// Argon2id cost of new key files: 64 MiB, 3 passes, 1 lane (the RFC 9106 second
 /// recommendation, for machines with less memory to spare than its first).
@@ -641,7 +641,8 @@ impl MonitorKey {
 
     /// Writes the file durably and atomically.
     pub fn save(&self) -> Result<(), KeyringError> {
-        let body = MonitorBody { seed: self.signing.seed(), tenants: self.tenants.values().cloned().collect() };
+        let body =
+            MonitorBody { seed: self.signing.seed(), tenants: self.tenants.values().cloned().collect() };
         self.sealing.save(&body.encode())
     }
 }

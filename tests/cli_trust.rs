@@ -216,7 +216,10 @@ fn an_audit_monitor_from_the_command_line() {
     env.ok(&["monitor", "trust", "acme", &fingerprint(&env), "--monitor", &monitor], b"");
     env.fails(&["monitor", "checkpoint", "acme", "--monitor", &monitor], 4);
     env.fails(&["tenant", "monitor", "acme", "--keyring", &env.path("k"), "--key", "xyz"], 2);
-    env.fails(&["tenant", "monitor", "acme", "--keyring", &env.path("k"), "--key", &public, "--every", "30s"], 2);
+    env.fails(
+        &["tenant", "monitor", "acme", "--keyring", &env.path("k"), "--key", &public, "--every", "30s"],
+        2,
+    );
     env.fails(&["tenant", "monitor", "acme", "--keyring", &env.path("k")], 2);
     let k = env.path("k");
     env.ok(&["tenant", "monitor", "acme", "--keyring", &k, "--key", &public, "--every", "10m"], b"");

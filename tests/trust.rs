@@ -913,7 +913,8 @@ fn a_replacement_of_a_version_read_refuses_a_newer_one() {
 fn monitored() -> (World, lockbox::keyring::MonitorKey) {
     let mut w = World::new();
     let path = w.dir.path().join("acme.monitor");
-    let mut monitor = lockbox::keyring::MonitorKey::create(&path, &Passphrase::new("m".into()), CHEAP).unwrap();
+    let mut monitor =
+        lockbox::keyring::MonitorKey::create(&path, &Passphrase::new("m".into()), CHEAP).unwrap();
     let named = lockbox::format::ManifestMonitor { public: monitor.signing().public(), interval_secs: 3600 };
     let vault = w.vault.clone().unwrap();
     lockbox::customer::set_monitor(&vault, &mut w.keyring, "acme", Some(named)).unwrap();
@@ -942,11 +943,11 @@ fn entries_after_the_customers_checkpoint_are_protected_by_the_monitors() {
         es.remove(late);
     });
     let vault = w.vault.clone().unwrap();
+    integrity(lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"), "after the monitor signed");
     integrity(
-        lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"),
+        lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme"),
         "after the monitor signed",
     );
-    integrity(lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme"), "after the monitor signed");
 }
 
 #[test]
@@ -965,7 +966,10 @@ fn the_monitor_refuses_to_sign_over_a_log_cut_back_or_rewritten() {
         es[late].actor = "nobody".into();
     });
     let vault = w.vault.clone().unwrap();
-    integrity(lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme"), "rewritten before the checkpoint");
+    integrity(
+        lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme"),
+        "rewritten before the checkpoint",
+    );
 }
 
 #[test]
@@ -993,7 +997,12 @@ fn a_withheld_forged_or_stale_monitor_checkpoint_is_reported() {
         let last = entries.last().unwrap();
         (last.chain, last.hash)
     };
-    let c = lockbox::format::Checkpoint { origin: origin(&w.vault().id(), "acme"), size, head, time: w.vault().now() };
+    let c = lockbox::format::Checkpoint {
+        origin: origin(&w.vault().id(), "acme"),
+        size,
+        head,
+        time: w.vault().now(),
+    };
     let note = sign_note(&forger, &c.origin, c.encode()).encode();
     w.operator(|tx| tx.put_monitor_checkpoint("acme", &note).unwrap());
     let vault = w.vault.clone().unwrap();
@@ -1010,7 +1019,7 @@ fn a_withheld_forged_or_stale_monitor_checkpoint_is_reported() {
 
 #[test]
 fn a_monitor_key_signs_checkpoints_and_nothing_else() {
-    let (mut w, mut monitor) = monitored();
+    let (mut w, monitor) = monitored();
     // A manifest signed by the monitor key, slipped into the record: writers and the keyring
     // verify manifests under the tenant key only.
     let record = w.tenant();

@@ -599,7 +599,9 @@ impl Command {
             ) => pass,
             Command::Level(LevelCmd::Add { pass, .. } | LevelCmd::Rotate { pass, .. }) => pass,
             Command::Monitor(
-                MonitorCmd::Init { pass, .. } | MonitorCmd::Trust { pass, .. } | MonitorCmd::Checkpoint { pass, .. },
+                MonitorCmd::Init { pass, .. }
+                | MonitorCmd::Trust { pass, .. }
+                | MonitorCmd::Checkpoint { pass, .. },
             ) => pass,
             _ => return None,
         };

@@ -15,9 +15,8 @@ pub use error::CryptoError;
 pub use keys::{DataKey, PublicKey, SecretKey, fingerprint, random_array};
 pub use passphrase::{FileKey, open_body, seal_body};
 pub use sign::{
-    valid_signing_public,
     SIGNATURE_LEN, SIGNING_PUBLIC_LEN, SigningKey, note_key_hash, sha256, sign_note, tenant_fingerprint,
-    verify_note, verify_signature,
+    valid_signing_public, verify_note, verify_signature,
 };
 pub use stream::{ChunkOpener, ChunkSealer, ItemKeys, chunk_nonce};
 pub use wrap::{Purpose, Unwrapper, Wrapped, Wrapper};

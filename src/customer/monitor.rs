@@ -6,8 +6,8 @@
 //! no level key: it can read nothing and release nothing.
 
 use super::checkpoint::check_chain;
-use super::synced;
 use super::sync::{committed, levels_of, policy_of, propose_with_monitor, tenant_keys};
+use super::synced;
 use crate::crypto::{sign_note, tenant_fingerprint, valid_signing_public};
 use crate::format::{
     Checkpoint, MAX_MONITOR_INTERVAL, MIN_MONITOR_INTERVAL, ManifestMark, ManifestMonitor, hex, origin,
@@ -78,7 +78,11 @@ pub fn monitor_trust(
 /// Checks `tenant`'s audit chain against the monitor's last checkpoint (and every manifest and
 /// approval in it against the pinned tenant key), requires the newest manifest to name this
 /// monitor, then signs a checkpoint of the chain as it is and stores it in the vault.
-pub fn monitor_checkpoint(vault: &Vault, monitor: &mut MonitorKey, tenant: &str) -> Result<MonitorRun, Error> {
+pub fn monitor_checkpoint(
+    vault: &Vault,
+    monitor: &mut MonitorKey,
+    tenant: &str,
+) -> Result<MonitorRun, Error> {
     valid_name("tenant", tenant)?;
     let pinned = monitor.tenant(&vault.id(), tenant).cloned().ok_or_else(|| {
         Error::denied(format!(
@@ -98,7 +102,12 @@ pub fn monitor_checkpoint(vault: &Vault, monitor: &mut MonitorKey, tenant: &str)
             hex(&public)
         )));
     }
-    let c = Checkpoint { origin: origin(&vault.id(), tenant), size: chain.size, head: chain.head, time: vault.now() };
+    let c = Checkpoint {
+        origin: origin(&vault.id(), tenant),
+        size: chain.size,
+        head: chain.head,
+        time: vault.now(),
+    };
     let note = sign_note(monitor.signing(), &c.origin, c.encode()).encode();
     vault.commit_monitor_checkpoint(tenant, &note, &public)?;
     monitor.set_mark(&vault.id(), tenant, ManifestMark { seq: c.size, hash: c.head });

@@ -170,8 +170,17 @@ impl Manifest {
             levels.push(level);
         }
         lines.finish()?;
-        let m =
-            Manifest { origin, seq, prev, issued, expires, max_access_secs, request_ttl_secs, monitor, levels };
+        let m = Manifest {
+            origin,
+            seq,
+            prev,
+            issued,
+            expires,
+            max_access_secs,
+            request_ttl_secs,
+            monitor,
+            levels,
+        };
         let bad = |why| Err(FormatError::NonCanonical { what: MANIFEST, why });
         if m.seq == 0 || (m.seq == 1) != (m.prev == [0; 32]) {
             return bad("seq starts at 1, and only the first manifest has no predecessor");
@@ -470,7 +479,8 @@ mod tests {
 
     #[test]
     fn a_monitor_line_round_trips_in_its_place_and_range() {
-        let m = Manifest { monitor: Some(ManifestMonitor { public: [9; 32], interval_secs: 3600 }), ..sample() };
+        let m =
+            Manifest { monitor: Some(ManifestMonitor { public: [9; 32], interval_secs: 3600 }), ..sample() };
         let text = m.encode();
         assert!(text.contains(&format!("policy 3600 600\nmonitor {} 3600\nlevel ", hex(&[9; 32]))));
         assert_eq!(Manifest::decode(&text).unwrap(), m);
@@ -483,7 +493,8 @@ mod tests {
             assert!(Manifest::decode(&bad).is_err(), "{bad}");
         }
         // After the levels, it is not a monitor line of this manifest.
-        let moved = text.replace(&format!("monitor {} 3600\n", hex(&[9; 32])), "") + &format!("monitor {} 3600\n", hex(&[9; 32]));
+        let moved = text.replace(&format!("monitor {} 3600\n", hex(&[9; 32])), "")
+            + &format!("monitor {} 3600\n", hex(&[9; 32]));
         assert!(Manifest::decode(&moved).is_err());
     }
 

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
+use super::aligned::AlignedReads;
 use super::raw::{Entry, RawRead, RawWrite, Table, Visit, chunk_key, item_key};
 use super::records::{AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
 use super::typed::typed_store;
-use super::aligned::AlignedReads;
 use super::{
     AuditVisit, BackupSummary, ChunkVisit, ItemVisit, ItemWriter, ReadTx, RecordVisit, Store, StoreError,
     WriteTx, codec,

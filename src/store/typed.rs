@@ -118,7 +118,10 @@ fn monitor_key(tenant: &str) -> Vec<u8> {
 }
 
 /// The last audit checkpoint `tenant`'s monitor signed (a signed note), if any.
-pub(crate) fn monitor_checkpoint(r: &(impl RawRead + ?Sized), tenant: &str) -> Result<Option<String>, StoreError> {
+pub(crate) fn monitor_checkpoint(
+    r: &(impl RawRead + ?Sized),
+    tenant: &str,
+) -> Result<Option<String>, StoreError> {
     let Some(value) = r.get(Table::Meta, &monitor_key(tenant))? else { return Ok(None) };
     String::from_utf8(value)
         .map(Some)

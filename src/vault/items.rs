@@ -277,12 +277,20 @@ impl Vault {
                         depth,
                         |to_decrypt| {
                             let spare = std::cell::RefCell::new(Vec::new());
-                            stored_chunks_into(snapshot, record, header, || spare.take(), |index, chunk, last| {
-                                if let Some((_, _, back)) = to_decrypt((index, last, std::mem::take(chunk)))? {
-                                    *spare.borrow_mut() = back;
-                                }
-                                Ok(())
-                            })
+                            stored_chunks_into(
+                                snapshot,
+                                record,
+                                header,
+                                || spare.take(),
+                                |index, chunk, last| {
+                                    if let Some((_, _, back)) =
+                                        to_decrypt((index, last, std::mem::take(chunk)))?
+                                    {
+                                        *spare.borrow_mut() = back;
+                                    }
+                                    Ok(())
+                                },
+                            )
                         },
                         |(index, last, mut chunk), give_back| {
                             open_chunk(&mut opener, header, index, &mut chunk, last)?;
