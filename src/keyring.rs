@@ -13,7 +13,7 @@ use crate::crypto::{CryptoError, FileKey, SecretKey, SigningKey, open_body, rand
 pub use crate::format::MonitorTenant;
 use crate::format::{
     FormatError, IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyringBody, KeyringKey, KeyringTenant,
-    MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS, MonitorBody,
+    MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS, MAX_MONITOR_TENANTS, MonitorBody,
 };
 
 /// Argon2id cost of new key files: 64 MiB, 3 passes, 1 lane (the RFC 9106 second
@@ -120,7 +120,7 @@ pub enum KeyringError {
         path: PathBuf,
         /// The tenant.
         tenant: String,
-        /// "already holds" or "holds no".
+        /// "already holds", "holds no", or why it cannot take the tenant.
         why: &'static str,
     },
     /// A tenant was looked up before a vault was chosen.
@@ -618,18 +618,25 @@ impl MonitorKey {
         self.tenants.get(&(*vault, tenant.to_owned()))
     }
 
-    /// Pins `tenant` of `vault` to the tenant key `signer`; a new key starts over with no mark.
-    pub fn pin(&mut self, vault: &[u8; 16], tenant: &str, signer: [u8; 32]) {
-        let entry = self.tenants.entry((*vault, tenant.to_owned())).or_insert(MonitorTenant {
+    /// Pins `tenant` of `vault` to the tenant key `signer`. A new key (a tenant deleted and
+    /// created again) keeps the last mark: the tenant's chain goes on across the deletion.
+    pub fn pin(&mut self, vault: &[u8; 16], tenant: &str, signer: [u8; 32]) -> Result<(), KeyringError> {
+        let key = (*vault, tenant.to_owned());
+        if !self.tenants.contains_key(&key) && self.tenants.len() >= MAX_MONITOR_TENANTS {
+            return Err(KeyringError::Tenant {
+                path: self.path().to_owned(),
+                tenant: tenant.to_owned(),
+                why: "is full (4096 tenants) and cannot take",
+            });
+        }
+        let entry = self.tenants.entry(key).or_insert(MonitorTenant {
             vault: *vault,
             tenant: tenant.to_owned(),
             signer,
             mark: ManifestMark::default(),
         });
-        if entry.signer != signer {
-            entry.signer = signer;
-            entry.mark = ManifestMark::default();
-        }
+        entry.signer = signer;
+        Ok(())
     }
 
     /// Records the checkpoint the monitor signed last for `tenant` of `vault` (pinned before).

@@ -920,12 +920,13 @@ fn monitored() -> (World, lockbox::keyring::MonitorKey) {
     lockbox::customer::set_monitor(&vault, &mut w.keyring, "acme", Some(named)).unwrap();
     let fp = tenant_fingerprint(&w.tenant().signer);
     lockbox::customer::monitor_trust(&vault, &mut monitor, "acme", &fp).unwrap();
-    lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap();
+    let first = lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap();
     drop(vault);
     w.put("late", "internal").unwrap();
     let vault = w.vault.clone().unwrap();
     let run = lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap();
-    assert!(run.size > w.keyring.tenant("acme").unwrap().checkpoint.seq, "covers more than the keyring");
+    assert_eq!((run.checkpointed, run.size), (first.size, first.size + 1), "the late put, and only it");
+    assert!(w.keyring.tenant("acme").unwrap().checkpoint.seq < run.size, "the keyring never saw it");
     (w, monitor)
 }
 
@@ -975,7 +976,7 @@ fn the_monitor_refuses_to_sign_over_a_log_cut_back_or_rewritten() {
 #[test]
 fn a_withheld_forged_or_stale_monitor_checkpoint_is_reported() {
     use lockbox::customer::MonitorSeen;
-    let (mut w, _monitor) = monitored();
+    let (mut w, monitor) = monitored();
     // Withheld: the operator removes it.
     drop(w.vault.take());
     {
@@ -1003,18 +1004,27 @@ fn a_withheld_forged_or_stale_monitor_checkpoint_is_reported() {
         head,
         time: w.vault().now(),
     };
-    let note = sign_note(&forger, &c.origin, c.encode()).encode();
-    w.operator(|tx| tx.put_monitor_checkpoint("acme", &note).unwrap());
+    // It names the monitor key's hash, so only the signature itself can refuse it.
+    let named = monitor.signing().public();
+    let forged = SignedNote {
+        key_hash: lockbox::crypto::note_key_hash(&c.origin, &named),
+        ..sign_note(&forger, &c.origin, c.encode())
+    };
+    w.operator(|tx| tx.put_monitor_checkpoint("acme", &forged.encode()).unwrap());
     let vault = w.vault.clone().unwrap();
     let seen = lockbox::customer::check_audit(&vault, &mut w.keyring, "acme").unwrap().monitor;
-    assert!(matches!(seen, MonitorSeen::Missing { .. }), "{seen:?}");
+    match &seen {
+        MonitorSeen::Missing { missing, .. } => assert!(missing.contains("does not verify"), "{missing}"),
+        other => panic!("{other:?}"),
+    }
     drop(vault);
     // Stale: a genuine one, read more than an interval after it was signed.
     let (mut w, _monitor) = monitored();
     let vault = w.vault.clone().unwrap();
     let seen = lockbox::customer::check_audit(&vault, &mut w.keyring, "acme").unwrap().monitor;
-    assert_eq!(seen.stale(vault.now() + 3600), None, "within its interval");
-    assert!(seen.stale(vault.now() + 3700).unwrap().contains("more than its interval"));
+    let MonitorSeen::Checked { time, interval_secs, .. } = seen else { panic!("{seen:?}") };
+    assert_eq!(seen.stale(time + interval_secs), None, "within its interval");
+    assert!(seen.stale(time + interval_secs + 1).unwrap().contains("more than its interval"));
 }
 
 #[test]
@@ -1030,7 +1040,7 @@ fn a_monitor_key_signs_checkpoints_and_nothing_else() {
     w.operator(|tx| tx.put_tenant(&TenantRecord { manifest: forged, ..record }).unwrap());
     integrity(w.put("x", "internal"), "does not verify");
     let vault = w.vault.clone().unwrap();
-    assert!(lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme").is_err());
+    integrity(lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme"), "does not verify");
     drop(vault);
     // And a monitor the newest manifest does not name signs nothing.
     let (mut w, _) = monitored();
@@ -1041,4 +1051,67 @@ fn a_monitor_key_signs_checkpoints_and_nothing_else() {
     let e = lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap_err();
     assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
     assert!(e.message.contains("does not name this monitor key"), "{e}");
+}
+
+/// The operator shows the monitor an older copy of the file (without the newest entries), lets
+/// it sign, then puts the newer file back with that checkpoint in it.
+#[test]
+fn entries_hidden_from_the_monitor_are_caught_by_their_time() {
+    let (mut w, mut monitor) = monitored();
+    let older = std::fs::read(w.db()).unwrap();
+    w.put("hidden", "internal").unwrap();
+    drop(w.vault.take());
+    let newer = std::fs::read(w.db()).unwrap();
+    std::fs::write(w.db(), &older).unwrap();
+    w.reopen();
+    // The monitor's run ten minutes later, on the older file.
+    let later = w.vault().now() + 600;
+    let at_monitor = w.vault().acting_as(Caller::at("monitor", later));
+    lockbox::customer::monitor_checkpoint(&at_monitor, &mut monitor, "acme").unwrap();
+    let note = w.vault().monitor_checkpoint("acme").unwrap().unwrap();
+    drop(at_monitor);
+    drop(w.vault.take());
+    std::fs::write(w.db(), &newer).unwrap();
+    w.reopen();
+    w.operator(|tx| tx.put_monitor_checkpoint("acme", &note).unwrap());
+    let at_customer = w.vault().acting_as(Caller::at("alice", later));
+    integrity(
+        lockbox::customer::check_audit(&at_customer, &mut w.keyring, "acme"),
+        "the vault hid it from the monitor",
+    );
+}
+
+#[test]
+fn a_monitor_checkpoint_from_the_future_or_far_behind_the_log_is_refused() {
+    use lockbox::customer::MonitorSeen;
+    let (mut w, mut monitor) = monitored();
+    let ahead = w.vault().acting_as(Caller::at("monitor", w.vault().now() + 1000));
+    lockbox::customer::monitor_checkpoint(&ahead, &mut monitor, "acme").unwrap();
+    drop(ahead);
+    let vault = w.vault.clone().unwrap();
+    integrity(lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"), "signed in the future");
+    // Fresh, but an entry after it is older than the interval: the monitor is shown an old log.
+    let seen = MonitorSeen::Checked { interval_secs: 3600, time: 10_000, size: 5, oldest_uncovered: Some(9_000) };
+    assert_eq!(seen.stale(9_000 + 3600 + 300), None, "within interval and skew");
+    assert!(seen.stale(9_000 + 3600 + 301).unwrap().contains("older log"));
+}
+
+#[test]
+fn a_planted_tenant_deletion_does_not_hide_what_came_before_it() {
+    let mut w = checkpointed();
+    rewrite_log(&mut w, |es| {
+        // A forged approval, then a deletion and the genuine manifests logged again after it.
+        let mut forged = es.iter().rfind(|e| e.action == "put").unwrap().clone();
+        forged.action = "request.approve".into();
+        forged.detail = format!("grant {}", "ab".repeat(16));
+        let mut delete = forged.clone();
+        delete.action = "tenant.delete".into();
+        delete.detail = String::new();
+        let manifests: Vec<_> = es.iter().filter(|e| e.action == "manifest").cloned().collect();
+        es.push(forged);
+        es.push(delete);
+        es.extend(manifests);
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"), "the deletion entry was planted");
 }

@@ -193,6 +193,8 @@ mod tests {
         assert!(verify_signature(&key.public(), b"manifest", &sig).is_ok());
         assert!(verify_signature(&key.public(), b"manifest", &other.sign(b"manifest")).is_err());
         assert!(verify_signature(&key.public(), b"manifesu", &sig).is_err());
+        // A failure is never remembered as a success.
+        assert!(verify_signature(&key.public(), b"manifesu", &sig).is_err());
         assert_eq!(format!("{key:?}"), "SigningKey(redacted)");
         assert_eq!(SigningKey::from_seed(&key.seed()).public(), key.public());
     }

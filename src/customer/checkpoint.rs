@@ -52,8 +52,13 @@ pub enum MonitorSeen {
         time: u64,
         /// Entries it covers.
         size: u64,
+        /// When the first entry after them was logged, if there is one.
+        oldest_uncovered: Option<u64>,
     },
 }
+
+/// How far apart two honest clocks (the monitor's, the vault host's, the customer's) may be.
+pub const CLOCK_SKEW_SECS: u64 = 300;
 
 impl MonitorSeen {
     /// Why entries after the monitor's checkpoint are unprotected at `now`, if they are: its
@@ -65,13 +70,23 @@ impl MonitorSeen {
             MonitorSeen::Missing { interval_secs, missing } => {
                 Some(format!("the audit monitor (every {interval_secs}s) has no checkpoint here: {missing}"))
             }
-            MonitorSeen::Checked { interval_secs, time, size } => (now > time.saturating_add(*interval_secs))
-                .then(|| {
-                    format!(
+            MonitorSeen::Checked { interval_secs, time, size, oldest_uncovered } => {
+                let limit = |t: u64| t.saturating_add(*interval_secs).saturating_add(CLOCK_SKEW_SECS);
+                if now > time.saturating_add(*interval_secs) {
+                    Some(format!(
                         "the audit monitor's last checkpoint ({size} entries) was signed {}s ago, more than its interval of {interval_secs}s: it stopped, or the vault withholds its newer checkpoints",
                         now - time
-                    )
-                }),
+                    ))
+                } else {
+                    oldest_uncovered.filter(|t| now > limit(*t)).map(|t| {
+                        format!(
+                            "entry {} of the audit log, logged {}s ago, is under no monitor checkpoint although the monitor signed within its interval: the vault is showing the monitor an older log",
+                            size + 1,
+                            now.saturating_sub(t)
+                        )
+                    })
+                }
+            }
         }
     }
 }
@@ -119,6 +134,23 @@ pub(crate) fn check_chain(
     // A tenant deleted and created again keeps its chain; its manifests and grants start over
     // after the last deletion, under the new tenant key.
     let current = entries.iter().rposition(|e| e.action == "tenant.delete").map_or(0, |i| i + 1);
+    // The deletion entry is the operator's to write: one planted before copies of the genuine
+    // manifests would hide everything before it from these checks. A tenant created again has
+    // a new key, so its manifests never repeat one logged before its deletion.
+    let before: std::collections::BTreeSet<[u8; 32]> = entries[..current]
+        .iter()
+        .filter(|e| e.action == "manifest")
+        .map(|e| manifest_hash(&e.detail))
+        .collect();
+    if let Some(e) = entries[current..]
+        .iter()
+        .find(|e| e.action == "manifest" && before.contains(&manifest_hash(&e.detail)))
+    {
+        return Err(broken(format!(
+            "entry {}: a manifest logged before the tenant's deletion appears again after it: the deletion entry was planted",
+            e.chain
+        )));
+    }
     let mut expected = (1u64, [0u8; 32]);
     let mut last = None;
     for e in entries[current..].iter().filter(|e| e.action == "manifest") {
@@ -175,14 +207,32 @@ fn monitor_seen(
         Err(e) => return missing(e.message),
     };
     let ours: Vec<_> = entries.iter().filter(|e| e.tenant == tenant).collect();
+    let broken = |why: String| Error::integrity(format!("the audit log of tenant {tenant:?} {why}"));
     if c.size > ours.len() as u64 || (c.size > 0 && ours[c.size as usize - 1].hash != c.head) {
-        return Err(Error::integrity(format!(
-            "the audit log of tenant {tenant:?} no longer holds the {} entries its monitor's checkpoint covered (signed at {}): it was cut back or rewritten after the monitor signed",
+        return Err(broken(format!(
+            "no longer holds the {} entries its monitor's checkpoint covered (signed at {}): it was cut back or rewritten after the monitor signed",
             c.size,
             crate::format::rfc3339(c.time)
         )));
     }
-    Ok(MonitorSeen::Checked { interval_secs, time: c.time, size: c.size })
+    if c.time > vault.now().saturating_add(CLOCK_SKEW_SECS) {
+        return Err(broken(format!(
+            "has a monitor checkpoint signed in the future ({}): the monitor's clock is wrong, or the checkpoint is not what it seems",
+            crate::format::rfc3339(c.time)
+        )));
+    }
+    // An entry the monitor did not cover but that was logged before it signed was hidden from
+    // it: the vault showed the monitor an older log.
+    if let Some(e) = ours[c.size as usize..].iter().find(|e| e.time.saturating_add(CLOCK_SKEW_SECS) < c.time) {
+        return Err(broken(format!(
+            "entry {}, logged at {}, is not under the monitor's checkpoint signed later at {}: the vault hid it from the monitor",
+            e.chain,
+            crate::format::rfc3339(e.time),
+            crate::format::rfc3339(c.time)
+        )));
+    }
+    let oldest_uncovered = ours.get(c.size as usize).map(|e| e.time);
+    Ok(MonitorSeen::Checked { interval_secs, time: c.time, size: c.size, oldest_uncovered })
 }
 
 /// Checks `tenant`'s audit chain against `keyring` (nothing is signed). Any disagreement is an

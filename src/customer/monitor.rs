@@ -70,7 +70,7 @@ pub fn monitor_trust(
             hex(fingerprint)
         )));
     }
-    monitor.pin(&vault.id(), tenant, record.signer);
+    monitor.pin(&vault.id(), tenant, record.signer)?;
     monitor.save()?;
     Ok(())
 }
@@ -109,7 +109,7 @@ pub fn monitor_checkpoint(
         time: vault.now(),
     };
     let note = sign_note(monitor.signing(), &c.origin, c.encode()).encode();
-    vault.commit_monitor_checkpoint(tenant, &note, &public)?;
+    vault.commit_monitor_checkpoint(tenant, &note)?;
     monitor.set_mark(&vault.id(), tenant, ManifestMark { seq: c.size, hash: c.head });
     monitor.save()?;
     Ok(MonitorRun { size: chain.size, head: chain.head, checkpointed: pinned.mark.seq })

@@ -99,7 +99,10 @@ pub fn check_keyring(vault: &Vault, keyring: &mut Keyring) -> Result<Vec<String>
             continue;
         }
         match super::checked_entries(vault, keyring, &tenant) {
-            Ok((_, entries)) => problems.extend(super::check_items(vault, &tenant, &entries)?),
+            Ok((check, entries)) => {
+                problems.extend(check.monitor.stale(vault.now()).map(|why| format!("tenant {tenant:?}: {why}")));
+                problems.extend(super::check_items(vault, &tenant, &entries)?);
+            }
             Err(e) => problems.push(e.message),
         }
         // (The logged manifest chain was checked by `checked_entries`.)

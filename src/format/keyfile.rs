@@ -342,7 +342,7 @@ fn counted(
     let count = r.u32()? as usize;
     in_range(field, count as u64, 0, max as u64)?;
     if count.saturating_mul(min_len) > r.remaining() {
-        return Err(FormatError::Truncated { what: "keyring" });
+        return Err(FormatError::Truncated { what: r.what() });
     }
     Ok(count)
 }
@@ -561,15 +561,30 @@ mod tests {
         assert!(matches!(MonitorBody::decode(&unsorted.encode()), Err(FormatError::NonCanonical { .. })));
         let twice = MonitorBody { tenants: vec![t("a", 0), t("a", 0)], ..body.clone() };
         assert!(matches!(MonitorBody::decode(&twice.encode()), Err(FormatError::NonCanonical { .. })));
+        // Sorted by vault first, then tenant.
+        let in_vault = |vault: u8, tenant: &str| MonitorTenant { vault: [vault; 16], ..t(tenant, 0) };
+        let sorted = MonitorBody { tenants: vec![in_vault(1, "b"), in_vault(2, "a")], ..body.clone() };
+        assert_eq!(MonitorBody::decode(&sorted.encode()).unwrap(), sorted);
+        let by_name = MonitorBody { tenants: vec![in_vault(2, "a"), in_vault(1, "b")], ..body.clone() };
+        assert!(matches!(MonitorBody::decode(&by_name.encode()), Err(FormatError::NonCanonical { .. })));
+        let mut sizeless = bytes.to_vec();
+        let size_at = sizeless.len() - 40;
+        sizeless[size_at..size_at + 8].fill(0);
+        assert!(matches!(MonitorBody::decode(&sizeless), Err(FormatError::NonCanonical { .. })));
         let mut headless = bytes.to_vec();
         let head_at = headless.len() - 32;
         headless[head_at..].fill(0);
         assert!(matches!(MonitorBody::decode(&headless), Err(FormatError::NonCanonical { .. })));
         let mut trailing = bytes.to_vec();
         trailing.push(0);
-        assert!(MonitorBody::decode(&trailing).is_err());
-        let mut greedy = vec![2u8; 32];
-        greedy.extend_from_slice(&(MAX_MONITOR_TENANTS as u32).to_be_bytes());
+        assert!(matches!(MonitorBody::decode(&trailing), Err(FormatError::TrailingBytes { .. })));
+        // A count within the limit but larger than the bytes left is refused before allocating.
+        let mut greedy = bytes.to_vec();
+        greedy[32..36].copy_from_slice(&2u32.to_be_bytes());
+        greedy.extend_from_slice(&[0; 97]);
         assert!(matches!(MonitorBody::decode(&greedy), Err(FormatError::Truncated { .. })));
+        let mut over = vec![2u8; 32];
+        over.extend_from_slice(&(MAX_MONITOR_TENANTS as u32 + 1).to_be_bytes());
+        assert!(matches!(MonitorBody::decode(&over), Err(FormatError::OutOfRange { .. })));
     }
 }

@@ -58,6 +58,7 @@ impl StorageBackend for AlignedReads {
             }
             let start = scratch.as_ptr().align_offset(ALIGN);
             let aligned = &mut scratch[start..start + len];
+            debug_assert!((aligned.as_ptr() as usize).is_multiple_of(ALIGN));
             self.0.read(offset, aligned)?;
             for (to, from) in out.chunks_mut(PIECE).zip(aligned.chunks(PIECE)) {
                 to.copy_from_slice(from);

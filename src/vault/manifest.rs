@@ -225,18 +225,18 @@ impl Vault {
         Ok(c)
     }
 
-    /// Stores the checkpoint of `tenant` that its audit monitor signed with `monitor` (no audit
-    /// entry either). It must name the tenant's chain as it is now.
-    pub fn commit_monitor_checkpoint(
-        &self,
-        tenant: &str,
-        note: &str,
-        monitor: &[u8; 32],
-    ) -> Result<Checkpoint, Error> {
+    /// Stores the checkpoint of `tenant` that its audit monitor signed (no audit entry either):
+    /// it must verify under the monitor key the tenant's current manifest names, and name the
+    /// tenant's chain as it is now. (A courtesy to honest callers: readers check it again.)
+    pub fn commit_monitor_checkpoint(&self, tenant: &str, note: &str) -> Result<Checkpoint, Error> {
         valid_name("tenant", tenant)?;
         let tx = self.store().begin_write()?;
-        tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
-        let c = open_checkpoint(note, &self.id(), tenant, monitor)?;
+        let record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
+        let manifest = self.verified_manifest(&record.manifest, tenant, &record.signer)?;
+        let monitor = manifest.monitor.ok_or_else(|| {
+            Error::denied(format!("access denied: the manifest of tenant {tenant:?} names no audit monitor"))
+        })?;
+        let c = open_checkpoint(note, &self.id(), tenant, &monitor.public)?;
         let (size, head) = tx.tenant_audit_head(tenant)?.unwrap_or((0, [0; 32]));
         if (c.size, c.head) != (size, head) {
             return Err(Error::conflict(format!(
