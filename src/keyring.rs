@@ -661,6 +661,25 @@ mod tests {
     const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
 
     #[test]
+    fn a_monitor_key_saves_its_pins_and_keeps_its_mark_across_a_new_tenant_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.monitor");
+        let pass = Passphrase::new("monitor pass".into());
+        let mut m = MonitorKey::create(&path, &pass, CHEAP).unwrap();
+        m.pin(&[1; 16], "acme", [2; 32]).unwrap();
+        let mark = ManifestMark { seq: 7, hash: [3; 32] };
+        m.set_mark(&[1; 16], "acme", mark);
+        m.pin(&[1; 16], "acme", [4; 32]).unwrap();
+        m.save().unwrap();
+        let again = MonitorKey::open(&path, &pass).unwrap();
+        let t = again.tenant(&[1; 16], "acme").unwrap();
+        assert_eq!((t.signer, t.mark), ([4; 32], mark));
+        assert_eq!(again.signing().public(), m.signing().public());
+        assert!(again.tenant(&[2; 16], "acme").is_none(), "another vault");
+        assert!(matches!(Keyring::open(&path, &pass), Err(KeyringError::WrongKind { .. })));
+    }
+
+    #[test]
     fn keyring_saves_reopens_and_refuses_wrong_passphrase() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.keyring");

@@ -219,7 +219,8 @@ fn an_audit_monitor_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not name this monitor key"));
     env.fails(&["tenant", "monitor", "acme", "--keyring", &env.path("k"), "--key", "xyz"], 2);
     let k = env.path("k");
-    let out = env.run(&["tenant", "monitor", "acme", "--keyring", &k, "--key", &public, "--every", "30s"], b"");
+    let out =
+        env.run(&["tenant", "monitor", "acme", "--keyring", &k, "--key", &public, "--every", "30s"], b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("between 1 minute and 1 day"));
     env.fails(&["tenant", "monitor", "acme", "--keyring", &env.path("k")], 2);

@@ -1091,7 +1091,8 @@ fn a_monitor_checkpoint_from_the_future_or_far_behind_the_log_is_refused() {
     let vault = w.vault.clone().unwrap();
     integrity(lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"), "signed in the future");
     // Fresh, but an entry after it is older than the interval: the monitor is shown an old log.
-    let seen = MonitorSeen::Checked { interval_secs: 3600, time: 10_000, size: 5, oldest_uncovered: Some(9_000) };
+    let seen =
+        MonitorSeen::Checked { interval_secs: 3600, time: 10_000, size: 5, oldest_uncovered: Some(9_000) };
     assert_eq!(seen.stale(9_000 + 3600 + 300), None, "within interval and skew");
     assert!(seen.stale(9_000 + 3600 + 301).unwrap().contains("older log"));
 }
@@ -1113,5 +1114,8 @@ fn a_planted_tenant_deletion_does_not_hide_what_came_before_it() {
         es.extend(manifests);
     });
     let vault = w.vault.clone().unwrap();
-    integrity(lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"), "the deletion entry was planted");
+    integrity(
+        lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"),
+        "the deletion entry was planted",
+    );
 }

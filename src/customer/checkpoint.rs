@@ -223,7 +223,8 @@ fn monitor_seen(
     }
     // An entry the monitor did not cover but that was logged before it signed was hidden from
     // it: the vault showed the monitor an older log.
-    if let Some(e) = ours[c.size as usize..].iter().find(|e| e.time.saturating_add(CLOCK_SKEW_SECS) < c.time) {
+    if let Some(e) = ours[c.size as usize..].iter().find(|e| e.time.saturating_add(CLOCK_SKEW_SECS) < c.time)
+    {
         return Err(broken(format!(
             "entry {}, logged at {}, is not under the monitor's checkpoint signed later at {}: the vault hid it from the monitor",
             e.chain,

@@ -100,7 +100,8 @@ pub fn check_keyring(vault: &Vault, keyring: &mut Keyring) -> Result<Vec<String>
         }
         match super::checked_entries(vault, keyring, &tenant) {
             Ok((check, entries)) => {
-                problems.extend(check.monitor.stale(vault.now()).map(|why| format!("tenant {tenant:?}: {why}")));
+                problems
+                    .extend(check.monitor.stale(vault.now()).map(|why| format!("tenant {tenant:?}: {why}")));
                 problems.extend(super::check_items(vault, &tenant, &entries)?);
             }
             Err(e) => problems.push(e.message),

@@ -581,7 +581,7 @@ mod tests {
         // A count within the limit but larger than the bytes left is refused before allocating.
         let mut greedy = bytes.to_vec();
         greedy[32..36].copy_from_slice(&2u32.to_be_bytes());
-        greedy.extend_from_slice(&[0; 97]);
+        greedy.extend_from_slice(&[0; 80]);
         assert!(matches!(MonitorBody::decode(&greedy), Err(FormatError::Truncated { .. })));
         let mut over = vec![2u8; 32];
         over.extend_from_slice(&(MAX_MONITOR_TENANTS as u32 + 1).to_be_bytes());

@@ -493,7 +493,10 @@ mod tests {
             assert!(Manifest::decode(&bad).is_err(), "{bad}");
         }
         for edge in [MIN_MONITOR_INTERVAL, MAX_MONITOR_INTERVAL] {
-            let m = Manifest { monitor: Some(ManifestMonitor { public: [9; 32], interval_secs: edge }), ..sample() };
+            let m = Manifest {
+                monitor: Some(ManifestMonitor { public: [9; 32], interval_secs: edge }),
+                ..sample()
+            };
             assert_eq!(Manifest::decode(&m.encode()).unwrap(), m, "{edge} is allowed");
         }
         // After the levels, it is not a monitor line of this manifest.
