@@ -7,6 +7,7 @@
 use super::{Error, Vault, valid_name};
 use crate::crypto::{sha256, tenant_fingerprint, verify_note};
 use crate::format::{Checkpoint, Manifest, SignedNote, hex, origin, rfc3339};
+use crate::store::Writes;
 use crate::store::records::TenantRecord;
 use crate::trust::Pins;
 
@@ -74,6 +75,18 @@ pub fn open_checkpoint(
         return Err(bad("names another vault or tenant".into()));
     }
     Ok(c)
+}
+
+/// A checkpoint is stored only if it names `tenant`'s chain as it is in this transaction.
+fn names_the_chain(tx: &dyn Writes, tenant: &str, c: &Checkpoint, what: &str) -> Result<(), Error> {
+    let (size, head) = tx.tenant_audit_head(tenant)?.unwrap_or((0, [0; 32]));
+    if (c.size, c.head) != (size, head) {
+        return Err(Error::conflict(format!(
+            "the {what} of tenant {tenant:?} covers {} entries, but its chain now has {size}; check and sign it again",
+            c.size
+        )));
+    }
+    Ok(())
 }
 
 /// (level, current epoch, public key) of every level of `record`, sorted by level.
@@ -212,13 +225,7 @@ impl Vault {
         let tx = self.store().begin_write()?;
         let mut record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
         let c = open_checkpoint(note, &self.id(), tenant, &record.signer)?;
-        let (size, head) = tx.tenant_audit_head(tenant)?.unwrap_or((0, [0; 32]));
-        if (c.size, c.head) != (size, head) {
-            return Err(Error::conflict(format!(
-                "the checkpoint of tenant {tenant:?} covers {} entries, but its chain now has {size}; check and sign it again",
-                c.size
-            )));
-        }
+        names_the_chain(&*tx, tenant, &c, "checkpoint")?;
         record.checkpoint = note.to_owned();
         tx.put_tenant(&record)?;
         tx.commit()?;
@@ -237,13 +244,7 @@ impl Vault {
             Error::denied(format!("access denied: the manifest of tenant {tenant:?} names no audit monitor"))
         })?;
         let c = open_checkpoint(note, &self.id(), tenant, &monitor.public)?;
-        let (size, head) = tx.tenant_audit_head(tenant)?.unwrap_or((0, [0; 32]));
-        if (c.size, c.head) != (size, head) {
-            return Err(Error::conflict(format!(
-                "the monitor checkpoint of tenant {tenant:?} covers {} entries, but its chain now has {size}; check and sign it again",
-                c.size
-            )));
-        }
+        names_the_chain(&*tx, tenant, &c, "monitor checkpoint")?;
         tx.put_monitor_checkpoint(tenant, note)?;
         tx.commit()?;
         Ok(c)
