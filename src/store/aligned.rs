@@ -38,7 +38,8 @@ impl AlignedReads {
 }
 
 thread_local! {
-    /// Per thread, so concurrent readers never wait for one another.
+    /// Per thread, so concurrent readers never wait for one another. It keeps the size of the
+    /// largest page its thread read (64 KiB with the default chunk size, at most 16 MiB).
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
