@@ -1023,8 +1023,9 @@ fn a_withheld_forged_or_stale_monitor_checkpoint_is_reported() {
     let vault = w.vault.clone().unwrap();
     let seen = lockbox::customer::check_audit(&vault, &mut w.keyring, "acme").unwrap().monitor;
     let MonitorSeen::Checked { time, interval_secs, .. } = seen else { panic!("{seen:?}") };
-    assert_eq!(seen.stale(time + interval_secs), None, "within its interval");
-    assert!(seen.stale(time + interval_secs + 1).unwrap().contains("more than its interval"));
+    let skew = lockbox::customer::CLOCK_SKEW_SECS;
+    assert_eq!(seen.stale(time + interval_secs + skew), None, "within its interval and the skew");
+    assert!(seen.stale(time + interval_secs + skew + 1).unwrap().contains("more than its interval"));
 }
 
 #[test]

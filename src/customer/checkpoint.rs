@@ -62,8 +62,9 @@ pub const CLOCK_SKEW_SECS: u64 = 300;
 
 impl MonitorSeen {
     /// Why entries after the monitor's checkpoint are unprotected at `now`, if they are: its
-    /// checkpoint is missing or older than its interval (the monitor stopped, or the vault
-    /// withholds its checkpoints). `None` when there is no monitor or it is current.
+    /// checkpoint is missing or older than its interval plus [`CLOCK_SKEW_SECS`] (the monitor
+    /// stopped, or the vault withholds its checkpoints), or an entry it does not cover is that
+    /// old. `None` when there is no monitor or it is current.
     pub fn stale(&self, now: u64) -> Option<String> {
         match self {
             MonitorSeen::None => None,
@@ -72,7 +73,8 @@ impl MonitorSeen {
             }
             MonitorSeen::Checked { interval_secs, time, size, oldest_uncovered } => {
                 let limit = |t: u64| t.saturating_add(*interval_secs).saturating_add(CLOCK_SKEW_SECS);
-                if now > time.saturating_add(*interval_secs) {
+                // The allowed skew also absorbs a scheduled run that is a little late.
+                if now > limit(*time) {
                     Some(format!(
                         "the audit monitor's last checkpoint ({size} entries) was signed {}s ago, more than its interval of {interval_secs}s: it stopped, or the vault withholds its newer checkpoints",
                         now - time

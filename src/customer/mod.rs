@@ -22,7 +22,9 @@ mod rotate;
 mod sync;
 
 pub use approve::{approve_request, prepare_approval, request_digest_of, trust_engineer};
-pub use checkpoint::{AuditCheck, MonitorSeen, check_audit, check_items, checked_entries, checkpoint};
+pub use checkpoint::{
+    AuditCheck, CLOCK_SKEW_SECS, MonitorSeen, check_audit, check_items, checked_entries, checkpoint,
+};
 pub use monitor::{MonitorRun, monitor_checkpoint, monitor_trust, set_monitor};
 pub use reencrypt::reencrypt_level;
 pub use resync::{Resync, check_keyring, resync};
