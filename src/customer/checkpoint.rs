@@ -144,18 +144,16 @@ pub(crate) fn check_chain(
         .filter(|e| e.action == "manifest")
         .map(|e| manifest_hash(&e.detail))
         .collect();
-    if let Some(e) = entries[current..]
-        .iter()
-        .find(|e| e.action == "manifest" && before.contains(&manifest_hash(&e.detail)))
-    {
-        return Err(broken(format!(
-            "entry {}: a manifest logged before the tenant's deletion appears again after it: the deletion entry was planted",
-            e.chain
-        )));
-    }
     let mut expected = (1u64, [0u8; 32]);
     let mut last = None;
     for e in entries[current..].iter().filter(|e| e.action == "manifest") {
+        let hash = manifest_hash(&e.detail);
+        if before.contains(&hash) {
+            return Err(broken(format!(
+                "entry {}: a manifest logged before the tenant's deletion appears again after it: the deletion entry was planted",
+                e.chain
+            )));
+        }
         let m = open_manifest(&e.detail, &vault.id(), tenant, signer)
             .map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
         if (m.seq, m.prev) != expected {
@@ -164,8 +162,8 @@ pub(crate) fn check_chain(
                 e.chain, m.seq
             )));
         }
-        expected = (m.seq + 1, manifest_hash(&e.detail));
-        last = Some((m, expected.1));
+        expected = (m.seq + 1, hash);
+        last = Some((m, hash));
     }
     for e in entries[current..].iter().filter(|e| e.action == "request.approve") {
         let grant = e.detail.strip_prefix("grant ").and_then(|d| d.split(' ').next()).unwrap_or_default();

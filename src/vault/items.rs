@@ -295,6 +295,7 @@ impl Vault {
                         |(index, last, mut chunk), give_back| {
                             open_chunk(&mut opener, header, index, &mut chunk, last)?;
                             if let Some(written) = to_writer(chunk)? {
+                                // Back to the reader, which only wants the buffer.
                                 give_back((0, false, written));
                             }
                             Ok(())
