@@ -8,9 +8,8 @@ rustc=$1
 shift
 case " $* " in
 *" --crate-name curve25519_dalek "* | *" --crate-name x25519_dalek "* | *" --crate-name ed25519_dalek "* | \
-  *" --crate-name sha2 "* | *" --crate-name aes "* | *" --crate-name aes_gcm "* | *" --crate-name ghash "* | \
-  *" --crate-name polyval "* | *" --crate-name hmac "* | *" --crate-name hkdf "* | *" --crate-name argon2 "* | \
-  *" --crate-name blake2 "* | *" --crate-name subtle "* | *" --crate-name ctr "* | *" --crate-name cipher "*)
+  *" --crate-name sha2 "* | *" --crate-name ring "* | *" --crate-name hmac "* | *" --crate-name hkdf "* | \
+  *" --crate-name argon2 "* | *" --crate-name blake2 "* | *" --crate-name subtle "*)
   args=()
   for arg in "$@"; do
     case $arg in

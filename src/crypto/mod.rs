@@ -4,6 +4,7 @@
 //! here zeroizes on drop and has a redacted `Debug`; every failure to authenticate collapses to
 //! [`CryptoError::Unauthentic`], which says nothing about which check failed.
 
+mod aead;
 mod error;
 mod keys;
 mod passphrase;
@@ -11,6 +12,7 @@ mod sign;
 mod stream;
 mod wrap;
 
+pub use aead::AeadKey;
 pub use error::CryptoError;
 pub use keys::{DataKey, PublicKey, SecretKey, fingerprint, random_array};
 pub use passphrase::{FileKey, open_body, seal_body};

@@ -1,12 +1,11 @@
 //! Passphrase protection of key files: Argon2id, then AES-256-GCM with the header as
 //! associated data.
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Key, Nonce};
 use argon2::{Algorithm, Argon2, Params, Version};
 use zeroize::Zeroizing;
 
 use super::CryptoError;
+use super::aead::AeadKey;
 use crate::format::KdfParams;
 
 /// The key that encrypts a key file's body, derived from the passphrase. Zeroized on drop.
@@ -24,8 +23,8 @@ impl FileKey {
         Ok(FileKey(key))
     }
 
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&Key::<Aes256Gcm>::from(*self.0))
+    fn cipher(&self) -> AeadKey {
+        AeadKey::new(&self.0)
     }
 }
 
@@ -43,8 +42,7 @@ pub fn seal_body(
     body: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
     let mut buf = body.to_vec();
-    let res = key.cipher().encrypt_in_place(&Nonce::from(*nonce), header, &mut buf);
-    res.map_err(|_| CryptoError::Unauthentic)?;
+    key.cipher().seal(*nonce, header, &mut buf)?;
     Ok(buf)
 }
 
@@ -56,8 +54,6 @@ pub fn open_body(
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let mut buf = Zeroizing::new(ciphertext.to_vec());
-    key.cipher()
-        .decrypt_in_place(&Nonce::from(*nonce), header, &mut *buf)
-        .map_err(|_| CryptoError::Unauthentic)?;
+    key.cipher().open(*nonce, header, &mut buf)?;
     Ok(buf)
 }

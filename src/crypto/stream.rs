@@ -6,13 +6,12 @@
 //! Chunk i (from 0) is AES-256-GCM under the payload key with nonce
 //! 0x000000 || i as u64 big-endian || final flag (1 on the last chunk, else 0).
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Key, Nonce};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use super::aead::AeadKey;
 use super::keys::DataKey;
 use super::{CryptoError, label};
 
@@ -20,7 +19,7 @@ use super::{CryptoError, label};
 pub struct ItemKeys {
     /// Key commitment, stored in the header and checked before any decryption.
     pub commitment: [u8; 32],
-    cipher: Aes256Gcm,
+    cipher: AeadKey,
 }
 
 impl ItemKeys {
@@ -32,7 +31,7 @@ impl ItemKeys {
         // Expanding 32 bytes from SHA-256 cannot fail.
         let _ = prk.expand_multi_info(&[label::COMMIT, content_context], &mut commitment);
         let _ = prk.expand_multi_info(&[label::PAYLOAD, content_context], &mut payload[..]);
-        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*payload));
+        let cipher = AeadKey::new(&payload);
         ItemKeys { commitment, cipher }
     }
 
@@ -61,7 +60,7 @@ pub fn chunk_nonce(index: u64, last: bool) -> [u8; 12] {
 
 /// Seals chunks in order; after the last chunk it refuses more, so no nonce repeats.
 pub struct ChunkSealer {
-    cipher: Aes256Gcm,
+    cipher: AeadKey,
     next: u64,
     finished: bool,
 }
@@ -72,8 +71,7 @@ impl ChunkSealer {
         if self.finished {
             return Err(CryptoError::Unauthentic);
         }
-        let nonce = Nonce::from(chunk_nonce(self.next, last));
-        self.cipher.encrypt_in_place(&nonce, &[], buf).map_err(|_| CryptoError::Unauthentic)?;
+        self.cipher.seal(chunk_nonce(self.next, last), &[], buf)?;
         self.next = self.next.checked_add(1).ok_or(CryptoError::Unauthentic)?;
         self.finished = last;
         Ok(())
@@ -83,19 +81,18 @@ impl ChunkSealer {
 /// Opens chunks in order. The caller says which chunk is last; a chunk after it, a missing
 /// last chunk (see [`ChunkOpener::finish`]), or any reordering fails authentication.
 pub struct ChunkOpener {
-    cipher: Aes256Gcm,
+    cipher: AeadKey,
     next: u64,
     finished: bool,
 }
 
 impl ChunkOpener {
-    /// Decrypts `buf` in place and removes the tag.
+    /// Decrypts `buf` in place and removes the tag; on failure `buf` is emptied.
     pub fn open(&mut self, buf: &mut Vec<u8>, last: bool) -> Result<(), CryptoError> {
         if self.finished {
             return Err(CryptoError::Unauthentic);
         }
-        let nonce = Nonce::from(chunk_nonce(self.next, last));
-        self.cipher.decrypt_in_place(&nonce, &[], buf).map_err(|_| CryptoError::Unauthentic)?;
+        self.cipher.open(chunk_nonce(self.next, last), &[], buf)?;
         self.next = self.next.checked_add(1).ok_or(CryptoError::Unauthentic)?;
         self.finished = last;
         Ok(())
