@@ -132,11 +132,10 @@ fn replace_file<E>(
 ) -> Result<(), Failed<E>> {
     let dir = parent(path);
     with_temp(path, |tmp| {
-        // Writes of a whole chunk (64 KiB) are larger than the buffer and go straight through,
-        // without a copy; a large output is pushed to disk as it is written.
-        let mut w = BufWriter::with_capacity(32 << 10, SyncingFile::new(create_private(tmp)?));
+        // Written in aligned blocks, and pushed to disk as it is written.
+        let mut w = SyncingFile::new(create_private(tmp)?);
         fill(&mut w).map_err(Failed::Fill)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?.into_inner();
+        let f = w.into_inner()?;
         f.sync_all()?;
         drop(f);
         if replace { fs::rename(tmp, path) } else { rename_new(tmp, path) }?;

@@ -50,29 +50,46 @@ impl Drop for Writeback {
     }
 }
 
-/// A file being written that nudges a [`Writeback`] every [`EVERY_BYTES`].
+/// Bytes a [`SyncingFile`] hands the kernel per write, at offsets that are multiples of it. On
+/// the benchmark machine, 256 MiB written in chunk-sized pieces (64 KiB less 64 bytes: every
+/// write ends inside a page that the next one completes) took 0.58-0.64 s to reach the disk
+/// with syncs along the way, against 0.43-0.50 s in aligned 64 KiB pieces.
+pub const WRITE_BLOCK: usize = 256 << 10;
+
+/// A file being written in whole, aligned blocks of [`WRITE_BLOCK`] bytes (smaller writes
+/// are gathered, so it needs no `BufWriter`) that nudges a [`Writeback`] every
+/// [`EVERY_BYTES`].
 pub struct SyncingFile {
     file: File,
     writeback: Option<Writeback>,
     since: u64,
+    pending: Vec<u8>,
 }
 
 impl SyncingFile {
-    /// Wraps `file`; the writeback thread starts with the first [`EVERY_BYTES`] written, so a
-    /// small file never starts one.
+    /// Wraps `file`, which must be empty; the writeback thread starts with the first
+    /// [`EVERY_BYTES`] written, so a small file never starts one.
     pub fn new(file: File) -> SyncingFile {
-        SyncingFile { file, writeback: None, since: 0 }
+        SyncingFile { file, writeback: None, since: 0, pending: Vec::new() }
     }
 
-    /// The file, once the writeback thread (if any) has finished.
-    pub fn into_inner(self) -> File {
-        self.file
+    /// Writes what is still gathered and returns the file, once the writeback thread (if any)
+    /// has finished.
+    pub fn into_inner(mut self) -> io::Result<File> {
+        self.write_pending()?;
+        Ok(self.file)
     }
-}
 
-impl Write for SyncingFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
+    fn write_pending(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.file.write_all(&self.pending)?;
+            self.wrote(self.pending.len());
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    fn wrote(&mut self, n: usize) {
         self.since += n as u64;
         if self.since >= EVERY_BYTES {
             self.since = 0;
@@ -83,10 +100,32 @@ impl Write for SyncingFile {
                 w.nudge();
             }
         }
-        Ok(n)
+    }
+}
+
+impl Write for SyncingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Whole blocks go straight through while nothing is gathered (so the file offset is a
+        // multiple of the block); everything else is copied in until a block is full.
+        if self.pending.is_empty() && buf.len() >= WRITE_BLOCK {
+            let n = self.file.write(&buf[..buf.len() / WRITE_BLOCK * WRITE_BLOCK])?;
+            self.wrote(n);
+            return Ok(n);
+        }
+        if self.pending.capacity() < WRITE_BLOCK {
+            self.pending.reserve_exact(WRITE_BLOCK - self.pending.len());
+        }
+        let take = buf.len().min(WRITE_BLOCK - self.pending.len());
+        self.pending.extend_from_slice(&buf[..take]);
+        if self.pending.len() == WRITE_BLOCK {
+            self.write_pending()?;
+        }
+        Ok(take)
     }
 
+    /// Writes what is gathered (a short block: later writes are no longer aligned).
     fn flush(&mut self) -> io::Result<()> {
+        self.write_pending()?;
         self.file.flush()
     }
 }

@@ -148,6 +148,38 @@ fn flipped_bytes_in_the_database_file_are_contained() {
     std::fs::write(f.db(), &original).unwrap();
 }
 
+/// A vault file starts with 60 KiB of lockbox's own (so that redb's 64 KiB pages are aligned).
+/// Without them it is the redb file of a vault made before the prefix, which still opens and
+/// reads; the prefix alone, or nothing at all, is refused as damage, not taken for a new vault.
+#[test]
+fn vault_files_with_and_without_the_prefix() {
+    let f = Fixture::new(6, 70_000);
+    let original = std::fs::read(f.db()).unwrap();
+    const PREFIX: usize = 60 * 1024;
+    assert_eq!(&original[..16], b"lockbox vault 1\n");
+    assert!(original[16..PREFIX].iter().all(|&b| b == 0));
+    assert_eq!(&original[PREFIX..PREFIX + 4], b"redb", "redb's file follows the prefix");
+
+    std::fs::write(f.db(), &original[PREFIX..]).unwrap();
+    let vault = f.open(&f.vault_dir()).unwrap();
+    assert_eq!(f.check_items(&vault), (6, 0));
+    vault
+        .put("acme", "later", "internal", &mut Cursor::new(vec![3u8; 200_000]), PutOptions::default())
+        .unwrap();
+    drop(vault);
+    assert_eq!(&std::fs::read(f.db()).unwrap()[..4], b"redb", "an old file keeps its layout");
+
+    for (bytes, what) in [(&original[..PREFIX], "the prefix alone"), (&[][..], "an empty file")] {
+        std::fs::write(f.db(), bytes).unwrap();
+        let err = f.open(&f.vault_dir()).err().expect(what);
+        assert_eq!(err.kind, ErrorKind::Integrity, "{what}: {err}");
+        assert!(err.message.contains("holds no database"), "{what}: {err}");
+        assert_eq!(std::fs::read(f.db()).unwrap(), bytes, "{what}: left as it was");
+    }
+    std::fs::write(f.db(), &original).unwrap();
+    assert_eq!(f.check_items(&f.open(&f.vault_dir()).unwrap()), (6, 0));
+}
+
 fn with_store(f: &Fixture, edit: impl FnOnce(&RedbWrite)) {
     let store = RedbStore::open(&f.db()).unwrap();
     let tx = store.begin_raw_write().unwrap();

@@ -73,7 +73,12 @@ impl AeadKey {
     }
 
     /// Encrypts `buf` in place and returns the tag.
-    pub fn seal_detached(&self, nonce: [u8; 12], aad: &[u8], buf: &mut [u8]) -> Result<[u8; TAG_LEN], CryptoError> {
+    pub fn seal_detached(
+        &self,
+        nonce: [u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN], CryptoError> {
         let tag = self
             .key()?
             .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), buf)
@@ -170,7 +175,9 @@ mod tests {
 
         // Wrong associated data, wrong nonce, flipped ciphertext, short input: refused, and
         // the buffer ends empty rather than holding what decryption produced.
-        for (nonce, aad, flip) in [([1; 12], &b"aaD"[..], None), ([2; 12], b"aad", None), ([1; 12], b"aad", Some(3))] {
+        for (nonce, aad, flip) in
+            [([1; 12], &b"aaD"[..], None), ([2; 12], b"aad", None), ([1; 12], b"aad", Some(3))]
+        {
             let mut buf = sealed.clone();
             if let Some(i) = flip {
                 buf[i] ^= 1;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
-use super::aligned::AlignedReads;
+use super::aligned::AlignedFile;
 use super::raw::{Entry, RawRead, RawWrite, Table, Visit, chunk_key, item_key};
 use super::records::{AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
 use super::typed::typed_store;
@@ -61,7 +61,7 @@ impl RedbStore {
             return Err(StoreError::Exists { path: path.to_owned() });
         }
         let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
-        let db = AlignedReads::new(file)
+        let db = AlignedFile::create(file)
             .and_then(|backend| builder().create_with_backend(backend))
             .map_err(|e| StoreError::open(path, e))?;
         Ok(RedbStore { db, path: path.to_owned() })
@@ -73,14 +73,13 @@ impl RedbStore {
             return Err(StoreError::Missing { path: path.to_owned() });
         }
         let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
-        // redb would initialise an empty file as a new database; an existing vault never is one.
-        if file.metadata()?.len() == 0 {
-            return Err(StoreError::Corrupt { path: path.to_owned(), detail: "the file is empty".into() });
-        }
         let db = guard(|| {
-            AlignedReads::new(file)
-                .and_then(|backend| builder().create_with_backend(backend))
-                .map_err(|e| StoreError::open(path, e))
+            // redb would initialise an empty file as a new database; an existing vault never is.
+            let backend =
+                AlignedFile::open(file).map_err(|e| StoreError::open(path, e))?.ok_or_else(|| {
+                    StoreError::Corrupt { path: path.to_owned(), detail: "the file holds no database".into() }
+                })?;
+            builder().create_with_backend(backend).map_err(|e| StoreError::open(path, e))
         })
         .map_err(|e| match e {
             StoreError::CorruptRecord { detail, .. } => StoreError::Corrupt { path: path.to_owned(), detail },
