@@ -88,17 +88,23 @@ impl Ctx {
 
     pub fn keyring(&self, path: &Path) -> Result<Keyring, Error> {
         let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
-        Ok(Keyring::open(path, &pass)?)
+        let ring = Keyring::open(path, &pass);
+        crate::release_freed_memory();
+        Ok(ring?)
     }
 
     pub fn monitor_key(&self, path: &Path) -> Result<lockbox::keyring::MonitorKey, Error> {
         let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
-        Ok(lockbox::keyring::MonitorKey::open(path, &pass)?)
+        let key = lockbox::keyring::MonitorKey::open(path, &pass);
+        crate::release_freed_memory();
+        Ok(key?)
     }
 
     pub fn identity(&self, path: &Path) -> Result<Identity, Error> {
         let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
-        Ok(Identity::open(path, &pass)?)
+        let identity = Identity::open(path, &pass);
+        crate::release_freed_memory();
+        Ok(identity?)
     }
 
     pub fn new_passphrase(&self, path: &Path) -> Result<Passphrase, Error> {
@@ -108,7 +114,9 @@ impl Ctx {
     pub fn keyring_or_new(&self, path: &Path) -> Result<Keyring, Error> {
         let new = !path.exists();
         let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, new)?;
-        Ok(Keyring::open_or_create(path, &pass, DEFAULT_KDF)?)
+        let ring = Keyring::open_or_create(path, &pass, DEFAULT_KDF);
+        crate::release_freed_memory();
+        Ok(ring?)
     }
 
     pub fn emit(&self, value: serde_json::Value, human: impl FnOnce()) {
