@@ -93,9 +93,12 @@ fn flipped_bytes_in_the_database_file_are_contained() {
     let original = std::fs::read(f.db()).unwrap();
     let mut rng = Rng(0x5eed);
     let (mut refused_open, mut some_damaged, mut all_fine) = (0, 0, 0);
+    // Flips land in redb's file; the prefix before it holds no data (one flip in its magic
+    // line is tried below).
+    const PREFIX: u64 = 60 * 1024;
     for _ in 0..60 {
         let mut bytes = original.clone();
-        let at = rng.below(bytes.len() as u64) as usize;
+        let at = (PREFIX + rng.below(bytes.len() as u64 - PREFIX)) as usize;
         bytes[at] ^= 1 << rng.below(8);
         std::fs::write(f.db(), &bytes).unwrap();
         match f.open(&f.vault_dir()) {
@@ -124,6 +127,16 @@ fn flipped_bytes_in_the_database_file_are_contained() {
         "60 flips: {refused_open} refused at open, {some_damaged} with damaged items, {all_fine} harmless"
     );
     assert_eq!(refused_open + some_damaged + all_fine, 60);
+
+    // A flipped magic line: the file no longer says where redb's file starts, and is refused.
+    drop(vault);
+    let mut bytes = original.clone();
+    bytes[3] ^= 0x20;
+    std::fs::write(f.db(), &bytes).unwrap();
+    let err = f.open(&f.vault_dir()).err().expect("a damaged magic line is refused");
+    assert_eq!(err.kind, ErrorKind::Integrity, "{err}");
+    std::fs::write(f.db(), &original).unwrap();
+    let vault = f.open(&f.vault_dir()).unwrap();
 
     // One flip where it must matter: inside the stored ciphertext of item-03. Its read fails
     // with an integrity error, every other item still reads, and verify reports it.

@@ -12,6 +12,8 @@ mod sign;
 mod stream;
 mod wrap;
 
+/// The raw AEAD takes any nonce the caller gives it: for benchmarks, not for callers.
+#[doc(hidden)]
 pub use aead::AeadKey;
 pub use error::CryptoError;
 pub use keys::{DataKey, PublicKey, SecretKey, fingerprint, random_array};

@@ -1,7 +1,7 @@
 //! Passphrase protection of key files: Argon2id, then AES-256-GCM with the header as
 //! associated data.
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use zeroize::Zeroizing;
 
 use super::CryptoError;
@@ -17,8 +17,13 @@ impl FileKey {
         let params =
             Params::new(kdf.memory_kib, kdf.iterations, kdf.lanes, Some(32)).map_err(|_| CryptoError::Kdf)?;
         let mut key = Zeroizing::new([0u8; 32]);
+        // The work area holds values derived from the passphrase: lockbox allocates it (a failed
+        // allocation is an error, not an abort) so that it is wiped before it is freed.
+        let mut memory = Zeroizing::new(Vec::<Block>::new());
+        memory.try_reserve_exact(params.block_count()).map_err(|_| CryptoError::Kdf)?;
+        memory.resize(params.block_count(), Block::default());
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_into(passphrase, salt, &mut key[..])
+            .hash_password_into_with_memory(passphrase, salt, &mut key[..], &mut memory[..])
             .map_err(|_| CryptoError::Kdf)?;
         Ok(FileKey(key))
     }

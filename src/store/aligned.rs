@@ -66,12 +66,23 @@ impl AlignedFile {
         let len = file.metadata()?.len();
         let prefix = match file.read_exact_at(&mut head, 0) {
             Ok(()) if &head == PREFIX_MAGIC => PREFIX_LEN,
-            _ => 0,
+            Ok(()) => 0,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(e.into()),
         };
         if len <= prefix {
             return Ok(None);
         }
         Ok(Some(AlignedFile { inner: FileBackend::new(file)?, prefix }))
+    }
+
+    /// Where redb's `offset` is in the file. redb's offsets come from its header, which a
+    /// damaged file can set anywhere: one that overflows is an error, never a wrap into the
+    /// prefix.
+    fn at(&self, offset: u64) -> Result<u64, BackendIoError> {
+        offset.checked_add(self.prefix).ok_or_else(|| {
+            BackendIoError::new(std::io::ErrorKind::InvalidInput, "an offset past the largest file")
+        })
     }
 }
 
@@ -89,7 +100,7 @@ impl StorageBackend for AlignedFile {
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), BackendIoError> {
-        let (offset, len) = (offset + self.prefix, out.len());
+        let (offset, len) = (self.at(offset)?, out.len());
         if !(MIN_ALIGNED..=MAX_ALIGNED).contains(&len) || (out.as_ptr() as usize).is_multiple_of(ALIGN) {
             return self.inner.read(offset, out);
         }
@@ -109,7 +120,7 @@ impl StorageBackend for AlignedFile {
     }
 
     fn set_len(&self, len: u64) -> Result<(), BackendIoError> {
-        self.inner.set_len(len + self.prefix)
+        self.inner.set_len(self.at(len)?)
     }
 
     fn sync_data(&self) -> Result<(), BackendIoError> {
@@ -117,7 +128,7 @@ impl StorageBackend for AlignedFile {
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), BackendIoError> {
-        self.inner.write(offset + self.prefix, data)
+        self.inner.write(self.at(offset)?, data)
     }
 
     fn close(&self) -> Result<(), BackendIoError> {
@@ -199,5 +210,9 @@ mod tests {
         again.set_len(100).unwrap();
         assert_eq!(file.metadata().unwrap().len(), PREFIX_LEN + 100);
         assert!(AlignedFile::open(tempfile::tempfile().unwrap()).unwrap().is_none(), "an empty file");
+        assert!(again.write(u64::MAX - 10, &page[..100]).is_err(), "no wrap into the prefix");
+        assert!(again.read(u64::MAX - 10, &mut back[..100]).is_err());
+        file.read_exact_at(&mut head, 0).unwrap();
+        assert_eq!(&head, PREFIX_MAGIC);
     }
 }
