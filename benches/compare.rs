@@ -13,7 +13,8 @@
 //! 4. `level rotate --rewrap` over all those items;
 //! 5. peak memory of put and get of a LOCKBOX_BENCH_BIG_MB (default 1024) item.
 //!
-//! LOCKBOX_BENCH_ONLY=large,items,memory runs only the parts named.
+//! LOCKBOX_BENCH_ONLY=large,items,memory runs only the parts named; LOCKBOX_BENCH_ROUNDS=1 also
+//! prints every round of the large-file part, not only the best.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -182,6 +183,13 @@ fn large_file(rows: &mut Vec<Row>, tmp: &Path) {
                 |a: Option<Duration>, path: &str| a.zip(run("sync", &[path])).map(|(a, b)| a + b);
             timed(&mut t[5], sync_after(run("age", &["-r", r, "-o", &es, &inp]), &es));
             timed(&mut t[6], sync_after(run("age", &["-d", "-i", &key, "-o", &ds, &enc]), &ds));
+        }
+    }
+    if std::env::var_os("LOCKBOX_BENCH_ROUNDS").is_some() {
+        for (name, t) in
+            ["copy", "put", "get", "age -e", "age -d", "age -e + sync", "age -d + sync"].iter().zip(&t)
+        {
+            eprintln!("{name}: {:?}", t.iter().map(|d| d.as_millis()).collect::<Vec<_>>());
         }
     }
     let best = |t: &Vec<Duration>| (t.len() == ROUNDS).then(|| *t.iter().min().unwrap());
