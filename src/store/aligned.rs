@@ -6,7 +6,7 @@
 //! two of the kernel's 64 KiB folios. A vault file therefore starts with [`PREFIX_LEN`] bytes of
 //! its own (a magic line, then zeros) and redb's file after them, which puts those pages on 64
 //! KiB boundaries. Measured here (256 MiB, a durable put): 0.71-0.81 of a durable copy without
-//! the prefix, 0.92-1.00 with it. A vault file without the prefix (made before it) opens as
+//! the prefix, 0.80-1.03 with it. A vault file without the prefix (made before it) opens as
 //! before.
 //!
 //! redb reads each page into an `Arc<[u8]>`, whose bytes start 16 bytes into the allocation.
