@@ -88,23 +88,17 @@ impl Ctx {
 
     pub fn keyring(&self, path: &Path) -> Result<Keyring, Error> {
         let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
-        let ring = Keyring::open(path, &pass);
-        crate::release_freed_memory();
-        Ok(ring?)
+        Ok(unlocked(Keyring::open(path, &pass))?)
     }
 
     pub fn monitor_key(&self, path: &Path) -> Result<lockbox::keyring::MonitorKey, Error> {
         let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
-        let key = lockbox::keyring::MonitorKey::open(path, &pass);
-        crate::release_freed_memory();
-        Ok(key?)
+        Ok(unlocked(lockbox::keyring::MonitorKey::open(path, &pass))?)
     }
 
     pub fn identity(&self, path: &Path) -> Result<Identity, Error> {
         let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, false)?;
-        let identity = Identity::open(path, &pass);
-        crate::release_freed_memory();
-        Ok(identity?)
+        Ok(unlocked(Identity::open(path, &pass))?)
     }
 
     pub fn new_passphrase(&self, path: &Path) -> Result<Passphrase, Error> {
@@ -114,9 +108,7 @@ impl Ctx {
     pub fn keyring_or_new(&self, path: &Path) -> Result<Keyring, Error> {
         let new = !path.exists();
         let pass = secrets::passphrase(self.passphrase_file.as_deref(), path, new)?;
-        let ring = Keyring::open_or_create(path, &pass, DEFAULT_KDF);
-        crate::release_freed_memory();
-        Ok(ring?)
+        Ok(unlocked(Keyring::open_or_create(path, &pass, DEFAULT_KDF))?)
     }
 
     pub fn emit(&self, value: serde_json::Value, human: impl FnOnce()) {
@@ -192,4 +184,11 @@ pub fn trust_on_first_use(vault: &lockbox::vault::Vault, tenant: &str) -> Result
         super::output::hex(&fp)
     );
     Ok(())
+}
+
+/// A key file just opened (or not): its Argon2 work area is freed by now, and goes back to the
+/// system before the command goes on (`release_freed_memory` says why).
+fn unlocked<T, E>(opened: Result<T, E>) -> Result<T, E> {
+    crate::release_freed_memory();
+    opened
 }

@@ -69,8 +69,8 @@ impl AeadKey {
                 Ok(())
             }
             Err(e) => {
+                // Zeroes every byte, spare capacity included, and empties the vector.
                 buf.zeroize();
-                buf.clear();
                 Err(e)
             }
         }
