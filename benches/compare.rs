@@ -331,8 +331,11 @@ fn approve_time(vault: &Vault, keyring: &mut Keyring, engineer: &str) -> Duratio
         duration_secs: Some(60),
     };
     let id = id_hex(&vault.create_request(&req).unwrap().id);
+    let confirmed = lockbox::customer::Confirmation::EngineersDigest(
+        lockbox::customer::shown_digest(vault, &id).unwrap(),
+    );
     let started = Instant::now();
-    lockbox::customer::approve_request(vault, keyring, &id, None, None, None).unwrap();
+    lockbox::customer::approve_request(vault, keyring, &id, None, None, confirmed).unwrap();
     started.elapsed()
 }
 

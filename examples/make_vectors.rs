@@ -528,14 +528,16 @@ fn seeds(corpus: &Path) {
             time: 1_800_000_100,
         };
         put("signed_note", "checkpoint", sign_note(&key, &c.origin, c.encode()).encode().as_bytes());
-        let pin = |t: &str| lockbox::format::PinLine {
+        let pin = |t: &str, place: Option<&[u8]>| lockbox::format::PinLine {
             vault: [1; 16],
             tenant: t.into(),
             fingerprint: [2; 32],
             seen: 3,
             seen_hash: [4; 32],
+            place: place.map(<[u8]>::to_vec),
         };
-        put("trust_store", "two", lockbox::format::encode_pins(&[pin("acme"), pin("globex")]).as_bytes());
+        let two = [pin("acme", None), pin("globex", Some(b"/srv/vault 2"))];
+        put("trust_store", "two", lockbox::format::encode_pins(&two).as_bytes());
     }
 
     let tenant = TenantRecord {

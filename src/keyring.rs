@@ -416,6 +416,11 @@ impl Keyring {
         self.tenants.get(&self.id(tenant)?)
     }
 
+    /// The keys of `tenant` of vault `vault`, whichever vault is chosen.
+    pub fn for_vault_tenant(&self, vault: [u8; 16], tenant: &str) -> Option<&TenantKeys> {
+        self.tenants.get(&(vault, tenant.to_owned()))
+    }
+
     /// The same, to change (in memory; call [`Keyring::save`]).
     pub fn tenant_mut(&mut self, tenant: &str) -> Option<&mut TenantKeys> {
         let id = self.id(tenant)?;

@@ -136,7 +136,17 @@ fn engineers_export_only_released_levels_and_unsafe_ids_stay_inside() {
         duration_secs: None,
     };
     let id = id_hex(&vault.create_request(&req).unwrap().id);
-    lockbox::customer::approve_request(&vault, &mut keyring, &id, None, None, None).unwrap();
+    lockbox::customer::approve_request(
+        &vault,
+        &mut keyring,
+        &id,
+        None,
+        None,
+        lockbox::customer::Confirmation::EngineersDigest(
+            lockbox::customer::shown_digest(&vault, &id).unwrap(),
+        ),
+    )
+    .unwrap();
     let eve = Identity::open(&dir.path().join("eve"), &pass).unwrap();
     let keys = vault.engineer_keys(&eve, "acme").unwrap();
     let out = dir.path().join("out");

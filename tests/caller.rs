@@ -34,7 +34,17 @@ fn a_fixed_clock_dates_records_and_decides_expiry() {
     let later = alice.acting_as(Caller::at("alice", 1_000_000 + 12 * 3600));
     let id = lockbox::lockbox::id_hex(&request.id);
     assert_eq!(later.request(&id).unwrap().1.name(), "expired");
-    let e = lockbox::customer::approve_request(&later, &mut keyring, &id, None, None, None).unwrap_err();
+    let e = lockbox::customer::approve_request(
+        &later,
+        &mut keyring,
+        &id,
+        None,
+        None,
+        lockbox::customer::Confirmation::EngineersDigest(
+            lockbox::customer::shown_digest(&later, &id).unwrap(),
+        ),
+    )
+    .unwrap_err();
     assert_eq!(e.kind, lockbox::vault::ErrorKind::Conflict, "{e}");
     assert!(e.message.contains("expired"), "{e}");
     let entries = later.audit_entries(Some("acme")).unwrap();

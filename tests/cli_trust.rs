@@ -73,10 +73,10 @@ fn a_writer_on_another_machine_pins_the_tenant_before_writing() {
     assert!(put(&writer, &[]).status.success());
     let text = std::fs::read_to_string(&writer).unwrap();
     assert!(text.contains(&fp) && text.contains(" acme "), "{text}");
-    // Trust on first use only when asked for, and said out loud.
+    // No trust on first use for writers: what they write would be readable by whoever chose
+    // the key at first use.
     let out = put(&env.path("tofu.trust"), &["--tofu"]);
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("on first use"));
+    assert_eq!(out.status.code(), Some(2), "--tofu is gone for writers");
 }
 
 #[test]

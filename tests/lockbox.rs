@@ -76,8 +76,21 @@ impl World {
     ) -> Result<String, lockbox::vault::Error> {
         let levels: Option<Vec<String>> = levels.map(|l| l.iter().map(|s| s.to_string()).collect());
         let vault = self.vault.as_ref().unwrap();
-        lockbox::customer::approve_request(vault, &mut self.keyring, id, levels.as_deref(), duration, None)
-            .map(|g| id_hex(&g.id))
+        // The digest eve's client printed, from her own key.
+        let digest = match vault.request(id) {
+            Ok((r, _)) => lockbox::lockbox::request_digest(&vault.id(), &r, &self.eve.secret.public().0),
+            Err(_) => [0; 32],
+        };
+        let confirmed = lockbox::customer::Confirmation::EngineersDigest(digest);
+        lockbox::customer::approve_request(
+            vault,
+            &mut self.keyring,
+            id,
+            levels.as_deref(),
+            duration,
+            confirmed,
+        )
+        .map(|g| id_hex(&g.id))
     }
 
     fn engineer_get(&self, item: &str) -> Result<Vec<u8>, lockbox::vault::Error> {

@@ -275,7 +275,17 @@ fn approve_grant(vault: &Vault, keyring: &mut Keyring, dir: &Path) -> (Identity,
         duration_secs: None,
     };
     let id = id_hex(&vault.create_request(&req).unwrap().id);
-    let grant = lockbox::customer::approve_request(vault, keyring, &id, None, None, None).unwrap();
+    let grant = lockbox::customer::approve_request(
+        vault,
+        keyring,
+        &id,
+        None,
+        None,
+        lockbox::customer::Confirmation::EngineersDigest(
+            lockbox::customer::shown_digest(vault, &id).unwrap(),
+        ),
+    )
+    .unwrap();
     (Identity::open(&dir.join("eve.id"), &pass).unwrap(), id_hex(&grant.id))
 }
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lockbox::crypto::{SecretKey, SigningKey, fingerprint, sign_note, tenant_fingerprint};
+use lockbox::customer::Confirmation;
 use lockbox::format::{Header, KdfParams, Manifest, SignedNote, origin};
 use lockbox::keyring::{Identity, KeyState, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, id_hex, request_digest};
@@ -47,8 +48,8 @@ impl World {
         // The fingerprint travels outside the vault (the support case): the others pin it.
         let fp = tenant_fingerprint(&record.signer);
         let (writer_pins, eve_pins) = (Arc::new(Pins::in_memory()), Arc::new(Pins::in_memory()));
-        writer_pins.pin(&vault.id(), "acme", fp).unwrap();
-        eve_pins.pin(&vault.id(), "acme", fp).unwrap();
+        writer_pins.pin(vault.place(), &vault.id(), "acme", fp).unwrap();
+        eve_pins.pin(vault.place(), &vault.id(), "acme", fp).unwrap();
         let customer_pins = vault.pins().clone();
         World { dir, vault: Some(vault), keyring, eve, customer_pins, writer_pins, eve_pins }
     }
@@ -91,9 +92,15 @@ impl World {
         (id_hex(&record.id), digest)
     }
 
+    /// Approves with the digest eve gave (`Some`), or as a customer who only read what the
+    /// vault showed and typed `yes` (`None`).
     fn approve(&mut self, id: &str, expect: Option<&[u8; 32]>) -> Result<GrantRecord, lockbox::vault::Error> {
         let vault = self.vault.as_ref().unwrap();
-        lockbox::customer::approve_request(vault, &mut self.keyring, id, None, None, expect)
+        let confirmed = match expect {
+            Some(d) => Confirmation::EngineersDigest(*d),
+            None => Confirmation::Shown(lockbox::customer::shown_digest(vault, id)?),
+        };
+        lockbox::customer::approve_request(vault, &mut self.keyring, id, None, None, confirmed)
     }
 
     fn engineer_get(&self, item: &str) -> Result<Vec<u8>, lockbox::vault::Error> {
@@ -182,7 +189,53 @@ fn a_key_pinned_by_an_earlier_approval_is_not_silently_replaced() {
 }
 
 #[test]
-fn the_engineer_reports_a_grant_wrapped_to_another_key() {
+fn a_careless_approval_of_an_engineer_not_pinned_releases_and_pins_nothing() {
+    let mut w = World::new();
+    let (id, digest) = w.request(&["internal"], 3600);
+    let operator_key = SecretKey::generate().unwrap();
+    w.operator(|tx| {
+        let mut eve = tx.engineer("eve").unwrap().unwrap();
+        eve.public = operator_key.public().0;
+        tx.put_engineer(&eve).unwrap();
+    });
+    // The customer only read what the vault showed (its key included) and said yes.
+    let e = w.approve(&id, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
+    assert!(e.message.contains("needs the request digest the engineer gave"), "{e}");
+    assert!(w.vault().grants(None, None).unwrap().is_empty());
+    assert!(w.keyring.tenant("acme").unwrap().engineer("eve").is_none(), "the operator's key is not pinned");
+    // Later careless approvals are refused the same way; eve's own digest refuses the swap.
+    let (id2, _) = w.request(&["secret"], 3600);
+    assert_eq!(w.approve(&id2, None).unwrap_err().kind, ErrorKind::AccessDenied);
+    integrity(w.approve(&id, Some(&digest)), "does not match the digest the engineer gave");
+    assert!(w.keyring.tenant("acme").unwrap().keys().all(|(_, _, s, _)| s != KeyState::Released));
+}
+
+#[test]
+fn a_request_is_not_filed_under_a_key_that_is_not_the_engineers() {
+    let mut w = World::new();
+    let operator_key = SecretKey::generate().unwrap();
+    w.operator(|tx| {
+        let mut eve = tx.engineer("eve").unwrap().unwrap();
+        eve.public = operator_key.public().0;
+        tx.put_engineer(&eve).unwrap();
+    });
+    let levels = vec!["internal".to_string()];
+    let req = NewRequest {
+        tenant: "acme",
+        engineer: "eve",
+        levels: &levels,
+        reason: "r",
+        case_id: "CS-1",
+        duration_secs: Some(60),
+    };
+    let e = w.engineer().file_request(&req, &w.eve.secret.public().0).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
+    assert!(w.vault().requests(None, None).unwrap().is_empty(), "nothing filed");
+}
+
+#[test]
+fn the_engineer_reports_a_grant_wrapped_to_another_key_even_when_marked_revoked() {
     let mut w = World::new();
     w.put("i1", "internal").unwrap();
     let (id, _) = w.request(&["internal"], 3600);
@@ -193,15 +246,55 @@ fn the_engineer_reports_a_grant_wrapped_to_another_key() {
         eve.public = operator_key.public().0;
         tx.put_engineer(&eve).unwrap();
     });
-    // A careless customer approves without the digest (nothing pinned eve's key yet).
-    w.approve(&id, None).unwrap();
+    // A customer fooled into re-pinning eve to the key the vault shows, then approving by
+    // reading the request: the customer signs a grant to the operator's key.
+    let vault = w.vault.clone().unwrap();
+    let shown = fingerprint(&operator_key.public().0);
+    lockbox::customer::trust_engineer(&vault, &mut w.keyring, "acme", "eve", &shown).unwrap();
+    drop(vault);
+    let grant = w.approve(&id, None).unwrap();
+    // The operator hides it: marks it revoked and puts eve's key back.
     w.operator(|tx| {
         let mut eve = tx.engineer("eve").unwrap().unwrap();
         eve.public = real;
         tx.put_engineer(&eve).unwrap();
+        let mut g = tx.grant(&grant.id).unwrap().unwrap();
+        g.revoked = Some((g.created, "alice".into()));
+        tx.put_grant(&g).unwrap();
     });
-    // Eve's client checks the signed grant against her own key and says so.
+    // Eve's client checks every signed grant under her name against her own key and says so.
     integrity(w.engineer_get("i1"), "was wrapped to key");
+}
+
+#[test]
+fn a_vault_swapped_for_the_operators_own_is_refused_naming_both_ids() {
+    let mut w = World::new();
+    w.put("i1", "internal").unwrap();
+    let real = w.vault().id();
+    // The operator's own vault, holding its own tenant "acme" under a key it holds.
+    let theirs = w.dir.path().join("theirs");
+    let fake = Vault::init(&theirs).unwrap();
+    let pass = Passphrase::new("pw".into());
+    let mut ring = Keyring::create(&w.dir.path().join("theirs.keyring"), &pass, CHEAP).unwrap();
+    lockbox::customer::create_tenant(&fake, &mut ring, "acme", &["internal".to_string()]).unwrap();
+    let fake_id = fake.id();
+    drop(fake);
+    drop(w.vault.take());
+    std::fs::copy(theirs.join(DB_FILE), w.db()).unwrap();
+    w.reopen();
+    assert_eq!(w.vault().id(), fake_id);
+    let e = w.put("i2", "internal").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&lockbox::format::hex(&real)) && text.contains(&lockbox::format::hex(&fake_id)),
+        "{text}"
+    );
+    // Pinning again (the customer gives the fingerprint of the vault that is really there) is
+    // the only way on.
+    let fp = tenant_fingerprint(&w.tenant().signer);
+    w.writer_pins.pin(w.vault().place(), &fake_id, "acme", fp).unwrap();
+    w.put("i2", "internal").unwrap();
 }
 
 #[test]
@@ -454,8 +547,15 @@ fn an_approval_the_vault_never_committed_leaves_nothing_current_that_was_release
     let (id, digest) = w.request(&["internal"], 3600);
     let vault = w.vault.clone().unwrap();
     // The operator takes the prepared approval (its blobs) and refuses the commit.
-    let _kept =
-        lockbox::customer::prepare_approval(&vault, &mut w.keyring, &id, None, None, Some(&digest)).unwrap();
+    let _kept = lockbox::customer::prepare_approval(
+        &vault,
+        &mut w.keyring,
+        &id,
+        None,
+        None,
+        Confirmation::EngineersDigest(digest),
+    )
+    .unwrap();
     // The keyring will not sign a manifest that keeps the released key current...
     integrity(lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme"), "was released");
     integrity(lockbox::customer::add_level(&vault, &mut w.keyring, "acme", "pii"), "was released");
@@ -526,7 +626,10 @@ fn a_request_naming_a_level_twice_is_refused() {
         r.levels.push("internal".into());
         tx.put_request(&r).unwrap();
     });
-    integrity(w.approve(&id, None), "twice");
+    // Even a digest over the doubled list (as if eve's client had made it) releases nothing.
+    let edited = w.vault().request(&id).unwrap().0;
+    let digest = request_digest(&w.vault().id(), &edited, &w.eve.secret.public().0);
+    integrity(w.approve(&id, Some(&digest)), "twice");
     assert!(w.keyring.tenant("acme").unwrap().keys().all(|(_, _, s, _)| s != KeyState::Released));
 }
 
@@ -689,7 +792,9 @@ fn items_replaced_planted_removed_or_written_to_a_released_epoch_are_reported() 
     });
     // ...and a writer that never saw the approval's manifest, shown the one before it.
     let fresh = Arc::new(Pins::in_memory());
-    fresh.pin(&w.vault().id(), "acme", tenant_fingerprint(&before_approval.signer)).unwrap();
+    fresh
+        .pin(w.vault().place(), &w.vault().id(), "acme", tenant_fingerprint(&before_approval.signer))
+        .unwrap();
     let approved = w.tenant();
     w.operator(|tx| tx.put_tenant(&before_approval).unwrap());
     w.vault()

@@ -42,7 +42,7 @@ fn start() -> &'static Start {
         let levels: Vec<String> = LEVELS.map(String::from).to_vec();
         lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
         vault.enroll_engineer_key("eve", &eve).unwrap();
-        let pin = vault.pins().get(&vault.id(), "acme").unwrap();
+        let pin = vault.pins().lookup(vault.place(), &vault.id(), "acme").unwrap().unwrap();
         drop(vault);
         let store = Arc::into_inner(store).unwrap();
         Start { store, pin, keyring, eve, _dir: dir }
@@ -81,7 +81,7 @@ fuzz_target!(|data: &[u8]| {
     let vault = Vault::on_memory(Arc::new(start.store.fork())).with_threads(Threads::One);
     // The writer's pins as the creating machine left them (a copy: an input sees newer manifests).
     let pins = Pins::in_memory();
-    pins.pin(&vault.id(), "acme", start.pin.fingerprint).unwrap();
+    pins.pin(vault.place(), &vault.id(), "acme", start.pin.fingerprint).unwrap();
     pins.saw(&vault.id(), "acme", start.pin.seen, start.pin.seen_hash).unwrap();
     let mut vault = vault.with_pins(Arc::new(pins));
     vault.set_actor("alice");
@@ -145,7 +145,9 @@ fuzz_target!(|data: &[u8]| {
                     &id,
                     chosen.as_deref(),
                     None,
-                    None,
+                    lockbox::customer::Confirmation::EngineersDigest(
+                        lockbox::customer::shown_digest(&vault, &id).unwrap_or([0; 32]),
+                    ),
                 ))
                 .map(|g| id_hex(&g.id));
                 let expected = if state != State::Pending {

@@ -81,9 +81,6 @@ pub enum Command {
         /// Overwrite items that already exist
         #[arg(long)]
         replace: bool,
-        /// If the tenant is not pinned on this machine, trust the key the vault shows now
-        #[arg(long)]
-        tofu: bool,
     },
     /// Decrypt every item a keyring or identity can open into files under DIR
     Export {
@@ -528,9 +525,6 @@ pub struct PutArgs {
     /// The input is a portable envelope (as printed by `get --raw`), stored as it is
     #[arg(long)]
     pub raw: bool,
-    /// If the tenant is not pinned on this machine, trust the key the vault shows now
-    #[arg(long)]
-    pub tofu: bool,
     /// Plaintext bytes per chunk (16 to 16777216)
     #[arg(long, default_value_t = lockbox::format::DEFAULT_CHUNK_SIZE, value_name = "BYTES",
           value_parser = clap::value_parser!(u32).range(

@@ -9,18 +9,8 @@ use super::context::{Ctx, Key};
 use super::output::outln;
 use super::progress::{Progress, Unit};
 
-pub fn import(
-    ctx: &Ctx,
-    tenant: String,
-    level: String,
-    dir: PathBuf,
-    replace: bool,
-    tofu: bool,
-) -> Result<(), Error> {
+pub fn import(ctx: &Ctx, tenant: String, level: String, dir: PathBuf, replace: bool) -> Result<(), Error> {
     let vault = ctx.open()?;
-    if tofu {
-        super::context::trust_on_first_use(&vault, &tenant)?;
-    }
     let started = std::time::Instant::now();
     let mut bar = Progress::new("importing", Unit::Items);
     let r = vault.import_dir(&tenant, &level, &dir, replace, &mut |done, total| bar.show(done, total))?;

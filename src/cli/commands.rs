@@ -30,9 +30,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Grant(cmd) => workflow::grant(&ctx, cmd),
         Command::Audit(cmd) => workflow::audit(&ctx, cmd),
         Command::Monitor(cmd) => monitor::monitor(&ctx, cmd),
-        Command::Import { tenant, level, dir, replace, tofu } => {
-            bulk::import(&ctx, tenant, level, dir, replace, tofu)
-        }
+        Command::Import { tenant, level, dir, replace } => bulk::import(&ctx, tenant, level, dir, replace),
         Command::Export { tenant, dir, keyring, identity, replace, .. } => {
             bulk::export(&ctx, tenant, dir, keyring, identity, replace)
         }
@@ -160,9 +158,6 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
         }
     };
     let (tenant, item) = (&args.item.tenant, &args.item.item);
-    if args.tofu {
-        super::context::trust_on_first_use(&vault, tenant)?;
-    }
     // What a replace is about to replace, to say so if the level changes.
     let previous = if args.replace { vault.item(tenant, item).ok().and_then(|i| i.level) } else { None };
     let info = if args.raw {

@@ -176,16 +176,6 @@ fn default_actor() -> String {
     std::env::var("LOCKBOX_ACTOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".to_owned())
 }
 
-/// With --tofu: pins `tenant` to the key the vault shows if nothing is pinned yet, and says so.
-pub fn trust_on_first_use(vault: &lockbox::vault::Vault, tenant: &str) -> Result<(), Error> {
-    let Some(fp) = vault.trust_on_first_use(tenant)? else { return Ok(()) };
-    eprintln!(
-        "lockbox: trusting tenant {tenant}'s signing key {} on first use (--tofu); check this fingerprint with the customer",
-        super::output::hex(&fp)
-    );
-    Ok(())
-}
-
 /// A key file just opened (or not): its Argon2 work area is freed by now, and goes back to the
 /// system before the command goes on (`release_freed_memory` says why).
 fn unlocked<T, E>(opened: Result<T, E>) -> Result<T, E> {

@@ -129,7 +129,7 @@ fn engineer_access(vault: &Vault, keyring: &mut Keyring, eve: &Identity) -> Resu
         &id_hex(&request.id),
         Some(&only),
         Some(1800),
-        Some(&digest),
+        lockbox::customer::Confirmation::EngineersDigest(digest),
     )?;
     outln!("   grant {}: the internal key (epoch 1) is wrapped to eve's public key,", id_hex(&grant.id));
     outln!(

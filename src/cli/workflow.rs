@@ -1,6 +1,7 @@
 //! Engineer, request, grant and audit commands.
 
 use lockbox::audit::Verdict;
+use lockbox::customer::Confirmation;
 use lockbox::keyring::DEFAULT_KDF;
 use lockbox::lockbox::{GrantStatus, NewRequest, RequestStatus, id_hex, request_digest};
 use lockbox::store::records::{GrantRecord, RequestRecord};
@@ -123,7 +124,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                 duration_secs: duration,
             };
             let vault = vault()?;
-            let r = vault.create_request(&req)?;
+            let r = vault.file_request(&req, &identity.secret.public().0)?;
             // Computed here, from the engineer's own key, not from what the vault says it is.
             let digest = hex(&request_digest(&vault.id(), &r, &identity.secret.public().0));
             let mut j = request_json(&r, RequestStatus::Pending);
@@ -159,21 +160,19 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             let vault = vault()?;
             let (r, s) = vault.request(&id)?;
             let grant = r.grant.map(|g| vault.grant(&id_hex(&g))).transpose()?;
-            // An engineer removed since has no key: nothing to digest.
+            // No digest here: one computed from what the vault shows would match whatever the
+            // vault shows. The customer compares the engineer's own digest (`approve --expect`).
             let engineer = vault.engineer(&r.engineer).ok();
-            let digest =
-                engineer.as_ref().map_or("-".into(), |e| hex(&request_digest(&vault.id(), &r, &e.public)));
             let key_fp = engineer
                 .as_ref()
                 .map_or("none (not enrolled)".into(), |e| hex(&lockbox::crypto::fingerprint(&e.public)));
             let mut j = request_json(&r, s);
-            j["digest"] = json!(digest);
             j["engineer_fingerprint"] = json!(key_fp);
             if let Some((g, gs)) = &grant {
                 j["granted"] = grant_json(g, *gs, vault.now());
             }
             ctx.emit(j, || {
-                security_block(&r, &digest, &key_fp);
+                security_block(&r, &key_fp);
                 outln!("status    {}", s.name());
                 outln!("filed     {}", time(r.created));
                 match (r.decided, &r.decided_by) {
@@ -200,27 +199,29 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                     "approve takes the full 32-digit request id, not {id:?}: see `lockbox request show`"
                 )));
             }
-            let mut expect = expect.as_deref().map(|d| parse_hex::<32>("digest", d)).transpose()?;
+            let expect = expect.as_deref().map(|d| parse_hex::<32>("digest", d)).transpose()?;
             // An unknown request is refused before any prompt; the vault is not held while the
             // customer reads, confirms or types the passphrase, and approval checks it again.
-            {
+            let confirmed = {
                 let vault = vault()?;
                 let (request, status) = vault.request(&id)?;
                 if status != RequestStatus::Pending {
                     return Err(Error::conflict(format!("request {id} is {}, not pending", status.name())));
                 }
-                lockbox::lockbox::chosen_levels(&request, levels.as_deref())?;
-                if expect.is_none() {
-                    let digest = lockbox::customer::request_digest_of(&vault, &id)?;
-                    let key_fp =
-                        hex(&lockbox::crypto::fingerprint(&vault.engineer(&request.engineer)?.public));
-                    drop(vault);
-                    confirm(&request, &hex(&digest), &key_fp)?;
-                    // What the customer confirmed is what is approved: the vault is read again
-                    // below, and anything changed meanwhile no longer matches this digest.
-                    expect = Some(digest);
+                let chosen = lockbox::lockbox::chosen_levels(&request, levels.as_deref())?;
+                match expect {
+                    Some(d) => Confirmation::EngineersDigest(d),
+                    None => {
+                        let shown = lockbox::customer::shown_digest(&vault, &id)?;
+                        let key_fp =
+                            hex(&lockbox::crypto::fingerprint(&vault.engineer(&request.engineer)?.public));
+                        drop(vault);
+                        // What the customer confirmed is what is approved: the vault is read
+                        // again below, and anything changed meanwhile no longer matches.
+                        confirm(&request, &chosen, duration, &key_fp, shown)?
+                    }
                 }
-            }
+            };
             let mut ring = ctx.keyring(&keyring)?;
             let g = lockbox::customer::approve_request(
                 &ctx.open_for(&mut ring)?,
@@ -228,7 +229,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                 &id,
                 levels.as_deref(),
                 duration,
-                expect.as_ref(),
+                confirmed,
             )?;
             ctx.emit(grant_json(&g, GrantStatus::Active, g.created), || outln!("{}", id_hex(&g.id)));
         }
@@ -416,9 +417,8 @@ fn monitor_status(seen: &lockbox::customer::MonitorSeen) -> String {
 
 /// The fields an approval is about, in a fixed order, before any free text; the case id
 /// escaped so it cannot look like another line.
-fn security_block(r: &RequestRecord, digest: &str, key_fp: &str) {
+fn security_block(r: &RequestRecord, key_fp: &str) {
     outln!("request   {}", id_hex(&r.id));
-    outln!("digest    {digest}");
     outln!("tenant    {}", r.tenant);
     outln!("engineer  {} (key {key_fp})", r.engineer);
     outln!("levels    {}", r.levels.join(", "));
@@ -426,9 +426,16 @@ fn security_block(r: &RequestRecord, digest: &str, key_fp: &str) {
     outln!("case      {}", escaped(&r.case_id));
 }
 
-/// On a terminal: shows the request and asks the customer to confirm it matches what the
-/// engineer gave in the support case. Elsewhere: refuses, asking for --expect.
-fn confirm(r: &RequestRecord, digest: &str, key_fp: &str) -> Result<(), Error> {
+/// On a terminal: shows what would be released and asks for the digest the engineer gave in
+/// the support case (or `yes`, which approves only an engineer whose key the keyring pinned
+/// before). Elsewhere: refuses, asking for --expect.
+fn confirm(
+    r: &RequestRecord,
+    chosen: &[String],
+    duration_secs: Option<u64>,
+    key_fp: &str,
+    shown: [u8; 32],
+) -> Result<Confirmation, Error> {
     use std::io::{BufRead, IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
         return Err(Error::usage(
@@ -439,18 +446,20 @@ fn confirm(r: &RequestRecord, digest: &str, key_fp: &str) -> Result<(), Error> {
     let _ = writeln!(err, "You are about to release keys for this request:");
     let _ = writeln!(
         err,
-        "  request   {}\n  digest    {digest}\n  tenant    {}\n  engineer  {} (key {key_fp})\n  levels    {}\n  duration  {}\n  case      {}\n  reason    {}",
+        "  request   {}\n  tenant    {}\n  engineer  {} (key {key_fp})\n  release   {} (asked: {})\n  duration  {}\n  case      {}\n  reason    {}",
         id_hex(&r.id),
         r.tenant,
         r.engineer,
+        chosen.join(", "),
         r.levels.join(", "),
-        duration(r.duration_secs),
+        duration(duration_secs.unwrap_or(r.duration_secs)),
         escaped(&r.case_id),
         escaped(&r.reason)
     );
     let _ = write!(
         err,
-        "Does the digest match the one the engineer gave you in the support case? Type yes to approve: "
+        "Paste the request digest the engineer gave you in the support case to approve (or type yes if this keyring already pinned {}'s key): ",
+        r.engineer
     );
     let _ = err.flush();
     let mut answer = String::new();
@@ -458,8 +467,9 @@ fn confirm(r: &RequestRecord, digest: &str, key_fp: &str) -> Result<(), Error> {
         .lock()
         .read_line(&mut answer)
         .map_err(|e| Error::other(format!("cannot read the answer: {e}")))?;
-    if answer.trim() != "yes" {
-        return Err(Error::conflict("not approved: nothing was released"));
+    match answer.trim() {
+        "yes" => Ok(Confirmation::Shown(shown)),
+        digest if digest.len() == 64 => Ok(Confirmation::EngineersDigest(parse_hex::<32>("digest", digest)?)),
+        _ => Err(Error::conflict("not approved: nothing was released")),
     }
-    Ok(())
 }

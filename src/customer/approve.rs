@@ -15,47 +15,68 @@ use crate::lockbox::{
 use crate::store::records::GrantRecord;
 use crate::vault::{Error, Vault};
 
+/// What the customer checked before approving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The request digest the engineer gave outside the vault (the support case): the request
+    /// and the engineer's key as the vault shows them must match it, or nothing is released.
+    /// The only proof that pins an engineer's key in the keyring.
+    EngineersDigest([u8; 32]),
+    /// The customer read the request as the vault showed it and confirmed it; the digest of
+    /// what was shown, so nothing changed since. It proves nothing about the engineer's key,
+    /// so it approves only an engineer whose key this keyring pinned before, from a digest.
+    Shown([u8; 32]),
+}
+
 /// Approves a pending request for `levels` (default: all requested) and `duration_secs`
 /// (default: as requested; never more than requested or the tenant's maximum). See
-/// [`prepare_approval`] for `expect`.
+/// [`prepare_approval`] for `confirmed`.
 pub fn approve_request(
     vault: &Vault,
     keyring: &mut Keyring,
     id: &str,
     levels: Option<&[String]>,
     duration_secs: Option<u64>,
-    expect: Option<&[u8; 32]>,
+    confirmed: Confirmation,
 ) -> Result<GrantRecord, Error> {
-    let (approval, proposal) = prepare(vault, keyring, id, levels, duration_secs, expect)?;
+    let (approval, proposal) = prepare(vault, keyring, id, levels, duration_secs, confirmed)?;
     let grant = vault.commit_approval(&approval)?;
     committed(keyring, &grant.tenant, &proposal)?;
     Ok(grant)
 }
 
 /// The digest of request `id` as the vault shows it now, with the engineer key the vault
-/// shows: what the customer compares with the digest the engineer gave outside the vault.
-pub fn request_digest_of(vault: &Vault, id: &str) -> Result<[u8; 32], Error> {
+/// shows: what [`Confirmation::Shown`] carries. Never the digest to compare with the
+/// engineer's: it is the vault's own computation.
+pub fn shown_digest(vault: &Vault, id: &str) -> Result<[u8; 32], Error> {
     let (request, _) = vault.request(id)?;
     let engineer = vault.engineer(&request.engineer)?;
     Ok(request_digest(&vault.id(), &request, &engineer.public))
 }
 
+/// Whether `keyring` pinned engineer `name` for `tenant` (by an earlier digest-checked
+/// approval or `engineer trust`): if not, only the engineer's digest approves.
+pub fn engineer_pinned(keyring: &Keyring, vault: &Vault, tenant: &str, name: &str) -> bool {
+    keyring.for_vault_tenant(vault.id(), tenant).is_some_and(|keys| keys.engineer(name).is_some())
+}
+
 /// The customer's half of [`approve_request`]: the grant's key blobs wrapped, the released
 /// levels' next keys and the next manifest saved in the keyring; nothing in the vault changes.
 ///
-/// `id` must be the full request id. With `expect`, the request's digest (over what the vault
-/// shows now, including the engineer's key) must equal it, or nothing is released: this is
-/// what stops an operator who swapped the engineer's key or edited the request. Without it,
-/// the caller has shown the request to the customer and had it confirmed.
+/// `id` must be the full request id. The request's digest (over what the vault shows now,
+/// including the engineer's key) must equal the one `confirmed` carries, or nothing is
+/// released: with the engineer's digest, this is what stops an operator who swapped the
+/// engineer's key or edited the request. A [`Confirmation::Shown`] approves only an engineer
+/// whose key the keyring pinned before.
 pub fn prepare_approval(
     vault: &Vault,
     keyring: &mut Keyring,
     id: &str,
     levels: Option<&[String]>,
     duration_secs: Option<u64>,
-    expect: Option<&[u8; 32]>,
+    confirmed: Confirmation,
 ) -> Result<Approval, Error> {
-    prepare(vault, keyring, id, levels, duration_secs, expect).map(|(a, _)| a)
+    prepare(vault, keyring, id, levels, duration_secs, confirmed).map(|(a, _)| a)
 }
 
 fn prepare(
@@ -64,7 +85,7 @@ fn prepare(
     id: &str,
     levels: Option<&[String]>,
     duration_secs: Option<u64>,
-    expect: Option<&[u8; 32]>,
+    confirmed: Confirmation,
 ) -> Result<(Approval, super::sync::Proposal), Error> {
     if id.len() != 32 {
         return Err(Error::usage(format!(
@@ -87,18 +108,26 @@ fn prepare(
     }
     let engineer = vault.engineer(&request.engineer)?;
     let digest = request_digest(&vault.id(), &request, &engineer.public);
-    if let Some(expected) = expect
-        && !bool::from(subtle::ConstantTimeEq::ct_eq(&digest[..], &expected[..]))
-    {
+    let (expected, from_engineer) = match confirmed {
+        Confirmation::EngineersDigest(d) => (d, true),
+        Confirmation::Shown(d) => (d, false),
+    };
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(&digest[..], &expected[..])) {
+        let what = if from_engineer { "the digest the engineer gave" } else { "what you were shown" };
         return Err(Error::integrity(format!(
-            "request {} does not match the digest you expect: the vault shows digest {}; the request or the engineer's key was changed after the engineer made it; nothing was released",
+            "request {} does not match {what}: the request or the engineer's key was changed after the engineer made it; nothing was released",
             id_hex(&request.id),
-            hex(&digest)
         )));
     }
     let synced = synced(vault, keyring, &request.tenant)?;
     let tenant = &request.tenant;
     let keys = tenant_keys(keyring, tenant)?;
+    if !from_engineer && keys.engineer(&engineer.name).is_none() {
+        return Err(Error::denied(format!(
+            "access denied: engineer {:?} has no key pinned in this keyring, so the approval needs the request digest the engineer gave outside the vault; nothing was released",
+            engineer.name
+        )));
+    }
     if let Some(pinned) = keys.engineer(&engineer.name)
         && *pinned != engineer.public
     {
@@ -207,7 +236,11 @@ fn prepare(
     };
     let signing = tenant_keys(keyring, tenant)?.signing();
     grant.note = sign_note(signing, &note.origin, note.encode()).encode();
-    tenant_keys_mut(keyring, tenant)?.pin_engineer(&engineer.name, engineer.public);
+    // Only the engineer's own digest proves the key: a shown confirmation pins nothing (the
+    // key was pinned already, or it was refused above).
+    if from_engineer {
+        tenant_keys_mut(keyring, tenant)?.pin_engineer(&engineer.name, engineer.public);
+    }
     keyring.save()?;
     let approval =
         Approval { grant, engineer_public: engineer.public, new_epochs, manifest: proposal.note.clone() };

@@ -21,7 +21,9 @@ mod resync;
 mod rotate;
 mod sync;
 
-pub use approve::{approve_request, prepare_approval, request_digest_of, trust_engineer};
+pub use approve::{
+    Confirmation, approve_request, engineer_pinned, prepare_approval, shown_digest, trust_engineer,
+};
 pub use checkpoint::{
     AuditCheck, CLOCK_SKEW_SECS, MonitorSeen, check_audit, check_items, checked_entries, checkpoint,
 };

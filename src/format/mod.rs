@@ -36,7 +36,9 @@ pub use names::{
     MAX_ITEM_ID_LEN, MAX_ITEM_SEGMENT_LEN, MAX_NAME_LEN, check_item_id, check_item_path, check_name,
 };
 pub use note::{MAX_NOTE_LEN, SignedNote, hex_array};
-pub use pins::{MAX_PINS, MAX_PINS_LEN, PinLine, decode_pins, encode_pins};
+pub use pins::{
+    MAX_PINS, MAX_PINS_LEN, MAX_PLACE_LEN, PinLine, decode_pins, decode_place, encode_pins, encode_place,
+};
 pub use time::rfc3339;
 
 /// Lower-case hex of any bytes (ids, hashes, fingerprints in messages).

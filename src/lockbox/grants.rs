@@ -121,16 +121,34 @@ impl Vault {
             .filter(|g| g.tenant == tenant && g.engineer == identity.engineer)
             .collect();
         let time = self.now();
-        let active: Vec<&GrantRecord> =
-            grants.iter().filter(|g| GrantStatus::of(g, time) == GrantStatus::Active).collect();
-        if !active.is_empty() {
+        // Every grant under this name is checked, whatever its revoked and expiry fields say
+        // (the operator writes those): a grant the customer signed to another key is reported
+        // even when the record calls it revoked or expired. One that does not verify cannot
+        // be used, so only an active one stops the read (an inactive one may be from before
+        // the tenant was deleted and created again, under its old key).
+        if !grants.is_empty() {
             let record = snapshot.tenant(tenant)?.ok_or_else(|| crate::vault::no_tenant(tenant))?;
-            for g in active {
-                self.check_grant_note(g, &record, identity)?;
+            for g in &grants {
+                match self.check_grant_note(g, &record, identity) {
+                    Ok(()) => {}
+                    Err(GrantProblem::OtherKey(e)) => return Err(e),
+                    Err(GrantProblem::Unusable(e)) if GrantStatus::of(g, time) == GrantStatus::Active => {
+                        return Err(e);
+                    }
+                    Err(GrantProblem::Unusable(_)) => {}
+                }
             }
         }
         Ok(EngineerKeys { identity, grants, time })
     }
+}
+
+/// Why a grant failed the engineer's check.
+enum GrantProblem {
+    /// The customer signed it to another engineer key: always reported.
+    OtherKey(Error),
+    /// It cannot be shown to be one the customer signed (or nothing is pinned to check it).
+    Unusable(Error),
 }
 
 impl Vault {
@@ -143,16 +161,20 @@ impl Vault {
         grant: &GrantRecord,
         tenant: &TenantRecord,
         identity: &Identity,
-    ) -> Result<(), Error> {
+    ) -> Result<(), GrantProblem> {
         let id = id_hex(&grant.id);
-        let pin = self.pins().get(&self.id(), &tenant.name).ok_or_else(|| {
-            Error::denied(format!(
+        let pins = self.pins().lookup(self.place(), &self.id(), &tenant.name);
+        let pin = pins.map_err(|e| GrantProblem::Unusable(e.into()))?;
+        let pin = pin.ok_or_else(|| {
+            GrantProblem::Unusable(Error::denied(format!(
                 "access denied: tenant {:?} is not pinned on this machine, so grant {id} cannot be checked: get the tenant key fingerprint from the customer (through the support case) and run `lockbox tenant trust {} FINGERPRINT`",
                 tenant.name, tenant.name
-            ))
+            )))
         })?;
         let bad = |why: &str| {
-            Error::integrity(format!("grant {id} is not one the customer signed: {why}; nothing was read"))
+            GrantProblem::Unusable(Error::integrity(format!(
+                "grant {id} is not one the customer signed: {why}; nothing was read"
+            )))
         };
         if tenant_fingerprint(&tenant.signer) != pin.fingerprint {
             return Err(bad("the vault shows another tenant signing key than the one pinned"));
@@ -166,11 +188,12 @@ impl Vault {
         }
         let own = identity.secret.public().fingerprint();
         if note.engineer_fingerprint != own {
-            return Err(Error::integrity(format!(
-                "grant {id} under your name was wrapped to key {}, not yours ({}): the engineer key the customer approved was not your own; report this to the customer",
+            return Err(GrantProblem::OtherKey(Error::integrity(format!(
+                "grant {id} under your name ({}) was wrapped to key {}, not yours ({}): the engineer key the customer approved was not your own; report this to the customer",
+                GrantStatus::of(grant, self.now()).name(),
                 hex(&note.engineer_fingerprint),
                 hex(&own)
-            )));
+            ))));
         }
         if note.grant != grant.id
             || note.request != grant.request

@@ -67,6 +67,17 @@ impl RequestStatus {
 impl Vault {
     /// Files a request; it waits for the customer until the tenant's request TTL runs out.
     pub fn create_request(&self, req: &NewRequest<'_>) -> Result<RequestRecord, Error> {
+        self.new_request(req, None)
+    }
+
+    /// [`Vault::create_request`] by the holder of the identity whose public key is `key`: the
+    /// key enrolled for the engineer must be it (else access denied, nothing filed), so the
+    /// digest the engineer's client prints names the key the customer will release to.
+    pub fn file_request(&self, req: &NewRequest<'_>, key: &[u8; 32]) -> Result<RequestRecord, Error> {
+        self.new_request(req, Some(key))
+    }
+
+    fn new_request(&self, req: &NewRequest<'_>, key: Option<&[u8; 32]>) -> Result<RequestRecord, Error> {
         valid_name("tenant", req.tenant)?;
         valid_name("engineer", req.engineer)?;
         if req.levels.is_empty() {
@@ -84,8 +95,14 @@ impl Vault {
             }
             levels.push(level.clone());
         }
-        if tx.engineer(req.engineer)?.is_none() {
-            return Err(Error::not_found(format!("no engineer {:?} is enrolled", req.engineer)));
+        let enrolled = tx
+            .engineer(req.engineer)?
+            .ok_or_else(|| Error::not_found(format!("no engineer {:?} is enrolled", req.engineer)))?;
+        if key.is_some_and(|k| *k != enrolled.public) {
+            return Err(Error::denied(format!(
+                "access denied: the vault shows another key enrolled for engineer {:?} than this identity's (it was replaced, or this is not the identity that was enrolled); nothing was filed",
+                req.engineer
+            )));
         }
         let duration = req.duration_secs.unwrap_or(tenant.max_access_secs);
         check_duration(duration, &tenant)?;

@@ -145,7 +145,9 @@ impl From<StoreError> for Error {
 impl From<crate::trust::TrustError> for Error {
     fn from(e: crate::trust::TrustError) -> Error {
         let kind = match &e {
-            crate::trust::TrustError::Malformed { .. } => ErrorKind::Integrity,
+            crate::trust::TrustError::Malformed { .. } | crate::trust::TrustError::Swapped { .. } => {
+                ErrorKind::Integrity
+            }
             crate::trust::TrustError::Full { .. } => ErrorKind::Conflict,
             crate::trust::TrustError::Io { .. } => ErrorKind::Other,
         };

@@ -163,9 +163,9 @@ impl Vault {
     pub fn trusted_manifest(&self, record: &TenantRecord) -> Result<Manifest, Error> {
         let tenant = &record.name;
         let pins = self.pins();
-        let pin = pins.get(&self.id(), tenant).ok_or_else(|| {
+        let pin = pins.lookup(self.place(), &self.id(), tenant)?.ok_or_else(|| {
             Error::denied(format!(
-                "access denied: tenant {tenant:?} of vault {} is not pinned on this machine ({}): ask the customer for the tenant key fingerprint and run `lockbox tenant trust {tenant} FINGERPRINT`, or pass --tofu to trust the key the vault shows now",
+                "access denied: tenant {tenant:?} of vault {} is not pinned on this machine ({}): ask the customer for the tenant key fingerprint and run `lockbox tenant trust {tenant} FINGERPRINT`",
                 hex(&self.id()),
                 pins.path().map_or("in memory".into(), |p| p.display().to_string()),
             ))
@@ -198,7 +198,7 @@ impl Vault {
                 rfc3339(m.expires)
             )));
         }
-        pins.saw(&self.id(), tenant, m.seq, hash)?;
+        pins.saw(self.place(), &self.id(), tenant, m.seq, hash)?;
         Ok(m)
     }
 
@@ -258,18 +258,7 @@ impl Vault {
     /// Pins `tenant` of this vault to the signing key with `fingerprint`, on this machine.
     pub fn trust_tenant(&self, tenant: &str, fingerprint: [u8; 32]) -> Result<(), Error> {
         valid_name("tenant", tenant)?;
-        Ok(self.pins().pin(&self.id(), tenant, fingerprint)?)
-    }
-
-    /// Pins `tenant` to the key the vault shows now if nothing is pinned yet (trust on first
-    /// use); returns the fingerprint it pinned, or `None` if a pin was already there.
-    pub fn trust_on_first_use(&self, tenant: &str) -> Result<Option<[u8; 32]>, Error> {
-        if self.pins().get(&self.id(), tenant).is_some() {
-            return Ok(None);
-        }
-        let fp = tenant_fingerprint(&self.tenant(tenant)?.signer);
-        self.trust_tenant(tenant, fp)?;
-        Ok(Some(fp))
+        Ok(self.pins().pin(self.place(), &self.id(), tenant, fingerprint)?)
     }
 
     /// The trust store writers check manifests against.

@@ -57,6 +57,7 @@ pub struct Vault {
     caller: Caller,
     threads: Threads,
     id: [u8; 16],
+    place: Arc<[u8]>,
     pins: Arc<Pins>,
     verified: Arc<manifest::Verified>,
 }
@@ -103,12 +104,22 @@ impl Vault {
 
     fn on(store: Arc<dyn Store>, dir: &Path) -> Result<Vault, Error> {
         let id = store.begin_read()?.vault_id()?;
+        // Where this vault was found, for the trust store: the directory as the file system
+        // resolves it, so two spellings of one path are one place.
+        let place: Arc<[u8]> = if dir.as_os_str().is_empty() {
+            Arc::from(&b"memory"[..])
+        } else {
+            use std::os::unix::ffi::OsStrExt;
+            let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+            Arc::from(canonical.as_os_str().as_bytes())
+        };
         Ok(Vault {
             store,
             dir: dir.to_owned(),
             caller: Caller::default(),
             threads: Threads::Two,
             id,
+            place,
             pins: Arc::new(Pins::in_memory()),
             verified: Arc::default(),
         })
@@ -117,6 +128,12 @@ impl Vault {
     /// The vault's id: part of the origin of every statement signed for its tenants.
     pub fn id(&self) -> [u8; 16] {
         self.id
+    }
+
+    /// Where this vault was found (its directory's canonical path; `memory` for a vault in
+    /// memory): what the trust store binds its pins to.
+    pub fn place(&self) -> &[u8] {
+        &self.place
     }
 
     /// This handle checking manifests against `pins` (a writer's trust store) instead of the
