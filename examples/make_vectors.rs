@@ -357,6 +357,7 @@ fn notes(dir: &Path) {
         size: 42,
         head: [0x99; 32],
         time: 1_800_000_100,
+        manifest: None,
     };
     let checkpoint = sign_note(&key, &c.origin, c.encode()).encode();
     cases.push((
@@ -526,6 +527,7 @@ fn seeds(corpus: &Path) {
             size: 42,
             head: [0x99; 32],
             time: 1_800_000_100,
+            manifest: Some((7, [0x77; 32])),
         };
         put("signed_note", "checkpoint", sign_note(&key, &c.origin, c.encode()).encode().as_bytes());
         let pin = |t: &str, place: Option<&[u8]>| lockbox::format::PinLine {

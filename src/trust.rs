@@ -275,7 +275,8 @@ mod tests {
         assert!(pins.lookup(b"/elsewhere", &[1; 16], "acme").unwrap().is_some(), "the same vault moved");
         pins.pin(b"/v", &[7; 16], "acme", [3; 32]).unwrap();
         assert_eq!(pins.lookup(b"/v", &[7; 16], "acme").unwrap().unwrap().fingerprint, [3; 32]);
-        assert_eq!(pins.lookup(b"/v", &[1; 16], "acme").unwrap().unwrap().fingerprint, [2; 32]);
+        assert!(pins.lookup(b"/v", &[1; 16], "acme").is_err(), "the old vault is now the stranger there");
+        assert_eq!(pins.lookup(b"/old", &[1; 16], "acme").unwrap().unwrap().fingerprint, [2; 32]);
     }
 
     #[test]

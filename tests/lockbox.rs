@@ -196,8 +196,12 @@ fn wrong_states_and_bad_approvals_are_refused() {
     w.vault.as_mut().unwrap().set_actor("alice");
 
     // Longer than the tenant allows.
-    lockbox::customer::set_policy(w.vault.as_ref().unwrap(), &mut w.keyring, "acme", Some(120), Some(1))
-        .unwrap();
+    let change = lockbox::customer::PolicyChange {
+        max_access_secs: Some(120),
+        request_ttl_secs: Some(1),
+        ..Default::default()
+    };
+    lockbox::customer::set_policy(w.vault.as_ref().unwrap(), &mut w.keyring, "acme", change).unwrap();
     let levels = vec!["public".to_string()];
     let too_long = NewRequest {
         tenant: "acme",

@@ -586,7 +586,8 @@ fn a_writer_refuses_a_second_manifest_at_a_sequence_number_it_saw() {
     std::fs::write(w.keyring.path(), &old_keyring).unwrap();
     let mut restored = Keyring::open(w.keyring.path(), &Passphrase::new("pw".into())).unwrap();
     let vault = w.vault.clone().unwrap();
-    lockbox::customer::set_policy(&vault, &mut restored, "acme", Some(120), None).unwrap();
+    let change = lockbox::customer::PolicyChange { max_access_secs: Some(120), ..Default::default() };
+    lockbox::customer::set_policy(&vault, &mut restored, "acme", change).unwrap();
     drop(vault);
     integrity(w.put("b", "internal"), "a fork");
 }
@@ -809,14 +810,75 @@ fn items_replaced_planted_removed_or_written_to_a_released_epoch_are_reported() 
         "item \"planted\" has no logged write",
         "item \"gone\", written by audit entry",
         "wrote item \"late\" at level \"internal\" epoch 1, after a manifest had released that epoch",
+        "not the last one logged before it: the entry was moved across a manifest",
     ] {
         assert!(problems.contains(needle), "{needle:?} not in:\n{problems}");
     }
-    assert_eq!(problems.lines().count(), 4, "{problems}");
+    assert_eq!(problems.lines().count(), 5, "{problems}");
 }
 
 /// An engineer who kept the data key of an item keeps reading it after a rewrap (the content
 /// keys do not change) but not after a re-encryption.
+/// A writer that never saw the approval's manifest writes `item` under the one before it.
+fn late_write(w: &mut World, before_approval: &TenantRecord, item: &str) {
+    let fresh = Arc::new(Pins::in_memory());
+    fresh
+        .pin(w.vault().place(), &w.vault().id(), "acme", tenant_fingerprint(&before_approval.signer))
+        .unwrap();
+    let approved = w.tenant();
+    w.operator(|tx| tx.put_tenant(before_approval).unwrap());
+    w.vault()
+        .with_pins(fresh)
+        .put("acme", item, "internal", &mut Cursor::new(b"x"), PutOptions::default())
+        .unwrap();
+    w.operator(|tx| tx.put_tenant(&approved).unwrap());
+}
+
+#[test]
+fn a_write_is_judged_by_its_stored_header_never_by_its_logged_text() {
+    let mut w = World::new();
+    let before_approval = w.tenant();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    late_write(&mut w, &before_approval, "late");
+    // The operator rewrites the late write's text in the unprotected tail, every hash
+    // recomputed: it now claims the new epoch.
+    rewrite_log(&mut w, |es| {
+        let e = es.iter_mut().rfind(|e| e.subject == "late").unwrap();
+        assert!(e.detail.contains("epoch 1"), "{}", e.detail);
+        e.detail = e.detail.replace("epoch 1", "epoch 2");
+    });
+    let vault = w.vault.clone().unwrap();
+    let problems = lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap().join("\n");
+    assert!(
+        problems.contains(
+            "wrote item \"late\" at level \"internal\" epoch 1, after a manifest had released that epoch"
+        ),
+        "{problems}"
+    );
+}
+
+#[test]
+fn a_write_moved_across_a_manifest_is_reported() {
+    let mut w = World::new();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    w.put("after", "internal").unwrap();
+    let vault = w.vault.clone().unwrap();
+    assert_eq!(lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap(), Vec::<String>::new());
+    drop(vault);
+    // The write names the approval's manifest; the operator moves it before that manifest.
+    rewrite_log(&mut w, |es| {
+        let at = es.iter().rposition(|e| e.subject == "after").unwrap();
+        let put = es.remove(at);
+        let manifest = es.iter().rposition(|e| e.action == "manifest").unwrap();
+        es.insert(manifest, put);
+    });
+    let vault = w.vault.clone().unwrap();
+    let problems = lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap().join("\n");
+    assert!(problems.contains("not the last one logged before it: the entry was moved"), "{problems}");
+}
+
 #[test]
 fn reencryption_leaves_kept_data_keys_useless_where_rewrap_does_not() {
     use lockbox::crypto::{DataKey, ItemKeys, Purpose, Wrapped};
@@ -1036,6 +1098,146 @@ fn monitored() -> (World, lockbox::keyring::MonitorKey) {
 }
 
 #[test]
+fn a_writer_needs_the_monitors_fresh_word_that_the_manifest_is_current() {
+    let (mut w, mut monitor) = monitored();
+    let before_approval = w.tenant();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap();
+    drop(vault);
+    w.put("fresh", "internal").unwrap();
+    // A writer that never saw the approval's manifest, shown the one before it (still
+    // signed, not expired): the monitor's checkpoint names the newer one.
+    let unaware = Arc::new(Pins::in_memory());
+    unaware
+        .pin(w.vault().place(), &w.vault().id(), "acme", tenant_fingerprint(&before_approval.signer))
+        .unwrap();
+    let approved = w.tenant();
+    w.operator(|tx| tx.put_tenant(&before_approval).unwrap());
+    let put = |v: &Vault, item: &str| {
+        v.put("acme", item, "internal", &mut Cursor::new(b"x"), PutOptions::default()).map(|_| ())
+    };
+    integrity(put(&w.vault().with_pins(unaware.clone()), "withheld"), "the monitor saw manifest seq");
+    w.operator(|tx| tx.put_tenant(&approved).unwrap());
+    // The monitor's word goes stale after its interval plus the clock skew.
+    let now = w.vault().now();
+    let skew = lockbox::vault::CLOCK_SKEW_SECS;
+    put(&w.writer().acting_as(Caller::at("writer", now + 3600 + skew - 5)), "in-time").unwrap();
+    integrity(
+        put(&w.writer().acting_as(Caller::at("writer", now + 3600 + skew + 5)), "stale"),
+        "old, more than its interval",
+    );
+    // Withheld or replaced by something that does not verify: refused too.
+    w.operator(|tx| tx.put_monitor_checkpoint("acme", "not a note").unwrap());
+    integrity(put(&w.writer(), "unverified"), "does not verify under the monitor key");
+    for item in ["withheld", "stale", "unverified"] {
+        assert!(w.vault().item("acme", item).is_err(), "{item} was not written");
+    }
+}
+
+#[test]
+fn without_a_monitor_the_manifest_lifetime_is_the_tenants_policy() {
+    use lockbox::customer::{PolicyChange, set_policy};
+    let mut w = World::new();
+    let vault = w.vault.clone().unwrap();
+    for out_of_range in [3599, 30 * 86_400 + 1] {
+        let change = PolicyChange { manifest_lifetime_secs: Some(out_of_range), ..Default::default() };
+        assert_eq!(set_policy(&vault, &mut w.keyring, "acme", change).unwrap_err().kind, ErrorKind::Usage);
+    }
+    let hour = PolicyChange { manifest_lifetime_secs: Some(3600), ..Default::default() };
+    set_policy(&vault, &mut w.keyring, "acme", hour).unwrap();
+    // Every manifest signed after keeps it (a refresh, an approval's rotation...).
+    lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme").unwrap();
+    drop(vault);
+    let now = w.vault().now();
+    let put = |at: u64, item: &str| {
+        let v = w.writer().acting_as(Caller::at("writer", at));
+        v.put("acme", item, "internal", &mut Cursor::new(b"x"), PutOptions::default()).map(|_| ())
+    };
+    put(now + 3590, "in-time").unwrap();
+    integrity(put(now + 3601, "late"), "expired");
+}
+
+impl World {
+    /// Copies the database file aside (as a backup would keep it).
+    fn snapshot(&mut self, name: &str) -> PathBuf {
+        drop(self.vault.take());
+        let copy = self.dir.path().join(name);
+        std::fs::copy(self.db(), &copy).unwrap();
+        self.reopen();
+        copy
+    }
+
+    /// Puts a copied database file back in place.
+    fn restore(&mut self, copy: &PathBuf) {
+        drop(self.vault.take());
+        std::fs::copy(copy, self.db()).unwrap();
+        self.reopen();
+    }
+}
+
+#[test]
+fn a_restored_vault_is_accepted_only_explicitly_and_no_released_key_is_current_again() {
+    use lockbox::customer::{accept_restore, refresh_manifest, restore_gap};
+    let mut w = World::new();
+    w.put("old", "internal").unwrap();
+    let backup = w.snapshot("backup.redb");
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    w.put("new", "internal").unwrap();
+    w.restore(&backup);
+    let vault = w.vault.clone().unwrap();
+    // Every keyring command refuses, and says how to go on.
+    integrity(refresh_manifest(&vault, &mut w.keyring, "acme"), "accept-restore");
+    integrity(lockbox::customer::resync(&vault, &mut w.keyring, "acme"), "accept-restore");
+    let gap = restore_gap(&vault, &mut w.keyring, "acme").unwrap();
+    assert!(gap.vault_seq < gap.keyring_seq, "{gap:?}");
+    assert_eq!(gap.released, vec![("internal".to_string(), 1)]);
+    assert_eq!(gap.rotations, vec![("internal".to_string(), 1, 3)], "past the lost epoch 2 too");
+    assert!(gap.lost_entries > 0, "{gap:?}");
+    accept_restore(&vault, &mut w.keyring, "acme").unwrap();
+    drop(vault);
+    assert_eq!(w.vault().current_epoch("acme", "internal").unwrap(), 3);
+    // The writer, who saw the lost manifests, takes the new one; the released key is not used.
+    w.put("after", "internal").unwrap();
+    assert_eq!(w.item_header("after").key_epoch, 3);
+    let vault = w.vault.clone().unwrap();
+    refresh_manifest(&vault, &mut w.keyring, "acme").unwrap();
+    assert_eq!(lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap(), Vec::<String>::new());
+    let logged = vault.audit_entries(Some("acme")).unwrap();
+    assert!(logged.iter().any(|e| e.action == "tenant.accept-restore"));
+    // Nothing more to accept now.
+    assert_eq!(restore_gap(&vault, &mut w.keyring, "acme").unwrap_err().kind, ErrorKind::Conflict);
+}
+
+#[test]
+fn a_restored_keyring_with_the_vault_rolled_back_to_match_is_caught_by_the_monitor() {
+    let (mut w, mut monitor) = monitored();
+    let keyring_copy = w.dir.path().join("keyring.copy");
+    std::fs::copy(w.keyring.path(), &keyring_copy).unwrap();
+    let vault_copy = w.snapshot("vault.copy");
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap();
+    drop(vault);
+    w.put("seen", "internal").unwrap();
+    // The customer restores an old keyring; the operator rolls the vault back to match it.
+    std::fs::copy(&keyring_copy, w.keyring.path()).unwrap();
+    w.keyring = Keyring::open(w.keyring.path(), &Passphrase::new("pw".into())).unwrap();
+    w.restore(&vault_copy);
+    let vault = w.vault.clone().unwrap();
+    // The keyring sees nothing wrong and signs: the released epoch would be current again...
+    lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme").unwrap();
+    // ...but the monitor keeps its own state outside the vault.
+    integrity(lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme"), "cut back");
+    // And a writer that saw the approval's manifest refuses the one signed in its place.
+    drop(vault);
+    integrity(w.put("x", "internal"), "a fork");
+}
+
+#[test]
 fn entries_after_the_customers_checkpoint_are_protected_by_the_monitors() {
     let (mut w, _monitor) = monitored();
     let vault = w.vault.clone().unwrap();
@@ -1108,6 +1310,7 @@ fn a_withheld_forged_or_stale_monitor_checkpoint_is_reported() {
         size,
         head,
         time: w.vault().now(),
+        manifest: None,
     };
     // It names the monitor key's hash, so only the signature itself can refuse it.
     let named = monitor.signing().public();

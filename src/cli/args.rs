@@ -460,6 +460,10 @@ pub enum TenantCmd {
         /// How long a request waits for a decision, e.g. 12h
         #[arg(long, value_parser = parse_duration, value_name = "DUR")]
         request_ttl: Option<u64>,
+        /// How long each signed manifest stays valid for writers (1h to 30d; default 7d): without
+        /// an audit monitor, how long a withheld manifest can keep writers on a released epoch
+        #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+        manifest_lifetime: Option<u64>,
     },
 }
 

@@ -40,7 +40,7 @@ pub fn stdout_failure() -> Option<io::ErrorKind> {
 
 /// A duration in seconds for a person: `4h`, `1h 30m`, `27m 5s`.
 pub fn duration(secs: u64) -> String {
-    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+    lockbox::format::duration(secs)
 }
 
 /// How long until `at`, from `now`: "in 27m" or "ended".

@@ -65,11 +65,14 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 table(&["TENANT", "LEVELS", "CREATED"], &rows)
             });
         }
-        TenantCmd::Policy { tenant, max_access, request_ttl, .. } => {
-            let t = match (max_access.is_some() || request_ttl.is_some(), ring.as_mut()) {
-                (true, Some(ring)) => {
-                    lockbox::customer::set_policy(&vault, ring, &tenant, max_access, request_ttl)?
-                }
+        TenantCmd::Policy { tenant, max_access, request_ttl, manifest_lifetime, .. } => {
+            let change = lockbox::customer::PolicyChange {
+                max_access_secs: max_access,
+                request_ttl_secs: request_ttl,
+                manifest_lifetime_secs: manifest_lifetime,
+            };
+            let t = match (change != Default::default(), ring.as_mut()) {
+                (true, Some(ring)) => lockbox::customer::set_policy(&vault, ring, &tenant, change)?,
                 (true, None) => {
                     return Err(Error::usage(
                         "changing the policy signs a new manifest: pass --keyring FILE",
@@ -77,8 +80,13 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 }
                 (false, _) => vault.tenant(&tenant)?,
             };
-            ctx.emit(json!({"tenant": t.name, "max_access_secs": t.max_access_secs, "request_ttl_secs": t.request_ttl_secs}), || {
-                outln!("tenant {}: grants last at most {}; requests wait at most {}", t.name, duration(t.max_access_secs), duration(t.request_ttl_secs))
+            // The lifetime is the signed manifest's own (expires - issued); the record's view.
+            let lifetime = lockbox::format::SignedNote::decode(&t.manifest)
+                .ok()
+                .and_then(|n| lockbox::format::Manifest::decode(&n.body).ok())
+                .map(|m| m.expires.saturating_sub(m.issued));
+            ctx.emit(json!({"tenant": t.name, "max_access_secs": t.max_access_secs, "request_ttl_secs": t.request_ttl_secs, "manifest_lifetime_secs": lifetime}), || {
+                outln!("tenant {}: grants last at most {}; requests wait at most {}; manifests are valid for {}", t.name, duration(t.max_access_secs), duration(t.request_ttl_secs), lifetime.map_or("?".into(), duration))
             });
         }
         TenantCmd::Trust { tenant, fingerprint } => {

@@ -151,7 +151,9 @@ fn prepare(
         None => request.duration_secs,
     };
     let mut policy_view = synced.record.clone();
-    (policy_view.max_access_secs, policy_view.request_ttl_secs) = policy_of(&synced);
+    let policy = policy_of(&synced);
+    (policy_view.max_access_secs, policy_view.request_ttl_secs) =
+        (policy.max_access_secs, policy.request_ttl_secs);
     check_duration(duration, &policy_view)?;
     let time = vault.now();
     let mut grant = GrantRecord {

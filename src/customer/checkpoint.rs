@@ -57,8 +57,7 @@ pub enum MonitorSeen {
     },
 }
 
-/// How far apart two honest clocks (the monitor's, the vault host's, the customer's) may be.
-pub const CLOCK_SKEW_SECS: u64 = 300;
+pub use crate::vault::CLOCK_SKEW_SECS;
 
 impl MonitorSeen {
     /// Why entries after the monitor's checkpoint are unprotected at `now`, if they are: its
@@ -146,6 +145,7 @@ pub(crate) fn check_chain(
         .collect();
     let mut expected = (1u64, [0u8; 32]);
     let mut last = None;
+    let mut manifests = 0;
     for e in entries[current..].iter().filter(|e| e.action == "manifest") {
         let hash = manifest_hash(&e.detail);
         if before.contains(&hash) {
@@ -156,7 +156,9 @@ pub(crate) fn check_chain(
         }
         let m = open_manifest(&e.detail, &vault.id(), tenant, signer)
             .map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
-        if (m.seq, m.prev) != expected {
+        // The sequence number may jump forward only where the customer accepted a restored
+        // vault: that manifest still names its predecessor, and only the customer signs.
+        if m.seq < expected.0 || m.prev != expected.1 {
             return Err(broken(format!(
                 "entry {}: manifest {} does not follow the one before it",
                 e.chain, m.seq
@@ -164,6 +166,7 @@ pub(crate) fn check_chain(
         }
         expected = (m.seq + 1, hash);
         last = Some((m, hash));
+        manifests += 1;
     }
     for e in entries[current..].iter().filter(|e| e.action == "request.approve") {
         let grant = e.detail.strip_prefix("grant ").and_then(|d| d.split(' ').next()).unwrap_or_default();
@@ -183,7 +186,7 @@ pub(crate) fn check_chain(
             return Err(not_signed());
         }
     }
-    Ok(ChainCheck { size, head, manifests: expected.0 - 1, last })
+    Ok(ChainCheck { size, head, manifests, last })
 }
 
 /// The monitor's last checkpoint as the vault shows it, checked against the chain `entries`:
@@ -281,6 +284,7 @@ pub fn checkpoint(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<
         size: check.size,
         head: check.head,
         time: vault.now(),
+        manifest: None,
     };
     let keys = tenant_keys(keyring, tenant)?;
     let note = sign_note(keys.signing(), &c.origin, c.encode()).encode();
@@ -293,75 +297,96 @@ pub fn checkpoint(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<
 /// What `verify --keyring` finds between the tenant's items and the writes its audit chain
 /// logged (each put, import and rewrap names the hash of the header it stored; rm and tenant
 /// deletion remove): an item replaced or rolled back since its last logged write, an item
-/// with no logged write, a logged item missing, and a write logged at an epoch that a manifest
-/// before it had already released to an engineer. Run after [`check_audit`]: the log is only
-/// as good as the checkpoint that covers it.
+/// with no logged write, a logged item missing, a write that names another manifest than the
+/// last one logged before it (an entry moved across a manifest), and an item wrapped to a key
+/// epoch that a manifest logged before its write had already released, or to a key no
+/// manifest named. The level, key epoch and key of a write are read from the stored header
+/// whose hash the entry pins, never from the entry's text. Run after [`check_audit`]: the log
+/// is only as good as the checkpoint that covers it.
 pub fn check_items(
     vault: &Vault,
     tenant: &str,
     entries: &[crate::audit::Entry],
 ) -> Result<Vec<String>, Error> {
-    let mut expected: BTreeMap<String, ([u8; 32], u64)> = BTreeMap::new();
-    let mut released: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    // Per item: the header hash its last logged write pinned, that entry's position, and what
+    // had been released when it was written (an index into `releases`).
+    let mut expected: BTreeMap<String, ([u8; 32], u64, usize)> = BTreeMap::new();
+    let mut releases: Vec<BTreeMap<String, Vec<u32>>> = vec![BTreeMap::new()];
+    // Every level key a manifest of this tenant named: (level, epoch) -> public key.
+    let mut named: BTreeMap<(String, u32), [u8; 32]> = BTreeMap::new();
+    let mut last_manifest: Option<[u8; 32]> = None;
     let mut problems = Vec::new();
-    let flag = |problems: &mut Vec<String>,
-                released: &BTreeMap<String, Vec<u32>>,
-                what: &str,
-                level: &str,
-                epoch: u32,
-                chain: u64| {
-        if released.get(level).is_some_and(|r| r.contains(&epoch)) {
-            problems.push(format!(
-                "tenant {tenant:?}: audit entry {chain} wrote {what} at level {level:?} epoch {epoch}, after a manifest had released that epoch to an engineer"
-            ));
-        }
-    };
     for e in entries.iter().filter(|e| e.tenant == tenant) {
+        let released = releases.len() - 1;
         match e.action.as_str() {
-            "put" | "put.raw" => {
-                if let Some(h) = e.detail.split("; header ").nth(1).and_then(hex32) {
-                    expected.insert(e.subject.clone(), (h, e.chain));
+            "put" | "put.raw" | "import" => {
+                if let Some(m) = field(&e.detail, "; manifest ")
+                    && Some(m) != last_manifest
+                {
+                    problems.push(format!(
+                        "tenant {tenant:?}: audit entry {} names manifest {}, not the last one logged before it: the entry was moved across a manifest",
+                        e.chain,
+                        crate::format::hex(&m)
+                    ));
                 }
-                if let Some((level, epoch)) = level_epoch(&e.detail, "level ", " epoch ") {
-                    flag(&mut problems, &released, &format!("item {:?}", e.subject), &level, epoch, e.chain);
+                if e.action == "import" {
+                    logged_lines(&mut expected, e, released);
+                } else if let Some(h) = field(&e.detail, "; header ") {
+                    expected.insert(e.subject.clone(), (h, e.chain, released));
                 }
             }
-            "import" | "level.rotate" | "import.items" | "level.rotate.items" => {
-                for line in e.detail.lines().skip(1) {
-                    if let Some((h, id)) = line.split_once(' ').and_then(|(h, id)| Some((hex32(h)?, id))) {
-                        expected.insert(id.to_owned(), (h, e.chain));
-                    }
-                }
-                if e.action == "import"
-                    && let Some((level, epoch)) = level_epoch(&e.detail, "items at level ", ", epoch ")
-                {
-                    flag(&mut problems, &released, "an import", &level, epoch, e.chain);
-                }
+            "level.rotate" | "import.items" | "level.rotate.items" => {
+                logged_lines(&mut expected, e, released)
             }
             "rm" => {
                 expected.remove(&e.subject);
             }
-            "tenant.delete" => expected.clear(),
+            "tenant.delete" => {
+                expected.clear();
+                named.clear();
+                last_manifest = None;
+                releases.push(BTreeMap::new());
+            }
             "manifest" => {
                 if let Some(m) =
                     SignedNote::decode(&e.detail).ok().and_then(|n| Manifest::decode(&n.body).ok())
                 {
-                    released = m.levels.into_iter().map(|l| (l.name, l.released)).collect();
+                    for l in &m.levels {
+                        named.insert((l.name.clone(), l.epoch), l.public);
+                    }
+                    releases.push(m.levels.into_iter().map(|l| (l.name, l.released)).collect());
                 }
+                last_manifest = Some(manifest_hash(&e.detail));
             }
             _ => {}
         }
     }
-    for (id, hash) in vault.header_hashes(tenant)? {
+    for (id, hash, header) in vault.stored_headers(tenant)? {
         match expected.remove(&id) {
-            Some((logged, _)) if logged == hash => {}
-            Some((_, chain)) => problems.push(format!(
+            Some((logged, chain, released)) if logged == hash => {
+                let Some(h) = header else { continue };
+                let fp = |p: &[u8; 32]| crate::crypto::fingerprint(p);
+                match named.get(&(h.level.clone(), h.key_epoch)) {
+                    Some(public) if fp(public) == h.fingerprint => {}
+                    _ => problems.push(format!(
+                        "tenant {tenant:?}: item {id:?} (audit entry {chain}) is wrapped to a key of level {:?} epoch {} that no manifest of the tenant named",
+                        h.level, h.key_epoch
+                    )),
+                }
+                if releases[released].get(&h.level).is_some_and(|r| r.contains(&h.key_epoch)) {
+                    problems.push(format!(
+                        "tenant {tenant:?}: audit entry {chain} wrote item {id:?} at level {:?} epoch {}, after a manifest had released that epoch to an engineer",
+                        h.level, h.key_epoch
+                    ));
+                }
+            }
+            Some((_, chain, _)) => problems.push(format!(
                 "tenant {tenant:?}: item {id:?} is not what audit entry {chain} logged writing: it was replaced or rolled back outside lockbox"
             )),
             None => problems.push(format!("tenant {tenant:?}: item {id:?} has no logged write: it was put there outside lockbox")),
         }
     }
-    for (id, (_, chain)) in expected {
+    for (id, (_, chain, _)) in expected {
         problems.push(format!(
             "tenant {tenant:?}: item {id:?}, written by audit entry {chain}, is missing with no logged removal"
         ));
@@ -369,14 +394,27 @@ pub fn check_items(
     Ok(problems)
 }
 
-fn hex32(text: &str) -> Option<[u8; 32]> {
-    crate::format::hex_array("audit entry", text).ok()
+/// The `HASH ID` lines of an import's or rewrap's entry: each item's logged header hash.
+fn logged_lines(
+    expected: &mut BTreeMap<String, ([u8; 32], u64, usize)>,
+    e: &crate::audit::Entry,
+    released: usize,
+) {
+    for line in e.detail.lines().skip(1) {
+        if let Some((h, id)) = line.split_once(' ').and_then(|(h, id)| Some((hex32(h)?, id))) {
+            expected.insert(id.to_owned(), (h, e.chain, released));
+        }
+    }
 }
 
-/// The level and epoch a write entry names: `<before>LEVEL<between>EPOCH`.
-fn level_epoch(detail: &str, before: &str, between: &str) -> Option<(String, u32)> {
-    let rest = detail.split(before).nth(1)?;
-    let (level, rest) = rest.split_once(between)?;
-    let epoch = rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
-    Some((level.to_owned(), epoch))
+/// The 64-hex-digit hash after the last `label` on the first line of `detail`, if there is
+/// one (the last: an import's first line names item ids before it, which may hold anything).
+fn field(detail: &str, label: &str) -> Option<[u8; 32]> {
+    let first = detail.lines().next()?;
+    let (_, rest) = first.rsplit_once(label)?;
+    hex32(rest.get(..64)?)
+}
+
+fn hex32(text: &str) -> Option<[u8; 32]> {
+    crate::format::hex_array("audit entry", text).ok()
 }

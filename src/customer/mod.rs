@@ -17,6 +17,7 @@ mod approve;
 mod checkpoint;
 mod monitor;
 mod reencrypt;
+mod restore;
 mod resync;
 mod rotate;
 mod sync;
@@ -29,6 +30,7 @@ pub use checkpoint::{
 };
 pub use monitor::{MonitorRun, monitor_checkpoint, monitor_trust, set_monitor};
 pub use reencrypt::reencrypt_level;
+pub use restore::{RestoreGap, accept_restore, restore_gap};
 pub use resync::{Resync, check_keyring, resync};
 pub use rotate::{PreparedRotation, prepare_rotation, rotate_level, rotate_level_with_progress};
 pub use sync::Synced;
@@ -41,7 +43,7 @@ use crate::keyring::{KeyState, Keyring};
 use crate::lockbox::Removal;
 use crate::store::records::TenantRecord;
 use crate::vault::{
-    DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, Error, MAX_DURATION_SECS, NewEpoch, Vault,
+    Error, MAX_DURATION_SECS, MAX_MANIFEST_LIFETIME_SECS, MIN_MANIFEST_LIFETIME_SECS, NewEpoch, Vault,
 };
 
 /// Checks that the vault's manifest of `tenant` is the one `keyring` signed last (adopting a
@@ -84,8 +86,7 @@ pub fn create_tenant(
     let keys =
         levels.iter().map(|level| new_epoch(keyring, tenant, level, 1)).collect::<Result<Vec<_>, _>>()?;
     let stated = keys.iter().map(manifest_level).collect();
-    let proposal =
-        propose(vault, keyring, tenant, None, stated, (DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS))?;
+    let proposal = propose(vault, keyring, tenant, None, stated, sync::Policy::default_for_new_tenant())?;
     let signer = tenant_keys(keyring, tenant)?.signing().public();
     let record = vault.commit_tenant(tenant, &signer, &keys, &proposal.note)?;
     committed(keyring, tenant, &proposal)?;
@@ -119,23 +120,46 @@ pub fn set_policy(
     vault: &Vault,
     keyring: &mut Keyring,
     tenant: &str,
-    max_access_secs: Option<u64>,
-    request_ttl_secs: Option<u64>,
+    change: PolicyChange,
 ) -> Result<TenantRecord, Error> {
-    for (what, value) in [("maximum access", max_access_secs), ("request TTL", request_ttl_secs)] {
+    for (what, value) in
+        [("maximum access", change.max_access_secs), ("request TTL", change.request_ttl_secs)]
+    {
         if let Some(v) = value
             && !(1..=MAX_DURATION_SECS).contains(&v)
         {
             return Err(Error::usage(format!("{what} must be between 1 second and 30 days")));
         }
     }
+    if let Some(v) = change.manifest_lifetime_secs
+        && !(MIN_MANIFEST_LIFETIME_SECS..=MAX_MANIFEST_LIFETIME_SECS).contains(&v)
+    {
+        return Err(Error::usage("the manifest lifetime must be between 1 hour and 30 days"));
+    }
     let synced = synced(vault, keyring, tenant)?;
-    let (max, ttl) = policy_of(&synced);
-    let policy = (max_access_secs.unwrap_or(max), request_ttl_secs.unwrap_or(ttl));
+    let was = policy_of(&synced);
+    let policy = sync::Policy {
+        max_access_secs: change.max_access_secs.unwrap_or(was.max_access_secs),
+        request_ttl_secs: change.request_ttl_secs.unwrap_or(was.request_ttl_secs),
+        manifest_lifetime_secs: change.manifest_lifetime_secs.unwrap_or(was.manifest_lifetime_secs),
+    };
     let proposal = propose(vault, keyring, tenant, Some(&synced), levels_of(&synced), policy)?;
     let record = vault.commit_manifest(tenant, &proposal.note)?;
     committed(keyring, tenant, &proposal)?;
     Ok(record)
+}
+
+/// A change of a tenant's policy: each `None` keeps what the manifest states.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicyChange {
+    /// Longest access a grant may give (1 s to 30 days).
+    pub max_access_secs: Option<u64>,
+    /// How long a request waits for a decision (1 s to 30 days).
+    pub request_ttl_secs: Option<u64>,
+    /// How long each manifest the customer signs stays valid for writers (1 h to 30 days):
+    /// without an audit monitor, the longest a withheld manifest can keep writers on an
+    /// epoch a newer one retired.
+    pub manifest_lifetime_secs: Option<u64>,
 }
 
 /// Signs the tenant's manifest again unchanged, with a new expiry (writers refuse an expired

@@ -109,6 +109,9 @@ pub fn monitor_checkpoint(
         size: chain.size,
         head: chain.head,
         time: vault.now(),
+        // What writers hold the vault to: no manifest older than this one, while the
+        // checkpoint is fresh.
+        manifest: chain.last.as_ref().map(|(m, hash)| (m.seq, *hash)),
     };
     let note = sign_note(monitor.signing(), &c.origin, c.encode()).encode();
     vault.commit_monitor_checkpoint(tenant, &note)?;

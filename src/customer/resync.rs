@@ -29,7 +29,7 @@ pub fn resync(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Resy
     let current = open_manifest(&record.manifest, &vault.id(), tenant, &signer)?;
     if current.seq < last.seq {
         return Err(Error::integrity(format!(
-            "the vault's manifest of tenant {tenant:?} (seq {}) is older than this keyring's (seq {}): the vault was rolled back; --resync never moves back",
+            "the vault's manifest of tenant {tenant:?} (seq {}) is older than this keyring's (seq {}): the vault was rolled back; a resync never moves back (if the vault was restored from a backup on purpose, accept that with `lockbox tenant accept-restore`)",
             current.seq, last.seq
         )));
     }
@@ -50,7 +50,9 @@ pub fn resync(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Resy
             ))
         };
         let m = open_manifest(&entry.detail, &vault.id(), tenant, &signer).map_err(|e| broken(&e.message))?;
-        if m.seq != expected.0 || m.prev != expected.1 {
+        // A sequence number may jump forward only where the customer accepted a restore (its
+        // manifest still names its predecessor).
+        if m.seq < expected.0 || m.prev != expected.1 {
             return Err(broken("a manifest is missing or out of order"));
         }
         expected = (m.seq + 1, hash);

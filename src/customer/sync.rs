@@ -9,7 +9,10 @@ use crate::crypto::{sign_note, tenant_fingerprint};
 use crate::format::{Manifest, ManifestLevel, ManifestMonitor, hex, origin};
 use crate::keyring::{KeyState, Keyring, ManifestMark, TenantKeys};
 use crate::store::records::TenantRecord;
-use crate::vault::{Error, ErrorKind, MANIFEST_LIFETIME_SECS, Vault, manifest_hash, open_manifest};
+use crate::vault::{
+    DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, Error, ErrorKind, MANIFEST_LIFETIME_SECS,
+    MAX_MANIFEST_LIFETIME_SECS, MIN_MANIFEST_LIFETIME_SECS, Vault, manifest_hash, open_manifest,
+};
 
 /// The tenant as the vault holds it, once its manifest is the one this keyring last signed.
 pub struct Synced {
@@ -77,7 +80,7 @@ pub(crate) fn sync_manifest(vault: &Vault, keyring: &mut Keyring, tenant: &str) 
         keyring.save()?;
     } else {
         let how = if manifest.seq < last.seq {
-            "older than the one this keyring signed last: the vault was rolled back or is withholding the newest"
+            "older than the one this keyring signed last: the vault was rolled back or is withholding the newest (if it was restored from a backup on purpose, accept that with `lockbox tenant accept-restore`)"
         } else if manifest.seq > last.seq {
             "newer than the one this keyring signed last: if this keyring was restored from an older copy, run the command again with --resync"
         } else {
@@ -93,7 +96,7 @@ pub(crate) fn sync_manifest(vault: &Vault, keyring: &mut Keyring, tenant: &str) 
 
 /// Records that the vault holds `manifest`: it becomes `last`, and the keys it names move
 /// from pending to registered.
-fn adopt(keys: &mut TenantKeys, manifest: &Manifest, hash: [u8; 32]) {
+pub(crate) fn adopt(keys: &mut TenantKeys, manifest: &Manifest, hash: [u8; 32]) {
     keys.last = ManifestMark { seq: manifest.seq, hash };
     keys.proposed = ManifestMark::default();
     for level in &manifest.levels {
@@ -118,7 +121,7 @@ pub(crate) fn propose(
     tenant: &str,
     prev: Option<&Synced>,
     levels: Vec<ManifestLevel>,
-    policy: (u64, u64),
+    policy: Policy,
 ) -> Result<Proposal, Error> {
     let monitor = prev.and_then(|p| p.manifest.monitor);
     propose_with_monitor(vault, keyring, tenant, prev, levels, policy, monitor)
@@ -130,8 +133,23 @@ pub(crate) fn propose_with_monitor(
     keyring: &mut Keyring,
     tenant: &str,
     prev: Option<&Synced>,
+    levels: Vec<ManifestLevel>,
+    policy: Policy,
+    monitor: Option<ManifestMonitor>,
+) -> Result<Proposal, Error> {
+    let (seq, prev) = prev.map_or((1, [0; 32]), |p| (p.manifest.seq + 1, p.hash));
+    propose_at(vault, keyring, tenant, (seq, prev), levels, policy, monitor)
+}
+
+/// Signs the manifest with sequence number `at.0` naming `at.1` as its predecessor, and
+/// saves the keyring with it as `proposed` before anything reaches the vault.
+pub(crate) fn propose_at(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    at: (u64, [u8; 32]),
     mut levels: Vec<ManifestLevel>,
-    policy: (u64, u64),
+    policy: Policy,
     monitor: Option<ManifestMonitor>,
 ) -> Result<Proposal, Error> {
     levels.sort_by(|a, b| a.name.cmp(&b.name));
@@ -148,12 +166,12 @@ pub(crate) fn propose_with_monitor(
     let now = vault.now();
     let manifest = Manifest {
         origin: origin(&vault.id(), tenant),
-        seq: prev.map_or(1, |p| p.manifest.seq + 1),
-        prev: prev.map_or([0; 32], |p| p.hash),
+        seq: at.0,
+        prev: at.1,
         issued: now,
-        expires: now.saturating_add(MANIFEST_LIFETIME_SECS),
-        max_access_secs: policy.0,
-        request_ttl_secs: policy.1,
+        expires: now.saturating_add(policy.manifest_lifetime_secs),
+        max_access_secs: policy.max_access_secs,
+        request_ttl_secs: policy.request_ttl_secs,
         monitor,
         levels,
     };
@@ -177,7 +195,36 @@ pub(crate) fn levels_of(synced: &Synced) -> Vec<ManifestLevel> {
     synced.manifest.levels.clone()
 }
 
-/// The tenant's policy as its manifest states it.
-pub(crate) fn policy_of(synced: &Synced) -> (u64, u64) {
-    (synced.manifest.max_access_secs, synced.manifest.request_ttl_secs)
+/// A tenant's policy: what its manifest states, and how long the customer signs it for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Policy {
+    pub max_access_secs: u64,
+    pub request_ttl_secs: u64,
+    /// How long each manifest is valid for writers (its `expires` minus its `issued`).
+    pub manifest_lifetime_secs: u64,
+}
+
+impl Policy {
+    /// A new tenant's.
+    pub fn default_for_new_tenant() -> Policy {
+        Policy {
+            max_access_secs: DEFAULT_MAX_ACCESS_SECS,
+            request_ttl_secs: DEFAULT_REQUEST_TTL_SECS,
+            manifest_lifetime_secs: MANIFEST_LIFETIME_SECS,
+        }
+    }
+}
+
+/// The tenant's policy as its manifest states it (the lifetime kept within its range: a
+/// manifest signed before it was a policy has 7 days).
+pub(crate) fn policy_of(synced: &Synced) -> Policy {
+    let m = &synced.manifest;
+    Policy {
+        max_access_secs: m.max_access_secs,
+        request_ttl_secs: m.request_ttl_secs,
+        manifest_lifetime_secs: m
+            .expires
+            .saturating_sub(m.issued)
+            .clamp(MIN_MANIFEST_LIFETIME_SECS, MAX_MANIFEST_LIFETIME_SECS),
+    }
 }

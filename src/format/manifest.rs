@@ -334,7 +334,10 @@ impl GrantNote {
 /// size <entries in the tenant's chain>
 /// head <hash of its last entry, 64 hex; zeros when size is 0>
 /// time <unix seconds>
+/// manifest <seq> <SHA-256 of the manifest's note, 64 hex>     (optional)
 /// ```
+/// The `manifest` line names the tenant's newest manifest in the chain it covers: a monitor's
+/// checkpoint always has it (writers require it to bound how stale a manifest they accept).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     /// Origin.
@@ -345,6 +348,8 @@ pub struct Checkpoint {
     pub head: [u8; 32],
     /// When it was signed.
     pub time: u64,
+    /// The newest manifest in the chain it covers: (sequence number, hash of its note).
+    pub manifest: Option<(u64, [u8; 32])>,
 }
 
 const CHECKPOINT: &str = "checkpoint";
@@ -355,8 +360,10 @@ impl Checkpoint {
 
     /// The body text.
     pub fn encode(&self) -> String {
+        let manifest =
+            self.manifest.map_or(String::new(), |(seq, h)| format!("manifest {seq} {}\n", hex(&h)));
         format!(
-            "{}\norigin {}\nsize {}\nhead {}\ntime {}\n",
+            "{}\norigin {}\nsize {}\nhead {}\ntime {}\n{manifest}",
             Self::KIND,
             self.origin,
             self.size,
@@ -374,8 +381,21 @@ impl Checkpoint {
         let size = number(CHECKPOINT, lines.expect("size", 1)?[0])?;
         let head = hex_array(CHECKPOINT, lines.expect("head", 1)?[0])?;
         let time = number(CHECKPOINT, lines.expect("time", 1)?[0])?;
+        let manifest = if lines.next_is("manifest") {
+            let f = lines.expect("manifest", 2)?;
+            let seq = number(CHECKPOINT, f[0])?;
+            if seq == 0 {
+                return Err(FormatError::NonCanonical {
+                    what: CHECKPOINT,
+                    why: "manifest sequence numbers start at 1",
+                });
+            }
+            Some((seq, hex_array(CHECKPOINT, f[1])?))
+        } else {
+            None
+        };
         lines.finish()?;
-        let c = Checkpoint { origin, size, head, time };
+        let c = Checkpoint { origin, size, head, time, manifest };
         if (c.size == 0) != (c.head == [0; 32]) {
             return Err(FormatError::NonCanonical {
                 what: CHECKPOINT,
@@ -529,9 +549,17 @@ mod tests {
 
     #[test]
     fn checkpoint_round_trips_and_is_canonical() {
-        let c = Checkpoint { origin: origin(&[1; 16], "acme"), size: 3, head: [4; 32], time: 5 };
+        let c =
+            Checkpoint { origin: origin(&[1; 16], "acme"), size: 3, head: [4; 32], time: 5, manifest: None };
         let text = c.encode();
         assert_eq!(Checkpoint::decode(&text).unwrap(), c);
+        let named = Checkpoint { manifest: Some((7, [8; 32])), ..c.clone() };
+        let with = named.encode();
+        assert!(with.ends_with(&format!("time 5\nmanifest 7 {}\n", hex(&[8; 32]))), "{with}");
+        assert_eq!(Checkpoint::decode(&with).unwrap(), named);
+        assert!(Checkpoint::decode(&with.replace("manifest 7", "manifest 0")).is_err());
+        assert!(Checkpoint::decode(&with.replace("manifest 7", "manifest 07")).is_err());
+        assert!(Checkpoint::decode(&with.replace("time 5\n", "")).is_err(), "lines in their order");
         assert!(Checkpoint::decode(&text.replace("size 3", "size 0")).is_err(), "zero size, non-zero head");
         assert!(Checkpoint::decode(&text.replace("time 5", "time 05")).is_err());
         assert!(Manifest::decode(&text).is_err() && GrantNote::decode(&text).is_err());

@@ -16,6 +16,11 @@ pub fn rfc3339(secs: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// A duration in seconds for a person: `4h`, `1h 30m`, `27m 5s`.
+pub fn duration(secs: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -6,13 +6,21 @@
 
 use super::{Error, Vault, valid_name};
 use crate::crypto::{sha256, tenant_fingerprint, verify_note};
-use crate::format::{Checkpoint, Manifest, SignedNote, hex, origin, rfc3339};
+use crate::format::{Checkpoint, Manifest, ManifestMonitor, SignedNote, hex, origin, rfc3339};
 use crate::store::Writes;
 use crate::store::records::TenantRecord;
 use crate::trust::Pins;
 
-/// How long a manifest stays valid for writers unless refreshed: 7 days.
+/// How long a manifest stays valid for writers unless refreshed, by default: 7 days. A tenant
+/// sets its own ([`MIN_MANIFEST_LIFETIME_SECS`]..=[`MAX_MANIFEST_LIFETIME_SECS`]).
 pub const MANIFEST_LIFETIME_SECS: u64 = 7 * 86_400;
+/// Shortest manifest lifetime a tenant may set: one hour.
+pub const MIN_MANIFEST_LIFETIME_SECS: u64 = 3600;
+/// Longest: 30 days.
+pub const MAX_MANIFEST_LIFETIME_SECS: u64 = 30 * 86_400;
+/// How far apart two honest clocks (the monitor's, the vault host's, the customer's, a
+/// writer's) may be; it also absorbs a scheduled monitor run that is a little late.
+pub const CLOCK_SKEW_SECS: u64 = 300;
 
 /// Where a writer encrypts: see [`Vault::write_target`].
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +108,20 @@ fn stated(record: &TenantRecord) -> Vec<(String, u32, [u8; 32])> {
     out
 }
 
+/// A manifest committed with a change must state exactly the levels and policy it leaves.
+fn states_exactly(m: &Manifest, after: &TenantRecord) -> Result<(), Error> {
+    let states: Vec<_> = m.levels.iter().map(|l| (l.name.clone(), l.epoch, l.public)).collect();
+    if states != stated(after)
+        || (m.max_access_secs, m.request_ttl_secs) != (after.max_access_secs, after.request_ttl_secs)
+    {
+        return Err(Error::usage(format!(
+            "the new manifest of tenant {:?} does not state the levels and policy this change leaves",
+            after.name
+        )));
+    }
+    Ok(())
+}
+
 /// The last manifest this handle verified, keyed by SHA-256 of (signer, tenant, note): a put
 /// after a put re-uses the verification instead of repeating it (the key names everything
 /// the verification depends on; the vault id is the handle's own).
@@ -119,6 +141,28 @@ impl Vault {
         let m = open_manifest(note, &self.id(), tenant, signer)?;
         *last = Some((key, m.clone()));
         Ok(m)
+    }
+
+    /// Checks that `note` accepts a restored state: it names `before`'s manifest as `prev`,
+    /// with a sequence number past the next one (the lost manifests' numbers are never used
+    /// again), and states exactly the levels and policy of `after`. Returns `before`'s
+    /// sequence number and the new manifest.
+    pub(crate) fn check_restore_manifest(
+        &self,
+        before: &TenantRecord,
+        after: &TenantRecord,
+        note: &str,
+    ) -> Result<(u64, Manifest), Error> {
+        let m = open_manifest(note, &self.id(), &after.name, &after.signer)?;
+        let current = self.verified_manifest(&before.manifest, &before.name, &before.signer)?;
+        if m.prev != manifest_hash(&before.manifest) || m.seq <= current.seq + 1 {
+            return Err(Error::conflict(format!(
+                "the manifest accepting the restore of tenant {:?} (seq {}) does not follow the vault's current one (seq {}) past a lost one; prepare it again",
+                after.name, m.seq, current.seq
+            )));
+        }
+        states_exactly(&m, after)?;
+        Ok((current.seq, m))
     }
 
     /// Checks that `note` is the manifest that follows `before`'s (the first, for a new
@@ -145,15 +189,7 @@ impl Vault {
                 seq - 1
             )));
         }
-        let states: Vec<_> = m.levels.iter().map(|l| (l.name.clone(), l.epoch, l.public)).collect();
-        if states != stated(after)
-            || (m.max_access_secs, m.request_ttl_secs) != (after.max_access_secs, after.request_ttl_secs)
-        {
-            return Err(Error::usage(format!(
-                "the new manifest of tenant {:?} does not state the levels and policy this change leaves",
-                after.name
-            )));
-        }
+        states_exactly(&m, after)?;
         Ok(m)
     }
 
@@ -198,8 +234,64 @@ impl Vault {
                 rfc3339(m.expires)
             )));
         }
+        if let Some(monitor) = m.monitor {
+            self.fresh_enough(tenant, &m, hash, &monitor)?;
+        }
         pins.saw(self.place(), &self.id(), tenant, m.seq, hash)?;
         Ok(m)
+    }
+
+    /// With an audit monitor named, a writer needs the monitor's word that `m` is current: a
+    /// checkpoint under the monitor key, signed no longer ago than its interval plus the
+    /// clock skew, naming `m` or an older manifest. So an operator who withholds a newer
+    /// manifest (one that retired a released epoch) can keep writers on the old one for at
+    /// most that window, not the manifest's whole lifetime.
+    fn fresh_enough(
+        &self,
+        tenant: &str,
+        m: &Manifest,
+        hash: [u8; 32],
+        monitor: &ManifestMonitor,
+    ) -> Result<(), Error> {
+        let refuse = |why: String| {
+            Error::integrity(format!(
+                "tenant {tenant:?} has an audit monitor (every {}), and {why}: the vault may be withholding a newer manifest; nothing was written",
+                crate::format::duration(monitor.interval_secs)
+            ))
+        };
+        let note = self
+            .monitor_checkpoint(tenant)?
+            .ok_or_else(|| refuse("the vault holds no checkpoint of it".into()))?;
+        let c = open_checkpoint(&note, &self.id(), tenant, &monitor.public).map_err(|_| {
+            refuse(
+                "its checkpoint in the vault does not verify under the monitor key the manifest names".into(),
+            )
+        })?;
+        let now = self.now();
+        if c.time > now.saturating_add(CLOCK_SKEW_SECS) {
+            return Err(refuse(format!(
+                "its newest checkpoint is dated in the future ({})",
+                rfc3339(c.time)
+            )));
+        }
+        let age = now.saturating_sub(c.time);
+        if age > monitor.interval_secs.saturating_add(CLOCK_SKEW_SECS) {
+            return Err(refuse(format!(
+                "its newest checkpoint is {} old, more than its interval and {} of clock skew",
+                crate::format::duration(age),
+                crate::format::duration(CLOCK_SKEW_SECS)
+            )));
+        }
+        let (seq, named) =
+            c.manifest.ok_or_else(|| refuse("its newest checkpoint names no manifest".into()))?;
+        if m.seq < seq || (m.seq == seq && hash != named) {
+            return Err(refuse(format!(
+                "the monitor saw manifest seq {seq} {} ago, but the vault shows seq {}",
+                crate::format::duration(age),
+                m.seq
+            )));
+        }
+        Ok(())
     }
 
     /// Where a writer encrypts an item of `level` of `record`'s tenant: the current epoch and

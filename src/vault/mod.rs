@@ -14,6 +14,7 @@ mod items;
 mod keys;
 mod manifest;
 mod pipeline;
+mod restore;
 mod rotate;
 mod stage;
 mod tenants;
@@ -29,7 +30,10 @@ pub use envelope::{ItemFields, item_opener, item_opener_with, open_envelope, sea
 pub use error::{Error, ErrorKind};
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;
-pub use manifest::{MANIFEST_LIFETIME_SECS, manifest_hash, open_checkpoint, open_manifest};
+pub use manifest::{
+    CLOCK_SKEW_SECS, MANIFEST_LIFETIME_SECS, MAX_MANIFEST_LIFETIME_SECS, MIN_MANIFEST_LIFETIME_SECS,
+    manifest_hash, open_checkpoint, open_manifest,
+};
 pub use pipeline::Threads;
 pub use rotate::{Rewrapped, Rotation};
 pub use tenants::{

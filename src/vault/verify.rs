@@ -161,15 +161,20 @@ fn check_orphans(r: &dyn Reads, live: &BTreeSet<[u8; 16]>, report: &mut VerifyRe
 }
 
 impl Vault {
-    /// SHA-256 of every stored item header of `tenant`, by id: what the audit log's write
-    /// entries are compared with (`verify --keyring`).
-    pub fn header_hashes(&self, tenant: &str) -> Result<Vec<(String, [u8; 32])>, Error> {
+    /// SHA-256 of every stored item header of `tenant`, by id, with the header decoded (none
+    /// if it does not decode): what the audit log's write entries are compared with, and where
+    /// a write's level and key epoch are read (`verify --keyring`).
+    pub fn stored_headers(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<(String, [u8; 32], Option<crate::format::Header>)>, Error> {
         valid_name("tenant", tenant)?;
         let snapshot = self.store().begin_read()?;
         let mut out = Vec::new();
         snapshot.for_each_item(tenant, &mut |id, record| {
-            let hash = record.map(|r| crate::crypto::sha256(&r.header)).unwrap_or([0; 32]);
-            out.push((id.to_owned(), hash));
+            let hash = record.as_ref().map(|r| crate::crypto::sha256(&r.header)).unwrap_or([0; 32]);
+            let header = record.ok().and_then(|r| crate::format::Header::decode(&r.header).ok());
+            out.push((id.to_owned(), hash, header));
             Ok(true)
         })?;
         Ok(out)

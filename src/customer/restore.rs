@@ -1,0 +1,138 @@
+//! The way forward after restoring a vault from a backup older than the customer's last
+//! signature. Every keyring command refuses such a vault (it could be a rollback by the
+//! operator); accepting it is the customer's explicit decision. The keyring signs a manifest
+//! that follows the restored one with a sequence number past everything it signed before, so
+//! writers that saw the lost manifests accept it, and rotates every level whose current key
+//! was released, or which the keyring moved past after the restored state: no released key is
+//! ever current again, and no epoch number is reused for another key.
+
+use super::checkpoint::check_chain;
+use super::sync::{Policy, adopt, propose_at, tenant_keys, tenant_keys_mut};
+use super::{checkpoint, new_epoch};
+use crate::crypto::tenant_fingerprint;
+use crate::format::{ManifestLevel, hex};
+use crate::keyring::{KeyState, Keyring, ManifestMark};
+use crate::vault::{Error, NewEpoch, Vault, manifest_hash, open_manifest};
+
+/// What a restored vault no longer holds of what the keyring signed, and what accepting it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreGap {
+    /// The restored vault's manifest sequence number.
+    pub vault_seq: u64,
+    /// The last one the keyring signed (the manifests in between are lost).
+    pub keyring_seq: u64,
+    /// Audit entries the keyring's last checkpoint covered that the restored log does not hold.
+    pub lost_entries: u64,
+    /// Every (level, epoch) whose key this keyring released to an engineer.
+    pub released: Vec<(String, u32)>,
+    /// (level, current epoch in the restored vault, the epoch it moves to).
+    pub rotations: Vec<(String, u32, u32)>,
+}
+
+/// What accepting `tenant`'s restored state would do, checked as far as it can be without
+/// signing: the vault's manifest is one this keyring signed, older than its last, at the end
+/// of an audit chain that is consistent with every manifest in it signed in order.
+pub fn restore_gap(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<RestoreGap, Error> {
+    keyring.use_vault(vault.id());
+    let record = vault.tenant(tenant)?;
+    let keys = tenant_keys(keyring, tenant)?;
+    let signer = keys.signing().public();
+    if record.signer != signer {
+        return Err(Error::integrity(format!(
+            "the vault shows tenant {tenant:?} with signing key {}, not this keyring's {}: it is not a restored copy of this tenant",
+            hex(&tenant_fingerprint(&record.signer)),
+            hex(&tenant_fingerprint(&signer))
+        )));
+    }
+    let current = open_manifest(&record.manifest, &vault.id(), tenant, &signer)?;
+    let last = keys.last.seq.max(keys.proposed.seq);
+    if current.seq >= last {
+        return Err(Error::conflict(format!(
+            "the vault's manifest of tenant {tenant:?} (seq {}) is not older than the last this keyring signed (seq {last}): there is no restore to accept",
+            current.seq
+        )));
+    }
+    let entries = vault.audit_entries(Some(tenant))?;
+    let chain = check_chain(vault, tenant, &entries, &signer, ManifestMark::default(), "the restored")?;
+    if chain.last.as_ref().map(|(_, h)| *h) != Some(manifest_hash(&record.manifest)) {
+        return Err(Error::integrity(format!(
+            "the vault's current manifest of tenant {tenant:?} is not the last one in its audit log; nothing was signed"
+        )));
+    }
+    let mut released: Vec<(String, u32)> = keys
+        .keys()
+        .filter(|(_, _, s, _)| *s == KeyState::Released)
+        .map(|(l, e, _, _)| (l.to_owned(), e))
+        .collect();
+    released.sort();
+    let mut rotations = Vec::new();
+    for level in &current.levels {
+        let newest = keys.keys().filter(|(l, _, _, _)| *l == level.name).map(|(_, e, _, _)| e).max();
+        let newest = newest.unwrap_or(level.epoch).max(level.epoch);
+        let was_released = keys.state(&level.name, level.epoch) == Some(KeyState::Released);
+        if was_released || newest > level.epoch {
+            let next = newest
+                .checked_add(1)
+                .ok_or_else(|| Error::conflict(format!("level {:?} has run out of epochs", level.name)))?;
+            rotations.push((level.name.clone(), level.epoch, next));
+        }
+    }
+    Ok(RestoreGap {
+        vault_seq: current.seq,
+        keyring_seq: last,
+        lost_entries: keys.checkpoint.seq.saturating_sub(chain.size),
+        released,
+        rotations,
+    })
+}
+
+/// Accepts `tenant`'s restored state (see the module): new keys for the rotated levels saved
+/// first, then the manifest signed and committed, then a checkpoint of the restored log.
+pub fn accept_restore(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<RestoreGap, Error> {
+    let gap = restore_gap(vault, keyring, tenant)?;
+    let record = vault.tenant(tenant)?;
+    let signer = tenant_keys(keyring, tenant)?.signing().public();
+    let current = open_manifest(&record.manifest, &vault.id(), tenant, &signer)?;
+    let mut new = Vec::new();
+    for (level, _, next) in &gap.rotations {
+        new.push(new_epoch(keyring, tenant, level, *next)?);
+    }
+    let keys = tenant_keys(keyring, tenant)?;
+    let levels: Vec<ManifestLevel> = current
+        .levels
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            if let Some(n) = new.iter().find(|n: &&NewEpoch| n.level == l.name) {
+                (l.epoch, l.public) = (n.epoch, n.public);
+            }
+            // Everything this keyring released stays stated as released.
+            for (_, e, _, _) in keys.keys().filter(|(n, _, s, _)| *n == l.name && *s == KeyState::Released) {
+                if !l.released.contains(&e) {
+                    l.released.push(e);
+                }
+            }
+            l.released.sort_unstable();
+            l
+        })
+        .collect();
+    let policy = Policy {
+        max_access_secs: current.max_access_secs,
+        request_ttl_secs: current.request_ttl_secs,
+        manifest_lifetime_secs: current
+            .expires
+            .saturating_sub(current.issued)
+            .clamp(crate::vault::MIN_MANIFEST_LIFETIME_SECS, crate::vault::MAX_MANIFEST_LIFETIME_SECS),
+    };
+    let at = (gap.keyring_seq + 1, manifest_hash(&record.manifest));
+    let proposal = propose_at(vault, keyring, tenant, at, levels, policy, current.monitor)?;
+    vault.commit_restore_acceptance(tenant, &new, &proposal.note)?;
+    let keys = tenant_keys_mut(keyring, tenant)?;
+    adopt(keys, &proposal.manifest, manifest_hash(&proposal.note));
+    // The log the last checkpoint covered is gone with the restore: checkpoints start again
+    // from the restored log, which was checked above.
+    keys.checkpoint = ManifestMark::default();
+    keyring.save()?;
+    checkpoint(vault, keyring, tenant)?;
+    Ok(gap)
+}
