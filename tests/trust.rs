@@ -1086,7 +1086,7 @@ fn monitored() -> (World, lockbox::keyring::MonitorKey) {
     let vault = w.vault.clone().unwrap();
     lockbox::customer::set_monitor(&vault, &mut w.keyring, "acme", Some(named)).unwrap();
     let fp = tenant_fingerprint(&w.tenant().signer);
-    lockbox::customer::monitor_trust(&vault, &mut monitor, "acme", &fp).unwrap();
+    lockbox::customer::monitor_trust(&vault, &mut monitor, "acme", &fp, false).unwrap();
     let first = lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap();
     drop(vault);
     w.put("late", "internal").unwrap();
@@ -1232,6 +1232,10 @@ fn a_restored_keyring_with_the_vault_rolled_back_to_match_is_caught_by_the_monit
     lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme").unwrap();
     // ...but the monitor keeps its own state outside the vault.
     integrity(lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme"), "cut back");
+    // Only its owner's explicit restart (after a restore the customer accepted) moves it on.
+    let fp = tenant_fingerprint(&w.tenant().signer);
+    lockbox::customer::monitor_trust(&vault, &mut monitor, "acme", &fp, true).unwrap();
+    lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap();
     // And a writer that saw the approval's manifest refuses the one signed in its place.
     drop(vault);
     integrity(w.put("x", "internal"), "a fork");

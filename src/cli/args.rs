@@ -332,6 +332,10 @@ pub enum MonitorCmd {
         monitor: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
+        /// Forget the monitor's last checkpoint of the tenant: only after the customer accepted a
+        /// vault restored from a backup (the monitor otherwise refuses the shorter log)
+        #[arg(long)]
+        restart: bool,
     },
     /// Check the tenant's audit chain against the monitor's last checkpoint and sign a new one
     /// (exit 5 if the log was cut back or rewritten)
@@ -423,6 +427,21 @@ pub enum TenantCmd {
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
+    },
+    /// Accept a vault restored from a backup older than the keyring's last signature: shows what
+    /// the keyring signed that the vault no longer holds, then signs a manifest past it and
+    /// rotates every level whose current key was released or overtaken
+    AcceptRestore {
+        /// Tenant name
+        tenant: String,
+        /// The tenant's keyring file
+        #[arg(long, value_name = "FILE")]
+        keyring: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
+        /// Do not ask (needed when standard input is not a terminal)
+        #[arg(long)]
+        yes: bool,
     },
     /// Name an audit monitor key in the tenant's manifest (it may sign audit checkpoints, nothing
     /// else), or with --none remove it
@@ -593,7 +612,8 @@ impl Command {
                 | TenantCmd::Policy { pass, .. }
                 | TenantCmd::Refresh { pass, .. }
                 | TenantCmd::Monitor { pass, .. }
-                | TenantCmd::Resync { pass, .. },
+                | TenantCmd::Resync { pass, .. }
+                | TenantCmd::AcceptRestore { pass, .. },
             ) => pass,
             Command::Level(LevelCmd::Add { pass, .. } | LevelCmd::Rotate { pass, .. }) => pass,
             Command::Monitor(

@@ -19,11 +19,11 @@ pub fn monitor(ctx: &Ctx, cmd: MonitorCmd) -> Result<(), Error> {
                 outln!("public key {public}: the customer names it with `lockbox tenant monitor TENANT --key {public}`");
             });
         }
-        MonitorCmd::Trust { tenant, fingerprint, monitor: path, .. } => {
+        MonitorCmd::Trust { tenant, fingerprint, monitor: path, restart, .. } => {
             let fp = parse_hex::<32>("fingerprint", &fingerprint)?;
             let mut key = ctx.monitor_key(&path)?;
             let vault = ctx.open()?;
-            lockbox::customer::monitor_trust(&vault, &mut key, &tenant, &fp)?;
+            lockbox::customer::monitor_trust(&vault, &mut key, &tenant, &fp, restart)?;
             ctx.emit(json!({"tenant": tenant, "fingerprint": hex(&fp)}), || {
                 outln!("monitor {} pinned tenant {tenant} to signing key {}", path.display(), hex(&fp))
             });

@@ -16,6 +16,7 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
         | TenantCmd::Refresh { keyring, .. }
         | TenantCmd::Monitor { keyring, .. }
         | TenantCmd::Resync { keyring, .. }
+        | TenantCmd::AcceptRestore { keyring, .. }
         | TenantCmd::Policy { keyring: Some(keyring), .. } => Some(ctx.keyring(keyring)?),
         _ => None,
     };
@@ -134,6 +135,34 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 }
             });
         }
+        TenantCmd::AcceptRestore { tenant, yes, .. } => {
+            let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
+            let gap = lockbox::customer::restore_gap(&vault, ring, &tenant)?;
+            // The vault is not held while the customer reads and answers.
+            drop(vault);
+            show_gap(&tenant, &gap);
+            confirm_by_name(&tenant, yes, "accept this restored vault")?;
+            let vault = ctx.open_for(ring)?;
+            let done = lockbox::customer::accept_restore(&vault, ring, &tenant)?;
+            if done != gap {
+                eprintln!(
+                    "lockbox: the vault changed while you read; the acceptance above covers it as it is now"
+                );
+            }
+            let rotated: Vec<String> = done.rotations.iter().map(|(l, _, e)| format!("{l}@{e}")).collect();
+            ctx.emit(
+                json!({"tenant": tenant, "restored_seq": done.vault_seq, "keyring_seq": done.keyring_seq,
+                       "manifest_seq": done.keyring_seq + 1, "rotated": rotated}),
+                || {
+                    outln!(
+                        "accepted the restored vault of tenant {tenant}: manifest seq {} signed after seq {}; rotated {}",
+                        done.keyring_seq + 1,
+                        done.vault_seq,
+                        if rotated.is_empty() { "nothing".to_owned() } else { rotated.join(", ") }
+                    )
+                },
+            );
+        }
         TenantCmd::Show { tenant } => {
             let t = vault.tenant(&tenant)?;
             ctx.emit(tenant_json(&t), || {
@@ -207,4 +236,52 @@ pub fn level(ctx: &Ctx, cmd: LevelCmd) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// What a restored vault lost of what the keyring signed, on standard error (before asking).
+fn show_gap(tenant: &str, gap: &lockbox::customer::RestoreGap) {
+    eprintln!("The vault of tenant {tenant} was restored to an older state than this keyring signed:");
+    eprintln!(
+        "  manifests {}..={} signed by this keyring are not in the vault (it holds seq {})",
+        gap.vault_seq + 1,
+        gap.keyring_seq,
+        gap.vault_seq
+    );
+    if gap.lost_entries > 0 {
+        eprintln!("  {} audit entries the last checkpoint covered are not in its log", gap.lost_entries);
+    }
+    let released: Vec<String> = gap.released.iter().map(|(l, e)| format!("{l}@{e}")).collect();
+    eprintln!(
+        "  keys released to engineers: {}",
+        if released.is_empty() { "none".to_owned() } else { released.join(", ") }
+    );
+    for (level, from, to) in &gap.rotations {
+        eprintln!(
+            "  level {level} moves from epoch {from} to {to} (its current key was released or overtaken)"
+        );
+    }
+    eprintln!("  items and grants written after the restored state are gone from the vault");
+}
+
+/// Asks for the tenant's name on a terminal; elsewhere needs `--yes`.
+pub fn confirm_by_name(tenant: &str, yes: bool, what: &str) -> Result<(), Error> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::usage(format!("to {what} without a terminal to ask on, pass --yes")));
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(err, "Type the tenant's name ({tenant}) to {what}: ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::other(format!("cannot read the answer: {e}")))?;
+    if answer.trim() != tenant {
+        return Err(Error::conflict("not confirmed: nothing was changed"));
+    }
+    Ok(())
 }

@@ -56,11 +56,15 @@ pub fn set_monitor(
 }
 
 /// Pins `tenant`'s signing key in the monitor's file, by the fingerprint the customer gave.
+/// With `restart`, the monitor's last checkpoint of the tenant is forgotten: the way on after
+/// the customer accepted a vault restored from an older backup, whose log is shorter than what
+/// the monitor covered (it refuses that log otherwise, as it must refuse a rollback).
 pub fn monitor_trust(
     vault: &Vault,
     monitor: &mut MonitorKey,
     tenant: &str,
     fingerprint: &[u8; 32],
+    restart: bool,
 ) -> Result<(), Error> {
     valid_name("tenant", tenant)?;
     let record = vault.tenant(tenant)?;
@@ -73,6 +77,9 @@ pub fn monitor_trust(
         )));
     }
     monitor.pin(&vault.id(), tenant, record.signer)?;
+    if restart {
+        monitor.set_mark(&vault.id(), tenant, ManifestMark::default());
+    }
     monitor.save()?;
     Ok(())
 }
