@@ -238,11 +238,9 @@ fn prepare(
     };
     let signing = tenant_keys(keyring, tenant)?.signing();
     grant.note = sign_note(signing, &note.origin, note.encode()).encode();
-    // Only the engineer's own digest proves the key: a shown confirmation pins nothing (the
-    // key was pinned already, or it was refused above).
-    if from_engineer {
-        tenant_keys_mut(keyring, tenant)?.pin_engineer(&engineer.name, engineer.public);
-    }
+    // Only the engineer's own digest proves the key: a shown confirmation reaches here only for
+    // an engineer already pinned to this very key (checked above), so this changes nothing then.
+    tenant_keys_mut(keyring, tenant)?.pin_engineer(&engineer.name, engineer.public);
     keyring.save()?;
     let approval =
         Approval { grant, engineer_public: engineer.public, new_epochs, manifest: proposal.note.clone() };
