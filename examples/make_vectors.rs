@@ -252,6 +252,8 @@ fn main() {
 
 /// The signing key of the signed-note vectors (its 32-byte Ed25519 seed).
 const SIGNING_SEED: [u8; 32] = [0x55; 32];
+/// The seed of a second signer (another key, an audit monitor).
+const OTHER_SEED: [u8; 32] = [0x56; 32];
 
 fn sample_manifest() -> lockbox::format::Manifest {
     use lockbox::format::{Manifest, ManifestLevel, origin};
@@ -297,7 +299,7 @@ fn notes(dir: &Path) {
     let manifest = sign_note(&key, &m.origin, m.encode()).encode();
     let g = sample_grant();
     let grant = sign_note(&key, &g.origin, g.encode()).encode();
-    let other = SigningKey::from_seed(&[0x56; 32]);
+    let other = SigningKey::from_seed(&OTHER_SEED);
     let mut cases: Vec<(&str, &str, String, &str)> = vec![
         ("manifest-valid", "a manifest signed by the tenant key", manifest.clone(), "valid"),
         ("grant-valid", "a grant signed by the tenant key", grant.clone(), "valid"),
@@ -412,6 +414,22 @@ fn notes(dir: &Path) {
         std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&v).unwrap() + "\n")
             .unwrap();
     }
+    // The monitor's own checkpoint, checked under the monitor key the manifest names (its
+    // public key is `public`; the manifest naming it is manifest-monitor-valid).
+    let named = lockbox::format::Checkpoint { manifest: Some((m.seq, [0x5a; 32])), ..c.clone() };
+    let v = json!({
+        "name": "checkpoint-monitor-valid",
+        "description": "an audit monitor's checkpoint naming a manifest, checked under the monitor key",
+        "public": hex(&other.public()),
+        "seed": hex(&OTHER_SEED),
+        "note": sign_note(&other, &c.origin, named.encode()).encode(),
+        "expect": "valid",
+    });
+    std::fs::write(
+        dir.join("checkpoint-monitor-valid.json"),
+        serde_json::to_string_pretty(&v).unwrap() + "\n",
+    )
+    .unwrap();
 }
 
 /// Valid objects of every kind, one file each, as fuzz seeds.

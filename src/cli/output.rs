@@ -75,7 +75,7 @@ pub fn tenant_json(t: &TenantRecord) -> Value {
             let epochs: Vec<Value> = l
                 .epochs
                 .iter()
-                .map(|e| json!({"epoch": e.epoch, "fingerprint": hex(&lockbox::crypto::fingerprint(&e.public)), "created": time(e.created)}))
+                .map(|e| json!({"epoch": e.epoch, "public": hex(&e.public), "fingerprint": hex(&lockbox::crypto::fingerprint(&e.public)), "created": time(e.created)}))
                 .collect();
             json!({"name": l.name, "current_epoch": l.epochs.last().map(|e| e.epoch), "epochs": epochs})
         })
@@ -84,6 +84,7 @@ pub fn tenant_json(t: &TenantRecord) -> Value {
         "name": t.name, "created": time(t.created), "levels": levels,
         "max_access_secs": t.max_access_secs, "request_ttl_secs": t.request_ttl_secs,
         "signing_key_fingerprint": hex(&lockbox::crypto::tenant_fingerprint(&t.signer)),
+        "signing_key": hex(&t.signer), "manifest": t.manifest, "checkpoint": t.checkpoint,
     })
 }
 

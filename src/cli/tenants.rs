@@ -165,8 +165,11 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
         }
         TenantCmd::Show { tenant } => {
             let t = vault.tenant(&tenant)?;
-            ctx.emit(tenant_json(&t), || {
+            let mut j = tenant_json(&t);
+            j["vault"] = json!(hex(&vault.id()));
+            ctx.emit(j, || {
                 outln!("tenant      {}", t.name);
+                outln!("vault       {}", hex(&vault.id()));
                 outln!("created     {}", time(t.created));
                 outln!("max access  {}", duration(t.max_access_secs));
                 outln!("request ttl {}", duration(t.request_ttl_secs));

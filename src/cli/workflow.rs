@@ -94,6 +94,7 @@ fn grant_json(g: &GrantRecord, s: GrantStatus, now: u64) -> Value {
         "levels": levels, "created": time(g.created), "expires": time(g.expires), "approved_by": g.approved_by,
         "access_secs": g.expires.saturating_sub(g.created), "remaining_secs": remaining,
         "revoked": g.revoked.as_ref().map(|(at, by)| json!({"at": time(*at), "by": by})), "status": s.name(),
+        "note": g.note, "key_blobs": g.keys.iter().map(|b| hex(b)).collect::<Vec<_>>(),
     })
 }
 
@@ -350,7 +351,7 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
                 .collect();
             let j: Vec<Value> = entries
                 .iter()
-                .map(|e| json!({"seq": e.seq, "time": time(e.time), "actor": e.actor, "action": e.action, "tenant": e.tenant, "subject": e.subject, "detail": e.detail, "prev": hex(&e.prev), "hash": hex(&e.hash)}))
+                .map(|e| json!({"seq": e.seq, "time": time(e.time), "unix_time": e.time, "actor": e.actor, "action": e.action, "tenant": e.tenant, "subject": e.subject, "detail": e.detail, "prev": hex(&e.prev), "chain": e.chain, "chain_prev": hex(&e.chain_prev), "hash": hex(&e.hash)}))
                 .collect();
             ctx.emit(json!(j), || {
                 table(&["SEQ", "TIME", "ACTOR", "ACTION", "TENANT", "SUBJECT", "DETAIL"], &rows);

@@ -154,7 +154,7 @@ impl Manifest {
         let mut levels: Vec<ManifestLevel> = Vec::new();
         while lines.next_is("level") {
             if levels.len() == MAX_MANIFEST_LEVELS {
-                return Err(too_many("manifest levels", MAX_MANIFEST_LEVELS));
+                return Err(too_many("manifest levels", 1, MAX_MANIFEST_LEVELS));
             }
             let f = lines.expect("level", 4)?;
             check_name("level", f[0])?;
@@ -290,7 +290,7 @@ impl GrantNote {
         let mut keys: Vec<(String, u32, [u8; 16])> = Vec::new();
         while lines.next_is("key") {
             if keys.len() == MAX_GRANT_KEYS {
-                return Err(too_many("grant keys", MAX_GRANT_KEYS));
+                return Err(too_many("grant keys", 1, MAX_GRANT_KEYS));
             }
             let f = lines.expect("key", 3)?;
             check_name("level", f[0])?;
@@ -437,7 +437,7 @@ fn released(text: &str) -> Result<Vec<u32>, FormatError> {
     let mut out: Vec<u32> = Vec::new();
     for part in text.split(',') {
         if out.len() == MAX_RELEASED {
-            return Err(too_many("released epochs", MAX_RELEASED));
+            return Err(too_many("released epochs", 0, MAX_RELEASED));
         }
         let e = epoch(part)?;
         if out.last().is_some_and(|p| *p >= e) {
@@ -448,8 +448,9 @@ fn released(text: &str) -> Result<Vec<u32>, FormatError> {
     Ok(out)
 }
 
-fn too_many(field: &'static str, max: usize) -> FormatError {
-    FormatError::OutOfRange { field, value: max as u64 + 1, min: 0, max: max as u64 }
+/// A list longer than `max` (found at its `max + 1`-th element); `min` is its own least count.
+fn too_many(field: &'static str, min: u64, max: usize) -> FormatError {
+    FormatError::OutOfRange { field, value: max as u64 + 1, min, max: max as u64 }
 }
 
 const _: () = assert!(MAX_NAME_LEN < 64);
