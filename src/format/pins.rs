@@ -173,7 +173,7 @@ mod tests {
             place: None,
         };
         let b = PinLine { tenant: "beta".into(), place: Some(b"/srv/v 1%\n".to_vec()), ..a.clone() };
-        assert!(encode_pins(&[b.clone()]).ends_with(" /srv/v%201%25%0A\n"));
+        assert!(encode_pins(std::slice::from_ref(&b)).ends_with(" /srv/v%201%25%0A\n"));
         let text = encode_pins(&[a.clone(), b.clone()]);
         assert_eq!(decode_pins(&text).unwrap(), vec![a.clone(), b.clone()]);
         assert!(decode_pins(&encode_pins(&[b, a.clone()])).is_err());

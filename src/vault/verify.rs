@@ -160,6 +160,9 @@ fn check_orphans(r: &dyn Reads, live: &BTreeSet<[u8; 16]>, report: &mut VerifyRe
     Ok(())
 }
 
+/// An item id, the SHA-256 of its stored header, and the header decoded (none if it does not).
+pub type StoredHeader = (String, [u8; 32], Option<crate::format::Header>);
+
 impl Vault {
     /// SHA-256 of every stored item header of `tenant`, by id, with the header decoded (none
     /// if it does not decode): what the audit log's write entries are compared with, and where
@@ -167,7 +170,7 @@ impl Vault {
     pub fn stored_headers(
         &self,
         tenant: &str,
-    ) -> Result<Vec<(String, [u8; 32], Option<crate::format::Header>)>, Error> {
+    ) -> Result<Vec<StoredHeader>, Error> {
         valid_name("tenant", tenant)?;
         let snapshot = self.store().begin_read()?;
         let mut out = Vec::new();
