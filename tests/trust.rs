@@ -264,6 +264,20 @@ fn the_engineer_reports_a_grant_wrapped_to_another_key_even_when_marked_revoked(
     });
     // Eve's client checks every signed grant under her name against her own key and says so.
     integrity(w.engineer_get("i1"), "was wrapped to key");
+    // Marked expired instead (the record no longer matches the signed grant), or moved to
+    // another engineer's name: the signed note still names eve, and she still sees it.
+    for edit in
+        [(|g: &mut GrantRecord| (g.revoked, g.expires) = (None, g.created)) as fn(&mut GrantRecord), |g| {
+            (g.revoked, g.engineer) = (None, "mallory".into())
+        }]
+    {
+        w.operator(|tx| {
+            let mut g = tx.grant(&grant.id).unwrap().unwrap();
+            edit(&mut g);
+            tx.put_grant(&g).unwrap();
+        });
+        integrity(w.engineer_get("i1"), "was wrapped to key");
+    }
 }
 
 #[test]
@@ -271,13 +285,16 @@ fn a_vault_swapped_for_the_operators_own_is_refused_naming_both_ids() {
     let mut w = World::new();
     w.put("i1", "internal").unwrap();
     let real = w.vault().id();
-    // The operator's own vault, holding its own tenant "acme" under a key it holds.
+    // Another vault holding a tenant "acme" under a key the operator holds (another provider
+    // the writer also works for, say: the writer pinned it there, at its own place).
     let theirs = w.dir.path().join("theirs");
     let fake = Vault::init(&theirs).unwrap();
     let pass = Passphrase::new("pw".into());
     let mut ring = Keyring::create(&w.dir.path().join("theirs.keyring"), &pass, CHEAP).unwrap();
-    lockbox::customer::create_tenant(&fake, &mut ring, "acme", &["internal".to_string()]).unwrap();
+    let other =
+        lockbox::customer::create_tenant(&fake, &mut ring, "acme", &["internal".to_string()]).unwrap();
     let fake_id = fake.id();
+    w.writer_pins.pin(fake.place(), &fake_id, "acme", tenant_fingerprint(&other.signer)).unwrap();
     drop(fake);
     drop(w.vault.take());
     std::fs::copy(theirs.join(DB_FILE), w.db()).unwrap();
@@ -290,8 +307,24 @@ fn a_vault_swapped_for_the_operators_own_is_refused_naming_both_ids() {
         text.contains(&lockbox::format::hex(&real)) && text.contains(&lockbox::format::hex(&fake_id)),
         "{text}"
     );
-    // Pinning again (the customer gives the fingerprint of the vault that is really there) is
-    // the only way on.
+    assert!(w.vault().item("acme", "i2").is_err(), "nothing written to the vault swapped in");
+    // Nor is the writer's path made a link to the other vault's directory: the place is the
+    // path the writer names, not where a link leads.
+    drop(w.vault.take());
+    let real_dir = w.dir.path().join("vault");
+    std::fs::rename(&real_dir, w.dir.path().join("vault.moved")).unwrap();
+    std::os::unix::fs::symlink(&theirs, &real_dir).unwrap();
+    let through_link = Vault::open(&real_dir).unwrap().with_pins(w.writer_pins.clone());
+    let e = through_link
+        .put("acme", "i3", "internal", &mut Cursor::new(b"x"), PutOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    drop(through_link);
+    std::fs::remove_file(&real_dir).unwrap();
+    std::fs::rename(w.dir.path().join("vault.moved"), &real_dir).unwrap();
+    w.reopen();
+    // Pinning again at this place (the writer decides the vault here is the one to use) is the
+    // only way on.
     let fp = tenant_fingerprint(&w.tenant().signer);
     w.writer_pins.pin(w.vault().place(), &fake_id, "acme", fp).unwrap();
     w.put("i2", "internal").unwrap();
@@ -1121,11 +1154,14 @@ fn a_writer_needs_the_monitors_fresh_word_that_the_manifest_is_current() {
     integrity(put(&w.vault().with_pins(unaware.clone()), "withheld"), "the monitor saw manifest seq");
     w.operator(|tx| tx.put_tenant(&approved).unwrap());
     // The monitor's word goes stale after its interval plus the clock skew.
-    let now = w.vault().now();
-    let skew = lockbox::vault::CLOCK_SKEW_SECS;
-    put(&w.writer().acting_as(Caller::at("writer", now + 3600 + skew - 5)), "in-time").unwrap();
+    let signed = {
+        let note = w.vault().monitor_checkpoint("acme").unwrap().unwrap();
+        lockbox::format::Checkpoint::decode(&SignedNote::decode(&note).unwrap().body).unwrap().time
+    };
+    let last = signed + 3600 + lockbox::vault::CLOCK_SKEW_SECS;
+    put(&w.writer().acting_as(Caller::at("writer", last)), "in-time").unwrap();
     integrity(
-        put(&w.writer().acting_as(Caller::at("writer", now + 3600 + skew + 5)), "stale"),
+        put(&w.writer().acting_as(Caller::at("writer", last + 1)), "stale"),
         "old, more than its interval",
     );
     // Withheld or replaced by something that does not verify: refused too.
@@ -1134,6 +1170,50 @@ fn a_writer_needs_the_monitors_fresh_word_that_the_manifest_is_current() {
     for item in ["withheld", "stale", "unverified"] {
         assert!(w.vault().item("acme", item).is_err(), "{item} was not written");
     }
+}
+
+#[test]
+fn a_manifest_hidden_from_the_monitor_is_caught_by_the_customer_and_when_put_back() {
+    let (mut w, mut monitor) = monitored();
+    let before_approval = w.tenant();
+    let (id, digest) = w.request(&["internal"], 3600);
+    w.approve(&id, Some(&digest)).unwrap();
+    let approved = w.tenant();
+    // The operator cuts the approval and its manifest from the log (every hash recomputed)
+    // and shows the manifest before it, keeping them aside.
+    let mut cut = Vec::new();
+    rewrite_log(&mut w, |es| {
+        let approval = es.iter().position(|e| e.action == "request.approve").unwrap();
+        let manifest = es.iter().rposition(|e| e.action == "manifest").unwrap();
+        cut = es.split_off(approval.min(manifest));
+    });
+    assert!(cut.iter().any(|e| e.action == "manifest"), "{cut:?}");
+    w.operator(|tx| tx.put_tenant(&before_approval).unwrap());
+    // The monitor, shown only that, signs on; writers believe the old manifest is current
+    // (the window: until the customer's next keyring command, or the manifest's expiry).
+    let later = w.vault().now() + 900;
+    let at = |v: &Vault, t: u64| v.acting_as(Caller::at("monitor", t));
+    lockbox::customer::monitor_checkpoint(&at(w.vault(), later), &mut monitor, "acme").unwrap();
+    w.writer()
+        .acting_as(Caller::at("writer", later + 1))
+        .put("acme", "exposed", "internal", &mut Cursor::new(b"x"), PutOptions::default())
+        .unwrap();
+    lockbox::customer::monitor_checkpoint(&at(w.vault(), later + 2), &mut monitor, "acme").unwrap();
+    // The customer's next keyring command sees the vault is not at the manifest it signed.
+    let vault = w.vault.clone().unwrap();
+    integrity(
+        lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme"),
+        "older than the one this keyring signed last",
+    );
+    drop(vault);
+    // Put back after the entries the monitor covered, the manifest's own signed issue time
+    // gives it away to the monitor.
+    rewrite_log(&mut w, |es| es.extend(cut));
+    w.operator(|tx| tx.put_tenant(&approved).unwrap());
+    integrity(
+        lockbox::customer::monitor_checkpoint(&at(w.vault(), later + 3), &mut monitor, "acme"),
+        "withheld from the log and put back",
+    );
 }
 
 #[test]
@@ -1150,13 +1230,16 @@ fn without_a_monitor_the_manifest_lifetime_is_the_tenants_policy() {
     // Every manifest signed after keeps it (a refresh, an approval's rotation...).
     lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme").unwrap();
     drop(vault);
-    let now = w.vault().now();
+    let issued = {
+        let note = SignedNote::decode(&w.tenant().manifest).unwrap();
+        Manifest::decode(&note.body).unwrap().issued
+    };
     let put = |at: u64, item: &str| {
         let v = w.writer().acting_as(Caller::at("writer", at));
         v.put("acme", item, "internal", &mut Cursor::new(b"x"), PutOptions::default()).map(|_| ())
     };
-    put(now + 3590, "in-time").unwrap();
-    integrity(put(now + 3601, "late"), "expired");
+    put(issued + 3599, "in-time").unwrap();
+    integrity(put(issued + 3600, "late"), "expired");
 }
 
 impl World {
@@ -1182,10 +1265,16 @@ fn a_restored_vault_is_accepted_only_explicitly_and_no_released_key_is_current_a
     use lockbox::customer::{accept_restore, refresh_manifest, restore_gap};
     let mut w = World::new();
     w.put("old", "internal").unwrap();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::checkpoint(&vault, &mut w.keyring, "acme").unwrap();
+    drop(vault);
     let backup = w.snapshot("backup.redb");
     let (id, digest) = w.request(&["internal"], 3600);
     w.approve(&id, Some(&digest)).unwrap();
     w.put("new", "internal").unwrap();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::add_level(&vault, &mut w.keyring, "acme", "extra").unwrap();
+    drop(vault);
     w.restore(&backup);
     let vault = w.vault.clone().unwrap();
     // Every keyring command refuses, and says how to go on.
@@ -1194,11 +1283,20 @@ fn a_restored_vault_is_accepted_only_explicitly_and_no_released_key_is_current_a
     let gap = restore_gap(&vault, &mut w.keyring, "acme").unwrap();
     assert!(gap.vault_seq < gap.keyring_seq, "{gap:?}");
     assert_eq!(gap.released, vec![("internal".to_string(), 1)]);
-    assert_eq!(gap.rotations, vec![("internal".to_string(), 1, 3)], "past the lost epoch 2 too");
+    assert_eq!(
+        gap.rotations,
+        vec![("extra".to_string(), 0, 2), ("internal".to_string(), 1, 3)],
+        "past the lost epoch 2 too; the level added later comes back past its lost epoch"
+    );
     assert!(gap.lost_entries > 0, "{gap:?}");
-    accept_restore(&vault, &mut w.keyring, "acme").unwrap();
+    assert!(matches!(gap.anchored, lockbox::customer::Anchor::RestoredCheckpoint { .. }), "{gap:?}");
+    // What is signed is what was shown, or nothing.
+    let other = lockbox::customer::RestoreGap { rotations: Vec::new(), ..gap.clone() };
+    assert_eq!(accept_restore(&vault, &mut w.keyring, "acme", &other).unwrap_err().kind, ErrorKind::Conflict);
+    accept_restore(&vault, &mut w.keyring, "acme", &gap).unwrap();
     drop(vault);
     assert_eq!(w.vault().current_epoch("acme", "internal").unwrap(), 3);
+    assert_eq!(w.vault().current_epoch("acme", "extra").unwrap(), 2);
     // The writer, who saw the lost manifests, takes the new one; the released key is not used.
     w.put("after", "internal").unwrap();
     assert_eq!(w.item_header("after").key_epoch, 3);
@@ -1209,6 +1307,31 @@ fn a_restored_vault_is_accepted_only_explicitly_and_no_released_key_is_current_a
     assert!(logged.iter().any(|e| e.action == "tenant.accept-restore"));
     // Nothing more to accept now.
     assert_eq!(restore_gap(&vault, &mut w.keyring, "acme").unwrap_err().kind, ErrorKind::Conflict);
+}
+
+#[test]
+fn a_restored_log_rewritten_under_a_checkpoint_of_the_customers_is_not_accepted() {
+    let mut w = World::new();
+    w.put("old", "internal").unwrap();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::checkpoint(&vault, &mut w.keyring, "acme").unwrap();
+    drop(vault);
+    let backup = w.snapshot("backup.redb");
+    w.put("more", "internal").unwrap();
+    let vault = w.vault.clone().unwrap();
+    lockbox::customer::refresh_manifest(&vault, &mut w.keyring, "acme").unwrap();
+    drop(vault);
+    w.restore(&backup);
+    // The "backup" the operator hands over has its history rewritten, every hash recomputed.
+    rewrite_log(&mut w, |es| {
+        let put = es.iter_mut().find(|e| e.action == "put").unwrap();
+        put.detail = put.detail.replace("size", "sizes");
+    });
+    let vault = w.vault.clone().unwrap();
+    integrity(
+        lockbox::customer::restore_gap(&vault, &mut w.keyring, "acme"),
+        "rewritten before the checkpoint",
+    );
 }
 
 #[test]

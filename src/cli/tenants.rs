@@ -143,12 +143,7 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
             show_gap(&tenant, &gap);
             confirm_by_name(&tenant, yes, "accept this restored vault")?;
             let vault = ctx.open_for(ring)?;
-            let done = lockbox::customer::accept_restore(&vault, ring, &tenant)?;
-            if done != gap {
-                eprintln!(
-                    "lockbox: the vault changed while you read; the acceptance above covers it as it is now"
-                );
-            }
+            let done = lockbox::customer::accept_restore(&vault, ring, &tenant, &gap)?;
             let rotated: Vec<String> = done.rotations.iter().map(|(l, _, e)| format!("{l}@{e}")).collect();
             ctx.emit(
                 json!({"tenant": tenant, "restored_seq": done.vault_seq, "keyring_seq": done.keyring_seq,
@@ -259,9 +254,29 @@ fn show_gap(tenant: &str, gap: &lockbox::customer::RestoreGap) {
         if released.is_empty() { "none".to_owned() } else { released.join(", ") }
     );
     for (level, from, to) in &gap.rotations {
-        eprintln!(
-            "  level {level} moves from epoch {from} to {to} (its current key was released or overtaken)"
-        );
+        match from {
+            0 => eprintln!(
+                "  level {level}, added after that state, comes back at epoch {to} (its items are gone)"
+            ),
+            _ => eprintln!(
+                "  level {level} moves from epoch {from} to {to} (its current key was released or overtaken)"
+            ),
+        }
+    }
+    use lockbox::customer::Anchor;
+    match gap.anchored {
+        Anchor::KeyringCheckpoint(n) => {
+            eprintln!("  its audit log still holds the {n} entries this keyring's last checkpoint covered")
+        }
+        Anchor::RestoredCheckpoint { size, time } => eprintln!(
+            "  its first {size} audit entries are as your checkpoint of {} signed them; the {} after it are vouched for by no signature",
+            super::output::time(time),
+            gap.log.0 - size
+        ),
+        Anchor::Nothing => eprintln!(
+            "  no checkpoint of yours vouches for its audit log ({} entries): accept only a backup you trust",
+            gap.log.0
+        ),
     }
     eprintln!("  items and grants written after the restored state are gone from the vault");
 }

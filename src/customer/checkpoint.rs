@@ -156,6 +156,23 @@ pub(crate) fn check_chain(
         }
         let m = open_manifest(&e.detail, &vault.id(), tenant, signer)
             .map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
+        // A manifest is committed moments after it is signed. One logged after the entries the
+        // last checkpoint covered, but signed (by its own signed `issued`) well before the last
+        // of them was logged, was withheld from the chain while that checkpoint was signed: the
+        // operator hid it (from the monitor, say) and put it back later.
+        if mark.seq > 0
+            && e.chain > mark.seq
+            && m.issued.saturating_add(CLOCK_SKEW_SECS) < entries[mark.seq as usize - 1].time
+        {
+            return Err(broken(format!(
+                "entry {}: manifest {} was signed at {}, before entry {} (logged at {}) which {whose} last checkpoint covered, yet it is logged after it: it was withheld from the log and put back",
+                e.chain,
+                m.seq,
+                crate::format::rfc3339(m.issued),
+                mark.seq,
+                crate::format::rfc3339(entries[mark.seq as usize - 1].time)
+            )));
+        }
         // The sequence number may jump forward only where the customer accepted a restored
         // vault: that manifest still names its predecessor, and only the customer signs.
         if m.seq < expected.0 || m.prev != expected.1 {
@@ -320,13 +337,15 @@ pub fn check_items(
         let released = releases.len() - 1;
         match e.action.as_str() {
             "put" | "put.raw" | "import" => {
-                if let Some(m) = field(&e.detail, "; manifest ")
-                    && Some(m) != last_manifest
-                {
+                // Every write names the manifest it wrote under (a log from before manifests
+                // has none logged before its writes either).
+                let named = field(&e.detail, "; manifest ");
+                if named != last_manifest {
+                    let what = named
+                        .map_or("no manifest".to_owned(), |m| format!("manifest {}", crate::format::hex(&m)));
                     problems.push(format!(
-                        "tenant {tenant:?}: audit entry {} names manifest {}, not the last one logged before it: the entry was moved across a manifest",
-                        e.chain,
-                        crate::format::hex(&m)
+                        "tenant {tenant:?}: audit entry {} names {what}, not the last one logged before it: the entry was moved across a manifest or rewritten",
+                        e.chain
                     ));
                 }
                 if e.action == "import" {

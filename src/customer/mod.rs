@@ -30,7 +30,7 @@ pub use checkpoint::{
 };
 pub use monitor::{MonitorRun, monitor_checkpoint, monitor_trust, set_monitor};
 pub use reencrypt::reencrypt_level;
-pub use restore::{RestoreGap, accept_restore, restore_gap};
+pub use restore::{Anchor, RestoreGap, accept_restore, restore_gap};
 pub use resync::{Resync, check_keyring, resync};
 pub use rotate::{PreparedRotation, prepare_rotation, rotate_level, rotate_level_with_progress};
 pub use sync::Synced;

@@ -25,8 +25,30 @@ pub struct RestoreGap {
     pub lost_entries: u64,
     /// Every (level, epoch) whose key this keyring released to an engineer.
     pub released: Vec<(String, u32)>,
-    /// (level, current epoch in the restored vault, the epoch it moves to).
+    /// (level, current epoch in the restored vault, the epoch it moves to). A level the keyring
+    /// added after the restored state comes back from epoch 0 (the vault no longer has it).
     pub rotations: Vec<(String, u32, u32)>,
+    /// The restored log as checked: (entries, head).
+    pub log: (u64, [u8; 32]),
+    /// What vouches for the restored log.
+    pub anchored: Anchor,
+}
+
+/// What vouches for a restored audit log, checked: a checkpoint signed by the tenant key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// It holds the first `0` entries exactly as this keyring's last checkpoint covered them.
+    KeyringCheckpoint(u64),
+    /// Shorter than that: its first `size` entries are as the customer's checkpoint the restored
+    /// vault kept (signed at `time`) covered them; the rest is vouched for by nothing.
+    RestoredCheckpoint {
+        /// Entries covered.
+        size: u64,
+        /// When the customer signed it.
+        time: u64,
+    },
+    /// Nothing: no checkpoint of the customer's covers any of it.
+    Nothing,
 }
 
 /// What accepting `tenant`'s restored state would do, checked as far as it can be without
@@ -53,7 +75,21 @@ pub fn restore_gap(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result
         )));
     }
     let entries = vault.audit_entries(Some(tenant))?;
-    let chain = check_chain(vault, tenant, &entries, &signer, ManifestMark::default(), "the restored")?;
+    // The keyring's last checkpoint, if the restored log reaches it, must still be in it; if it
+    // does not, a checkpoint of the customer's that the restored vault kept anchors what it can.
+    let mark = keys.checkpoint;
+    let (anchor, anchored) = if mark.seq > 0 && mark.seq <= entries.len() as u64 {
+        (mark, Anchor::KeyringCheckpoint(mark.seq))
+    } else {
+        match customer_checkpoint(vault, tenant, &record.checkpoint, &signer) {
+            Some(c) if c.size > 0 && c.size <= entries.len() as u64 => (
+                ManifestMark { seq: c.size, hash: c.head },
+                Anchor::RestoredCheckpoint { size: c.size, time: c.time },
+            ),
+            _ => (ManifestMark::default(), Anchor::Nothing),
+        }
+    };
+    let chain = check_chain(vault, tenant, &entries, &signer, anchor, "the customer's")?;
     if chain.last.as_ref().map(|(_, h)| *h) != Some(manifest_hash(&record.manifest)) {
         return Err(Error::integrity(format!(
             "the vault's current manifest of tenant {tenant:?} is not the last one in its audit log; nothing was signed"
@@ -66,6 +102,22 @@ pub fn restore_gap(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result
         .collect();
     released.sort();
     let mut rotations = Vec::new();
+    // Levels the keyring added after the restored state (registered, so committed once).
+    let mut lost: Vec<(String, u32)> = Vec::new();
+    for (l, e, s, _) in keys.keys() {
+        if s != KeyState::Pending && current.level(l).is_none() {
+            match lost.iter_mut().find(|(n, _)| n == l) {
+                Some((_, newest)) => *newest = (*newest).max(e),
+                None => lost.push((l.to_owned(), e)),
+            }
+        }
+    }
+    for (level, newest) in lost {
+        let next = newest
+            .checked_add(1)
+            .ok_or_else(|| Error::conflict(format!("level {level:?} has run out of epochs")))?;
+        rotations.push((level, 0, next));
+    }
     for level in &current.levels {
         let newest = keys.keys().filter(|(l, _, _, _)| *l == level.name).map(|(_, e, _, _)| e).max();
         let newest = newest.unwrap_or(level.epoch).max(level.epoch);
@@ -83,13 +135,38 @@ pub fn restore_gap(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result
         lost_entries: keys.checkpoint.seq.saturating_sub(chain.size),
         released,
         rotations,
+        log: (chain.size, chain.head),
+        anchored,
     })
 }
 
-/// Accepts `tenant`'s restored state (see the module): new keys for the rotated levels saved
-/// first, then the manifest signed and committed, then a checkpoint of the restored log.
-pub fn accept_restore(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<RestoreGap, Error> {
+/// The customer's checkpoint the restored tenant record holds, if it verifies under the key.
+fn customer_checkpoint(
+    vault: &Vault,
+    tenant: &str,
+    note: &str,
+    signer: &[u8; 32],
+) -> Option<crate::format::Checkpoint> {
+    (!note.is_empty())
+        .then(|| crate::vault::open_checkpoint(note, &vault.id(), tenant, signer).ok())
+        .flatten()
+}
+
+/// Accepts `tenant`'s restored state (see the module) exactly as `shown` to the customer (else
+/// a conflict, nothing signed): new keys for the rotated levels saved first, then the manifest
+/// signed and committed, then a checkpoint of the restored log.
+pub fn accept_restore(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    shown: &RestoreGap,
+) -> Result<RestoreGap, Error> {
     let gap = restore_gap(vault, keyring, tenant)?;
+    if gap != *shown {
+        return Err(Error::conflict(format!(
+            "the vault of tenant {tenant:?} changed since it was shown; nothing was signed: look at it again"
+        )));
+    }
     let record = vault.tenant(tenant)?;
     let signer = tenant_keys(keyring, tenant)?.signing().public();
     let current = open_manifest(&record.manifest, &vault.id(), tenant, &signer)?;
@@ -98,11 +175,19 @@ pub fn accept_restore(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Res
         new.push(new_epoch(keyring, tenant, level, *next)?);
     }
     let keys = tenant_keys(keyring, tenant)?;
+    let back = new.iter().filter(|n| current.level(&n.level).is_none()).map(|n| ManifestLevel {
+        name: n.level.clone(),
+        epoch: n.epoch,
+        public: n.public,
+        released: Vec::new(),
+    });
     let levels: Vec<ManifestLevel> = current
         .levels
         .iter()
+        .cloned()
+        .chain(back)
         .map(|l| {
-            let mut l = l.clone();
+            let mut l = l;
             if let Some(n) = new.iter().find(|n: &&NewEpoch| n.level == l.name) {
                 (l.epoch, l.public) = (n.epoch, n.public);
             }
@@ -129,9 +214,9 @@ pub fn accept_restore(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Res
     vault.commit_restore_acceptance(tenant, &new, &proposal.note)?;
     let keys = tenant_keys_mut(keyring, tenant)?;
     adopt(keys, &proposal.manifest, manifest_hash(&proposal.note));
-    // The log the last checkpoint covered is gone with the restore: checkpoints start again
-    // from the restored log, which was checked above.
-    keys.checkpoint = ManifestMark::default();
+    // The log the last checkpoint covered is gone with the restore: checkpoints go on from
+    // the restored log as it was checked above (never from nothing).
+    keys.checkpoint = ManifestMark { seq: gap.log.0, hash: gap.log.1 };
     keyring.save()?;
     checkpoint(vault, keyring, tenant)?;
     Ok(gap)

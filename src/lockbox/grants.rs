@@ -115,20 +115,30 @@ impl Vault {
                 identity.engineer
             )));
         }
-        let grants: Vec<GrantRecord> = snapshot
-            .grants()?
-            .into_iter()
-            .filter(|g| g.tenant == tenant && g.engineer == identity.engineer)
+        let all = snapshot.grants()?;
+        // Under the engineer's name by the record, or by the signed note: an operator who
+        // renames the engineer on a grant signed to a swapped key does not hide it.
+        let by_note = |g: &GrantRecord| {
+            SignedNote::decode(&g.note)
+                .ok()
+                .and_then(|n| GrantNote::decode(&n.body).ok())
+                .is_some_and(|n| n.origin == origin(&self.id(), tenant) && n.engineer == identity.engineer)
+        };
+        let to_check: Vec<&GrantRecord> = all
+            .iter()
+            .filter(|g| (g.tenant == tenant && g.engineer == identity.engineer) || by_note(g))
             .collect();
+        let grants: Vec<GrantRecord> =
+            all.iter().filter(|g| g.tenant == tenant && g.engineer == identity.engineer).cloned().collect();
         let time = self.now();
         // Every grant under this name is checked, whatever its revoked and expiry fields say
         // (the operator writes those): a grant the customer signed to another key is reported
         // even when the record calls it revoked or expired. One that does not verify cannot
         // be used, so only an active one stops the read (an inactive one may be from before
         // the tenant was deleted and created again, under its old key).
-        if !grants.is_empty() {
+        if !to_check.is_empty() {
             let record = snapshot.tenant(tenant)?.ok_or_else(|| crate::vault::no_tenant(tenant))?;
-            for g in &grants {
+            for g in to_check {
                 match self.check_grant_note(g, &record, identity) {
                     Ok(()) => {}
                     Err(GrantProblem::OtherKey(e)) => return Err(e),

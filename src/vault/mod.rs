@@ -108,14 +108,16 @@ impl Vault {
 
     fn on(store: Arc<dyn Store>, dir: &Path) -> Result<Vault, Error> {
         let id = store.begin_read()?.vault_id()?;
-        // Where this vault was found, for the trust store: the directory as the file system
-        // resolves it, so two spellings of one path are one place.
+        // Where this vault was found, for the trust store: the path the caller named, made
+        // absolute but with symbolic links left unresolved. Resolving them would let whoever
+        // controls a link in the path point it at another vault the caller also pinned, and
+        // the place would then follow the link to where that vault is bound.
         let place: Arc<[u8]> = if dir.as_os_str().is_empty() {
             Arc::from(&b"memory"[..])
         } else {
             use std::os::unix::ffi::OsStrExt;
-            let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
-            Arc::from(canonical.as_os_str().as_bytes())
+            let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+            Arc::from(absolute.as_os_str().as_bytes())
         };
         Ok(Vault {
             store,
@@ -134,8 +136,8 @@ impl Vault {
         self.id
     }
 
-    /// Where this vault was found (its directory's canonical path; `memory` for a vault in
-    /// memory): what the trust store binds its pins to.
+    /// Where this vault was found (its directory's absolute path, links unresolved; `memory`
+    /// for a vault in memory): what the trust store binds its pins to.
     pub fn place(&self) -> &[u8] {
         &self.place
     }

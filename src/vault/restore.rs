@@ -6,6 +6,7 @@
 
 use super::tenants::{epoch_record, no_tenant};
 use super::{Error, NewEpoch, Vault, valid_name};
+use crate::store::records::LevelRecord;
 
 impl Vault {
     /// Commits `manifest`, the customer's acceptance of this vault's state of `tenant`: it must
@@ -25,6 +26,15 @@ impl Vault {
         let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
         let mut after = before.clone();
         for n in new {
+            // A level the customer added after the restored state comes back.
+            if !after.levels.iter().any(|l| l.name == n.level) {
+                if after.levels.len() >= super::MAX_LEVELS {
+                    return Err(Error::conflict(format!(
+                        "tenant {tenant:?} has the most levels it may have"
+                    )));
+                }
+                after.levels.push(LevelRecord { name: n.level.clone(), created: time, epochs: Vec::new() });
+            }
             let level =
                 after.levels.iter_mut().find(|l| l.name == n.level).ok_or_else(|| {
                     Error::not_found(format!("tenant {tenant:?} has no level {:?}", n.level))
