@@ -82,7 +82,7 @@ fuzz_target!(|data: &[u8]| {
     // The writer's pins as the creating machine left them (a copy: an input sees newer manifests).
     let pins = Pins::in_memory();
     pins.pin(vault.place(), &vault.id(), "acme", start.pin.fingerprint).unwrap();
-    pins.saw(&vault.id(), "acme", start.pin.seen, start.pin.seen_hash).unwrap();
+    pins.saw(vault.place(), &vault.id(), "acme", start.pin.seen, start.pin.seen_hash).unwrap();
     let mut vault = vault.with_pins(Arc::new(pins));
     vault.set_actor("alice");
     let mut keyring = start.keyring.in_memory_copy().unwrap();
