@@ -72,10 +72,13 @@ fn deleting_a_tenant_needs_its_keyring_erases_its_items_and_keeps_its_history() 
     let (env, grant, pending) = setup();
     let before = env.ok(&["--json", "tenant", "show", "acme"], b"");
     // Another tenant's keyring cannot delete it.
-    assert_eq!(env.code(&["tenant", "delete", "acme", "--keyring", &env.path("globex.k")]), Some(4));
+    // Off a terminal, deleting needs --yes (on one, the tenant's name typed back).
+    let e = env.fails(&["tenant", "delete", "acme", "--keyring", &env.path("acme.k")], 2);
+    assert!(e.contains("--yes"), "{e}");
+    assert_eq!(env.code(&["tenant", "delete", "acme", "--yes", "--keyring", &env.path("globex.k")]), Some(4));
     assert_eq!(env.ok(&["get", "acme", "doc", "--keyring", &env.path("acme.k")], b""), "data");
 
-    let out = env.ok(&["--json", "tenant", "delete", "acme", "--keyring", &env.path("acme.k")], b"");
+    let out = env.ok(&["--json", "tenant", "delete", "acme", "--yes", "--keyring", &env.path("acme.k")], b"");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["items_erased"], 2);
     assert_eq!(v["grants_revoked"], serde_json::json!([grant]));

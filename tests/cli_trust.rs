@@ -64,12 +64,19 @@ fn a_writer_on_another_machine_pins_the_tenant_before_writing() {
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("not pinned") && stderr.contains("lockbox tenant trust acme"), "{stderr}");
     env.fails(&["--trust", &writer, "tenant", "trust", "acme", "xyz"], 2);
-    env.ok(&["--trust", &writer, "tenant", "trust", "acme", &"ab".repeat(32)], b"");
+    // A fingerprint that is not what the vault shows is refused, unless the writer insists.
+    let e = env.fails(&["--trust", &writer, "tenant", "trust", "acme", &"ab".repeat(32)], 5);
+    assert!(e.contains("--replace") && e.contains(&fp), "{e}");
+    env.ok(&["--trust", &writer, "tenant", "trust", "acme", &"ab".repeat(32), "--replace"], b"");
     let out = put(&writer, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("not the pinned"), "{stderr}");
-    env.ok(&["--trust", &writer, "tenant", "trust", "acme", &fp], b"");
+    // Replacing a pin needs --replace, and asks (--yes off a terminal).
+    let e = env.fails(&["--trust", &writer, "tenant", "trust", "acme", &fp], 6);
+    assert!(e.contains("--replace"), "{e}");
+    env.fails(&["--trust", &writer, "tenant", "trust", "acme", &fp, "--replace"], 2);
+    env.ok(&["--trust", &writer, "tenant", "trust", "acme", &fp, "--replace", "--yes"], b"");
     assert!(put(&writer, &[]).status.success());
     let text = std::fs::read_to_string(&writer).unwrap();
     assert!(text.contains(&fp) && text.contains(" acme "), "{text}");

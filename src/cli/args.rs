@@ -74,7 +74,7 @@ pub enum Command {
         /// Tenant
         tenant: String,
         /// Classification level of every imported item
-        #[arg(long)]
+        #[arg(short, long)]
         level: String,
         /// Directory to import
         dir: PathBuf,
@@ -89,10 +89,10 @@ pub enum Command {
         /// Directory to write (created if needed)
         dir: PathBuf,
         /// The customer's keyring file
-        #[arg(long, value_name = "FILE", conflicts_with = "identity")]
+        #[arg(short, long, value_name = "FILE", conflicts_with = "identity")]
         keyring: Option<PathBuf>,
         /// An engineer's identity file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         identity: Option<PathBuf>,
         #[command(flatten)]
         pass: PassArgs,
@@ -106,14 +106,15 @@ pub enum Command {
         #[arg(long)]
         tenant: Option<String>,
         /// Also decrypt every item this keyring can open
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: Option<PathBuf>,
         #[command(flatten)]
         pass: PassArgs,
     },
     /// Write a consistent, self-checking snapshot of the vault to FILE (still encrypted)
     Backup {
-        /// The backup file to write (atomically), or a FIFO or device to stream it to
+        /// The backup file to write (atomically), a FIFO or device to stream it to, or - for
+        /// standard output
         file: PathBuf,
         /// Overwrite FILE if it exists (else refused, exit 6)
         #[arg(long)]
@@ -121,7 +122,7 @@ pub enum Command {
     },
     /// Rebuild a vault from a backup into --vault DIR (which must not hold a vault yet)
     Restore {
-        /// The backup file
+        /// The backup file, or - for standard input
         file: PathBuf,
     },
     /// Show the whole story on a temporary vault, narrated
@@ -143,7 +144,7 @@ pub enum EngineerCmd {
         /// Engineer name: [a-z0-9][a-z0-9-]{0,62}
         name: String,
         /// The identity file to create
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         identity: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -166,7 +167,7 @@ pub enum EngineerCmd {
         #[arg(long)]
         tenant: String,
         /// The customer's keyring file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -183,7 +184,7 @@ pub enum RequestCmd {
         #[arg(long)]
         tenant: String,
         /// The requesting engineer's identity file (the digest binds its key)
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         identity: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -230,7 +231,7 @@ pub enum RequestCmd {
         #[arg(long, value_parser = parse_duration, value_name = "DUR")]
         duration: Option<u64>,
         /// The customer's keyring file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -291,7 +292,7 @@ pub enum AuditCmd {
         #[arg(long, value_name = "HASH")]
         expect_head: Option<String>,
         /// The customer's keyring: its tenants' chains are checked against its checkpoints
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: Option<PathBuf>,
         #[command(flatten)]
         pass: PassArgs,
@@ -302,7 +303,7 @@ pub enum AuditCmd {
         /// Tenant
         tenant: String,
         /// The tenant's keyring file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -376,7 +377,7 @@ pub enum TenantCmd {
         #[arg(long, value_delimiter = ',', required = true)]
         levels: Vec<String>,
         /// The customer's keyring file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -389,10 +390,13 @@ pub enum TenantCmd {
         /// Tenant name
         tenant: String,
         /// The tenant's keyring file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
+        /// Do not ask for the tenant's name (needed when standard input is not a terminal)
+        #[arg(long)]
+        yes: bool,
     },
     /// Show a tenant's levels, epochs, policy and signing key fingerprint
     Show {
@@ -406,13 +410,20 @@ pub enum TenantCmd {
         tenant: String,
         /// The tenant key fingerprint (64 hex digits; `tenant show` on the customer's side)
         fingerprint: String,
+        /// Pin it even though the vault shows another key, or in place of another pin (asks
+        /// on a terminal)
+        #[arg(long)]
+        replace: bool,
+        /// With --replace, do not ask
+        #[arg(long, requires = "replace")]
+        yes: bool,
     },
     /// Sign the tenant's manifest again with a new expiry (writers refuse an expired one)
     Refresh {
         /// Tenant name
         tenant: String,
         /// The tenant's keyring file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -423,7 +434,7 @@ pub enum TenantCmd {
         /// Tenant name
         tenant: String,
         /// The tenant's keyring file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -435,7 +446,7 @@ pub enum TenantCmd {
         /// Tenant name
         tenant: String,
         /// The tenant's keyring file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -449,7 +460,7 @@ pub enum TenantCmd {
         /// Tenant name
         tenant: String,
         /// The tenant's keyring file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -469,7 +480,7 @@ pub enum TenantCmd {
         /// Tenant name
         tenant: String,
         /// The customer's keyring file (to change the policy)
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: Option<PathBuf>,
         #[command(flatten)]
         pass: PassArgs,
@@ -496,7 +507,7 @@ pub enum LevelCmd {
         /// New level name
         level: String,
         /// The customer's keyring file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -508,7 +519,7 @@ pub enum LevelCmd {
         /// Level name
         level: String,
         /// The customer's keyring file
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         keyring: PathBuf,
         #[command(flatten)]
         pass: PassArgs,
@@ -537,10 +548,10 @@ pub struct PutArgs {
     #[command(flatten)]
     pub item: ItemRef,
     /// Classification level (required unless --raw)
-    #[arg(long)]
+    #[arg(short, long)]
     pub level: Option<String>,
-    /// Read the content from PATH instead of standard input
-    #[arg(long, value_name = "PATH")]
+    /// Read the content from PATH instead of standard input (- is standard input)
+    #[arg(short, long, value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// Overwrite an existing item
     #[arg(long)]
@@ -561,15 +572,16 @@ pub struct GetArgs {
     #[command(flatten)]
     pub item: ItemRef,
     /// The customer's keyring file
-    #[arg(long, value_name = "FILE", conflicts_with = "identity")]
+    #[arg(short, long, value_name = "FILE", conflicts_with = "identity")]
     pub keyring: Option<PathBuf>,
     /// An engineer's identity file: reads only what an active grant releases
-    #[arg(long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
     #[command(flatten)]
     pub pass: PassArgs,
-    /// Write to PATH (atomically) instead of standard output
-    #[arg(long, value_name = "PATH")]
+    /// Write to PATH (atomically) instead of standard output; - is standard output, written even
+    /// when it is a terminal and the item is binary (refused otherwise)
+    #[arg(short, long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Print the portable envelope (still encrypted); needs no key
     #[arg(long, conflicts_with_all = ["keyring", "identity"])]
@@ -585,7 +597,7 @@ pub struct ListArgs {
     /// Tenant name
     pub tenant: String,
     /// Only items of this level
-    #[arg(long)]
+    #[arg(short, long)]
     pub level: Option<String>,
 }
 

@@ -19,9 +19,9 @@ pub fn import(ctx: &Ctx, tenant: String, level: String, dir: PathBuf, replace: b
     let skipped = report_skips(&r, "entry");
     ctx.emit(json!({"items": r.items, "bytes": r.bytes, "seconds": secs, "skipped": skipped}), || {
         outln!(
-            "imported {} items ({} bytes) into tenant {tenant} at level {level} in {secs:.2}s ({:.0} items/s); {} skipped",
+            "imported {} items ({}) into tenant {tenant} at level {level} in {secs:.2}s ({:.0} items/s); {} skipped",
             r.items,
-            r.bytes,
+            lockbox::format::size(r.bytes),
             r.items as f64 / secs.max(1e-9),
             r.skipped.len()
         )
@@ -49,9 +49,9 @@ pub fn export(
     let skipped = report_skips(&r, "item");
     ctx.emit(json!({"items": r.items, "bytes": r.bytes, "seconds": secs, "skipped": skipped}), || {
         outln!(
-            "exported {} items ({} bytes) to {} in {secs:.2}s ({:.0} items/s); {} skipped",
+            "exported {} items ({}) to {} in {secs:.2}s ({:.0} items/s); {} skipped",
             r.items,
-            r.bytes,
+            lockbox::format::size(r.bytes),
             dir.display(),
             r.items as f64 / secs.max(1e-9),
             r.skipped.len()

@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use lockbox::atomic::Failed;
-use lockbox::vault::{Error, PutOptions, Vault};
+use lockbox::vault::{Error, ErrorKind, PutOptions, Vault};
 use serde_json::json;
 
 use super::args::{Cli, Command, GetArgs, ItemRef, ListArgs, PutArgs};
@@ -102,6 +102,24 @@ fn verify(ctx: &Ctx, tenant: Option<String>, keyring: Option<PathBuf>) -> Result
 }
 
 fn backup(ctx: &Ctx, file: PathBuf, replace: bool) -> Result<(), Error> {
+    if file == Path::new("-") {
+        // The backup is the output: its summary goes to standard error.
+        if io::IsTerminal::is_terminal(&io::stdout()) {
+            return Err(Error::usage(
+                "a backup is binary and standard output is a terminal: redirect it, or name a FILE",
+            ));
+        }
+        let vault = ctx.open()?;
+        let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+        let b = vault.backup_to(&mut out, "standard output")?;
+        eprintln!(
+            "lockbox: wrote {} records ({}); audit head {}",
+            b.records,
+            lockbox::format::size(b.bytes),
+            hex(&b.audit_head)
+        );
+        return Ok(());
+    }
     let vault = ctx.open()?;
     let mut bar = Progress::new("backing up", Unit::Bytes);
     let b = vault.backup_with_progress(&file, replace, &mut |d, t| bar.show(d, t));
@@ -111,9 +129,9 @@ fn backup(ctx: &Ctx, file: PathBuf, replace: bool) -> Result<(), Error> {
         json!({"file": file, "records": b.records, "bytes": b.bytes, "audit_head": hex(&b.audit_head)}),
         || {
             outln!(
-                "wrote {} records ({} bytes) to {}; audit head {}",
+                "wrote {} records ({}) to {}; audit head {}",
                 b.records,
-                b.bytes,
+                lockbox::format::size(b.bytes),
                 file.display(),
                 hex(&b.audit_head)
             )
@@ -125,7 +143,11 @@ fn backup(ctx: &Ctx, file: PathBuf, replace: bool) -> Result<(), Error> {
 fn restore(ctx: &Ctx, file: PathBuf) -> Result<(), Error> {
     let dir = vault_dir(ctx.vault_dir.clone())?;
     let mut bar = Progress::new("restoring", Unit::Bytes);
-    let b = Vault::restore_with_progress(&file, &dir, &mut |d, t| bar.show(d, t));
+    let b = if file == Path::new("-") {
+        Vault::restore_stream(io::stdin().lock(), 0, "standard input", &dir, &mut |d, t| bar.show(d, t))
+    } else {
+        Vault::restore_with_progress(&file, &dir, &mut |d, t| bar.show(d, t))
+    };
     bar.clear();
     let b = b?;
     ctx.emit(json!({"vault": dir, "records": b.records, "audit_head": hex(&b.audit_head)}), || {
@@ -143,12 +165,13 @@ fn init(ctx: &Ctx) -> Result<(), Error> {
 
 fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
     let vault = ctx.open()?;
-    let mut input: Box<dyn Read> = match &args.file {
+    let from_stdin = args.file.as_deref().is_none_or(|f| f == Path::new("-"));
+    let mut input: Box<dyn Read> = match args.file.as_ref().filter(|_| !from_stdin) {
         Some(path) if path.is_dir() => {
             return Err(Error::usage(format!("{} is a directory, not a file", path.display())));
         }
         Some(path) => Box::new(File::open(path).map_err(|e| open_error(path, e))?),
-        None => {
+        _ => {
             if io::IsTerminal::is_terminal(&io::stdin()) {
                 eprintln!(
                     "lockbox: reading the item from the terminal; end it with Ctrl-D (or pass --file PATH)"
@@ -173,7 +196,11 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
     json["previous_level"] = json!(moved);
     ctx.emit(json, || {
         let level = info.level.as_deref().unwrap_or("?");
-        outln!("stored {item} in tenant {tenant} (level {level}, epoch {}, {} bytes)", info.epoch, info.size);
+        outln!(
+            "stored {item} in tenant {tenant} (level {level}, epoch {}, {})",
+            info.epoch,
+            lockbox::format::size(info.size)
+        );
         if let Some(was) = &moved {
             outln!("note: {item} was at level {was}; the replacement is at level {level}");
         }
@@ -183,19 +210,65 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
 
 fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
     let (tenant, item) = (&args.item.tenant, &args.item.item);
-    let out = args.out.as_deref();
+    // `--out -` is standard output, asked for by name: binary is then written even to a terminal.
+    let named_stdout = args.out.as_deref() == Some(Path::new("-"));
+    let out = args.out.as_deref().filter(|_| !named_stdout);
+    let guard = out.is_none() && !named_stdout && io::IsTerminal::is_terminal(&io::stdout());
     let key = Key::load(ctx, args.keyring.as_deref(), args.identity.as_deref())?;
-    match (key, args.raw) {
-        (Some(mut key), false) => {
-            let vault = ctx.open()?;
-            let keys = key.level_keys(&vault, tenant)?;
-            write_output(out, args.replace, |w| vault.get(tenant, item, keys.as_ref(), w))
+    let vault = match (&key, args.raw) {
+        (Some(_), false) | (None, true) => ctx.open()?,
+        _ => return Err(Error::usage("get needs --keyring FILE, --identity FILE, or --raw")),
+    };
+    let refused = std::cell::Cell::new(false);
+    write_output(out, args.replace, |w| {
+        let mut text_only = TextOnly { inner: w, checked: !guard, refused: &refused };
+        let w: &mut dyn Write = &mut text_only;
+        match key {
+            Some(mut key) => {
+                let keys = key.level_keys(&vault, tenant)?;
+                vault.get(tenant, item, keys.as_ref(), w)
+            }
+            None => vault.get_raw(tenant, item, w),
         }
-        (None, true) => {
-            let vault = ctx.open()?;
-            write_output(out, args.replace, |w| vault.get_raw(tenant, item, w))
+        .map_err(|e| match refused.get() {
+            true => Error::usage(format!(
+                "item {item:?} is binary and standard output is a terminal: pass --out FILE, or --out - to write it here anyway"
+            )),
+            false => e,
+        })
+    })
+}
+
+/// Standard output on a terminal: the first bytes written must look like text (valid UTF-8, no
+/// NUL or other control characters than tab, newline, carriage return and escape), or nothing is
+/// written. Binary garbles a terminal, and age refuses it too.
+struct TextOnly<'w> {
+    inner: &'w mut dyn Write,
+    checked: bool,
+    refused: &'w std::cell::Cell<bool>,
+}
+
+impl Write for TextOnly<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.checked && !buf.is_empty() {
+            let head = &buf[..buf.len().min(8192)];
+            // A character cut at the end of the sample is not a sign of binary.
+            let utf8 = std::str::from_utf8(head).map_or_else(|e| e.error_len().is_none(), |_| true);
+            let control = head.iter().any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x1b));
+            if !utf8 || control {
+                self.refused.set(true);
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "binary output refused on a terminal",
+                ));
+            }
+            self.checked = true;
         }
-        _ => Err(Error::usage("get needs --keyring FILE, --identity FILE, or --raw")),
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -213,9 +286,18 @@ pub fn write_output<T>(
         f(&mut out)?;
         return out.flush().map_err(Error::output);
     };
+    let cut_short = |path: &Path| {
+        Error::other(format!(
+            "the output to {} was cut short: its reader closed the pipe before the end",
+            path.display()
+        ))
+    };
     match lockbox::atomic::write_output(path, replace, |w| f(w).map(drop)) {
         Ok(()) => Ok(()),
+        // A named output that could not take everything is a failure, never a quiet success.
+        Err(Failed::Fill(e)) if e.kind == ErrorKind::BrokenPipe => Err(cut_short(path)),
         Err(Failed::Fill(e)) => Err(e),
+        Err(Failed::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => Err(cut_short(path)),
         Err(Failed::Io(e)) => Err(output_error(path, e)),
     }
 }
@@ -242,7 +324,7 @@ fn list(ctx: &Ctx, args: ListArgs) -> Result<(), Error> {
                 i.item.escape_debug().to_string(),
                 level,
                 i.key_epoch.to_string(),
-                i.size.to_string(),
+                lockbox::format::size(i.size),
                 time(i.created),
             ]
         })

@@ -171,9 +171,25 @@ fn check_actor(actor: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The actor when --actor is not given: LOCKBOX_ACTOR, else the login name, else "unknown".
+/// The actor when --actor is not given: LOCKBOX_ACTOR, else $USER, else the login name of this
+/// process's user (from the password database), else `uid N`. An empty variable counts as unset.
 fn default_actor() -> String {
-    std::env::var("LOCKBOX_ACTOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".to_owned())
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    set("LOCKBOX_ACTOR").or_else(|| set("USER")).unwrap_or_else(login_name)
+}
+
+/// The name `/etc/passwd` gives this process's user, or `uid N`.
+fn login_name() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else { return "unknown".into() };
+    let named = std::fs::read_to_string("/etc/passwd").ok().and_then(|text| {
+        text.lines().find_map(|line| {
+            let mut f = line.split(':');
+            let name = f.next()?;
+            (f.nth(1)? == uid.to_string() && !name.is_empty()).then(|| name.to_owned())
+        })
+    });
+    named.unwrap_or_else(|| format!("uid {uid}"))
 }
 
 /// A key file just opened (or not): its Argon2 work area is freed by now, and goes back to the

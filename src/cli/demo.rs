@@ -55,7 +55,7 @@ fn create_and_fill(vault: &Vault, keyring: &mut Keyring) -> Result<(), Error> {
     outln!("   wrapped to its level's public key; content is AES-256-GCM in chunks of just under 64 KiB.");
     for (id, level, text) in items {
         let info = vault.put("acme", id, level, &mut Cursor::new(text), PutOptions::default())?;
-        outln!("   put {id:<22} level {level:<13} {} bytes", info.size);
+        outln!("   put {id:<22} level {level:<13} {}", lockbox::format::size(info.size));
     }
     Ok(())
 }

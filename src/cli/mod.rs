@@ -30,10 +30,7 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) if std::env::args_os().any(|a| a == "--json") => {
-            let message = e.kind().to_string();
-            let detail = e.render().to_string();
-            let detail = detail.lines().next().unwrap_or("").trim_start_matches("error: ");
-            report(&Error::usage(if detail.is_empty() { message } else { detail.to_owned() }), true);
+            report(&Error::usage(usage_message(&e)), true);
             return ExitCode::from(2);
         }
         Err(e) => {
@@ -69,6 +66,21 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit_code(e.kind))
         }
     }
+}
+
+/// A usage error whole, on one line: clap's message and everything it lists before the usage
+/// line and the hint (`the following required arguments were not provided: --level <LEVEL>`).
+fn usage_message(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect();
+    let joined = parts.join(" ");
+    let message = joined.strip_prefix("error: ").unwrap_or(&joined);
+    if message.is_empty() { e.kind().to_string() } else { message.to_owned() }
 }
 
 fn report(e: &Error, json: bool) {

@@ -9,6 +9,10 @@ use super::output::{duration, hex, outln, parse_hex, table, tenant_json, time};
 use super::progress::{Progress, Unit};
 
 pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
+    // Erasing a tenant is asked about before anything else (the vault is not held meanwhile).
+    if let TenantCmd::Delete { tenant, yes, .. } = &cmd {
+        confirm_by_name(tenant, *yes, "delete it and erase every item it holds")?;
+    }
     // The subcommands with a key ask for its passphrase before the vault is opened.
     let mut ring = match &cmd {
         TenantCmd::Create { keyring, .. } => Some(ctx.keyring_or_new(keyring)?),
@@ -90,10 +94,33 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 outln!("tenant {}: grants last at most {}; requests wait at most {}; manifests are valid for {}", t.name, duration(t.max_access_secs), duration(t.request_ttl_secs), lifetime.map_or("?".into(), duration))
             });
         }
-        TenantCmd::Trust { tenant, fingerprint } => {
+        TenantCmd::Trust { tenant, fingerprint, replace, yes } => {
             let fp = parse_hex::<32>("fingerprint", &fingerprint)?;
-            vault.trust_tenant(&tenant, fp)?;
             let shown = vault.tenant(&tenant).ok().map(|t| lockbox::crypto::tenant_fingerprint(&t.signer));
+            if shown.is_some_and(|s| s != fp) && !replace {
+                return Err(Error::integrity(format!(
+                    "the vault shows tenant {tenant} with signing key {}, not {}: check the fingerprint with the customer (pin it anyway with --replace)",
+                    hex(&shown.unwrap_or_default()),
+                    hex(&fp)
+                )));
+            }
+            let pinned = vault.pins().lookup(vault.place(), &vault.id(), &tenant).ok().flatten();
+            if let Some(p) = pinned.filter(|p| p.fingerprint != fp) {
+                if !replace {
+                    return Err(Error::conflict(format!(
+                        "tenant {tenant} is pinned on this machine to signing key {}: replacing a pin needs --replace",
+                        hex(&p.fingerprint)
+                    )));
+                }
+                drop(vault);
+                confirm_by_name(
+                    &tenant,
+                    yes,
+                    &format!("replace its pin {} with {}", hex(&p.fingerprint), hex(&fp)),
+                )?;
+                return trust_again(ctx, &tenant, fp);
+            }
+            vault.trust_tenant(&tenant, fp)?;
             ctx.emit(json!({"tenant": tenant, "fingerprint": hex(&fp), "vault_matches": shown == Some(fp)}), || {
                 outln!("pinned tenant {tenant} of vault {} to signing key {}", hex(&vault.id()), hex(&fp));
                 if shown.is_some_and(|s| s != fp) {
@@ -301,5 +328,20 @@ pub fn confirm_by_name(tenant: &str, yes: bool, what: &str) -> Result<(), Error>
     if answer.trim() != tenant {
         return Err(Error::conflict("not confirmed: nothing was changed"));
     }
+    Ok(())
+}
+
+/// Pins `tenant` to `fp` in a vault opened again (after a question asked with it closed).
+fn trust_again(ctx: &Ctx, tenant: &str, fp: [u8; 32]) -> Result<(), Error> {
+    let vault = ctx.open()?;
+    vault.trust_tenant(tenant, fp)?;
+    let shown = vault.tenant(tenant).ok().map(|t| lockbox::crypto::tenant_fingerprint(&t.signer));
+    ctx.emit(json!({"tenant": tenant, "fingerprint": hex(&fp), "vault_matches": shown == Some(fp)}), || {
+        outln!(
+            "pinned tenant {tenant} of vault {} to signing key {} (the old pin is replaced)",
+            hex(&vault.id()),
+            hex(&fp)
+        )
+    });
     Ok(())
 }

@@ -143,8 +143,8 @@ fn prepare(
     let duration = match duration_secs {
         Some(d) if d > request.duration_secs => {
             return Err(Error::usage(format!(
-                "the request asked for {}s; approval cannot give more",
-                request.duration_secs
+                "the request asked for {}; approval cannot give more",
+                crate::format::duration(request.duration_secs)
             )));
         }
         Some(d) => d,

@@ -67,23 +67,25 @@ impl MonitorSeen {
     pub fn stale(&self, now: u64) -> Option<String> {
         match self {
             MonitorSeen::None => None,
-            MonitorSeen::Missing { interval_secs, missing } => {
-                Some(format!("the audit monitor (every {interval_secs}s) has no checkpoint here: {missing}"))
-            }
+            MonitorSeen::Missing { interval_secs, missing } => Some(format!(
+                "the audit monitor (every {}) has no checkpoint here: {missing}",
+                crate::format::duration(*interval_secs)
+            )),
             MonitorSeen::Checked { interval_secs, time, size, oldest_uncovered } => {
                 let limit = |t: u64| t.saturating_add(*interval_secs).saturating_add(CLOCK_SKEW_SECS);
                 // The allowed skew also absorbs a scheduled run that is a little late.
                 if now > limit(*time) {
                     Some(format!(
-                        "the audit monitor's last checkpoint ({size} entries) was signed {}s ago, more than its interval of {interval_secs}s: it stopped, or the vault withholds its newer checkpoints",
-                        now - time
+                        "the audit monitor's last checkpoint ({size} entries) was signed {} ago, more than its interval of {}: it stopped, or the vault withholds its newer checkpoints",
+                        crate::format::duration(now - time),
+                        crate::format::duration(*interval_secs)
                     ))
                 } else {
                     oldest_uncovered.filter(|t| now > limit(*t)).map(|t| {
                         format!(
-                            "entry {} of the audit log, logged {}s ago, is under no monitor checkpoint although the monitor signed within its interval: the vault is showing the monitor an older log",
+                            "entry {} of the audit log, logged {} ago, is under no monitor checkpoint although the monitor signed within its interval: the vault is showing the monitor an older log",
                             size + 1,
-                            now.saturating_sub(t)
+                            crate::format::duration(now.saturating_sub(t))
                         )
                     })
                 }

@@ -39,7 +39,7 @@ pub use note::{MAX_NOTE_LEN, SignedNote, hex_array};
 pub use pins::{
     MAX_PINS, MAX_PINS_LEN, MAX_PLACE_LEN, PinLine, decode_pins, decode_place, encode_pins, encode_place,
 };
-pub use time::{duration, rfc3339};
+pub use time::{duration, rfc3339, size};
 
 /// Lower-case hex of any bytes (ids, hashes, fingerprints in messages).
 pub fn hex(bytes: &[u8]) -> String {

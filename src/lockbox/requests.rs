@@ -220,8 +220,9 @@ impl Vault {
         let now = self.now();
         if grant.created > now || now - grant.created > MAX_PREPARE_SECS || grant.expires < grant.created {
             return Err(Error::usage(format!(
-                "the approval was prepared at {}, not within the last {MAX_PREPARE_SECS}s: prepare it again",
-                crate::format::rfc3339(grant.created)
+                "the approval was prepared at {}, not within the last {}: prepare it again",
+                crate::format::rfc3339(grant.created),
+                crate::format::duration(MAX_PREPARE_SECS)
             )));
         }
         if tx.grant(&grant.id)?.is_some() {
@@ -234,8 +235,8 @@ impl Vault {
         let duration = grant.expires.saturating_sub(grant.created);
         if duration > request.duration_secs {
             return Err(Error::usage(format!(
-                "the request asked for {}s; approval cannot give more",
-                request.duration_secs
+                "the request asked for {}; approval cannot give more",
+                crate::format::duration(request.duration_secs)
             )));
         }
         check_duration(duration, &tenant)?;
@@ -350,8 +351,10 @@ pub(crate) fn check_duration(duration: u64, tenant: &TenantRecord) -> Result<(),
     }
     if duration > tenant.max_access_secs {
         return Err(Error::usage(format!(
-            "{duration}s is longer than tenant {:?} allows ({}s; see `lockbox tenant policy`)",
-            tenant.name, tenant.max_access_secs
+            "{} is longer than tenant {:?} allows ({}; see `lockbox tenant policy`)",
+            crate::format::duration(duration),
+            tenant.name,
+            crate::format::duration(tenant.max_access_secs)
         )));
     }
     Ok(())

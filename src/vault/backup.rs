@@ -39,31 +39,72 @@ impl Vault {
         if !replace && std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
             return Err(exists_error(file));
         }
+        // Logged before the snapshot is read, so the backup holds its own entry; a backup that
+        // does not complete is logged again as failed (after it, so not in it).
         self.audit_only(None, "backup", "", "", &file.display().to_string())?;
         let mut summary = None;
+        let mut bytes = 0;
         let written = crate::atomic::write_output(file, replace, |w| {
-            summary = Some(self.store().backup_to(&mut Counted::new(w, 0, progress))?);
+            let mut counted = Counted::new(w, 0, progress);
+            let done = self.store().backup_to(&mut counted);
+            bytes = counted.done();
+            summary = Some(done?);
             Ok(())
         });
-        match written {
-            Ok(()) => {}
-            Err(Failed::Io(e) | Failed::Fill(StoreError::Io(e))) => {
-                if e.kind() == std::io::ErrorKind::InvalidInput {
-                    return Err(Error::usage(format!("cannot write backup: {e}")));
-                }
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    return Err(exists_error(file));
-                }
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    return Err(Error::output(e));
-                }
-                return Err(Error::other(format!("cannot write backup {}: {e}", file.display())));
-            }
-            Err(Failed::Fill(e)) => return Err(e.into()),
+        let failure = match written {
+            Ok(()) => None,
+            Err(Failed::Io(e) | Failed::Fill(StoreError::Io(e))) => Some(match e.kind() {
+                std::io::ErrorKind::InvalidInput => Error::usage(format!("cannot write backup: {e}")),
+                std::io::ErrorKind::AlreadyExists => exists_error(file),
+                // A reader that went away took only part of it: never a quiet success.
+                std::io::ErrorKind::BrokenPipe => Error::other(format!(
+                    "the backup to {} was cut short after {}: its reader closed the pipe; the backup is incomplete",
+                    file.display(),
+                    crate::format::size(bytes)
+                )),
+                _ => Error::other(format!("cannot write backup {}: {e}", file.display())),
+            }),
+            Err(Failed::Fill(e)) => Some(e.into()),
+        };
+        if let Some(e) = failure {
+            let detail = format!("{}: {}", file.display(), e.message);
+            // The failure is what matters; a log entry that cannot be written adds nothing to it.
+            let _ = self.audit_only(None, "backup.failed", "", "", &detail);
+            return Err(e);
         }
         let summary = summary.ok_or_else(|| Error::other("backup wrote nothing"))?;
         let audit_head = self.audit_head()?;
         Ok(BackupInfo { records: summary.records, bytes: summary.bytes, audit_head })
+    }
+
+    /// [`Vault::backup`] to a stream the caller holds (standard output, say), named `label` in
+    /// the audit log. A stream that fails part-way fails the backup, logged as failed.
+    pub fn backup_to(&self, out: &mut dyn std::io::Write, label: &str) -> Result<BackupInfo, Error> {
+        self.audit_only(None, "backup", "", "", label)?;
+        let mut progress = |_, _| {};
+        let mut counted = Counted::new(out, 0, &mut progress);
+        let done = self.store().backup_to(&mut counted).and_then(|s| {
+            std::io::Write::flush(&mut counted)?;
+            Ok(s)
+        });
+        let bytes = counted.done();
+        let summary = match done {
+            Ok(s) => s,
+            Err(e) => {
+                let e = match e {
+                    StoreError::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+                        Error::other(format!(
+                            "the backup to {label} was cut short after {}: its reader closed the pipe; the backup is incomplete",
+                            crate::format::size(bytes)
+                        ))
+                    }
+                    e => e.into(),
+                };
+                let _ = self.audit_only(None, "backup.failed", "", "", &format!("{label}: {}", e.message));
+                return Err(e);
+            }
+        };
+        Ok(BackupInfo { records: summary.records, bytes: summary.bytes, audit_head: self.audit_head()? })
     }
 
     /// Rebuilds a vault in `dir` (which must not hold one) from a backup, checking every
@@ -90,28 +131,57 @@ impl Vault {
             _ => Error::other(format!("cannot open {}: {e}", file.display())),
         })?;
         let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+        Vault::restore_stream(input, size, &file.display().to_string(), dir, progress)
+    }
+
+    /// [`Vault::restore`] from a stream the caller holds (standard input, say) of `size` bytes
+    /// if known (0 if not: progress then shows no total), named `label` in errors.
+    pub fn restore_stream(
+        input: impl std::io::Read,
+        size: u64,
+        label: &str,
+        dir: &Path,
+        progress: &mut Progress<'_>,
+    ) -> Result<BackupInfo, Error> {
+        let db = dir.join(DB_FILE);
+        if db.exists() {
+            return Err(Error::conflict(format!(
+                "a vault already exists at {}; restore into an empty directory",
+                dir.display()
+            )));
+        }
+        let created = !dir.exists();
         create_private_dir(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
+        // A refused restore leaves nothing behind: no database file, and no directory it made.
+        let undo = |e: Error| {
+            let _ = std::fs::remove_file(&db);
+            if created {
+                let _ = std::fs::remove_dir(dir);
+            }
+            e
+        };
         let (store, summary) = RedbStore::restore_from(
             &db,
             &mut BufReader::with_capacity(1 << 20, Counted::new(input, size, progress)),
         )
         .map_err(|e| {
             let e: Error = e.into();
-            e.context(file.display())
+            undo(e.context(label))
         })?;
         drop(store);
-        let vault = Vault::open(dir)?;
-        let report = vault.verify(None, None)?;
+        let checked = Vault::open(dir).and_then(|vault| {
+            let report = vault.verify(None, None)?;
+            let head = vault.audit_head()?;
+            Ok((report, head))
+        });
+        let (report, audit_head) = checked.map_err(undo)?;
         if !report.problems.is_empty() {
-            drop(vault);
-            let _ = std::fs::remove_file(&db);
-            return Err(Error::integrity(format!(
-                "the backup {} holds damaged records: {}",
-                file.display(),
+            return Err(undo(Error::integrity(format!(
+                "the backup {label} holds damaged records: {}",
                 report.problems.join("; ")
-            )));
+            ))));
         }
-        Ok(BackupInfo { records: summary.records, bytes: summary.bytes, audit_head: vault.audit_head()? })
+        Ok(BackupInfo { records: summary.records, bytes: summary.bytes, audit_head })
     }
 
     fn audit_head(&self) -> Result<[u8; 32], Error> {

@@ -259,6 +259,11 @@ impl<'a, T> Counted<'a, T> {
         Counted { inner, done: 0, total, progress }
     }
 
+    /// Bytes that passed so far.
+    pub(crate) fn done(&self) -> u64 {
+        self.done
+    }
+
     fn count(&mut self, n: usize) {
         let before = self.done >> 20;
         self.done += n as u64;
