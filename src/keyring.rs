@@ -250,6 +250,39 @@ impl Sealing {
     }
 }
 
+/// Seals the key file at `path` (a keyring, an identity or a monitor key: its own header says
+/// which) again under `new`, with a fresh salt and the same Argon2id cost, replacing it
+/// atomically: the old passphrase no longer opens it. Returns what kind of key file it is.
+pub fn change_passphrase(
+    path: &Path,
+    old: &Passphrase,
+    new: &Passphrase,
+) -> Result<&'static str, KeyringError> {
+    let len = fs::metadata(path)
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => KeyringError::NotFound { path: path.to_owned() },
+            _ => KeyringError::Io { path: path.to_owned(), source },
+        })?
+        .len();
+    if len > MAX_FILE_LEN {
+        let source =
+            FormatError::OutOfRange { field: "key file size", value: len, min: 0, max: MAX_FILE_LEN };
+        return Err(KeyringError::Malformed { path: path.to_owned(), source });
+    }
+    let bytes = fs::read(path).map_err(|source| KeyringError::Io { path: path.to_owned(), source })?;
+    let kind = match KeyFile::decode(&bytes) {
+        Ok(file) => file.kind,
+        Err(FormatError::UnsupportedVersion { version: 1, .. }) => {
+            return Err(KeyringError::Outdated { path: path.to_owned() });
+        }
+        Err(source) => return Err(KeyringError::Malformed { path: path.to_owned(), source }),
+    };
+    let (old_sealing, body) = Sealing::open(path, kind, old)?;
+    let sealing = Sealing::new(path, kind, new, old_sealing.kdf)?;
+    sealing.save(&body)?;
+    Ok(kind_name(kind))
+}
+
 fn kind_name(kind: KeyFileKind) -> &'static str {
     match kind {
         KeyFileKind::Keyring => "a keyring",
@@ -712,6 +745,28 @@ mod tests {
         assert!(matches!(Keyring::create(&path, &pass, CHEAP), Err(KeyringError::Exists { .. })));
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files left behind");
+    }
+
+    #[test]
+    fn a_new_passphrase_opens_the_same_keys_and_the_old_one_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (Passphrase::new("old pass".into()), Passphrase::new("new pass".into()));
+        let id = dir.path().join("id");
+        let eve = Identity::create(&id, "eve", &old, CHEAP).unwrap();
+        assert!(matches!(change_passphrase(&id, &new, &new), Err(KeyringError::WrongPassphrase { .. })));
+        assert_eq!(change_passphrase(&id, &old, &new).unwrap(), "an engineer identity");
+        assert!(matches!(Identity::open(&id, &old), Err(KeyringError::WrongPassphrase { .. })));
+        assert_eq!(Identity::open(&id, &new).unwrap().secret.public(), eve.secret.public());
+        let ring = dir.path().join("k");
+        let mut keyring = Keyring::create(&ring, &old, CHEAP).unwrap();
+        keyring.use_vault([1; 16]);
+        keyring.add_tenant("acme").unwrap();
+        keyring.save().unwrap();
+        assert_eq!(change_passphrase(&ring, &old, &new).unwrap(), "a keyring");
+        let mut again = Keyring::open(&ring, &new).unwrap();
+        again.use_vault([1; 16]);
+        assert!(again.tenant("acme").is_some());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "no temp files left behind");
     }
 
     #[test]

@@ -125,6 +125,18 @@ pub enum Command {
         /// The backup file, or - for standard input
         file: PathBuf,
     },
+    /// Change the passphrase of a key file (keyring, engineer identity or audit monitor key):
+    /// the current one from --passphrase-file, LOCKBOX_PASSPHRASE or a prompt; the new one from
+    /// --new-passphrase-file, LOCKBOX_NEW_PASSPHRASE or a prompt (twice)
+    Passwd {
+        /// The key file
+        file: PathBuf,
+        #[command(flatten)]
+        pass: PassArgs,
+        /// Read the new passphrase from FILE
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
     /// Show the whole story on a temporary vault, narrated
     Demo,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -627,6 +639,7 @@ impl Command {
                 | TenantCmd::Resync { pass, .. }
                 | TenantCmd::AcceptRestore { pass, .. },
             ) => pass,
+            Command::Passwd { pass, .. } => pass,
             Command::Level(LevelCmd::Add { pass, .. } | LevelCmd::Rotate { pass, .. }) => pass,
             Command::Monitor(
                 MonitorCmd::Init { pass, .. }

@@ -31,6 +31,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Audit(cmd) => workflow::audit(&ctx, cmd),
         Command::Monitor(cmd) => monitor::monitor(&ctx, cmd),
         Command::Import { tenant, level, dir, replace } => bulk::import(&ctx, tenant, level, dir, replace),
+        Command::Passwd { file, new_passphrase_file, .. } => {
+            passwd(&ctx, &file, new_passphrase_file.as_deref())
+        }
         Command::Export { tenant, dir, keyring, identity, replace, .. } => {
             bulk::export(&ctx, tenant, dir, keyring, identity, replace)
         }
@@ -152,6 +155,17 @@ fn restore(ctx: &Ctx, file: PathBuf) -> Result<(), Error> {
     let b = b?;
     ctx.emit(json!({"vault": dir, "records": b.records, "audit_head": hex(&b.audit_head)}), || {
         outln!("restored {} records into {}; audit head {}", b.records, dir.display(), hex(&b.audit_head))
+    });
+    Ok(())
+}
+
+fn passwd(ctx: &Ctx, file: &Path, new_file: Option<&Path>) -> Result<(), Error> {
+    let old = super::secrets::passphrase(ctx.passphrase_file.as_deref(), file, false)?;
+    let new = super::secrets::new_passphrase(new_file, file)?;
+    let kind = lockbox::keyring::change_passphrase(file, &old, &new)?;
+    crate::release_freed_memory();
+    ctx.emit(json!({"file": file, "kind": kind}), || {
+        outln!("{} is {kind} sealed under the new passphrase; the old one no longer opens it", file.display())
     });
     Ok(())
 }

@@ -37,6 +37,34 @@ pub fn passphrase(file: Option<&Path>, what: &Path, new: bool) -> Result<Passphr
     Ok(pass)
 }
 
+/// The new passphrase of `what` when changing it: from `file`, else LOCKBOX_NEW_PASSPHRASE,
+/// else a terminal prompt (twice); never the current passphrase's sources.
+pub fn new_passphrase(file: Option<&Path>, what: &Path) -> Result<Passphrase, Error> {
+    let pass = match (file, std::env::var("LOCKBOX_NEW_PASSPHRASE")) {
+        (Some(file), _) => {
+            let mut text = String::new();
+            std::fs::File::open(file)
+                .and_then(|f| f.take(MAX_PASSPHRASE_FILE).read_to_string(&mut text))
+                .map_err(|e| Error::usage(format!("cannot read passphrase file {}: {e}", file.display())))?;
+            Passphrase::new(text)
+        }
+        (None, Ok(text)) => Passphrase::new(text),
+        (None, Err(_)) => prompt(what, true).map_err(|e| {
+            Error::usage(format!(
+                "{}; for the new one: set LOCKBOX_NEW_PASSPHRASE or pass --new-passphrase-file FILE",
+                e.message
+            ))
+        })?,
+    };
+    if pass.chars() < MIN_NEW_PASSPHRASE_CHARS {
+        return Err(Error::usage(format!(
+            "a new passphrase needs at least {MIN_NEW_PASSPHRASE_CHARS} characters (a few unrelated words are easy to remember); {} was not changed",
+            what.display()
+        )));
+    }
+    Ok(pass)
+}
+
 fn prompt(what: &Path, new: bool) -> Result<Passphrase, Error> {
     let no_tty = |_| {
         Error::usage(format!(
