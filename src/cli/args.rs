@@ -99,6 +99,12 @@ pub enum Command {
         /// Overwrite files already in DIR (else each such item is skipped and reported)
         #[arg(long)]
         replace: bool,
+        /// Only items of this level
+        #[arg(short, long)]
+        level: Option<String>,
+        /// Only items whose id starts with PREFIX
+        #[arg(long, value_name = "PREFIX")]
+        prefix: Option<String>,
     },
     /// Scan the whole vault for damage (exit 5 if any); with --keyring also decrypt every item
     Verify {
@@ -137,6 +143,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
     },
+    /// Give the space of removed items back to the file system (the vault must not be in use
+    /// by another process)
+    Compact,
     /// Show the whole story on a temporary vault, narrated
     Demo,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -611,6 +620,9 @@ pub struct ListArgs {
     /// Only items of this level
     #[arg(short, long)]
     pub level: Option<String>,
+    /// Only items whose id starts with PREFIX (e.g. `runbooks/`)
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
 }
 
 /// Where the passphrase of a keyring or identity comes from, for the commands that open one.

@@ -36,6 +36,7 @@ pub fn export(
     keyring: Option<PathBuf>,
     identity: Option<PathBuf>,
     replace: bool,
+    filter: &lockbox::vault::ItemFilter,
 ) -> Result<(), Error> {
     let mut key = Key::load(ctx, keyring.as_deref(), identity.as_deref())?
         .ok_or_else(|| Error::usage("export needs --keyring FILE or --identity FILE"))?;
@@ -43,11 +44,13 @@ pub fn export(
     let started = std::time::Instant::now();
     let mut bar = Progress::new("exporting", Unit::Items);
     let keys = key.level_keys(&vault, &tenant)?;
-    let r = vault.export_dir(&tenant, keys.as_ref(), &dir, replace, &mut |d, t| bar.show(d, t))?;
+    let r =
+        vault.export_dir_where(&tenant, keys.as_ref(), &dir, replace, filter, &mut |d, t| bar.show(d, t))?;
     bar.clear();
     let secs = started.elapsed().as_secs_f64();
     let skipped = report_skips(&r, "item");
-    ctx.emit(json!({"items": r.items, "bytes": r.bytes, "seconds": secs, "skipped": skipped}), || {
+    let json = json!({"items": r.items, "bytes": r.bytes, "seconds": secs, "skipped": skipped, "out_of_scope": r.out_of_scope});
+    ctx.emit(json, || {
         outln!(
             "exported {} items ({}) to {} in {secs:.2}s ({:.0} items/s); {} skipped",
             r.items,
@@ -55,7 +58,13 @@ pub fn export(
             dir.display(),
             r.items as f64 / secs.max(1e-9),
             r.skipped.len()
-        )
+        );
+        if r.out_of_scope > 0 {
+            outln!(
+                "{} item(s) are outside what your active grants release, and were left alone",
+                r.out_of_scope
+            );
+        }
     });
     outcome(&r, "item(s) were not exported")
 }

@@ -31,11 +31,13 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Audit(cmd) => workflow::audit(&ctx, cmd),
         Command::Monitor(cmd) => monitor::monitor(&ctx, cmd),
         Command::Import { tenant, level, dir, replace } => bulk::import(&ctx, tenant, level, dir, replace),
+        Command::Compact => compact(&ctx),
         Command::Passwd { file, new_passphrase_file, .. } => {
             passwd(&ctx, &file, new_passphrase_file.as_deref())
         }
-        Command::Export { tenant, dir, keyring, identity, replace, .. } => {
-            bulk::export(&ctx, tenant, dir, keyring, identity, replace)
+        Command::Export { tenant, dir, keyring, identity, replace, level, prefix, .. } => {
+            let filter = lockbox::vault::ItemFilter { level, prefix };
+            bulk::export(&ctx, tenant, dir, keyring, identity, replace, &filter)
         }
         Command::Verify { tenant, keyring, .. } => verify(&ctx, tenant, keyring),
         Command::Backup { file, replace } => backup(&ctx, file, replace),
@@ -155,6 +157,21 @@ fn restore(ctx: &Ctx, file: PathBuf) -> Result<(), Error> {
     let b = b?;
     ctx.emit(json!({"vault": dir, "records": b.records, "audit_head": hex(&b.audit_head)}), || {
         outln!("restored {} records into {}; audit head {}", b.records, dir.display(), hex(&b.audit_head))
+    });
+    Ok(())
+}
+
+fn compact(ctx: &Ctx) -> Result<(), Error> {
+    let dir = vault_dir(ctx.vault_dir.clone())?;
+    let (before, after) = Vault::compact(&dir)?;
+    ctx.emit(json!({"vault": dir, "bytes_before": before, "bytes_after": after}), || {
+        outln!(
+            "compacted {}: {} -> {} ({} given back)",
+            dir.display(),
+            lockbox::format::size(before),
+            lockbox::format::size(after),
+            lockbox::format::size(before.saturating_sub(after))
+        )
     });
     Ok(())
 }
@@ -329,7 +346,8 @@ pub fn output_error(path: &Path, e: io::Error) -> Error {
 }
 
 fn list(ctx: &Ctx, args: ListArgs) -> Result<(), Error> {
-    let items = ctx.open()?.list(&args.tenant, args.level.as_deref())?;
+    let filter = lockbox::vault::ItemFilter { level: args.level.clone(), prefix: args.prefix.clone() };
+    let items = ctx.open()?.list_where(&args.tenant, &filter)?;
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {

@@ -137,24 +137,45 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             });
         }
         RequestCmd::List { tenant, status } => {
-            let all = vault()?.requests(tenant.as_deref(), status.as_deref().and_then(status_named))?;
+            let vault = vault()?;
+            let all = vault.requests(tenant.as_deref(), status.as_deref().and_then(status_named))?;
+            // What each approval released (a subset of what was asked, maybe).
+            let grants: std::collections::BTreeMap<[u8; 16], GrantRecord> =
+                vault.grants(tenant.as_deref(), None)?.into_iter().map(|(g, _)| (g.id, g)).collect();
+            let granted = |r: &RequestRecord| r.grant.and_then(|g| grants.get(&g));
             let rows: Vec<Vec<String>> = all
                 .iter()
                 .map(|(r, s)| {
+                    let levels = granted(r).map_or("-".into(), |g| {
+                        g.levels.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>().join(",")
+                    });
                     vec![
                         id_hex(&r.id),
                         r.tenant.clone(),
                         r.engineer.clone(),
                         r.levels.join(","),
+                        levels,
                         s.name().into(),
-                        r.case_id.clone(),
+                        r.case_id.escape_debug().to_string(),
                         time(r.created),
                     ]
                 })
                 .collect();
-            let j: Vec<Value> = all.iter().map(|(r, s)| request_json(r, *s)).collect();
+            let j: Vec<Value> = all
+                .iter()
+                .map(|(r, s)| {
+                    let mut j = request_json(r, *s);
+                    j["granted_levels"] = json!(granted(r).map(|g| {
+                        g.levels.iter().map(|(l, e)| json!({"level": l, "last_epoch": e})).collect::<Vec<_>>()
+                    }));
+                    j
+                })
+                .collect();
             ctx.emit(json!(j), || {
-                table(&["REQUEST", "TENANT", "ENGINEER", "LEVELS", "STATUS", "CASE", "FILED"], &rows)
+                table(
+                    &["REQUEST", "TENANT", "ENGINEER", "ASKED", "GRANTED", "STATUS", "CASE", "FILED"],
+                    &rows,
+                )
             });
         }
         RequestCmd::Show { id } => {
@@ -216,10 +237,25 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                         let shown = lockbox::customer::shown_digest(&vault, &id)?;
                         let key_fp =
                             hex(&lockbox::crypto::fingerprint(&vault.engineer(&request.engineer)?.public));
+                        // Each chosen level with the epochs its release covers (1 to current).
+                        let tenant = vault.tenant(&request.tenant)?;
+                        let release: Vec<String> = chosen
+                            .iter()
+                            .map(|l| {
+                                let current = tenant
+                                    .levels
+                                    .iter()
+                                    .find(|t| &t.name == l)
+                                    .and_then(|t| t.epochs.last())
+                                    .map_or(0, |e| e.epoch);
+                                epochs_text(l, current)
+                            })
+                            .collect();
+                        let expires = vault.now().saturating_add(duration.unwrap_or(request.duration_secs));
                         drop(vault);
                         // What the customer confirmed is what is approved: the vault is read
                         // again below, and anything changed meanwhile no longer matches.
-                        confirm(&request, &chosen, duration, &key_fp, shown)?
+                        confirm(&request, &release, duration, expires, &key_fp, shown)?
                     }
                 }
             };
@@ -232,7 +268,18 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                 duration,
                 confirmed,
             )?;
-            ctx.emit(grant_json(&g, GrantStatus::Active, g.created), || outln!("{}", id_hex(&g.id)));
+            // The grant id alone on standard output (for scripts); what was released, on
+            // standard error, for the person.
+            ctx.emit(grant_json(&g, GrantStatus::Active, g.created), || {
+                outln!("{}", id_hex(&g.id));
+                eprintln!(
+                    "lockbox: released {} to {} until {} ({}); those levels now write to a new epoch",
+                    released(&g),
+                    g.engineer,
+                    time(g.expires),
+                    super::output::duration(g.expires.saturating_sub(g.created))
+                );
+            });
         }
         RequestCmd::Deny { id, reason } => {
             let r = vault()?.deny_request(&id, reason.as_deref())?;
@@ -298,11 +345,15 @@ pub fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<(), Error> {
 
 /// The levels a grant releases, for a person: `internal (epoch 1), secret (epochs 1-3)`.
 fn released(g: &GrantRecord) -> String {
-    let one = |(l, e): &(String, u32)| match e {
-        1 => format!("{l} (epoch 1)"),
-        e => format!("{l} (epochs 1-{e})"),
-    };
-    g.levels.iter().map(one).collect::<Vec<_>>().join(", ")
+    g.levels.iter().map(|(l, e)| epochs_text(l, *e)).collect::<Vec<_>>().join(", ")
+}
+
+/// `internal (epoch 1)` or `secret (epochs 1-3)`.
+fn epochs_text(level: &str, newest: u32) -> String {
+    match newest {
+        1 => format!("{level} (epoch 1)"),
+        e => format!("{level} (epochs 1-{e})"),
+    }
 }
 
 pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
@@ -432,8 +483,9 @@ fn security_block(r: &RequestRecord, key_fp: &str) {
 /// before). Elsewhere: refuses, asking for --expect.
 fn confirm(
     r: &RequestRecord,
-    chosen: &[String],
+    release: &[String],
     duration_secs: Option<u64>,
+    expires: u64,
     key_fp: &str,
     shown: [u8; 32],
 ) -> Result<Confirmation, Error> {
@@ -447,13 +499,14 @@ fn confirm(
     let _ = writeln!(err, "You are about to release keys for this request:");
     let _ = writeln!(
         err,
-        "  request   {}\n  tenant    {}\n  engineer  {} (key {key_fp})\n  release   {} (asked: {})\n  duration  {}\n  case      {}\n  reason    {}",
+        "  request   {}\n  tenant    {}\n  engineer  {} (key {key_fp})\n  release   {} (asked: {})\n  duration  {}, until {}\n  case      {}\n  reason    {}",
         id_hex(&r.id),
         r.tenant,
         r.engineer,
-        chosen.join(", "),
+        release.join(", "),
         r.levels.join(", "),
         duration(duration_secs.unwrap_or(r.duration_secs)),
+        time(expires),
         escaped(&r.case_id),
         escaped(&r.reason)
     );

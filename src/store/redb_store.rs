@@ -98,6 +98,16 @@ impl RedbStore {
         &self.path
     }
 
+    /// Gives the file's free pages back to the file system (redb moves live pages down and
+    /// shortens the file), until nothing more moves. The caller must be the file's only user:
+    /// an open of the vault file excludes every other process, and no transaction is live.
+    pub fn compact(&mut self) -> Result<(), StoreError> {
+        guard(|| {
+            while self.db.compact().map_err(|e| StoreError::Engine(e.to_string()))? {}
+            Ok(())
+        })
+    }
+
     /// A write transaction at the byte level, as the operator who edits the file would have.
     pub fn begin_raw_write(&self) -> Result<RedbWrite, StoreError> {
         guard(|| Ok(RedbWrite { tx: self.db.begin_write().map_err(StoreError::engine)? }))

@@ -329,17 +329,25 @@ impl Vault {
 
     /// The items of `tenant`, optionally of one level, by id.
     pub fn list(&self, tenant: &str, level: Option<&str>) -> Result<Vec<ItemInfo>, Error> {
+        self.list_where(tenant, &super::ItemFilter { level: level.map(str::to_owned), prefix: None })
+    }
+
+    /// The items of `tenant` that `filter` covers.
+    pub fn list_where(&self, tenant: &str, filter: &super::ItemFilter) -> Result<Vec<ItemInfo>, Error> {
         let record = self.tenant(tenant)?;
-        if let Some(level) = level {
+        if let Some(level) = &filter.level {
             find_level(&record, level)?;
         }
         let mut out = Vec::new();
         self.store().begin_read()?.for_each_item(tenant, &mut |id, rec| {
+            if filter.prefix.as_deref().is_some_and(|p| !id.starts_with(p)) {
+                return Ok(true);
+            }
             let info = match rec {
                 Ok(rec) => ItemInfo::new(tenant, id, Header::decode(&rec.header).ok().as_ref(), &rec),
                 Err(_) => ItemInfo::damaged(tenant, id),
             };
-            if level.is_none() || info.level.as_deref() == level {
+            if filter.covers(id, || info.level.clone()) {
                 out.push(info);
             }
             Ok(true)

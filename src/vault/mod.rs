@@ -23,7 +23,7 @@ mod verify;
 use std::path::{Path, PathBuf};
 
 pub use backup::BackupInfo;
-pub use bulk::BulkReport;
+pub use bulk::{BulkReport, ItemFilter};
 pub use caller::Caller;
 pub(crate) use envelope::Unwrappers;
 pub use envelope::{ItemFields, item_opener, item_opener_with, open_envelope, seal_envelope, seal_header};
@@ -104,6 +104,28 @@ impl Vault {
             e => e.into(),
         })?;
         Vault::on(Arc::new(store), dir)
+    }
+
+    /// Compacts the vault file in `dir`: space freed by removed items goes back to the file
+    /// system. Refused (in use) while another process has the vault open. Returns the file's
+    /// size before and after.
+    pub fn compact(dir: &Path) -> Result<(u64, u64), Error> {
+        let path = dir.join(DB_FILE);
+        let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let before = size();
+        let mut store = RedbStore::open(&path).map_err(|e| match e {
+            StoreError::Missing { .. } => {
+                Error::not_found(format!("no vault at {} (run `lockbox init` first)", dir.display()))
+            }
+            e @ StoreError::InUse { .. } => {
+                let message = format!("the vault at {} is in use by another lockbox process", dir.display());
+                Error::from(e).reworded(message)
+            }
+            e => e.into(),
+        })?;
+        store.compact()?;
+        drop(store);
+        Ok((before, size()))
     }
 
     fn on(store: Arc<dyn Store>, dir: &Path) -> Result<Vault, Error> {
