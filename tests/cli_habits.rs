@@ -1,0 +1,265 @@
+//! The command line's habits, as a new user meets them: `-` for standard input and output,
+//! binary kept off a terminal, outputs that fail loudly, whole usage errors in JSON, human
+//! durations and sizes, passphrase changes, filters, compaction, and the actor's name.
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+use cli::{Env, PASS};
+
+/// A vault with tenant acme (internal, secret) created on this machine.
+fn setup() -> Env {
+    let env = Env::empty();
+    env.ok(&["init"], b"");
+    env.ok(&["tenant", "create", "acme", "--levels", "internal,secret", "--keyring", &env.path("k")], b"");
+    env
+}
+
+fn lockbox(env: &Env, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lockbox"));
+    cmd.args(args)
+        .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
+        .env("LOCKBOX_TRUST", env.dir.path().join("trust"))
+        .env("LOCKBOX_PASSPHRASE", PASS)
+        .env("LOCKBOX_ACTOR", "alice");
+    cmd
+}
+
+#[test]
+fn a_dash_is_standard_input_or_output() {
+    let env = setup();
+    env.ok(&["put", "acme", "doc", "-l", "internal", "-f", "-"], b"from stdin");
+    assert_eq!(env.ok(&["get", "acme", "doc", "-k", &env.path("k"), "-o", "-"], b""), "from stdin");
+    assert!(!env.dir.path().join("-").exists(), "no file named -");
+    // A backup through a pipe restores the same vault.
+    let backup = lockbox(&env, &["backup", "-"]).stderr(Stdio::piped()).output().unwrap();
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    assert!(String::from_utf8_lossy(&backup.stderr).contains("records"));
+    let mut restore = lockbox(&env, &["--vault", &env.path("again"), "restore", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    restore.stdin.take().unwrap().write_all(&backup.stdout).unwrap();
+    let restored = restore.wait_with_output().unwrap();
+    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
+    let list = env.ok(&["--vault", &env.path("again"), "list", "acme"], b"");
+    assert!(list.contains("doc"), "{list}");
+}
+
+#[test]
+fn a_backup_its_reader_cuts_short_fails_and_is_logged_as_failed() {
+    let env = setup();
+    let big: Vec<u8> = (0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    env.ok(&["put", "acme", "big", "-l", "internal"], &big);
+    for target in ["-", "/dev/stdout"] {
+        let mut child =
+            lockbox(&env, &["backup", target]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut head = [0u8; 1000];
+        child.stdout.as_mut().unwrap().read_exact(&mut head).unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{target}: {stderr}");
+        assert!(stderr.contains("cut short"), "{stderr}");
+    }
+    let log = env.ok(&["audit", "show"], b"");
+    assert_eq!(log.matches("backup.failed").count(), 2, "{log}");
+}
+
+#[test]
+fn a_refused_restore_leaves_nothing_behind() {
+    let env = setup();
+    std::fs::write(env.path("bogus"), b"not a backup at all").unwrap();
+    let target = env.path("fresh");
+    env.fails(&["--vault", &target, "restore", &env.path("bogus")], 5);
+    assert!(!std::path::Path::new(&target).exists(), "the directory it made is gone");
+}
+
+#[test]
+fn binary_is_kept_off_a_terminal_unless_asked_for() {
+    let env = setup();
+    env.ok(&["put", "acme", "text", "-l", "internal"], "plain text, ünïcode\n".as_bytes());
+    env.ok(&["put", "acme", "bin", "-l", "internal"], &[0u8, 159, 146, 150, 1, 2, 3]);
+    // `script` gives the command a terminal as its standard output.
+    let on_terminal = |args: &str| {
+        let line = format!("{} {args}", env!("CARGO_BIN_EXE_lockbox"));
+        Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
+            .env("LOCKBOX_TRUST", env.dir.path().join("trust"))
+            .env("LOCKBOX_PASSPHRASE", PASS)
+            .env("LOCKBOX_ACTOR", "alice")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let k = env.path("k");
+    let out = on_terminal(&format!("get acme bin -k {k}"));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("is binary and standard output is a terminal"), "{shown}");
+    let out = on_terminal(&format!("get acme text -k {k}"));
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ünïcode"));
+    let out = on_terminal(&format!("get acme bin -k {k} -o -"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = on_terminal("get acme bin --raw");
+    assert_eq!(out.status.code(), Some(2), "an envelope is binary too");
+}
+
+#[test]
+fn usage_errors_are_whole_in_json_and_durations_and_sizes_read_as_people_read_them() {
+    let env = setup();
+    let out = env.run(&["--json", "put", "acme"], b"");
+    let e: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(e["error"]["code"], 2);
+    assert!(e["error"]["message"].as_str().unwrap().contains("<ITEM>"), "{e}");
+    env.ok(&["put", "acme", "doc", "-l", "internal"], &[b'x'; 1536]);
+    let list = env.ok(&["list", "acme"], b"");
+    assert!(list.contains("1.5 KiB"), "{list}");
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&["--json", "list", "acme"], b"")).unwrap();
+    assert_eq!(json[0]["size"], 1536, "JSON keeps numbers");
+    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
+    let e = env.fails(
+        &[
+            "request",
+            "create",
+            "--tenant",
+            "acme",
+            "--identity",
+            &env.path("eve.id"),
+            "--levels",
+            "internal",
+            "--reason",
+            "r",
+            "--case",
+            "c",
+            "--duration",
+            "5h",
+        ],
+        2,
+    );
+    assert!(e.contains("5h is longer than tenant \"acme\" allows (4h;"), "{e}");
+}
+
+#[test]
+fn a_key_file_gets_a_new_passphrase_and_the_old_one_opens_nothing() {
+    let env = setup();
+    let new = env.path("new.pass");
+    std::fs::write(&new, "a brand new passphrase\n").unwrap();
+    let out = env.ok(&["passwd", &env.path("k"), "--new-passphrase-file", &new], b"");
+    assert!(out.contains("a keyring"), "{out}");
+    env.ok(&["put", "acme", "doc", "-l", "internal"], b"data");
+    env.fails(&["get", "acme", "doc", "-k", &env.path("k")], 4);
+    let out = env.run_with(&["get", "acme", "doc", "-k", &env.path("k")], b"", "a brand new passphrase");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "data");
+    std::fs::write(&new, "short").unwrap();
+    let e = env.fails(&["passwd", &env.path("k"), "--new-passphrase-file", &new], 2);
+    assert!(e.contains("at least 12"), "{e}");
+}
+
+#[test]
+fn list_and_export_filter_and_an_engineers_export_counts_only_its_scope() {
+    let env = setup();
+    for (id, level) in [("runbooks/a", "internal"), ("runbooks/b", "secret"), ("notes/c", "internal")] {
+        env.ok(&["put", "acme", id, "-l", level], id.as_bytes());
+    }
+    let list = env.ok(&["list", "acme", "--prefix", "runbooks/"], b"");
+    assert!(
+        list.contains("runbooks/a") && list.contains("runbooks/b") && !list.contains("notes/c"),
+        "{list}"
+    );
+    let list = env.ok(&["list", "acme", "--prefix", "runbooks/", "-l", "internal"], b"");
+    assert!(list.contains("runbooks/a") && !list.contains("runbooks/b"), "{list}");
+    let out = env.path("out");
+    env.ok(&["export", "acme", &out, "-k", &env.path("k"), "--prefix", "notes/"], b"");
+    assert!(std::path::Path::new(&out).join("notes/c").exists());
+    assert!(!std::path::Path::new(&out).join("runbooks").exists());
+    // An engineer granted `internal` exports what the grant covers and exits 0.
+    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
+    let filed = env.ok(
+        &[
+            "request",
+            "create",
+            "--tenant",
+            "acme",
+            "--identity",
+            &env.path("eve.id"),
+            "--levels",
+            "internal",
+            "--reason",
+            "r",
+            "--case",
+            "c",
+        ],
+        b"",
+    );
+    let mut lines = filed.lines();
+    let (id, digest) = (lines.next().unwrap(), lines.next().unwrap().strip_prefix("digest ").unwrap());
+    let approved = env.run(&["request", "approve", id, "--expect", digest, "-k", &env.path("k")], b"");
+    assert!(approved.status.success());
+    assert!(String::from_utf8_lossy(&approved.stderr).contains("released internal (epoch 1) to eve until"));
+    let requests = env.ok(&["request", "list"], b"");
+    assert!(requests.contains("GRANTED") && requests.contains(" internal "), "{requests}");
+    let scoped = env.path("scoped");
+    let done = env.ok(&["export", "acme", &scoped, "-i", &env.path("eve.id")], b"");
+    assert!(done.contains("exported 2 items") && done.contains("1 item(s) are outside"), "{done}");
+}
+
+#[test]
+fn compact_gives_space_back_and_waits_for_no_one() {
+    let env = setup();
+    let big: Vec<u8> = (0..6_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    env.ok(&["put", "acme", "big", "-l", "internal"], &big);
+    env.ok(&["rm", "acme", "big"], b"");
+    let before = std::fs::metadata(env.dir.path().join("vault/vault.redb")).unwrap().len();
+    // A writer still reading its input holds the vault: compaction is refused, not forced.
+    let mut holder = lockbox(&env, &["put", "acme", "slow", "-l", "internal"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    env.fails(&["compact"], 7);
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+    let out = env.ok(&["compact"], b"");
+    assert!(out.contains("given back"), "{out}");
+    let after = std::fs::metadata(env.dir.path().join("vault/vault.redb")).unwrap().len();
+    assert!(after < before, "{before} -> {after}");
+    env.ok(&["audit", "verify"], b"");
+}
+
+#[test]
+fn an_empty_or_unset_user_falls_back_to_the_login_name() {
+    let env = setup();
+    for user in [Some(""), None] {
+        let mut cmd = lockbox(&env, &["put", "acme", "doc", "-l", "internal", "--replace"]);
+        cmd.env_remove("LOCKBOX_ACTOR").stdin(Stdio::null());
+        match user {
+            Some(u) => cmd.env("USER", u),
+            None => cmd.env_remove("USER"),
+        };
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let log = env.ok(&["audit", "show"], b"");
+    let me = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find(|l| l.split(':').nth(2) == Some(&uid().to_string()))
+        .map(|l| l.split(':').next().unwrap().to_owned())
+        .unwrap_or_else(|| format!("uid {}", uid()));
+    assert!(log.matches(&format!("  {me}  ")).count() >= 2, "{me}: {log}");
+}
+
+/// This process's uid.
+fn uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid()
+}
