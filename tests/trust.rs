@@ -545,7 +545,7 @@ fn a_keyring_restored_from_an_older_copy_needs_an_explicit_resync() {
     lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false).unwrap();
     std::fs::write(w.keyring.path(), &old_copy).unwrap();
     let mut old = Keyring::open(w.keyring.path(), &Passphrase::new("pw".into())).unwrap();
-    integrity(lockbox::customer::rotate_level(&vault, &mut old, "acme", "secret", false), "--resync");
+    integrity(lockbox::customer::rotate_level(&vault, &mut old, "acme", "secret", false), "tenant resync");
     let r = lockbox::customer::resync(&vault, &mut old, "acme").unwrap();
     assert_eq!((r.from, r.to), (1, 2));
     assert_eq!(r.missing, vec![("internal".to_string(), 2)], "the lost key is named");

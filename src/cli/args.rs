@@ -131,9 +131,10 @@ pub enum Command {
         /// The backup file, or - for standard input
         file: PathBuf,
     },
-    /// Change the passphrase of a key file (keyring, engineer identity or audit monitor key):
-    /// the current one from --passphrase-file, LOCKBOX_PASSPHRASE or a prompt; the new one from
-    /// --new-passphrase-file, LOCKBOX_NEW_PASSPHRASE or a prompt (twice)
+    /// Change the passphrase of a keyring, engineer identity or audit monitor key file
+    ///
+    /// The current passphrase comes from --passphrase-file, LOCKBOX_PASSPHRASE or a prompt; the
+    /// new one from --new-passphrase-file, LOCKBOX_NEW_PASSPHRASE or a prompt (twice).
     Passwd {
         /// The key file
         file: PathBuf,

@@ -82,7 +82,7 @@ pub(crate) fn sync_manifest(vault: &Vault, keyring: &mut Keyring, tenant: &str) 
         let how = if manifest.seq < last.seq {
             "older than the one this keyring signed last: the vault was rolled back or is withholding the newest (if it was restored from a backup on purpose, accept that with `lockbox tenant accept-restore`)"
         } else if manifest.seq > last.seq {
-            "newer than the one this keyring signed last: if this keyring was restored from an older copy, run the command again with --resync"
+            "newer than the one this keyring signed last: if this keyring was restored from an older copy, bring it up to date with `lockbox tenant resync`"
         } else {
             "not the one this keyring signed at that sequence number"
         };
