@@ -263,3 +263,31 @@ fn uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").unwrap().uid()
 }
+
+#[test]
+fn a_vault_on_read_only_storage_is_listed_and_says_why_it_cannot_change() {
+    let env = setup();
+    env.ok(&["put", "acme", "doc", "-l", "internal"], b"data");
+    // A read-only view of the vault directory, as a snapshot or a mounted backup would be.
+    let ro = env.path("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let vault = env.path("vault");
+    let mounted = Command::new("mount").args(["--bind", &vault, &ro]).status().is_ok_and(|s| s.success())
+        && Command::new("mount").args(["-o", "remount,ro,bind", &ro]).status().is_ok_and(|s| s.success());
+    if !mounted {
+        let _ = Command::new("umount").arg(&ro).status();
+        assert!(std::env::var_os("CI").is_none(), "CI must be able to make a read-only bind mount (root)");
+        eprintln!("skipped: cannot make a read-only bind mount here (needs root)");
+        return;
+    }
+    let outcome = std::panic::catch_unwind(|| {
+        let list = env.ok(&["--vault", &ro, "list", "acme"], b"");
+        assert!(list.contains("doc"), "{list}");
+        env.ok(&["--vault", &ro, "audit", "show"], b"");
+        env.ok(&["--vault", &ro, "tenant", "show", "acme"], b"");
+        let e = env.fails(&["--vault", &ro, "put", "acme", "other", "-l", "internal"], 4);
+        assert!(e.contains("read-only storage") && e.contains(&ro), "{e}");
+    });
+    let _ = Command::new("umount").arg(&ro).status();
+    outcome.unwrap();
+}

@@ -63,6 +63,24 @@ pub enum StoreError {
         /// What is wrong.
         detail: String,
     },
+    /// The vault file could not be opened or read.
+    #[error("cannot open the vault file {}: {source}", path.display())]
+    File {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The vault is on storage this process cannot write (a read-only mount, a snapshot, a
+    /// file it may not write): it was opened for reading, and this is a change.
+    #[error(
+        "the vault {} is on read-only storage (or not writable by this user): only commands that change nothing work; every read with a key is logged in the vault first, so it needs a writable vault too",
+        path.display()
+    )]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+    },
     /// An I/O error.
     #[error("vault I/O error: {0}")]
     Io(#[from] std::io::Error),

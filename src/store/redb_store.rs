@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
 use super::aligned::AlignedFile;
 use super::raw::{Entry, RawRead, RawWrite, Table, Visit, chunk_key, item_key};
@@ -37,8 +37,14 @@ fn def(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
 /// A vault database file. Only one process may hold it at a time (others get
 /// [`StoreError::InUse`]).
 pub struct RedbStore {
-    db: Database,
+    db: Db,
     path: PathBuf,
+}
+
+/// The database, open for writing, or only for reading when its storage cannot be written.
+enum Db {
+    ReadWrite(Database),
+    ReadOnly(ReadOnlyDatabase),
 }
 
 impl RedbStore {
@@ -64,7 +70,7 @@ impl RedbStore {
         let db = AlignedFile::create(file)
             .and_then(|backend| builder().create_with_backend(backend))
             .map_err(|e| StoreError::open(path, e))?;
-        Ok(RedbStore { db, path: path.to_owned() })
+        Ok(RedbStore { db: Db::ReadWrite(db), path: path.to_owned() })
     }
 
     /// Opens an existing database file.
@@ -72,14 +78,27 @@ impl RedbStore {
         if !path.is_file() {
             return Err(StoreError::Missing { path: path.to_owned() });
         }
-        let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+        let file_error = |source| StoreError::File { path: path.to_owned(), source };
+        // Storage this process cannot write (a read-only mount or snapshot, a file it may not
+        // write) is opened for reading only: listing and showing work, changes say why not.
+        let (file, writable) = match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(30) => {
+                (std::fs::File::open(path).map_err(file_error)?, false)
+            }
+            Err(e) => return Err(file_error(e)),
+        };
         let db = guard(|| {
             // redb would initialise an empty file as a new database; an existing vault never is.
             let backend =
                 AlignedFile::open(file).map_err(|e| StoreError::open(path, e))?.ok_or_else(|| {
                     StoreError::Corrupt { path: path.to_owned(), detail: "the file holds no database".into() }
                 })?;
-            builder().create_with_backend(backend).map_err(|e| StoreError::open(path, e))
+            match writable {
+                true => builder().create_with_backend(backend).map(Db::ReadWrite),
+                false => builder().open_read_only_with_backend(backend).map(Db::ReadOnly),
+            }
+            .map_err(|e| StoreError::open(path, e))
         })
         .map_err(|e| match e {
             StoreError::CorruptRecord { detail, .. } => StoreError::Corrupt { path: path.to_owned(), detail },
@@ -103,19 +122,29 @@ impl RedbStore {
     /// an open of the vault file excludes every other process, and no transaction is live.
     pub fn compact(&mut self) -> Result<(), StoreError> {
         guard(|| {
-            while self.db.compact().map_err(|e| StoreError::Engine(e.to_string()))? {}
+            let Db::ReadWrite(db) = &mut self.db else {
+                return Err(StoreError::ReadOnly { path: self.path.clone() });
+            };
+            while db.compact().map_err(|e| StoreError::Engine(e.to_string()))? {}
             Ok(())
         })
     }
 
     /// A write transaction at the byte level, as the operator who edits the file would have.
     pub fn begin_raw_write(&self) -> Result<RedbWrite, StoreError> {
-        guard(|| Ok(RedbWrite { tx: self.db.begin_write().map_err(StoreError::engine)? }))
+        let Db::ReadWrite(db) = &self.db else {
+            return Err(StoreError::ReadOnly { path: self.path.clone() });
+        };
+        guard(|| Ok(RedbWrite { tx: db.begin_write().map_err(StoreError::engine)? }))
     }
 
     /// A read snapshot at the byte level.
     pub fn begin_raw_read(&self) -> Result<RedbRead, StoreError> {
-        guard(|| Ok(RedbRead { tx: self.db.begin_read().map_err(StoreError::engine)? }))
+        let tx = match &self.db {
+            Db::ReadWrite(db) => guard(|| db.begin_read().map_err(StoreError::engine)),
+            Db::ReadOnly(db) => guard(|| db.begin_read().map_err(StoreError::engine)),
+        }?;
+        Ok(RedbRead { tx })
     }
 
     fn non_durable(&self) -> Result<RedbWrite, StoreError> {

@@ -136,7 +136,11 @@ impl From<StoreError> for Error {
             | StoreError::Corrupt { .. }
             | StoreError::CorruptRecord { .. }
             | StoreError::BadBackup { .. } => ErrorKind::Integrity,
-            StoreError::Encode { .. } | StoreError::Io(_) | StoreError::Engine(_) => ErrorKind::Other,
+            StoreError::ReadOnly { .. } => ErrorKind::AccessDenied,
+            StoreError::Encode { .. }
+            | StoreError::Io(_)
+            | StoreError::File { .. }
+            | StoreError::Engine(_) => ErrorKind::Other,
         };
         Error::caused_by(kind, e)
     }
