@@ -291,3 +291,53 @@ fn a_vault_on_read_only_storage_is_listed_and_says_why_it_cannot_change() {
     let _ = Command::new("umount").arg(&ro).status();
     outcome.unwrap();
 }
+
+#[test]
+fn the_shell_completes_names_from_the_vault() {
+    let env = setup();
+    env.ok(&["tenant", "create", "globex", "--levels", "public", "--keyring", &env.path("k")], b"");
+    env.ok(&["put", "acme", "runbooks/disk", "-l", "internal"], b"x");
+    env.ok(&["put", "acme", "notes/a", "-l", "secret"], b"x");
+    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
+    let filed = env.ok(
+        &[
+            "request",
+            "create",
+            "--tenant",
+            "acme",
+            "--identity",
+            &env.path("eve.id"),
+            "--levels",
+            "internal",
+            "--reason",
+            "r",
+            "--case",
+            "c",
+        ],
+        b"",
+    );
+    let request = filed.lines().next().unwrap().to_owned();
+    // What bash's completion function asks: the words so far, and which one to complete.
+    let complete = |words: &[&str]| {
+        let out = lockbox(&env, &[])
+            .env("COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+            .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+            .env("_CLAP_COMPLETE_SPACE", "true")
+            .arg("--")
+            .args(words)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        // Names only (an empty word is offered the flags too).
+        let words = text.split(['\u{b}', '\n']).filter(|w| !w.is_empty() && !w.starts_with('-'));
+        words.map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(complete(&["lockbox", "get", ""]), ["acme", "globex"]);
+    assert_eq!(complete(&["lockbox", "get", "acme", "run"]), ["runbooks/disk"]);
+    assert_eq!(complete(&["lockbox", "put", "acme", "x", "--level", "s"]), ["secret"]);
+    assert_eq!(complete(&["lockbox", "request", "show", &request[..4]]), [request.clone()]);
+    let script = lockbox(&env, &[]).env("COMPLETE", "bash").output().unwrap();
+    assert!(String::from_utf8_lossy(&script.stdout).contains("_clap_complete_lockbox"));
+}

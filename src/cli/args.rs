@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
+
+use super::complete;
 
 /// lockbox: a vault whose operator cannot read tenant items; engineers read only the
 /// classification levels a customer releases, for as long as the customer allows.
@@ -72,9 +75,10 @@ pub enum Command {
     /// Store every file under DIR as an item (id = path relative to DIR)
     Import {
         /// Tenant
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// Classification level of every imported item
-        #[arg(short, long)]
+        #[arg(add = ArgValueCompleter::new(complete::levels), short, long)]
         level: String,
         /// Directory to import
         dir: PathBuf,
@@ -85,6 +89,7 @@ pub enum Command {
     /// Decrypt every item a keyring or identity can open into files under DIR
     Export {
         /// Tenant
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// Directory to write (created if needed)
         dir: PathBuf,
@@ -100,7 +105,7 @@ pub enum Command {
         #[arg(long)]
         replace: bool,
         /// Only items of this level
-        #[arg(short, long)]
+        #[arg(add = ArgValueCompleter::new(complete::levels), short, long)]
         level: Option<String>,
         /// Only items whose id starts with PREFIX
         #[arg(long, value_name = "PREFIX")]
@@ -109,7 +114,7 @@ pub enum Command {
     /// Scan the whole vault for damage (exit 5 if any); with --keyring also decrypt every item
     Verify {
         /// Only this tenant's items
-        #[arg(long)]
+        #[arg(add = ArgValueCompleter::new(complete::tenants), long)]
         tenant: Option<String>,
         /// Also decrypt every item this keyring can open
         #[arg(short, long, value_name = "FILE")]
@@ -186,7 +191,7 @@ pub enum EngineerCmd {
         /// The key fingerprint the engineer gave you (32 hex digits)
         fingerprint: String,
         /// Tenant whose keyring pins it
-        #[arg(long)]
+        #[arg(add = ArgValueCompleter::new(complete::tenants), long)]
         tenant: String,
         /// The customer's keyring file
         #[arg(short, long, value_name = "FILE")]
@@ -203,7 +208,7 @@ pub enum RequestCmd {
     /// support case: the digest is what the customer checks before approving)
     Create {
         /// Tenant
-        #[arg(long)]
+        #[arg(add = ArgValueCompleter::new(complete::tenants), long)]
         tenant: String,
         /// The requesting engineer's identity file (the digest binds its key)
         #[arg(short, long, value_name = "FILE")]
@@ -226,7 +231,7 @@ pub enum RequestCmd {
     /// List requests
     List {
         /// Only this tenant's
-        #[arg(long)]
+        #[arg(add = ArgValueCompleter::new(complete::tenants), long)]
         tenant: Option<String>,
         /// Only those in this state
         #[arg(long, value_parser = ["pending", "approved", "denied", "expired", "revoked"])]
@@ -235,12 +240,14 @@ pub enum RequestCmd {
     /// Show a request (without any secret)
     Show {
         /// Request id, or a unique prefix of at least 6 hex digits
+        #[arg(add = ArgValueCompleter::new(complete::requests))]
         id: String,
     },
     /// Approve a request for some or all of its levels; prints only the grant id. Shows the
     /// request and asks for confirmation on a terminal; elsewhere --expect is required
     Approve {
         /// Request id, all 32 hex digits
+        #[arg(add = ArgValueCompleter::new(complete::requests))]
         id: String,
         /// The request digest the engineer gave you outside the vault (64 hex digits): nothing
         /// is released unless the request and the engineer's key match it
@@ -261,6 +268,7 @@ pub enum RequestCmd {
     /// Deny a request
     Deny {
         /// Request id
+        #[arg(add = ArgValueCompleter::new(complete::requests))]
         id: String,
         /// Why
         #[arg(long)]
@@ -274,7 +282,7 @@ pub enum GrantCmd {
     /// List grants
     List {
         /// Only this tenant's
-        #[arg(long)]
+        #[arg(add = ArgValueCompleter::new(complete::tenants), long)]
         tenant: Option<String>,
         /// Only this engineer's
         #[arg(long)]
@@ -286,11 +294,13 @@ pub enum GrantCmd {
     /// Show a grant: what it releases, to whom, until when, approved by whom
     Show {
         /// Grant id, or a unique prefix of at least 6 hex digits
+        #[arg(add = ArgValueCompleter::new(complete::grants))]
         id: String,
     },
     /// Revoke an active grant now
     Revoke {
         /// Grant id, or a unique prefix of at least 6 hex digits
+        #[arg(add = ArgValueCompleter::new(complete::grants))]
         id: String,
     },
 }
@@ -301,7 +311,7 @@ pub enum AuditCmd {
     /// Print the log
     Show {
         /// Only this tenant's entries
-        #[arg(long)]
+        #[arg(add = ArgValueCompleter::new(complete::tenants), long)]
         tenant: Option<String>,
         /// Also list the item ids that import and export entries name
         #[arg(long)]
@@ -323,6 +333,7 @@ pub enum AuditCmd {
     /// (every keyring command does this first)
     Checkpoint {
         /// Tenant
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// The tenant's keyring file
         #[arg(short, long, value_name = "FILE")]
@@ -347,6 +358,7 @@ pub enum MonitorCmd {
     /// Pin a tenant's signing key in the monitor's file, by the fingerprint the customer gave
     Trust {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// The tenant key fingerprint (64 hex digits)
         fingerprint: String,
@@ -364,6 +376,7 @@ pub enum MonitorCmd {
     /// (exit 5 if the log was cut back or rewritten)
     Checkpoint {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// The monitor key file
         #[arg(long, value_name = "FILE")]
@@ -410,6 +423,7 @@ pub enum TenantCmd {
     /// log keeps its history. Needs the tenant's keyring, whose keys of the tenant are dropped
     Delete {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// The tenant's keyring file
         #[arg(short, long, value_name = "FILE")]
@@ -423,12 +437,14 @@ pub enum TenantCmd {
     /// Show a tenant's levels, epochs, policy and signing key fingerprint
     Show {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
     },
     /// Pin a tenant's signing key on this machine, by the fingerprint the customer gave you:
     /// writes (put, import) and engineers' reads check every manifest and grant against it
     Trust {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// The tenant key fingerprint (64 hex digits; `tenant show` on the customer's side)
         fingerprint: String,
@@ -443,6 +459,7 @@ pub enum TenantCmd {
     /// Sign the tenant's manifest again with a new expiry (writers refuse an expired one)
     Refresh {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// The tenant's keyring file
         #[arg(short, long, value_name = "FILE")]
@@ -454,6 +471,7 @@ pub enum TenantCmd {
     /// every signed manifest in between
     Resync {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// The tenant's keyring file
         #[arg(short, long, value_name = "FILE")]
@@ -466,6 +484,7 @@ pub enum TenantCmd {
     /// rotates every level whose current key was released or overtaken
     AcceptRestore {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// The tenant's keyring file
         #[arg(short, long, value_name = "FILE")]
@@ -480,6 +499,7 @@ pub enum TenantCmd {
     /// else), or with --none remove it
     Monitor {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// The tenant's keyring file
         #[arg(short, long, value_name = "FILE")]
@@ -500,6 +520,7 @@ pub enum TenantCmd {
     /// keyring: it signs a new manifest)
     Policy {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// The customer's keyring file (to change the policy)
         #[arg(short, long, value_name = "FILE")]
@@ -525,6 +546,7 @@ pub enum LevelCmd {
     /// Add a level to a tenant
     Add {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// New level name
         level: String,
@@ -537,8 +559,10 @@ pub enum LevelCmd {
     /// Start a new epoch: items written from now on use its key
     Rotate {
         /// Tenant name
+        #[arg(add = ArgValueCompleter::new(complete::tenants))]
         tenant: String,
         /// Level name
+        #[arg(add = ArgValueCompleter::new(complete::levels))]
         level: String,
         /// The customer's keyring file
         #[arg(short, long, value_name = "FILE")]
@@ -559,8 +583,10 @@ pub enum LevelCmd {
 #[derive(Debug, Args)]
 pub struct ItemRef {
     /// Tenant name
+    #[arg(add = ArgValueCompleter::new(complete::tenants))]
     pub tenant: String,
     /// Item id: up to 1024 bytes of UTF-8, no control characters
+    #[arg(add = ArgValueCompleter::new(complete::items))]
     pub item: String,
 }
 
@@ -570,7 +596,7 @@ pub struct PutArgs {
     #[command(flatten)]
     pub item: ItemRef,
     /// Classification level (required unless --raw)
-    #[arg(short, long)]
+    #[arg(add = ArgValueCompleter::new(complete::levels), short, long)]
     pub level: Option<String>,
     /// Read the content from PATH instead of standard input (- is standard input)
     #[arg(short, long, value_name = "PATH")]
@@ -617,9 +643,10 @@ pub struct GetArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Tenant name
+    #[arg(add = ArgValueCompleter::new(complete::tenants))]
     pub tenant: String,
     /// Only items of this level
-    #[arg(short, long)]
+    #[arg(add = ArgValueCompleter::new(complete::levels), short, long)]
     pub level: Option<String>,
     /// Only items whose id starts with PREFIX (e.g. `runbooks/`)
     #[arg(long, value_name = "PREFIX")]

@@ -3,6 +3,7 @@
 mod args;
 mod bulk;
 mod commands;
+mod complete;
 mod context;
 mod demo;
 mod monitor;
@@ -23,6 +24,9 @@ pub use args::Cli;
 /// Runs the command line; the exit code follows docs/CLI.md (0 ok, 1 other, 2 usage,
 /// 3 not found, 4 access denied, 5 integrity, 6 conflict, 7 vault in use).
 pub fn main() -> ExitCode {
+    // `COMPLETE=bash lockbox` prints the dynamic completion script; the shell then calls back
+    // with COMPLETE set to complete a word (names read from the vault): nothing else runs.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
