@@ -337,7 +337,7 @@ fn the_shell_completes_names_from_the_vault() {
     assert_eq!(complete(&["lockbox", "get", ""]), ["acme", "globex"]);
     assert_eq!(complete(&["lockbox", "get", "acme", "run"]), ["runbooks/disk"]);
     assert_eq!(complete(&["lockbox", "put", "acme", "x", "--level", "s"]), ["secret"]);
-    assert_eq!(complete(&["lockbox", "request", "show", &request[..4]]), [request.clone()]);
+    assert_eq!(complete(&["lockbox", "request", "show", &request[..4]]), vec![request]);
     let script = lockbox(&env, &[]).env("COMPLETE", "bash").output().unwrap();
     assert!(String::from_utf8_lossy(&script.stdout).contains("_clap_complete_lockbox"));
 }
