@@ -279,6 +279,11 @@ pub fn change_passphrase(
     };
     let (old_sealing, body) = Sealing::open(path, kind, old)?;
     let sealing = Sealing::new(path, kind, new, old_sealing.kdf)?;
+    // Argon2 ran twice since the file was read: a command that saved it meanwhile (new keys)
+    // must not be overwritten with the older contents.
+    if fs::read(path).map_err(|source| KeyringError::Io { path: path.to_owned(), source })? != bytes {
+        return Err(KeyringError::Replaced { path: path.to_owned() });
+    }
     sealing.save(&body)?;
     Ok(kind_name(kind))
 }

@@ -75,9 +75,12 @@ fn a_backup_its_reader_cuts_short_fails_and_is_logged_as_failed() {
 fn a_refused_restore_leaves_nothing_behind() {
     let env = setup();
     std::fs::write(env.path("bogus"), b"not a backup at all").unwrap();
-    let target = env.path("fresh");
+    let target = env.path("fresh/deeper");
     env.fails(&["--vault", &target, "restore", &env.path("bogus")], 5);
-    assert!(!std::path::Path::new(&target).exists(), "the directory it made is gone");
+    assert!(!std::path::Path::new(&env.path("fresh")).exists(), "the directories it made are gone");
+    // A vault already there is never touched by a refused restore.
+    env.fails(&["--vault", &env.path("vault"), "restore", &env.path("bogus")], 6);
+    env.ok(&["list", "acme"], b"");
 }
 
 #[test]
@@ -320,7 +323,7 @@ fn the_shell_completes_names_from_the_vault() {
     // What bash's completion function asks: the words so far, and which one to complete.
     let complete = |words: &[&str]| {
         let out = lockbox(&env, &[])
-            .env("COMPLETE", "bash")
+            .env("LOCKBOX_COMPLETE", "bash")
             .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
             .env("_CLAP_COMPLETE_COMP_TYPE", "9")
             .env("_CLAP_COMPLETE_SPACE", "true")
@@ -338,6 +341,53 @@ fn the_shell_completes_names_from_the_vault() {
     assert_eq!(complete(&["lockbox", "get", "acme", "run"]), ["runbooks/disk"]);
     assert_eq!(complete(&["lockbox", "put", "acme", "x", "--level", "s"]), ["secret"]);
     assert_eq!(complete(&["lockbox", "request", "show", &request[..4]]), vec![request]);
-    let script = lockbox(&env, &[]).env("COMPLETE", "bash").output().unwrap();
+    let script = lockbox(&env, &[]).env("LOCKBOX_COMPLETE", "bash").output().unwrap();
     assert!(String::from_utf8_lossy(&script.stdout).contains("_clap_complete_lockbox"));
+}
+
+#[test]
+fn an_engineers_export_without_an_active_grant_is_refused_not_out_of_scope() {
+    let env = setup();
+    env.ok(&["put", "acme", "doc", "-l", "internal"], b"x");
+    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
+    let filed = env.ok(
+        &[
+            "request",
+            "create",
+            "--tenant",
+            "acme",
+            "--identity",
+            &env.path("eve.id"),
+            "--levels",
+            "internal",
+            "--reason",
+            "r",
+            "--case",
+            "c",
+        ],
+        b"",
+    );
+    let mut lines = filed.lines();
+    let (id, digest) = (lines.next().unwrap(), lines.next().unwrap().strip_prefix("digest ").unwrap());
+    let grant = env.ok(&["request", "approve", id, "--expect", digest, "-k", &env.path("k")], b"");
+    env.ok(&["grant", "revoke", grant.trim()], b"");
+    let e = env.fails(&["export", "acme", &env.path("out"), "-i", &env.path("eve.id")], 4);
+    assert!(e.contains("revoked"), "{e}");
+}
+
+#[test]
+fn an_export_by_level_still_reports_a_damaged_item() {
+    use lockbox::store::{RedbStore, Store};
+    let env = setup();
+    env.ok(&["put", "acme", "doc", "-l", "internal"], b"x");
+    {
+        let store = RedbStore::open(&env.dir.path().join("vault/vault.redb")).unwrap();
+        let tx = store.begin_write().unwrap();
+        let mut item = tx.item("acme", "doc").unwrap().unwrap();
+        item.header[0] ^= 1;
+        tx.put_item("acme", "doc", &item).unwrap();
+        tx.commit().unwrap();
+    }
+    let out = env.run(&["export", "acme", &env.path("out"), "-k", &env.path("k"), "-l", "internal"], b"");
+    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
 }

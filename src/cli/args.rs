@@ -20,7 +20,7 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
-    /// Who is acting, for the audit log [default: LOCKBOX_ACTOR, else $USER]
+    /// Who is acting, for the audit log [default: LOCKBOX_ACTOR, else $USER, else the login name]
     #[arg(long, global = true, help_heading = "Global options", value_name = "NAME")]
     pub actor: Option<String>,
 
@@ -448,8 +448,8 @@ pub enum TenantCmd {
         tenant: String,
         /// The tenant key fingerprint (64 hex digits; `tenant show` on the customer's side)
         fingerprint: String,
-        /// Pin it even though the vault shows another key, or in place of another pin (asks
-        /// on a terminal)
+        /// Pin it even though the vault shows another key, or in place of another pin (replacing
+        /// a pin asks on a terminal)
         #[arg(long)]
         replace: bool,
         /// With --replace, do not ask

@@ -179,7 +179,17 @@ fn compact(ctx: &Ctx) -> Result<(), Error> {
 fn passwd(ctx: &Ctx, file: &Path, new_file: Option<&Path>) -> Result<(), Error> {
     let old = super::secrets::passphrase(ctx.passphrase_file.as_deref(), file, false)?;
     let new = super::secrets::new_passphrase(new_file, file)?;
+    // Every command that saves a key file does so holding the vault: holding it here too puts
+    // the change between them, never across one (and the library refuses a file that changed
+    // anyway). A machine with no vault has nothing to wait for.
+    let held = ctx.open();
+    if let Err(e) = &held
+        && e.kind == ErrorKind::InUse
+    {
+        return Err(Error::new(e.kind, e.message.clone()));
+    }
     let kind = lockbox::keyring::change_passphrase(file, &old, &new)?;
+    drop(held);
     crate::release_freed_memory();
     ctx.emit(json!({"file": file, "kind": kind}), || {
         outln!("{} is {kind} sealed under the new passphrase; the old one no longer opens it", file.display())

@@ -1,6 +1,6 @@
 //! Dynamic shell completion: tenant, level, item, request and grant names come from the vault
 //! (LOCKBOX_VAULT, or the per-user default), read when the shell asks. Register it with
-//! `source <(COMPLETE=bash lockbox)` (zsh, fish, elvish, powershell likewise). A vault that
+//! `source <(LOCKBOX_COMPLETE=bash lockbox)` (zsh, fish, elvish, powershell likewise). A vault that
 //! cannot be opened (missing, in use) completes nothing: completion never prompts or fails.
 
 use std::ffi::OsStr;

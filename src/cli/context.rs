@@ -19,7 +19,8 @@ pub struct Ctx {
     pub json: bool,
     pub passphrase_file: Option<PathBuf>,
     pub vault_dir: Option<PathBuf>,
-    /// Who acts, for the audit log: --actor, LOCKBOX_ACTOR, $USER, or "unknown".
+    /// Who acts, for the audit log: --actor, LOCKBOX_ACTOR, $USER, else the user's name in
+    /// /etc/passwd, else `uid N`.
     pub actor: String,
     /// How long to retry a vault another process holds (--wait, LOCKBOX_WAIT).
     pub wait: Option<Duration>,

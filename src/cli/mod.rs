@@ -26,7 +26,11 @@ pub use args::Cli;
 pub fn main() -> ExitCode {
     // `COMPLETE=bash lockbox` prints the dynamic completion script; the shell then calls back
     // with COMPLETE set to complete a word (names read from the vault): nothing else runs.
-    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
+    // A name of its own (not clap's COMPLETE), so that a stray COMPLETE in a cron job's
+    // environment never turns a command into a completion script.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command)
+        .var("LOCKBOX_COMPLETE")
+        .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {

@@ -49,10 +49,10 @@ pub fn new_passphrase(file: Option<&Path>, what: &Path) -> Result<Passphrase, Er
             Passphrase::new(text)
         }
         (None, Ok(text)) => Passphrase::new(text),
-        (None, Err(_)) => prompt(what, true).map_err(|e| {
+        (None, Err(_)) => prompt(what, true).map_err(|_| {
             Error::usage(format!(
-                "{}; for the new one: set LOCKBOX_NEW_PASSPHRASE or pass --new-passphrase-file FILE",
-                e.message
+                "a new passphrase is needed for {}: set LOCKBOX_NEW_PASSPHRASE, pass --new-passphrase-file FILE, or run on a terminal",
+                what.display()
             ))
         })?,
     };

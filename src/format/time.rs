@@ -29,14 +29,21 @@ pub fn size(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    let digits = if value >= 100.0 {
-        0
-    } else if value >= 10.0 {
-        1
-    } else {
-        2
+    let digits = |v: f64| {
+        if v >= 100.0 {
+            0
+        } else if v >= 10.0 {
+            1
+        } else {
+            2
+        }
     };
-    let text = format!("{value:.digits$}");
+    // 1,048,575 bytes would round to "1024 KiB": that is 1 MiB.
+    if format!("{value:.0$}", digits(value)) == "1024" && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = format!("{value:.0$}", digits(value));
     let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
     format!("{text} {}", UNITS[unit])
 }
@@ -58,6 +65,7 @@ mod tests {
             (268_435_456, "256 MiB"),
             (1_100_000_000, "1.02 GiB"),
             (10 * 1024 * 1024 + 1, "10 MiB"),
+            (1_048_575, "1 MiB"),
         ] {
             assert_eq!(super::size(bytes), text);
         }

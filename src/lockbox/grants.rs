@@ -276,6 +276,11 @@ impl LevelKeys for EngineerKeys<'_> {
         Some(&self.identity.engineer)
     }
 
+    /// Only while a grant is active: with none (revoked, expired, never), every refusal is one.
+    fn scoped(&self) -> bool {
+        self.grants.iter().any(|g| GrantStatus::of(g, self.time) == GrantStatus::Active)
+    }
+
     fn unwrapper(&self, h: &Header) -> Result<Unwrapper, Error> {
         let engineer_fp = self.identity.secret.public().fingerprint();
         for grant in self.grants.iter().filter(|g| GrantStatus::of(g, self.time) == GrantStatus::Active) {

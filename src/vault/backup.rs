@@ -150,24 +150,34 @@ impl Vault {
                 dir.display()
             )));
         }
-        let created = !dir.exists();
+        // The directories this restore makes (the vault's, and any missing parent), deepest first.
+        let made: Vec<&Path> =
+            dir.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).collect();
         create_private_dir(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
-        // A refused restore leaves nothing behind: no database file, and no directory it made.
-        let undo = |e: Error| {
-            let _ = std::fs::remove_file(&db);
-            if created {
-                let _ = std::fs::remove_dir(dir);
+        // A refused restore leaves nothing behind: no directory it made (removed only while
+        // empty, so never anything another process put there).
+        let unmake = || {
+            for d in &made {
+                let _ = std::fs::remove_dir(d);
             }
-            e
         };
+        // The store removes the file it created when filling it fails; it never removes one it
+        // did not create (a vault that appeared there meanwhile).
         let (store, summary) = RedbStore::restore_from(
             &db,
             &mut BufReader::with_capacity(1 << 20, Counted::new(input, size, progress)),
         )
         .map_err(|e| {
             let e: Error = e.into();
-            undo(e.context(label))
+            unmake();
+            e.context(label)
         })?;
+        // From here the file is this restore's own.
+        let undo = |e: Error| {
+            let _ = std::fs::remove_file(&db);
+            unmake();
+            e
+        };
         drop(store);
         let checked = Vault::open(dir).and_then(|vault| {
             let report = vault.verify(None, None)?;

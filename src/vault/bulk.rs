@@ -55,11 +55,12 @@ pub struct ItemFilter {
 }
 
 impl ItemFilter {
-    /// Whether item `id` is covered; `level` gives its level (none: its header is damaged),
-    /// asked only when the filter names a level (it may decode a header).
+    /// Whether item `id` is covered; `level` gives its level (none: its header is damaged,
+    /// and then it is covered, so that it is reported rather than silently left out), asked
+    /// only when the filter names a level (it may decode a header).
     pub fn covers(&self, id: &str, level: impl FnOnce() -> Option<String>) -> bool {
         self.prefix.as_deref().is_none_or(|p| id.starts_with(p))
-            && self.level.as_deref().is_none_or(|l| level().as_deref() == Some(l))
+            && self.level.as_deref().is_none_or(|l| level().is_none_or(|found| found == l))
     }
 }
 
@@ -346,8 +347,9 @@ impl Vault {
                         fatal = Some(e);
                         return Ok(false);
                     }
-                    // An engineer's keys open only what a grant covers: the rest is out of scope.
-                    Err(e) if e.kind == ErrorKind::AccessDenied && keys.reader().is_some() => {
+                    // An engineer's active grants open only what they cover: the rest is out of
+                    // scope. With no active grant, a refusal is a refusal (exit 4).
+                    Err(e) if e.kind == ErrorKind::AccessDenied && keys.scoped() => {
                         report.out_of_scope += 1;
                     }
                     Err(e) => report.skipped.push((id, e)),

@@ -18,6 +18,12 @@ pub trait LevelKeys {
     fn reader(&self) -> Option<&str> {
         None
     }
+
+    /// Whether these keys are a scope (an engineer's active grants) of which an item left out
+    /// is simply not covered, rather than a key that should open everything (a keyring).
+    fn scoped(&self) -> bool {
+        false
+    }
 }
 
 impl LevelKeys for Keyring {
