@@ -1,5 +1,10 @@
 //! The `lockbox` command line: exit codes, messages, stdin/stdout, and process exclusion.
 
+/// The command line's habits as a new user meets them (a module here, not a binary of its own:
+/// each test binary links the whole crate again).
+#[path = "cli/habits.rs"]
+mod habits;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -138,17 +138,7 @@ fn an_approval_is_refused_if_the_engineer_key_changed_after_it_was_prepared() {
     let mut w = World::new();
     let id = w.request();
     let vault = w.vault.take().unwrap();
-    let approval = prepare_approval(
-        &vault,
-        &mut w.keyring,
-        &id,
-        None,
-        None,
-        lockbox::customer::Confirmation::EngineersDigest(
-            lockbox::customer::shown_digest(&vault, &id).unwrap(),
-        ),
-    )
-    .unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, digest_of(&vault, &id)).unwrap();
     w.vault = Some(vault);
     w.as_operator(|store| {
         let tx = store.begin_raw_write().unwrap();
@@ -171,33 +161,13 @@ fn an_approval_is_refused_if_the_level_moved_on_after_it_was_prepared() {
     let mut w = World::new();
     let id = w.request();
     let vault = w.vault.take().unwrap();
-    let approval = prepare_approval(
-        &vault,
-        &mut w.keyring,
-        &id,
-        None,
-        None,
-        lockbox::customer::Confirmation::EngineersDigest(
-            lockbox::customer::shown_digest(&vault, &id).unwrap(),
-        ),
-    )
-    .unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, digest_of(&vault, &id)).unwrap();
     lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "secret", false).unwrap();
     let e = vault.commit_approval(&approval).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
     assert!(vault.grants(None, None).unwrap().is_empty());
     // Prepared again, it releases epochs 1 and 2 and moves the level to 3.
-    let approval = prepare_approval(
-        &vault,
-        &mut w.keyring,
-        &id,
-        None,
-        None,
-        lockbox::customer::Confirmation::EngineersDigest(
-            lockbox::customer::shown_digest(&vault, &id).unwrap(),
-        ),
-    )
-    .unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, digest_of(&vault, &id)).unwrap();
     let grant = vault.commit_approval(&approval).unwrap();
     assert_eq!(grant.levels, vec![("secret".to_string(), 2)]);
     assert_eq!(vault.current_epoch("acme", "secret").unwrap(), 3);
@@ -208,17 +178,7 @@ fn an_approval_is_refused_if_the_request_was_decided_meanwhile() {
     let mut w = World::new();
     let id = w.request();
     let vault = w.vault.take().unwrap();
-    let approval = prepare_approval(
-        &vault,
-        &mut w.keyring,
-        &id,
-        None,
-        None,
-        lockbox::customer::Confirmation::EngineersDigest(
-            lockbox::customer::shown_digest(&vault, &id).unwrap(),
-        ),
-    )
-    .unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, digest_of(&vault, &id)).unwrap();
     vault.deny_request(&id, Some("no")).unwrap();
     let e = vault.commit_approval(&approval).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
@@ -246,17 +206,7 @@ fn an_approval_commits_only_as_prepared_by_its_committer_and_only_soon() {
     let mut w = World::new();
     let id = w.request();
     let vault = w.vault.take().unwrap();
-    let approval = prepare_approval(
-        &vault,
-        &mut w.keyring,
-        &id,
-        None,
-        None,
-        lockbox::customer::Confirmation::EngineersDigest(
-            lockbox::customer::shown_digest(&vault, &id).unwrap(),
-        ),
-    )
-    .unwrap();
+    let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, digest_of(&vault, &id)).unwrap();
     // Another approver named than the one committing.
     let mut renamed = approval.clone();
     renamed.grant.approved_by = "mallory".into();
@@ -280,17 +230,8 @@ fn an_approval_commits_only_as_prepared_by_its_committer_and_only_soon() {
     w.vault = Some(vault);
     let id2 = w.request();
     let vault = w.vault.take().unwrap();
-    let mut second = prepare_approval(
-        &vault,
-        &mut w.keyring,
-        &id2,
-        None,
-        None,
-        lockbox::customer::Confirmation::EngineersDigest(
-            lockbox::customer::shown_digest(&vault, &id2).unwrap(),
-        ),
-    )
-    .unwrap();
+    let mut second =
+        prepare_approval(&vault, &mut w.keyring, &id2, None, None, digest_of(&vault, &id2)).unwrap();
     second.grant.id = first.id;
     assert_eq!(vault.commit_approval(&second).unwrap_err().kind, ErrorKind::Conflict);
     assert_eq!(vault.grants(None, None).unwrap().len(), 1);
@@ -317,4 +258,10 @@ fn a_deletion_proven_against_older_keys_is_refused() {
     assert_eq!(vault.list("acme", None).unwrap().len(), 2, "items erased by a refused deletion");
     let removal = vault.commit_tenant_delete("acme", &current(&vault)).unwrap();
     assert_eq!(removal.items_erased, 2);
+}
+
+/// Eve's digest of request `id`: no key was swapped in these tests, so it is what the vault
+/// shows.
+fn digest_of(vault: &Vault, id: &str) -> lockbox::customer::Confirmation {
+    lockbox::customer::Confirmation::EngineersDigest(lockbox::customer::shown_digest(vault, id).unwrap())
 }

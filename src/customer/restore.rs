@@ -10,8 +10,9 @@ use super::checkpoint::check_chain;
 use super::sync::{Policy, adopt, propose_at, tenant_keys, tenant_keys_mut};
 use super::{checkpoint, new_epoch};
 use crate::crypto::tenant_fingerprint;
-use crate::format::{ManifestLevel, hex};
+use crate::format::{Manifest, ManifestLevel, hex};
 use crate::keyring::{KeyState, Keyring, ManifestMark};
+use crate::store::records::TenantRecord;
 use crate::vault::{Error, NewEpoch, Vault, manifest_hash, open_manifest};
 
 /// What a restored vault no longer holds of what the keyring signed, and what accepting it does.
@@ -55,6 +56,16 @@ pub enum Anchor {
 /// signing: the vault's manifest is one this keyring signed, older than its last, at the end
 /// of an audit chain that is consistent with every manifest in it signed in order.
 pub fn restore_gap(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<RestoreGap, Error> {
+    restored(vault, keyring, tenant).map(|(gap, _, _)| gap)
+}
+
+/// [`restore_gap`], with the vault's record and its manifest as checked (what accepting signs
+/// after).
+fn restored(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+) -> Result<(RestoreGap, TenantRecord, Manifest), Error> {
     keyring.use_vault(vault.id());
     let record = vault.tenant(tenant)?;
     let keys = tenant_keys(keyring, tenant)?;
@@ -129,7 +140,7 @@ pub fn restore_gap(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result
             rotations.push((level.name.clone(), level.epoch, next));
         }
     }
-    Ok(RestoreGap {
+    let gap = RestoreGap {
         vault_seq: current.seq,
         keyring_seq: last,
         lost_entries: keys.checkpoint.seq.saturating_sub(chain.size),
@@ -137,7 +148,8 @@ pub fn restore_gap(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result
         rotations,
         log: (chain.size, chain.head),
         anchored,
-    })
+    };
+    Ok((gap, record, current))
 }
 
 /// The customer's checkpoint the restored tenant record holds, if it verifies under the key.
@@ -161,15 +173,12 @@ pub fn accept_restore(
     tenant: &str,
     shown: &RestoreGap,
 ) -> Result<RestoreGap, Error> {
-    let gap = restore_gap(vault, keyring, tenant)?;
+    let (gap, record, current) = restored(vault, keyring, tenant)?;
     if gap != *shown {
         return Err(Error::conflict(format!(
             "the vault of tenant {tenant:?} changed since it was shown; nothing was signed: look at it again"
         )));
     }
-    let record = vault.tenant(tenant)?;
-    let signer = tenant_keys(keyring, tenant)?.signing().public();
-    let current = open_manifest(&record.manifest, &vault.id(), tenant, &signer)?;
     let mut new = Vec::new();
     for (level, _, next) in &gap.rotations {
         new.push(new_epoch(keyring, tenant, level, *next)?);
@@ -201,16 +210,8 @@ pub fn accept_restore(
             l
         })
         .collect();
-    let policy = Policy {
-        max_access_secs: current.max_access_secs,
-        request_ttl_secs: current.request_ttl_secs,
-        manifest_lifetime_secs: current
-            .expires
-            .saturating_sub(current.issued)
-            .clamp(crate::vault::MIN_MANIFEST_LIFETIME_SECS, crate::vault::MAX_MANIFEST_LIFETIME_SECS),
-    };
     let at = (gap.keyring_seq + 1, manifest_hash(&record.manifest));
-    let proposal = propose_at(vault, keyring, tenant, at, levels, policy, current.monitor)?;
+    let proposal = propose_at(vault, keyring, tenant, at, levels, Policy::of(&current), current.monitor)?;
     vault.commit_restore_acceptance(tenant, &new, &proposal.note)?;
     let keys = tenant_keys_mut(keyring, tenant)?;
     adopt(keys, &proposal.manifest, manifest_hash(&proposal.note));

@@ -215,16 +215,22 @@ impl Policy {
     }
 }
 
-/// The tenant's policy as its manifest states it (the lifetime kept within its range: a
-/// manifest signed before it was a policy has 7 days).
+/// The tenant's policy as its manifest states it.
 pub(crate) fn policy_of(synced: &Synced) -> Policy {
-    let m = &synced.manifest;
-    Policy {
-        max_access_secs: m.max_access_secs,
-        request_ttl_secs: m.request_ttl_secs,
-        manifest_lifetime_secs: m
-            .expires
-            .saturating_sub(m.issued)
-            .clamp(MIN_MANIFEST_LIFETIME_SECS, MAX_MANIFEST_LIFETIME_SECS),
+    Policy::of(&synced.manifest)
+}
+
+impl Policy {
+    /// What `m` states (the lifetime kept within its range: a manifest signed before the
+    /// lifetime was a policy has 7 days).
+    pub fn of(m: &Manifest) -> Policy {
+        Policy {
+            max_access_secs: m.max_access_secs,
+            request_ttl_secs: m.request_ttl_secs,
+            manifest_lifetime_secs: m
+                .expires
+                .saturating_sub(m.issued)
+                .clamp(MIN_MANIFEST_LIFETIME_SECS, MAX_MANIFEST_LIFETIME_SECS),
+        }
     }
 }

@@ -56,25 +56,16 @@ impl Vault {
             Err(Failed::Io(e) | Failed::Fill(StoreError::Io(e))) => Some(match e.kind() {
                 std::io::ErrorKind::InvalidInput => Error::usage(format!("cannot write backup: {e}")),
                 std::io::ErrorKind::AlreadyExists => exists_error(file),
-                // A reader that went away took only part of it: never a quiet success.
-                std::io::ErrorKind::BrokenPipe => Error::other(format!(
-                    "the backup to {} was cut short after {}: its reader closed the pipe; the backup is incomplete",
-                    file.display(),
-                    crate::format::size(bytes)
-                )),
+                std::io::ErrorKind::BrokenPipe => cut_short(&file.display().to_string(), bytes),
                 _ => Error::other(format!("cannot write backup {}: {e}", file.display())),
             }),
             Err(Failed::Fill(e)) => Some(e.into()),
         };
         if let Some(e) = failure {
-            let detail = format!("{}: {}", file.display(), e.message);
-            // The failure is what matters; a log entry that cannot be written adds nothing to it.
-            let _ = self.audit_only(None, "backup.failed", "", "", &detail);
-            return Err(e);
+            return Err(self.backup_failed(&file.display().to_string(), e));
         }
         let summary = summary.ok_or_else(|| Error::other("backup wrote nothing"))?;
-        let audit_head = self.audit_head()?;
-        Ok(BackupInfo { records: summary.records, bytes: summary.bytes, audit_head })
+        self.backup_info(summary)
     }
 
     /// [`Vault::backup`] to a stream the caller holds (standard output, say), named `label` in
@@ -88,22 +79,24 @@ impl Vault {
             Ok(s)
         });
         let bytes = counted.done();
-        let summary = match done {
-            Ok(s) => s,
-            Err(e) => {
-                let e = match e {
-                    StoreError::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
-                        Error::other(format!(
-                            "the backup to {label} was cut short after {}: its reader closed the pipe; the backup is incomplete",
-                            crate::format::size(bytes)
-                        ))
-                    }
-                    e => e.into(),
-                };
-                let _ = self.audit_only(None, "backup.failed", "", "", &format!("{label}: {}", e.message));
-                return Err(e);
+        match done {
+            Ok(summary) => self.backup_info(summary),
+            Err(StoreError::Io(io)) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+                Err(self.backup_failed(label, cut_short(label, bytes)))
             }
-        };
+            Err(e) => Err(self.backup_failed(label, e.into())),
+        }
+    }
+
+    /// Logs that the backup to `label` failed with `e` (after its `backup` entry, so not in
+    /// it), and returns `e`: the failure is what matters, so a log entry that cannot be
+    /// written adds nothing to it.
+    fn backup_failed(&self, label: &str, e: Error) -> Error {
+        let _ = self.audit_only(None, "backup.failed", "", "", &format!("{label}: {}", e.message));
+        e
+    }
+
+    fn backup_info(&self, summary: crate::store::BackupSummary) -> Result<BackupInfo, Error> {
         Ok(BackupInfo { records: summary.records, bytes: summary.bytes, audit_head: self.audit_head()? })
     }
 
@@ -202,6 +195,14 @@ impl Vault {
             }
         }
     }
+}
+
+/// A backup whose reader went away took only part of it: never a quiet success.
+fn cut_short(label: &str, bytes: u64) -> Error {
+    Error::other(format!(
+        "the backup to {label} was cut short after {}: its reader closed the pipe; the backup is incomplete",
+        crate::format::size(bytes)
+    ))
 }
 
 fn exists_error(file: &Path) -> Error {

@@ -2,7 +2,7 @@
 //! binary kept off a terminal, outputs that fail loudly, whole usage errors in JSON, human
 //! durations and sizes, passphrase changes, filters, compaction, and the actor's name.
 
-#[path = "common/cli.rs"]
+#[path = "../common/cli.rs"]
 mod cli;
 
 use std::io::{Read, Write};
@@ -16,6 +16,32 @@ fn setup() -> Env {
     env.ok(&["init"], b"");
     env.ok(&["tenant", "create", "acme", "--levels", "internal,secret", "--keyring", &env.path("k")], b"");
     env
+}
+
+/// Engineer eve, enrolled, asks for level internal; her request id and the digest her client
+/// printed.
+fn eve_requests_internal(env: &Env) -> (String, String) {
+    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
+    let filed = env.ok(
+        &[
+            "request",
+            "create",
+            "--tenant",
+            "acme",
+            "--identity",
+            &env.path("eve.id"),
+            "--levels",
+            "internal",
+            "--reason",
+            "r",
+            "--case",
+            "c",
+        ],
+        b"",
+    );
+    let mut lines = filed.lines();
+    let id = lines.next().unwrap().to_owned();
+    (id, lines.next().unwrap().strip_prefix("digest ").unwrap().to_owned())
 }
 
 fn lockbox(env: &Env, args: &[&str]) -> Command {
@@ -183,27 +209,8 @@ fn list_and_export_filter_and_an_engineers_export_counts_only_its_scope() {
     assert!(std::path::Path::new(&out).join("notes/c").exists());
     assert!(!std::path::Path::new(&out).join("runbooks").exists());
     // An engineer granted `internal` exports what the grant covers and exits 0.
-    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
-    let filed = env.ok(
-        &[
-            "request",
-            "create",
-            "--tenant",
-            "acme",
-            "--identity",
-            &env.path("eve.id"),
-            "--levels",
-            "internal",
-            "--reason",
-            "r",
-            "--case",
-            "c",
-        ],
-        b"",
-    );
-    let mut lines = filed.lines();
-    let (id, digest) = (lines.next().unwrap(), lines.next().unwrap().strip_prefix("digest ").unwrap());
-    let approved = env.run(&["request", "approve", id, "--expect", digest, "-k", &env.path("k")], b"");
+    let (id, digest) = eve_requests_internal(&env);
+    let approved = env.run(&["request", "approve", &id, "--expect", &digest, "-k", &env.path("k")], b"");
     assert!(approved.status.success());
     assert!(String::from_utf8_lossy(&approved.stderr).contains("released internal (epoch 1) to eve until"));
     let requests = env.ok(&["request", "list"], b"");
@@ -301,25 +308,7 @@ fn the_shell_completes_names_from_the_vault() {
     env.ok(&["tenant", "create", "globex", "--levels", "public", "--keyring", &env.path("k")], b"");
     env.ok(&["put", "acme", "runbooks/disk", "-l", "internal"], b"x");
     env.ok(&["put", "acme", "notes/a", "-l", "secret"], b"x");
-    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
-    let filed = env.ok(
-        &[
-            "request",
-            "create",
-            "--tenant",
-            "acme",
-            "--identity",
-            &env.path("eve.id"),
-            "--levels",
-            "internal",
-            "--reason",
-            "r",
-            "--case",
-            "c",
-        ],
-        b"",
-    );
-    let request = filed.lines().next().unwrap().to_owned();
+    let (request, _) = eve_requests_internal(&env);
     // What bash's completion function asks: the words so far, and which one to complete.
     let complete = |words: &[&str]| {
         let out = lockbox(&env, &[])
@@ -349,27 +338,8 @@ fn the_shell_completes_names_from_the_vault() {
 fn an_engineers_export_without_an_active_grant_is_refused_not_out_of_scope() {
     let env = setup();
     env.ok(&["put", "acme", "doc", "-l", "internal"], b"x");
-    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
-    let filed = env.ok(
-        &[
-            "request",
-            "create",
-            "--tenant",
-            "acme",
-            "--identity",
-            &env.path("eve.id"),
-            "--levels",
-            "internal",
-            "--reason",
-            "r",
-            "--case",
-            "c",
-        ],
-        b"",
-    );
-    let mut lines = filed.lines();
-    let (id, digest) = (lines.next().unwrap(), lines.next().unwrap().strip_prefix("digest ").unwrap());
-    let grant = env.ok(&["request", "approve", id, "--expect", digest, "-k", &env.path("k")], b"");
+    let (id, digest) = eve_requests_internal(&env);
+    let grant = env.ok(&["request", "approve", &id, "--expect", &digest, "-k", &env.path("k")], b"");
     env.ok(&["grant", "revoke", grant.trim()], b"");
     let e = env.fails(&["export", "acme", &env.path("out"), "-i", &env.path("eve.id")], 4);
     assert!(e.contains("revoked"), "{e}");
