@@ -1,11 +1,12 @@
 //! The hash-chained audit log. Every state change and every read appends one entry in the same
 //! transaction as the change itself, so the log and the vault cannot disagree after a crash.
 //!
-//! hash(n) = SHA-256("lockbox/v1 audit\0" || seq || time || actor || action || tenant ||
-//! subject || detail || hash(n-1) || chain || chain_prev), strings length-prefixed (u32 BE),
-//! integers u64 BE, and hash(0) = 32 zero bytes. Changing, removing or reordering any entry
-//! breaks every later hash. Each tenant's entries also form their own chain: `chain` is the
-//! entry's position in it and `chain_prev` the hash of the tenant's previous entry, so a
+//! hash(n) = SHA-256("lockbox/v2 audit\0" || seq || time || actor || tenant || subject ||
+//! event || hash(n-1) || chain || chain_prev), strings and the event's canonical encoding
+//! (format::AuditEvent) length-prefixed (u32 BE), integers u64 BE, and hash(0) = 32 zero
+//! bytes. Changing, removing or reordering any entry breaks every later hash. Each tenant's
+//! entries also form their own chain: `chain` is the entry's position in it and `chain_prev`
+//! the hash of the tenant's previous entry, so a
 //! customer checks and signs (checkpoints) its own tenant's history alone; cutting the log
 //! back before a checkpoint is caught by the checkpoint.
 
@@ -16,46 +17,67 @@ use crate::store::{Reads, StoreError, Writes};
 /// One audit entry.
 pub use crate::store::records::AuditEntry as Entry;
 
-/// What to record.
+pub use crate::format::AuditEvent as Event;
+
+/// Who acted, about what: the fields of an entry beside its event.
 #[derive(Debug, Clone, Copy)]
-pub struct Event<'a> {
+pub struct About<'a> {
     /// Who acted.
     pub actor: &'a str,
-    /// What happened.
-    pub action: &'a str,
-    /// The tenant concerned.
+    /// The tenant concerned, or empty.
     pub tenant: &'a str,
-    /// The subject.
+    /// The item, request, grant or level concerned, or empty.
     pub subject: &'a str,
-    /// Detail.
-    pub detail: &'a str,
 }
 
 impl Entry {
     /// Recomputes this entry's hash from its fields and `prev`.
-    pub fn compute_hash(&self) -> [u8; 32] {
+    pub fn compute_hash(&self) -> Result<[u8; 32], StoreError> {
+        let event = self
+            .event
+            .encode()
+            .map_err(|e| StoreError::Encode { what: "audit event", detail: e.to_string() })?;
         let mut h = Sha256::new();
-        h.update(b"lockbox/v1 audit\0");
+        h.update(b"lockbox/v2 audit\0");
         h.update(self.seq.to_be_bytes());
         h.update(self.time.to_be_bytes());
-        for field in [&self.actor, &self.action, &self.tenant, &self.subject, &self.detail] {
+        for field in [self.actor.as_bytes(), self.tenant.as_bytes(), self.subject.as_bytes(), &event] {
+            // Every field is far below 4 GiB: names, and an event of at most MAX_EVENT_LEN.
             h.update((field.len() as u32).to_be_bytes());
-            h.update(field.as_bytes());
+            h.update(field);
         }
         h.update(self.prev);
         h.update(self.chain.to_be_bytes());
         h.update(self.chain_prev);
-        h.finalize().into()
+        Ok(h.finalize().into())
+    }
+
+    /// The action's name (`put`, `request.approve`, ...).
+    pub fn action(&self) -> &'static str {
+        self.event.action()
+    }
+
+    /// The signed manifest a `manifest` entry logged.
+    pub fn manifest_note(&self) -> Option<&str> {
+        match &self.event {
+            Event::Manifest { note } => Some(note),
+            _ => None,
+        }
+    }
+
+    /// Whether the stored hash is the one its fields give.
+    fn hash_matches(&self) -> bool {
+        self.compute_hash().is_ok_and(|h| h == self.hash)
     }
 }
 
 /// Appends an entry to the log within `tx`.
-pub fn append(tx: &dyn Writes, time: u64, event: Event<'_>) -> Result<Entry, StoreError> {
+pub fn append(tx: &dyn Writes, time: u64, about: About<'_>, event: Event) -> Result<Entry, StoreError> {
     let (seq, prev) = match tx.last_audit()? {
         Some(last) => (last.seq.saturating_add(1), last.hash),
         None => (1, [0; 32]),
     };
-    let (chain, chain_prev) = match event.tenant {
+    let (chain, chain_prev) = match about.tenant {
         "" => (0, [0; 32]),
         tenant => tx.tenant_audit_head(tenant)?.map_or((1, [0; 32]), |(n, h)| (n.saturating_add(1), h)),
     };
@@ -64,15 +86,14 @@ pub fn append(tx: &dyn Writes, time: u64, event: Event<'_>) -> Result<Entry, Sto
         chain_prev,
         seq,
         time,
-        actor: event.actor.to_owned(),
-        action: event.action.to_owned(),
-        tenant: event.tenant.to_owned(),
-        subject: event.subject.to_owned(),
-        detail: event.detail.to_owned(),
+        actor: about.actor.to_owned(),
+        tenant: about.tenant.to_owned(),
+        subject: about.subject.to_owned(),
+        event,
         prev,
         hash: [0; 32],
     };
-    entry.hash = entry.compute_hash();
+    entry.hash = entry.compute_hash()?;
     tx.append_audit(&entry)?;
     Ok(entry)
 }
@@ -128,7 +149,7 @@ pub fn verify(r: &dyn Reads) -> Result<Verdict, StoreError> {
             Some(format!("expected seq {expected_seq}, found {} (entries removed or reordered)", e.seq))
         } else if e.prev != prev {
             Some("does not link to the previous entry".to_owned())
-        } else if e.hash != e.compute_hash() {
+        } else if !e.hash_matches() {
             Some("contents do not match its hash (entry was changed)".to_owned())
         } else {
             None
@@ -158,7 +179,7 @@ pub fn verify_tenant(entries: &[Entry], tenant: &str) -> Verdict {
             Some(format!("expected position {expected}, found {} (entries removed or reordered)", e.chain))
         } else if e.chain_prev != prev {
             Some("does not link to the tenant's previous entry".to_owned())
-        } else if e.hash != e.compute_hash() {
+        } else if !e.hash_matches() {
             Some("contents do not match its hash (entry was changed)".to_owned())
         } else {
             None

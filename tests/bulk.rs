@@ -96,7 +96,7 @@ fn import_then_export_gives_back_the_same_tree() {
     assert_eq!((r.items, r.skipped.len()), (5, 0));
     assert_eq!(read_tree(&dir.path().join("out")), expected);
     let actions: Vec<String> =
-        vault.audit_entries(Some("acme")).unwrap().into_iter().map(|e| e.action).collect();
+        vault.audit_entries(Some("acme")).unwrap().into_iter().map(|e| e.action().to_owned()).collect();
     assert!(actions.contains(&"import".to_string()) && actions.contains(&"export".to_string()));
 }
 
@@ -212,9 +212,24 @@ fn import_batches_end_exactly_at_their_limits() {
     let pass = Passphrase::new("pw".into());
     let mut keyring = Keyring::create(&dir.path().join("k"), &pass, CHEAP).unwrap();
     lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["internal".into()]).unwrap();
-    let imports = |vault: &Vault| -> Vec<String> {
+    // Each import entry: its level, epoch, count and item ids, and whether it names the
+    // manifest the tenant had when it was written.
+    let imports = |vault: &Vault| -> Vec<(String, u32, u64, Vec<String>, bool)> {
         let entries = vault.audit_entries(Some("acme")).unwrap();
-        entries.into_iter().filter(|e| e.action == "import").map(|e| e.detail).collect()
+        let current = lockbox::vault::manifest_hash(&vault.tenant("acme").unwrap().manifest);
+        entries
+            .into_iter()
+            .filter_map(|e| match e.event {
+                lockbox::audit::Event::Import { level, epoch, manifest, count, items } => Some((
+                    level,
+                    epoch,
+                    count,
+                    items.into_iter().map(|l| l.item).collect(),
+                    manifest == current,
+                )),
+                _ => None,
+            })
+            .collect()
     };
 
     std::fs::create_dir_all(dir.path().join("empty")).unwrap();
@@ -230,7 +245,8 @@ fn import_batches_end_exactly_at_their_limits() {
     let r = vault.import_dir("acme", "internal", &src, false, &mut |_, _| {}).unwrap();
     assert_eq!(r.items, 4096);
     assert_eq!(imports(&vault).len(), 1, "{:?}", imports(&vault));
-    assert!(imports(&vault)[0].starts_with("4096 items"));
+    assert_eq!(imports(&vault)[0].2, 4096);
+    assert_eq!(imports(&vault)[0].3.len(), 4096, "every item of the batch is logged");
 
     // By bytes: 9 files of 1 MiB (large, streamed) and small ones after: 8 MiB ends a batch.
     let src = dir.path().join("bytes");
@@ -241,16 +257,17 @@ fn import_batches_end_exactly_at_their_limits() {
     tree(&src, &[("b", b"small"), ("c", b"")]);
     let r = vault.import_dir("acme", "internal", &src, false, &mut |_, _| {}).unwrap();
     assert_eq!((r.items, r.bytes), (11, 9 * (1 << 20) + 5));
-    let details: Vec<String> =
-        imports(&vault)[1..].iter().map(|d| d.split("; manifest ").next().unwrap().to_owned()).collect();
+    let details: Vec<_> =
+        imports(&vault)[1..].iter().map(|(l, e, n, ids, _)| (l.clone(), *e, *n, ids.clone())).collect();
+    let names = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
         details,
-        ["8 items at level internal, epoch 1: a0 .. a7", "3 items at level internal, epoch 1: a8 .. c"]
+        [
+            ("internal".to_owned(), 1, 8, names(&["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"])),
+            ("internal".to_owned(), 1, 3, names(&["a8", "b", "c"]))
+        ]
     );
-    assert!(
-        imports(&vault).iter().all(|d| d.contains("; manifest ")),
-        "each names the manifest it wrote under"
-    );
+    assert!(imports(&vault).iter().all(|d| d.4), "each names the manifest it wrote under");
     let mut out = Vec::new();
     vault.get("acme", "a8", &keyring, &mut out).unwrap();
     assert_eq!(out, big);
@@ -265,11 +282,8 @@ fn import_batches_end_exactly_at_their_limits() {
     let r = vault.import_dir("acme", "internal", &src, false, &mut |_, _| {}).unwrap();
     assert_eq!((r.items, r.bytes), (3, huge.len() as u64 + 11));
     let details = imports(&vault);
-    let tail: Vec<&str> = details[3..]
-        .iter()
-        .map(|d| d.split(": ").nth(1).unwrap().split("; manifest").next().unwrap())
-        .collect();
-    assert_eq!(tail, ["m .. m", "n .. n", "o .. o"]);
+    let tail: Vec<&[String]> = details[3..].iter().map(|d| &d.3[..]).collect();
+    assert_eq!(tail, [["m"], ["n"], ["o"]]);
     out.clear();
     vault.get("acme", "n", &keyring, &mut out).unwrap();
     assert!(out == huge, "the staged file reads back");

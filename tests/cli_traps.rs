@@ -246,3 +246,24 @@ fn completions_man_page_and_help_headings() {
     env.fails(&["list", "acme", "--passphrase-file", "/dev/null"], 2);
     env.fails(&["--passphrase-file", "/dev/null", "list", "acme"], 2);
 }
+
+/// A vault of schema 2 (its audit log was text) is refused on open with the way to move its
+/// items.
+#[test]
+fn a_vault_from_before_typed_audit_is_refused_with_the_way_out() {
+    let env = Env::empty();
+    env.ok(&["init"], b"");
+    // The operator's tools: the meta table's schema mark set back to 2.
+    {
+        use lockbox::store::raw::{RawWrite, Table};
+        let store =
+            lockbox::store::RedbStore::open(std::path::Path::new(&env.path("vault/vault.redb"))).unwrap();
+        let tx = store.begin_raw_write().unwrap();
+        tx.put(Table::Meta, b"schema", &[2]).unwrap();
+        tx.commit().unwrap();
+    }
+    let out = env.run_with(&["tenant", "list"], b"", "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("schema 2") && stderr.contains("lockbox export"), "{stderr}");
+}

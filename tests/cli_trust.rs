@@ -176,7 +176,7 @@ fn an_export_is_logged_with_what_it_actually_wrote() {
     assert_eq!(out.status.code(), Some(0), "the secret items are out of scope, not failures");
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 item(s) are outside"), "{out:?}");
     let log = env.ok(&["audit", "show", "--verbose"], b"");
-    assert!(log.contains("2 of 4 items written to"), "{log}");
+    assert!(log.contains("2 of 4 item(s) written to"), "{log}");
     let listed: Vec<&str> =
         log.lines().skip_while(|l| !l.contains("(export.written), 2 item id(s)")).skip(1).take(3).collect();
     assert_eq!(listed[..2], ["    i1", "    i2"], "{log}");

@@ -408,7 +408,7 @@ fn audit_chain_detects_edits_deletions_reordering_and_cut_back() {
     w.approve(&req, None, None).unwrap();
     w.engineer_get("i1").unwrap();
     let entries = w.vault().audit_entries(None).unwrap();
-    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action()).collect();
     assert_eq!(
         actions,
         [

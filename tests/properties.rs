@@ -92,7 +92,7 @@ proptest! {
         let grant = GrantRecord { id, request: id, tenant: s.clone(), engineer: s.clone(), levels: vec![(s.clone(), 3)],
             created: n, expires: n, approved_by: s.clone(), revoked: flag.then(|| (n, s.clone())), keys: vec![bytes.clone()], note: s.clone() };
         prop_assert_eq!(codec::decode::<GrantRecord>("g", &codec::encode("g", &grant).unwrap()).unwrap(), grant);
-        let entry = Entry { seq: n, time: n, actor: s.clone(), action: s.clone(), tenant: s.clone(), subject: s.clone(), detail: s, prev: [1; 32], chain: n, chain_prev: [3; 32], hash: [2; 32] };
+        let entry = Entry { seq: n, time: n, actor: s.clone(), tenant: s.clone(), subject: s.clone(), event: lockbox::audit::Event::GetDenied { why: s }, prev: [1; 32], chain: n, chain_prev: [3; 32], hash: [2; 32] };
         prop_assert_eq!(codec::decode::<Entry>("e", &codec::encode("e", &entry).unwrap()).unwrap(), entry);
     }
 
@@ -113,8 +113,9 @@ proptest! {
         let file = KeyFile { version: KeyFile::VERSION, kind: KeyFileKind::Identity,
             kdf: KdfParams { memory_kib: 8192 + n, iterations: 1 + n % 16, lanes: 1 }, salt: [7; 16], nonce: [8; 12],
             ciphertext: vec![9; 16 + n as usize % 50] };
-        let entry = Entry { seq: u64::from(n), time: 1, actor: engineer.clone(), action: "put".into(), tenant: h.tenant.clone(),
-            subject: h.item.clone(), detail: "d".into(), prev: [1; 32], chain: u64::from(n), chain_prev: [3; 32], hash: [2; 32] };
+        let entry = Entry { seq: u64::from(n), time: 1, actor: engineer.clone(), tenant: h.tenant.clone(),
+            subject: h.item.clone(), event: lockbox::audit::Event::Put(lockbox::format::Stored { level: h.level.clone(),
+            epoch: h.epoch, size: u64::from(n), replaced: n % 2 == 0, manifest: secret, header: [n as u8; 32] }), prev: [1; 32], chain: u64::from(n), chain_prev: [3; 32], hash: [2; 32] };
         let valids: Vec<(&str, Vec<u8>)> = vec![
             ("header", h.encode()),
             ("key file", file.encode()),

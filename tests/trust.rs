@@ -564,7 +564,7 @@ fn a_keyring_restored_from_an_older_copy_needs_an_explicit_resync() {
         let store = RedbStore::open(&w.db()).unwrap();
         let tx = store.begin_raw_write().unwrap();
         let entries = lockbox::audit::entries(&tx, Some("acme")).unwrap();
-        let middle = entries.iter().filter(|e| e.action == "manifest").nth(1).unwrap();
+        let middle = entries.iter().filter(|e| e.action() == "manifest").nth(1).unwrap();
         tx.remove(Table::Audit, &middle.seq.to_be_bytes()).unwrap();
         tx.commit().unwrap();
     }
@@ -691,7 +691,7 @@ fn rewrite_log(w: &mut World, edit: impl FnOnce(&mut Vec<lockbox::audit::Entry>)
                 let (n, h) = heads.get(&e.tenant).copied().unwrap_or((0, [0; 32]));
                 (e.chain, e.chain_prev) = (n + 1, h);
             }
-            e.hash = e.compute_hash();
+            e.hash = e.compute_hash().unwrap();
             prev = e.hash;
             if !e.tenant.is_empty() {
                 heads.insert(e.tenant.clone(), (e.chain, e.hash));
@@ -726,8 +726,9 @@ fn checkpointed() -> World {
 fn the_log_rewritten_before_a_checkpoint_is_caught_even_with_every_hash_recomputed() {
     let mut w = checkpointed();
     rewrite_log(&mut w, |es| {
-        let put = es.iter_mut().find(|e| e.action == "put").unwrap();
-        put.detail = put.detail.replace("size", "sizes");
+        let put = es.iter_mut().find(|e| e.action() == "put").unwrap();
+        let lockbox::audit::Event::Put(stored) = &mut put.event else { unreachable!() };
+        stored.size += 1;
     });
     assert!(
         matches!(w.vault().verify_audit(None).unwrap(), lockbox::audit::Verdict::Intact { .. }),
@@ -748,7 +749,7 @@ fn the_log_rewritten_before_a_checkpoint_is_caught_even_with_every_hash_recomput
 fn the_log_cut_back_or_thinned_before_a_checkpoint_is_caught() {
     let mut w = checkpointed();
     rewrite_log(&mut w, |es| {
-        let keep = es.iter().position(|e| e.action == "put").unwrap();
+        let keep = es.iter().position(|e| e.action() == "put").unwrap();
         es.truncate(keep);
     });
     let vault = w.vault.clone().unwrap();
@@ -756,7 +757,7 @@ fn the_log_cut_back_or_thinned_before_a_checkpoint_is_caught() {
     drop(vault);
     let mut w = checkpointed();
     rewrite_log(&mut w, |es| {
-        let first_put = es.iter().position(|e| e.action == "put").unwrap();
+        let first_put = es.iter().position(|e| e.action() == "put").unwrap();
         es.remove(first_put);
     });
     let vault = w.vault.clone().unwrap();
@@ -768,7 +769,7 @@ fn the_log_cut_back_or_thinned_before_a_checkpoint_is_caught() {
     // Reordered: the two puts swapped.
     let mut w = checkpointed();
     rewrite_log(&mut w, |es| {
-        let a = es.iter().position(|e| e.action == "put").unwrap();
+        let a = es.iter().position(|e| e.action() == "put").unwrap();
         es.swap(a, a + 1);
     });
     let vault = w.vault.clone().unwrap();
@@ -786,7 +787,7 @@ fn a_manifest_dropped_from_the_log_is_caught() {
     drop(vault);
     // After the checkpoint the refresh signed first: only the logged manifests stand guard.
     rewrite_log(&mut w, |es| {
-        let last = es.iter().rposition(|e| e.action == "manifest").unwrap();
+        let last = es.iter().rposition(|e| e.action() == "manifest").unwrap();
         es.remove(last);
     });
     let vault = w.vault.clone().unwrap();
@@ -878,8 +879,9 @@ fn a_write_is_judged_by_its_stored_header_never_by_its_logged_text() {
     // recomputed: it now claims the new epoch.
     rewrite_log(&mut w, |es| {
         let e = es.iter_mut().rfind(|e| e.subject == "late").unwrap();
-        assert!(e.detail.contains("epoch 1"), "{}", e.detail);
-        e.detail = e.detail.replace("epoch 1", "epoch 2");
+        let lockbox::audit::Event::Put(stored) = &mut e.event else { unreachable!() };
+        assert_eq!(stored.epoch, 1);
+        stored.epoch = 2;
     });
     let vault = w.vault.clone().unwrap();
     let problems = lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap().join("\n");
@@ -904,7 +906,7 @@ fn a_write_moved_across_a_manifest_is_reported() {
     rewrite_log(&mut w, |es| {
         let at = es.iter().rposition(|e| e.subject == "after").unwrap();
         let put = es.remove(at);
-        let manifest = es.iter().rposition(|e| e.action == "manifest").unwrap();
+        let manifest = es.iter().rposition(|e| e.action() == "manifest").unwrap();
         es.insert(manifest, put);
     });
     let vault = w.vault.clone().unwrap();
@@ -991,8 +993,9 @@ fn an_entry_changed_without_recomputing_its_hash_breaks_the_tenant_chain() {
         let store = RedbStore::open(&w.db()).unwrap();
         let tx = store.begin_raw_write().unwrap();
         let mut e =
-            lockbox::audit::entries(&tx, None).unwrap().into_iter().find(|e| e.action == "put").unwrap();
-        e.detail.push(' ');
+            lockbox::audit::entries(&tx, None).unwrap().into_iter().find(|e| e.action() == "put").unwrap();
+        let lockbox::audit::Event::Put(stored) = &mut e.event else { unreachable!() };
+        stored.size += 1;
         tx.put(
             Table::Audit,
             &e.seq.to_be_bytes(),
@@ -1020,8 +1023,8 @@ fn a_logged_manifest_or_approval_the_keyring_did_not_sign_is_caught() {
     m.prev = lockbox::vault::manifest_hash(&t.manifest);
     let forged = sign_note(&forged_key, &m.origin, m.encode()).encode();
     rewrite_log(&mut w, |es| {
-        let mut e = es.iter().find(|e| e.action == "manifest").unwrap().clone();
-        e.detail = forged.clone();
+        let mut e = es.iter().find(|e| e.action() == "manifest").unwrap().clone();
+        e.event = lockbox::audit::Event::Manifest { note: forged.clone() };
         es.push(e);
     });
     let vault = w.vault.clone().unwrap();
@@ -1033,7 +1036,7 @@ fn a_logged_manifest_or_approval_the_keyring_did_not_sign_is_caught() {
     w.approve(&id, Some(&digest)).unwrap();
     let (other, _) = w.request(&["internal"], 3600);
     rewrite_log(&mut w, |es| {
-        let mut e = es.iter().find(|e| e.action == "request.approve").unwrap().clone();
+        let mut e = es.iter().find(|e| e.action() == "request.approve").unwrap().clone();
         e.subject = other.clone();
         es.push(e);
     });
@@ -1066,8 +1069,13 @@ fn imported_and_rewrapped_items_are_checked_too_however_many() {
     }
     let r = w.writer().import_dir("acme", "internal", &src, false, &mut |_, _| {}).unwrap();
     assert_eq!(r.items, 8200);
-    let continued =
-        w.vault().audit_entries(Some("acme")).unwrap().iter().filter(|e| e.action == "import.items").count();
+    let continued = w
+        .vault()
+        .audit_entries(Some("acme"))
+        .unwrap()
+        .iter()
+        .filter(|e| e.action() == "import.items")
+        .count();
     assert!(continued >= 1, "one entry could not hold 8200 lines");
     let vault = w.vault.clone().unwrap();
     assert!(lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap().is_empty());
@@ -1183,11 +1191,11 @@ fn a_manifest_hidden_from_the_monitor_is_caught_by_the_customer_and_when_put_bac
     // and shows the manifest before it, keeping them aside.
     let mut cut = Vec::new();
     rewrite_log(&mut w, |es| {
-        let approval = es.iter().position(|e| e.action == "request.approve").unwrap();
-        let manifest = es.iter().rposition(|e| e.action == "manifest").unwrap();
+        let approval = es.iter().position(|e| e.action() == "request.approve").unwrap();
+        let manifest = es.iter().rposition(|e| e.action() == "manifest").unwrap();
         cut = es.split_off(approval.min(manifest));
     });
-    assert!(cut.iter().any(|e| e.action == "manifest"), "{cut:?}");
+    assert!(cut.iter().any(|e| e.action() == "manifest"), "{cut:?}");
     w.operator(|tx| tx.put_tenant(&before_approval).unwrap());
     // The monitor, shown only that, signs on; writers believe the old manifest is current
     // (the window: until the customer's next keyring command, or the manifest's expiry).
@@ -1304,7 +1312,7 @@ fn a_restored_vault_is_accepted_only_explicitly_and_no_released_key_is_current_a
     refresh_manifest(&vault, &mut w.keyring, "acme").unwrap();
     assert_eq!(lockbox::customer::check_keyring(&vault, &mut w.keyring).unwrap(), Vec::<String>::new());
     let logged = vault.audit_entries(Some("acme")).unwrap();
-    assert!(logged.iter().any(|e| e.action == "tenant.accept-restore"));
+    assert!(logged.iter().any(|e| e.action() == "tenant.accept-restore"));
     // Nothing more to accept now.
     assert_eq!(restore_gap(&vault, &mut w.keyring, "acme").unwrap_err().kind, ErrorKind::Conflict);
 }
@@ -1324,8 +1332,9 @@ fn a_restored_log_rewritten_under_a_checkpoint_of_the_customers_is_not_accepted(
     w.restore(&backup);
     // The "backup" the operator hands over has its history rewritten, every hash recomputed.
     rewrite_log(&mut w, |es| {
-        let put = es.iter_mut().find(|e| e.action == "put").unwrap();
-        put.detail = put.detail.replace("size", "sizes");
+        let put = es.iter_mut().find(|e| e.action() == "put").unwrap();
+        let lockbox::audit::Event::Put(stored) = &mut put.event else { unreachable!() };
+        stored.size += 1;
     });
     let vault = w.vault.clone().unwrap();
     integrity(
@@ -1374,7 +1383,7 @@ fn entries_after_the_customers_checkpoint_are_protected_by_the_monitors() {
     drop(vault);
     // The operator trims the put the customer never checkpointed, recomputing every hash.
     rewrite_log(&mut w, |es| {
-        let late = es.iter().rposition(|e| e.action == "put").unwrap();
+        let late = es.iter().rposition(|e| e.action() == "put").unwrap();
         es.remove(late);
     });
     let vault = w.vault.clone().unwrap();
@@ -1389,7 +1398,7 @@ fn entries_after_the_customers_checkpoint_are_protected_by_the_monitors() {
 fn the_monitor_refuses_to_sign_over_a_log_cut_back_or_rewritten() {
     let (mut w, mut monitor) = monitored();
     rewrite_log(&mut w, |es| {
-        let late = es.iter().rposition(|e| e.action == "put").unwrap();
+        let late = es.iter().rposition(|e| e.action() == "put").unwrap();
         es.truncate(late);
     });
     let vault = w.vault.clone().unwrap();
@@ -1397,7 +1406,7 @@ fn the_monitor_refuses_to_sign_over_a_log_cut_back_or_rewritten() {
     drop(vault);
     let (mut w, mut monitor) = monitored();
     rewrite_log(&mut w, |es| {
-        let late = es.iter().rposition(|e| e.action == "put").unwrap();
+        let late = es.iter().rposition(|e| e.action() == "put").unwrap();
         es[late].actor = "nobody".into();
     });
     let vault = w.vault.clone().unwrap();
@@ -1538,13 +1547,16 @@ fn a_planted_tenant_deletion_does_not_hide_what_came_before_it() {
     let mut w = checkpointed();
     rewrite_log(&mut w, |es| {
         // A forged approval, then a deletion and the genuine manifests logged again after it.
-        let mut forged = es.iter().rfind(|e| e.action == "put").unwrap().clone();
-        forged.action = "request.approve".into();
-        forged.detail = format!("grant {}", "ab".repeat(16));
+        let mut forged = es.iter().rfind(|e| e.action() == "put").unwrap().clone();
+        forged.event = lockbox::audit::Event::RequestApprove {
+            grant: [0xab; 16],
+            engineer: "eve".into(),
+            levels: vec![("internal".into(), 1)],
+            duration_secs: 3600,
+        };
         let mut delete = forged.clone();
-        delete.action = "tenant.delete".into();
-        delete.detail = String::new();
-        let manifests: Vec<_> = es.iter().filter(|e| e.action == "manifest").cloned().collect();
+        delete.event = lockbox::audit::Event::TenantDelete { items_erased: 0, closed: Default::default() };
+        let manifests: Vec<_> = es.iter().filter(|e| e.action() == "manifest").cloned().collect();
         es.push(forged);
         es.push(delete);
         es.extend(manifests);

@@ -116,3 +116,50 @@ fn every_signed_note_vector_has_its_expected_outcome() {
     }
     assert!(valid >= 3 && invalid >= 9, "{valid} valid, {invalid} invalid");
 }
+
+/// The audit-event vectors (tests/vectors/audit/): each valid event decodes to its named action
+/// and re-encodes to the same bytes; each invalid one is refused; and the entry vector's hash
+/// is the one its fields give.
+#[test]
+fn every_audit_event_vector_has_its_expected_outcome() {
+    use lockbox::format::AuditEvent;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/audit");
+    let (mut valid, mut invalid, mut entries) = (0, 0, 0);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let name = v["name"].as_str().unwrap();
+        let bytes = unhex(v["event"].as_str().unwrap());
+        if name == "entry-hash" {
+            let e = lockbox::audit::Entry {
+                seq: v["seq"].as_u64().unwrap(),
+                time: v["time"].as_u64().unwrap(),
+                actor: v["actor"].as_str().unwrap().into(),
+                tenant: v["tenant"].as_str().unwrap().into(),
+                subject: v["subject"].as_str().unwrap().into(),
+                event: AuditEvent::decode(&bytes).unwrap(),
+                prev: unhex(v["prev"].as_str().unwrap()).try_into().unwrap(),
+                chain: v["chain"].as_u64().unwrap(),
+                chain_prev: unhex(v["chain_prev"].as_str().unwrap()).try_into().unwrap(),
+                hash: [0; 32],
+            };
+            assert_eq!(e.compute_hash().unwrap().to_vec(), unhex(v["hash"].as_str().unwrap()));
+            entries += 1;
+            continue;
+        }
+        match AuditEvent::decode(&bytes) {
+            Ok(e) => {
+                assert_eq!(v["expect"], "valid", "{name}");
+                assert_eq!(e.action(), v["action"].as_str().unwrap(), "{name}");
+                assert_eq!(e.encode().unwrap(), bytes, "{name}");
+                valid += 1;
+            }
+            Err(_) => {
+                assert_eq!(v["expect"], "invalid", "{name}");
+                invalid += 1;
+            }
+        }
+    }
+    assert_eq!(valid, AuditEvent::actions().len(), "one valid vector per kind");
+    assert!(invalid >= 9 && entries == 1, "{invalid} invalid, {entries} entries");
+}

@@ -165,14 +165,8 @@ fn engineer_access(vault: &Vault, keyring: &mut Keyring, eve: &Identity) -> Resu
 
 fn the_audit_log(vault: &Vault) -> Result<(), Error> {
     say("Everything above is in the hash-chained audit log.");
-    for e in vault.audit_entries(Some("acme"))?.iter().filter(|e| e.action != "put") {
-        outln!(
-            "   {:>2} {:<13} {:<16} {}",
-            e.seq,
-            e.actor,
-            e.action,
-            super::output::audit_detail(&e.action, &e.subject, &e.detail, 70)
-        );
+    for e in vault.audit_entries(Some("acme"))?.iter().filter(|e| e.action() != "put") {
+        outln!("   {:>2} {:<13} {:<16} {}", e.seq, e.actor, e.action(), super::audit_text::detail(e, 70));
     }
     if let Verdict::Intact { count, head } = vault.verify_audit(None)? {
         outln!("   verify: intact, {count} entries, head {}", lockbox::format::hex(&head));

@@ -1,6 +1,7 @@
 //! The `lockbox` command: parse, run, turn errors into messages and exit codes.
 
 mod args;
+mod audit_text;
 mod bulk;
 mod commands;
 mod complete;

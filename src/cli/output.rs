@@ -135,17 +135,6 @@ pub fn escaped(text: &str) -> String {
     out
 }
 
-/// For an entry that lists item ids (import, export.written): its first line and the ids.
-pub fn logged_ids<'a>(action: &str, detail: &'a str) -> Option<(&'a str, Vec<&'a str>)> {
-    if !matches!(action, "import" | "export.written" | "level.rotate" | "import.items" | "level.rotate.items")
-    {
-        return None;
-    }
-    let mut lines = detail.split('\n');
-    let first = lines.next()?;
-    Some((first, lines.collect()))
-}
-
 /// Parses `N` bytes of hex (either case), or a usage error naming `what`.
 pub fn parse_hex<const N: usize>(what: &str, text: &str) -> Result<[u8; N], lockbox::vault::Error> {
     let bad = || lockbox::vault::Error::usage(format!("{what} {text:?} is not {} hex digits", 2 * N));
@@ -157,23 +146,4 @@ pub fn parse_hex<const N: usize>(what: &str, text: &str) -> Result<[u8; N], lock
         *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
     }
     Ok(out)
-}
-
-/// An audit entry's detail for a person, on one line: a logged manifest as its sequence
-/// number and hash (the whole note is in `--json`), anything else escaped and cut to `max`
-/// characters, so no entry can look like two.
-pub fn audit_detail(action: &str, subject: &str, detail: &str, max: usize) -> String {
-    if action == "manifest" {
-        let hash = hex(&lockbox::crypto::sha256(detail.as_bytes()));
-        return format!("signed manifest seq {}, sha256 {}", escaped(subject), &hash[..16]);
-    }
-    // Bulk entries list their item ids after the first line: shown with --verbose.
-    let text = match logged_ids(action, detail) {
-        Some((first, ids)) => format!("{} ({} ids: --verbose lists them)", escaped(first), ids.len()),
-        None => escaped(detail),
-    };
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
 }

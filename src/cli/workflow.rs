@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::args::{AuditCmd, EngineerCmd, GrantCmd, RequestCmd};
 use super::context::Ctx;
-use super::output::{audit_detail, duration, escaped, hex, outln, parse_hex, remaining, table, time};
+use super::output::{duration, escaped, hex, outln, parse_hex, remaining, table, time};
 
 pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
     // The new identity's passphrase is asked before the vault is opened.
@@ -393,23 +393,21 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
                         e.seq.to_string(),
                         time(e.time),
                         escaped(&e.actor),
-                        escaped(&e.action),
+                        e.action().to_owned(),
                         e.tenant.clone(),
                         escaped(&e.subject),
-                        audit_detail(&e.action, &e.subject, &e.detail, 200),
+                        super::audit_text::detail(e, 200),
                     ]
                 })
                 .collect();
-            let j: Vec<Value> = entries
-                .iter()
-                .map(|e| json!({"seq": e.seq, "time": time(e.time), "unix_time": e.time, "actor": e.actor, "action": e.action, "tenant": e.tenant, "subject": e.subject, "detail": e.detail, "prev": hex(&e.prev), "chain": e.chain, "chain_prev": hex(&e.chain_prev), "hash": hex(&e.hash)}))
-                .collect();
+            let j: Vec<Value> = entries.iter().map(super::audit_text::json).collect();
             ctx.emit(json!(j), || {
                 table(&["SEQ", "TIME", "ACTOR", "ACTION", "TENANT", "SUBJECT", "DETAIL"], &rows);
                 if verbose {
                     for e in &entries {
-                        if let Some((_, ids)) = super::output::logged_ids(&e.action, &e.detail) {
-                            outln!("entry {} ({}), {} item id(s):", e.seq, e.action, ids.len());
+                        let ids = super::audit_text::ids(e);
+                        if !ids.is_empty() {
+                            outln!("entry {} ({}), {} item id(s):", e.seq, e.action(), ids.len());
                             for id in ids {
                                 outln!("    {}", escaped(id));
                             }

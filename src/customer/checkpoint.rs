@@ -6,7 +6,7 @@
 //! signs while the log disagrees with what it signed before.
 
 use super::sync::{tenant_keys, tenant_keys_mut};
-use crate::audit::{Verdict, verify_tenant};
+use crate::audit::{Event, Verdict, verify_tenant};
 use crate::crypto::{sign_note, verify_note};
 use std::collections::BTreeMap;
 
@@ -136,27 +136,25 @@ pub(crate) fn check_chain(
     }
     // A tenant deleted and created again keeps its chain; its manifests and grants start over
     // after the last deletion, under the new tenant key.
-    let current = entries.iter().rposition(|e| e.action == "tenant.delete").map_or(0, |i| i + 1);
+    let current =
+        entries.iter().rposition(|e| matches!(e.event, Event::TenantDelete { .. })).map_or(0, |i| i + 1);
     // The deletion entry is the operator's to write: one planted before copies of the genuine
     // manifests would hide everything before it from these checks. A tenant created again has
     // a new key, so its manifests never repeat one logged before its deletion.
-    let before: std::collections::BTreeSet<[u8; 32]> = entries[..current]
-        .iter()
-        .filter(|e| e.action == "manifest")
-        .map(|e| manifest_hash(&e.detail))
-        .collect();
+    let before: std::collections::BTreeSet<[u8; 32]> =
+        entries[..current].iter().filter_map(|e| e.manifest_note().map(manifest_hash)).collect();
     let mut expected = (1u64, [0u8; 32]);
     let mut last = None;
     let mut manifests = 0;
-    for e in entries[current..].iter().filter(|e| e.action == "manifest") {
-        let hash = manifest_hash(&e.detail);
+    for (e, note) in entries[current..].iter().filter_map(|e| Some((e, e.manifest_note()?))) {
+        let hash = manifest_hash(note);
         if before.contains(&hash) {
             return Err(broken(format!(
                 "entry {}: a manifest logged before the tenant's deletion appears again after it: the deletion entry was planted",
                 e.chain
             )));
         }
-        let m = open_manifest(&e.detail, &vault.id(), tenant, signer)
+        let m = open_manifest(note, &vault.id(), tenant, signer)
             .map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
         // A manifest is committed moments after it is signed. One logged after the entries the
         // last checkpoint covered, but signed (by its own signed `issued`) well before the last
@@ -187,15 +185,13 @@ pub(crate) fn check_chain(
         last = Some((m, hash));
         manifests += 1;
     }
-    for e in entries[current..].iter().filter(|e| e.action == "request.approve") {
-        let grant = e.detail.strip_prefix("grant ").and_then(|d| d.split(' ').next()).unwrap_or_default();
+    for e in &entries[current..] {
+        let Event::RequestApprove { grant, .. } = &e.event else { continue };
+        let grant = crate::format::hex(grant);
         let not_signed =
             || broken(format!("entry {}: grant {grant:?} is not one the tenant key signed", e.chain));
-        if grant.len() != 32 {
-            return Err(not_signed());
-        }
         let (record, _) =
-            vault.grant(grant).map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
+            vault.grant(&grant).map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
         let note = SignedNote::decode(&record.note)
             .ok()
             .filter(|n| verify_note(n, &origin(&vault.id(), tenant), signer).is_ok())
@@ -337,49 +333,44 @@ pub fn check_items(
     let mut problems = Vec::new();
     for e in entries.iter().filter(|e| e.tenant == tenant) {
         let released = releases.len() - 1;
-        match e.action.as_str() {
-            "put" | "put.raw" | "import" => {
-                // Every write names the manifest it wrote under (a log from before manifests
-                // has none logged before its writes either).
-                let named = field(&e.detail, "; manifest ");
-                if named != last_manifest {
-                    let what = named
-                        .map_or("no manifest".to_owned(), |m| format!("manifest {}", crate::format::hex(&m)));
-                    problems.push(format!(
-                        "tenant {tenant:?}: audit entry {} names {what}, not the last one logged before it: the entry was moved across a manifest or rewritten",
-                        e.chain
-                    ));
-                }
-                if e.action == "import" {
-                    logged_lines(&mut expected, e, released);
-                } else if let Some(h) = field(&e.detail, "; header ") {
-                    expected.insert(e.subject.clone(), (h, e.chain, released));
-                }
+        let mut wrote = |manifest: &[u8; 32]| {
+            if last_manifest != Some(*manifest) {
+                problems.push(format!(
+                    "tenant {tenant:?}: audit entry {} names manifest {}, not the last one logged before it: the entry was moved across a manifest or rewritten",
+                    e.chain,
+                    crate::format::hex(manifest)
+                ));
             }
-            "level.rotate" | "import.items" | "level.rotate.items" => {
-                logged_lines(&mut expected, e, released)
+        };
+        match &e.event {
+            Event::Put(w) | Event::PutRaw(w) => {
+                wrote(&w.manifest);
+                expected.insert(e.subject.clone(), (w.header, e.chain, released));
             }
-            "rm" => {
+            Event::Import { manifest, .. } => wrote(manifest),
+            Event::Rm => {
                 expected.remove(&e.subject);
             }
-            "tenant.delete" => {
+            Event::TenantDelete { .. } => {
                 expected.clear();
                 named.clear();
                 last_manifest = None;
                 releases.push(BTreeMap::new());
             }
-            "manifest" => {
-                if let Some(m) =
-                    SignedNote::decode(&e.detail).ok().and_then(|n| Manifest::decode(&n.body).ok())
-                {
+            Event::Manifest { note } => {
+                if let Some(m) = SignedNote::decode(note).ok().and_then(|n| Manifest::decode(&n.body).ok()) {
                     for l in &m.levels {
                         named.insert((l.name.clone(), l.epoch), l.public);
                     }
                     releases.push(m.levels.into_iter().map(|l| (l.name, l.released)).collect());
                 }
-                last_manifest = Some(manifest_hash(&e.detail));
+                last_manifest = Some(manifest_hash(note));
             }
             _ => {}
+        }
+        // Imports and rotations (and their continuations) pin each item they stored.
+        for l in e.event.logged_items() {
+            expected.insert(l.item.clone(), (l.header, e.chain, released));
         }
     }
     for (id, hash, header) in vault.stored_headers(tenant)? {
@@ -413,29 +404,4 @@ pub fn check_items(
         ));
     }
     Ok(problems)
-}
-
-/// The `HASH ID` lines of an import's or rewrap's entry: each item's logged header hash.
-fn logged_lines(
-    expected: &mut BTreeMap<String, ([u8; 32], u64, usize)>,
-    e: &crate::audit::Entry,
-    released: usize,
-) {
-    for line in e.detail.lines().skip(1) {
-        if let Some((h, id)) = line.split_once(' ').and_then(|(h, id)| Some((hex32(h)?, id))) {
-            expected.insert(id.to_owned(), (h, e.chain, released));
-        }
-    }
-}
-
-/// The 64-hex-digit hash after the last `label` on the first line of `detail`, if there is
-/// one (the last: an import's first line names item ids before it, which may hold anything).
-fn field(detail: &str, label: &str) -> Option<[u8; 32]> {
-    let first = detail.lines().next()?;
-    let (_, rest) = first.rsplit_once(label)?;
-    hex32(rest.get(..64)?)
-}
-
-fn hex32(text: &str) -> Option<[u8; 32]> {
-    crate::format::hex_array("audit entry", text).ok()
 }

@@ -37,8 +37,9 @@ pub fn resync(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Resy
     let mut expected = (last.seq + 1, last.hash);
     let mut found_start = last.seq == 0;
     let mut tip = None;
-    for entry in vault.audit_entries(Some(tenant))?.into_iter().filter(|e| e.action == "manifest") {
-        let hash = manifest_hash(&entry.detail);
+    for entry in vault.audit_entries(Some(tenant))? {
+        let Some(note) = entry.manifest_note() else { continue };
+        let hash = manifest_hash(note);
         if !found_start {
             found_start = hash == last.hash;
             continue;
@@ -49,7 +50,7 @@ pub fn resync(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Resy
                 expected.0
             ))
         };
-        let m = open_manifest(&entry.detail, &vault.id(), tenant, &signer).map_err(|e| broken(&e.message))?;
+        let m = open_manifest(note, &vault.id(), tenant, &signer).map_err(|e| broken(&e.message))?;
         // A sequence number may jump forward only where the customer accepted a restore (its
         // manifest still names its predecessor).
         if m.seq < expected.0 || m.prev != expected.1 {

@@ -57,6 +57,34 @@ impl<'a> Reader<'a> {
         Ok(u64::from_be_bytes(self.array()?))
     }
 
+    /// A field written by [`super::Writer::field`]: a length prefix of `width`, checked
+    /// against `max` before anything is read, then the bytes.
+    pub fn field(
+        &mut self,
+        field: &'static str,
+        width: super::Len,
+        max: usize,
+    ) -> Result<&'a [u8], FormatError> {
+        let n = match width {
+            super::Len::U8 => u64::from(self.u8()?),
+            super::Len::U16 => u64::from(self.u16()?),
+            super::Len::U32 => u64::from(self.u32()?),
+        };
+        in_range(field, n, 0, max as u64)?;
+        self.take(n as usize)
+    }
+
+    /// A list count written by [`super::Writer::count`], checked against `max` and against the
+    /// bytes left (each element takes at least `min_len` bytes), so a caller can allocate it.
+    pub fn count(&mut self, field: &'static str, max: usize, min_len: usize) -> Result<usize, FormatError> {
+        let n = self.u32()? as usize;
+        in_range(field, n as u64, 0, max as u64)?;
+        if n.saturating_mul(min_len.max(1)) > self.remaining() {
+            return Err(FormatError::Truncated { what: self.what });
+        }
+        Ok(n)
+    }
+
     /// Bytes not read yet.
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos

@@ -5,6 +5,7 @@
 //! `docs/FORMAT.md`) before anything is allocated, reserved bits must be zero and trailing bytes
 //! are an error. What decodes re-encodes to the same bytes.
 
+mod audit;
 mod cursor;
 mod envelope;
 mod error;
@@ -15,7 +16,13 @@ mod names;
 mod note;
 mod pins;
 mod time;
+mod writer;
 
+#[doc(hidden)]
+pub use audit::samples as audit_samples;
+pub use audit::{
+    AuditEvent, Closed, Ids, Logged, MAX_CLOSED_IDS, MAX_EVENT_LEN, MAX_LOGGED_LEN, MAX_TEXT_LEN, Stored,
+};
 pub use cursor::Reader;
 pub use envelope::{
     CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, ENVELOPE_MAGIC, ENVELOPE_VERSION, HEADER_FIXED_LEN, Header,
@@ -40,6 +47,7 @@ pub use pins::{
     MAX_PINS, MAX_PINS_LEN, MAX_PLACE_LEN, PinLine, decode_pins, decode_place, encode_pins, encode_place,
 };
 pub use time::{duration, rfc3339, size};
+pub use writer::{Len, Writer};
 
 /// Lower-case hex of any bytes (ids, hashes, fingerprints in messages).
 pub fn hex(bytes: &[u8]) -> String {

@@ -1,6 +1,6 @@
 //! Engineer enrollment: the identity file is written durably before the public key is registered.
 
-use crate::format::KdfParams;
+use crate::format::{AuditEvent, KdfParams};
 use crate::keyring::{Identity, Passphrase};
 use crate::store::records::EngineerRecord;
 use crate::vault::{Error, Vault};
@@ -32,8 +32,8 @@ impl Vault {
             return Err(Error::conflict(format!("engineer {name:?} is already enrolled")));
         }
         tx.put_engineer(&record)?;
-        let fp = crate::format::hex(&identity.secret.public().fingerprint());
-        self.record_as(&*tx, name, "engineer.enroll", "", name, &format!("key {fp}"))?;
+        let fingerprint = identity.secret.public().fingerprint();
+        self.record_as(&*tx, name, "", name, AuditEvent::EngineerEnroll { fingerprint })?;
         tx.commit()?;
         Ok(record)
     }

@@ -2,7 +2,7 @@
 
 use super::{blobs_hash, id_hex, resolve_id};
 use crate::crypto::{Purpose, SecretKey, Unwrapper, Wrapped, tenant_fingerprint, verify_note};
-use crate::format::{GrantKeyBlob, GrantNote, Header, SignedNote, hex, origin, rfc3339};
+use crate::format::{AuditEvent, GrantKeyBlob, GrantNote, Header, SignedNote, hex, origin, rfc3339};
 use crate::keyring::Identity;
 use crate::store::records::{GrantRecord, TenantRecord};
 use crate::vault::{Error, LevelKeys, Vault, valid_name};
@@ -86,13 +86,8 @@ impl Vault {
         }
         grant.revoked = Some((self.now(), self.actor().to_owned()));
         tx.put_grant(&grant)?;
-        self.record(
-            &*tx,
-            "grant.revoke",
-            &grant.tenant,
-            &id_hex(&grant.id),
-            &format!("engineer {}", grant.engineer),
-        )?;
+        let event = AuditEvent::GrantRevoke { engineer: grant.engineer.clone() };
+        self.record(&*tx, &grant.tenant, &id_hex(&grant.id), event)?;
         tx.commit()?;
         Ok(grant)
     }

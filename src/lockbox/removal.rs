@@ -2,7 +2,8 @@
 //! transaction (active grants revoked, undecided requests denied), and the audit log keeps
 //! everything that happened before.
 
-use super::{GrantStatus, RequestStatus, id_hex};
+use super::{GrantStatus, RequestStatus};
+use crate::format::{AuditEvent, Closed};
 use crate::store::Writes;
 use crate::store::records::{Decision, GrantRecord, RequestRecord};
 use crate::vault::{Error, NewEpoch, Vault, no_tenant, valid_name};
@@ -30,8 +31,7 @@ impl Vault {
         }
         let why = format!("engineer {name} was removed");
         let removal = self.close_access(&*tx, |engineer, _| engineer == name, &why)?;
-        let detail = closed_detail(&removal);
-        self.record(&*tx, "engineer.remove", "", name, &detail)?;
+        self.record(&*tx, "", name, AuditEvent::EngineerRemove { closed: removal.closed() })?;
         tx.commit()?;
         Ok(removal)
     }
@@ -78,8 +78,8 @@ impl Vault {
         let why = format!("tenant {tenant} was deleted");
         let mut removal = self.close_access(&*tx, |_, t| t == tenant, &why)?;
         removal.items_erased = erased;
-        let detail = format!("{erased} item(s) erased; {}", closed_detail(&removal));
-        self.record(&*tx, "tenant.delete", tenant, "", &detail)?;
+        let event = AuditEvent::TenantDelete { items_erased: erased, closed: removal.closed() };
+        self.record(&*tx, tenant, "", event)?;
         tx.commit()?;
         Ok(removal)
     }
@@ -117,13 +117,8 @@ impl Vault {
     }
 }
 
-fn closed_detail(r: &Removal) -> String {
-    let ids = |ids: &[[u8; 16]]| ids.iter().map(id_hex).collect::<Vec<_>>().join(",");
-    format!(
-        "{} grant(s) revoked [{}]; {} request(s) denied [{}]",
-        r.grants_revoked.len(),
-        ids(&r.grants_revoked),
-        r.requests_denied.len(),
-        ids(&r.requests_denied)
-    )
+impl Removal {
+    fn closed(&self) -> Closed {
+        Closed { grants_revoked: self.grants_revoked.clone(), requests_denied: self.requests_denied.clone() }
+    }
 }

@@ -2,6 +2,7 @@
 
 use super::{MAX_CASE_ID_LEN, MAX_REASON_LEN, check_text, id_hex, resolve_id};
 use crate::crypto::random_array;
+use crate::format::AuditEvent;
 use crate::store::Writes;
 use crate::store::records::{Decision, GrantRecord, RequestRecord, TenantRecord};
 use crate::vault::{
@@ -124,14 +125,13 @@ impl Vault {
             grant: None,
         };
         tx.put_request(&record)?;
-        let detail = format!(
-            "levels {}; case {}; {}s; reason: {}",
-            record.levels.join(","),
-            req.case_id,
-            duration,
-            req.reason
-        );
-        self.record_as(&*tx, req.engineer, "request.create", req.tenant, &id_hex(&record.id), &detail)?;
+        let event = AuditEvent::RequestCreate {
+            levels: record.levels.clone(),
+            case_id: req.case_id.to_owned(),
+            duration_secs: duration,
+            reason: req.reason.to_owned(),
+        };
+        self.record_as(&*tx, req.engineer, req.tenant, &id_hex(&record.id), event)?;
         tx.commit()?;
         Ok(record)
     }
@@ -184,7 +184,8 @@ impl Vault {
         record.decided_by = Some(self.actor().to_owned());
         record.decision_reason = reason.map(str::to_owned);
         tx.put_request(&record)?;
-        self.record(&*tx, "request.deny", &record.tenant, &id_hex(&record.id), reason.unwrap_or(""))?;
+        let event = AuditEvent::RequestDeny { reason: reason.unwrap_or("").to_owned() };
+        self.record(&*tx, &record.tenant, &id_hex(&record.id), event)?;
         tx.commit()?;
         Ok(record)
     }
@@ -269,22 +270,13 @@ impl Vault {
         request.decided_by = Some(grant.approved_by.clone());
         request.grant = Some(grant.id);
         tx.put_request(&request)?;
-        let released_list: Vec<String> = grant.levels.iter().map(|(l, e)| format!("{l}@1..{e}")).collect();
-        let detail = format!(
-            "grant {} to {}: {} for {}s",
-            id_hex(&grant.id),
-            grant.engineer,
-            released_list.join(","),
-            duration
-        );
-        self.record_as(
-            &*tx,
-            &grant.approved_by,
-            "request.approve",
-            &tenant.name,
-            &id_hex(&request.id),
-            &detail,
-        )?;
+        let event = AuditEvent::RequestApprove {
+            grant: grant.id,
+            engineer: grant.engineer.clone(),
+            levels: grant.levels.clone(),
+            duration_secs: duration,
+        };
+        self.record_as(&*tx, &grant.approved_by, &tenant.name, &id_hex(&request.id), event)?;
         tx.commit()?;
         Ok(grant.clone())
     }

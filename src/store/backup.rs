@@ -110,6 +110,14 @@ impl RedbStore {
         let result = (|| {
             let tx = store.begin_raw_write()?;
             let summary = read_backup(input, &mut |table, k, v| tx.put(table, k, v))?;
+            // A backup of another schema would restore into a vault no command can open.
+            match tx.get(Table::Meta, b"schema")?.as_deref() {
+                Some([super::SCHEMA_VERSION]) => {}
+                other => {
+                    let found = other.unwrap_or_default().to_vec();
+                    return Err(StoreError::Schema { path: path.to_owned(), found });
+                }
+            }
             tx.commit()?;
             Ok(summary)
         })();

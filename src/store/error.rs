@@ -24,7 +24,7 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// The file is not a lockbox vault, or one of another schema version.
-    #[error("{} is not a lockbox vault of a supported version (schema {found:?})", path.display())]
+    #[error("{}", schema_message(path, found))]
     Schema {
         /// The database file.
         path: PathBuf,
@@ -121,5 +121,18 @@ impl StoreError {
             redb::Error::Corrupted(detail) => StoreError::CorruptRecord { what: "database page", detail },
             other => StoreError::Engine(other.to_string()),
         }
+    }
+}
+
+fn schema_message(path: &std::path::Path, found: &[u8]) -> String {
+    let path = path.display();
+    let this = super::SCHEMA_VERSION;
+    match found {
+        [] => format!("{path} is not a lockbox vault (it names no schema)"),
+        [2] => format!(
+            "{path} was made by an earlier lockbox (schema 2, whose audit log is text); this lockbox reads schema {this} and does not convert vaults"
+        ),
+        [n] => format!("{path} is a lockbox vault of schema {n}; this lockbox reads schema {this}"),
+        _ => format!("{path} is not a lockbox vault (its schema mark is {found:?})"),
     }
 }

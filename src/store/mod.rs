@@ -35,6 +35,10 @@ mod typed;
 use std::io::Write;
 
 pub use backup::{BackupSummary, check_backup};
+
+/// The version of the vault's records, in the meta table under `schema`: 3 since audit entries
+/// hold typed events (docs/FORMAT.md). Another version is refused, never converted.
+pub const SCHEMA_VERSION: u8 = 3;
 pub use error::StoreError;
 pub use memory::{MemRead, MemWrite, MemoryStore};
 use records::{AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};

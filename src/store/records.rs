@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::format::AuditEvent;
+
 /// A tenant, its levels with their public keys, and its access policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantRecord {
@@ -160,14 +162,13 @@ pub struct AuditEntry {
     pub time: u64,
     /// Who acted: the customer's or engineer's name as given to lockbox.
     pub actor: String,
-    /// What happened, e.g. `put`, `get`, `request.approve`.
-    pub action: String,
     /// The tenant concerned, or empty.
     pub tenant: String,
-    /// The item, request or grant concerned, or empty.
+    /// The item, request, grant or level concerned, or empty.
     pub subject: String,
-    /// Free-form detail.
-    pub detail: String,
+    /// What happened, typed; stored in its canonical encoding (docs/FORMAT.md).
+    #[serde(with = "event_bytes")]
+    pub event: AuditEvent,
     /// Hash of the previous entry.
     pub prev: [u8; 32],
     /// Position in its tenant's own chain, from 1; 0 for an entry of no tenant.
@@ -176,4 +177,23 @@ pub struct AuditEntry {
     pub chain_prev: [u8; 32],
     /// Hash of this entry.
     pub hash: [u8; 32],
+}
+
+/// An audit event as its canonical bytes inside the record: decoded strictly, so a record
+/// holds only events that re-encode to the same bytes.
+mod event_bytes {
+    use serde::de::Error as _;
+    use serde::ser::Error as _;
+    use serde::{Deserializer, Serializer};
+
+    use crate::format::AuditEvent;
+
+    pub fn serialize<S: Serializer>(event: &AuditEvent, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&event.encode().map_err(S::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<AuditEvent, D::Error> {
+        let bytes: serde_bytes::ByteBuf = serde::Deserialize::deserialize(d)?;
+        AuditEvent::decode(&bytes).map_err(D::Error::custom)
+    }
 }

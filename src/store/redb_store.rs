@@ -19,7 +19,6 @@ use super::{
 };
 
 /// 2: tenant records carry the signed manifest; the meta table holds the vault id.
-const SCHEMA_VERSION: u8 = 2;
 /// redb's page cache: large enough for hot metadata, small enough to keep the process small.
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -55,7 +54,7 @@ impl RedbStore {
         for table in Table::ALL {
             guard(|| tx.tx.open_table(def(table)).map(drop).map_err(StoreError::engine))?;
         }
-        tx.put(Table::Meta, b"schema", &[SCHEMA_VERSION])?;
+        tx.put(Table::Meta, b"schema", &[super::SCHEMA_VERSION])?;
         tx.put(Table::Meta, b"vault_id", &new_vault_id()?)?;
         tx.commit()?;
         Ok(store)
@@ -106,7 +105,7 @@ impl RedbStore {
         })?;
         let store = RedbStore { db, path: path.to_owned() };
         match store.begin_raw_read()?.get(Table::Meta, b"schema")?.as_deref() {
-            Some([SCHEMA_VERSION]) => Ok(store),
+            Some([super::SCHEMA_VERSION]) => Ok(store),
             Some(other) => Err(StoreError::Schema { path: path.to_owned(), found: other.to_vec() }),
             None => Err(StoreError::Schema { path: path.to_owned(), found: vec![] }),
         }

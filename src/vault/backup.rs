@@ -7,6 +7,7 @@ use std::path::Path;
 use super::{Counted, DB_FILE, Error, Progress, Vault, create_private_dir};
 use crate::atomic::Failed;
 use crate::audit::{self, Verdict};
+use crate::format::AuditEvent;
 use crate::store::{RedbStore, StoreError};
 
 /// What a backup or restore handled.
@@ -41,7 +42,7 @@ impl Vault {
         }
         // Logged before the snapshot is read, so the backup holds its own entry; a backup that
         // does not complete is logged again as failed (after it, so not in it).
-        self.audit_only(None, "backup", "", "", &file.display().to_string())?;
+        self.audit_only(None, "", "", AuditEvent::Backup { to: file.display().to_string() })?;
         let mut summary = None;
         let mut bytes = 0;
         let written = crate::atomic::write_output(file, replace, |w| {
@@ -71,7 +72,7 @@ impl Vault {
     /// [`Vault::backup`] to a stream the caller holds (standard output, say), named `label` in
     /// the audit log. A stream that fails part-way fails the backup, logged as failed.
     pub fn backup_to(&self, out: &mut dyn std::io::Write, label: &str) -> Result<BackupInfo, Error> {
-        self.audit_only(None, "backup", "", "", label)?;
+        self.audit_only(None, "", "", AuditEvent::Backup { to: label.to_owned() })?;
         let mut progress = |_, _| {};
         let mut counted = Counted::new(out, 0, &mut progress);
         let done = self.store().backup_to(&mut counted).and_then(|s| {
@@ -92,7 +93,8 @@ impl Vault {
     /// it), and returns `e`: the failure is what matters, so a log entry that cannot be
     /// written adds nothing to it.
     fn backup_failed(&self, label: &str, e: Error) -> Error {
-        let _ = self.audit_only(None, "backup.failed", "", "", &format!("{label}: {}", e.message));
+        let event = AuditEvent::BackupFailed { to: label.to_owned(), why: e.message.clone() };
+        let _ = self.audit_only(None, "", "", event);
         e
     }
 

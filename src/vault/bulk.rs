@@ -18,7 +18,8 @@ use super::{
 };
 use crate::atomic::Failed;
 use crate::crypto::{PublicKey, Wrapper};
-use crate::format::{CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header};
+use crate::format::AuditEvent::ImportItems;
+use crate::format::{AuditEvent, CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, Ids, Logged, MAX_LOGGED_LEN};
 use crate::store::STAGE_BYTES;
 use crate::store::records::ItemRecord;
 
@@ -84,7 +85,7 @@ impl Vault {
         let (public, epoch, manifest) = {
             let record = self.store().begin_read()?.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
             let target = self.write_target(&record, level)?;
-            (target.public, target.epoch, crate::format::hex(&target.manifest))
+            (target.public, target.epoch, target.manifest)
         };
         let total = files.len() as u64;
         let mut report = BulkReport::default();
@@ -113,15 +114,8 @@ impl Vault {
             let mut prepared = receive.iter().flatten();
             while let Some(first) = prepared.next() {
                 if let Ok(Prepared::Large { id, path, alone: true }) = &first {
-                    report.bytes += self.import_alone(
-                        tenant,
-                        level,
-                        (epoch, &public, &manifest),
-                        id,
-                        path,
-                        replace,
-                        dir,
-                    )?;
+                    report.bytes +=
+                        self.import_alone(tenant, level, (epoch, &public, manifest), id, path, replace, dir)?;
                     report.items += 1;
                     match prepared.next() {
                         Some(Ok(Prepared::EndOfBatch)) => {}
@@ -139,7 +133,7 @@ impl Vault {
                     )));
                 }
                 let mut w = tx.item_writer()?;
-                let mut ids: Vec<String> = Vec::new();
+                let mut ids: Vec<Logged> = Vec::new();
                 let mut next = Some(first);
                 while let Some(item) = next.take() {
                     let (header, stored) = match item? {
@@ -174,14 +168,11 @@ impl Vault {
                 }
                 drop(w);
                 let count = ids.len() as u64;
-                let name =
-                    |line: Option<&String>| line.and_then(|l| l.split_once(' ')).map(|(_, id)| id.to_owned());
-                let (first, last) =
-                    (name(ids.first()).unwrap_or_default(), name(ids.last()).unwrap_or_default());
-                let head = format!(
-                    "{count} items at level {level}, epoch {epoch}: {first} .. {last}; manifest {manifest}"
-                );
-                self.record_lines(&*tx, "import", tenant, &dir.display().to_string(), &head, &ids)?;
+                let first =
+                    |items| AuditEvent::Import { level: level.to_owned(), epoch, manifest, count, items };
+                self.record_logged(&*tx, tenant, &dir.display().to_string(), ids, first, |items| {
+                    ImportItems { items }
+                })?;
                 tx.commit().map_err(|e| {
                     let e: Error = e.into();
                     let message =
@@ -197,8 +188,9 @@ impl Vault {
             Ok(())
         })?;
         if !skipped.is_empty() {
-            let detail = format!("{} entries of {} not imported", skipped.len(), dir.display());
-            self.audit_only(None, "import.skipped", tenant, "", &detail)?;
+            let event =
+                AuditEvent::ImportSkipped { count: skipped.len() as u64, dir: dir.display().to_string() };
+            self.audit_only(None, tenant, "", event)?;
         }
         report.skipped = skipped;
         Ok(report)
@@ -211,7 +203,7 @@ impl Vault {
         &self,
         tenant: &str,
         level: &str,
-        (epoch, public, manifest): (u32, &[u8; 32], &str),
+        (epoch, public, manifest): (u32, &[u8; 32], [u8; 32]),
         id: &str,
         path: &Path,
         replace: bool,
@@ -221,16 +213,12 @@ impl Vault {
         let mut input = open_file(path)?;
         let (_, stored) =
             put_staged(self, &fields, public, &mut input, replace.into(), |tx, _, stored, _| {
-                let head =
-                    format!("1 items at level {level}, epoch {epoch}: {id} .. {id}; manifest {manifest}");
-                self.record_lines(
-                    tx,
-                    "import",
-                    tenant,
-                    &dir.display().to_string(),
-                    &head,
-                    &[written(id, stored)],
-                )
+                let first =
+                    |items| AuditEvent::Import { level: level.to_owned(), epoch, manifest, count: 1, items };
+                let items = vec![written(id, stored)];
+                self.record_logged(tx, tenant, &dir.display().to_string(), items, first, |items| {
+                    ImportItems { items }
+                })
             })
             .map_err(|e| in_file(path, e))?;
         Ok(stored.size)
@@ -280,8 +268,8 @@ impl Vault {
         let actor = keys.reader().unwrap_or(self.actor()).to_owned();
         // Logged before anything is read (the reads are audited even if the export dies), and
         // again at the end with what was actually written.
-        let detail = format!("{total} items of the tenant, to {}", dir.display());
-        self.audit_only(Some(&actor), "export", tenant, "", &detail)?;
+        let event = AuditEvent::Export { total, dir: dir.display().to_string() };
+        self.audit_only(Some(&actor), tenant, "", event)?;
         let mut exported: Vec<String> = Vec::new();
 
         let mut report = BulkReport::default();
@@ -377,70 +365,68 @@ impl Vault {
         crate::atomic::sync_filesystem(dir)
             .map_err(|e| Error::other(format!("cannot sync {}: {e}", dir.display())))?;
         progress(total, total);
-        let detail = format!(
-            "{} of {total} items written to {}; {}",
-            exported.len(),
-            dir.display(),
-            ids_detail(&exported)
-        );
-        self.audit_only(Some(&actor), "export.written", tenant, "", &detail)?;
+        let event = AuditEvent::ExportWritten {
+            written: exported.len() as u64,
+            total,
+            dir: dir.display().to_string(),
+            ids: logged_ids(exported),
+        };
+        self.audit_only(Some(&actor), tenant, "", event)?;
         if !report.skipped.is_empty() {
-            let detail = format!("{} items not exported", report.skipped.len());
-            self.audit_only(Some(&actor), "export.skipped", tenant, "", &detail)?;
+            let event = AuditEvent::ExportSkipped { count: report.skipped.len() as u64 };
+            self.audit_only(Some(&actor), tenant, "", event)?;
         }
         Ok(report)
     }
 }
 
-/// One line of an import's or rewrap's audit entry: the SHA-256 of the header stored, then the
-/// item id (last, as it may hold spaces).
-pub(crate) fn written(id: &str, stored: &ItemRecord) -> String {
-    format!("{} {id}", crate::format::hex(&crate::crypto::sha256(&stored.header)))
+/// One item of an import's or rewrap's audit entry: the SHA-256 of the header stored.
+pub(crate) fn written(id: &str, stored: &ItemRecord) -> Logged {
+    Logged { header: crate::crypto::sha256(&stored.header), item: id.to_owned() }
 }
 
-/// Longest list of item ids kept in one audit entry, in bytes; a longer one is logged by its
-/// digest only.
-const MAX_LOGGED_IDS: usize = 512 * 1024;
-
-/// "ids sha256 HEX" (SHA-256 over the ids, each followed by a newline), then on the following
-/// lines the ids themselves if they fit (`audit show --verbose` prints them).
-pub(crate) fn ids_detail(ids: &[String]) -> String {
-    let list: String = ids.iter().map(|id| format!("{id}\n")).collect();
-    let digest = crate::format::hex(&crate::crypto::sha256(list.as_bytes()));
-    if list.len() <= MAX_LOGGED_IDS {
-        format!("ids sha256 {digest}\n{}", list.trim_end_matches('\n'))
-    } else {
-        format!("ids sha256 {digest} (the list is too long to log)")
+/// The ids an export wrote: their digest (SHA-256 over each id and a newline), and the ids
+/// themselves if they fit in one entry (`audit show --verbose` prints them).
+pub(crate) fn logged_ids(ids: Vec<String>) -> Ids {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
+    let mut len = 0;
+    for id in &ids {
+        digest.update(id.as_bytes());
+        digest.update(b"\n");
+        len += 2 + id.len();
     }
+    let digest = digest.finalize().into();
+    Ids { digest, list: (len <= MAX_LOGGED_LEN / 2).then_some(ids) }
 }
 
 impl Vault {
-    /// Appends `action` with detail `head; ids sha256 DIGEST` and then `lines`, one per line.
-    /// Lines that do not fit in one entry ([`MAX_LOGGED_IDS`]) continue in entries of action
-    /// `<action>.items`, in the same transaction: every line is logged, whatever the count.
-    pub(crate) fn record_lines(
+    /// Appends `first(items)` with as many items as fit in one event ([`MAX_LOGGED_LEN`]), then
+    /// `more(items)` for the rest, in the same transaction: every item is logged, whatever
+    /// the count.
+    pub(crate) fn record_logged(
         &self,
         tx: &dyn crate::store::Writes,
-        action: &str,
         tenant: &str,
         subject: &str,
-        head: &str,
-        lines: &[String],
+        items: Vec<Logged>,
+        first: impl FnOnce(Vec<Logged>) -> AuditEvent,
+        more: fn(Vec<Logged>) -> AuditEvent,
     ) -> Result<(), Error> {
-        let list: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        let digest = crate::format::hex(&crate::crypto::sha256(list.as_bytes()));
-        let mut detail = format!("{head}; ids sha256 {digest}");
-        let mut current = action.to_owned();
-        for line in lines {
-            if detail.len() + line.len() + 1 > MAX_LOGGED_IDS {
-                self.record(tx, &current, tenant, subject, &detail)?;
-                current = format!("{action}.items");
-                detail = "continued".to_owned();
+        let mut batches: Vec<Vec<Logged>> = vec![Vec::new()];
+        let mut len = 0;
+        for item in items {
+            if len + item.encoded_len() > MAX_LOGGED_LEN {
+                batches.push(Vec::new());
+                len = 0;
             }
-            detail.push('\n');
-            detail.push_str(line);
+            len += item.encoded_len();
+            batches.last_mut().expect("never empty").push(item);
         }
-        self.record(tx, &current, tenant, subject, &detail)
+        let mut batches = batches.into_iter();
+        let head = batches.next().unwrap_or_default();
+        self.record(tx, tenant, subject, first(head))?;
+        batches.try_for_each(|items| self.record(tx, tenant, subject, more(items)))
     }
 }
 

@@ -10,7 +10,8 @@ use super::tenants::{find_level, no_tenant};
 use super::{Error, ErrorKind, LevelKeys, Vault, valid_item_id, valid_name, valid_new_item_id};
 use crate::crypto::{fingerprint, random_array};
 use crate::format::{
-    CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, check_chunk_len,
+    AuditEvent, CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, Stored,
+    check_chunk_len,
 };
 use crate::store::Writes;
 use crate::store::records::{ItemRecord, TenantRecord};
@@ -135,7 +136,12 @@ impl Vault {
         let fields = ItemFields { tenant, level, item, epoch: current.epoch, chunk_size: opts.chunk_size };
         let (header, stored) =
             put_staged(self, &fields, &current.public, input, replace, |tx, header, stored, replaced| {
-                self.record(tx, "put", tenant, item, &put_detail(header, stored, replaced, &current.manifest))
+                self.record(
+                    tx,
+                    tenant,
+                    item,
+                    AuditEvent::Put(logged_write(header, stored, replaced, &current.manifest)),
+                )
             })?;
         Ok(ItemInfo::new(tenant, item, Some(&header), &stored))
     }
@@ -197,7 +203,12 @@ impl Vault {
             ))
         });
         let audit = |tx: &dyn Writes, header: &Header, stored: &ItemRecord, replaced| {
-            self.record(tx, "put.raw", tenant, item, &put_detail(header, stored, replaced, &manifest))
+            self.record(
+                tx,
+                tenant,
+                item,
+                AuditEvent::PutRaw(logged_write(header, stored, replaced, &manifest)),
+            )
         };
         let (_, stored) = staged.commit(
             self,
@@ -222,7 +233,8 @@ impl Vault {
         let mut unwrapper = match keys.unwrapper(&header) {
             Ok(unwrapper) => unwrapper,
             Err(denied) => {
-                self.audit_only(keys.reader(), "get.denied", tenant, item, &denied.message)?;
+                let event = AuditEvent::GetDenied { why: denied.message.clone() };
+                self.audit_only(keys.reader(), tenant, item, event)?;
                 return Err(denied);
             }
         };
@@ -230,7 +242,7 @@ impl Vault {
         if let Err(e) = &result
             && e.kind == ErrorKind::Integrity
         {
-            self.audit_only(keys.reader(), "get.failed", tenant, item, &e.message)?;
+            self.audit_only(keys.reader(), tenant, item, AuditEvent::GetFailed { why: e.message.clone() })?;
         }
         result
     }
@@ -246,13 +258,8 @@ impl Vault {
     ) -> Result<ItemInfo, Error> {
         let (tenant, item) = (header.tenant.as_str(), header.item.as_str());
         let mut opener = item_opener_with(header, unwrapper)?;
-        self.audit_only(
-            reader,
-            "get",
-            tenant,
-            item,
-            &format!("level {} epoch {}", header.level, header.key_epoch),
-        )?;
+        let event = AuditEvent::Get { level: header.level.clone(), key_epoch: header.key_epoch };
+        self.audit_only(reader, tenant, item, event)?;
 
         let snapshot = self.store().begin_read()?;
         if record.chunks == 1 {
@@ -317,7 +324,7 @@ impl Vault {
     /// Writes the item's portable envelope (header and ciphertext chunks) to `out`. Needs no key.
     pub fn get_raw(&self, tenant: &str, item: &str, out: &mut dyn Write) -> Result<ItemInfo, Error> {
         let (record, header) = self.load(tenant, item)?;
-        self.audit_only(None, "get.raw", tenant, item, "")?;
+        self.audit_only(None, tenant, item, AuditEvent::GetRaw)?;
         let snapshot = self.store().begin_read()?;
         out.write_all(&record.header).map_err(Error::output)?;
         stored_chunks(&*snapshot, &record, &header, |_, chunk, _| {
@@ -371,7 +378,7 @@ impl Vault {
         }
         let record = tx.item(tenant, item)?.ok_or_else(|| no_item(tenant, item))?;
         tx.remove_item(tenant, item, &record)?;
-        self.record(&*tx, "rm", tenant, item, "")?;
+        self.record(&*tx, tenant, item, AuditEvent::Rm)?;
         tx.commit()?;
         Ok(())
     }
@@ -403,14 +410,16 @@ fn no_item(tenant: &str, item: &str) -> Error {
 }
 
 /// The audit detail of a put.
-fn put_detail(header: &Header, stored: &ItemRecord, replaced: bool, manifest: &[u8; 32]) -> String {
-    let replaced = if replaced { " (replaced)" } else { "" };
-    let manifest = crate::format::hex(manifest);
-    let written = crate::format::hex(&crate::crypto::sha256(&stored.header));
-    format!(
-        "level {} epoch {} size {}{replaced}; manifest {manifest}; header {written}",
-        header.level, header.epoch, stored.size
-    )
+/// What a write logs: the stored header's hash pins the item; the manifest its writer trusted.
+fn logged_write(header: &Header, stored: &ItemRecord, replaced: bool, manifest: &[u8; 32]) -> Stored {
+    Stored {
+        level: header.level.clone(),
+        epoch: header.epoch,
+        size: stored.size,
+        replaced,
+        manifest: *manifest,
+        header: crate::crypto::sha256(&stored.header),
+    }
 }
 
 /// Checks that a raw envelope's epochs exist for its level and its fingerprint is the one

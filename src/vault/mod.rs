@@ -42,7 +42,8 @@ pub use tenants::{
 pub(crate) use tenants::{current_epoch, epoch_record, find_level, no_tenant};
 pub use verify::VerifyReport;
 
-use crate::audit::{self, Event};
+use crate::audit;
+use crate::format::AuditEvent;
 use crate::format::{check_item_id, check_item_path, check_name};
 use std::sync::Arc;
 
@@ -219,13 +220,12 @@ impl Vault {
     pub(crate) fn audit_only(
         &self,
         actor: Option<&str>,
-        action: &str,
         tenant: &str,
         subject: &str,
-        detail: &str,
+        event: AuditEvent,
     ) -> Result<(), Error> {
         let tx = self.store().begin_write()?;
-        self.record_as(&*tx, actor.unwrap_or(self.actor()), action, tenant, subject, detail)?;
+        self.record_as(&*tx, actor.unwrap_or(self.actor()), tenant, subject, event)?;
         tx.commit()?;
         Ok(())
     }
@@ -234,12 +234,11 @@ impl Vault {
     pub(crate) fn record(
         &self,
         tx: &dyn Writes,
-        action: &str,
         tenant: &str,
         subject: &str,
-        detail: &str,
+        event: AuditEvent,
     ) -> Result<(), Error> {
-        self.record_as(tx, self.caller.actor(), action, tenant, subject, detail)
+        self.record_as(tx, self.caller.actor(), tenant, subject, event)
     }
 
     /// Appends an audit entry to `tx` as `actor`.
@@ -247,12 +246,11 @@ impl Vault {
         &self,
         tx: &dyn Writes,
         actor: &str,
-        action: &str,
         tenant: &str,
         subject: &str,
-        detail: &str,
+        event: AuditEvent,
     ) -> Result<(), Error> {
-        audit::append(tx, self.now(), Event { actor, action, tenant, subject, detail })?;
+        audit::append(tx, self.now(), audit::About { actor, tenant, subject }, event)?;
         Ok(())
     }
 }

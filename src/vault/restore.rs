@@ -6,6 +6,7 @@
 
 use super::tenants::{epoch_record, no_tenant};
 use super::{Error, NewEpoch, Vault, valid_name};
+use crate::format::AuditEvent;
 use crate::store::records::LevelRecord;
 
 impl Vault {
@@ -50,14 +51,14 @@ impl Vault {
         let (current, m) = self.check_restore_manifest(&before, &after, manifest)?;
         after.manifest = manifest.to_owned();
         tx.put_tenant(&after)?;
-        let detail = format!(
-            "restored at manifest seq {current}; manifests {}..={} lost; {} level(s) rotated",
-            current + 1,
-            m.seq - 1,
-            new.len()
-        );
-        self.record(&*tx, "tenant.accept-restore", tenant, "", &detail)?;
-        self.record(&*tx, "manifest", tenant, &m.seq.to_string(), manifest)?;
+        let event = AuditEvent::AcceptRestore {
+            restored_seq: current,
+            lost_first: current + 1,
+            lost_last: m.seq - 1,
+            levels_rotated: new.len() as u32,
+        };
+        self.record(&*tx, tenant, "", event)?;
+        self.record(&*tx, tenant, &m.seq.to_string(), AuditEvent::Manifest { note: manifest.to_owned() })?;
         tx.commit()?;
         Ok(after)
     }

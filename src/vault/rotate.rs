@@ -5,7 +5,7 @@
 
 use super::tenants::{NewEpoch, current_epoch, epoch_record, no_tenant};
 use super::{Error, Vault, valid_name};
-use crate::format::Header;
+use crate::format::{AuditEvent, Header};
 use crate::store::Reads;
 
 /// The outcome of a rotation.
@@ -74,7 +74,7 @@ impl Vault {
         entry.epochs.push(epoch_record(new.epoch, new.public, self.now()));
         self.put_with_manifest(&*tx, &before, record, manifest)?;
         let mut count = 0;
-        let mut lines: Vec<String> = Vec::new();
+        let mut lines = Vec::new();
         if let Some(rewrapped) = rewrapped {
             let stale = stale_items(&*tx, tenant, level, new.epoch)?;
             let changed = || Error::conflict("items of the level changed during the rotation; run it again");
@@ -94,8 +94,11 @@ impl Vault {
                 count += 1;
             }
         }
-        let head = format!("new epoch {}; {count} item(s) re-wrapped", new.epoch);
-        self.record_lines(&*tx, "level.rotate", tenant, level, &head, &lines)?;
+        let epoch = new.epoch;
+        let first = |items| AuditEvent::LevelRotate { epoch, count, items };
+        self.record_logged(&*tx, tenant, level, lines, first, |items| AuditEvent::LevelRotateItems {
+            items,
+        })?;
         tx.commit()?;
         Ok(Rotation { epoch: new.epoch, rewrapped: count })
     }

@@ -5,6 +5,7 @@
 //! vault never names a key nobody holds. Nothing in this file sees a private key.
 
 use super::{Error, Vault, valid_name};
+use crate::format::AuditEvent;
 use crate::store::records::{EpochRecord, LevelRecord, TenantRecord};
 
 /// Default longest access a grant gives: 4 hours (Microsoft 365 Customer Lockbox's maximum).
@@ -90,8 +91,8 @@ impl Vault {
             return Err(Error::conflict(format!("tenant {tenant:?} already exists")));
         }
         tx.put_tenant(&record)?;
-        self.record(&*tx, "tenant.create", tenant, "", &format!("levels {}", names.join(",")))?;
-        self.record(&*tx, "manifest", tenant, "1", manifest)?;
+        self.record(&*tx, tenant, "", AuditEvent::TenantCreate { levels: names.to_vec() })?;
+        self.record(&*tx, tenant, "1", AuditEvent::Manifest { note: manifest.to_owned() })?;
         tx.commit()?;
         Ok(record)
     }
@@ -122,7 +123,7 @@ impl Vault {
             epochs: vec![epoch_record(1, new.public, time)],
         });
         self.put_with_manifest(&*tx, &before, record.clone(), manifest)?;
-        self.record(&*tx, "level.add", tenant, &new.level, "epoch 1")?;
+        self.record(&*tx, tenant, &new.level, AuditEvent::LevelAdd { epoch: 1 })?;
         tx.commit()?;
         Ok(record)
     }
@@ -145,9 +146,11 @@ impl Vault {
         record.max_access_secs = parsed.max_access_secs;
         record.request_ttl_secs = parsed.request_ttl_secs;
         let record = self.put_with_manifest(&*tx, &before, record, manifest)?;
-        let detail =
-            format!("max access {}s, request ttl {}s", record.max_access_secs, record.request_ttl_secs);
-        self.record(&*tx, "tenant.policy", tenant, "", &detail)?;
+        let event = AuditEvent::TenantPolicy {
+            max_access_secs: record.max_access_secs,
+            request_ttl_secs: record.request_ttl_secs,
+        };
+        self.record(&*tx, tenant, "", event)?;
         tx.commit()?;
         Ok(record)
     }
@@ -164,7 +167,7 @@ impl Vault {
         let m = self.check_next_manifest(Some(before), &after, manifest)?;
         after.manifest = manifest.to_owned();
         tx.put_tenant(&after)?;
-        self.record(tx, "manifest", &after.name, &m.seq.to_string(), manifest)?;
+        self.record(tx, &after.name, &m.seq.to_string(), AuditEvent::Manifest { note: manifest.to_owned() })?;
         Ok(after)
     }
 
