@@ -108,7 +108,7 @@ pub enum KeyringError {
         path: PathBuf,
     },
     /// A keyring written before tenant signing keys existed.
-    #[error("{} is a version 1 keyring, from before lockbox signed tenant manifests; it cannot be migrated (its tenants have no signing key the vault could trust): create the tenants again in a new vault with a new keyring, moving items with `lockbox export` and `lockbox import`", path.display())]
+    #[error("{} is a version 1 keyring, from before lockbox signed tenant manifests; it cannot be migrated (its tenants have no signing key the vault could trust): the tenants must be created again in a new vault with a new keyring, and their items moved", path.display())]
     Outdated {
         /// The file.
         path: PathBuf,

@@ -90,7 +90,11 @@ fn import_then_export_gives_back_the_same_tree() {
     std::fs::write(dir.path().join("out/a.txt"), b"edited by the user").unwrap();
     let r = vault.export_dir("acme", &keyring, &dir.path().join("out"), false, &mut |_, _| {}).unwrap();
     assert_eq!((r.items, r.bytes, r.skipped.len()), (0, 0, 5));
-    assert!(r.skipped.iter().all(|(_, e)| e.kind == ErrorKind::Conflict && e.message.contains("--replace")));
+    assert!(
+        r.skipped
+            .iter()
+            .all(|(_, e)| e.kind == ErrorKind::Conflict && e.remedy == Some(lockbox::vault::Remedy::Replace))
+    );
     assert_eq!(std::fs::read(dir.path().join("out/a.txt")).unwrap(), b"edited by the user");
     let r = vault.export_dir("acme", &keyring, &dir.path().join("out"), true, &mut |_, _| {}).unwrap();
     assert_eq!((r.items, r.skipped.len()), (5, 0));

@@ -139,10 +139,11 @@ impl World {
     }
 }
 
-fn integrity<T: std::fmt::Debug>(r: Result<T, lockbox::vault::Error>, needle: &str) {
+fn integrity<T: std::fmt::Debug>(r: Result<T, lockbox::vault::Error>, needle: &str) -> lockbox::vault::Error {
     let e = r.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
     assert!(e.message.contains(needle), "{needle:?} not in: {e}");
+    e
 }
 
 #[test]
@@ -545,7 +546,11 @@ fn a_keyring_restored_from_an_older_copy_needs_an_explicit_resync() {
     lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "internal", false).unwrap();
     std::fs::write(w.keyring.path(), &old_copy).unwrap();
     let mut old = Keyring::open(w.keyring.path(), &Passphrase::new("pw".into())).unwrap();
-    integrity(lockbox::customer::rotate_level(&vault, &mut old, "acme", "secret", false), "tenant resync");
+    let e = integrity(
+        lockbox::customer::rotate_level(&vault, &mut old, "acme", "secret", false),
+        "restored from an older copy",
+    );
+    assert_eq!(e.remedy, Some(lockbox::vault::Remedy::Resync { tenant: "acme".into() }));
     let r = lockbox::customer::resync(&vault, &mut old, "acme").unwrap();
     assert_eq!((r.from, r.to), (1, 2));
     assert_eq!(r.missing, vec![("internal".to_string(), 2)], "the lost key is named");
@@ -1286,8 +1291,12 @@ fn a_restored_vault_is_accepted_only_explicitly_and_no_released_key_is_current_a
     w.restore(&backup);
     let vault = w.vault.clone().unwrap();
     // Every keyring command refuses, and says how to go on.
-    integrity(refresh_manifest(&vault, &mut w.keyring, "acme"), "accept-restore");
-    integrity(lockbox::customer::resync(&vault, &mut w.keyring, "acme"), "accept-restore");
+    let accept = Some(lockbox::vault::Remedy::AcceptRestore { tenant: "acme".into() });
+    assert_eq!(integrity(refresh_manifest(&vault, &mut w.keyring, "acme"), "rolled back").remedy, accept);
+    assert_eq!(
+        integrity(lockbox::customer::resync(&vault, &mut w.keyring, "acme"), "rolled back").remedy,
+        accept
+    );
     let gap = restore_gap(&vault, &mut w.keyring, "acme").unwrap();
     assert!(gap.vault_seq < gap.keyring_seq, "{gap:?}");
     assert_eq!(gap.released, vec![("internal".to_string(), 1)]);

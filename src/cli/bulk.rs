@@ -73,11 +73,11 @@ pub fn export(
 /// the JSON summary, each keyed by `what` (`item` or `entry`).
 fn report_skips(r: &BulkReport, what: &str) -> Vec<Value> {
     for (name, e) in &r.skipped {
-        eprintln!("lockbox: skipped {name:?}: {}", e.message.escape_debug());
+        eprintln!("lockbox: skipped {name:?}: {}", super::remedy::message(e).escape_debug());
     }
     r.skipped
         .iter()
-        .map(|(name, e)| json!({what: name, "kind": e.kind.name(), "message": e.message}))
+        .map(|(name, e)| json!({what: name, "kind": e.kind.name(), "message": e.message, "hint": e.remedy.as_ref().map(super::remedy::hint)}))
         .collect()
 }
 

@@ -62,10 +62,6 @@ impl Ctx {
                     };
                     return Err(Error::new(e.kind, format!("{}{hint}", e.message)));
                 }
-                Err(e) if schema_2(&e) => {
-                    let hint = "; move its items with the lockbox that made it: `lockbox export` each tenant with its keyring, then `lockbox init` a new vault, `lockbox tenant create` and `lockbox import`";
-                    return Err(Error::new(e.kind, format!("{}{hint}", e.message)));
-                }
                 other => break other?,
             }
         };
@@ -202,11 +198,4 @@ fn login_name() -> String {
 fn unlocked<T, E>(opened: Result<T, E>) -> Result<T, E> {
     crate::release_freed_memory();
     opened
-}
-
-/// Whether opening failed on a vault of schema 2 (before typed audit events).
-fn schema_2(e: &Error) -> bool {
-    std::error::Error::source(e)
-        .and_then(|s| s.downcast_ref::<lockbox::store::StoreError>())
-        .is_some_and(|s| matches!(s, lockbox::store::StoreError::Schema { found, .. } if found[..] == [2]))
 }

@@ -10,6 +10,7 @@ mod demo;
 mod monitor;
 mod output;
 mod progress;
+mod remedy;
 mod secrets;
 mod tenants;
 mod workflow;
@@ -96,10 +97,10 @@ fn report(e: &Error, json: bool) {
     if json {
         eprintln!(
             "{}",
-            serde_json::json!({"error": {"kind": e.kind.name(), "code": exit_code(e.kind), "message": e.message}})
+            serde_json::json!({"error": {"kind": e.kind.name(), "code": exit_code(e.kind), "message": e.message, "hint": e.remedy.as_ref().map(remedy::hint)}})
         );
     } else {
-        eprintln!("lockbox: {}", e.message);
+        eprintln!("lockbox: {}", remedy::message(e));
     }
 }
 

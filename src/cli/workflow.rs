@@ -227,10 +227,16 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             let confirmed = {
                 let vault = vault()?;
                 let (request, status) = vault.request(&id)?;
-                if status != RequestStatus::Pending {
-                    return Err(Error::conflict(format!("request {id} is {}, not pending", status.name())));
-                }
-                let chosen = lockbox::lockbox::chosen_levels(&request, levels.as_deref())?;
+                // The approval check, on the vault's view: refused here, before any prompt, is
+                // what the customer's client would refuse after it.
+                let tenant = vault.tenant(&request.tenant)?;
+                let limits = lockbox::lockbox::Limits {
+                    tenant: &tenant.name,
+                    max_access_secs: tenant.max_access_secs,
+                };
+                let ask = lockbox::lockbox::Ask { levels: levels.as_deref(), duration_secs: duration };
+                let terms = lockbox::lockbox::decide(&request, status, vault.actor(), limits, ask)?;
+                let chosen = terms.levels;
                 match expect {
                     Some(d) => Confirmation::EngineersDigest(d),
                     None => {
@@ -238,7 +244,6 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                         let key_fp =
                             hex(&lockbox::crypto::fingerprint(&vault.engineer(&request.engineer)?.public));
                         // Each chosen level with the epochs its release covers (1 to current).
-                        let tenant = vault.tenant(&request.tenant)?;
                         let release: Vec<String> = chosen
                             .iter()
                             .map(|l| {
@@ -251,7 +256,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                                 epochs_text(l, current)
                             })
                             .collect();
-                        let expires = vault.now().saturating_add(duration.unwrap_or(request.duration_secs));
+                        let expires = vault.now().saturating_add(terms.duration_secs);
                         drop(vault);
                         // What the customer confirmed is what is approved: the vault is read
                         // again below, and anything changed meanwhile no longer matches.

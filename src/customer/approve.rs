@@ -9,10 +9,9 @@ use super::synced;
 use crate::crypto::{PublicKey, Purpose, Wrapper, fingerprint, random_array, sign_note};
 use crate::format::{GrantKeyBlob, GrantKeyContext, GrantNote, hex, origin};
 use crate::keyring::{KeyState, Keyring};
-use crate::lockbox::{
-    Approval, RequestStatus, blobs_hash, check_duration, chosen_levels, id_hex, request_digest,
-};
+use crate::lockbox::{Approval, Ask, Limits, blobs_hash, decide, id_hex, request_digest};
 use crate::store::records::GrantRecord;
+use crate::vault::Remedy;
 use crate::vault::{Error, Vault};
 
 /// What the customer checked before approving.
@@ -88,24 +87,10 @@ fn prepare(
     confirmed: Confirmation,
 ) -> Result<(Approval, super::sync::Proposal), Error> {
     if id.len() != 32 {
-        return Err(Error::usage(format!(
-            "approve takes the full 32-digit request id, not {id:?}: see `lockbox request show`"
-        )));
+        return Err(Error::usage(format!("an approval names the full 32-digit request id, not {id:?}"))
+            .with_remedy(Remedy::FullRequestId));
     }
     let (request, status) = vault.request(id)?;
-    if request.engineer == vault.actor() {
-        return Err(Error::denied(format!(
-            "access denied: {} filed this request and cannot approve it",
-            request.engineer
-        )));
-    }
-    if status != RequestStatus::Pending {
-        return Err(Error::conflict(format!(
-            "request {} is {}, not pending",
-            id_hex(&request.id),
-            status.name()
-        )));
-    }
     let engineer = vault.engineer(&request.engineer)?;
     let digest = request_digest(&vault.id(), &request, &engineer.public);
     let (expected, from_engineer) = match confirmed {
@@ -132,29 +117,17 @@ fn prepare(
         && *pinned != engineer.public
     {
         return Err(Error::integrity(format!(
-            "engineer {:?}'s key is now {}, not {} as pinned by an earlier approval: nothing was released; if the engineer really has a new key, check its fingerprint with them and run `lockbox engineer trust {} FINGERPRINT --tenant {tenant} --keyring FILE`",
+            "engineer {:?}'s key is now {}, not {} as pinned by an earlier approval: nothing was released",
             engineer.name,
             hex(&fingerprint(&engineer.public)),
             hex(&fingerprint(pinned)),
-            engineer.name
-        )));
+        ))
+        .with_remedy(Remedy::TrustEngineer { tenant: tenant.clone(), engineer: engineer.name.clone() }));
     }
-    let released = chosen_levels(&request, levels)?;
-    let duration = match duration_secs {
-        Some(d) if d > request.duration_secs => {
-            return Err(Error::usage(format!(
-                "the request asked for {}; approval cannot give more",
-                crate::format::duration(request.duration_secs)
-            )));
-        }
-        Some(d) => d,
-        None => request.duration_secs,
-    };
-    let mut policy_view = synced.record.clone();
-    let policy = policy_of(&synced);
-    (policy_view.max_access_secs, policy_view.request_ttl_secs) =
-        (policy.max_access_secs, policy.request_ttl_secs);
-    check_duration(duration, &policy_view)?;
+    // Judged by the policy the customer signed, not by the vault's copy of it.
+    let limits = Limits { tenant, max_access_secs: policy_of(&synced).max_access_secs };
+    let terms = decide(&request, status, vault.actor(), limits, Ask { levels, duration_secs })?;
+    let (released, duration) = (terms.levels, terms.duration_secs);
     let time = vault.now();
     let mut grant = GrantRecord {
         id: random_array()?,
@@ -219,8 +192,11 @@ fn prepare(
                 .ok_or_else(|| Error::other("a released level vanished"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    // Saves the keyring: the released marks and the new pending keys are durable before any
-    // blob or public key leaves this function.
+    // Only the engineer's own digest proves the key: a shown confirmation reaches here only for
+    // an engineer already pinned to this very key (checked above), so this changes nothing then.
+    tenant_keys_mut(keyring, tenant)?.pin_engineer(&engineer.name, engineer.public);
+    // Saves the keyring, once: the released marks, the pin and the new pending keys are durable
+    // before any blob or public key leaves this function.
     let proposal = propose(vault, keyring, tenant, Some(&synced), manifest_levels, policy_of(&synced))?;
     stated.sort();
     let note = GrantNote {
@@ -238,10 +214,6 @@ fn prepare(
     };
     let signing = tenant_keys(keyring, tenant)?.signing();
     grant.note = sign_note(signing, &note.origin, note.encode()).encode();
-    // Only the engineer's own digest proves the key: a shown confirmation reaches here only for
-    // an engineer already pinned to this very key (checked above), so this changes nothing then.
-    tenant_keys_mut(keyring, tenant)?.pin_engineer(&engineer.name, engineer.public);
-    keyring.save()?;
     let approval =
         Approval { grant, engineer_public: engineer.public, new_epochs, manifest: proposal.note.clone() };
     Ok((approval, proposal))

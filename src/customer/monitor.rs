@@ -14,6 +14,7 @@ use crate::format::{
     Checkpoint, MAX_MONITOR_INTERVAL, MIN_MONITOR_INTERVAL, ManifestMark, ManifestMonitor, hex, origin,
 };
 use crate::keyring::{Keyring, MonitorKey};
+use crate::vault::Remedy;
 use crate::vault::{Error, Vault, valid_name};
 
 /// What a monitor run checked and signed.
@@ -95,10 +96,11 @@ pub fn monitor_checkpoint(
     valid_name("tenant", tenant)?;
     let pinned = monitor.tenant(&vault.id(), tenant).cloned().ok_or_else(|| {
         Error::denied(format!(
-            "access denied: monitor {} has not pinned tenant {tenant:?} of vault {}: run `lockbox monitor trust {tenant} FINGERPRINT --monitor FILE` with the fingerprint the customer gave",
+            "access denied: monitor {} has not pinned tenant {tenant:?} of vault {}",
             monitor.path().display(),
             hex(&vault.id())
         ))
+        .with_remedy(Remedy::TrustMonitor { tenant: tenant.to_owned() })
     })?;
     let entries = vault.audit_entries(Some(tenant))?;
     let chain = check_chain(vault, tenant, &entries, &pinned.signer, pinned.mark, "this monitor's")?;
@@ -106,10 +108,10 @@ pub fn monitor_checkpoint(
     let named = chain.last.as_ref().and_then(|(m, _)| m.monitor).is_some_and(|m| m.public == public);
     if !named {
         return Err(Error::denied(format!(
-            "access denied: the newest manifest of tenant {tenant:?} does not name this monitor key ({}); the customer names it with `lockbox tenant monitor {tenant} --key {}`",
+            "access denied: the newest manifest of tenant {tenant:?} does not name this monitor key ({})",
             hex(&tenant_fingerprint(&public)),
-            hex(&public)
-        )));
+        ))
+        .with_remedy(Remedy::NameMonitor { tenant: tenant.to_owned(), key: hex(&public) }));
     }
     let c = Checkpoint {
         origin: origin(&vault.id(), tenant),

@@ -5,6 +5,7 @@
 
 use super::sync::{tenant_keys, tenant_keys_mut};
 use crate::keyring::{KeyState, Keyring, ManifestMark};
+use crate::vault::Remedy;
 use crate::vault::{Error, Vault, manifest_hash, open_manifest};
 
 /// What a resync adopted.
@@ -29,9 +30,10 @@ pub fn resync(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Resy
     let current = open_manifest(&record.manifest, &vault.id(), tenant, &signer)?;
     if current.seq < last.seq {
         return Err(Error::integrity(format!(
-            "the vault's manifest of tenant {tenant:?} (seq {}) is older than this keyring's (seq {}): the vault was rolled back; a resync never moves back (if the vault was restored from a backup on purpose, accept that with `lockbox tenant accept-restore`)",
+            "the vault's manifest of tenant {tenant:?} (seq {}) is older than this keyring's (seq {}): the vault was rolled back; a resync never moves back",
             current.seq, last.seq
-        )));
+        ))
+        .with_remedy(Remedy::AcceptRestore { tenant: tenant.to_owned() }));
     }
     // The chain, from the audit log: every manifest the vault committed for the tenant.
     let mut expected = (last.seq + 1, last.hash);

@@ -11,7 +11,7 @@ use crate::keyring::{KeyState, Keyring, ManifestMark, TenantKeys};
 use crate::store::records::TenantRecord;
 use crate::vault::{
     DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, Error, ErrorKind, MANIFEST_LIFETIME_SECS,
-    MAX_MANIFEST_LIFETIME_SECS, MIN_MANIFEST_LIFETIME_SECS, Vault, manifest_hash, open_manifest,
+    MAX_MANIFEST_LIFETIME_SECS, MIN_MANIFEST_LIFETIME_SECS, Remedy, Vault, manifest_hash, open_manifest,
 };
 
 /// The tenant as the vault holds it, once its manifest is the one this keyring last signed.
@@ -79,17 +79,28 @@ pub(crate) fn sync_manifest(vault: &Vault, keyring: &mut Keyring, tenant: &str) 
         adopt(tenant_keys_mut(keyring, tenant)?, &manifest, hash);
         keyring.save()?;
     } else {
-        let how = if manifest.seq < last.seq {
-            "older than the one this keyring signed last: the vault was rolled back or is withholding the newest (if it was restored from a backup on purpose, accept that with `lockbox tenant accept-restore`)"
+        let tenant = tenant.to_owned();
+        let (how, remedy) = if manifest.seq < last.seq {
+            (
+                "older than the one this keyring signed last: the vault was rolled back or is withholding the newest",
+                Some(Remedy::AcceptRestore { tenant: tenant.clone() }),
+            )
         } else if manifest.seq > last.seq {
-            "newer than the one this keyring signed last: if this keyring was restored from an older copy, bring it up to date with `lockbox tenant resync`"
+            (
+                "newer than the one this keyring signed last: this keyring may have been restored from an older copy",
+                Some(Remedy::Resync { tenant: tenant.clone() }),
+            )
         } else {
-            "not the one this keyring signed at that sequence number"
+            ("not the one this keyring signed at that sequence number", None)
         };
-        return Err(Error::integrity(format!(
+        let e = Error::integrity(format!(
             "the vault's manifest of tenant {tenant:?} (seq {}) is {how} (seq {}); nothing was signed",
             manifest.seq, last.seq
-        )));
+        ));
+        return Err(match remedy {
+            Some(r) => e.with_remedy(r),
+            None => e,
+        });
     }
     Ok(Synced { record, manifest, hash })
 }
@@ -159,9 +170,10 @@ pub(crate) fn propose_at(
     let keys = tenant_keys(keyring, tenant)?;
     if let Some(l) = levels.iter().find(|l| keys.state(&l.name, l.epoch) == Some(KeyState::Released)) {
         return Err(Error::integrity(format!(
-            "the current key of level {:?} (epoch {}) of tenant {tenant:?} was released to an engineer, in an approval the vault does not show: rotate the level (`lockbox level rotate {tenant} {} --keyring FILE`) before anything else",
-            l.name, l.epoch, l.name
-        )));
+            "the current key of level {:?} (epoch {}) of tenant {tenant:?} was released to an engineer, in an approval the vault does not show: the level must be rotated before anything else",
+            l.name, l.epoch
+        ))
+        .with_remedy(Remedy::Rotate { tenant: tenant.to_owned(), level: l.name.clone() }));
     }
     let now = vault.now();
     let manifest = Manifest {

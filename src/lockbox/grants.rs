@@ -5,6 +5,7 @@ use crate::crypto::{Purpose, SecretKey, Unwrapper, Wrapped, tenant_fingerprint, 
 use crate::format::{AuditEvent, GrantKeyBlob, GrantNote, Header, SignedNote, hex, origin, rfc3339};
 use crate::keyring::Identity;
 use crate::store::records::{GrantRecord, TenantRecord};
+use crate::vault::Remedy;
 use crate::vault::{Error, LevelKeys, Vault, valid_name};
 
 /// Where a grant stands.
@@ -172,9 +173,10 @@ impl Vault {
         let pin = pins.map_err(|e| GrantProblem::Unusable(e.into()))?;
         let pin = pin.ok_or_else(|| {
             GrantProblem::Unusable(Error::denied(format!(
-                "access denied: tenant {:?} is not pinned on this machine, so grant {id} cannot be checked: get the tenant key fingerprint from the customer (through the support case) and run `lockbox tenant trust {} FINGERPRINT`",
-                tenant.name, tenant.name
-            )))
+                "access denied: tenant {:?} is not pinned on this machine, so grant {id} cannot be checked",
+                tenant.name
+            ))
+            .with_remedy(Remedy::TrustTenant { tenant: tenant.name.clone() }))
         })?;
         let bad = |why: &str| {
             GrantProblem::Unusable(Error::integrity(format!(

@@ -6,15 +6,16 @@
 //! to a fresh epoch so items written afterwards are out of the grant's reach. Levels not
 //! released are never wrapped to the engineer: they stay sealed whatever the engineer reads.
 
+mod approval;
 mod engineers;
 mod grants;
 mod removal;
 mod requests;
 
+pub use approval::{Ask, Limits, Terms, decide};
 pub use grants::{EngineerKeys, GrantStatus};
 pub use removal::Removal;
-pub(crate) use requests::check_duration;
-pub use requests::{Approval, NewRequest, RequestStatus, chosen_levels, request_digest};
+pub use requests::{Approval, NewRequest, RequestStatus, request_digest};
 
 use crate::vault::Error;
 

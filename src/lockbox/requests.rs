@@ -1,13 +1,12 @@
 //! Requests and the customer's decision on them.
 
+use super::approval::{Ask, Limits, check_duration, decide};
 use super::{MAX_CASE_ID_LEN, MAX_REASON_LEN, check_text, id_hex, resolve_id};
 use crate::crypto::random_array;
 use crate::format::AuditEvent;
 use crate::store::Writes;
-use crate::store::records::{Decision, GrantRecord, RequestRecord, TenantRecord};
-use crate::vault::{
-    Error, MAX_DURATION_SECS, NewEpoch, Vault, current_epoch, epoch_record, find_level, no_tenant, valid_name,
-};
+use crate::store::records::{Decision, GrantRecord, RequestRecord};
+use crate::vault::{Error, NewEpoch, Vault, current_epoch, epoch_record, find_level, no_tenant, valid_name};
 
 /// What an engineer asks for.
 #[derive(Debug, Clone)]
@@ -106,7 +105,7 @@ impl Vault {
             )));
         }
         let duration = req.duration_secs.unwrap_or(tenant.max_access_secs);
-        check_duration(duration, &tenant)?;
+        check_duration(duration, Limits { tenant: &tenant.name, max_access_secs: tenant.max_access_secs })?;
         let time = self.now();
         let record = RequestRecord {
             id: random_array()?,
@@ -200,7 +199,9 @@ impl Vault {
     pub fn commit_approval(&self, approval: &Approval) -> Result<GrantRecord, Error> {
         let grant = &approval.grant;
         let tx = self.store().begin_write()?;
-        let mut request = pending(&*tx, &grant.request, self.now())?;
+        let mut request = tx
+            .request(&grant.request)?
+            .ok_or_else(|| Error::not_found(format!("no request {}", id_hex(&grant.request))))?;
         let changed = |what: &str| {
             Error::conflict(format!("{what} changed while the approval was prepared; approve again"))
         };
@@ -210,12 +211,6 @@ impl Vault {
                 "access denied: the approval names {:?} as approver, but {:?} is committing it",
                 grant.approved_by,
                 self.actor()
-            )));
-        }
-        if request.engineer == self.actor() {
-            return Err(Error::denied(format!(
-                "access denied: {} filed this request and cannot approve it",
-                request.engineer
             )));
         }
         let now = self.now();
@@ -233,14 +228,18 @@ impl Vault {
             return Err(changed("the request"));
         }
         let mut tenant = tx.tenant(&request.tenant)?.ok_or_else(|| no_tenant(&request.tenant))?;
+        // The approval check the customer ran, run again on what this transaction reads.
+        let status = RequestStatus::of(&request, None, now);
+        let released: Vec<String> = grant.levels.iter().map(|(level, _)| level.clone()).collect();
         let duration = grant.expires.saturating_sub(grant.created);
-        if duration > request.duration_secs {
-            return Err(Error::usage(format!(
-                "the request asked for {}; approval cannot give more",
-                crate::format::duration(request.duration_secs)
-            )));
-        }
-        check_duration(duration, &tenant)?;
+        let limits = Limits { tenant: &tenant.name, max_access_secs: tenant.max_access_secs };
+        decide(
+            &request,
+            status,
+            self.actor(),
+            limits,
+            Ask { levels: Some(&released), duration_secs: Some(duration) },
+        )?;
         let engineer = tx
             .engineer(&request.engineer)?
             .ok_or_else(|| Error::not_found(format!("no engineer {:?}", request.engineer)))?;
@@ -252,9 +251,6 @@ impl Vault {
             return Err(Error::usage("each released level needs its next epoch"));
         }
         for ((level, released), next) in grant.levels.iter().zip(&approval.new_epochs) {
-            if !request.levels.contains(level) {
-                return Err(changed("the request's levels"));
-            }
             let current = current_epoch(&tenant, level)?.epoch;
             if current != *released || next.level != *level || released.checked_add(1) != Some(next.epoch) {
                 return Err(changed(&format!("level {level:?}'s epoch")));
@@ -307,49 +303,6 @@ fn pending(tx: &dyn Writes, id: &[u8; 16], time: u64) -> Result<RequestRecord, E
         RequestStatus::Pending => Ok(record),
         status => Err(Error::conflict(format!("request {} is {}, not pending", id_hex(id), status.name()))),
     }
-}
-
-/// The levels an approval releases: `levels`, each requested and none twice, or all the
-/// request names.
-pub fn chosen_levels(request: &RequestRecord, levels: Option<&[String]>) -> Result<Vec<String>, Error> {
-    for (i, level) in request.levels.iter().enumerate() {
-        if request.levels[..i].contains(level) {
-            return Err(Error::integrity(format!("the request names level {level:?} twice: it was altered")));
-        }
-    }
-    let Some(levels) = levels else { return Ok(request.levels.clone()) };
-    if levels.is_empty() {
-        return Err(Error::usage("approve at least one level, or deny the request"));
-    }
-    let mut out: Vec<String> = Vec::new();
-    for level in levels {
-        if !request.levels.contains(level) {
-            return Err(Error::usage(format!(
-                "level {level:?} was not requested (requested: {})",
-                request.levels.join(", ")
-            )));
-        }
-        if out.contains(level) {
-            return Err(Error::usage(format!("level {level:?} is listed twice")));
-        }
-        out.push(level.clone());
-    }
-    Ok(out)
-}
-
-pub(crate) fn check_duration(duration: u64, tenant: &TenantRecord) -> Result<(), Error> {
-    if duration == 0 || duration > MAX_DURATION_SECS {
-        return Err(Error::usage("the access duration must be between 1 second and 30 days"));
-    }
-    if duration > tenant.max_access_secs {
-        return Err(Error::usage(format!(
-            "{} is longer than tenant {:?} allows ({}; see `lockbox tenant policy`)",
-            crate::format::duration(duration),
-            tenant.name,
-            crate::format::duration(tenant.max_access_secs)
-        )));
-    }
-    Ok(())
 }
 
 /// The request digest (docs/FORMAT.md): SHA-256 over the label `lockbox.v1 request digest`

@@ -12,7 +12,7 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// No database at the path.
-    #[error("no vault at {} (run `lockbox init` first)", path.display())]
+    #[error("no vault at {}", path.display())]
     Missing {
         /// The database file.
         path: PathBuf,

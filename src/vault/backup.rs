@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
+use super::Remedy;
 use super::{Counted, DB_FILE, Error, Progress, Vault, create_private_dir};
 use crate::atomic::Failed;
 use crate::audit::{self, Verdict};
@@ -208,5 +209,5 @@ fn cut_short(label: &str, bytes: u64) -> Error {
 }
 
 fn exists_error(file: &Path) -> Error {
-    Error::conflict(format!("{} already exists (backup --replace overwrites it)", file.display()))
+    Error::conflict(format!("{} already exists", file.display())).with_remedy(Remedy::Replace)
 }

@@ -9,6 +9,7 @@ use std::fs::{self, File};
 use std::io::{BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
+use super::Remedy;
 use super::chunks::{check_replace, finish_put, seal_item, seal_small, stored_chunks};
 use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, open_chunk, tampered};
 use super::pipeline;
@@ -105,9 +106,10 @@ impl Vault {
                 let snapshot = self.store().begin_read()?;
                 if let Some(i) = snapshot.first_item_present(tenant, &mut ids)? {
                     return Err(Error::conflict(format!(
-                        "item {:?} already exists in tenant {tenant:?} (use --replace to overwrite); nothing was imported",
+                        "item {:?} already exists in tenant {tenant:?}; nothing was imported",
                         files[i].id
-                    )));
+                    ))
+                    .with_remedy(Remedy::Replace));
                 }
             }
             let stopped = || Error::other("the import worker stopped");
@@ -716,7 +718,7 @@ fn write_item(
         Ok(()) => Ok(()),
         Err(Failed::Fill(e)) => Err(e),
         Err(Failed::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(Error::conflict(format!("{} already exists (export --replace overwrites)", path.display())))
+            Err(Error::conflict(format!("{} already exists", path.display())).with_remedy(Remedy::Replace))
         }
         // Something other than a regular file is in the way: never replaced.
         Err(Failed::Io(e)) if e.kind() == std::io::ErrorKind::InvalidInput => {

@@ -6,6 +6,7 @@
 use std::io::Read;
 
 use super::Error;
+use super::Remedy;
 use super::envelope::{ItemFields, for_each_chunk, seal_header, tampered};
 use crate::crypto::{ChunkSealer, DataKey, Wrapper, random_array};
 use crate::format::{CHUNK_TAG_LEN, Header, check_chunk_len};
@@ -194,7 +195,5 @@ pub(crate) fn check_replace(
 }
 
 pub(crate) fn exists(tenant: &str, item: &str) -> Error {
-    Error::conflict(format!(
-        "item {item:?} already exists in tenant {tenant:?} (use --replace to overwrite it)"
-    ))
+    Error::conflict(format!("item {item:?} already exists in tenant {tenant:?}")).with_remedy(Remedy::Replace)
 }

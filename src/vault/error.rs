@@ -44,14 +44,84 @@ impl ErrorKind {
     }
 }
 
+/// What whoever sees an error could do about it, as a fact: a front end words it (the CLI
+/// names the command and its flags; a server, its endpoint). Library messages state what is
+/// wrong and never name a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remedy {
+    /// No vault exists there yet: create one.
+    CreateVault,
+    /// Something of that name exists (an item, a file): ask to replace it.
+    Replace,
+    /// The vault was rolled back; if it was restored from a backup on purpose, the customer
+    /// accepts the restore.
+    AcceptRestore {
+        /// The tenant.
+        tenant: String,
+    },
+    /// The keyring is older than the vault: bring it up to date from the vault.
+    Resync {
+        /// The tenant.
+        tenant: String,
+    },
+    /// A level's current key was released: rotate the level.
+    Rotate {
+        /// The tenant.
+        tenant: String,
+        /// The level.
+        level: String,
+    },
+    /// The full request id is needed: list or show requests to find it.
+    FullRequestId,
+    /// Re-pin an engineer's key, once its fingerprint is checked with the engineer.
+    TrustEngineer {
+        /// The tenant.
+        tenant: String,
+        /// The engineer.
+        engineer: String,
+    },
+    /// Pin the tenant key, with the fingerprint the customer gives.
+    TrustTenant {
+        /// The tenant.
+        tenant: String,
+    },
+    /// Pin the tenant in the audit monitor, with the fingerprint the customer gives.
+    TrustMonitor {
+        /// The tenant.
+        tenant: String,
+    },
+    /// The customer names this monitor key in the tenant's manifest.
+    NameMonitor {
+        /// The tenant.
+        tenant: String,
+        /// The monitor key, hex.
+        key: String,
+    },
+    /// The customer refreshes the tenant's manifest.
+    RefreshManifest {
+        /// The tenant.
+        tenant: String,
+    },
+    /// The tenant's policy allows less; the customer sets the policy.
+    Policy {
+        /// The tenant.
+        tenant: String,
+    },
+    /// This vault or key file cannot be converted: move the items to a new vault (export with
+    /// the lockbox that made it, then import).
+    MoveItems,
+}
+
 /// A vault operation failed.
 #[derive(Debug, Clone)]
 pub struct Error {
     /// What sort of failure.
     pub kind: ErrorKind,
     /// What went wrong, for a person: complete in itself (it already says what the cause
-    /// says), so a reporter prints it alone.
+    /// says), so a reporter prints it alone. It names no command or flag: see [`Remedy`].
     pub message: String,
+    /// What could be done about it, if something can.
+    pub remedy: Option<Remedy>,
     /// The lower layer's error this one came from, for code that needs more than the kind.
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
@@ -59,7 +129,7 @@ pub struct Error {
 impl Error {
     /// An error of `kind` saying `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), source: None }
+        Error { kind, message: message.into(), remedy: None, source: None }
     }
 
     /// The same error (kind and cause) with another message.
@@ -72,8 +142,13 @@ impl Error {
         Error { message: format!("{what}: {}", self.message), ..self }
     }
 
+    /// The same error, with what could be done about it.
+    pub fn with_remedy(self, remedy: Remedy) -> Error {
+        Error { remedy: Some(remedy), ..self }
+    }
+
     fn caused_by(kind: ErrorKind, cause: impl std::error::Error + Send + Sync + 'static) -> Error {
-        Error { kind, message: cause.to_string(), source: Some(Arc::new(cause)) }
+        Error { kind, message: cause.to_string(), remedy: None, source: Some(Arc::new(cause)) }
     }
 }
 
@@ -142,7 +217,12 @@ impl From<StoreError> for Error {
             | StoreError::File { .. }
             | StoreError::Engine(_) => ErrorKind::Other,
         };
-        Error::caused_by(kind, e)
+        let remedy = match &e {
+            StoreError::Missing { .. } => Some(Remedy::CreateVault),
+            StoreError::Schema { found, .. } if found[..] == [2] => Some(Remedy::MoveItems),
+            _ => None,
+        };
+        Error { remedy, ..Error::caused_by(kind, e) }
     }
 }
 
@@ -172,7 +252,8 @@ impl From<KeyringError> for Error {
             KeyringError::WrongKind { .. } | KeyringError::Outdated { .. } => ErrorKind::Usage,
             KeyringError::Io { .. } | KeyringError::Crypto(_) | KeyringError::NoVault => ErrorKind::Other,
         };
-        Error::caused_by(kind, e)
+        let remedy = matches!(e, KeyringError::Outdated { .. }).then_some(Remedy::MoveItems);
+        Error { remedy, ..Error::caused_by(kind, e) }
     }
 }
 

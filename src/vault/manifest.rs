@@ -4,6 +4,7 @@
 //! policy the change leaves. Writers never trust the record's fields: they take the current
 //! epoch from a manifest signed by the key they pinned ([`Vault::trusted_manifest`]).
 
+use super::Remedy;
 use super::{Error, Vault, valid_name};
 use crate::crypto::{sha256, tenant_fingerprint, verify_note};
 use crate::format::{Checkpoint, Manifest, ManifestMonitor, SignedNote, hex, origin, rfc3339};
@@ -201,10 +202,11 @@ impl Vault {
         let pins = self.pins();
         let pin = pins.lookup(self.place(), &self.id(), tenant)?.ok_or_else(|| {
             Error::denied(format!(
-                "access denied: tenant {tenant:?} of vault {} is not pinned on this machine ({}): ask the customer for the tenant key fingerprint and run `lockbox tenant trust {tenant} FINGERPRINT`",
+                "access denied: tenant {tenant:?} of vault {} is not pinned on this machine ({})",
                 hex(&self.id()),
                 pins.path().map_or("in memory".into(), |p| p.display().to_string()),
             ))
+            .with_remedy(Remedy::TrustTenant { tenant: tenant.clone() })
         })?;
         let shown = tenant_fingerprint(&record.signer);
         if shown != pin.fingerprint {
@@ -230,9 +232,10 @@ impl Vault {
         }
         if self.now() >= m.expires {
             return Err(Error::integrity(format!(
-                "the manifest of tenant {tenant:?} expired at {}: the customer must refresh it (`lockbox tenant refresh {tenant} --keyring FILE`)",
+                "the manifest of tenant {tenant:?} expired at {}: the customer must refresh it",
                 rfc3339(m.expires)
-            )));
+            ))
+            .with_remedy(Remedy::RefreshManifest { tenant: tenant.clone() }));
         }
         if let Some(monitor) = m.monitor {
             self.fresh_enough(tenant, &m, hash, &monitor)?;

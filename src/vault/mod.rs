@@ -27,7 +27,7 @@ pub use bulk::{BulkReport, ItemFilter};
 pub use caller::Caller;
 pub(crate) use envelope::Unwrappers;
 pub use envelope::{ItemFields, item_opener, item_opener_with, open_envelope, seal_envelope, seal_header};
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, Remedy};
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;
 pub use manifest::{
@@ -96,7 +96,7 @@ impl Vault {
     pub fn open(dir: &Path) -> Result<Vault, Error> {
         let store = RedbStore::open(&dir.join(DB_FILE)).map_err(|e| match e {
             StoreError::Missing { .. } => {
-                Error::not_found(format!("no vault at {} (run `lockbox init` first)", dir.display()))
+                Error::not_found(format!("no vault at {}", dir.display())).with_remedy(Remedy::CreateVault)
             }
             e @ StoreError::InUse { .. } => {
                 let message = format!("the vault at {} is in use by another lockbox process", dir.display());
@@ -116,7 +116,7 @@ impl Vault {
         let before = size();
         let mut store = RedbStore::open(&path).map_err(|e| match e {
             StoreError::Missing { .. } => {
-                Error::not_found(format!("no vault at {} (run `lockbox init` first)", dir.display()))
+                Error::not_found(format!("no vault at {}", dir.display())).with_remedy(Remedy::CreateVault)
             }
             e @ StoreError::InUse { .. } => {
                 let message = format!("the vault at {} is in use by another lockbox process", dir.display());

@@ -172,7 +172,7 @@ fn usage_errors_are_whole_in_json_and_durations_and_sizes_read_as_people_read_th
         ],
         2,
     );
-    assert!(e.contains("5h is longer than tenant \"acme\" allows (4h;"), "{e}");
+    assert!(e.contains("5h is longer than tenant \"acme\" allows (4h) (the customer sets it with `lockbox tenant policy acme`)"), "{e}");
 }
 
 #[test]
