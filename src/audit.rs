@@ -111,6 +111,16 @@ pub fn entries(r: &dyn Reads, tenant: Option<&str>) -> Result<Vec<Entry>, StoreE
     Ok(out)
 }
 
+/// `tenant`'s entries from position `from` of its chain on, as the store gives them.
+pub fn tenant_entries_from(r: &dyn Reads, tenant: &str, from: u64) -> Result<Vec<Entry>, StoreError> {
+    let mut out = Vec::new();
+    r.for_each_tenant_audit(tenant, from, &mut |_, e| {
+        out.push(e?);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
 /// The result of checking the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -172,12 +182,23 @@ pub fn verify(r: &dyn Reads) -> Result<Verdict, StoreError> {
 /// to the one before and matching its hash. `Intact.count` is the chain's length and `head`
 /// its last hash. A verifier of one tenant needs no other tenant's entries.
 pub fn verify_tenant(entries: &[Entry], tenant: &str) -> Verdict {
-    let mut expected = 1u64;
-    let mut prev = [0u8; 32];
-    for e in entries.iter().filter(|e| e.tenant == tenant) {
-        let why = if e.chain != expected {
+    let ours: Vec<&Entry> = entries.iter().filter(|e| e.tenant == tenant).collect();
+    verify_tenant_from(&ours, tenant, 1)
+}
+
+/// [`verify_tenant`] of a chain's tail: `entries` must be `tenant`'s entries at positions
+/// `from`, `from + 1`, ... each linked to the one before and matching its hash. The first one's
+/// link is not checked (its predecessor is not given): the caller pins it, by its hash, to
+/// what it checked before. `Intact.count` is the last position (`from - 1` when empty).
+pub fn verify_tenant_from(entries: &[&Entry], tenant: &str, from: u64) -> Verdict {
+    let mut expected = from.max(1);
+    let mut prev = (expected == 1).then_some([0u8; 32]);
+    for e in entries {
+        let why = if e.tenant != tenant {
+            Some(format!("position {expected} holds an entry of another tenant"))
+        } else if e.chain != expected {
             Some(format!("expected position {expected}, found {} (entries removed or reordered)", e.chain))
-        } else if e.chain_prev != prev {
+        } else if prev.is_some_and(|p| p != e.chain_prev) {
             Some("does not link to the tenant's previous entry".to_owned())
         } else if !e.hash_matches() {
             Some("contents do not match its hash (entry was changed)".to_owned())
@@ -187,8 +208,8 @@ pub fn verify_tenant(entries: &[Entry], tenant: &str) -> Verdict {
         if let Some(why) = why {
             return Verdict::Broken { seq: expected, why };
         }
-        prev = e.hash;
+        prev = Some(e.hash);
         expected += 1;
     }
-    Verdict::Intact { count: expected - 1, head: prev }
+    Verdict::Intact { count: expected - 1, head: prev.unwrap_or([0; 32]) }
 }

@@ -267,6 +267,38 @@ fn audit_entries_append_in_sequence_only() {
         })
         .unwrap();
         assert_eq!(seen, [(1, 1), (2, 2)], "{}", e.name());
+        drop(r);
+        // Another tenant's entry between them, then one more of "t": a reader of "t" from its
+        // position 2 gets exactly its entries 2 and 3, with their positions.
+        let tx = s.begin_write().unwrap();
+        let other = AuditEntry { seq: 3, tenant: "u".into(), chain: 1, chain_prev: [0; 32], ..entry(3) };
+        tx.append_audit(&other).unwrap();
+        let third = AuditEntry { seq: 4, chain: 3, chain_prev: [2; 32], hash: [4; 32], ..entry(4) };
+        tx.append_audit(&third).unwrap();
+        // Read inside the writing transaction too.
+        let mut ours = Vec::new();
+        tx.for_each_tenant_audit("t", 2, &mut |position, entry| {
+            ours.push((position, entry.unwrap().seq));
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(ours, [(2, 2), (3, 4)], "{}: inside the write", e.name());
+        tx.commit().unwrap();
+        let r = s.begin_read().unwrap();
+        let mut ours = Vec::new();
+        r.for_each_tenant_audit("t", 2, &mut |position, entry| {
+            ours.push((position, entry.unwrap().seq));
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(ours, [(2, 2), (3, 4)], "{}", e.name());
+        let mut theirs = Vec::new();
+        r.for_each_tenant_audit("u", 1, &mut |position, entry| {
+            theirs.push((position, entry.unwrap().seq));
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(theirs, [(1, 3)], "{}", e.name());
     }
 }
 

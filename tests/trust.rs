@@ -674,7 +674,7 @@ fn a_request_naming_a_level_twice_is_refused() {
 
 /// The operator rewrites the whole log consistently: `edit` changes the entries, then every
 /// sequence number, link, tenant chain position and hash is recomputed, and the store's tenant
-/// heads reset, exactly as someone holding the file and the code could.
+/// heads and chain index reset, exactly as someone holding the file and the code could.
 fn rewrite_log(w: &mut World, edit: impl FnOnce(&mut Vec<lockbox::audit::Entry>)) {
     drop(w.vault.take());
     {
@@ -683,6 +683,7 @@ fn rewrite_log(w: &mut World, edit: impl FnOnce(&mut Vec<lockbox::audit::Entry>)
         let mut entries = lockbox::audit::entries(&tx, None).unwrap();
         for e in &entries {
             tx.remove(Table::Audit, &e.seq.to_be_bytes()).unwrap();
+            tx.remove(Table::Meta, &lockbox::store::raw::audit_chain_key(&e.tenant, e.chain)).unwrap();
         }
         edit(&mut entries);
         let mut prev = [0u8; 32];
@@ -703,6 +704,10 @@ fn rewrite_log(w: &mut World, edit: impl FnOnce(&mut Vec<lockbox::audit::Entry>)
             }
             let bytes = lockbox::store::codec::encode("audit entry", &*e).unwrap();
             tx.put(Table::Audit, &e.seq.to_be_bytes(), &bytes).unwrap();
+            if !e.tenant.is_empty() {
+                let key = lockbox::store::raw::audit_chain_key(&e.tenant, e.chain);
+                tx.put(Table::Meta, &key, &e.seq.to_be_bytes()).unwrap();
+            }
         }
         for (tenant, (n, h)) in heads {
             let mut value = n.to_be_bytes().to_vec();
@@ -1011,10 +1016,13 @@ fn an_entry_changed_without_recomputing_its_hash_breaks_the_tenant_chain() {
     }
     w.reopen();
     let vault = w.vault.clone().unwrap();
+    // The whole chain is read by `audit verify --keyring` and `verify --keyring`; a keyring
+    // command reads only what follows its checkpoint, which this entry's hash still anchors.
     integrity(
-        lockbox::customer::check_audit(&vault, &mut w.keyring, "acme"),
+        lockbox::customer::checked_entries(&vault, &mut w.keyring, "acme"),
         "contents do not match its hash",
     );
+    lockbox::customer::check_audit(&vault, &mut w.keyring, "acme").expect("reads from the checkpoint on");
 }
 
 #[test]

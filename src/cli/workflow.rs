@@ -427,7 +427,8 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
                 tenants.dedup();
                 let mut stale = Vec::new();
                 for tenant in tenants {
-                    let c = lockbox::customer::check_audit(&vault, ring, &tenant)?;
+                    // Every entry, not only those after the checkpoint: this is the audit.
+                    let (c, _) = lockbox::customer::checked_entries(&vault, ring, &tenant)?;
                     let monitor = monitor_status(&c.monitor);
                     ctx.emit(json!({"tenant": tenant, "entries": c.size, "checkpointed": c.checkpointed, "head": hex(&c.head), "monitor": monitor}), || {
                         outln!(

@@ -6,7 +6,7 @@
 //! signs while the log disagrees with what it signed before.
 
 use super::sync::{tenant_keys, tenant_keys_mut};
-use crate::audit::{Event, Verdict, verify_tenant};
+use crate::audit::{Event, Verdict, verify_tenant_from};
 use crate::crypto::{sign_note, verify_note};
 use std::collections::BTreeMap;
 
@@ -23,8 +23,10 @@ pub struct AuditCheck {
     pub head: [u8; 32],
     /// Entries the keyring's previous checkpoint covered.
     pub checkpointed: u64,
-    /// Manifests in the chain, each verified.
+    /// Manifests verified (since the last checkpoint, when only those entries were read).
     pub manifests: u64,
+    /// The newest manifest in the chain: its sequence number and hash.
+    pub manifest: Option<(u64, [u8; 32])>,
     /// The audit monitor the tenant's manifest names, and what the vault shows of it.
     pub monitor: MonitorSeen,
 }
@@ -104,49 +106,89 @@ pub(crate) struct ChainCheck {
     pub last: Option<(Manifest, [u8; 32])>,
 }
 
+/// Where a check of a chain starts: its first entry, or a checkpoint signed before.
+#[derive(Debug, Clone)]
+pub(crate) enum Start {
+    /// The whole chain, from its first entry.
+    First,
+    /// The entries from position `from` on (at most the mark's position), after a checkpoint
+    /// the same signer made at the mark, whose last manifest was `manifest` (with its hash):
+    /// what came before the mark was checked when that checkpoint was signed.
+    Checkpoint {
+        /// The position of the first entry given.
+        from: u64,
+        /// The newest manifest the checkpoint covered: its sequence number and hash.
+        manifest: (u64, [u8; 32]),
+        /// That manifest itself, verified, if it is still the tenant's current one.
+        current: Option<Box<Manifest>>,
+    },
+}
+
 /// Checks `tenant`'s chain in `entries` for whoever signs checkpoints (the customer or its
-/// monitor): consistent from its first entry; still holding, at position `mark.seq`, the entry
-/// `mark` named (nothing before it rewritten, reordered, dropped or cut back); every manifest
-/// since the tenant's last deletion signed by `signer`, each following the one before; every
-/// approval matched to a grant `signer` signed for that request.
+/// monitor): consistent from its first entry (or from where `start` says); still holding, at
+/// position `mark.seq`, the entry `mark` named (nothing before it rewritten, reordered,
+/// dropped or cut back); every manifest since the tenant's last deletion (or since the mark)
+/// signed by `signer`, each following the one before; every approval matched to a grant
+/// `signer` signed for that request.
 pub(crate) fn check_chain(
     vault: &Vault,
     tenant: &str,
     entries: &[crate::audit::Entry],
+    start: Start,
     signer: &[u8; 32],
     mark: ManifestMark,
     whose: &str,
 ) -> Result<ChainCheck, Error> {
     let broken = |why: String| Error::integrity(format!("the audit log of tenant {tenant:?} {why}"));
-    let (size, head) = match verify_tenant(entries, tenant) {
+    let from = match &start {
+        Start::First => 1,
+        Start::Checkpoint { from, .. } => *from,
+    };
+    let ours: Vec<&crate::audit::Entry> = entries.iter().filter(|e| e.tenant == tenant).collect();
+    let (size, head) = match verify_tenant_from(&ours, tenant, from) {
         Verdict::Intact { count, head } => (count, head),
         Verdict::Broken { seq, why } => return Err(broken(format!("is broken at its entry {seq}: {why}"))),
     };
+    // The entry at position `n` (from `from` on).
+    let at = |n: u64| ours[(n - from) as usize];
     if mark.seq > size {
         return Err(broken(format!(
             "has {size} entries, fewer than the {} {whose} last checkpoint covered: it was cut back",
             mark.seq
         )));
     }
-    if mark.seq > 0 && entries[mark.seq as usize - 1].hash != mark.hash {
+    if mark.seq > 0 && at(mark.seq).hash != mark.hash {
         return Err(broken(format!(
             "no longer holds, at entry {}, the entry {whose} last checkpoint named: it was rewritten before the checkpoint",
             mark.seq
         )));
     }
-    // A tenant deleted and created again keeps its chain; its manifests and grants start over
-    // after the last deletion, under the new tenant key.
-    let current =
-        entries.iter().rposition(|e| matches!(e.event, Event::TenantDelete { .. })).map_or(0, |i| i + 1);
-    // The deletion entry is the operator's to write: one planted before copies of the genuine
-    // manifests would hide everything before it from these checks. A tenant created again has
-    // a new key, so its manifests never repeat one logged before its deletion.
-    let before: std::collections::BTreeSet<[u8; 32]> =
-        entries[..current].iter().filter_map(|e| e.manifest_note().map(manifest_hash)).collect();
-    let mut expected = (1u64, [0u8; 32]);
-    let mut last = None;
+    // What this check judges: after the last deletion (from the first entry), or after the
+    // mark (from a checkpoint: what came before it was judged when it was signed).
+    let (judged, before, mut expected, mut last) = match start {
+        Start::First => {
+            // A tenant deleted and created again keeps its chain; its manifests and grants
+            // start over after the last deletion, under the new tenant key.
+            let current =
+                ours.iter().rposition(|e| matches!(e.event, Event::TenantDelete { .. })).map_or(0, |i| i + 1);
+            // The deletion entry is the operator's to write: one planted before copies of the
+            // genuine manifests would hide everything before it from these checks. A tenant
+            // created again has a new key, so its manifests never repeat one logged before it.
+            let before: std::collections::BTreeSet<[u8; 32]> =
+                ours[..current].iter().filter_map(|e| e.manifest_note().map(manifest_hash)).collect();
+            (&ours[current..], before, (1u64, [0u8; 32]), None)
+        }
+        Start::Checkpoint { manifest: (seq, hash), current, .. } => {
+            let after = &ours[(mark.seq + 1 - from) as usize..];
+            // A deletion after a checkpoint this keyring signed: judged from the first entry.
+            if after.iter().any(|e| matches!(e.event, Event::TenantDelete { .. })) {
+                return Err(broken("has a tenant deletion after the last checkpoint".into()));
+            }
+            (after, Default::default(), (seq + 1, hash), current.map(|m| (*m, hash)))
+        }
+    };
     let mut manifests = 0;
-    for (e, note) in entries[current..].iter().filter_map(|e| Some((e, e.manifest_note()?))) {
+    for (e, note) in judged.iter().filter_map(|e| Some((*e, e.manifest_note()?))) {
         let hash = manifest_hash(note);
         if before.contains(&hash) {
             return Err(broken(format!(
@@ -160,9 +202,7 @@ pub(crate) fn check_chain(
         // last checkpoint covered, but signed (by its own signed `issued`) well before the last
         // of them was logged, was withheld from the chain while that checkpoint was signed: the
         // operator hid it (from the monitor, say) and put it back later.
-        if mark.seq > 0
-            && e.chain > mark.seq
-            && m.issued.saturating_add(CLOCK_SKEW_SECS) < entries[mark.seq as usize - 1].time
+        if mark.seq > 0 && e.chain > mark.seq && m.issued.saturating_add(CLOCK_SKEW_SECS) < at(mark.seq).time
         {
             return Err(broken(format!(
                 "entry {}: manifest {} was signed at {}, before entry {} (logged at {}) which {whose} last checkpoint covered, yet it is logged after it: it was withheld from the log and put back",
@@ -170,7 +210,7 @@ pub(crate) fn check_chain(
                 m.seq,
                 crate::format::rfc3339(m.issued),
                 mark.seq,
-                crate::format::rfc3339(entries[mark.seq as usize - 1].time)
+                crate::format::rfc3339(at(mark.seq).time)
             )));
         }
         // The sequence number may jump forward only where the customer accepted a restored
@@ -185,7 +225,7 @@ pub(crate) fn check_chain(
         last = Some((m, hash));
         manifests += 1;
     }
-    for e in &entries[current..] {
+    for e in judged {
         let Event::RequestApprove { grant, .. } = &e.event else { continue };
         let grant = crate::format::hex(grant);
         let not_signed =
@@ -210,13 +250,14 @@ pub(crate) fn check_chain(
 fn monitor_seen(
     vault: &Vault,
     tenant: &str,
-    entries: &[crate::audit::Entry],
+    (entries, from): (&[crate::audit::Entry], u64),
     manifest: Option<&Manifest>,
+    note: Option<String>,
 ) -> Result<MonitorSeen, Error> {
     let Some(monitor) = manifest.and_then(|m| m.monitor) else { return Ok(MonitorSeen::None) };
     let interval_secs = monitor.interval_secs;
     let missing = |why: String| Ok(MonitorSeen::Missing { interval_secs, missing: why });
-    let Some(note) = vault.monitor_checkpoint(tenant)? else {
+    let Some(note) = note else {
         return missing("the vault holds none".into());
     };
     // Signed by another key (an earlier monitor, or forged): as good as none.
@@ -226,7 +267,14 @@ fn monitor_seen(
     };
     let ours: Vec<_> = entries.iter().filter(|e| e.tenant == tenant).collect();
     let broken = |why: String| Error::integrity(format!("the audit log of tenant {tenant:?} {why}"));
-    if c.size > ours.len() as u64 || (c.size > 0 && ours[c.size as usize - 1].hash != c.head) {
+    // The entries were read from where this checkpoint's size says (or earlier).
+    if c.size + 1 < from {
+        return missing(format!("it covers {} entries, fewer than were read", c.size));
+    }
+    // The entries after position `n`, and the one at `n`.
+    let skip = (c.size + 1 - from) as usize;
+    let size = from - 1 + ours.len() as u64;
+    if c.size > size || (c.size > 0 && ours[skip - 1].hash != c.head) {
         return Err(broken(format!(
             "no longer holds the {} entries its monitor's checkpoint covered (signed at {}): it was cut back or rewritten after the monitor signed",
             c.size,
@@ -241,8 +289,7 @@ fn monitor_seen(
     }
     // An entry the monitor did not cover but that was logged before it signed was hidden from
     // it: the vault showed the monitor an older log.
-    if let Some(e) = ours[c.size as usize..].iter().find(|e| e.time.saturating_add(CLOCK_SKEW_SECS) < c.time)
-    {
+    if let Some(e) = ours[skip..].iter().find(|e| e.time.saturating_add(CLOCK_SKEW_SECS) < c.time) {
         return Err(broken(format!(
             "entry {}, logged at {}, is not under the monitor's checkpoint signed later at {}: the vault hid it from the monitor",
             e.chain,
@@ -250,18 +297,25 @@ fn monitor_seen(
             crate::format::rfc3339(c.time)
         )));
     }
-    let oldest_uncovered = ours.get(c.size as usize).map(|e| e.time);
+    let oldest_uncovered = ours.get(skip).map(|e| e.time);
     Ok(MonitorSeen::Checked { interval_secs, time: c.time, size: c.size, oldest_uncovered })
 }
 
 /// Checks `tenant`'s audit chain against `keyring` (nothing is signed). Any disagreement is an
-/// integrity error naming it.
+/// integrity error naming it. Reads only the entries after the keyring's last checkpoint (and
+/// those the monitor's last checkpoint needs) when the vault still holds that checkpoint as
+/// the keyring signed it; the whole chain otherwise.
 pub fn check_audit(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<AuditCheck, Error> {
-    checked_entries(vault, keyring, tenant).map(|(check, _)| check)
+    keyring.use_vault(vault.id());
+    match check_since_checkpoint(vault, keyring, tenant)? {
+        Some(check) => Ok(check),
+        None => checked_entries(vault, keyring, tenant).map(|(check, _)| check),
+    }
 }
 
-/// [`check_audit`], also returning the entries it checked (what [`check_items`] reads: the
-/// log is read once, so a vault cannot show the check one log and the replay another).
+/// [`check_audit`] of the whole chain, also returning the entries it checked (what
+/// [`check_items`] reads: the log is read once, so a vault cannot show the check one log and
+/// the replay another).
 pub fn checked_entries(
     vault: &Vault,
     keyring: &mut Keyring,
@@ -269,9 +323,74 @@ pub fn checked_entries(
 ) -> Result<(AuditCheck, Vec<crate::audit::Entry>), Error> {
     keyring.use_vault(vault.id());
     let entries = vault.audit_entries(Some(tenant))?;
+    let monitor_note = vault.monitor_checkpoint(tenant)?;
+    let check = judged(vault, keyring, tenant, (&entries, 1), Start::First, monitor_note)?;
+    Ok((check, entries))
+}
+
+/// The chain from the keyring's last checkpoint on, if the vault holds that checkpoint as the
+/// keyring signed it and it names its newest manifest (`None`: check the whole chain).
+fn check_since_checkpoint(
+    vault: &Vault,
+    keyring: &Keyring,
+    tenant: &str,
+) -> Result<Option<AuditCheck>, Error> {
+    let keys = tenant_keys(keyring, tenant)?;
+    let (mark, signer) = (keys.checkpoint, keys.signing().public());
+    if mark.seq == 0 {
+        return Ok(None);
+    }
+    let record = vault.tenant(tenant)?;
+    let Ok(c) = open_checkpoint(&record.checkpoint, &vault.id(), tenant, &signer) else { return Ok(None) };
+    let Some((seq, hash)) = c.manifest.filter(|_| (c.size, c.head) == (mark.seq, mark.hash)) else {
+        return Ok(None);
+    };
+    let current = (manifest_hash(&record.manifest) == hash)
+        .then(|| open_manifest(&record.manifest, &vault.id(), tenant, &signer))
+        .transpose()?
+        .map(Box::new);
+    // Where the monitor's checkpoint (unverified here, only a hint of where to read from)
+    // says it ends: its check needs the entries after it.
+    let monitor_note = vault.monitor_checkpoint(tenant)?;
+    let hinted = monitor_note
+        .as_deref()
+        .and_then(|n| SignedNote::decode(n).ok())
+        .and_then(|n| Checkpoint::decode(&n.body).ok())
+        .map(|c| c.size);
+    let from = hinted.map_or(mark.seq, |size| size.min(mark.seq)).max(1);
+    // An index that names entries the log does not hold, or starts elsewhere: the whole
+    // chain says what happened.
+    let Ok(entries) = vault.tenant_audit_from(tenant, from) else { return Ok(None) };
+    if entries.first().map(|e| e.chain) != Some(from) {
+        return Ok(None);
+    }
+    // A deletion since: the whole chain says what came of it.
+    if entries.iter().any(|e| e.chain > mark.seq && matches!(e.event, Event::TenantDelete { .. })) {
+        return Ok(None);
+    }
+    // With no newer manifest logged, the current one must be the checkpoint's.
+    let newer = entries.iter().any(|e| e.chain > mark.seq && e.manifest_note().is_some());
+    if current.is_none() && !newer {
+        return Ok(None);
+    }
+    let start = Start::Checkpoint { from, manifest: (seq, hash), current };
+    judged(vault, keyring, tenant, (&entries, from), start, monitor_note).map(Some)
+}
+
+/// The keyring's judgement of the chain in `entries` (from position `from`): [`check_chain`],
+/// then the newest manifest must be the one the keyring signed last, and the monitor's last
+/// checkpoint (`monitor_note`) must agree with the chain.
+fn judged(
+    vault: &Vault,
+    keyring: &Keyring,
+    tenant: &str,
+    (entries, from): (&[crate::audit::Entry], u64),
+    start: Start,
+    monitor_note: Option<String>,
+) -> Result<AuditCheck, Error> {
     let keys = tenant_keys(keyring, tenant)?;
     let mark = keys.checkpoint;
-    let chain = check_chain(vault, tenant, &entries, &keys.signing().public(), mark, "this keyring's")?;
+    let chain = check_chain(vault, tenant, entries, start, &keys.signing().public(), mark, "this keyring's")?;
     let last_hash = chain.last.as_ref().map_or([0; 32], |(_, h)| *h);
     if keys.last.seq != 0 && last_hash != keys.last.hash {
         return Err(Error::integrity(format!(
@@ -279,15 +398,16 @@ pub fn checked_entries(
         )));
     }
     // The newest logged manifest is the keyring's own (just checked): its monitor is trusted.
-    let monitor = monitor_seen(vault, tenant, &entries, chain.last.as_ref().map(|(m, _)| m))?;
-    let check = AuditCheck {
+    let newest = chain.last.as_ref().map(|(m, _)| m);
+    let monitor = monitor_seen(vault, tenant, (entries, from), newest, monitor_note)?;
+    Ok(AuditCheck {
         size: chain.size,
         head: chain.head,
         checkpointed: mark.seq,
         manifests: chain.manifests,
+        manifest: chain.last.as_ref().map(|(m, h)| (m.seq, *h)),
         monitor,
-    };
-    Ok((check, entries))
+    })
 }
 
 /// [`check_audit`], then signs a checkpoint of the chain as it is, commits it to the vault and
@@ -299,7 +419,8 @@ pub fn checkpoint(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<
         size: check.size,
         head: check.head,
         time: vault.now(),
-        manifest: None,
+        // The newest manifest it covers: where the next check can start from.
+        manifest: check.manifest,
     };
     let keys = tenant_keys(keyring, tenant)?;
     let note = sign_note(keys.signing(), &c.origin, c.encode()).encode();

@@ -6,7 +6,7 @@
 //! the limits docs/DESIGN.md states). It holds no level key: it can read nothing and release
 //! nothing.
 
-use super::checkpoint::check_chain;
+use super::checkpoint::{Start, check_chain};
 use super::sync::{committed, levels_of, policy_of, propose_with_monitor, tenant_keys};
 use super::synced;
 use crate::crypto::{sign_note, tenant_fingerprint, valid_signing_public};
@@ -103,7 +103,8 @@ pub fn monitor_checkpoint(
         .with_remedy(Remedy::TrustMonitor { tenant: tenant.to_owned() })
     })?;
     let entries = vault.audit_entries(Some(tenant))?;
-    let chain = check_chain(vault, tenant, &entries, &pinned.signer, pinned.mark, "this monitor's")?;
+    let chain =
+        check_chain(vault, tenant, &entries, Start::First, &pinned.signer, pinned.mark, "this monitor's")?;
     let public = monitor.signing().public();
     let named = chain.last.as_ref().and_then(|(m, _)| m.monitor).is_some_and(|m| m.public == public);
     if !named {

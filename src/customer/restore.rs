@@ -6,7 +6,7 @@
 //! was released, or which the keyring moved past after the restored state: no released key is
 //! ever current again, and no epoch number is reused for another key.
 
-use super::checkpoint::check_chain;
+use super::checkpoint::{Start, check_chain};
 use super::sync::{Policy, adopt, propose_at, tenant_keys, tenant_keys_mut};
 use super::{checkpoint, new_epoch};
 use crate::crypto::tenant_fingerprint;
@@ -100,7 +100,7 @@ fn restored(
             _ => (ManifestMark::default(), Anchor::Nothing),
         }
     };
-    let chain = check_chain(vault, tenant, &entries, &signer, anchor, "the customer's")?;
+    let chain = check_chain(vault, tenant, &entries, Start::First, &signer, anchor, "the customer's")?;
     if chain.last.as_ref().map(|(_, h)| *h) != Some(manifest_hash(&record.manifest)) {
         return Err(Error::integrity(format!(
             "the vault's current manifest of tenant {tenant:?} is not the last one in its audit log; nothing was signed"

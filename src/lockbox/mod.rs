@@ -87,6 +87,12 @@ impl crate::vault::Vault {
         Ok(crate::audit::entries(&*self.store().begin_read()?, tenant)?)
     }
 
+    /// `tenant`'s audit entries from position `from` of its own chain on, as the store gives
+    /// them (the caller checks them: [`crate::audit::verify_tenant_from`]).
+    pub fn tenant_audit_from(&self, tenant: &str, from: u64) -> Result<Vec<crate::audit::Entry>, Error> {
+        Ok(crate::audit::tenant_entries_from(&*self.store().begin_read()?, tenant, from)?)
+    }
+
     /// Recomputes the audit chain. With `expect_head`, that hash must be the head or an
     /// earlier entry's hash: a log cut back to before it, or rewritten, is reported broken.
     pub fn verify_audit(&self, expect_head: Option<&[u8; 32]>) -> Result<crate::audit::Verdict, Error> {

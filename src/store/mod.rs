@@ -137,6 +137,16 @@ pub trait Reads {
     fn last_audit(&self) -> Result<Option<AuditEntry>, StoreError>;
     /// Visits every audit entry in the order stored, with the position stored under.
     fn for_each_audit(&self, visit: &mut AuditVisit<'_>) -> Result<(), StoreError>;
+    /// Calls `visit` with `tenant`'s entries from position `from` of its own chain on, in
+    /// order (with each one's position), until it returns false: a tenant's reader reads its
+    /// recent entries without reading the whole log. What it gets is only what the store
+    /// claims; the reader checks positions, links and hashes.
+    fn for_each_tenant_audit(
+        &self,
+        tenant: &str,
+        from: u64,
+        visit: &mut AuditVisit<'_>,
+    ) -> Result<(), StoreError>;
 
     /// Every tenant, by name; the first damaged record is an error.
     fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {

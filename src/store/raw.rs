@@ -131,6 +131,13 @@ pub fn tenant_range(tenant: &str) -> (Vec<u8>, Vec<u8>) {
     (from, to)
 }
 
+/// Where the meta table indexes position `chain` of `tenant`'s audit chain (value: the
+/// entry's u64 BE sequence number): `audit_chain\0` || tenant || `\0` || u64 BE. A name holds
+/// no NUL, so one tenant's keys never run into another's.
+pub fn audit_chain_key(tenant: &str, chain: u64) -> Vec<u8> {
+    [&b"audit_chain\0"[..], tenant.as_bytes(), b"\0", &chain.to_be_bytes()].concat()
+}
+
 /// The key of chunk `index` of blob `blob`.
 pub fn chunk_key(blob: &[u8; 16], index: u64) -> [u8; 24] {
     let mut key = [0u8; 24];

@@ -104,6 +104,11 @@ pub(crate) fn append_audit(w: &(impl RawWrite + ?Sized), entry: &AuditEntry) -> 
         let mut value = entry.chain.to_be_bytes().to_vec();
         value.extend_from_slice(&entry.hash);
         w.put(Table::Meta, &head_key(&entry.tenant), &value)?;
+        w.put(
+            Table::Meta,
+            &super::raw::audit_chain_key(&entry.tenant, entry.chain),
+            &entry.seq.to_be_bytes(),
+        )?;
     } else if entry.chain != 0 || entry.chain_prev != [0; 32] {
         return Err(StoreError::Engine(format!(
             "audit entry {} of no tenant names a tenant chain",
@@ -138,6 +143,43 @@ pub(crate) fn put_monitor_checkpoint(
 
 fn head_key(tenant: &str) -> Vec<u8> {
     [&b"audit_head\0"[..], tenant.as_bytes()].concat()
+}
+
+/// `tenant`'s entries from position `from` of its chain on, in order, through the index the
+/// append keeps: the reader checks what it gets (positions, links, hashes), so a damaged
+/// index shows as a broken chain, never as a shorter one that checks out.
+pub(crate) fn for_each_tenant_audit(
+    r: &(impl RawRead + ?Sized),
+    tenant: &str,
+    from: u64,
+    visit: &mut AuditVisit<'_>,
+) -> Result<(), StoreError> {
+    let start = super::raw::audit_chain_key(tenant, from);
+    let end = [&b"audit_chain\0"[..], tenant.as_bytes(), b"\x01"].concat();
+    let mut value = Vec::new();
+    r.scan(Table::Meta, &start, Some(&end), &mut |k, v| {
+        let position = k.get(k.len().saturating_sub(8)..).and_then(|p| <[u8; 8]>::try_from(p).ok());
+        let seq = <[u8; 8]>::try_from(v).ok();
+        let (Some(position), Some(seq)) = (position, seq) else {
+            return visit(
+                0,
+                Err(StoreError::CorruptRecord { what: "audit index", detail: format!("{} bytes", v.len()) }),
+            );
+        };
+        let entry = match r.get_into(Table::Audit, &seq, &mut value) {
+            Ok(true) => codec::decode("audit entry", &value),
+            Ok(false) => Err(StoreError::CorruptRecord {
+                what: "audit index",
+                detail: format!(
+                    "position {} names entry {} that is not there",
+                    u64::from_be_bytes(position),
+                    u64::from_be_bytes(seq)
+                ),
+            }),
+            Err(e) => Err(e),
+        };
+        visit(u64::from_be_bytes(position), entry)
+    })
 }
 
 /// The position and hash of `tenant`'s newest audit entry, if it has any.
@@ -219,6 +261,9 @@ macro_rules! typed_store {
             }
             fn for_each_audit(&self, visit: &mut AuditVisit<'_>) -> Result<(), StoreError> {
                 $crate::store::typed::for_each_audit(self, visit)
+            }
+            fn for_each_tenant_audit(&self, tenant: &str, from: u64, visit: &mut AuditVisit<'_>) -> Result<(), StoreError> {
+                $crate::store::typed::for_each_tenant_audit(self, tenant, from, visit)
             }
         }
     )*};
