@@ -78,7 +78,7 @@ fn with_header(f: impl FnOnce(&mut Header)) -> Vec<u8> {
     let len = Header::declared_len(&env[..HEADER_FIXED_LEN]).unwrap();
     let mut h = Header::decode(&env[..len]).unwrap();
     f(&mut h);
-    [h.encode(), env[len..].to_vec()].concat()
+    [h.encode().unwrap(), env[len..].to_vec()].concat()
 }
 
 /// The base envelope with raw bytes patched.
@@ -574,8 +574,8 @@ fn seeds(corpus: &Path) {
             tenant_keys(2, "globex", vec![key("secret", 1, KeyState::Pending)]),
         ],
     };
-    put("keyring_body", "three", &body.encode());
-    put("keyring_body", "empty", &KeyringBody::default().encode());
+    put("keyring_body", "three", &body.encode().unwrap());
+    put("keyring_body", "empty", &KeyringBody::default().encode().unwrap());
     let watched = |vault: u8, t: &str, seq| lockbox::format::MonitorTenant {
         vault: [vault; 16],
         tenant: t.into(),
@@ -586,11 +586,11 @@ fn seeds(corpus: &Path) {
         seed: Zeroizing::new([2; 32]),
         tenants: vec![watched(1, "acme", 12), watched(1, "globex", 0)],
     };
-    put("monitor_body", "two", &monitor.encode());
+    put("monitor_body", "two", &monitor.encode().unwrap());
     put(
         "identity_body",
         "eve",
-        &IdentityBody { engineer: "eve".into(), secret: Zeroizing::new([7; 32]) }.encode(),
+        &IdentityBody { engineer: "eve".into(), secret: Zeroizing::new([7; 32]) }.encode().unwrap(),
     );
     let context = GrantKeyContext {
         grant_id: [5; 16],
@@ -603,7 +603,7 @@ fn seeds(corpus: &Path) {
         level_fingerprint: [7; 16],
     };
     let blob = GrantKeyBlob { context, ephemeral: [8; 32], wrapped: [9; 48] };
-    put("grant_blob", "one", &blob.encode());
+    put("grant_blob", "one", &blob.encode().unwrap());
     {
         use lockbox::crypto::{SigningKey, sign_note};
         let key = SigningKey::from_seed(&SIGNING_SEED);
@@ -682,7 +682,7 @@ fn seeds(corpus: &Path) {
         expires: 3604,
         approved_by: "alice".into(),
         revoked: None,
-        keys: vec![blob.encode()],
+        keys: vec![blob.encode().unwrap()],
         note: "lockbox.v1 grant\n".into(),
     };
     let record = |selector: u8, bytes: Vec<u8>| [vec![selector], bytes].concat();
@@ -749,5 +749,5 @@ fn empty_final_chunk() -> Vec<u8> {
     sealer.seal(&mut first, false).unwrap();
     let mut last = Vec::new();
     sealer.seal(&mut last, true).unwrap();
-    [header.encode(), first, last].concat()
+    [header.encode().unwrap(), first, last].concat()
 }

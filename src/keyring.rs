@@ -126,6 +126,15 @@ pub enum KeyringError {
     /// A tenant was looked up before a vault was chosen.
     #[error("the keyring was not told which vault it is used with")]
     NoVault,
+    /// What the file would hold does not fit its format (a count or a name over its limit):
+    /// nothing was written.
+    #[error("cannot save {}: {source}; nothing was written", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit broken.
+        source: crate::format::FormatError,
+    },
     /// The keyring is full.
     #[error("{} already holds the maximum of {MAX_KEYRING_ENTRIES} keys", path.display())]
     Full {
@@ -532,7 +541,7 @@ impl Keyring {
     /// each input from one prepared keyring). Goes through the body's encoding, as a save would.
     #[doc(hidden)]
     pub fn in_memory_copy(&self) -> Result<Keyring, KeyringError> {
-        let body = self.body();
+        let body = self.body()?;
         let tenants = decode_tenants(Path::new("(in memory)"), &body)?;
         Ok(Keyring { sealing: None, tenants, vault: self.vault })
     }
@@ -540,11 +549,11 @@ impl Keyring {
     /// Writes the keyring durably and atomically. When this returns Ok, the keys are on disk.
     pub fn save(&self) -> Result<(), KeyringError> {
         let Some(sealing) = &self.sealing else { return Ok(()) };
-        sealing.save(&self.body())
+        sealing.save(&self.body()?)
     }
 
     /// The keyring body, encoded (plaintext: the caller encrypts or zeroizes it).
-    fn body(&self) -> Zeroizing<Vec<u8>> {
+    fn body(&self) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
         let tenants = self
             .tenants
             .iter()
@@ -568,7 +577,9 @@ impl Keyring {
                 engineers: t.engineers.iter().map(|(n, k)| (n.clone(), *k)).collect(),
             })
             .collect();
-        KeyringBody { tenants }.encode()
+        KeyringBody { tenants }
+            .encode()
+            .map_err(|source| KeyringError::TooLarge { path: self.path().to_owned(), source })
     }
 }
 
@@ -596,7 +607,9 @@ impl Identity {
         let sealing = Sealing::new(path, KeyFileKind::Identity, pass, kdf)?;
         let secret = SecretKey::generate().map_err(KeyringError::Crypto)?;
         let body = IdentityBody { engineer: engineer.to_owned(), secret: secret.to_bytes() };
-        sealing.save(&body.encode())?;
+        let body =
+            body.encode().map_err(|source| KeyringError::TooLarge { path: path.to_owned(), source })?;
+        sealing.save(&body)?;
         Ok(Identity { engineer: engineer.to_owned(), secret, path: path.to_owned() })
     }
 
@@ -693,7 +706,8 @@ impl MonitorKey {
     pub fn save(&self) -> Result<(), KeyringError> {
         let body =
             MonitorBody { seed: self.signing.seed(), tenants: self.tenants.values().cloned().collect() };
-        self.sealing.save(&body.encode())
+        let path = self.sealing.path.clone();
+        self.sealing.save(&body.encode().map_err(|source| KeyringError::TooLarge { path, source })?)
     }
 }
 

@@ -39,7 +39,7 @@ proptest! {
 
     #[test]
     fn headers_round_trip(h in header()) {
-        let bytes = h.encode();
+        let bytes = h.encode().unwrap();
         prop_assert_eq!(Header::declared_len(&bytes[..184]).unwrap(), bytes.len());
         prop_assert_eq!(Header::decode(&bytes).unwrap(), h);
     }
@@ -52,7 +52,7 @@ proptest! {
         let context = GrantKeyContext { grant_id, tenant, level, epoch, engineer, expires,
             engineer_fingerprint: fps[..16].try_into().unwrap(), level_fingerprint: fps[16..].try_into().unwrap() };
         let blob = GrantKeyBlob { context, ephemeral, wrapped: wrapped.try_into().unwrap() };
-        prop_assert_eq!(GrantKeyBlob::decode(&blob.encode()).unwrap(), blob);
+        prop_assert_eq!(GrantKeyBlob::decode(&blob.encode().unwrap()).unwrap(), blob);
     }
 
     #[test]
@@ -74,9 +74,9 @@ proptest! {
             tenants.last_mut().unwrap().keys.push(KeyringKey { level, epoch, state, secret: Zeroizing::new(secret) });
         }
         let body = KeyringBody { tenants };
-        prop_assert_eq!(KeyringBody::decode(&body.encode()).unwrap(), body);
+        prop_assert_eq!(KeyringBody::decode(&body.encode().unwrap()).unwrap(), body);
         let id = IdentityBody { engineer, secret: Zeroizing::new(secret) };
-        prop_assert_eq!(IdentityBody::decode(&id.encode()).unwrap(), id);
+        prop_assert_eq!(IdentityBody::decode(&id.encode().unwrap()).unwrap(), id);
     }
 
     #[test]
@@ -117,21 +117,21 @@ proptest! {
             subject: h.item.clone(), event: lockbox::audit::Event::Put(lockbox::format::Stored { level: h.level.clone(),
             epoch: h.epoch, size: u64::from(n), replaced: n % 2 == 0, manifest: secret, header: [n as u8; 32] }), prev: [1; 32], chain: u64::from(n), chain_prev: [3; 32], hash: [2; 32] };
         let valids: Vec<(&str, Vec<u8>)> = vec![
-            ("header", h.encode()),
+            ("header", h.encode().unwrap()),
             ("key file", file.encode()),
-            ("keyring", keyring.encode().to_vec()),
-            ("identity", IdentityBody { engineer, secret: Zeroizing::new(secret) }.encode().to_vec()),
-            ("grant blob", blob.encode()),
+            ("keyring", keyring.encode().unwrap().to_vec()),
+            ("identity", IdentityBody { engineer, secret: Zeroizing::new(secret) }.encode().unwrap().to_vec()),
+            ("grant blob", blob.encode().unwrap()),
             ("audit entry", codec::encode("e", &entry).unwrap()),
         ];
         for (what, valid) in valids {
             let bytes = mutate(&valid, kind, at, value);
             let reencoded: Option<Vec<u8>> = match what {
-                "header" => Header::decode(&bytes).ok().map(|x| x.encode()),
+                "header" => Header::decode(&bytes).ok().map(|x| x.encode().unwrap()),
                 "key file" => KeyFile::decode(&bytes).ok().map(|x| x.encode()),
-                "keyring" => KeyringBody::decode(&bytes).ok().map(|x| x.encode().to_vec()),
-                "identity" => IdentityBody::decode(&bytes).ok().map(|x| x.encode().to_vec()),
-                "grant blob" => GrantKeyBlob::decode(&bytes).ok().map(|x| x.encode()),
+                "keyring" => KeyringBody::decode(&bytes).ok().map(|x| x.encode().unwrap().to_vec()),
+                "identity" => IdentityBody::decode(&bytes).ok().map(|x| x.encode().unwrap().to_vec()),
+                "grant blob" => GrantKeyBlob::decode(&bytes).ok().map(|x| x.encode().unwrap()),
                 _ => codec::decode::<Entry>("e", &bytes).ok().map(|x| codec::encode("e", &x).unwrap()),
             };
             if kind == 0 {
@@ -145,11 +145,11 @@ proptest! {
 
     #[test]
     fn decoders_never_panic_and_accept_only_canonical_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-        if let Ok(h) = Header::decode(&bytes) { prop_assert_eq!(h.encode(), bytes.clone()); }
+        if let Ok(h) = Header::decode(&bytes) { prop_assert_eq!(h.encode().unwrap(), bytes.clone()); }
         if let Ok(f) = KeyFile::decode(&bytes) { prop_assert_eq!(f.encode(), bytes.clone()); }
-        if let Ok(b) = KeyringBody::decode(&bytes) { prop_assert_eq!(b.encode().to_vec(), bytes.clone()); }
-        if let Ok(b) = IdentityBody::decode(&bytes) { prop_assert_eq!(b.encode().to_vec(), bytes.clone()); }
-        if let Ok(b) = GrantKeyBlob::decode(&bytes) { prop_assert_eq!(b.encode(), bytes.clone()); }
+        if let Ok(b) = KeyringBody::decode(&bytes) { prop_assert_eq!(b.encode().unwrap().to_vec(), bytes.clone()); }
+        if let Ok(b) = IdentityBody::decode(&bytes) { prop_assert_eq!(b.encode().unwrap().to_vec(), bytes.clone()); }
+        if let Ok(b) = GrantKeyBlob::decode(&bytes) { prop_assert_eq!(b.encode().unwrap(), bytes.clone()); }
         if let Ok(r) = codec::decode::<GrantRecord>("g", &bytes) { prop_assert_eq!(codec::encode("g", &r).unwrap(), bytes.clone()); }
         if let Ok(r) = codec::decode::<Entry>("e", &bytes) { prop_assert_eq!(codec::encode("e", &r).unwrap(), bytes.clone()); }
     }

@@ -88,7 +88,7 @@ impl World {
             duration_secs: Some(duration),
         };
         let record = self.engineer().create_request(&req).unwrap();
-        let digest = request_digest(&self.vault().id(), &record, &self.eve.secret.public().0);
+        let digest = request_digest(&self.vault().id(), &record, &self.eve.secret.public().0).unwrap();
         (id_hex(&record.id), digest)
     }
 
@@ -667,7 +667,7 @@ fn a_request_naming_a_level_twice_is_refused() {
     });
     // Even a digest over the doubled list (as if eve's client had made it) releases nothing.
     let edited = w.vault().request(&id).unwrap().0;
-    let digest = request_digest(&w.vault().id(), &edited, &w.eve.secret.public().0);
+    let digest = request_digest(&w.vault().id(), &edited, &w.eve.secret.public().0).unwrap();
     integrity(w.approve(&id, Some(&digest)), "twice");
     assert!(w.keyring.tenant("acme").unwrap().keys().all(|(_, _, s, _)| s != KeyState::Released));
 }
@@ -936,13 +936,18 @@ fn reencryption_leaves_kept_data_keys_useless_where_rewrap_does_not() {
     let engineer = w.engineer();
     let keys = engineer.engineer_keys(&w.eve, "acme").unwrap();
     let wrapped = Wrapped { ephemeral: h.ephemeral, ciphertext: h.wrapped_dek };
-    let kept = keys.unwrapper(&h).unwrap().unwrap(Purpose::DataKey, &h.wrap_context(), &wrapped).unwrap();
+    let kept =
+        keys.unwrapper(&h).unwrap().unwrap(Purpose::DataKey, &h.wrap_context().unwrap(), &wrapped).unwrap();
     drop(keys);
     drop(engineer);
     let opens = |header: &Header| {
-        ItemKeys::derive(&DataKey::from_bytes(kept.clone()), &header.nonce, &header.content_context())
-            .opener(&header.commitment)
-            .is_ok()
+        ItemKeys::derive(
+            &DataKey::from_bytes(kept.clone()),
+            &header.nonce,
+            &header.content_context().unwrap(),
+        )
+        .opener(&header.commitment)
+        .is_ok()
     };
     assert!(opens(&h));
     let vault = w.vault.clone().unwrap();

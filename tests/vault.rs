@@ -96,7 +96,7 @@ fn every_write_uses_a_fresh_data_key_and_nonce() {
         let h = Header::decode(&env[..Header::declared_len(env).unwrap()]).unwrap();
         let key = f.acme.key("acme", &h.level, h.key_epoch).unwrap();
         let wrapped = Wrapped { ephemeral: h.ephemeral, ciphertext: h.wrapped_dek };
-        *Unwrapper::new(key).unwrap(Purpose::DataKey, &h.wrap_context(), &wrapped).unwrap()
+        *Unwrapper::new(key).unwrap(Purpose::DataKey, &h.wrap_context().unwrap(), &wrapped).unwrap()
     };
     assert_ne!(dek(&first), dek(&second));
 }

@@ -5,6 +5,6 @@ use lockbox::format::GrantKeyBlob;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(b) = GrantKeyBlob::decode(data) {
-        assert_eq!(b.encode(), data);
+        assert_eq!(b.encode().unwrap(), data);
     }
 });

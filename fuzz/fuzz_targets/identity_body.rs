@@ -5,6 +5,6 @@ use lockbox::format::IdentityBody;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(b) = IdentityBody::decode(data) {
-        assert_eq!(&b.encode()[..], data);
+        assert_eq!(&b.encode().unwrap()[..], data);
     }
 });

@@ -114,7 +114,7 @@ fn engineer_access(vault: &Vault, keyring: &mut Keyring, eve: &Identity) -> Resu
         id_hex(&request.id)
     );
     // Eve's client computes the digest from her own key; it travels in the support case.
-    let digest = lockbox::lockbox::request_digest(&vault.id(), &request, &eve.secret.public().0);
+    let digest = lockbox::lockbox::request_digest(&vault.id(), &request, &eve.secret.public().0)?;
     outln!(
         "   her client prints the request digest {}...; she puts it in the support case",
         &lockbox::format::hex(&digest)[..16]

@@ -127,7 +127,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             let vault = vault()?;
             let r = vault.file_request(&req, &identity.secret.public().0)?;
             // Computed here, from the engineer's own key, not from what the vault says it is.
-            let digest = hex(&request_digest(&vault.id(), &r, &identity.secret.public().0));
+            let digest = hex(&request_digest(&vault.id(), &r, &identity.secret.public().0)?);
             let mut j = request_json(&r, RequestStatus::Pending);
             j["digest"] = json!(digest);
             ctx.emit(j, || {

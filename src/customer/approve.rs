@@ -50,7 +50,7 @@ pub fn approve_request(
 pub fn shown_digest(vault: &Vault, id: &str) -> Result<[u8; 32], Error> {
     let (request, _) = vault.request(id)?;
     let engineer = vault.engineer(&request.engineer)?;
-    Ok(request_digest(&vault.id(), &request, &engineer.public))
+    request_digest(&vault.id(), &request, &engineer.public)
 }
 
 /// Whether `keyring` pinned engineer `name` for `tenant` (by an earlier digest-checked
@@ -92,7 +92,7 @@ fn prepare(
     }
     let (request, status) = vault.request(id)?;
     let engineer = vault.engineer(&request.engineer)?;
-    let digest = request_digest(&vault.id(), &request, &engineer.public);
+    let digest = request_digest(&vault.id(), &request, &engineer.public)?;
     let (expected, from_engineer) = match confirmed {
         Confirmation::EngineersDigest(d) => (d, true),
         Confirmation::Shown(d) => (d, false),
@@ -164,9 +164,15 @@ fn prepare(
                 engineer_fingerprint: fingerprint(&engineer.public),
                 level_fingerprint: level_fp,
             };
-            let wrapped = wrapper.wrap(Purpose::GrantKey, &context.encode(), &key.to_bytes())?;
+            let wrapped = wrapper.wrap(
+                Purpose::GrantKey,
+                &context.encode().map_err(Error::encoding)?,
+                &key.to_bytes(),
+            )?;
             grant.keys.push(
-                GrantKeyBlob { context, ephemeral: wrapped.ephemeral, wrapped: wrapped.ciphertext }.encode(),
+                GrantKeyBlob { context, ephemeral: wrapped.ephemeral, wrapped: wrapped.ciphertext }
+                    .encode()
+                    .map_err(Error::encoding)?,
             );
             stated.push((level.clone(), epoch, level_fp));
             tenant_keys_mut(keyring, tenant)?.set_state(level, epoch, KeyState::Released);

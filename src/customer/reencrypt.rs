@@ -43,7 +43,7 @@ pub fn reencrypt_level(
                 "item {id:?} of tenant {tenant:?} holds the header of another item, tenant or level: it was not re-encrypted"
             )));
         }
-        let read = crate::crypto::sha256(&header.encode());
+        let read = crate::crypto::sha256(&header.encode().map_err(Error::encoding)?);
         copy_item(vault, &writer, keyring, (tenant, &id, level), header.chunk_size, read)?;
         done += 1;
         progress(done, total);

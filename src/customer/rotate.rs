@@ -131,21 +131,24 @@ fn rewrap_items(
                 "item {id:?} of tenant {tenant:?} holds the header of another item, tenant or level: nothing was re-wrapped"
             )));
         }
-        let old_header = header.encode();
+        let old_header = header.encode().map_err(Error::encoding)?;
         let unwrapper = unwrappers.for_header(keyring, &header)?;
         if unwrapper.public().fingerprint() != header.fingerprint {
             return Err(Error::integrity(format!("item {id:?} names a key other than the keyring's")));
         }
         let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
-        let dek = unwrapper.unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped).map_err(|_| {
-            Error::integrity(format!("cannot re-wrap item {id:?}: its data key does not unwrap"))
-        })?;
+        let dek = unwrapper
+            .unwrap(Purpose::DataKey, &header.wrap_context().map_err(Error::encoding)?, &wrapped)
+            .map_err(|_| {
+                Error::integrity(format!("cannot re-wrap item {id:?}: its data key does not unwrap"))
+            })?;
         header.key_epoch = epoch;
         header.fingerprint = fingerprint(target);
-        let rewrapped = wrapper.wrap(Purpose::DataKey, &header.wrap_context(), &dek)?;
+        let rewrapped =
+            wrapper.wrap(Purpose::DataKey, &header.wrap_context().map_err(Error::encoding)?, &dek)?;
         header.ephemeral = rewrapped.ephemeral;
         header.wrapped_dek = rewrapped.ciphertext;
-        out.push(Rewrapped { item: id, old_header, header: header.encode() });
+        out.push(Rewrapped { item: id, old_header, header: header.encode().map_err(Error::encoding)? });
     }
     Ok(out)
 }

@@ -75,8 +75,21 @@ pub struct Header {
 }
 
 impl Header {
-    /// The canonical encoding.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The lengths of the names, each checked against its limit (as the decoder checks them).
+    fn name_lengths(&self) -> Result<(u8, u8, u16), FormatError> {
+        let len = |field, value: &str, max: usize| {
+            in_range(field, value.len() as u64, 1, max as u64).map(|()| value.len())
+        };
+        let tenant = len("tenant length", &self.tenant, super::MAX_NAME_LEN)?;
+        let level = len("level length", &self.level, super::MAX_NAME_LEN)?;
+        let item = len("item id length", &self.item, super::MAX_ITEM_ID_LEN)?;
+        // Within their limits (63, 63, 1024), these casts cannot truncate.
+        Ok((tenant as u8, level as u8, item as u16))
+    }
+
+    /// The canonical encoding; a name over its limit is an error.
+    pub fn encode(&self) -> Result<Vec<u8>, FormatError> {
+        let (tenant, level, item) = self.name_lengths()?;
         let mut out = Vec::with_capacity(HEADER_FIXED_LEN + self.names_len());
         out.extend_from_slice(&ENVELOPE_MAGIC);
         out.push(ENVELOPE_VERSION);
@@ -85,9 +98,9 @@ impl Header {
         out.extend_from_slice(&self.chunk_size.to_be_bytes());
         out.extend_from_slice(&self.epoch.to_be_bytes());
         out.extend_from_slice(&self.key_epoch.to_be_bytes());
-        out.push(self.tenant.len() as u8);
-        out.push(self.level.len() as u8);
-        out.extend_from_slice(&(self.item.len() as u16).to_be_bytes());
+        out.push(tenant);
+        out.push(level);
+        out.extend_from_slice(&item.to_be_bytes());
         out.extend_from_slice(&self.nonce);
         out.extend_from_slice(&self.fingerprint);
         out.extend_from_slice(&self.ephemeral);
@@ -96,7 +109,7 @@ impl Header {
         out.extend_from_slice(self.tenant.as_bytes());
         out.extend_from_slice(self.level.as_bytes());
         out.extend_from_slice(self.item.as_bytes());
-        out
+        Ok(out)
     }
 
     fn names_len(&self) -> usize {
@@ -180,26 +193,29 @@ impl Header {
 
     /// The item's content context: what the payload key and the key commitment bind.
     /// It leaves out the key epoch so that a rewrap to a newer epoch need not re-encrypt content.
-    pub fn content_context(&self) -> Vec<u8> {
+    pub fn content_context(&self) -> Result<Vec<u8>, FormatError> {
+        let (tenant, level, item) = self.name_lengths()?;
         let mut out = Vec::with_capacity(48 + self.names_len());
         out.push(ENVELOPE_VERSION);
         out.push(SUITE_X25519_HKDF_SHA256_AES256GCM);
-        put_name(&mut out, &self.tenant);
-        put_name(&mut out, &self.level);
-        out.extend_from_slice(&(self.item.len() as u16).to_be_bytes());
+        out.push(tenant);
+        out.extend_from_slice(self.tenant.as_bytes());
+        out.push(level);
+        out.extend_from_slice(self.level.as_bytes());
+        out.extend_from_slice(&item.to_be_bytes());
         out.extend_from_slice(self.item.as_bytes());
         out.extend_from_slice(&self.epoch.to_be_bytes());
         out.extend_from_slice(&self.nonce);
         out.extend_from_slice(&self.chunk_size.to_be_bytes());
-        out
+        Ok(out)
     }
 
     /// The wrap context: the content context plus the key epoch and recipient fingerprint.
-    pub fn wrap_context(&self) -> Vec<u8> {
-        let mut out = self.content_context();
+    pub fn wrap_context(&self) -> Result<Vec<u8>, FormatError> {
+        let mut out = self.content_context()?;
         out.extend_from_slice(&self.key_epoch.to_be_bytes());
         out.extend_from_slice(&self.fingerprint);
-        out
+        Ok(out)
     }
 }
 
@@ -224,10 +240,12 @@ pub fn check_chunk_len(chunk_size: u32, index: u64, len: usize, last: bool) -> R
     }
 }
 
-/// Appends a name (at most 255 bytes) with its one-byte length.
-pub(crate) fn put_name(out: &mut Vec<u8>, name: &str) {
+/// Appends a name with its one-byte length; one over [`super::MAX_NAME_LEN`] bytes is an error.
+pub(crate) fn put_name(out: &mut Vec<u8>, name: &str) -> Result<(), FormatError> {
+    in_range("name length", name.len() as u64, 0, super::MAX_NAME_LEN as u64)?;
     out.push(name.len() as u8);
     out.extend_from_slice(name.as_bytes());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -253,14 +271,14 @@ mod tests {
     #[test]
     fn round_trips_and_declares_its_length() {
         let h = sample();
-        let bytes = h.encode();
+        let bytes = h.encode().unwrap();
         assert_eq!(Header::declared_len(&bytes[..HEADER_FIXED_LEN]).unwrap(), bytes.len());
         assert_eq!(Header::decode(&bytes).unwrap(), h);
     }
 
     #[test]
     fn rejects_trailing_truncated_and_reserved() {
-        let bytes = sample().encode();
+        let bytes = sample().encode().unwrap();
         let mut long = bytes.clone();
         long.push(0);
         assert!(matches!(Header::decode(&long), Err(FormatError::TrailingBytes { .. })));

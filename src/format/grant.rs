@@ -54,20 +54,20 @@ pub struct GrantKeyContext {
 }
 
 impl GrantKeyContext {
-    /// Canonical bytes bound into the wrap.
-    pub fn encode(&self) -> Vec<u8> {
+    /// Canonical bytes bound into the wrap; a name over its limit is an error.
+    pub fn encode(&self) -> Result<Vec<u8>, FormatError> {
         let mut out = Vec::with_capacity(256);
         out.push(ENVELOPE_VERSION);
         out.push(SUITE_X25519_HKDF_SHA256_AES256GCM);
         out.extend_from_slice(&self.grant_id);
-        put_name(&mut out, &self.tenant);
-        put_name(&mut out, &self.level);
+        put_name(&mut out, &self.tenant)?;
+        put_name(&mut out, &self.level)?;
         out.extend_from_slice(&self.epoch.to_be_bytes());
-        put_name(&mut out, &self.engineer);
+        put_name(&mut out, &self.engineer)?;
         out.extend_from_slice(&self.expires.to_be_bytes());
         out.extend_from_slice(&self.engineer_fingerprint);
         out.extend_from_slice(&self.level_fingerprint);
-        out
+        Ok(out)
     }
 }
 
@@ -83,9 +83,14 @@ pub struct GrantKeyBlob {
 }
 
 impl GrantKeyBlob {
-    /// The canonical encoding.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The canonical encoding; a name over its limit is an error.
+    pub fn encode(&self) -> Result<Vec<u8>, FormatError> {
         let c = &self.context;
+        let name = |field, value: &str| {
+            in_range(field, value.len() as u64, 1, MAX_NAME_LEN as u64).map(|()| value.len() as u8)
+        };
+        let lengths = [name("tenant length", &c.tenant)?, name("level length", &c.level)?];
+        let engineer = name("engineer length", &c.engineer)?;
         let mut out = Vec::with_capacity(FIXED_LEN + 3 * MAX_NAME_LEN);
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&[ENVELOPE_VERSION, SUITE_X25519_HKDF_SHA256_AES256GCM, 0, 0]);
@@ -94,14 +99,14 @@ impl GrantKeyBlob {
         out.extend_from_slice(&c.expires.to_be_bytes());
         out.extend_from_slice(&c.engineer_fingerprint);
         out.extend_from_slice(&c.level_fingerprint);
-        out.extend_from_slice(&[c.tenant.len() as u8, c.level.len() as u8]);
-        out.extend_from_slice(&[c.engineer.len() as u8, 0]);
+        out.extend_from_slice(&lengths);
+        out.extend_from_slice(&[engineer, 0]);
         out.extend_from_slice(&self.ephemeral);
         out.extend_from_slice(&self.wrapped);
         out.extend_from_slice(c.tenant.as_bytes());
         out.extend_from_slice(c.level.as_bytes());
         out.extend_from_slice(c.engineer.as_bytes());
-        out
+        Ok(out)
     }
 
     /// Decodes exactly one blob.
@@ -181,7 +186,7 @@ mod tests {
             ephemeral: [4; 32],
             wrapped: [5; 48],
         };
-        let mut bytes = blob.encode();
+        let mut bytes = blob.encode().unwrap();
         assert_eq!(GrantKeyBlob::decode(&bytes).unwrap(), blob);
         bytes.push(0);
         assert!(matches!(GrantKeyBlob::decode(&bytes), Err(FormatError::TrailingBytes { .. })));

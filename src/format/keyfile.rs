@@ -236,32 +236,51 @@ const MIN_KEY_LEN: usize = 2 + 4 + 1 + KEY_LEN;
 const MIN_ENGINEER_LEN: usize = 2 + KEY_LEN;
 
 impl KeyringBody {
-    /// The canonical encoding, in a buffer zeroized on drop. Everything must already be sorted.
-    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(4 + self.tenants.len() * 256));
-        out.extend_from_slice(&(self.tenants.len() as u32).to_be_bytes());
+    /// The canonical encoding, in a buffer zeroized on drop and allocated once at its final
+    /// size (a buffer that grew would leave copies of the secrets behind). Everything must
+    /// already be sorted; a count or name over its limit is an error.
+    pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, FormatError> {
+        let len = 4 + self
+            .tenants
+            .iter()
+            .map(|t| {
+                16 + 1
+                    + t.tenant.len()
+                    + 32
+                    + 3 * 40
+                    + 4
+                    + t.keys.iter().map(|k| 1 + k.level.len() + 4 + 1 + 32).sum::<usize>()
+                    + 4
+                    + t.engineers.iter().map(|(n, _)| 1 + n.len() + KEY_LEN).sum::<usize>()
+            })
+            .sum::<usize>();
+        let mut out = Zeroizing::new(Vec::with_capacity(len));
+        let total_keys: usize = self.tenants.iter().map(|t| t.keys.len()).sum();
+        count(&mut out, "keyring key count", total_keys, MAX_KEYRING_ENTRIES, None)?;
+        count(&mut out, "keyring tenant count", self.tenants.len(), MAX_KEYRING_TENANTS, Some(()))?;
         for t in &self.tenants {
             out.extend_from_slice(&t.vault);
-            put_name(&mut out, &t.tenant);
+            put_name(&mut out, &t.tenant)?;
             out.extend_from_slice(&t.signing_seed[..]);
             for mark in [t.last, t.proposed, t.checkpoint] {
                 out.extend_from_slice(&mark.seq.to_be_bytes());
                 out.extend_from_slice(&mark.hash);
             }
-            out.extend_from_slice(&(t.keys.len() as u32).to_be_bytes());
+            count(&mut out, "keyring key count", t.keys.len(), MAX_KEYRING_ENTRIES, Some(()))?;
             for k in &t.keys {
-                put_name(&mut out, &k.level);
+                put_name(&mut out, &k.level)?;
                 out.extend_from_slice(&k.epoch.to_be_bytes());
                 out.push(k.state as u8);
                 out.extend_from_slice(&k.secret[..]);
             }
-            out.extend_from_slice(&(t.engineers.len() as u32).to_be_bytes());
+            count(&mut out, "keyring engineer count", t.engineers.len(), MAX_KEYRING_ENGINEERS, Some(()))?;
             for (name, public) in &t.engineers {
-                put_name(&mut out, name);
+                put_name(&mut out, name)?;
                 out.extend_from_slice(public);
             }
         }
-        out
+        debug_assert_eq!(out.len(), len, "allocated once, at its final size");
+        Ok(out)
     }
 
     /// Decodes a body: sorted, no duplicates, valid names, counts within limits (checked
@@ -388,19 +407,21 @@ pub const MAX_MONITOR_TENANTS: usize = 4096;
 const MIN_MONITOR_TENANT_LEN: usize = 16 + 2 + 32 + 40;
 
 impl MonitorBody {
-    /// The canonical encoding, zeroized on drop. Tenants must already be sorted.
-    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(36 + self.tenants.len() * 128));
+    /// The canonical encoding, zeroized on drop and allocated once. Tenants must already be
+    /// sorted; a count or name over its limit is an error.
+    pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, FormatError> {
+        let len = 36 + self.tenants.iter().map(|t| 16 + 1 + t.tenant.len() + 32 + 40).sum::<usize>();
+        let mut out = Zeroizing::new(Vec::with_capacity(len));
         out.extend_from_slice(&self.seed[..]);
-        out.extend_from_slice(&(self.tenants.len() as u32).to_be_bytes());
+        count(&mut out, "monitor tenant count", self.tenants.len(), MAX_MONITOR_TENANTS, Some(()))?;
         for t in &self.tenants {
             out.extend_from_slice(&t.vault);
-            put_name(&mut out, &t.tenant);
+            put_name(&mut out, &t.tenant)?;
             out.extend_from_slice(&t.signer);
             out.extend_from_slice(&t.mark.seq.to_be_bytes());
             out.extend_from_slice(&t.mark.hash);
         }
-        out
+        Ok(out)
     }
 
     /// Decodes a body: tenants sorted strictly, names valid, marks consistent, no trailing bytes.
@@ -447,12 +468,13 @@ impl std::fmt::Debug for IdentityBody {
 }
 
 impl IdentityBody {
-    /// The canonical encoding, zeroized on drop.
-    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+    /// The canonical encoding, zeroized on drop and allocated once; a name over its limit is
+    /// an error.
+    pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, FormatError> {
         let mut out = Zeroizing::new(Vec::with_capacity(1 + self.engineer.len() + KEY_LEN));
-        put_name(&mut out, &self.engineer);
+        put_name(&mut out, &self.engineer)?;
         out.extend_from_slice(&self.secret[..]);
-        out
+        Ok(out)
     }
 
     /// Decodes a body.
@@ -463,6 +485,23 @@ impl IdentityBody {
         r.finish()?;
         Ok(IdentityBody { engineer, secret })
     }
+}
+
+/// Checks `n` against `max`; with `Some(())`, appends it as a big-endian u32 (a check alone
+/// otherwise, for a total across lists).
+fn count(
+    out: &mut Vec<u8>,
+    field: &'static str,
+    n: usize,
+    max: usize,
+    write: Option<()>,
+) -> Result<(), FormatError> {
+    super::cursor::in_range(field, n as u64, 0, max as u64)?;
+    if write.is_some() {
+        // At most `max`, far below 2^32: the cast cannot truncate.
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -494,15 +533,18 @@ mod tests {
     fn keyring_body_round_trips_and_must_be_sorted() {
         let body =
             KeyringBody { tenants: vec![tenant("a", &[("x", 1), ("x", 2)]), tenant("b", &[("a", 1)])] };
-        let bytes = body.encode();
+        let bytes = body.encode().unwrap();
         assert_eq!(KeyringBody::decode(&bytes).unwrap(), body);
         let unsorted = KeyringBody { tenants: vec![tenant("b", &[]), tenant("a", &[])] };
-        assert!(matches!(KeyringBody::decode(&unsorted.encode()), Err(FormatError::NonCanonical { .. })));
+        assert!(matches!(
+            KeyringBody::decode(&unsorted.encode().unwrap()),
+            Err(FormatError::NonCanonical { .. })
+        ));
         let dup = KeyringBody { tenants: vec![tenant("a", &[("x", 1), ("x", 1)])] };
-        assert!(KeyringBody::decode(&dup.encode()).is_err());
+        assert!(KeyringBody::decode(&dup.encode().unwrap()).is_err());
         let mut bad_mark = tenant("a", &[]);
         bad_mark.proposed.hash = [9; 32];
-        assert!(KeyringBody::decode(&KeyringBody { tenants: vec![bad_mark] }.encode()).is_err());
+        assert!(KeyringBody::decode(&KeyringBody { tenants: vec![bad_mark] }.encode().unwrap()).is_err());
     }
 
     #[test]
@@ -546,7 +588,7 @@ mod tests {
             mark: if seq == 0 { ManifestMark::default() } else { ManifestMark { seq, hash: [3; 32] } },
         };
         let body = MonitorBody { seed: Zeroizing::new([2; 32]), tenants: vec![t("acme", 12)] };
-        let bytes = body.encode();
+        let bytes = body.encode().unwrap();
         // seed, count 1, vault, "acme", signer, size 12, head: the layout FORMAT.md gives.
         let mut expect = vec![2u8; 32];
         expect.extend_from_slice(&[0, 0, 0, 1]);
@@ -558,15 +600,24 @@ mod tests {
         assert_eq!(&bytes[..], &expect[..]);
         assert_eq!(MonitorBody::decode(&bytes).unwrap(), body);
         let unsorted = MonitorBody { tenants: vec![t("b", 0), t("a", 0)], ..body.clone() };
-        assert!(matches!(MonitorBody::decode(&unsorted.encode()), Err(FormatError::NonCanonical { .. })));
+        assert!(matches!(
+            MonitorBody::decode(&unsorted.encode().unwrap()),
+            Err(FormatError::NonCanonical { .. })
+        ));
         let twice = MonitorBody { tenants: vec![t("a", 0), t("a", 0)], ..body.clone() };
-        assert!(matches!(MonitorBody::decode(&twice.encode()), Err(FormatError::NonCanonical { .. })));
+        assert!(matches!(
+            MonitorBody::decode(&twice.encode().unwrap()),
+            Err(FormatError::NonCanonical { .. })
+        ));
         // Sorted by vault first, then tenant.
         let in_vault = |vault: u8, tenant: &str| MonitorTenant { vault: [vault; 16], ..t(tenant, 0) };
         let sorted = MonitorBody { tenants: vec![in_vault(1, "b"), in_vault(2, "a")], ..body.clone() };
-        assert_eq!(MonitorBody::decode(&sorted.encode()).unwrap(), sorted);
+        assert_eq!(MonitorBody::decode(&sorted.encode().unwrap()).unwrap(), sorted);
         let by_name = MonitorBody { tenants: vec![in_vault(2, "a"), in_vault(1, "b")], ..body.clone() };
-        assert!(matches!(MonitorBody::decode(&by_name.encode()), Err(FormatError::NonCanonical { .. })));
+        assert!(matches!(
+            MonitorBody::decode(&by_name.encode().unwrap()),
+            Err(FormatError::NonCanonical { .. })
+        ));
         let mut sizeless = bytes.to_vec();
         let size_at = sizeless.len() - 40;
         sizeless[size_at..size_at + 8].fill(0);

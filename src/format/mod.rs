@@ -15,6 +15,7 @@ mod manifest;
 mod names;
 mod note;
 mod pins;
+mod request;
 mod time;
 mod writer;
 
@@ -46,6 +47,7 @@ pub use note::{MAX_NOTE_LEN, SignedNote, hex_array};
 pub use pins::{
     MAX_PINS, MAX_PINS_LEN, MAX_PLACE_LEN, PinLine, decode_pins, decode_place, encode_pins, encode_place,
 };
+pub use request::{REQUEST_DIGEST_LABEL, RequestDigestInput};
 pub use time::{duration, rfc3339, size};
 pub use writer::{Len, Writer};
 

@@ -304,7 +304,7 @@ impl LevelKeys for EngineerKeys<'_> {
                 }
                 let wrapped = Wrapped { ephemeral: blob.ephemeral, ciphertext: blob.wrapped };
                 let secret = Unwrapper::new(&self.identity.secret)
-                    .unwrap(Purpose::GrantKey, &c.encode(), &wrapped)
+                    .unwrap(Purpose::GrantKey, &c.encode().map_err(Error::encoding)?, &wrapped)
                     .map_err(|_| {
                         Error::integrity(format!(
                             "grant {} is damaged or was tampered with",

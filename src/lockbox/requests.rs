@@ -305,30 +305,27 @@ fn pending(tx: &dyn Writes, id: &[u8; 16], time: u64) -> Result<RequestRecord, E
     }
 }
 
-/// The request digest (docs/FORMAT.md): SHA-256 over the label `lockbox.v1 request digest`
-/// and a NUL, then the origin, the full request id, the engineer's name and key fingerprint,
-/// the requested levels sorted, the duration, the case id and SHA-256 of the reason; strings
-/// as u16 BE length + bytes, the level count as u32 BE, the duration as u64 BE. The engineer's
-/// client computes it from its own identity when filing; the customer compares it with the
-/// vault's view before releasing anything.
-pub fn request_digest(vault: &[u8; 16], request: &RequestRecord, engineer_public: &[u8; 32]) -> [u8; 32] {
-    let mut out = b"lockbox.v1 request digest\0".to_vec();
-    let put = |out: &mut Vec<u8>, s: &[u8]| {
-        out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-        out.extend_from_slice(s);
+/// The request digest (docs/FORMAT.md): SHA-256 over [`crate::format::RequestDigestInput`]'s
+/// encoding of the request, the engineer's key fingerprint and the tenant's origin. The
+/// engineer's client computes it from its own identity when filing; the customer compares it
+/// with the vault's view before releasing anything. A request whose fields do not fit the
+/// encoding (one the operator edited) is an error, never a digest over cut fields.
+pub fn request_digest(
+    vault: &[u8; 16],
+    request: &RequestRecord,
+    engineer_public: &[u8; 32],
+) -> Result<[u8; 32], Error> {
+    let input = crate::format::RequestDigestInput {
+        origin: &crate::format::origin(vault, &request.tenant),
+        id: &request.id,
+        engineer: &request.engineer,
+        engineer_fingerprint: &crate::crypto::fingerprint(engineer_public),
+        levels: &request.levels,
+        duration_secs: request.duration_secs,
+        case_id: &request.case_id,
+        reason_sha256: &crate::crypto::sha256(request.reason.as_bytes()),
     };
-    put(&mut out, crate::format::origin(vault, &request.tenant).as_bytes());
-    out.extend_from_slice(&request.id);
-    put(&mut out, request.engineer.as_bytes());
-    out.extend_from_slice(&crate::crypto::fingerprint(engineer_public));
-    let mut levels = request.levels.clone();
-    levels.sort();
-    out.extend_from_slice(&(levels.len() as u32).to_be_bytes());
-    for level in &levels {
-        put(&mut out, level.as_bytes());
-    }
-    out.extend_from_slice(&request.duration_secs.to_be_bytes());
-    put(&mut out, request.case_id.as_bytes());
-    out.extend_from_slice(&crate::crypto::sha256(request.reason.as_bytes()));
-    crate::crypto::sha256(&out)
+    let bytes =
+        input.encode().map_err(|e| Error::integrity(format!("request {}: {e}", id_hex(&request.id))))?;
+    Ok(crate::crypto::sha256(&bytes))
 }

@@ -30,7 +30,14 @@ pub(crate) fn seal_item(
     let (header, mut sealer, blob) = new_item(fields, level_public, wrapper)?;
     let seal = |_, buf: &mut Vec<u8>, last| Ok(sealer.seal(buf, last)?);
     let (count, size, inline) = item_chunks(input, fields.chunk_size as usize, &blob, seal, sink)?;
-    let record = ItemRecord { header: header.encode(), size, created, blob, chunks: count, inline };
+    let record = ItemRecord {
+        header: header.encode().map_err(Error::encoding)?,
+        size,
+        created,
+        blob,
+        chunks: count,
+        inline,
+    };
     Ok((header, record))
 }
 
@@ -69,8 +76,14 @@ pub(crate) fn seal_small(
     let (header, mut sealer, blob) = new_item(fields, level_public, wrapper)?;
     let size = content.len() as u64;
     sealer.seal(&mut content, true)?;
-    let record =
-        ItemRecord { header: header.encode(), size, created, blob, chunks: 1, inline: Some(content) };
+    let record = ItemRecord {
+        header: header.encode().map_err(Error::encoding)?,
+        size,
+        created,
+        blob,
+        chunks: 1,
+        inline: Some(content),
+    };
     Ok((header, record))
 }
 

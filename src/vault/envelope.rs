@@ -47,10 +47,11 @@ pub fn seal_header(
         wrapped_dek: [0; 48],
         commitment: [0; 32],
     };
-    let wrapped = wrapper.wrap(Purpose::DataKey, &header.wrap_context(), dek.as_bytes())?;
+    let wrapped =
+        wrapper.wrap(Purpose::DataKey, &header.wrap_context().map_err(Error::encoding)?, dek.as_bytes())?;
     header.ephemeral = wrapped.ephemeral;
     header.wrapped_dek = wrapped.ciphertext;
-    let keys = ItemKeys::derive(dek, &header.nonce, &header.content_context());
+    let keys = ItemKeys::derive(dek, &header.nonce, &header.content_context().map_err(Error::encoding)?);
     header.commitment = keys.commitment;
     Ok((header, keys.sealer()))
 }
@@ -70,11 +71,15 @@ pub fn item_opener_with(header: &Header, unwrapper: &mut Unwrapper) -> Result<Ch
     }
     let wrapped = Wrapped { ephemeral: header.ephemeral, ciphertext: header.wrapped_dek };
     let dek = unwrapper
-        .unwrap(Purpose::DataKey, &header.wrap_context(), &wrapped)
+        .unwrap(Purpose::DataKey, &header.wrap_context().map_err(Error::encoding)?, &wrapped)
         .map_err(|_| tampered(tenant, item, "its data key does not unwrap"))?;
-    ItemKeys::derive(&DataKey::from_bytes(dek), &header.nonce, &header.content_context())
-        .opener(&header.commitment)
-        .map_err(|_| tampered(tenant, item, "key commitment mismatch"))
+    ItemKeys::derive(
+        &DataKey::from_bytes(dek),
+        &header.nonce,
+        &header.content_context().map_err(Error::encoding)?,
+    )
+    .opener(&header.commitment)
+    .map_err(|_| tampered(tenant, item, "key commitment mismatch"))
 }
 
 /// One [`Unwrapper`] per level key a bulk reader meets, keyed by the key's fingerprint: each
@@ -152,7 +157,7 @@ pub fn seal_envelope(
         Wrapper::with_ephemeral(&SecretKey::from_bytes(&ephemeral_secret), &PublicKey(*level_public))?;
     let dek = DataKey::from_bytes(zeroize::Zeroizing::new(dek));
     let (header, mut sealer) = seal_header(f, level_public, &dek, nonce, &wrapper)?;
-    let mut out = header.encode();
+    let mut out = header.encode().map_err(Error::encoding)?;
     for_each_chunk(&mut std::io::Cursor::new(plaintext), f.chunk_size as usize, |_, chunk, last| {
         sealer.seal(chunk, last)?;
         out.extend_from_slice(chunk);

@@ -186,6 +186,12 @@ impl Error {
     constructors!(other => Other, usage => Usage, not_found => NotFound,
         denied => AccessDenied, integrity => Integrity, conflict => Conflict);
 
+    /// A value too long for its field in an encoding (a name, an id, a list): the input was
+    /// refused, nothing was cut to fit.
+    pub fn encoding(e: crate::format::FormatError) -> Error {
+        Error::caused_by(ErrorKind::Usage, e)
+    }
+
     /// Failure to read the input being stored.
     pub fn input(e: std::io::Error) -> Error {
         Error { message: format!("cannot read input: {e}"), ..Error::caused_by(ErrorKind::Other, e) }
@@ -245,6 +251,7 @@ impl From<KeyringError> for Error {
             KeyringError::NotFound { .. } => ErrorKind::NotFound,
             KeyringError::Exists { .. }
             | KeyringError::Full { .. }
+            | KeyringError::TooLarge { .. }
             | KeyringError::Replaced { .. }
             | KeyringError::Tenant { .. } => ErrorKind::Conflict,
             KeyringError::WrongPassphrase { .. } => ErrorKind::AccessDenied,

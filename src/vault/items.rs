@@ -199,7 +199,14 @@ impl Vault {
             let size = read - chunks * CHUNK_TAG_LEN as u64;
             Ok((
                 header.clone(),
-                ItemRecord { header: header.encode(), size, created: self.now(), blob, chunks, inline },
+                ItemRecord {
+                    header: header.encode().map_err(Error::encoding)?,
+                    size,
+                    created: self.now(),
+                    blob,
+                    chunks,
+                    inline,
+                },
             ))
         });
         let audit = |tx: &dyn Writes, header: &Header, stored: &ItemRecord, replaced| {

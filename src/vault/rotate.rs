@@ -83,7 +83,7 @@ impl Vault {
             }
             let mut w = tx.item_writer()?;
             for ((id, header), r) in stale.iter().zip(rewrapped) {
-                if *id != r.item || header.encode() != r.old_header {
+                if *id != r.item || header.encode().map_err(Error::encoding)? != r.old_header {
                     return Err(changed());
                 }
                 check_rewrap(tenant, id, header, &r.header, new)?;
