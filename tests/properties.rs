@@ -187,7 +187,7 @@ fn mutate(valid: &[u8], kind: u8, at: usize, value: u8) -> Vec<u8> {
 struct One([u8; 32]);
 
 impl LevelKeys for One {
-    fn unwrapper(&self, _: &Header) -> Result<Unwrapper, Error> {
-        Ok(Unwrapper::new(&SecretKey::from_bytes(&self.0)))
+    fn unwrapper(&self, _: &Header) -> Result<Box<dyn lockbox::crypto::KeyUnwrap + '_>, Error> {
+        Ok(Box::new(Unwrapper::new(&SecretKey::from_bytes(&self.0))))
     }
 }

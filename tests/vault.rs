@@ -190,8 +190,11 @@ fn envelopes_cannot_move_to_another_item_tenant_or_level() {
 struct Fixed<'a>(&'a SecretKey);
 
 impl LevelKeys for Fixed<'_> {
-    fn unwrapper(&self, _: &Header) -> Result<Unwrapper, lockbox::vault::Error> {
-        Ok(Unwrapper::new(self.0))
+    fn unwrapper(
+        &self,
+        _: &Header,
+    ) -> Result<Box<dyn lockbox::crypto::KeyUnwrap + '_>, lockbox::vault::Error> {
+        Ok(Box::new(Unwrapper::new(self.0)))
     }
 }
 
@@ -373,4 +376,84 @@ fn a_large_raw_envelope_round_trips_and_a_cut_one_leaves_nothing() {
     let err = f.vault.put_raw("acme", "big", None, &mut Cursor::new(&raw), false).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
     assert!(f.vault.verify(None, Some(&f.acme)).unwrap().problems.is_empty());
+}
+
+/// A key agent: the level key lives on its own thread, which only answers unwrap requests, as
+/// a token or a customer-run agent would. The vault reads through it without ever holding the
+/// key: every data key it needs is unwrapped on the agent's side.
+struct Agent {
+    public: lockbox::crypto::PublicKey,
+    asks: std::sync::mpsc::Sender<(Vec<u8>, lockbox::crypto::Wrapped)>,
+    answers: std::sync::Mutex<
+        std::sync::mpsc::Receiver<Result<zeroize::Zeroizing<[u8; 32]>, lockbox::crypto::CryptoError>>,
+    >,
+    served: std::sync::atomic::AtomicUsize,
+}
+
+struct AgentSession<'a>(&'a Agent);
+
+impl lockbox::crypto::KeyUnwrap for AgentSession<'_> {
+    fn public(&self) -> lockbox::crypto::PublicKey {
+        self.0.public
+    }
+
+    fn unwrap(
+        &mut self,
+        purpose: Purpose,
+        context: &[u8],
+        wrapped: &Wrapped,
+    ) -> Result<zeroize::Zeroizing<[u8; 32]>, lockbox::crypto::CryptoError> {
+        assert_eq!(purpose, Purpose::DataKey, "the vault asks only for data keys");
+        self.0.asks.send((context.to_vec(), *wrapped)).unwrap();
+        self.0.served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.answers.lock().unwrap().recv().unwrap()
+    }
+}
+
+impl LevelKeys for Agent {
+    fn unwrapper(
+        &self,
+        _: &Header,
+    ) -> Result<Box<dyn lockbox::crypto::KeyUnwrap + '_>, lockbox::vault::Error> {
+        Ok(Box::new(AgentSession(self)))
+    }
+}
+
+fn agent(secret: SecretKey) -> Agent {
+    let (ask, asks) = std::sync::mpsc::channel::<(Vec<u8>, Wrapped)>();
+    let (answer, answers) = std::sync::mpsc::channel();
+    let public = secret.public();
+    std::thread::spawn(move || {
+        let mut own = Unwrapper::new(&secret);
+        for (context, wrapped) in asks {
+            if answer.send(own.unwrap(Purpose::DataKey, &context, &wrapped)).is_err() {
+                break;
+            }
+        }
+    });
+    Agent { public, asks: ask, answers: std::sync::Mutex::new(answers), served: Default::default() }
+}
+
+#[test]
+fn a_key_source_that_never_lets_its_key_out_reads_items() {
+    let f = fixture();
+    let data = content(200_000);
+    put(&f, "acme", "report", "secret", &data, PutOptions::default());
+    let secret = SecretKey::from_bytes(&f.acme.key("acme", "secret", 1).unwrap().to_bytes());
+    let keys = agent(secret);
+    let mut out = Vec::new();
+    f.vault.get("acme", "report", &keys, &mut out).unwrap();
+    assert_eq!(out, data);
+    assert_eq!(
+        keys.served.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one data key, unwrapped by the agent"
+    );
+    // An agent holding another key: the vault sees the key is not the one the item names.
+    let other = agent(SecretKey::from_bytes(&f.acme.key("acme", "internal", 1).unwrap().to_bytes()));
+    assert_eq!(
+        f.vault.get("acme", "report", &other, &mut Vec::new()).unwrap_err().kind,
+        ErrorKind::Integrity
+    );
+    assert_eq!(other.served.load(std::sync::atomic::Ordering::SeqCst), 0, "refused before asking");
 }

@@ -10,11 +10,13 @@ use lockbox::vault::{Error, LevelKeys, open_envelope};
 struct Keys(BTreeMap<(String, String, u32), [u8; 32]>);
 
 impl LevelKeys for Keys {
-    fn unwrapper(&self, h: &Header) -> Result<Unwrapper, Error> {
+    fn unwrapper(&self, h: &Header) -> Result<Box<dyn lockbox::crypto::KeyUnwrap + '_>, Error> {
         let key = (h.tenant.clone(), h.level.clone(), h.key_epoch);
         self.0
             .get(&key)
-            .map(|k| Unwrapper::new(&SecretKey::from_bytes(k)))
+            .map(|k| {
+                Box::new(Unwrapper::new(&SecretKey::from_bytes(k))) as Box<dyn lockbox::crypto::KeyUnwrap>
+            })
             .ok_or_else(|| Error::denied("access denied: no key for this item"))
     }
 }

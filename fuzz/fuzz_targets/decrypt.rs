@@ -13,9 +13,9 @@ use lockbox::vault::{Error, ErrorKind, LevelKeys, open_envelope};
 struct VectorKey;
 
 impl LevelKeys for VectorKey {
-    fn unwrapper(&self, h: &Header) -> Result<Unwrapper, Error> {
+    fn unwrapper(&self, h: &Header) -> Result<Box<dyn lockbox::crypto::KeyUnwrap + '_>, Error> {
         if (h.tenant.as_str(), h.level.as_str(), h.key_epoch) == ("acme", "secret", 1) {
-            Ok(Unwrapper::new(&SecretKey::from_bytes(&[0x11; 32])))
+            Ok(Box::new(Unwrapper::new(&SecretKey::from_bytes(&[0x11; 32]))))
         } else {
             Err(Error::denied("no key"))
         }

@@ -23,7 +23,7 @@ pub use sign::{
     valid_signing_public, verify_note, verify_signature,
 };
 pub use stream::{ChunkOpener, ChunkSealer, ItemKeys, chunk_nonce};
-pub use wrap::{Purpose, Unwrapper, Wrapped, Wrapper};
+pub use wrap::{KeyUnwrap, Purpose, Unwrapper, Wrapped, Wrapper};
 
 /// Each label ends in a NUL so that no label is a prefix of another: `label || context` is
 /// unambiguous for every pair of purposes.

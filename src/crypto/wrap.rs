@@ -85,8 +85,40 @@ impl Wrapper {
     }
 }
 
-/// Opens keys wrapped to one secret key. Caches the X25519 exchange for the last ephemeral key
-/// seen, so a batch wrapped by one [`Wrapper`] costs one exchange to open.
+/// What opens keys wrapped to one X25519 key, wherever its secret lives: in memory
+/// ([`Unwrapper`]), or in a token or a key agent that never lets it out (the way age's
+/// identities unwrap stanzas). Nothing above this trait needs the secret itself.
+pub trait KeyUnwrap {
+    /// The public key whose secret opens what this unwraps.
+    fn public(&self) -> PublicKey;
+
+    /// Opens `wrapped` under `purpose` and `context`; any mismatch of key, purpose or context
+    /// is [`CryptoError::Unauthentic`].
+    fn unwrap(
+        &mut self,
+        purpose: Purpose,
+        context: &[u8],
+        wrapped: &Wrapped,
+    ) -> Result<Zeroizing<[u8; KEY_LEN]>, CryptoError>;
+}
+
+impl KeyUnwrap for Unwrapper {
+    fn public(&self) -> PublicKey {
+        Unwrapper::public(self)
+    }
+
+    fn unwrap(
+        &mut self,
+        purpose: Purpose,
+        context: &[u8],
+        wrapped: &Wrapped,
+    ) -> Result<Zeroizing<[u8; KEY_LEN]>, CryptoError> {
+        Unwrapper::unwrap(self, purpose, context, wrapped)
+    }
+}
+
+/// Opens keys wrapped to one secret key held in memory. Caches the X25519 exchange for the last
+/// ephemeral key seen, so a batch wrapped by one [`Wrapper`] costs one exchange to open.
 pub struct Unwrapper {
     secret: SecretKey,
     public: PublicKey,

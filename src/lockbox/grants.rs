@@ -1,7 +1,7 @@
 //! Grants: listing, revocation, and the engineer's side of reading.
 
 use super::{blobs_hash, id_hex, resolve_id};
-use crate::crypto::{Purpose, SecretKey, Unwrapper, Wrapped, tenant_fingerprint, verify_note};
+use crate::crypto::{KeyUnwrap, Purpose, SecretKey, Unwrapper, Wrapped, tenant_fingerprint, verify_note};
 use crate::format::{AuditEvent, GrantKeyBlob, GrantNote, Header, SignedNote, hex, origin, rfc3339};
 use crate::keyring::Identity;
 use crate::store::records::{GrantRecord, TenantRecord};
@@ -278,7 +278,7 @@ impl LevelKeys for EngineerKeys<'_> {
         self.grants.iter().any(|g| GrantStatus::of(g, self.time) == GrantStatus::Active)
     }
 
-    fn unwrapper(&self, h: &Header) -> Result<Unwrapper, Error> {
+    fn unwrapper(&self, h: &Header) -> Result<Box<dyn KeyUnwrap + '_>, Error> {
         let engineer_fp = self.identity.secret.public().fingerprint();
         for grant in self.grants.iter().filter(|g| GrantStatus::of(g, self.time) == GrantStatus::Active) {
             if !grant.levels.iter().any(|(l, newest)| *l == h.level && h.key_epoch <= *newest) {
@@ -322,7 +322,7 @@ impl LevelKeys for EngineerKeys<'_> {
                 if self.time >= c.expires {
                     return Err(Error::denied(format!("access denied: grant {} expired", id_hex(&grant.id))));
                 }
-                return Ok(Unwrapper::new(&key));
+                return Ok(Box::new(Unwrapper::new(&key)));
             }
         }
         Err(self.refusal(h))

@@ -5,8 +5,8 @@ use std::io::{Read, Write};
 
 use super::{Error, LevelKeys};
 use crate::crypto::{
-    ChunkOpener, ChunkSealer, DataKey, ItemKeys, PublicKey, Purpose, SecretKey, Unwrapper, Wrapped, Wrapper,
-    fingerprint,
+    ChunkOpener, ChunkSealer, DataKey, ItemKeys, KeyUnwrap, PublicKey, Purpose, SecretKey, Unwrapper,
+    Wrapped, Wrapper, fingerprint,
 };
 use crate::format::{CHUNK_TAG_LEN, HEADER_FIXED_LEN, Header, check_chunk_len};
 
@@ -64,7 +64,7 @@ pub fn item_opener(header: &Header, key: &SecretKey) -> Result<ChunkOpener, Erro
 
 /// [`item_opener`] with a reusable unwrapper, which keeps the X25519 exchange of the last
 /// ephemeral key: items wrapped in one batch then cost one exchange in all.
-pub fn item_opener_with(header: &Header, unwrapper: &mut Unwrapper) -> Result<ChunkOpener, Error> {
+pub fn item_opener_with(header: &Header, unwrapper: &mut dyn KeyUnwrap) -> Result<ChunkOpener, Error> {
     let (tenant, item) = (header.tenant.as_str(), header.item.as_str());
     if unwrapper.public().fingerprint() != header.fingerprint {
         return Err(tampered(tenant, item, "it names a key other than the one held for its level epoch"));
@@ -82,22 +82,22 @@ pub fn item_opener_with(header: &Header, unwrapper: &mut Unwrapper) -> Result<Ch
     .map_err(|_| tampered(tenant, item, "key commitment mismatch"))
 }
 
-/// One [`Unwrapper`] per level key a bulk reader meets, keyed by the key's fingerprint: each
-/// keeps the exchange of the last ephemeral key, so a batch-wrapped run of items costs one
-/// X25519 exchange, and each level key's public half is computed once.
+/// One unwrapper per level key a bulk reader meets, keyed by the key's fingerprint: each
+/// keeps (in memory) the exchange of the last ephemeral key, so a batch-wrapped run of items
+/// costs one X25519 exchange, and each level key is asked for once.
 #[derive(Default)]
-pub(crate) struct Unwrappers(std::collections::HashMap<[u8; 16], Unwrapper>);
+pub(crate) struct Unwrappers<'a>(std::collections::HashMap<[u8; 16], Box<dyn KeyUnwrap + 'a>>);
 
-impl Unwrappers {
+impl<'a> Unwrappers<'a> {
     /// The unwrapper for the key that wraps `header`'s data key, fetched from `keys` once.
     pub(crate) fn for_header(
         &mut self,
-        keys: &dyn LevelKeys,
+        keys: &'a dyn LevelKeys,
         header: &Header,
-    ) -> Result<&mut Unwrapper, Error> {
+    ) -> Result<&mut (dyn KeyUnwrap + 'a), Error> {
         Ok(match self.0.entry(header.fingerprint) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(keys.unwrapper(header)?),
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut().as_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(keys.unwrapper(header)?).as_mut(),
         })
     }
 }
@@ -128,7 +128,7 @@ pub fn open_envelope(
     out: &mut dyn Write,
 ) -> Result<Header, Error> {
     let header = read_header(input)?;
-    let mut opener = item_opener_with(&header, &mut keys.unwrapper(&header)?)?;
+    let mut opener = item_opener_with(&header, &mut *keys.unwrapper(&header)?)?;
     let (tenant, item) = (header.tenant.as_str(), header.item.as_str());
     let full = header.chunk_size as usize + CHUNK_TAG_LEN;
     for_each_chunk(input, full, |index, chunk, last| {

@@ -245,7 +245,7 @@ impl Vault {
                 return Err(denied);
             }
         };
-        let result = self.decrypt_to(&record, &header, &mut unwrapper, keys.reader(), out);
+        let result = self.decrypt_to(&record, &header, &mut *unwrapper, keys.reader(), out);
         if let Err(e) = &result
             && e.kind == ErrorKind::Integrity
         {
@@ -259,7 +259,7 @@ impl Vault {
         &self,
         record: &ItemRecord,
         header: &Header,
-        unwrapper: &mut crate::crypto::Unwrapper,
+        unwrapper: &mut dyn crate::crypto::KeyUnwrap,
         reader: Option<&str>,
         out: &mut dyn Write,
     ) -> Result<ItemInfo, Error> {

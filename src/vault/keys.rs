@@ -1,18 +1,18 @@
 //! Where the reader's level keys come from.
 
 use super::Error;
-use crate::crypto::Unwrapper;
+use crate::crypto::{KeyUnwrap, Unwrapper};
 use crate::format::Header;
 use crate::keyring::Keyring;
 
 /// A source of level keys: the customer's keyring, an engineer's active grants, and later an
 /// HSM or a remote key agent. In the spirit of age's `Identity::unwrap_stanza`, the private key
-/// never leaves it: it hands out an [`Unwrapper`], which unwraps data keys and tells its public
-/// key, and nothing else.
+/// never leaves it: it hands out a [`KeyUnwrap`] of its own making, which unwraps data keys
+/// and tells its public key, and nothing else (a token's would hold a session, not a key).
 pub trait LevelKeys {
     /// The unwrapper for the level epoch key that wraps `header`'s data key, or an
     /// [`ErrorKind::AccessDenied`](super::ErrorKind::AccessDenied) error saying why not.
-    fn unwrapper(&self, header: &Header) -> Result<Unwrapper, Error>;
+    fn unwrapper(&self, header: &Header) -> Result<Box<dyn KeyUnwrap + '_>, Error>;
 
     /// Who reads with these keys, for the audit log; `None` for the vault's actor.
     fn reader(&self) -> Option<&str> {
@@ -27,7 +27,7 @@ pub trait LevelKeys {
 }
 
 impl LevelKeys for Keyring {
-    fn unwrapper(&self, h: &Header) -> Result<Unwrapper, Error> {
+    fn unwrapper(&self, h: &Header) -> Result<Box<dyn KeyUnwrap + '_>, Error> {
         let key = self.key(&h.tenant, &h.level, h.key_epoch).ok_or_else(|| {
             Error::denied(format!(
                 "access denied: keyring {} holds no key for tenant {:?}, level {:?}, epoch {}",
@@ -37,13 +37,13 @@ impl LevelKeys for Keyring {
                 h.key_epoch
             ))
         })?;
-        Ok(Unwrapper::new(key))
+        Ok(Box::new(Unwrapper::new(key)))
     }
 }
 
 /// A borrowed source is a source too (a caller can hand over a keyring it keeps).
 impl<T: LevelKeys + ?Sized> LevelKeys for &T {
-    fn unwrapper(&self, header: &Header) -> Result<Unwrapper, Error> {
+    fn unwrapper(&self, header: &Header) -> Result<Box<dyn KeyUnwrap + '_>, Error> {
         (**self).unwrapper(header)
     }
 

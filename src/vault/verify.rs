@@ -132,7 +132,7 @@ fn check_item(
         report.skipped += u64::from(keyring.is_some());
         return Ok(());
     };
-    let mut opener = item_opener_with(&header, &mut unwrapper)?;
+    let mut opener = item_opener_with(&header, &mut *unwrapper)?;
     stored_chunks(r, record, &header, |index, chunk, last| {
         open_chunk(&mut opener, &header, index, chunk, last)
     })?;
