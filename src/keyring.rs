@@ -113,7 +113,7 @@ pub enum KeyringError {
         /// The file.
         path: PathBuf,
     },
-    /// A tenant the keyring should (or should not yet) hold for the chosen vault.
+    /// A tenant the keyring should (or should not yet) hold for the vault.
     #[error("{} {why} tenant {tenant:?} of this vault", path.display())]
     Tenant {
         /// The file.
@@ -123,9 +123,6 @@ pub enum KeyringError {
         /// "already holds", "holds no", or why it cannot take the tenant.
         why: &'static str,
     },
-    /// A tenant was looked up before a vault was chosen.
-    #[error("the keyring was not told which vault it is used with")]
-    NoVault,
     /// What the file would hold does not fit its format (a count or a name over its limit):
     /// nothing was written.
     #[error("cannot save {}: {source}; nothing was written", path.display())]
@@ -390,13 +387,113 @@ fn decode_tenants(path: &Path, body: &[u8]) -> Result<Tenants, KeyringError> {
 }
 
 /// A customer's keyring: per (vault, tenant), the tenant signing key and the private key of
-/// every level epoch it made. Lookups by tenant name are within the vault chosen with
-/// [`Keyring::use_vault`]: the same tenant name in another vault is another tenant.
+/// every level epoch it made. Tenants are found by name only through
+/// [`Keyring::for_vault`] / [`Keyring::for_vault_mut`]: the same tenant name in another vault is
+/// another tenant, and no lookup can forget which vault it means.
 pub struct Keyring {
     /// `None` for a keyring kept in memory only.
     sealing: Option<Sealing>,
     tenants: Tenants,
-    vault: Option<[u8; 16]>,
+}
+
+/// A keyring's tenants of one vault, to read.
+#[derive(Clone, Copy)]
+pub struct VaultKeys<'a> {
+    tenants: &'a Tenants,
+    vault: [u8; 16],
+}
+
+impl<'a> VaultKeys<'a> {
+    /// What the keyring holds for `tenant` of this vault.
+    pub fn tenant(&self, tenant: &str) -> Option<&'a TenantKeys> {
+        self.tenants.get(&(self.vault, tenant.to_owned()))
+    }
+
+    /// The private key of a level epoch of `tenant`, if the keyring holds it.
+    pub fn key(&self, tenant: &str, level: &str, epoch: u32) -> Option<&'a SecretKey> {
+        self.tenant(tenant)?.key(level, epoch)
+    }
+
+    /// Every (tenant, level, epoch) held for this vault.
+    pub fn entries(&self) -> impl Iterator<Item = (&'a str, &'a str, u32)> + use<'a> {
+        let vault = self.vault;
+        self.tenants
+            .iter()
+            .filter(move |((v, _), _)| *v == vault)
+            .flat_map(|((_, t), keys)| keys.keys.keys().map(move |(l, e)| (t.as_str(), l.as_str(), *e)))
+    }
+}
+
+/// A keyring's tenants of one vault, to change (in memory; [`VaultKeysMut::save`] or
+/// [`Keyring::save`] makes it durable).
+pub struct VaultKeysMut<'a> {
+    ring: &'a mut Keyring,
+    vault: [u8; 16],
+}
+
+impl<'a> VaultKeysMut<'a> {
+    /// The same tenants, to read.
+    pub fn view(&self) -> VaultKeys<'_> {
+        self.ring.for_vault(self.vault)
+    }
+
+    /// What the keyring holds for `tenant` of this vault, to change.
+    pub fn tenant_mut(&mut self, tenant: &str) -> Option<&mut TenantKeys> {
+        self.ring.tenants.get_mut(&(self.vault, tenant.to_owned()))
+    }
+
+    /// [`VaultKeysMut::tenant_mut`], for as long as the keyring is borrowed.
+    pub fn into_tenant_mut(self, tenant: &str) -> Option<&'a mut TenantKeys> {
+        self.ring.tenants.get_mut(&(self.vault, tenant.to_owned()))
+    }
+
+    /// Starts `tenant` with a fresh signing key and no level keys.
+    pub fn add_tenant(&mut self, tenant: &str) -> Result<&mut TenantKeys, KeyringError> {
+        let id = (self.vault, tenant.to_owned());
+        if self.ring.tenants.contains_key(&id) {
+            return Err(KeyringError::Tenant {
+                path: self.ring.path().to_owned(),
+                tenant: tenant.to_owned(),
+                why: "already holds",
+            });
+        }
+        if self.ring.tenants.len() >= MAX_KEYRING_TENANTS {
+            return Err(KeyringError::Full { path: self.ring.path().to_owned() });
+        }
+        let keys = TenantKeys {
+            signing: SigningKey::generate().map_err(KeyringError::Crypto)?,
+            last: ManifestMark::default(),
+            proposed: ManifestMark::default(),
+            checkpoint: ManifestMark::default(),
+            keys: BTreeMap::new(),
+            engineers: BTreeMap::new(),
+        };
+        Ok(self.ring.tenants.entry(id).or_insert(keys))
+    }
+
+    /// Adds a pending key to `tenant`.
+    pub fn insert(
+        &mut self,
+        tenant: &str,
+        level: &str,
+        epoch: u32,
+        key: SecretKey,
+    ) -> Result<(), KeyringError> {
+        let total: usize = self.ring.tenants.values().map(|t| t.keys.len()).sum();
+        if total >= MAX_KEYRING_ENTRIES {
+            return Err(KeyringError::Full { path: self.ring.path().to_owned() });
+        }
+        let path = self.ring.path().to_owned();
+        let missing = KeyringError::Tenant { path, tenant: tenant.to_owned(), why: "holds no" };
+        let t = self.tenant_mut(tenant).ok_or(missing)?;
+        t.keys.insert((level.to_owned(), epoch), (KeyState::Pending, key));
+        Ok(())
+    }
+
+    /// Drops `tenant` and every key of it; how many level keys went.
+    pub fn forget_tenant(&mut self, tenant: &str) -> usize {
+        self.ring.tenants.remove(&(self.vault, tenant.to_owned())).map_or(0, |t| t.keys.len())
+    }
 }
 
 impl Keyring {
@@ -406,21 +503,21 @@ impl Keyring {
             return Err(KeyringError::Exists { path: path.to_owned() });
         }
         let sealing = Sealing::new(path, KeyFileKind::Keyring, pass, kdf)?;
-        Ok(Keyring { sealing: Some(sealing), tenants: BTreeMap::new(), vault: None })
+        Ok(Keyring { sealing: Some(sealing), tenants: BTreeMap::new() })
     }
 
     /// A keyring held in memory only: no file, no passphrase, nothing survives the process.
     /// For tests and fuzzing (a real customer's keys must be saved before they are used).
     #[doc(hidden)]
     pub fn in_memory() -> Keyring {
-        Keyring { sealing: None, tenants: BTreeMap::new(), vault: None }
+        Keyring { sealing: None, tenants: BTreeMap::new() }
     }
 
     /// Opens an existing keyring.
     pub fn open(path: &Path, pass: &Passphrase) -> Result<Keyring, KeyringError> {
         let (sealing, body) = Sealing::open(path, KeyFileKind::Keyring, pass)?;
         let tenants = decode_tenants(path, &body)?;
-        Ok(Keyring { sealing: Some(sealing), tenants, vault: None })
+        Ok(Keyring { sealing: Some(sealing), tenants })
     }
 
     /// Reads the keyring's file again, replacing the keys held in memory with what is on disk
@@ -444,106 +541,39 @@ impl Keyring {
         self.sealing.as_ref().map_or(Path::new("(in memory)"), |s| &s.path)
     }
 
-    /// Chooses the vault whose tenants the lookups by name below mean.
-    pub fn use_vault(&mut self, vault: [u8; 16]) {
-        self.vault = Some(vault);
+    /// The tenants this keyring holds for `vault`, to read.
+    pub fn for_vault(&self, vault: [u8; 16]) -> VaultKeys<'_> {
+        VaultKeys { tenants: &self.tenants, vault }
     }
 
-    /// The vault chosen with [`Keyring::use_vault`].
-    pub fn vault(&self) -> Option<[u8; 16]> {
-        self.vault
+    /// The tenants this keyring holds for `vault`, to change.
+    pub fn for_vault_mut(&mut self, vault: [u8; 16]) -> VaultKeysMut<'_> {
+        VaultKeysMut { ring: self, vault }
     }
 
-    fn id(&self, tenant: &str) -> Option<([u8; 16], String)> {
-        self.vault.map(|v| (v, tenant.to_owned()))
-    }
-
-    /// What this keyring holds for `tenant` (of the chosen vault).
-    pub fn tenant(&self, tenant: &str) -> Option<&TenantKeys> {
-        self.tenants.get(&self.id(tenant)?)
-    }
-
-    /// The keys of `tenant` of vault `vault`, whichever vault is chosen.
-    pub fn for_vault_tenant(&self, vault: [u8; 16], tenant: &str) -> Option<&TenantKeys> {
-        self.tenants.get(&(vault, tenant.to_owned()))
-    }
-
-    /// The same, to change (in memory; call [`Keyring::save`]).
-    pub fn tenant_mut(&mut self, tenant: &str) -> Option<&mut TenantKeys> {
-        let id = self.id(tenant)?;
-        self.tenants.get_mut(&id)
-    }
-
-    /// Starts `tenant` of the chosen vault with a fresh signing key and no level keys.
-    pub fn add_tenant(&mut self, tenant: &str) -> Result<&mut TenantKeys, KeyringError> {
-        let Some(id) = self.id(tenant) else { return Err(KeyringError::NoVault) };
-        if self.tenants.contains_key(&id) {
-            return Err(KeyringError::Tenant {
-                path: self.path().to_owned(),
-                tenant: tenant.to_owned(),
-                why: "already holds",
-            });
-        }
-        if self.tenants.len() >= MAX_KEYRING_TENANTS {
-            return Err(KeyringError::Full { path: self.path().to_owned() });
-        }
-        let keys = TenantKeys {
-            signing: SigningKey::generate().map_err(KeyringError::Crypto)?,
-            last: ManifestMark::default(),
-            proposed: ManifestMark::default(),
-            checkpoint: ManifestMark::default(),
-            keys: BTreeMap::new(),
-            engineers: BTreeMap::new(),
-        };
-        Ok(self.tenants.entry(id).or_insert(keys))
-    }
-
-    /// The private key of a level epoch, if this keyring holds it.
-    pub fn key(&self, tenant: &str, level: &str, epoch: u32) -> Option<&SecretKey> {
-        self.tenant(tenant)?.key(level, epoch)
-    }
-
-    /// Adds a pending key to `tenant` (in memory; call [`Keyring::save`] to make it durable).
-    pub fn insert(
-        &mut self,
+    /// The level epoch key whose public half has `fingerprint`, held for `tenant` (of any
+    /// vault: a fingerprint names one key) at `level` and `epoch`.
+    pub fn key_by_fingerprint(
+        &self,
         tenant: &str,
         level: &str,
         epoch: u32,
-        key: SecretKey,
-    ) -> Result<(), KeyringError> {
-        let total: usize = self.tenants.values().map(|t| t.keys.len()).sum();
-        if total >= MAX_KEYRING_ENTRIES {
-            return Err(KeyringError::Full { path: self.path().to_owned() });
-        }
-        let missing =
-            KeyringError::Tenant { path: self.path().to_owned(), tenant: tenant.to_owned(), why: "holds no" };
-        let t = self.tenant_mut(tenant).ok_or(missing)?;
-        t.keys.insert((level.to_owned(), epoch), (KeyState::Pending, key));
-        Ok(())
-    }
-
-    /// Drops `tenant` of the chosen vault and every key of it (in memory; call
-    /// [`Keyring::save`]); how many level keys went.
-    pub fn forget_tenant(&mut self, tenant: &str) -> usize {
-        self.id(tenant).and_then(|id| self.tenants.remove(&id)).map_or(0, |t| t.keys.len())
-    }
-
-    /// Every (tenant, level, epoch) held for the chosen vault.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, u32)> {
-        let vault = self.vault;
+        fingerprint: &[u8; crate::format::FINGERPRINT_LEN],
+    ) -> Option<&SecretKey> {
         self.tenants
             .iter()
-            .filter(move |((v, _), _)| Some(*v) == vault)
-            .flat_map(|((_, t), keys)| keys.keys.keys().map(move |(l, e)| (t.as_str(), l.as_str(), *e)))
+            .filter(|((_, t), _)| t == tenant)
+            .filter_map(|(_, keys)| keys.key(level, epoch))
+            .find(|key| &key.public().fingerprint() == fingerprint)
     }
 
-    /// A copy of this keyring's keys held in memory only, chosen vault included (fuzzing starts
+    /// A copy of this keyring's keys held in memory only (fuzzing starts
     /// each input from one prepared keyring). Goes through the body's encoding, as a save would.
     #[doc(hidden)]
     pub fn in_memory_copy(&self) -> Result<Keyring, KeyringError> {
         let body = self.body()?;
         let tenants = decode_tenants(Path::new("(in memory)"), &body)?;
-        Ok(Keyring { sealing: None, tenants, vault: self.vault })
+        Ok(Keyring { sealing: None, tenants })
     }
 
     /// Writes the keyring durably and atomically. When this returns Ok, the keys are on disk.
@@ -742,22 +772,24 @@ mod tests {
         let path = dir.path().join("k.keyring");
         let pass = Passphrase::new("correct horse\n".into());
         let mut ring = Keyring::create(&path, &pass, CHEAP).unwrap();
-        ring.use_vault([1; 16]);
-        ring.add_tenant("acme").unwrap();
+        ring.for_vault_mut([1; 16]).add_tenant("acme").unwrap();
         let key = SecretKey::generate().unwrap();
         let public = key.public();
-        ring.insert("acme", "secret", 1, key).unwrap();
+        ring.for_vault_mut([1; 16]).insert("acme", "secret", 1, key).unwrap();
         ring.save().unwrap();
-        let mut again = Keyring::open(&path, &Passphrase::new("correct horse".into())).unwrap();
-        assert!(again.key("acme", "secret", 1).is_none(), "no vault chosen: no tenant");
-        again.use_vault([2; 16]);
-        assert!(again.key("acme", "secret", 1).is_none(), "the same name in another vault");
-        again.use_vault([1; 16]);
-        assert_eq!(again.key("acme", "secret", 1).unwrap().public(), public);
-        assert_eq!(again.tenant("acme").unwrap().state("secret", 1), Some(KeyState::Pending));
-        let signer = ring.tenant("acme").unwrap().signing().public();
-        assert_eq!(again.tenant("acme").unwrap().signing().public(), signer);
-        assert!(again.key("acme", "secret", 2).is_none());
+        let again = Keyring::open(&path, &Passphrase::new("correct horse".into())).unwrap();
+        let (one, two) = (again.for_vault([1; 16]), again.for_vault([2; 16]));
+        assert!(two.key("acme", "secret", 1).is_none(), "the same name in another vault");
+        assert_eq!(one.key("acme", "secret", 1).unwrap().public(), public);
+        assert_eq!(one.tenant("acme").unwrap().state("secret", 1), Some(KeyState::Pending));
+        let signer = ring.for_vault([1; 16]).tenant("acme").unwrap().signing().public();
+        assert_eq!(one.tenant("acme").unwrap().signing().public(), signer);
+        assert!(one.key("acme", "secret", 2).is_none());
+        // A reader finds the key by its fingerprint, whichever vault it was made for.
+        let fp = public.fingerprint();
+        assert_eq!(again.key_by_fingerprint("acme", "secret", 1, &fp).unwrap().public(), public);
+        assert!(again.key_by_fingerprint("acme", "secret", 1, &[0; 16]).is_none());
+        assert!(again.key_by_fingerprint("globex", "secret", 1, &fp).is_none());
         let wrong = Keyring::open(&path, &Passphrase::new("wrong".into()));
         assert!(matches!(wrong, Err(KeyringError::WrongPassphrase { .. })));
         assert!(matches!(Identity::open(&path, &pass), Err(KeyringError::WrongKind { .. })));
@@ -778,13 +810,11 @@ mod tests {
         assert_eq!(Identity::open(&id, &new).unwrap().secret.public(), eve.secret.public());
         let ring = dir.path().join("k");
         let mut keyring = Keyring::create(&ring, &old, CHEAP).unwrap();
-        keyring.use_vault([1; 16]);
-        keyring.add_tenant("acme").unwrap();
+        keyring.for_vault_mut([1; 16]).add_tenant("acme").unwrap();
         keyring.save().unwrap();
         assert_eq!(change_passphrase(&ring, &old, &new).unwrap(), "a keyring");
-        let mut again = Keyring::open(&ring, &new).unwrap();
-        again.use_vault([1; 16]);
-        assert!(again.tenant("acme").is_some());
+        let again = Keyring::open(&ring, &new).unwrap();
+        assert!(again.for_vault([1; 16]).tenant("acme").is_some());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "no temp files left behind");
     }
 

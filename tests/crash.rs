@@ -77,14 +77,13 @@ impl Harness {
     }
 
     fn check_keys(&self) {
-        let mut keyring = Keyring::open(&self.dir.join("keyring"), &Passphrase::new("pw".into()))
+        let keyring = Keyring::open(&self.dir.join("keyring"), &Passphrase::new("pw".into()))
             .expect("the keyring survives a kill during its save");
         let vault = Vault::open(&self.dir.join("vault")).unwrap();
-        keyring.use_vault(vault.id());
         for tenant in vault.tenants().unwrap() {
             for level in &tenant.levels {
                 for epoch in &level.epochs {
-                    let key = keyring.key(&tenant.name, &level.name, epoch.epoch);
+                    let key = keyring.for_vault(vault.id()).key(&tenant.name, &level.name, epoch.epoch);
                     let key = key.unwrap_or_else(|| {
                         panic!(
                             "{}/{}@{} registered without its private key",

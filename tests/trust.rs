@@ -160,7 +160,14 @@ fn an_engineer_key_swapped_by_the_operator_gets_nothing_released() {
     integrity(w.approve(&id, Some(&digest)), "does not match the digest");
     assert!(w.vault().grants(None, None).unwrap().is_empty(), "no grant, so no blob to the operator");
     assert_eq!(w.vault().request(&id).unwrap().1.name(), "pending");
-    assert!(w.keyring.tenant("acme").unwrap().keys().all(|(_, _, s, _)| s != KeyState::Released));
+    assert!(
+        w.keyring
+            .for_vault(w.vault().id())
+            .tenant("acme")
+            .unwrap()
+            .keys()
+            .all(|(_, _, s, _)| s != KeyState::Released)
+    );
 }
 
 #[test]
@@ -168,7 +175,7 @@ fn a_key_pinned_by_an_earlier_approval_is_not_silently_replaced() {
     let mut w = World::new();
     let (id, digest) = w.request(&["internal"], 3600);
     w.approve(&id, Some(&digest)).unwrap();
-    let pinned = *w.keyring.tenant("acme").unwrap().engineer("eve").unwrap();
+    let pinned = *w.keyring.for_vault(w.vault().id()).tenant("acme").unwrap().engineer("eve").unwrap();
     assert_eq!(pinned, w.eve.secret.public().0);
     let operator_key = SecretKey::generate().unwrap();
     w.operator(|tx| {
@@ -204,12 +211,22 @@ fn a_careless_approval_of_an_engineer_not_pinned_releases_and_pins_nothing() {
     assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
     assert!(e.message.contains("needs the request digest the engineer gave"), "{e}");
     assert!(w.vault().grants(None, None).unwrap().is_empty());
-    assert!(w.keyring.tenant("acme").unwrap().engineer("eve").is_none(), "the operator's key is not pinned");
+    assert!(
+        w.keyring.for_vault(w.vault().id()).tenant("acme").unwrap().engineer("eve").is_none(),
+        "the operator's key is not pinned"
+    );
     // Later careless approvals are refused the same way; eve's own digest refuses the swap.
     let (id2, _) = w.request(&["secret"], 3600);
     assert_eq!(w.approve(&id2, None).unwrap_err().kind, ErrorKind::AccessDenied);
     integrity(w.approve(&id, Some(&digest)), "does not match the digest the engineer gave");
-    assert!(w.keyring.tenant("acme").unwrap().keys().all(|(_, _, s, _)| s != KeyState::Released));
+    assert!(
+        w.keyring
+            .for_vault(w.vault().id())
+            .tenant("acme")
+            .unwrap()
+            .keys()
+            .all(|(_, _, s, _)| s != KeyState::Released)
+    );
 }
 
 #[test]
@@ -669,7 +686,14 @@ fn a_request_naming_a_level_twice_is_refused() {
     let edited = w.vault().request(&id).unwrap().0;
     let digest = request_digest(&w.vault().id(), &edited, &w.eve.secret.public().0).unwrap();
     integrity(w.approve(&id, Some(&digest)), "twice");
-    assert!(w.keyring.tenant("acme").unwrap().keys().all(|(_, _, s, _)| s != KeyState::Released));
+    assert!(
+        w.keyring
+            .for_vault(w.vault().id())
+            .tenant("acme")
+            .unwrap()
+            .keys()
+            .all(|(_, _, s, _)| s != KeyState::Released)
+    );
 }
 
 /// The operator rewrites the whole log consistently: `edit` changes the entries, then every
@@ -1152,7 +1176,10 @@ fn monitored() -> (World, lockbox::keyring::MonitorKey) {
     let vault = w.vault.clone().unwrap();
     let run = lockbox::customer::monitor_checkpoint(&vault, &mut monitor, "acme").unwrap();
     assert_eq!((run.checkpointed, run.size), (first.size, first.size + 1), "the late put, and only it");
-    assert!(w.keyring.tenant("acme").unwrap().checkpoint.seq < run.size, "the keyring never saw it");
+    assert!(
+        w.keyring.for_vault(w.vault().id()).tenant("acme").unwrap().checkpoint.seq < run.size,
+        "the keyring never saw it"
+    );
     (w, monitor)
 }
 

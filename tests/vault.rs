@@ -94,7 +94,7 @@ fn every_write_uses_a_fresh_data_key_and_nonce() {
     // fresh nonces would pass every check above, not this one.
     let dek = |env: &[u8]| {
         let h = Header::decode(&env[..Header::declared_len(env).unwrap()]).unwrap();
-        let key = f.acme.key("acme", &h.level, h.key_epoch).unwrap();
+        let key = f.acme.for_vault(f.vault.id()).key("acme", &h.level, h.key_epoch).unwrap();
         let wrapped = Wrapped { ephemeral: h.ephemeral, ciphertext: h.wrapped_dek };
         *Unwrapper::new(key).unwrap(Purpose::DataKey, &h.wrap_context().unwrap(), &wrapped).unwrap()
     };
@@ -171,7 +171,8 @@ fn envelopes_cannot_move_to_another_item_tenant_or_level() {
     // cryptographic binding: opened directly (no vault check in the way) with a reader that
     // hands out the right key whatever the header names, each relabelled envelope fails to
     // authenticate, while the original opens.
-    let secret = SecretKey::from_bytes(&f.acme.key("acme", "secret", 1).unwrap().to_bytes());
+    let secret =
+        SecretKey::from_bytes(&f.acme.for_vault(f.vault.id()).key("acme", "secret", 1).unwrap().to_bytes());
     let mut out = Vec::new();
     open_envelope(&mut Cursor::new(&env), &Fixed(&secret), &mut out).unwrap();
     assert_eq!(out, b"alpha");
@@ -279,15 +280,16 @@ fn the_vault_holds_no_private_key() {
     let db = std::fs::read(f._dir.path().join("vault").join(lockbox::vault::DB_FILE)).unwrap();
     let mut secrets = 0;
     for ring in [&f.acme, &f.globex] {
-        for (tenant, level, epoch) in ring.entries() {
-            let secret = ring.key(tenant, level, epoch).unwrap().to_bytes();
+        let keys = ring.for_vault(f.vault.id());
+        for (tenant, level, epoch) in keys.entries() {
+            let secret = keys.key(tenant, level, epoch).unwrap().to_bytes();
             assert!(!db.windows(32).any(|w| w == &secret[..]), "{tenant}/{level}@{epoch} is in the vault");
             secrets += 1;
         }
     }
     assert_eq!(secrets, 6);
     for (ring, tenant) in [(&f.acme, "acme"), (&f.globex, "globex")] {
-        let seed = ring.tenant(tenant).unwrap().signing().seed();
+        let seed = ring.for_vault(f.vault.id()).tenant(tenant).unwrap().signing().seed();
         assert!(!db.windows(32).any(|w| w == &seed[..]), "the {tenant} signing key is in the vault");
     }
 }
@@ -439,7 +441,8 @@ fn a_key_source_that_never_lets_its_key_out_reads_items() {
     let f = fixture();
     let data = content(200_000);
     put(&f, "acme", "report", "secret", &data, PutOptions::default());
-    let secret = SecretKey::from_bytes(&f.acme.key("acme", "secret", 1).unwrap().to_bytes());
+    let secret =
+        SecretKey::from_bytes(&f.acme.for_vault(f.vault.id()).key("acme", "secret", 1).unwrap().to_bytes());
     let keys = agent(secret);
     let mut out = Vec::new();
     f.vault.get("acme", "report", &keys, &mut out).unwrap();
@@ -450,7 +453,9 @@ fn a_key_source_that_never_lets_its_key_out_reads_items() {
         "one data key, unwrapped by the agent"
     );
     // An agent holding another key: the vault sees the key is not the one the item names.
-    let other = agent(SecretKey::from_bytes(&f.acme.key("acme", "internal", 1).unwrap().to_bytes()));
+    let other = agent(SecretKey::from_bytes(
+        &f.acme.for_vault(f.vault.id()).key("acme", "internal", 1).unwrap().to_bytes(),
+    ));
     assert_eq!(
         f.vault.get("acme", "report", &other, &mut Vec::new()).unwrap_err().kind,
         ErrorKind::Integrity

@@ -83,7 +83,6 @@ impl Ctx {
     pub fn open_for(&self, ring: &mut Keyring) -> Result<Vault, Error> {
         let vault = self.open()?;
         ring.reload()?;
-        ring.use_vault(vault.id());
         Ok(vault)
     }
 
@@ -147,10 +146,7 @@ impl Key {
         tenant: &str,
     ) -> Result<Box<dyn LevelKeys + 'a>, Error> {
         Ok(match self {
-            Key::Keyring(ring) => {
-                ring.use_vault(vault.id());
-                Box::new(&*ring)
-            }
+            Key::Keyring(ring) => Box::new(&*ring),
             Key::Identity(identity) => Box::new(vault.engineer_keys(identity, tenant)?),
         })
     }

@@ -423,7 +423,8 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
         }
         AuditCmd::Verify { expect_head, .. } => {
             if let Some(ring) = ring.as_mut() {
-                let mut tenants: Vec<String> = ring.entries().map(|(t, _, _)| t.to_owned()).collect();
+                let mut tenants: Vec<String> =
+                    ring.for_vault(vault.id()).entries().map(|(t, _, _)| t.to_owned()).collect();
                 tenants.dedup();
                 let mut stale = Vec::new();
                 for tenant in tenants {

@@ -40,7 +40,7 @@ pub fn approve_request(
 ) -> Result<GrantRecord, Error> {
     let (approval, proposal) = prepare(vault, keyring, id, levels, duration_secs, confirmed)?;
     let grant = vault.commit_approval(&approval)?;
-    committed(keyring, &grant.tenant, &proposal)?;
+    committed(keyring, vault, &grant.tenant, &proposal)?;
     Ok(grant)
 }
 
@@ -56,7 +56,7 @@ pub fn shown_digest(vault: &Vault, id: &str) -> Result<[u8; 32], Error> {
 /// Whether `keyring` pinned engineer `name` for `tenant` (by an earlier digest-checked
 /// approval or `engineer trust`): if not, only the engineer's digest approves.
 pub fn engineer_pinned(keyring: &Keyring, vault: &Vault, tenant: &str, name: &str) -> bool {
-    keyring.for_vault_tenant(vault.id(), tenant).is_some_and(|keys| keys.engineer(name).is_some())
+    keyring.for_vault(vault.id()).tenant(tenant).is_some_and(|keys| keys.engineer(name).is_some())
 }
 
 /// The customer's half of [`approve_request`]: the grant's key blobs wrapped, the released
@@ -106,7 +106,7 @@ fn prepare(
     }
     let synced = synced(vault, keyring, &request.tenant)?;
     let tenant = &request.tenant;
-    let keys = tenant_keys(keyring, tenant)?;
+    let keys = tenant_keys(keyring, vault, tenant)?;
     if !from_engineer && keys.engineer(&engineer.name).is_none() {
         return Err(Error::denied(format!(
             "access denied: engineer {:?} has no key pinned in this keyring, so the approval needs the request digest the engineer gave outside the vault; nothing was released",
@@ -152,7 +152,7 @@ fn prepare(
             .ok_or_else(|| Error::not_found(format!("tenant {tenant:?} has no level {level:?}")))?;
         let current = entry.epoch;
         for epoch in 1..=current {
-            let Some(key) = tenant_keys(keyring, tenant)?.key(level, epoch) else { continue };
+            let Some(key) = tenant_keys(keyring, vault, tenant)?.key(level, epoch) else { continue };
             let level_fp = key.public().fingerprint();
             let context = GrantKeyContext {
                 grant_id: grant.id,
@@ -175,7 +175,7 @@ fn prepare(
                     .map_err(Error::encoding)?,
             );
             stated.push((level.clone(), epoch, level_fp));
-            tenant_keys_mut(keyring, tenant)?.set_state(level, epoch, KeyState::Released);
+            tenant_keys_mut(keyring, vault, tenant)?.set_state(level, epoch, KeyState::Released);
             if !entry.released.contains(&epoch) {
                 entry.released.push(epoch);
             }
@@ -185,7 +185,7 @@ fn prepare(
             .checked_add(1)
             .ok_or_else(|| Error::conflict(format!("level {level:?} has run out of epochs")))?;
         grant.levels.push((level.clone(), current));
-        let new = new_epoch(keyring, tenant, level, next)?;
+        let new = new_epoch(keyring, vault, tenant, level, next)?;
         entry.epoch = next;
         entry.public = new.public;
     }
@@ -200,7 +200,7 @@ fn prepare(
         .collect::<Result<Vec<_>, _>>()?;
     // Only the engineer's own digest proves the key: a shown confirmation reaches here only for
     // an engineer already pinned to this very key (checked above), so this changes nothing then.
-    tenant_keys_mut(keyring, tenant)?.pin_engineer(&engineer.name, engineer.public);
+    tenant_keys_mut(keyring, vault, tenant)?.pin_engineer(&engineer.name, engineer.public);
     // Saves the keyring, once: the released marks, the pin and the new pending keys are durable
     // before any blob or public key leaves this function.
     let proposal = propose(vault, keyring, tenant, Some(&synced), manifest_levels, policy_of(&synced))?;
@@ -218,7 +218,7 @@ fn prepare(
         keys: stated,
         blobs: blobs_hash(&grant.keys),
     };
-    let signing = tenant_keys(keyring, tenant)?.signing();
+    let signing = tenant_keys(keyring, vault, tenant)?.signing();
     grant.note = sign_note(signing, &note.origin, note.encode()).encode();
     let approval =
         Approval { grant, engineer_public: engineer.public, new_epochs, manifest: proposal.note.clone() };
@@ -244,7 +244,7 @@ pub fn trust_engineer(
             hex(expected)
         )));
     }
-    tenant_keys_mut(keyring, tenant)?.pin_engineer(name, engineer.public);
+    tenant_keys_mut(keyring, vault, tenant)?.pin_engineer(name, engineer.public);
     keyring.save()?;
     Ok(())
 }

@@ -306,7 +306,6 @@ fn monitor_seen(
 /// those the monitor's last checkpoint needs) when the vault still holds that checkpoint as
 /// the keyring signed it; the whole chain otherwise.
 pub fn check_audit(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<AuditCheck, Error> {
-    keyring.use_vault(vault.id());
     match check_since_checkpoint(vault, keyring, tenant)? {
         Some(check) => Ok(check),
         None => checked_entries(vault, keyring, tenant).map(|(check, _)| check),
@@ -321,7 +320,6 @@ pub fn checked_entries(
     keyring: &mut Keyring,
     tenant: &str,
 ) -> Result<(AuditCheck, Vec<crate::audit::Entry>), Error> {
-    keyring.use_vault(vault.id());
     let entries = vault.audit_entries(Some(tenant))?;
     let monitor_note = vault.monitor_checkpoint(tenant)?;
     let check = judged(vault, keyring, tenant, (&entries, 1), Start::First, monitor_note)?;
@@ -335,7 +333,7 @@ fn check_since_checkpoint(
     keyring: &Keyring,
     tenant: &str,
 ) -> Result<Option<AuditCheck>, Error> {
-    let keys = tenant_keys(keyring, tenant)?;
+    let keys = tenant_keys(keyring, vault, tenant)?;
     let (mark, signer) = (keys.checkpoint, keys.signing().public());
     if mark.seq == 0 {
         return Ok(None);
@@ -388,7 +386,7 @@ fn judged(
     start: Start,
     monitor_note: Option<String>,
 ) -> Result<AuditCheck, Error> {
-    let keys = tenant_keys(keyring, tenant)?;
+    let keys = tenant_keys(keyring, vault, tenant)?;
     let mark = keys.checkpoint;
     let chain = check_chain(vault, tenant, entries, start, &keys.signing().public(), mark, "this keyring's")?;
     let last_hash = chain.last.as_ref().map_or([0; 32], |(_, h)| *h);
@@ -422,10 +420,10 @@ pub fn checkpoint(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<
         // The newest manifest it covers: where the next check can start from.
         manifest: check.manifest,
     };
-    let keys = tenant_keys(keyring, tenant)?;
+    let keys = tenant_keys(keyring, vault, tenant)?;
     let note = sign_note(keys.signing(), &c.origin, c.encode()).encode();
     vault.commit_checkpoint(tenant, &note)?;
-    tenant_keys_mut(keyring, tenant)?.checkpoint = ManifestMark { seq: c.size, hash: c.head };
+    tenant_keys_mut(keyring, vault, tenant)?.checkpoint = ManifestMark { seq: c.size, hash: c.head };
     keyring.save()?;
     Ok(check)
 }

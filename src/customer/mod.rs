@@ -67,9 +67,8 @@ pub fn create_tenant(
     tenant: &str,
     levels: &[String],
 ) -> Result<TenantRecord, Error> {
-    keyring.use_vault(vault.id());
     vault.check_new_tenant(tenant, levels)?;
-    match keyring.tenant(tenant) {
+    match keyring.for_vault(vault.id()).tenant(tenant) {
         Some(keys) if keys.last.seq != 0 => {
             return Err(Error::integrity(format!(
                 "keyring {} already holds tenant {tenant:?} of this vault (manifest seq {}), but the vault has no such tenant: it was removed outside lockbox, or the vault was rolled back; refusing to create it again over keys that may have been released",
@@ -80,16 +79,18 @@ pub fn create_tenant(
         // A create that did not finish: its signing key and pending keys are reused.
         Some(_) => {}
         None => {
-            keyring.add_tenant(tenant)?;
+            keyring.for_vault_mut(vault.id()).add_tenant(tenant)?;
         }
     }
-    let keys =
-        levels.iter().map(|level| new_epoch(keyring, tenant, level, 1)).collect::<Result<Vec<_>, _>>()?;
+    let keys = levels
+        .iter()
+        .map(|level| new_epoch(keyring, vault, tenant, level, 1))
+        .collect::<Result<Vec<_>, _>>()?;
     let stated = keys.iter().map(manifest_level).collect();
     let proposal = propose(vault, keyring, tenant, None, stated, sync::Policy::default_for_new_tenant())?;
-    let signer = tenant_keys(keyring, tenant)?.signing().public();
+    let signer = tenant_keys(keyring, vault, tenant)?.signing().public();
     let record = vault.commit_tenant(tenant, &signer, &keys, &proposal.note)?;
-    committed(keyring, tenant, &proposal)?;
+    committed(keyring, vault, tenant, &proposal)?;
     vault.trust_tenant(tenant, tenant_fingerprint(&signer))?;
     Ok(record)
 }
@@ -106,12 +107,12 @@ pub fn add_level(
     if synced.manifest.level(level).is_some() {
         return Err(Error::conflict(format!("tenant {tenant:?} already has level {level:?}")));
     }
-    let key = new_epoch(keyring, tenant, level, 1)?;
+    let key = new_epoch(keyring, vault, tenant, level, 1)?;
     let mut levels = levels_of(&synced);
     levels.push(manifest_level(&key));
     let proposal = propose(vault, keyring, tenant, Some(&synced), levels, policy_of(&synced))?;
     let record = vault.commit_level(tenant, &key, &proposal.note)?;
-    committed(keyring, tenant, &proposal)?;
+    committed(keyring, vault, tenant, &proposal)?;
     Ok(record)
 }
 
@@ -145,7 +146,7 @@ pub fn set_policy(
     };
     let proposal = propose(vault, keyring, tenant, Some(&synced), levels_of(&synced), policy)?;
     let record = vault.commit_manifest(tenant, &proposal.note)?;
-    committed(keyring, tenant, &proposal)?;
+    committed(keyring, vault, tenant, &proposal)?;
     Ok(record)
 }
 
@@ -168,7 +169,7 @@ pub fn refresh_manifest(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> R
     let synced = synced(vault, keyring, tenant)?;
     let proposal = propose(vault, keyring, tenant, Some(&synced), levels_of(&synced), policy_of(&synced))?;
     vault.commit_manifest(tenant, &proposal.note)?;
-    committed(keyring, tenant, &proposal)?;
+    committed(keyring, vault, tenant, &proposal)?;
     Ok(proposal.manifest.expires)
 }
 
@@ -198,7 +199,7 @@ pub fn delete_tenant(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Resu
         )));
     }
     let removal = vault.commit_tenant_delete(tenant, &current)?;
-    keyring.forget_tenant(tenant);
+    keyring.for_vault_mut(vault.id()).forget_tenant(tenant);
     keyring.save()?;
     Ok(removal)
 }
@@ -210,8 +211,14 @@ fn manifest_level(key: &NewEpoch) -> ManifestLevel {
 /// The key of a new level epoch, put in the keyring (not yet saved); returns its public half.
 /// A *pending* key already there (an earlier attempt whose commit did not happen) is reused:
 /// it was never registered, so never used. A registered or released key is never reused.
-fn new_epoch(keyring: &mut Keyring, tenant: &str, level: &str, epoch: u32) -> Result<NewEpoch, Error> {
-    let keys = tenant_keys_mut(keyring, tenant)?;
+fn new_epoch(
+    keyring: &mut Keyring,
+    vault: &Vault,
+    tenant: &str,
+    level: &str,
+    epoch: u32,
+) -> Result<NewEpoch, Error> {
+    let keys = tenant_keys_mut(keyring, vault, tenant)?;
     let public = match (keys.state(level, epoch), keys.key(level, epoch)) {
         (Some(KeyState::Pending), Some(existing)) => existing.public().0,
         (Some(state), _) => {
@@ -226,7 +233,7 @@ fn new_epoch(keyring: &mut Keyring, tenant: &str, level: &str, epoch: u32) -> Re
         (None, _) => {
             let key = SecretKey::generate()?;
             let public = key.public().0;
-            keyring.insert(tenant, level, epoch, key)?;
+            keyring.for_vault_mut(vault.id()).insert(tenant, level, epoch, key)?;
             public
         }
     };

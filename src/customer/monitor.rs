@@ -45,14 +45,14 @@ pub fn set_monitor(
         }
     }
     let synced = synced(vault, keyring, tenant)?;
-    let tenant_key = tenant_keys(keyring, tenant)?.signing().public();
+    let tenant_key = tenant_keys(keyring, vault, tenant)?.signing().public();
     if monitor.is_some_and(|m| m.public == tenant_key) {
         return Err(Error::usage("the monitor key must not be the tenant key"));
     }
     let (levels, policy) = (levels_of(&synced), policy_of(&synced));
     let proposal = propose_with_monitor(vault, keyring, tenant, Some(&synced), levels, policy, monitor)?;
     vault.commit_manifest(tenant, &proposal.note)?;
-    committed(keyring, tenant, &proposal)?;
+    committed(keyring, vault, tenant, &proposal)?;
     Ok(())
 }
 

@@ -31,7 +31,7 @@ pub fn reencrypt_level(
 ) -> Result<Rotation, Error> {
     let rotation = rotate_level(vault, keyring, tenant, level, false)?;
     // The customer writes under the manifest it has just signed: its own key is the pin.
-    let signer = tenant_keys(keyring, tenant)?.signing().public();
+    let signer = tenant_keys(keyring, vault, tenant)?.signing().public();
     let writer = vault.with_pins(Arc::new(Pins::in_memory()));
     writer.trust_tenant(tenant, tenant_fingerprint(&signer))?;
     let stale = vault.stale_items(tenant, level, rotation.epoch)?;

@@ -66,9 +66,8 @@ fn restored(
     keyring: &mut Keyring,
     tenant: &str,
 ) -> Result<(RestoreGap, TenantRecord, Manifest), Error> {
-    keyring.use_vault(vault.id());
     let record = vault.tenant(tenant)?;
-    let keys = tenant_keys(keyring, tenant)?;
+    let keys = tenant_keys(keyring, vault, tenant)?;
     let signer = keys.signing().public();
     if record.signer != signer {
         return Err(Error::integrity(format!(
@@ -181,9 +180,9 @@ pub fn accept_restore(
     }
     let mut new = Vec::new();
     for (level, _, next) in &gap.rotations {
-        new.push(new_epoch(keyring, tenant, level, *next)?);
+        new.push(new_epoch(keyring, vault, tenant, level, *next)?);
     }
-    let keys = tenant_keys(keyring, tenant)?;
+    let keys = tenant_keys(keyring, vault, tenant)?;
     let back = new.iter().filter(|n| current.level(&n.level).is_none()).map(|n| ManifestLevel {
         name: n.level.clone(),
         epoch: n.epoch,
@@ -213,7 +212,7 @@ pub fn accept_restore(
     let at = (gap.keyring_seq + 1, manifest_hash(&record.manifest));
     let proposal = propose_at(vault, keyring, tenant, at, levels, Policy::of(&current), current.monitor)?;
     vault.commit_restore_acceptance(tenant, &new, &proposal.note)?;
-    let keys = tenant_keys_mut(keyring, tenant)?;
+    let keys = tenant_keys_mut(keyring, vault, tenant)?;
     adopt(keys, &proposal.manifest, manifest_hash(&proposal.note));
     // The log the last checkpoint covered is gone with the restore: checkpoints go on from
     // the restored log as it was checked above (never from nothing).

@@ -22,9 +22,8 @@ pub struct Resync {
 
 /// Adopts the vault's current manifest of `tenant` after checking the chain that leads to it.
 pub fn resync(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Resync, Error> {
-    keyring.use_vault(vault.id());
     let record = vault.tenant(tenant)?;
-    let keys = tenant_keys(keyring, tenant)?;
+    let keys = tenant_keys(keyring, vault, tenant)?;
     let signer = keys.signing().public();
     let last = keys.last;
     let current = open_manifest(&record.manifest, &vault.id(), tenant, &signer)?;
@@ -73,7 +72,7 @@ pub fn resync(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Resy
             "the vault's current manifest of tenant {tenant:?} is not the end of its logged chain: cannot resync"
         )));
     }
-    let keys = tenant_keys_mut(keyring, tenant)?;
+    let keys = tenant_keys_mut(keyring, vault, tenant)?;
     let mut missing = Vec::new();
     for level in &current.levels {
         match keys.state(&level.name, level.epoch) {
@@ -91,9 +90,9 @@ pub fn resync(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Resy
 /// this vault the keyring holds: a manifest that is not the keyring's, a break in the logged
 /// manifest chain, a registered public key that is not the keyring's key for that epoch.
 pub fn check_keyring(vault: &Vault, keyring: &mut Keyring) -> Result<Vec<String>, Error> {
-    keyring.use_vault(vault.id());
     let tenants: Vec<String> = {
-        let mut t: Vec<String> = keyring.entries().map(|(t, _, _)| t.to_owned()).collect();
+        let mut t: Vec<String> =
+            keyring.for_vault(vault.id()).entries().map(|(t, _, _)| t.to_owned()).collect();
         t.dedup();
         t
     };
@@ -112,7 +111,7 @@ pub fn check_keyring(vault: &Vault, keyring: &mut Keyring) -> Result<Vec<String>
             Err(e) => problems.push(e.message),
         }
         // (The logged manifest chain was checked by `checked_entries`.)
-        let keys = tenant_keys(keyring, &tenant)?;
+        let keys = tenant_keys(keyring, vault, &tenant)?;
         for level in vault.tenant(&tenant)?.levels {
             for epoch in &level.epochs {
                 match keys.key(&level.name, epoch.epoch) {

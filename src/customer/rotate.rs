@@ -45,7 +45,7 @@ pub fn rotate_level_with_progress(
 ) -> Result<Rotation, Error> {
     let p = prepare_rotation_with_progress(vault, keyring, tenant, level, rewrap, progress)?;
     let rotation = vault.commit_rotation(&p.tenant, &p.new, p.rewrapped.as_deref(), &p.manifest)?;
-    committed(keyring, tenant, &p.proposal)?;
+    committed(keyring, vault, tenant, &p.proposal)?;
     Ok(rotation)
 }
 
@@ -77,7 +77,7 @@ fn prepare_rotation_with_progress(
     let next = current
         .checked_add(1)
         .ok_or_else(|| Error::conflict(format!("level {level:?} has run out of epochs")))?;
-    let new = new_epoch(keyring, tenant, level, next)?;
+    let new = new_epoch(keyring, vault, tenant, level, next)?;
     let mut levels = levels_of(&synced);
     for l in levels.iter_mut().filter(|l| l.name == level) {
         l.epoch = next;

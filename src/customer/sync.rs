@@ -25,8 +25,12 @@ pub struct Synced {
 }
 
 /// What this keyring holds for `tenant` of `vault`, or access denied.
-pub(crate) fn tenant_keys<'a>(keyring: &'a Keyring, tenant: &str) -> Result<&'a TenantKeys, Error> {
-    keyring.tenant(tenant).ok_or_else(|| {
+pub(crate) fn tenant_keys<'a>(
+    keyring: &'a Keyring,
+    vault: &Vault,
+    tenant: &str,
+) -> Result<&'a TenantKeys, Error> {
+    keyring.for_vault(vault.id()).tenant(tenant).ok_or_else(|| {
         Error::denied(format!(
             "access denied: keyring {} holds no key of tenant {tenant:?} of this vault; give the keyring the tenant was created with",
             keyring.path().display()
@@ -36,10 +40,12 @@ pub(crate) fn tenant_keys<'a>(keyring: &'a Keyring, tenant: &str) -> Result<&'a 
 
 pub(crate) fn tenant_keys_mut<'a>(
     keyring: &'a mut Keyring,
+    vault: &Vault,
     tenant: &str,
 ) -> Result<&'a mut TenantKeys, Error> {
     let path = keyring.path().to_owned();
-    keyring.tenant_mut(tenant).ok_or_else(|| {
+    let id = vault.id();
+    keyring.for_vault_mut(id).into_tenant_mut(tenant).ok_or_else(|| {
         Error::denied(format!("access denied: keyring {} holds no key of tenant {tenant:?}", path.display()))
     })
 }
@@ -47,8 +53,7 @@ pub(crate) fn tenant_keys_mut<'a>(
 /// Checks that the vault's manifest of `tenant` is the one `keyring` signed last (adopting a
 /// proposed one the vault did commit); nothing is signed. [`super::synced`] adds the audit check.
 pub(crate) fn sync_manifest(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Synced, Error> {
-    keyring.use_vault(vault.id());
-    let record = match (vault.tenant(tenant), keyring.tenant(tenant)) {
+    let record = match (vault.tenant(tenant), keyring.for_vault(vault.id()).tenant(tenant)) {
         (Err(e), Some(keys)) if e.kind == ErrorKind::NotFound && keys.last.seq != 0 => {
             return Err(Error::integrity(format!(
                 "the vault has no tenant {tenant:?}, but this keyring signed its manifest seq {}: it was removed outside lockbox, or the vault was rolled back; nothing was signed",
@@ -57,7 +62,7 @@ pub(crate) fn sync_manifest(vault: &Vault, keyring: &mut Keyring, tenant: &str) 
         }
         (record, _) => record?,
     };
-    let keys = tenant_keys(keyring, tenant)?;
+    let keys = tenant_keys(keyring, vault, tenant)?;
     let signer = keys.signing().public();
     if record.signer != signer {
         return Err(Error::integrity(format!(
@@ -72,11 +77,11 @@ pub(crate) fn sync_manifest(vault: &Vault, keyring: &mut Keyring, tenant: &str) 
     if hash == last.hash {
         if proposed.seq != 0 {
             // That proposal was never committed; its pending keys stay pending for reuse.
-            tenant_keys_mut(keyring, tenant)?.proposed = ManifestMark::default();
+            tenant_keys_mut(keyring, vault, tenant)?.proposed = ManifestMark::default();
             keyring.save()?;
         }
     } else if proposed.seq != 0 && hash == proposed.hash {
-        adopt(tenant_keys_mut(keyring, tenant)?, &manifest, hash);
+        adopt(tenant_keys_mut(keyring, vault, tenant)?, &manifest, hash);
         keyring.save()?;
     } else {
         let tenant = tenant.to_owned();
@@ -167,7 +172,7 @@ pub(crate) fn propose_at(
     // A manifest never names a released key as current: writers would encrypt new items to a
     // key an engineer holds. (An approval whose commit did not happen leaves its released
     // levels in that state: they are rotated before anything else is signed.)
-    let keys = tenant_keys(keyring, tenant)?;
+    let keys = tenant_keys(keyring, vault, tenant)?;
     if let Some(l) = levels.iter().find(|l| keys.state(&l.name, l.epoch) == Some(KeyState::Released)) {
         return Err(Error::integrity(format!(
             "the current key of level {:?} (epoch {}) of tenant {tenant:?} was released to an engineer, in an approval the vault does not show: the level must be rotated before anything else",
@@ -187,7 +192,7 @@ pub(crate) fn propose_at(
         monitor,
         levels,
     };
-    let keys = tenant_keys_mut(keyring, tenant)?;
+    let keys = tenant_keys_mut(keyring, vault, tenant)?;
     let note = sign_note(keys.signing(), &manifest.origin, manifest.encode()).encode();
     keys.proposed = ManifestMark { seq: manifest.seq, hash: manifest_hash(&note) };
     keyring.save()?;
@@ -196,8 +201,13 @@ pub(crate) fn propose_at(
 
 /// After the vault committed `proposal`: it is the keyring's `last`. A failure to save here
 /// is repaired by the next command ([`synced`] adopts the proposal it finds committed).
-pub(crate) fn committed(keyring: &mut Keyring, tenant: &str, proposal: &Proposal) -> Result<(), Error> {
-    adopt(tenant_keys_mut(keyring, tenant)?, &proposal.manifest, manifest_hash(&proposal.note));
+pub(crate) fn committed(
+    keyring: &mut Keyring,
+    vault: &Vault,
+    tenant: &str,
+    proposal: &Proposal,
+) -> Result<(), Error> {
+    adopt(tenant_keys_mut(keyring, vault, tenant)?, &proposal.manifest, manifest_hash(&proposal.note));
     keyring.save()?;
     Ok(())
 }

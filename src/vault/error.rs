@@ -257,7 +257,7 @@ impl From<KeyringError> for Error {
             KeyringError::WrongPassphrase { .. } => ErrorKind::AccessDenied,
             KeyringError::Malformed { .. } => ErrorKind::Integrity,
             KeyringError::WrongKind { .. } | KeyringError::Outdated { .. } => ErrorKind::Usage,
-            KeyringError::Io { .. } | KeyringError::Crypto(_) | KeyringError::NoVault => ErrorKind::Other,
+            KeyringError::Io { .. } | KeyringError::Crypto(_) => ErrorKind::Other,
         };
         let remedy = matches!(e, KeyringError::Outdated { .. }).then_some(Remedy::MoveItems);
         Error { remedy, ..Error::caused_by(kind, e) }

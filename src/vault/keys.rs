@@ -28,15 +28,18 @@ pub trait LevelKeys {
 
 impl LevelKeys for Keyring {
     fn unwrapper(&self, h: &Header) -> Result<Box<dyn KeyUnwrap + '_>, Error> {
-        let key = self.key(&h.tenant, &h.level, h.key_epoch).ok_or_else(|| {
-            Error::denied(format!(
-                "access denied: keyring {} holds no key for tenant {:?}, level {:?}, epoch {}",
-                self.path().display(),
-                h.tenant,
-                h.level,
-                h.key_epoch
-            ))
-        })?;
+        // By the key's fingerprint, which names one key whatever the vault: a header says
+        // nothing of its vault, and no vault need be chosen first.
+        let key =
+            self.key_by_fingerprint(&h.tenant, &h.level, h.key_epoch, &h.fingerprint).ok_or_else(|| {
+                Error::denied(format!(
+                    "access denied: keyring {} holds no key for tenant {:?}, level {:?}, epoch {}",
+                    self.path().display(),
+                    h.tenant,
+                    h.level,
+                    h.key_epoch
+                ))
+            })?;
         Ok(Box::new(Unwrapper::new(key)))
     }
 }
