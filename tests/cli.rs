@@ -1,9 +1,24 @@
 //! The `lockbox` command line: exit codes, messages, stdin/stdout, and process exclusion.
 
-/// The command line's habits as a new user meets them (a module here, not a binary of its own:
-/// each test binary links the whole crate again).
+// One binary for the command line, a module per area (each test binary links the whole
+// crate again).
+#[path = "kit/mod.rs"]
+mod kit;
+
 #[path = "cli/habits.rs"]
 mod habits;
+#[path = "cli/names.rs"]
+mod names;
+#[path = "cli/removal.rs"]
+mod removal;
+#[path = "cli/targets.rs"]
+mod targets;
+#[path = "cli/traps.rs"]
+mod traps;
+#[path = "cli/trust.rs"]
+mod trust;
+#[path = "cli/workflow.rs"]
+mod workflow;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

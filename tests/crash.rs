@@ -13,15 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lockbox::format::KdfParams;
 use lockbox::keyring::{Keyring, Passphrase};
 use lockbox::store::Reads;
 use lockbox::vault::Vault;
 
-mod common;
-use common::Rng;
+#[path = "kit/mod.rs"]
+mod kit;
+use kit::{CHEAP, Rng};
 
-const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
 const ITEMS: [&str; 6] = ["a", "b", "c/d", "e", "f", "g"];
 const LEVELS: [&str; 2] = ["internal", "secret"];
 

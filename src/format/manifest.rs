@@ -1,5 +1,5 @@
-//! Tenant manifests and signed grants: the bodies of the customer's signed notes
-//! ([`super::note`]). Text, one field per line, in a fixed order; a body decodes only if it
+//! Tenant manifests: the body of the customer's signed `manifest` note ([`super::note`]);
+//! grants and checkpoints, the other two kinds, are in their own files. Text, one field per line, in a fixed order; a body decodes only if it
 //! is exactly what encoding the decoded value gives back.
 //!
 //! ```text
@@ -203,218 +203,12 @@ impl Manifest {
     }
 }
 
-/// A grant as the customer signs it: what was released, to which key, under which manifests.
-///
-/// ```text
-/// lockbox.v1 grant
-/// origin lockbox.v1/<vault id>/<tenant>
-/// grant <grant id, 32 hex>
-/// request <request id, 32 hex>
-/// digest <the request digest the customer approved, 64 hex>
-/// engineer <name> <engineer key fingerprint, 32 hex>
-/// not-after <unix seconds>
-/// manifest-before <SHA-256 of the manifest note it was approved under, 64 hex>
-/// manifest-after <SHA-256 of the manifest note committed with it, 64 hex>
-/// key <level> <epoch> <level key fingerprint, 32 hex>     (1 to 4096, sorted by level then epoch)
-/// blobs <SHA-256 over the key blobs, each u32 BE length + bytes, in record order, 64 hex>
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrantNote {
-    /// Origin.
-    pub origin: String,
-    /// Grant id.
-    pub grant: [u8; 16],
-    /// Request id.
-    pub request: [u8; 16],
-    /// The request digest (see docs/FORMAT.md).
-    pub digest: [u8; 32],
-    /// Engineer name.
-    pub engineer: String,
-    /// Engineer X25519 key fingerprint.
-    pub engineer_fingerprint: [u8; 16],
-    /// Expiry.
-    pub not_after: u64,
-    /// Manifest hash before the approval.
-    pub manifest_before: [u8; 32],
-    /// Manifest hash after it (the released levels rotated).
-    pub manifest_after: [u8; 32],
-    /// (level, epoch, level key fingerprint) released.
-    pub keys: Vec<(String, u32, [u8; 16])>,
-    /// Hash of the key blobs.
-    pub blobs: [u8; 32],
-}
-
-const GRANT: &str = "signed grant";
-
-impl GrantNote {
-    /// The kind line.
-    pub const KIND: &'static str = "lockbox.v1 grant";
-
-    /// The body text.
-    pub fn encode(&self) -> String {
-        let mut out = format!(
-            "{}\norigin {}\ngrant {}\nrequest {}\ndigest {}\nengineer {} {}\nnot-after {}\nmanifest-before {}\nmanifest-after {}\n",
-            Self::KIND,
-            self.origin,
-            hex(&self.grant),
-            hex(&self.request),
-            hex(&self.digest),
-            self.engineer,
-            hex(&self.engineer_fingerprint),
-            self.not_after,
-            hex(&self.manifest_before),
-            hex(&self.manifest_after),
-        );
-        for (level, epoch, fp) in &self.keys {
-            out += &format!("key {level} {epoch} {}\n", hex(fp));
-        }
-        out += &format!("blobs {}\n", hex(&self.blobs));
-        out
-    }
-
-    /// Decodes a body; canonical as [`Manifest::decode`].
-    pub fn decode(body: &str) -> Result<GrantNote, FormatError> {
-        let mut lines = Lines::new(body, GRANT)?;
-        lines.expect("lockbox.v1", 1).and_then(|f| kind(f[0], "grant"))?;
-        let origin = lines.expect("origin", 1)?[0].to_owned();
-        parse_origin(GRANT, &origin)?;
-        let grant = hex_array(GRANT, lines.expect("grant", 1)?[0])?;
-        let request = hex_array(GRANT, lines.expect("request", 1)?[0])?;
-        let digest = hex_array(GRANT, lines.expect("digest", 1)?[0])?;
-        let e = lines.expect("engineer", 2)?;
-        check_name("engineer", e[0])?;
-        let (engineer, engineer_fingerprint) = (e[0].to_owned(), hex_array(GRANT, e[1])?);
-        let not_after = number(GRANT, lines.expect("not-after", 1)?[0])?;
-        let manifest_before = hex_array(GRANT, lines.expect("manifest-before", 1)?[0])?;
-        let manifest_after = hex_array(GRANT, lines.expect("manifest-after", 1)?[0])?;
-        let mut keys: Vec<(String, u32, [u8; 16])> = Vec::new();
-        while lines.next_is("key") {
-            if keys.len() == MAX_GRANT_KEYS {
-                return Err(too_many("grant keys", 1, MAX_GRANT_KEYS));
-            }
-            let f = lines.expect("key", 3)?;
-            check_name("level", f[0])?;
-            let key = (f[0].to_owned(), epoch(f[1])?, hex_array(GRANT, f[2])?);
-            if keys.last().is_some_and(|p| (&p.0, p.1) >= (&key.0, key.1)) {
-                return Err(FormatError::NonCanonical { what: GRANT, why: "keys not sorted" });
-            }
-            keys.push(key);
-        }
-        let blobs = hex_array(GRANT, lines.expect("blobs", 1)?[0])?;
-        lines.finish()?;
-        let g = GrantNote {
-            origin,
-            grant,
-            request,
-            digest,
-            engineer,
-            engineer_fingerprint,
-            not_after,
-            manifest_before,
-            manifest_after,
-            keys,
-            blobs,
-        };
-        if g.keys.is_empty() {
-            return Err(FormatError::NonCanonical { what: GRANT, why: "no keys" });
-        }
-        if g.encode() != body {
-            return Err(FormatError::NonCanonical { what: GRANT, why: "not the canonical text" });
-        }
-        Ok(g)
-    }
-}
-
-/// A checkpoint of a tenant's audit chain: the customer states that the chain had `size`
-/// entries, the last with hash `head`, when it had checked them.
-///
-/// ```text
-/// lockbox.v1 checkpoint
-/// origin lockbox.v1/<vault id>/<tenant>
-/// size <entries in the tenant's chain>
-/// head <hash of its last entry, 64 hex; zeros when size is 0>
-/// time <unix seconds>
-/// manifest <seq> <SHA-256 of the manifest's note, 64 hex>     (optional)
-/// ```
-/// The `manifest` line names the tenant's newest manifest in the chain it covers: a monitor's
-/// checkpoint always has it (writers require it to bound how stale a manifest they accept).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// Origin.
-    pub origin: String,
-    /// Entries in the tenant's chain.
-    pub size: u64,
-    /// Hash of the last one.
-    pub head: [u8; 32],
-    /// When it was signed.
-    pub time: u64,
-    /// The newest manifest in the chain it covers: (sequence number, hash of its note).
-    pub manifest: Option<(u64, [u8; 32])>,
-}
-
-const CHECKPOINT: &str = "checkpoint";
-
-impl Checkpoint {
-    /// The kind line.
-    pub const KIND: &'static str = "lockbox.v1 checkpoint";
-
-    /// The body text.
-    pub fn encode(&self) -> String {
-        let manifest =
-            self.manifest.map_or(String::new(), |(seq, h)| format!("manifest {seq} {}\n", hex(&h)));
-        format!(
-            "{}\norigin {}\nsize {}\nhead {}\ntime {}\n{manifest}",
-            Self::KIND,
-            self.origin,
-            self.size,
-            hex(&self.head),
-            self.time
-        )
-    }
-
-    /// Decodes a body; canonical as [`Manifest::decode`].
-    pub fn decode(body: &str) -> Result<Checkpoint, FormatError> {
-        let mut lines = Lines::new(body, CHECKPOINT)?;
-        lines.expect("lockbox.v1", 1).and_then(|f| kind(f[0], CHECKPOINT))?;
-        let origin = lines.expect("origin", 1)?[0].to_owned();
-        parse_origin(CHECKPOINT, &origin)?;
-        let size = number(CHECKPOINT, lines.expect("size", 1)?[0])?;
-        let head = hex_array(CHECKPOINT, lines.expect("head", 1)?[0])?;
-        let time = number(CHECKPOINT, lines.expect("time", 1)?[0])?;
-        let manifest = if lines.next_is("manifest") {
-            let f = lines.expect("manifest", 2)?;
-            let seq = number(CHECKPOINT, f[0])?;
-            if seq == 0 {
-                return Err(FormatError::NonCanonical {
-                    what: CHECKPOINT,
-                    why: "manifest sequence numbers start at 1",
-                });
-            }
-            Some((seq, hex_array(CHECKPOINT, f[1])?))
-        } else {
-            None
-        };
-        lines.finish()?;
-        let c = Checkpoint { origin, size, head, time, manifest };
-        if (c.size == 0) != (c.head == [0; 32]) {
-            return Err(FormatError::NonCanonical {
-                what: CHECKPOINT,
-                why: "an empty chain has a zero head, and only it",
-            });
-        }
-        if c.encode() != body {
-            return Err(FormatError::NonCanonical { what: CHECKPOINT, why: "not the canonical text" });
-        }
-        Ok(c)
-    }
-}
-
 /// The kind a signed note's body states on its first line (`lockbox.v1 <kind>`).
 pub fn note_kind(body: &str) -> Option<&str> {
     body.lines().next()?.strip_prefix("lockbox.v1 ")
 }
 
-fn kind(found: &str, want: &'static str) -> Result<(), FormatError> {
+pub(super) fn kind(found: &str, want: &'static str) -> Result<(), FormatError> {
     if found == want {
         Ok(())
     } else {
@@ -422,7 +216,7 @@ fn kind(found: &str, want: &'static str) -> Result<(), FormatError> {
     }
 }
 
-fn epoch(text: &str) -> Result<u32, FormatError> {
+pub(super) fn epoch(text: &str) -> Result<u32, FormatError> {
     let n = number("epoch", text)?;
     if n == 0 || n > u32::MAX.into() {
         return Err(FormatError::OutOfRange { field: "epoch", value: n, min: 1, max: u32::MAX.into() });
@@ -449,7 +243,7 @@ fn released(text: &str) -> Result<Vec<u32>, FormatError> {
 }
 
 /// A list longer than `max` (found at its `max + 1`-th element); `min` is its own least count.
-fn too_many(field: &'static str, min: u64, max: usize) -> FormatError {
+pub(super) fn too_many(field: &'static str, min: u64, max: usize) -> FormatError {
     FormatError::OutOfRange { field, value: max as u64 + 1, min, max: max as u64 }
 }
 
@@ -458,6 +252,7 @@ const _: () = assert!(MAX_NAME_LEN < 64);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::{Checkpoint, GrantNote};
 
     pub(crate) fn sample() -> Manifest {
         Manifest {

@@ -6,10 +6,12 @@
 //! are an error. What decodes re-encodes to the same bytes.
 
 mod audit;
+mod checkpoint;
 mod cursor;
 mod envelope;
 mod error;
 mod grant;
+mod grant_note;
 mod keyfile;
 mod manifest;
 mod names;
@@ -24,6 +26,7 @@ pub use audit::samples as audit_samples;
 pub use audit::{
     AuditEvent, Closed, Ids, Logged, MAX_CLOSED_IDS, MAX_EVENT_LEN, MAX_LOGGED_LEN, MAX_TEXT_LEN, Stored,
 };
+pub use checkpoint::Checkpoint;
 pub use cursor::Reader;
 pub use envelope::{
     CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, ENVELOPE_MAGIC, ENVELOPE_VERSION, HEADER_FIXED_LEN, Header,
@@ -31,14 +34,15 @@ pub use envelope::{
 };
 pub use error::FormatError;
 pub use grant::{GrantKeyBlob, GrantKeyContext};
+pub use grant_note::GrantNote;
 pub use keyfile::{
     IdentityBody, KdfParams, KeyFile, KeyFileKind, KeyState, KeyringBody, KeyringKey, KeyringTenant,
     MAX_KEYRING_ENGINEERS, MAX_KEYRING_ENTRIES, MAX_KEYRING_TENANTS, MAX_MONITOR_TENANTS, ManifestMark,
     MonitorBody, MonitorTenant,
 };
 pub use manifest::{
-    Checkpoint, GrantNote, MAX_GRANT_KEYS, MAX_MANIFEST_LEVELS, MAX_MONITOR_INTERVAL, MAX_RELEASED,
-    MIN_MONITOR_INTERVAL, Manifest, ManifestLevel, ManifestMonitor, note_kind, origin, parse_origin,
+    MAX_GRANT_KEYS, MAX_MANIFEST_LEVELS, MAX_MONITOR_INTERVAL, MAX_RELEASED, MIN_MONITOR_INTERVAL, Manifest,
+    ManifestLevel, ManifestMonitor, note_kind, origin, parse_origin,
 };
 pub use names::{
     MAX_ITEM_ID_LEN, MAX_ITEM_SEGMENT_LEN, MAX_NAME_LEN, check_item_id, check_item_path, check_name,

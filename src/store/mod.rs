@@ -3,7 +3,7 @@
 //! [`Store`] opens transactions; [`Reads`] and [`Writes`] are what a transaction can do, in
 //! records (tenants, items, chunks, engineers, requests, grants, audit entries), never in
 //! tables or keys. Two engines implement it: [`RedbStore`], the vault's database file, and
-//! [`MemoryStore`], for tests and fuzzing. One suite (`tests/store_contract.rs`) holds both to
+//! [`MemoryStore`], for tests and fuzzing. One suite (`tests/library/store_contract.rs`) holds both to
 //! the contract below. Nothing above this module names redb.
 //!
 //! # The contract

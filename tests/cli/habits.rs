@@ -2,13 +2,10 @@
 //! binary kept off a terminal, outputs that fail loudly, whole usage errors in JSON, human
 //! durations and sizes, passphrase changes, filters, compaction, and the actor's name.
 
-#[path = "../common/cli.rs"]
-mod cli;
-
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
-use cli::{Env, PASS};
+use crate::kit::cli::{Env, PASS};
 
 /// A vault with tenant acme (internal, secret) created on this machine.
 fn setup() -> Env {

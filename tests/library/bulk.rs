@@ -5,12 +5,11 @@ use std::io::Cursor;
 use std::path::Path;
 use std::process::Command;
 
-use lockbox::format::KdfParams;
 use lockbox::keyring::{Identity, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, id_hex};
 use lockbox::vault::{ErrorKind, PutOptions, Vault};
 
-const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+use crate::kit::CHEAP;
 
 fn tree(root: &Path, files: &[(&str, &[u8])]) {
     for (path, data) in files {

@@ -6,13 +6,12 @@
 use std::io::Cursor;
 
 use lockbox::customer::{prepare_approval, prepare_rotation};
-use lockbox::format::KdfParams;
 use lockbox::keyring::{Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, RequestStatus, id_hex};
 use lockbox::store::{Reads, RedbStore, Writes};
 use lockbox::vault::{Caller, DB_FILE, ErrorKind, NewEpoch, PutOptions, Vault};
 
-const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+use crate::kit::CHEAP;
 
 struct World {
     dir: tempfile::TempDir,

@@ -1,10 +1,7 @@
 //! Customer-rooted trust from the command line: writers pin the tenant key, approvals check
 //! the engineer's digest, request text cannot pass for a field, keyrings resync explicitly.
 
-#[path = "common/cli.rs"]
-mod cli;
-
-use cli::Env;
+use crate::kit::cli::Env;
 
 /// A vault with tenant acme (internal, secret), created on this machine (so pinned here), and
 /// engineer eve enrolled.

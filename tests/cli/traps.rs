@@ -1,9 +1,6 @@
 //! Small traps a new user fell into, each now refused or explained.
 
-#[path = "common/cli.rs"]
-mod cli;
-
-use cli::{Env, PASS};
+use crate::kit::cli::{Env, PASS};
 
 /// A vault with tenants acme (public, internal, secret) and globex, and engineer eve.
 fn setup() -> Env {

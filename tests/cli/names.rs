@@ -4,10 +4,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 
-#[path = "common/cli.rs"]
-mod cli;
-
-use cli::Env;
+use crate::kit::cli::Env;
 
 /// A vault with tenant acme (one level, internal) and its keyring `k`.
 fn setup() -> Env {

@@ -5,7 +5,6 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use lockbox::audit::Verdict;
-use lockbox::format::KdfParams;
 use lockbox::keyring::{Identity, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, id_hex};
 use lockbox::store::raw::{RawWrite, Table, chunk_key, item_key};
@@ -13,10 +12,9 @@ use lockbox::store::records::ItemRecord;
 use lockbox::store::{Reads, RedbStore, RedbWrite, Writes, codec};
 use lockbox::vault::{DB_FILE, ErrorKind, PutOptions, Vault};
 
-mod common;
-use common::Rng;
+use crate::kit::Rng;
 
-const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+use crate::kit::CHEAP;
 
 struct Fixture {
     dir: tempfile::TempDir,

@@ -1,10 +1,7 @@
 //! engineer remove and tenant delete: what the removed party could still use is closed, and the
 //! audit trail stays.
 
-#[path = "common/cli.rs"]
-mod cli;
-
-use cli::Env;
+use crate::kit::cli::Env;
 
 /// Tenants acme (internal, secret) and globex; engineer eve with an active grant to acme's
 /// internal level and a pending request for secret. Returns the grant and request ids.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use lockbox::audit::{Entry, Verdict};
 use lockbox::crypto::{DataKey, ItemKeys, Purpose, SecretKey, Unwrapper, Wrapped};
-use lockbox::format::{GrantKeyBlob, Header, KdfParams};
+use lockbox::format::{GrantKeyBlob, Header};
 use lockbox::keyring::{Identity, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, RequestStatus, id_hex};
 use lockbox::store::raw::{RawRead, RawWrite, Table};
@@ -15,7 +15,7 @@ use lockbox::store::records::{GrantRecord, ItemRecord};
 use lockbox::store::{Reads, RedbStore, RedbWrite, Writes, codec};
 use lockbox::vault::{DB_FILE, ErrorKind, PutOptions, Vault};
 
-const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+use crate::kit::CHEAP;
 
 struct World {
     dir: tempfile::TempDir,

@@ -3,11 +3,11 @@
 use std::io::Cursor;
 
 use lockbox::crypto::{Purpose, SecretKey, Unwrapper, Wrapped};
-use lockbox::format::{DEFAULT_CHUNK_SIZE, Header, KdfParams};
+use lockbox::format::{DEFAULT_CHUNK_SIZE, Header};
 use lockbox::keyring::{Keyring, Passphrase};
 use lockbox::vault::{ErrorKind, LevelKeys, PutOptions, Vault, open_envelope};
 
-const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+use crate::kit::CHEAP;
 
 struct Fixture {
     _dir: tempfile::TempDir,

@@ -1,11 +1,10 @@
 //! Who acts and when comes from the caller, never from the library's environment.
 
-use lockbox::format::KdfParams;
 use lockbox::keyring::{Keyring, Passphrase};
 use lockbox::lockbox::NewRequest;
 use lockbox::vault::{Caller, Vault};
 
-const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
+use crate::kit::CHEAP;
 
 #[test]
 fn a_fixed_clock_dates_records_and_decides_expiry() {
