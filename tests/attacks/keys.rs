@@ -8,9 +8,9 @@ use lockbox::customer::Confirmation;
 use lockbox::format::{Manifest, SignedNote, origin};
 use lockbox::keyring::{KeyState, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, request_digest};
+use lockbox::store::RedbStore;
 use lockbox::store::raw::{RawWrite, Table};
 use lockbox::store::records::{GrantRecord, RequestRecord};
-use lockbox::store::RedbStore;
 use lockbox::vault::{Caller, DB_FILE, ErrorKind, PutOptions, Vault};
 
 use crate::kit::CHEAP;

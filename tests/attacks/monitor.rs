@@ -7,9 +7,9 @@ use std::sync::Arc;
 use lockbox::crypto::{SigningKey, sign_note, tenant_fingerprint};
 use lockbox::format::{Manifest, SignedNote, origin};
 use lockbox::keyring::{Keyring, Passphrase};
+use lockbox::store::RedbStore;
 use lockbox::store::raw::{RawWrite, Table};
 use lockbox::store::records::TenantRecord;
-use lockbox::store::RedbStore;
 use lockbox::trust::Pins;
 use lockbox::vault::{Caller, ErrorKind, PutOptions, Vault};
 
