@@ -36,10 +36,10 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod atomic;
 pub mod audit;
 pub mod crypto;
 pub mod customer;
+pub mod files;
 pub mod format;
 pub mod keyring;
 pub mod lockbox;

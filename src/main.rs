@@ -5,7 +5,7 @@
 mod cli;
 
 // Bulk commands allocate on one thread and free on another; glibc's allocator then contends
-// on its arena locks (10 % of an import's worker time was malloc, much of it waiting).
+// on its arena locks (measured: docs/PERFORMANCE.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

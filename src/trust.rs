@@ -201,7 +201,7 @@ impl Pins {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| TrustError::Io { path: path.clone(), source })?;
         }
-        crate::atomic::write_file(path, |w| w.write_all(encode_pins(&lines).as_bytes()))
+        crate::files::write_file(path, |w| w.write_all(encode_pins(&lines).as_bytes()))
             .map_err(|failed| TrustError::Io { path: path.clone(), source: failed.into() })
     }
 }

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use lockbox::atomic::Failed;
+use lockbox::files::Failed;
 use lockbox::vault::{Error, ErrorKind, PutOptions, Vault};
 use serde_json::json;
 
@@ -313,7 +313,7 @@ impl Write for TextOnly<'_> {
     }
 }
 
-/// Runs `f` with standard output, or with `path` through [`lockbox::atomic::write_output`]: a
+/// Runs `f` with standard output, or with `path` through [`lockbox::files::write_output`]: a
 /// regular file is replaced only if `f` succeeds (no partial file on failure), a device or FIFO
 /// is written in place, a symbolic link is followed, a directory is refused.
 pub fn write_output<T>(
@@ -333,7 +333,7 @@ pub fn write_output<T>(
             path.display()
         ))
     };
-    match lockbox::atomic::write_output(path, replace, |w| f(w).map(drop)) {
+    match lockbox::files::write_output(path, replace, |w| f(w).map(drop)) {
         Ok(()) => Ok(()),
         // A named output that could not take everything is a failure, never a quiet success.
         Err(Failed::Fill(e)) if e.kind == ErrorKind::BrokenPipe => Err(cut_short(path)),

@@ -23,7 +23,7 @@ use lockbox::vault::{Error, ErrorKind};
 
 pub use args::Cli;
 
-/// Runs the command line; the exit code follows docs/CLI.md (0 ok, 1 other, 2 usage,
+/// Runs the command line; the exit code follows the README (0 ok, 1 other, 2 usage,
 /// 3 not found, 4 access denied, 5 integrity, 6 conflict, 7 vault in use).
 pub fn main() -> ExitCode {
     // `COMPLETE=bash lockbox` prints the dynamic completion script; the shell then calls back

@@ -108,7 +108,7 @@ impl Sealing {
         };
         file.ciphertext =
             seal_body(&self.key, &file.header(), &file.nonce, body).map_err(KeyringError::Crypto)?;
-        crate::atomic::write_file(&self.path, |w| w.write_all(&file.encode()))
+        crate::files::write_file(&self.path, |w| w.write_all(&file.encode()))
             .map_err(|failed| KeyringError::Io { path: self.path.clone(), source: failed.into() })
     }
 }

@@ -11,9 +11,8 @@
 //!
 //! redb reads each page into an `Arc<[u8]>`, whose bytes start 16 bytes into the allocation.
 //! Large copies (the kernel's out of the page cache, and glibc's `memcpy` above a few KiB) use
-//! `rep movsb`, which slows down sharply when the destination is not 64-byte aligned: here
-//! `pread` of 64 KiB pages took 187-212 ms per 256 MiB into a buffer at +16 bytes against 49-73
-//! ms into an aligned one, and a 64 KiB `memcpy` to +16 bytes 138 ms against 7 ms. So a large
+//! `rep movsb`, which slows down sharply when the destination is not 64-byte aligned (several
+//! times slower, measured: docs/PERFORMANCE.md, session 5). So a large
 //! read lands in an aligned scratch buffer and is copied on in 2 KiB pieces, which glibc copies
 //! with vector instructions at full speed whatever the alignment. Large items are read almost
 //! entirely in such pages. Every other call goes to redb's backend unchanged, locks included.

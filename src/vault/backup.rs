@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::Remedy;
 use super::{Counted, DB_FILE, Error, Progress, Vault, create_private_dir};
-use crate::atomic::Failed;
 use crate::audit::{self, Verdict};
+use crate::files::Failed;
 use crate::format::AuditEvent;
 use crate::store::{RedbStore, StoreError};
 
@@ -24,7 +24,7 @@ pub struct BackupInfo {
 
 impl Vault {
     /// Writes a consistent snapshot of the whole vault to `file`: a regular file atomically, a
-    /// FIFO or character device in place (see [`crate::atomic::write_output`]).
+    /// FIFO or character device in place (see [`crate::files::write_output`]).
     /// An existing regular file is replaced only with `replace` (else a conflict, and nothing
     /// is written or logged).
     pub fn backup(&self, file: &Path, replace: bool) -> Result<BackupInfo, Error> {
@@ -46,7 +46,7 @@ impl Vault {
         self.audit_only(None, "", "", AuditEvent::Backup { to: file.display().to_string() })?;
         let mut summary = None;
         let mut bytes = 0;
-        let written = crate::atomic::write_output(file, replace, |w| {
+        let written = crate::files::write_output(file, replace, |w| {
             let mut counted = Counted::new(w, 0, progress);
             let done = self.store().backup_to(&mut counted);
             bytes = counted.done();

@@ -1,24 +1,22 @@
-//! Bulk import and export of many items: the way people move whole directories.
+//! Bulk import of many items (the way people move whole directories in; export is in
+//! `export.rs`), and what both log.
 //!
 //! Import batches many items per transaction and wraps every data key of a batch and level with
 //! one ephemeral key (one X25519 exchange per batch; each wrap key is still expanded from the
-//! item's own context, which holds its fresh random nonce). Export caches the exchange per
-//! ephemeral key, so a batch-imported directory costs one exchange per batch to read back.
+//! item's own context, which holds its fresh random nonce). The directory walk itself is
+//! `crate::files::walk`: the vault sees ids and paths.
 
-use std::fs::{self, File};
-use std::io::{BufReader, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
 
 use super::Remedy;
-use super::chunks::{check_replace, finish_put, seal_item, seal_small, stored_chunks};
-use super::envelope::{ItemFields, Unwrappers, finish_chunks, item_opener_with, open_chunk, tampered};
-use super::pipeline;
+use super::chunks::{check_replace, finish_put, seal_item, seal_small};
+use super::envelope::ItemFields;
 use super::stage::put_staged;
-use super::{
-    Caller, Error, ErrorKind, LevelKeys, Vault, current_epoch, no_tenant, valid_name, valid_new_item_id,
-};
-use crate::atomic::Failed;
+use super::{Caller, Error, Vault, current_epoch, no_tenant, valid_name, valid_new_item_id};
 use crate::crypto::{PublicKey, Wrapper};
+use crate::files::{self, Passed};
 use crate::format::AuditEvent::ImportItems;
 use crate::format::{AuditEvent, CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, Ids, Logged, MAX_LOGGED_LEN};
 use crate::store::STAGE_BYTES;
@@ -30,7 +28,7 @@ const BATCH_ITEMS: usize = 4096;
 /// [`crate::store::STAGE_BYTES`]), so that no page is written twice.
 const BATCH_BYTES: u64 = 8 << 20;
 /// Small items handed from one thread to another at a time (import and export).
-const PARCEL: usize = 64;
+pub(super) const PARCEL: usize = 64;
 
 /// What a bulk command did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -225,161 +223,6 @@ impl Vault {
             .map_err(|e| in_file(path, e))?;
         Ok(stored.size)
     }
-
-    /// Decrypts every item of `tenant` that `keys` can open into files under `dir` (created if
-    /// needed; files mode 0600). Items that cannot be exported (no key, damaged, an id that is
-    /// not a safe relative path, a file already there without `replace`) are skipped and
-    /// reported; the rest are written, and are durable when this returns.
-    pub fn export_dir(
-        &self,
-        tenant: &str,
-        keys: &dyn LevelKeys,
-        dir: &Path,
-        replace: bool,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<BulkReport, Error> {
-        self.export_dir_where(tenant, keys, dir, replace, &ItemFilter::default(), progress)
-    }
-
-    /// [`Vault::export_dir`] of the items `filter` covers. For an engineer's keys, an item no
-    /// active grant covers is counted in [`BulkReport::out_of_scope`], not skipped.
-    pub fn export_dir_where(
-        &self,
-        tenant: &str,
-        keys: &dyn LevelKeys,
-        dir: &Path,
-        replace: bool,
-        filter: &ItemFilter,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<BulkReport, Error> {
-        valid_name("tenant", tenant)?;
-        let snapshot = self.store().begin_read()?;
-        let record = snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        if let Some(level) = &filter.level {
-            super::find_level(&record, level)?;
-        }
-        let level_of = |rec: &Result<crate::store::records::ItemRecord, crate::store::StoreError>| {
-            rec.as_ref().ok().and_then(|r| Header::decode(&r.header).ok()).map(|h| h.level)
-        };
-        let mut total = 0u64;
-        snapshot.for_each_item(tenant, &mut |id, rec| {
-            total += u64::from(filter.covers(id, || level_of(&rec)));
-            Ok(true)
-        })?;
-        fs::create_dir_all(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
-        let actor = keys.reader().unwrap_or(self.actor()).to_owned();
-        // Logged before anything is read (the reads are audited even if the export dies), and
-        // again at the end with what was actually written.
-        let event = AuditEvent::Export { total, dir: dir.display().to_string() };
-        self.audit_only(Some(&actor), tenant, "", event)?;
-        let mut exported: Vec<String> = Vec::new();
-
-        let mut report = BulkReport::default();
-        let mut unwrappers = Unwrappers::default();
-        let mut dirs = Dirs { root: dir, made: None };
-        let mut done = 0u64;
-        let mut fatal = None;
-        // This thread decrypts while a writer thread creates the files of one-chunk items (file
-        // creation, in the kernel, is most of an export's time; a second writer only spun on the
-        // directory's lock in ext4, measured). Only authenticated plaintext is handed over, in
-        // parcels of up to PARCEL items of at most one chunk each, at most two waiting.
-        let mut writer =
-            ParcelWriter { dirs: Dirs { root: dir, made: None }, replace, skipped: Vec::new(), bytes: 0 };
-        let produce = |handoff: &mut pipeline::Handoff<'_, Parcel>| -> Result<(), Error> {
-            let mut parcel: Parcel = Vec::with_capacity(PARCEL);
-            let mut hand_over = |parcel: &mut Parcel| -> Result<(), Error> {
-                let spare = handoff(std::mem::take(parcel))?;
-                *parcel = spare.unwrap_or_else(|| Vec::with_capacity(PARCEL));
-                Ok(())
-            };
-            snapshot.for_each_item(tenant, &mut |id, record| {
-                if !filter.covers(id, || level_of(&record)) {
-                    return Ok(true);
-                }
-                let id = id.to_owned();
-                let outcome = (|| {
-                    let record = record.map_err(|e| tampered(tenant, &id, &e.to_string()))?;
-                    let header =
-                        Header::decode(&record.header).map_err(|e| tampered(tenant, &id, &e.to_string()))?;
-                    let mut opener = item_opener_with(&header, unwrappers.for_header(keys, &header)?)?;
-                    let path = safe_path(dir, &id)?;
-                    if record.inline.is_some() {
-                        // The recorded size is only trusted after the chunks add up to it: no allocation from it.
-                        let mut plain = Vec::with_capacity(header.chunk_size.min(1 << 16) as usize);
-                        stored_chunks(&*snapshot, &record, &header, |index, chunk, last| {
-                            open_chunk(&mut opener, &header, index, chunk, last)?;
-                            plain.extend_from_slice(chunk);
-                            Ok(())
-                        })?;
-                        finish_chunks(&opener, &header)?;
-                        parcel.push((id.clone(), path, plain));
-                        if parcel.len() == PARCEL {
-                            hand_over(&mut parcel)?;
-                        }
-                    } else {
-                        write_item(&path, &mut dirs, replace, |out| {
-                            stored_chunks(&*snapshot, &record, &header, |index, chunk, last| {
-                                open_chunk(&mut opener, &header, index, chunk, last)?;
-                                out.write_all(chunk).map_err(Error::output)
-                            })?;
-                            finish_chunks(&opener, &header)
-                        })?;
-                    }
-                    Ok::<u64, Error>(record.size)
-                })();
-                match outcome {
-                    Ok(size) => {
-                        report.items += 1;
-                        report.bytes += size;
-                        exported.push(id);
-                    }
-                    Err(e) if e.kind == ErrorKind::BrokenPipe || e.kind == ErrorKind::Other => {
-                        fatal = Some(e);
-                        return Ok(false);
-                    }
-                    // An engineer's active grants open only what they cover: the rest is out of
-                    // scope. With no active grant, a refusal is a refusal (exit 4).
-                    Err(e) if e.kind == ErrorKind::AccessDenied && keys.scoped() => {
-                        report.out_of_scope += 1;
-                    }
-                    Err(e) => report.skipped.push((id, e)),
-                }
-                done += 1;
-                if done.is_multiple_of(1024) {
-                    progress(done, total);
-                }
-                Ok(true)
-            })?;
-            let last = if parcel.is_empty() || fatal.is_some() { Ok(()) } else { hand_over(&mut parcel) };
-            fatal.take().map_or(last, Err)
-        };
-        // The writer's own error explains a "stopped" on this side: the pipeline reports it.
-        pipeline::to_worker(self.threads(), 2, produce, |mut parcel, give_back| {
-            writer.write(&mut parcel)?;
-            give_back(parcel);
-            Ok(())
-        })?;
-        report.items -= writer.skipped.len() as u64;
-        report.bytes -= writer.bytes;
-        exported.retain(|id| !writer.skipped.iter().any(|(s, _)| s == id));
-        report.skipped.extend(writer.skipped);
-        // One sync for every file written: the export is durable when it reports success.
-        crate::atomic::sync_filesystem(dir)
-            .map_err(|e| Error::other(format!("cannot sync {}: {e}", dir.display())))?;
-        progress(total, total);
-        let event = AuditEvent::ExportWritten {
-            written: exported.len() as u64,
-            total,
-            dir: dir.display().to_string(),
-            ids: logged_ids(exported),
-        };
-        self.audit_only(Some(&actor), tenant, "", event)?;
-        if !report.skipped.is_empty() {
-            let event = AuditEvent::ExportSkipped { count: report.skipped.len() as u64 };
-            self.audit_only(Some(&actor), tenant, "", event)?;
-        }
-        Ok(report)
-    }
 }
 
 /// One item of an import's or rewrap's audit entry: the SHA-256 of the header stored.
@@ -539,7 +382,7 @@ fn prepare(
 }
 
 /// Names that were not imported or exported, each with why.
-type Skipped = Vec<(String, Error)>;
+pub(super) type Skipped = Vec<(String, Error)>;
 
 /// A file to import: its item id and path (its size is learnt when it is opened: the walk
 /// reads directories only, with no stat per file).
@@ -548,189 +391,29 @@ struct Source {
     path: PathBuf,
 }
 
-/// Every regular file under `dir`, sorted by id, and every entry that cannot be imported with
-/// why (a symbolic link, which is not followed; a FIFO, socket or device; a name that is not
-/// UTF-8 or not a valid item id), keyed by its path relative to `dir`, escaped for a terminal.
+/// Every regular file under `dir` whose path is a valid item id, sorted by id, and every entry
+/// that cannot be imported with why (a symbolic link, which is not followed; a FIFO, socket or
+/// device; a name that is not UTF-8 or not a valid item id), keyed by its path relative to
+/// `dir`, escaped for a terminal.
 fn walk(dir: &Path) -> Result<(Vec<Source>, Skipped), Error> {
-    let meta =
-        fs::metadata(dir).map_err(|e| Error::not_found(format!("cannot read {}: {e}", dir.display())))?;
-    if !meta.is_dir() {
-        return Err(Error::usage(format!("{} is not a directory", dir.display())));
-    }
-    let (mut out, mut skipped) = (Vec::new(), Vec::new());
-    let mut pending = vec![dir.to_owned()];
-    while let Some(d) = pending.pop() {
-        let entries =
-            fs::read_dir(&d).map_err(|e| Error::other(format!("cannot read {}: {e}", d.display())))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::other(format!("cannot read {}: {e}", d.display())))?;
-            let path = entry.path();
-            let rel = path.strip_prefix(dir).map_err(|_| Error::other("path outside the directory"))?;
-            let shown = rel.to_string_lossy().escape_debug().to_string();
-            let kind = match entry.file_type() {
-                Ok(kind) => kind,
-                Err(e) => {
-                    skipped.push((shown, Error::other(format!("cannot read its type: {e}"))));
-                    continue;
-                }
+    let (found, passed) = files::walk(dir)?;
+    let mut skipped: Skipped = passed
+        .into_iter()
+        .map(|(shown, why)| {
+            let e = match why {
+                Passed::Unreadable(_) => Error::other(why.to_string()),
+                _ => Error::usage(why.to_string()),
             };
-            if kind.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let why = if kind.is_symlink() {
-                "a symbolic link (not followed)"
-            } else if !kind.is_file() {
-                "not a regular file (a FIFO, socket or device)"
-            } else {
-                let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-                match parts.map(|p| p.join("/")) {
-                    None => "its name is not UTF-8, so it cannot be an item id",
-                    Some(id) => match valid_new_item_id(&id) {
-                        Ok(()) => {
-                            out.push(Source { id, path });
-                            continue;
-                        }
-                        Err(e) => {
-                            skipped.push((shown, e));
-                            continue;
-                        }
-                    },
-                }
-            };
-            skipped.push((shown, Error::usage(why)));
+            (shown, e)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for f in found {
+        match valid_new_item_id(&f.id) {
+            Ok(()) => out.push(Source { id: f.id, path: f.path }),
+            Err(e) => skipped.push((f.id.escape_debug().to_string(), e)),
         }
     }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
     skipped.sort_by(|a, b| a.0.cmp(&b.0));
     Ok((out, skipped))
-}
-
-/// Where item `id` goes under `dir`, refusing ids that would leave it (`..`, absolute paths,
-/// empty or `.` components).
-fn safe_path(dir: &Path, id: &str) -> Result<PathBuf, Error> {
-    let rel = Path::new(id);
-    let ok = !id.split('/').any(|p| p.is_empty() || p == "." || p == "..")
-        && rel.components().all(|c| matches!(c, Component::Normal(_)));
-    if !ok {
-        return Err(Error::usage(format!("item id {id:?} is not a safe relative path; not exported")));
-    }
-    Ok(dir.join(rel))
-}
-
-/// One-chunk items on their way to a writer thread: (id, path, authenticated plaintext).
-type Parcel = Vec<(String, PathBuf, Vec<u8>)>;
-
-/// The writer of the small items' files: the other stage of export's pipeline.
-struct ParcelWriter<'a> {
-    dirs: Dirs<'a>,
-    replace: bool,
-    /// Items not written (a file in the way, a name the file system refuses), with why.
-    skipped: Skipped,
-    /// Their plaintext bytes.
-    bytes: u64,
-}
-
-impl ParcelWriter<'_> {
-    /// Writes the files of `parcel`, leaving it empty for reuse. An error that concerns one
-    /// item skips it; any other stops the export.
-    fn write(&mut self, parcel: &mut Parcel) -> Result<(), Error> {
-        for (id, path, data) in parcel.drain(..) {
-            let written = write_item(&path, &mut self.dirs, self.replace, |out| {
-                out.write_all(&data).map_err(Error::output)
-            });
-            match written {
-                Err(e) if e.kind != ErrorKind::Other && e.kind != ErrorKind::BrokenPipe => {
-                    self.bytes += data.len() as u64;
-                    self.skipped.push((id, e));
-                }
-                other => other?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The directories an export has made, so each is checked once.
-struct Dirs<'a> {
-    /// The export's directory: links inside it are never followed.
-    root: &'a Path,
-    /// The last parent directory made and checked (exports are mostly siblings).
-    made: Option<PathBuf>,
-}
-
-impl Dirs<'_> {
-    /// Creates `parent` (under the root) and checks that no directory between the root and it
-    /// is a symbolic link, so an item is never written outside the export's directory.
-    fn make(&mut self, parent: &Path) -> Result<(), Error> {
-        if self.made.as_deref() == Some(parent) {
-            return Ok(());
-        }
-        // One directory at a time, each checked before anything is made inside it: a link
-        // anywhere below the root is never followed, not even to create a directory.
-        let cannot = |at: &Path, e: std::io::Error| {
-            let msg = format!("cannot create {}: {e}", at.display());
-            match e.kind() {
-                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => Error::conflict(msg),
-                std::io::ErrorKind::InvalidFilename => Error::usage(msg),
-                _ => Error::other(msg),
-            }
-        };
-        let mut at = self.root.to_owned();
-        for part in parent.strip_prefix(self.root).unwrap_or(Path::new("")).components() {
-            at.push(part);
-            match fs::symlink_metadata(&at) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(Error::conflict(format!(
-                        "{} is a symbolic link; export does not write through links",
-                        at.display()
-                    )));
-                }
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => return Err(cannot(&at, std::io::Error::from(std::io::ErrorKind::NotADirectory))),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::create_dir(&at) {
-                    Ok(()) => {}
-                    Err(e)
-                        if e.kind() == std::io::ErrorKind::AlreadyExists
-                            && fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir()) => {}
-                    Err(e) => return Err(cannot(&at, e)),
-                },
-                Err(e) => return Err(cannot(&at, e)),
-            }
-        }
-        self.made = Some(parent.to_owned());
-        Ok(())
-    }
-}
-
-/// Writes one exported file (mode 0600, through a temp file: a failed or interrupted write
-/// leaves no file under `path`); an existing file is replaced only with `replace`.
-fn write_item(
-    path: &Path,
-    dirs: &mut Dirs<'_>,
-    replace: bool,
-    f: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
-) -> Result<(), Error> {
-    if let Some(parent) = path.parent() {
-        dirs.make(parent)?;
-    }
-    match crate::atomic::write_new_file(path, replace, f) {
-        Ok(()) => Ok(()),
-        Err(Failed::Fill(e)) => Err(e),
-        Err(Failed::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(Error::conflict(format!("{} already exists", path.display())).with_remedy(Remedy::Replace))
-        }
-        // Something other than a regular file is in the way: never replaced.
-        Err(Failed::Io(e)) if e.kind() == std::io::ErrorKind::InvalidInput => {
-            Err(Error::conflict(e.to_string()))
-        }
-        // A name this file system cannot hold, or a directory where the file should be: this
-        // item only, skipped.
-        Err(Failed::Io(e))
-            if matches!(e.kind(), std::io::ErrorKind::InvalidFilename | std::io::ErrorKind::IsADirectory) =>
-        {
-            Err(Error::usage(format!("cannot write {}: {e}", path.display())))
-        }
-        Err(Failed::Io(e)) => Err(Error::other(format!("cannot write {}: {e}", path.display()))),
-    }
 }

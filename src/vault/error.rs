@@ -232,6 +232,19 @@ impl From<StoreError> for Error {
     }
 }
 
+impl From<crate::files::TreeError> for Error {
+    fn from(e: crate::files::TreeError) -> Error {
+        use crate::files::TreeErrorKind;
+        let kind = match e.kind {
+            TreeErrorKind::NotFound => ErrorKind::NotFound,
+            TreeErrorKind::Usage => ErrorKind::Usage,
+            TreeErrorKind::Conflict => ErrorKind::Conflict,
+            TreeErrorKind::Other => ErrorKind::Other,
+        };
+        Error::new(kind, e.message)
+    }
+}
+
 impl From<crate::trust::TrustError> for Error {
     fn from(e: crate::trust::TrustError) -> Error {
         let kind = match &e {

@@ -10,6 +10,7 @@ mod caller;
 mod chunks;
 mod envelope;
 mod error;
+mod export;
 mod items;
 mod keys;
 mod manifest;

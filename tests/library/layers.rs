@@ -9,7 +9,7 @@ const RANKS: [(&str, u8); 11] = [
     ("format", 0),
     ("crypto", 1),
     ("writeback", 1),
-    ("atomic", 2),
+    ("files", 2),
     ("store", 3),
     ("keyring", 3),
     ("trust", 3),
