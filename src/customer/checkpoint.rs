@@ -144,6 +144,13 @@ pub(crate) fn check_chain(
         Start::First => 1,
         Start::Checkpoint { from, .. } => *from,
     };
+    // A check from a checkpoint starts at or before the checkpoint's last entry.
+    if from == 0 || (from > 1 && (mark.seq == 0 || from > mark.seq)) {
+        return Err(Error::other(format!(
+            "a check of tenant {tenant:?}'s audit log was asked to start at entry {from}, past its checkpoint at {}",
+            mark.seq
+        )));
+    }
     let ours: Vec<&crate::audit::Entry> = entries.iter().filter(|e| e.tenant == tenant).collect();
     let (size, head) = match verify_tenant_from(&ours, tenant, from) {
         Verdict::Intact { count, head } => (count, head),
@@ -267,8 +274,9 @@ fn monitor_seen(
     };
     let ours: Vec<_> = entries.iter().filter(|e| e.tenant == tenant).collect();
     let broken = |why: String| Error::integrity(format!("the audit log of tenant {tenant:?} {why}"));
-    // The entries were read from where this checkpoint's size says (or earlier).
-    if c.size + 1 < from {
+    // The entries were read from where this checkpoint's size says (or earlier): from its
+    // last entry, or from the first when it covers none.
+    if (c.size > 0 && c.size < from) || (c.size == 0 && from != 1) {
         return missing(format!("it covers {} entries, fewer than were read", c.size));
     }
     // The entries after position `n`, and the one at `n`.
@@ -358,7 +366,7 @@ fn check_since_checkpoint(
     let from = hinted.map_or(mark.seq, |size| size.min(mark.seq)).max(1);
     // An index that names entries the log does not hold, or starts elsewhere: the whole
     // chain says what happened.
-    let Ok(entries) = vault.tenant_audit_from(tenant, from) else { return Ok(None) };
+    let Ok(Some(entries)) = vault.tenant_audit_from(tenant, from) else { return Ok(None) };
     if entries.first().map(|e| e.chain) != Some(from) {
         return Ok(None);
     }

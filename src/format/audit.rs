@@ -268,7 +268,7 @@ impl AuditEvent {
                         let max = MAX_LOGGED_LEN / 3;
                         w.count("exported ids", list.len(), max)?;
                         for id in list {
-                            w.field("item id", Len::U16, MAX_ITEM_ID_LEN, id.as_bytes())?;
+                            item(&mut w, id)?;
                         }
                     }
                 }
@@ -419,7 +419,15 @@ impl AuditEvent {
 }
 
 fn name(w: &mut Writer, name: &str) -> Result<(), FormatError> {
+    // What the decoder refuses is never written: an entry that could not be read back would
+    // break every later read of the log.
+    check_name("name", name)?;
     w.field("name", Len::U8, MAX_NAME_LEN, name.as_bytes())
+}
+
+fn item(w: &mut Writer, id: &str) -> Result<(), FormatError> {
+    check_item_id(id)?;
+    w.field("item id", Len::U16, MAX_ITEM_ID_LEN, id.as_bytes())
 }
 
 fn names(w: &mut Writer, list: &[String]) -> Result<(), FormatError> {
@@ -445,7 +453,7 @@ fn put_logged(w: &mut Writer, items: &[Logged]) -> Result<(), FormatError> {
     w.count("logged items", items.len(), MAX_LOGGED_LEN)?;
     for l in items {
         w.raw(&l.header);
-        w.field("item id", Len::U16, MAX_ITEM_ID_LEN, l.item.as_bytes())?;
+        item(w, &l.item)?;
     }
     Ok(())
 }
@@ -609,9 +617,11 @@ mod tests {
         let mut big = vec![17];
         big.extend_from_slice(&u32::MAX.to_be_bytes());
         assert!(AuditEvent::decode(&big).is_err());
-        // A bad level name.
-        let bad = AuditEvent::Get { level: "Not A Name".into(), key_epoch: 1 }.encode().unwrap();
+        // A bad level name: refused when decoding, and never written either.
+        let good = AuditEvent::Get { level: "abc".into(), key_epoch: 1 }.encode().unwrap();
+        let bad = [&good[..2], b"A", &good[3..]].concat();
         assert!(AuditEvent::decode(&bad).is_err());
+        assert!(AuditEvent::Get { level: "Not A Name".into(), key_epoch: 1 }.encode().is_err());
     }
 
     #[test]

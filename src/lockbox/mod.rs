@@ -87,9 +87,14 @@ impl crate::vault::Vault {
         Ok(crate::audit::entries(&*self.store().begin_read()?, tenant)?)
     }
 
-    /// `tenant`'s audit entries from position `from` of its own chain on, as the store gives
-    /// them (the caller checks them: [`crate::audit::verify_tenant_from`]).
-    pub fn tenant_audit_from(&self, tenant: &str, from: u64) -> Result<Vec<crate::audit::Entry>, Error> {
+    /// `tenant`'s audit entries from position `from` of its own chain on, as the store's index
+    /// gives them (`None` if it names anything out of order; the caller checks the rest:
+    /// [`crate::audit::verify_tenant_from`]).
+    pub fn tenant_audit_from(
+        &self,
+        tenant: &str,
+        from: u64,
+    ) -> Result<Option<Vec<crate::audit::Entry>>, Error> {
         Ok(crate::audit::tenant_entries_from(&*self.store().begin_read()?, tenant, from)?)
     }
 

@@ -399,3 +399,37 @@ fn a_replacement_of_a_version_read_refuses_a_newer_one() {
     let current = lockbox::crypto::sha256(&now[..Header::declared_len(&now).unwrap()]);
     writer.replace_if_unchanged("acme", "doc", "internal", &mut Cursor::new(b"fresh"), 64, current).unwrap();
 }
+
+/// The operator stuffs the per-tenant index: positions past the head all naming one entry, and
+/// a position naming another tenant's entry. A keyring command reads none of that as the chain:
+/// it stops at the first entry out of place and checks the whole log instead, which is intact.
+#[test]
+fn an_index_naming_entries_out_of_place_is_not_taken_for_the_chain() {
+    let mut w = checkpointed();
+    let vault = w.vault.clone().unwrap();
+    let id = vault.id();
+    drop(vault);
+    drop(w.vault.take());
+    {
+        let store = RedbStore::open(&w.db()).unwrap();
+        let tx = store.begin_raw_write().unwrap();
+        let es = lockbox::audit::entries(&tx, Some("acme")).unwrap();
+        let last = es.last().unwrap();
+        assert_eq!(last.chain, 5);
+        for position in 6..2006u64 {
+            tx.put(
+                Table::Meta,
+                &lockbox::store::raw::audit_chain_key("acme", position),
+                &last.seq.to_be_bytes(),
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    w.reopen();
+    let vault = w.vault.clone().unwrap();
+    assert_eq!(vault.id(), id);
+    assert_eq!(vault.tenant_audit_from("acme", 4).unwrap(), None, "the index is seen to be out of place");
+    let check = lockbox::customer::check_audit(&vault, &mut w.keyring, "acme").unwrap();
+    assert_eq!((check.size, check.checkpointed), (5, 4), "the real chain, read whole");
+}
