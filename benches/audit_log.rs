@@ -50,7 +50,7 @@ fn approve(vault: &Vault, keyring: &mut Keyring) -> Duration {
         case_id: "b",
         duration_secs: Some(60),
     };
-    let id = id_hex(&vault.create_request(&req).unwrap().id);
+    let id = id_hex(&lockbox::lockbox::Workflow::new(&vault).create_request(&req).unwrap().id);
     let digest = lockbox::customer::shown_digest(vault, &id).unwrap();
     let confirmed = lockbox::customer::Confirmation::EngineersDigest(digest);
     let started = Instant::now();
@@ -78,7 +78,9 @@ fn main() {
         let vault = Vault::init(&dir).unwrap();
         let mut keyring = Keyring::create(&tmp.path().join("keyring"), &pass, KDF).unwrap();
         lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["internal".into()]).unwrap();
-        vault.enroll_engineer("eve", &tmp.path().join("eve.id"), &pass, KDF).unwrap();
+        lockbox::lockbox::Workflow::new(&vault)
+            .enroll_engineer("eve", &tmp.path().join("eve.id"), &pass, KDF)
+            .unwrap();
     }
     let mut rows: Vec<(u64, Duration, Duration)> = Vec::new();
     let mut logged = 0;

@@ -330,7 +330,7 @@ fn approve_time(vault: &Vault, keyring: &mut Keyring, engineer: &str) -> Duratio
         case_id: "b",
         duration_secs: Some(60),
     };
-    let id = id_hex(&vault.create_request(&req).unwrap().id);
+    let id = id_hex(&lockbox::lockbox::Workflow::new(&vault).create_request(&req).unwrap().id);
     let confirmed = lockbox::customer::Confirmation::EngineersDigest(
         lockbox::customer::shown_digest(vault, &id).unwrap(),
     );
@@ -351,13 +351,17 @@ fn grants_and_rotation(rows: &mut Vec<Row>, tmp: &Path, big: &Path, n: usize) {
             .put("acme", &format!("i{i}"), "internal", &mut std::io::Cursor::new(vec![1u8; 1024]), opts)
             .unwrap();
     }
-    vault.enroll_engineer("eve", &small.join("eve.id"), &Passphrase::new(PASS.into()), KDF).unwrap();
+    lockbox::lockbox::Workflow::new(&vault)
+        .enroll_engineer("eve", &small.join("eve.id"), &Passphrase::new(PASS.into()), KDF)
+        .unwrap();
     let few = (0..5).map(|_| approve_time(&vault, &mut keyring, "eve")).min().unwrap();
     // all the imported items
     let mut vault = Vault::open(&big.join("vault")).unwrap();
     vault.set_actor("alice");
     let mut keyring = Keyring::open(&big.join("keyring"), &Passphrase::new(PASS.into())).unwrap();
-    vault.enroll_engineer("eve", &big.join("eve.id"), &Passphrase::new(PASS.into()), KDF).unwrap();
+    lockbox::lockbox::Workflow::new(&vault)
+        .enroll_engineer("eve", &big.join("eve.id"), &Passphrase::new(PASS.into()), KDF)
+        .unwrap();
     let many = (0..5).map(|_| approve_time(&vault, &mut keyring, "eve")).min().unwrap();
     rows.push(Row {
         what: format!("approve a grant, tenant of {n} items"),

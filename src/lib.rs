@@ -2,13 +2,14 @@
 //!
 //! Items are encrypted one by one under fresh data keys, wrapped to the customer-held key of
 //! their classification level. Layers, lowest first; a layer never imports a higher one:
-//! [`format`] (pure encode/decode) <- [`crypto`] <- [`store`], [`keyring`] <- [`vault`] <-
-//! [`lockbox`], [`audit`] <- [`customer`] <- the CLI.
+//! [`format`](mod@format) (pure encode/decode) <- [`crypto`] <- [`files`] <- [`store`],
+//! [`keyring`], [`trust`] <- [`audit`] <- [`vault`] <- [`lockbox`] (the workflow, on its own
+//! type [`lockbox::Workflow`]) <- [`customer`] <- the CLI.
 //!
 //! Use [`customer`] for the changes that need the customer's keyring (create a tenant, add or
 //! rotate a level, approve a request: the keyring prepares, the vault commits public material),
 //! [`vault::Vault`] to store items (no private key needed), a [`keyring::Keyring`] to read them
-//! as the customer, and [`vault::Vault::engineer_keys`] to
+//! as the customer, and [`lockbox::Workflow::engineer_keys`] to
 //! read them as an engineer under a grant:
 //!
 //! ```

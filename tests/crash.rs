@@ -20,6 +20,7 @@ use lockbox::vault::Vault;
 #[path = "kit/mod.rs"]
 mod kit;
 use kit::{CHEAP, Rng};
+use lockbox::lockbox::Workflow;
 
 const ITEMS: [&str; 6] = ["a", "b", "c/d", "e", "f", "g"];
 const LEVELS: [&str; 2] = ["internal", "secret"];
@@ -138,7 +139,9 @@ fn setup(dir: &Path) {
     let vault = Vault::init(&dir.join("vault")).unwrap().with_pins(pins);
     let mut keyring = Keyring::create(&dir.join("keyring"), &Passphrase::new("pw".into()), CHEAP).unwrap();
     lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &LEVELS.map(String::from)).unwrap();
-    vault.enroll_engineer("eve", &dir.join("eve.id"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+    Workflow::new(&vault)
+        .enroll_engineer("eve", &dir.join("eve.id"), &Passphrase::new("pw".into()), CHEAP)
+        .unwrap();
     // Every later command opens the vault itself.
     drop(vault);
     assert!(

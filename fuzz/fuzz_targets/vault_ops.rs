@@ -12,6 +12,7 @@ use lockbox::lockbox::{NewRequest, id_hex};
 use lockbox::store::MemoryStore;
 use lockbox::trust::{Pin, Pins};
 use lockbox::vault::{ErrorKind, PutOptions, Threads, Vault};
+use lockbox::lockbox::Workflow;
 
 const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
 const LEVELS: [&str; 3] = ["public", "internal", "secret"];
@@ -41,7 +42,7 @@ fn start() -> &'static Start {
         let mut keyring = Keyring::in_memory();
         let levels: Vec<String> = LEVELS.map(String::from).to_vec();
         lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
-        vault.enroll_engineer_key("eve", &eve).unwrap();
+        Workflow::new(&vault).enroll_engineer_key("eve", &eve).unwrap();
         let pin = vault.pins().lookup(vault.place(), &vault.id(), "acme").unwrap().unwrap();
         drop(vault);
         let store = Arc::into_inner(store).unwrap();
@@ -128,7 +129,7 @@ fuzz_target!(|data: &[u8]| {
                     case_id: "c",
                     duration_secs: None,
                 };
-                let id = vault.create_request(&req).map(|r| id_hex(&r.id));
+                let id = Workflow::new(&vault).create_request(&req).map(|r| id_hex(&r.id));
                 let id = id.unwrap_or_else(|e| panic!("request: {e}"));
                 m.requests.push((mask, State::Pending, id));
                 continue;
@@ -171,7 +172,7 @@ fuzz_target!(|data: &[u8]| {
                 let Some((_, state, id)) = m.requests.get(a % m.requests.len().max(1)).cloned() else {
                     continue;
                 };
-                let actual = kind(vault.deny_request(&id, None)).map(|_| vec![]);
+                let actual = kind(Workflow::new(&vault).deny_request(&id, None)).map(|_| vec![]);
                 let expected = if state == State::Pending {
                     let n = m.requests.len();
                     m.requests[a % n].1 = State::Denied;
@@ -184,7 +185,7 @@ fuzz_target!(|data: &[u8]| {
             7 => {
                 let n = m.grants.len();
                 let Some((_, revoked, id)) = m.grants.get(a % n.max(1)).cloned() else { continue };
-                let actual = kind(vault.revoke_grant(&id)).map(|_| vec![]);
+                let actual = kind(Workflow::new(&vault).revoke_grant(&id)).map(|_| vec![]);
                 let expected = if revoked { Err(ErrorKind::Conflict) } else { Ok(vec![]) };
                 m.grants[a % n].1 = true;
                 (expected, actual)
@@ -209,7 +210,7 @@ fuzz_target!(|data: &[u8]| {
                 (Ok(vec![]), actual)
             }
             _ => {
-                let keys = vault.engineer_keys(eve, "acme").unwrap();
+                let keys = Workflow::new(&vault).engineer_keys(eve, "acme").unwrap();
                 let mut out = Vec::new();
                 let actual = kind(vault.get("acme", item, &keys, &mut out)).map(|_| out);
                 let expected = match m.items.get(item) {

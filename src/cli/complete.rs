@@ -6,6 +6,7 @@
 use std::ffi::OsStr;
 
 use clap_complete::engine::CompletionCandidate;
+use lockbox::lockbox::Workflow;
 use lockbox::vault::Vault;
 
 /// Most candidates offered at once (a vault can hold millions of items).
@@ -53,15 +54,21 @@ pub fn items(current: &OsStr) -> Vec<CompletionCandidate> {
 /// Request ids, pending first in the shell's eyes (all are offered).
 pub fn requests(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(v) = vault() else { return Vec::new() };
-    let ids =
-        v.requests(None, None).unwrap_or_default().into_iter().map(|(r, _)| lockbox::lockbox::id_hex(&r.id));
+    let ids = Workflow::new(&v)
+        .requests(None, None)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(r, _)| lockbox::lockbox::id_hex(&r.id));
     offer(current, ids.collect::<Vec<_>>())
 }
 
 /// Grant ids.
 pub fn grants(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(v) = vault() else { return Vec::new() };
-    let ids =
-        v.grants(None, None).unwrap_or_default().into_iter().map(|(g, _)| lockbox::lockbox::id_hex(&g.id));
+    let ids = Workflow::new(&v)
+        .grants(None, None)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(g, _)| lockbox::lockbox::id_hex(&g.id));
     offer(current, ids.collect::<Vec<_>>())
 }

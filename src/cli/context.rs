@@ -13,6 +13,7 @@ use lockbox::vault::{Caller, Error, ErrorKind, LevelKeys, Vault};
 use super::args::Cli;
 use super::output::outln;
 use super::{secrets, vault_dir};
+use lockbox::lockbox::Workflow;
 
 /// Shared state of one invocation.
 pub struct Ctx {
@@ -147,7 +148,7 @@ impl Key {
     ) -> Result<Box<dyn LevelKeys + 'a>, Error> {
         Ok(match self {
             Key::Keyring(ring) => Box::new(&*ring),
-            Key::Identity(identity) => Box::new(vault.engineer_keys(identity, tenant)?),
+            Key::Identity(identity) => Box::new(Workflow::new(&vault).engineer_keys(identity, tenant)?),
         })
     }
 }

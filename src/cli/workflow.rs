@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::args::{AuditCmd, EngineerCmd, GrantCmd, RequestCmd};
 use super::context::Ctx;
 use super::output::{duration, escaped, hex, outln, parse_hex, remaining, table, time};
+use lockbox::lockbox::Workflow;
 
 pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
     // The new identity's passphrase is asked before the vault is opened.
@@ -36,14 +37,14 @@ pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
     match cmd {
         EngineerCmd::Enroll { name, identity, .. } => {
             let pass = pass.ok_or_else(|| Error::other("no passphrase"))?;
-            let e = vault.enroll_engineer(&name, &identity, &pass, DEFAULT_KDF)?;
+            let e = Workflow::new(&vault).enroll_engineer(&name, &identity, &pass, DEFAULT_KDF)?;
             let fp = hex(&lockbox::crypto::fingerprint(&e.public));
             ctx.emit(json!({"engineer": name, "fingerprint": fp}), || {
                 outln!("enrolled engineer {name} (key {fp}); identity saved to {}", identity.display())
             });
         }
         EngineerCmd::Remove { name } => {
-            let r = vault.remove_engineer(&name)?;
+            let r = Workflow::new(&vault).remove_engineer(&name)?;
             ctx.emit(removal_json(&r), || {
                 outln!(
                     "removed engineer {name}; {} grant(s) revoked, {} request(s) denied",
@@ -54,7 +55,7 @@ pub fn engineer(ctx: &Ctx, cmd: EngineerCmd) -> Result<(), Error> {
         }
         EngineerCmd::Trust { .. } => {}
         EngineerCmd::List => {
-            let all = vault.engineers()?;
+            let all = Workflow::new(&vault).engineers()?;
             let rows: Vec<Vec<String>> = all
                 .iter()
                 .map(|e| vec![e.name.clone(), hex(&lockbox::crypto::fingerprint(&e.public)), time(e.created)])
@@ -125,7 +126,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                 duration_secs: duration,
             };
             let vault = vault()?;
-            let r = vault.file_request(&req, &identity.secret.public().0)?;
+            let r = Workflow::new(&vault).file_request(&req, &identity.secret.public().0)?;
             // Computed here, from the engineer's own key, not from what the vault says it is.
             let digest = hex(&request_digest(&vault.id(), &r, &identity.secret.public().0)?);
             let mut j = request_json(&r, RequestStatus::Pending);
@@ -138,10 +139,14 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
         }
         RequestCmd::List { tenant, status } => {
             let vault = vault()?;
-            let all = vault.requests(tenant.as_deref(), status.as_deref().and_then(status_named))?;
+            let all = Workflow::new(&vault)
+                .requests(tenant.as_deref(), status.as_deref().and_then(status_named))?;
             // What each approval released (a subset of what was asked, maybe).
-            let grants: std::collections::BTreeMap<[u8; 16], GrantRecord> =
-                vault.grants(tenant.as_deref(), None)?.into_iter().map(|(g, _)| (g.id, g)).collect();
+            let grants: std::collections::BTreeMap<[u8; 16], GrantRecord> = Workflow::new(&vault)
+                .grants(tenant.as_deref(), None)?
+                .into_iter()
+                .map(|(g, _)| (g.id, g))
+                .collect();
             let granted = |r: &RequestRecord| r.grant.and_then(|g| grants.get(&g));
             let rows: Vec<Vec<String>> = all
                 .iter()
@@ -180,11 +185,11 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
         }
         RequestCmd::Show { id } => {
             let vault = vault()?;
-            let (r, s) = vault.request(&id)?;
-            let grant = r.grant.map(|g| vault.grant(&id_hex(&g))).transpose()?;
+            let (r, s) = Workflow::new(&vault).request(&id)?;
+            let grant = r.grant.map(|g| Workflow::new(&vault).grant(&id_hex(&g))).transpose()?;
             // No digest here: one computed from what the vault shows would match whatever the
             // vault shows. The customer compares the engineer's own digest (`approve --expect`).
-            let engineer = vault.engineer(&r.engineer).ok();
+            let engineer = Workflow::new(&vault).engineer(&r.engineer).ok();
             let key_fp = engineer
                 .as_ref()
                 .map_or("none (not enrolled)".into(), |e| hex(&lockbox::crypto::fingerprint(&e.public)));
@@ -226,7 +231,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             // customer reads, confirms or types the passphrase, and approval checks it again.
             let confirmed = {
                 let vault = vault()?;
-                let (request, status) = vault.request(&id)?;
+                let (request, status) = Workflow::new(&vault).request(&id)?;
                 // The approval check, on the vault's view: refused here, before any prompt, is
                 // what the customer's client would refuse after it.
                 let tenant = vault.tenant(&request.tenant)?;
@@ -241,8 +246,9 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                     Some(d) => Confirmation::EngineersDigest(d),
                     None => {
                         let shown = lockbox::customer::shown_digest(&vault, &id)?;
-                        let key_fp =
-                            hex(&lockbox::crypto::fingerprint(&vault.engineer(&request.engineer)?.public));
+                        let key_fp = hex(&lockbox::crypto::fingerprint(
+                            &Workflow::new(&vault).engineer(&request.engineer)?.public,
+                        ));
                         // Each chosen level with the epochs its release covers (1 to current).
                         let release: Vec<String> = chosen
                             .iter()
@@ -287,7 +293,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
             });
         }
         RequestCmd::Deny { id, reason } => {
-            let r = vault()?.deny_request(&id, reason.as_deref())?;
+            let r = Workflow::new(&vault()?).deny_request(&id, reason.as_deref())?;
             ctx.emit(request_json(&r, RequestStatus::Denied), || outln!("denied request {}", id_hex(&r.id)));
         }
     }
@@ -299,7 +305,7 @@ pub fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<(), Error> {
     let now = vault.now();
     match cmd {
         GrantCmd::List { tenant, engineer, status } => {
-            let mut all = vault.grants(tenant.as_deref(), engineer.as_deref())?;
+            let mut all = Workflow::new(&vault).grants(tenant.as_deref(), engineer.as_deref())?;
             all.retain(|(_, s)| status.as_deref().is_none_or(|want| s.name() == want));
             let rows: Vec<Vec<String>> = all
                 .iter()
@@ -321,7 +327,7 @@ pub fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<(), Error> {
             });
         }
         GrantCmd::Show { id } => {
-            let (g, s) = vault.grant(&id)?;
+            let (g, s) = Workflow::new(&vault).grant(&id)?;
             ctx.emit(grant_json(&g, s, now), || {
                 outln!("grant        {}", id_hex(&g.id));
                 outln!("status       {}", s.name());
@@ -341,7 +347,7 @@ pub fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<(), Error> {
             });
         }
         GrantCmd::Revoke { id } => {
-            let g = vault.revoke_grant(&id)?;
+            let g = Workflow::new(&vault).revoke_grant(&id)?;
             ctx.emit(grant_json(&g, GrantStatus::Revoked, now), || outln!("revoked grant {}", id_hex(&g.id)));
         }
     }

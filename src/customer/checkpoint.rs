@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::format::{Checkpoint, GrantNote, Manifest, SignedNote, origin};
 use crate::keyring::{Keyring, ManifestMark};
+use crate::lockbox::Workflow;
 use crate::vault::{Error, Vault, manifest_hash, open_checkpoint, open_manifest};
 
 /// What a check of a tenant's audit chain found intact.
@@ -237,8 +238,9 @@ pub(crate) fn check_chain(
         let grant = crate::format::hex(grant);
         let not_signed =
             || broken(format!("entry {}: grant {grant:?} is not one the tenant key signed", e.chain));
-        let (record, _) =
-            vault.grant(&grant).map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
+        let (record, _) = Workflow::new(&vault)
+            .grant(&grant)
+            .map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
         let note = SignedNote::decode(&record.note)
             .ok()
             .filter(|n| verify_note(n, &origin(&vault.id(), tenant), signer).is_ok())

@@ -5,7 +5,7 @@
 //! are generated and saved durably before anything names them; the next manifest is signed
 //! with the tenant key and saved as proposed; old keys wrap a grant's key blobs or re-wrap
 //! item headers. *Commit*, in the vault ([`Vault::commit_tenant`], [`Vault::commit_level`],
-//! [`Vault::commit_rotation`], [`Vault::commit_approval`], [`Vault::commit_manifest`]),
+//! [`Vault::commit_rotation`], [`crate::lockbox::Workflow::commit_approval`], [`Vault::commit_manifest`]),
 //! takes only public material and the signed manifest, which must follow the vault's current
 //! one. The CLI runs both in one process today; a server puts the wire between them.
 //!
@@ -41,6 +41,7 @@ use crate::crypto::{SecretKey, tenant_fingerprint};
 use crate::format::ManifestLevel;
 use crate::keyring::{KeyState, Keyring};
 use crate::lockbox::Removal;
+use crate::lockbox::Workflow;
 use crate::store::records::TenantRecord;
 use crate::vault::{
     Error, MAX_DURATION_SECS, MAX_MANIFEST_LIFETIME_SECS, MIN_MANIFEST_LIFETIME_SECS, NewEpoch, Vault,
@@ -198,7 +199,7 @@ pub fn delete_tenant(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Resu
             "the vault's levels of tenant {tenant:?} differ from its signed manifest; nothing was deleted"
         )));
     }
-    let removal = vault.commit_tenant_delete(tenant, &current)?;
+    let removal = Workflow::new(&vault).commit_tenant_delete(tenant, &current)?;
     keyring.for_vault_mut(vault.id()).forget_tenant(tenant);
     keyring.save()?;
     Ok(removal)

@@ -52,7 +52,7 @@ impl Checkpoint {
         )
     }
 
-    /// Decodes a body; canonical as [`Manifest::decode`].
+    /// Decodes a body; canonical as [`super::Manifest::decode`].
     pub fn decode(body: &str) -> Result<Checkpoint, FormatError> {
         let mut lines = Lines::new(body, CHECKPOINT)?;
         lines.expect("lockbox.v1", 1).and_then(|f| kind(f[0], CHECKPOINT))?;

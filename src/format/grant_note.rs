@@ -75,7 +75,7 @@ impl GrantNote {
         out
     }
 
-    /// Decodes a body; canonical as [`Manifest::decode`].
+    /// Decodes a body; canonical as [`super::Manifest::decode`].
     pub fn decode(body: &str) -> Result<GrantNote, FormatError> {
         let mut lines = Lines::new(body, GRANT)?;
         lines.expect("lockbox.v1", 1).and_then(|f| kind(f[0], "grant"))?;

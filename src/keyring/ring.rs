@@ -128,7 +128,7 @@ impl<'a> VaultKeys<'a> {
     }
 }
 
-/// A keyring's tenants of one vault, to change (in memory; [`VaultKeysMut::save`] or
+/// A keyring's tenants of one vault, to change (in memory;
 /// [`Keyring::save`] makes it durable).
 pub struct VaultKeysMut<'a> {
     ring: &'a mut Keyring,

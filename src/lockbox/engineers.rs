@@ -1,11 +1,12 @@
 //! Engineer enrollment: the identity file is written durably before the public key is registered.
 
+use super::Workflow;
 use crate::format::{AuditEvent, KdfParams};
 use crate::keyring::{Identity, Passphrase};
 use crate::store::records::EngineerRecord;
-use crate::vault::{Error, Vault};
+use crate::vault::Error;
 
-impl Vault {
+impl Workflow<'_> {
     /// Creates an identity file for `name` at `path` and registers its public key.
     pub fn enroll_engineer(
         &self,
@@ -15,7 +16,7 @@ impl Vault {
         kdf: KdfParams,
     ) -> Result<EngineerRecord, Error> {
         crate::vault::valid_name("engineer", name)?;
-        if self.store().begin_read()?.engineer(name)?.is_some() {
+        if self.vault.store().begin_read()?.engineer(name)?.is_some() {
             return Err(Error::conflict(format!("engineer {name:?} is already enrolled")));
         }
         let identity = Identity::create(path, name, pass, kdf)?;
@@ -25,28 +26,32 @@ impl Vault {
     /// Registers the public key of an identity that is already saved durably.
     pub fn enroll_engineer_key(&self, name: &str, identity: &Identity) -> Result<EngineerRecord, Error> {
         crate::vault::valid_name("engineer", name)?;
-        let record =
-            EngineerRecord { name: name.to_owned(), public: identity.secret.public().0, created: self.now() };
-        let tx = self.store().begin_write()?;
+        let record = EngineerRecord {
+            name: name.to_owned(),
+            public: identity.secret.public().0,
+            created: self.vault.now(),
+        };
+        let tx = self.vault.store().begin_write()?;
         if tx.engineer(name)?.is_some() {
             return Err(Error::conflict(format!("engineer {name:?} is already enrolled")));
         }
         tx.put_engineer(&record)?;
         let fingerprint = identity.secret.public().fingerprint();
-        self.record_as(&*tx, name, "", name, AuditEvent::EngineerEnroll { fingerprint })?;
+        self.vault.record_as(&*tx, name, "", name, AuditEvent::EngineerEnroll { fingerprint })?;
         tx.commit()?;
         Ok(record)
     }
 
     /// Every enrolled engineer.
     pub fn engineers(&self) -> Result<Vec<EngineerRecord>, Error> {
-        Ok(self.store().begin_read()?.engineers()?)
+        Ok(self.vault.store().begin_read()?.engineers()?)
     }
 
     /// One engineer.
     pub fn engineer(&self, name: &str) -> Result<EngineerRecord, Error> {
         crate::vault::valid_name("engineer", name)?;
-        self.store()
+        self.vault
+            .store()
             .begin_read()?
             .engineer(name)?
             .ok_or_else(|| Error::not_found(format!("no engineer {name:?} is enrolled")))

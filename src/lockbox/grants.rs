@@ -1,12 +1,13 @@
 //! Grants: listing, revocation, and the engineer's side of reading.
 
+use super::Workflow;
 use super::{blobs_hash, id_hex, resolve_id};
 use crate::crypto::{KeyUnwrap, Purpose, SecretKey, Unwrapper, Wrapped, tenant_fingerprint, verify_note};
 use crate::format::{AuditEvent, GrantKeyBlob, GrantNote, Header, SignedNote, hex, origin, rfc3339};
 use crate::keyring::Identity;
 use crate::store::records::{GrantRecord, TenantRecord};
 use crate::vault::Remedy;
-use crate::vault::{Error, LevelKeys, Vault, valid_name};
+use crate::vault::{Error, LevelKeys, valid_name};
 
 /// Where a grant stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,15 +42,16 @@ impl GrantStatus {
     }
 }
 
-impl Vault {
+impl Workflow<'_> {
     /// Grants, optionally of one tenant and one engineer, oldest first.
     pub fn grants(
         &self,
         tenant: Option<&str>,
         engineer: Option<&str>,
     ) -> Result<Vec<(GrantRecord, GrantStatus)>, Error> {
-        let time = self.now();
+        let time = self.vault.now();
         let mut out: Vec<_> = self
+            .vault
             .store()
             .begin_read()?
             .grants()?
@@ -66,29 +68,29 @@ impl Vault {
 
     /// One grant by id or unique id prefix, with its status now.
     pub fn grant(&self, id: &str) -> Result<(GrantRecord, GrantStatus), Error> {
-        let all = self.store().begin_read()?.grants()?;
+        let all = self.vault.store().begin_read()?.grants()?;
         let id = resolve_id("grant", id, all.iter().map(|g| &g.id))?;
         let grant = all.into_iter().find(|g| g.id == id).ok_or_else(|| Error::not_found("grant"))?;
-        let status = GrantStatus::of(&grant, self.now());
+        let status = GrantStatus::of(&grant, self.vault.now());
         Ok((grant, status))
     }
 
     /// Revokes an active grant: it is never used again.
     pub fn revoke_grant(&self, id: &str) -> Result<GrantRecord, Error> {
-        let tx = self.store().begin_write()?;
+        let tx = self.vault.store().begin_write()?;
         let all = tx.grants()?;
         let id = resolve_id("grant", id, all.iter().map(|g| &g.id))?;
         let mut grant = all.into_iter().find(|g| g.id == id).ok_or_else(|| Error::not_found("grant"))?;
-        match GrantStatus::of(&grant, self.now()) {
+        match GrantStatus::of(&grant, self.vault.now()) {
             GrantStatus::Active => {}
             status => {
                 return Err(Error::conflict(format!("grant {} is already {}", id_hex(&id), status.name())));
             }
         }
-        grant.revoked = Some((self.now(), self.actor().to_owned()));
+        grant.revoked = Some((self.vault.now(), self.vault.actor().to_owned()));
         tx.put_grant(&grant)?;
         let event = AuditEvent::GrantRevoke { engineer: grant.engineer.clone() };
-        self.record(&*tx, &grant.tenant, &id_hex(&grant.id), event)?;
+        self.vault.record(&*tx, &grant.tenant, &id_hex(&grant.id), event)?;
         tx.commit()?;
         Ok(grant)
     }
@@ -97,7 +99,7 @@ impl Vault {
     /// engineer's enrolled public key.
     pub fn engineer_keys<'a>(&self, identity: &'a Identity, tenant: &str) -> Result<EngineerKeys<'a>, Error> {
         valid_name("tenant", tenant)?;
-        let snapshot = self.store().begin_read()?;
+        let snapshot = self.vault.store().begin_read()?;
         let enrolled = snapshot.engineer(&identity.engineer)?.ok_or_else(|| {
             Error::denied(format!(
                 "access denied: engineer {:?} is not enrolled in this vault",
@@ -115,10 +117,9 @@ impl Vault {
         // Under the engineer's name by the record, or by the signed note: an operator who
         // renames the engineer on a grant signed to a swapped key does not hide it.
         let by_note = |g: &GrantRecord| {
-            SignedNote::decode(&g.note)
-                .ok()
-                .and_then(|n| GrantNote::decode(&n.body).ok())
-                .is_some_and(|n| n.origin == origin(&self.id(), tenant) && n.engineer == identity.engineer)
+            SignedNote::decode(&g.note).ok().and_then(|n| GrantNote::decode(&n.body).ok()).is_some_and(|n| {
+                n.origin == origin(&self.vault.id(), tenant) && n.engineer == identity.engineer
+            })
         };
         let to_check: Vec<&GrantRecord> = all
             .iter()
@@ -126,7 +127,7 @@ impl Vault {
             .collect();
         let grants: Vec<GrantRecord> =
             all.iter().filter(|g| g.tenant == tenant && g.engineer == identity.engineer).cloned().collect();
-        let time = self.now();
+        let time = self.vault.now();
         // Every grant under this name is checked, whatever its revoked and expiry fields say
         // (the operator writes those): a grant the customer signed to another key is reported
         // even when the record calls it revoked or expired. One that does not verify cannot
@@ -157,7 +158,7 @@ enum GrantProblem {
     Unusable(Error),
 }
 
-impl Vault {
+impl Workflow<'_> {
     /// Checks, on the engineer's side, that `grant` is one the customer signed: with the tenant
     /// key this machine pinned, for this grant, to this engineer's own key, with exactly these
     /// key blobs and this expiry. A grant under the engineer's name wrapped to another key is
@@ -169,7 +170,7 @@ impl Vault {
         identity: &Identity,
     ) -> Result<(), GrantProblem> {
         let id = id_hex(&grant.id);
-        let pins = self.pins().lookup(self.place(), &self.id(), &tenant.name);
+        let pins = self.vault.pins().lookup(self.vault.place(), &self.vault.id(), &tenant.name);
         let pin = pins.map_err(|e| GrantProblem::Unusable(e.into()))?;
         let pin = pin.ok_or_else(|| {
             GrantProblem::Unusable(Error::denied(format!(
@@ -187,7 +188,7 @@ impl Vault {
             return Err(bad("the vault shows another tenant signing key than the one pinned"));
         }
         let parsed = SignedNote::decode(&grant.note).map_err(|e| bad(&e.to_string()))?;
-        verify_note(&parsed, &origin(&self.id(), &tenant.name), &tenant.signer)
+        verify_note(&parsed, &origin(&self.vault.id(), &tenant.name), &tenant.signer)
             .map_err(|_| bad("its signature does not verify"))?;
         let note = GrantNote::decode(&parsed.body).map_err(|e| bad(&e.to_string()))?;
         if note.origin != parsed.name {
@@ -197,7 +198,7 @@ impl Vault {
         if note.engineer_fingerprint != own {
             return Err(GrantProblem::OtherKey(Error::integrity(format!(
                 "grant {id} under your name ({}) was wrapped to key {}, not yours ({}): the engineer key the customer approved was not your own; report this to the customer",
-                GrantStatus::of(grant, self.now()).name(),
+                GrantStatus::of(grant, self.vault.now()).name(),
                 hex(&note.engineer_fingerprint),
                 hex(&own)
             ))));

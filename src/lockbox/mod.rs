@@ -17,7 +17,7 @@ pub use grants::{EngineerKeys, GrantStatus};
 pub use removal::Removal;
 pub use requests::{Approval, NewRequest, RequestStatus, request_digest};
 
-use crate::vault::Error;
+use crate::vault::{Error, Vault};
 
 /// Longest justification accepted, in bytes.
 pub const MAX_REASON_LEN: usize = 4096;
@@ -81,39 +81,23 @@ fn check_text(what: &str, text: &str, max: usize, allow_newlines: bool) -> Resul
     Ok(())
 }
 
-impl crate::vault::Vault {
-    /// Audit entries, optionally of one tenant.
-    pub fn audit_entries(&self, tenant: Option<&str>) -> Result<Vec<crate::audit::Entry>, Error> {
-        Ok(crate::audit::entries(&*self.store().begin_read()?, tenant)?)
+/// The lockbox workflow over one vault: engineers enrolled and removed, access requests filed,
+/// approved (the customer's prepared approval committed) and denied, grants listed, revoked and
+/// used. Its operations are its own type's, not the vault's: the vault layer knows nothing of
+/// requests or grants, and this layer reaches the vault only through what it offers.
+#[derive(Clone, Copy)]
+pub struct Workflow<'v> {
+    vault: &'v Vault,
+}
+
+impl<'v> Workflow<'v> {
+    /// The workflow of `vault`.
+    pub fn new(vault: &'v Vault) -> Workflow<'v> {
+        Workflow { vault }
     }
 
-    /// `tenant`'s audit entries from position `from` of its own chain on, as the store's index
-    /// gives them (`None` if it names anything out of order; the caller checks the rest:
-    /// [`crate::audit::verify_tenant_from`]).
-    pub fn tenant_audit_from(
-        &self,
-        tenant: &str,
-        from: u64,
-    ) -> Result<Option<Vec<crate::audit::Entry>>, Error> {
-        Ok(crate::audit::tenant_entries_from(&*self.store().begin_read()?, tenant, from)?)
-    }
-
-    /// Recomputes the audit chain. With `expect_head`, that hash must be the head or an
-    /// earlier entry's hash: a log cut back to before it, or rewritten, is reported broken.
-    pub fn verify_audit(&self, expect_head: Option<&[u8; 32]>) -> Result<crate::audit::Verdict, Error> {
-        let snapshot = self.store().begin_read()?;
-        let verdict = crate::audit::verify(&*snapshot)?;
-        let (Some(expected), crate::audit::Verdict::Intact { count, .. }) = (expect_head, &verdict) else {
-            return Ok(verdict);
-        };
-        let known = crate::audit::entries(&*snapshot, None)?.iter().any(|e| &e.hash == expected);
-        if known || (*expected == [0; 32]) {
-            Ok(verdict)
-        } else {
-            Ok(crate::audit::Verdict::Broken {
-                seq: count + 1,
-                why: "the expected head is not in the log: it was cut back or rewritten".into(),
-            })
-        }
+    /// The vault it works on.
+    pub fn vault(&self) -> &'v Vault {
+        self.vault
     }
 }

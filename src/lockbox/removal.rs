@@ -2,11 +2,12 @@
 //! transaction (active grants revoked, undecided requests denied), and the audit log keeps
 //! everything that happened before.
 
+use super::Workflow;
 use super::{GrantStatus, RequestStatus};
 use crate::format::{AuditEvent, Closed};
 use crate::store::Writes;
 use crate::store::records::{Decision, GrantRecord, RequestRecord};
-use crate::vault::{Error, NewEpoch, Vault, no_tenant, valid_name};
+use crate::vault::{Error, NewEpoch, no_tenant, valid_name};
 
 /// What a removal closed or erased.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,19 +20,19 @@ pub struct Removal {
     pub items_erased: u64,
 }
 
-impl Vault {
+impl Workflow<'_> {
     /// Removes engineer `name`: revokes every active grant to them and denies every undecided
     /// request of theirs, in one transaction. Their identity file is theirs; it opens nothing
     /// afterwards.
     pub fn remove_engineer(&self, name: &str) -> Result<Removal, Error> {
         valid_name("engineer", name)?;
-        let tx = self.store().begin_write()?;
+        let tx = self.vault.store().begin_write()?;
         if !tx.remove_engineer(name)? {
             return Err(Error::not_found(format!("no engineer {name:?} is enrolled")));
         }
         let why = format!("engineer {name} was removed");
         let removal = self.close_access(&*tx, |engineer, _| engineer == name, &why)?;
-        self.record(&*tx, "", name, AuditEvent::EngineerRemove { closed: removal.closed() })?;
+        self.vault.record(&*tx, "", name, AuditEvent::EngineerRemove { closed: removal.closed() })?;
         tx.commit()?;
         Ok(removal)
     }
@@ -45,7 +46,7 @@ impl Vault {
     /// key. The deletion is refused (exit 6) if the tenant's levels no longer match it.
     pub fn commit_tenant_delete(&self, tenant: &str, current: &[NewEpoch]) -> Result<Removal, Error> {
         valid_name("tenant", tenant)?;
-        let tx = self.store().begin_write()?;
+        let tx = self.vault.store().begin_write()?;
         let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
         let now: Vec<NewEpoch> = record
             .levels
@@ -79,7 +80,7 @@ impl Vault {
         let mut removal = self.close_access(&*tx, |_, t| t == tenant, &why)?;
         removal.items_erased = erased;
         let event = AuditEvent::TenantDelete { items_erased: erased, closed: removal.closed() };
-        self.record(&*tx, tenant, "", event)?;
+        self.vault.record(&*tx, tenant, "", event)?;
         tx.commit()?;
         Ok(removal)
     }
@@ -92,7 +93,7 @@ impl Vault {
         matches: impl Fn(&str, &str) -> bool,
         why: &str,
     ) -> Result<Removal, Error> {
-        let (now, actor) = (self.now(), self.actor().to_owned());
+        let (now, actor) = (self.vault.now(), self.vault.actor().to_owned());
         let mut removal = Removal::default();
         let grants: Vec<GrantRecord> = tx.grants()?;
         for mut g in grants.into_iter().filter(|g| matches(&g.engineer, &g.tenant)) {

@@ -1,12 +1,13 @@
 //! Requests and the customer's decision on them.
 
+use super::Workflow;
 use super::approval::{Ask, Limits, check_duration, decide};
 use super::{MAX_CASE_ID_LEN, MAX_REASON_LEN, check_text, id_hex, resolve_id};
 use crate::crypto::random_array;
 use crate::format::AuditEvent;
 use crate::store::Writes;
 use crate::store::records::{Decision, GrantRecord, RequestRecord};
-use crate::vault::{Error, NewEpoch, Vault, current_epoch, epoch_record, find_level, no_tenant, valid_name};
+use crate::vault::{Error, NewEpoch, current_epoch, epoch_record, find_level, no_tenant, valid_name};
 
 /// What an engineer asks for.
 #[derive(Debug, Clone)]
@@ -64,13 +65,13 @@ impl RequestStatus {
     }
 }
 
-impl Vault {
+impl Workflow<'_> {
     /// Files a request; it waits for the customer until the tenant's request TTL runs out.
     pub fn create_request(&self, req: &NewRequest<'_>) -> Result<RequestRecord, Error> {
         self.new_request(req, None)
     }
 
-    /// [`Vault::create_request`] by the holder of the identity whose public key is `key`: the
+    /// [`Workflow::create_request`] by the holder of the identity whose public key is `key`: the
     /// key enrolled for the engineer must be it (else access denied, nothing filed), so the
     /// digest the engineer's client prints names the key the customer will release to.
     pub fn file_request(&self, req: &NewRequest<'_>, key: &[u8; 32]) -> Result<RequestRecord, Error> {
@@ -85,7 +86,7 @@ impl Vault {
         }
         check_text("the reason", req.reason, MAX_REASON_LEN, true)?;
         check_text("the case id", req.case_id, MAX_CASE_ID_LEN, false)?;
-        let tx = self.store().begin_write()?;
+        let tx = self.vault.store().begin_write()?;
         let tenant = tx.tenant(req.tenant)?.ok_or_else(|| no_tenant(req.tenant))?;
         let mut levels: Vec<String> = Vec::new();
         for level in req.levels {
@@ -106,7 +107,7 @@ impl Vault {
         }
         let duration = req.duration_secs.unwrap_or(tenant.max_access_secs);
         check_duration(duration, Limits { tenant: &tenant.name, max_access_secs: tenant.max_access_secs })?;
-        let time = self.now();
+        let time = self.vault.now();
         let record = RequestRecord {
             id: random_array()?,
             tenant: req.tenant.to_owned(),
@@ -130,19 +131,19 @@ impl Vault {
             duration_secs: duration,
             reason: req.reason.to_owned(),
         };
-        self.record_as(&*tx, req.engineer, req.tenant, &id_hex(&record.id), event)?;
+        self.vault.record_as(&*tx, req.engineer, req.tenant, &id_hex(&record.id), event)?;
         tx.commit()?;
         Ok(record)
     }
 
     /// A request by id or unique id prefix, with its status now.
     pub fn request(&self, id: &str) -> Result<(RequestRecord, RequestStatus), Error> {
-        let snapshot = self.store().begin_read()?;
+        let snapshot = self.vault.store().begin_read()?;
         let all = snapshot.requests()?;
         let id = resolve_id("request", id, all.iter().map(|r| &r.id))?;
         let record = all.into_iter().find(|r| r.id == id).ok_or_else(|| Error::not_found("request"))?;
         let grant = record.grant.map(|g| snapshot.grant(&g)).transpose()?.flatten();
-        let status = RequestStatus::of(&record, grant.as_ref(), self.now());
+        let status = RequestStatus::of(&record, grant.as_ref(), self.vault.now());
         Ok((record, status))
     }
 
@@ -152,9 +153,9 @@ impl Vault {
         tenant: Option<&str>,
         status: Option<RequestStatus>,
     ) -> Result<Vec<(RequestRecord, RequestStatus)>, Error> {
-        let snapshot = self.store().begin_read()?;
+        let snapshot = self.vault.store().begin_read()?;
         let grants = snapshot.grants()?;
-        let time = self.now();
+        let time = self.vault.now();
         let mut out: Vec<(RequestRecord, RequestStatus)> = snapshot
             .requests()?
             .into_iter()
@@ -176,15 +177,15 @@ impl Vault {
             check_text("the reason", reason, MAX_REASON_LEN, true)?;
         }
         let (record, _) = self.request(id)?;
-        let tx = self.store().begin_write()?;
-        let mut record = pending(&*tx, &record.id, self.now())?;
+        let tx = self.vault.store().begin_write()?;
+        let mut record = pending(&*tx, &record.id, self.vault.now())?;
         record.decision = Decision::Denied;
-        record.decided = Some(self.now());
-        record.decided_by = Some(self.actor().to_owned());
+        record.decided = Some(self.vault.now());
+        record.decided_by = Some(self.vault.actor().to_owned());
         record.decision_reason = reason.map(str::to_owned);
         tx.put_request(&record)?;
         let event = AuditEvent::RequestDeny { reason: reason.unwrap_or("").to_owned() };
-        self.record(&*tx, &record.tenant, &id_hex(&record.id), event)?;
+        self.vault.record(&*tx, &record.tenant, &id_hex(&record.id), event)?;
         tx.commit()?;
         Ok(record)
     }
@@ -198,7 +199,7 @@ impl Vault {
     /// next one. Anything else changes nothing (exit 6).
     pub fn commit_approval(&self, approval: &Approval) -> Result<GrantRecord, Error> {
         let grant = &approval.grant;
-        let tx = self.store().begin_write()?;
+        let tx = self.vault.store().begin_write()?;
         let mut request = tx
             .request(&grant.request)?
             .ok_or_else(|| Error::not_found(format!("no request {}", id_hex(&grant.request))))?;
@@ -206,14 +207,14 @@ impl Vault {
             Error::conflict(format!("{what} changed while the approval was prepared; approve again"))
         };
         // Who approves and when are the committing caller's, not whatever the approval says.
-        if grant.approved_by != self.actor() {
+        if grant.approved_by != self.vault.actor() {
             return Err(Error::denied(format!(
                 "access denied: the approval names {:?} as approver, but {:?} is committing it",
                 grant.approved_by,
-                self.actor()
+                self.vault.actor()
             )));
         }
-        let now = self.now();
+        let now = self.vault.now();
         if grant.created > now || now - grant.created > MAX_PREPARE_SECS || grant.expires < grant.created {
             return Err(Error::usage(format!(
                 "the approval was prepared at {}, not within the last {}: prepare it again",
@@ -236,7 +237,7 @@ impl Vault {
         decide(
             &request,
             status,
-            self.actor(),
+            self.vault.actor(),
             limits,
             Ask { levels: Some(&released), duration_secs: Some(duration) },
         )?;
@@ -259,7 +260,7 @@ impl Vault {
                 tenant.levels.iter_mut().find(|l| &l.name == level).ok_or_else(|| changed("the tenant"))?;
             entry.epochs.push(epoch_record(next.epoch, next.public, grant.created));
         }
-        let tenant = self.put_with_manifest(&*tx, &before, tenant, &approval.manifest)?;
+        let tenant = self.vault.put_with_manifest(&*tx, &before, tenant, &approval.manifest)?;
         tx.put_grant(grant)?;
         request.decision = Decision::Approved;
         request.decided = Some(grant.created);
@@ -272,7 +273,7 @@ impl Vault {
             levels: grant.levels.clone(),
             duration_secs: duration,
         };
-        self.record_as(&*tx, &grant.approved_by, &tenant.name, &id_hex(&request.id), event)?;
+        self.vault.record_as(&*tx, &grant.approved_by, &tenant.name, &id_hex(&request.id), event)?;
         tx.commit()?;
         Ok(grant.clone())
     }

@@ -230,7 +230,7 @@ thread_local! {
 }
 
 /// Whether this thread is inside a guarded storage call, so that a panic hook can stay quiet
-/// about a panic that [`guard`] turns into an error.
+/// about a panic that `guard` turns into an error.
 pub fn guarded() -> bool {
     GUARDED.with(|g| g.get())
 }

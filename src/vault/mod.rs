@@ -4,6 +4,7 @@
 //! takes a [`LevelKeys`]: the customer's [`Keyring`](crate::keyring::Keyring), or an engineer's
 //! grant (see [`crate::lockbox`]).
 
+mod audit_log;
 mod backup;
 mod bulk;
 mod caller;

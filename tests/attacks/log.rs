@@ -12,6 +12,7 @@ use lockbox::trust::Pins;
 use lockbox::vault::{ErrorKind, PutOptions};
 
 use crate::world::*;
+use lockbox::lockbox::Workflow;
 
 #[test]
 fn the_log_rewritten_before_a_checkpoint_is_caught_even_with_every_hash_recomputed() {
@@ -201,7 +202,7 @@ fn reencryption_leaves_kept_data_keys_useless_where_rewrap_does_not() {
     w.approve(&id, Some(&digest)).unwrap();
     let h = w.item_header("doc");
     let engineer = w.engineer();
-    let keys = engineer.engineer_keys(&w.eve, "acme").unwrap();
+    let keys = Workflow::new(&engineer).engineer_keys(&w.eve, "acme").unwrap();
     let wrapped = Wrapped { ephemeral: h.ephemeral, ciphertext: h.wrapped_dek };
     let kept =
         keys.unwrapper(&h).unwrap().unwrap(Purpose::DataKey, &h.wrap_context().unwrap(), &wrapped).unwrap();

@@ -17,6 +17,7 @@ use lockbox::trust::Pins;
 use lockbox::vault::{Caller, DB_FILE, ErrorKind, PutOptions, Vault};
 
 use crate::kit::CHEAP;
+use lockbox::lockbox::Workflow;
 
 /// Three parties on their own machines: the customer (keyring, and the trust store of the
 /// machine that created the tenant), a writer and the engineer eve (each with their own trust
@@ -40,7 +41,7 @@ impl World {
         let mut keyring = Keyring::create(&dir.path().join("acme.keyring"), &pass, CHEAP).unwrap();
         let levels: Vec<String> = ["internal", "secret"].map(String::from).to_vec();
         let record = lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
-        vault.enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap();
+        Workflow::new(&vault).enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap();
         let eve = Identity::open(&dir.path().join("eve.id"), &pass).unwrap();
         // The fingerprint travels outside the vault (the support case): the others pin it.
         let fp = tenant_fingerprint(&record.signer);
@@ -84,7 +85,7 @@ impl World {
             case_id: "CS-1",
             duration_secs: Some(duration),
         };
-        let record = self.engineer().create_request(&req).unwrap();
+        let record = Workflow::new(&self.engineer()).create_request(&req).unwrap();
         let digest = request_digest(&self.vault().id(), &record, &self.eve.secret.public().0).unwrap();
         (id_hex(&record.id), digest)
     }
@@ -106,7 +107,7 @@ impl World {
 
     pub fn engineer_get(&self, item: &str) -> Result<Vec<u8>, lockbox::vault::Error> {
         let vault = self.engineer();
-        let keys = vault.engineer_keys(&self.eve, "acme")?;
+        let keys = Workflow::new(&vault).engineer_keys(&self.eve, "acme")?;
         let mut out = Vec::new();
         vault.get("acme", item, &keys, &mut out).map(|_| out)
     }

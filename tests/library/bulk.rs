@@ -10,6 +10,7 @@ use lockbox::lockbox::{NewRequest, id_hex};
 use lockbox::vault::{ErrorKind, PutOptions, Vault};
 
 use crate::kit::CHEAP;
+use lockbox::lockbox::Workflow;
 
 fn tree(root: &Path, files: &[(&str, &[u8])]) {
     for (path, data) in files {
@@ -128,7 +129,7 @@ fn engineers_export_only_released_levels_and_unsafe_ids_stay_inside() {
     plant_items(&dir.path().join("v"), "internal", &public, &unsafe_ids);
     let mut vault = Vault::open(&dir.path().join("v")).unwrap().with_pins(pins);
     vault.set_actor("alice");
-    vault.enroll_engineer("eve", &dir.path().join("eve"), &pass, CHEAP).unwrap();
+    Workflow::new(&vault).enroll_engineer("eve", &dir.path().join("eve"), &pass, CHEAP).unwrap();
     let levels = vec!["internal".to_string()];
     let req = NewRequest {
         tenant: "acme",
@@ -138,7 +139,7 @@ fn engineers_export_only_released_levels_and_unsafe_ids_stay_inside() {
         case_id: "c",
         duration_secs: None,
     };
-    let id = id_hex(&vault.create_request(&req).unwrap().id);
+    let id = id_hex(&Workflow::new(&vault).create_request(&req).unwrap().id);
     lockbox::customer::approve_request(
         &vault,
         &mut keyring,
@@ -151,7 +152,7 @@ fn engineers_export_only_released_levels_and_unsafe_ids_stay_inside() {
     )
     .unwrap();
     let eve = Identity::open(&dir.path().join("eve"), &pass).unwrap();
-    let keys = vault.engineer_keys(&eve, "acme").unwrap();
+    let keys = Workflow::new(&vault).engineer_keys(&eve, "acme").unwrap();
     let out = dir.path().join("out");
     let r = vault.export_dir("acme", &keys, &out, false, &mut |_, _| {}).unwrap();
     assert_eq!(r.items, 1);

@@ -5,6 +5,7 @@ use lockbox::lockbox::NewRequest;
 use lockbox::vault::{Caller, Vault};
 
 use crate::kit::CHEAP;
+use lockbox::lockbox::Workflow;
 
 #[test]
 fn a_fixed_clock_dates_records_and_decides_expiry() {
@@ -16,7 +17,9 @@ fn a_fixed_clock_dates_records_and_decides_expiry() {
     let mut keyring = Keyring::create(&dir.path().join("k"), &Passphrase::new("pw".into()), CHEAP).unwrap();
     let tenant = lockbox::customer::create_tenant(&alice, &mut keyring, "acme", &["secret".into()]).unwrap();
     assert_eq!(tenant.created, 1_000_000);
-    alice.enroll_engineer("eve", &dir.path().join("eve.id"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+    Workflow::new(&alice)
+        .enroll_engineer("eve", &dir.path().join("eve.id"), &Passphrase::new("pw".into()), CHEAP)
+        .unwrap();
     let levels = vec!["secret".to_string()];
     let req = NewRequest {
         tenant: "acme",
@@ -27,12 +30,12 @@ fn a_fixed_clock_dates_records_and_decides_expiry() {
         duration_secs: Some(60),
     };
     let eve = alice.acting_as(Caller::at("eve", 1_000_000));
-    let request = eve.create_request(&req).unwrap();
+    let request = Workflow::new(&eve).create_request(&req).unwrap();
     assert_eq!((request.created, request.expires), (1_000_000, 1_000_000 + 12 * 3600));
     // Past its TTL by the caller's clock, the request is expired: approval is refused.
     let later = alice.acting_as(Caller::at("alice", 1_000_000 + 12 * 3600));
     let id = lockbox::lockbox::id_hex(&request.id);
-    assert_eq!(later.request(&id).unwrap().1.name(), "expired");
+    assert_eq!(Workflow::new(&later).request(&id).unwrap().1.name(), "expired");
     let e = lockbox::customer::approve_request(
         &later,
         &mut keyring,

@@ -12,6 +12,7 @@ use lockbox::store::{Reads, RedbStore, Writes};
 use lockbox::vault::{Caller, DB_FILE, ErrorKind, NewEpoch, PutOptions, Vault};
 
 use crate::kit::CHEAP;
+use lockbox::lockbox::Workflow;
 
 struct World {
     dir: tempfile::TempDir,
@@ -28,7 +29,7 @@ impl World {
         let mut keyring = Keyring::create(&dir.path().join("acme.keyring"), &pass, CHEAP).unwrap();
         let levels: Vec<String> = ["internal", "secret"].map(String::from).to_vec();
         lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
-        vault.enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap();
+        Workflow::new(&vault).enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap();
         let w = World { dir, vault: Some(vault), keyring };
         w.put("s1", "secret");
         w.put("s2", "secret");
@@ -54,7 +55,7 @@ impl World {
             case_id: "CS-1",
             duration_secs: Some(600),
         };
-        id_hex(&self.vault().create_request(&req).unwrap().id)
+        id_hex(&Workflow::new(&self.vault()).create_request(&req).unwrap().id)
     }
 
     /// Runs `f` on the raw store, as the operator who holds the database file would.
@@ -146,12 +147,12 @@ fn an_approval_is_refused_if_the_engineer_key_changed_after_it_was_prepared() {
         tx.put_engineer(&eve).unwrap();
         tx.commit().unwrap();
     });
-    let e = w.vault().commit_approval(&approval).unwrap_err();
+    let e = Workflow::new(&w.vault()).commit_approval(&approval).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
     assert!(e.message.contains("engineer's key"), "{e}");
-    let (_, status) = w.vault().request(&id).unwrap();
+    let (_, status) = Workflow::new(&w.vault()).request(&id).unwrap();
     assert_eq!(status, RequestStatus::Pending);
-    assert!(w.vault().grants(None, None).unwrap().is_empty());
+    assert!(Workflow::new(&w.vault()).grants(None, None).unwrap().is_empty());
     assert_eq!(w.epoch("secret"), 1);
 }
 
@@ -162,12 +163,12 @@ fn an_approval_is_refused_if_the_level_moved_on_after_it_was_prepared() {
     let vault = w.vault.take().unwrap();
     let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, digest_of(&vault, &id)).unwrap();
     lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "secret", false).unwrap();
-    let e = vault.commit_approval(&approval).unwrap_err();
+    let e = Workflow::new(&vault).commit_approval(&approval).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
-    assert!(vault.grants(None, None).unwrap().is_empty());
+    assert!(Workflow::new(&vault).grants(None, None).unwrap().is_empty());
     // Prepared again, it releases epochs 1 and 2 and moves the level to 3.
     let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, digest_of(&vault, &id)).unwrap();
-    let grant = vault.commit_approval(&approval).unwrap();
+    let grant = Workflow::new(&vault).commit_approval(&approval).unwrap();
     assert_eq!(grant.levels, vec![("secret".to_string(), 2)]);
     assert_eq!(vault.current_epoch("acme", "secret").unwrap(), 3);
 }
@@ -178,10 +179,10 @@ fn an_approval_is_refused_if_the_request_was_decided_meanwhile() {
     let id = w.request();
     let vault = w.vault.take().unwrap();
     let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, digest_of(&vault, &id)).unwrap();
-    vault.deny_request(&id, Some("no")).unwrap();
-    let e = vault.commit_approval(&approval).unwrap_err();
+    Workflow::new(&vault).deny_request(&id, Some("no")).unwrap();
+    let e = Workflow::new(&vault).commit_approval(&approval).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
-    assert!(vault.grants(None, None).unwrap().is_empty());
+    assert!(Workflow::new(&vault).grants(None, None).unwrap().is_empty());
     assert_eq!(vault.current_epoch("acme", "secret").unwrap(), 1);
 }
 
@@ -209,22 +210,22 @@ fn an_approval_commits_only_as_prepared_by_its_committer_and_only_soon() {
     // Another approver named than the one committing.
     let mut renamed = approval.clone();
     renamed.grant.approved_by = "mallory".into();
-    assert_eq!(vault.commit_approval(&renamed).unwrap_err().kind, ErrorKind::AccessDenied);
+    assert_eq!(Workflow::new(&vault).commit_approval(&renamed).unwrap_err().kind, ErrorKind::AccessDenied);
     // Committed by the engineer who filed the request.
     let eve = vault.acting_as(Caller::new("eve"));
     let mut as_eve = approval.clone();
     as_eve.grant.approved_by = "eve".into();
-    assert_eq!(eve.commit_approval(&as_eve).unwrap_err().kind, ErrorKind::AccessDenied);
+    assert_eq!(Workflow::new(&eve).commit_approval(&as_eve).unwrap_err().kind, ErrorKind::AccessDenied);
     // Kept and committed later: its access would start in the past.
     let later = vault.acting_as(Caller::at("alice", approval.grant.created + 301));
-    assert_eq!(later.commit_approval(&approval).unwrap_err().kind, ErrorKind::Usage);
+    assert_eq!(Workflow::new(&later).commit_approval(&approval).unwrap_err().kind, ErrorKind::Usage);
     // Dated in the future.
     let mut future = approval.clone();
     future.grant.created += 3600;
     future.grant.expires += 3600;
-    assert_eq!(vault.commit_approval(&future).unwrap_err().kind, ErrorKind::Usage);
-    assert!(vault.grants(None, None).unwrap().is_empty());
-    let first = vault.commit_approval(&approval).unwrap();
+    assert_eq!(Workflow::new(&vault).commit_approval(&future).unwrap_err().kind, ErrorKind::Usage);
+    assert!(Workflow::new(&vault).grants(None, None).unwrap().is_empty());
+    let first = Workflow::new(&vault).commit_approval(&approval).unwrap();
     // A second request's approval may not reuse (and so overwrite) an existing grant's id.
     w.vault = Some(vault);
     let id2 = w.request();
@@ -232,8 +233,8 @@ fn an_approval_commits_only_as_prepared_by_its_committer_and_only_soon() {
     let mut second =
         prepare_approval(&vault, &mut w.keyring, &id2, None, None, digest_of(&vault, &id2)).unwrap();
     second.grant.id = first.id;
-    assert_eq!(vault.commit_approval(&second).unwrap_err().kind, ErrorKind::Conflict);
-    assert_eq!(vault.grants(None, None).unwrap().len(), 1);
+    assert_eq!(Workflow::new(&vault).commit_approval(&second).unwrap_err().kind, ErrorKind::Conflict);
+    assert_eq!(Workflow::new(&vault).grants(None, None).unwrap().len(), 1);
 }
 
 #[test]
@@ -253,9 +254,12 @@ fn a_deletion_proven_against_older_keys_is_refused() {
     };
     let proven = current(&vault);
     lockbox::customer::rotate_level(&vault, &mut w.keyring, "acme", "secret", false).unwrap();
-    assert_eq!(vault.commit_tenant_delete("acme", &proven).unwrap_err().kind, ErrorKind::Conflict);
+    assert_eq!(
+        Workflow::new(&vault).commit_tenant_delete("acme", &proven).unwrap_err().kind,
+        ErrorKind::Conflict
+    );
     assert_eq!(vault.list("acme", None).unwrap().len(), 2, "items erased by a refused deletion");
-    let removal = vault.commit_tenant_delete("acme", &current(&vault)).unwrap();
+    let removal = Workflow::new(&vault).commit_tenant_delete("acme", &current(&vault)).unwrap();
     assert_eq!(removal.items_erased, 2);
 }
 

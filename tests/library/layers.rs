@@ -165,3 +165,45 @@ fn the_checks_see_what_they_check() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     assert!(sources(&root).len() > 40);
 }
+
+/// Each layer's operations are on its own types: no file outside a type's module adds inherent
+/// methods to it (`impl Vault { ... }` in the lockbox layer once made `Vault` a catch-all).
+#[test]
+fn no_layer_adds_methods_to_another_layers_type() {
+    let homes = [
+        ("Vault", "vault"),
+        ("Keyring", "keyring"),
+        ("Identity", "keyring"),
+        ("MonitorKey", "keyring"),
+        ("RedbStore", "store"),
+        ("MemoryStore", "store"),
+        ("Pins", "trust"),
+        ("Workflow", "lockbox"),
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut strays = Vec::new();
+    for (path, text) in sources(&root) {
+        let module = Path::new(&path)
+            .strip_prefix(&root)
+            .ok()
+            .and_then(|p| p.components().next())
+            .map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_owned())
+            .unwrap_or_default();
+        for line in text.lines().filter(|l| l.trim_start().starts_with("impl")) {
+            // Inherent impls only: `impl X {` or `impl<'a> X<'a> {`, with any path before X.
+            if line.contains(" for ") {
+                continue;
+            }
+            for (ty, home) in homes {
+                let named = line.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|word| word == ty);
+                if named && module != home {
+                    strays.push(format!("{path}: {}", line.trim()));
+                }
+            }
+        }
+    }
+    assert!(strays.is_empty(), "inherent methods added outside the type's layer:\n{}", strays.join("\n"));
+    // The check sees what it checks: the scan finds the vault's own impls.
+    let vault_impls = sources(&root.join("vault")).iter().filter(|(_, t)| t.contains("impl Vault {")).count();
+    assert!(vault_impls > 5, "found {vault_impls}");
+}

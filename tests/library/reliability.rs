@@ -15,6 +15,7 @@ use lockbox::vault::{DB_FILE, ErrorKind, PutOptions, Vault};
 use crate::kit::Rng;
 
 use crate::kit::CHEAP;
+use lockbox::lockbox::Workflow;
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -262,7 +263,7 @@ fn damaged_records_are_reported_and_the_rest_still_served() {
 
 fn approve_grant(vault: &Vault, keyring: &mut Keyring, dir: &Path) -> (Identity, String) {
     let pass = Passphrase::new("pw".into());
-    vault.enroll_engineer("eve", &dir.join("eve.id"), &pass, CHEAP).unwrap();
+    Workflow::new(&vault).enroll_engineer("eve", &dir.join("eve.id"), &pass, CHEAP).unwrap();
     let levels = vec!["internal".to_string()];
     let req = NewRequest {
         tenant: "acme",
@@ -272,7 +273,7 @@ fn approve_grant(vault: &Vault, keyring: &mut Keyring, dir: &Path) -> (Identity,
         case_id: "c",
         duration_secs: None,
     };
-    let id = id_hex(&vault.create_request(&req).unwrap().id);
+    let id = id_hex(&Workflow::new(&vault).create_request(&req).unwrap().id);
     let grant = lockbox::customer::approve_request(
         vault,
         keyring,
@@ -292,10 +293,10 @@ fn backups_restore_everything_and_damaged_backups_are_refused() {
     let mut f = Fixture::new(6, 20_000);
     let vault = f.open(&f.vault_dir()).unwrap();
     let (eve, _) = approve_grant(&vault, &mut f.keyring, f.dir.path());
-    vault
+    Workflow::new(&vault)
         .deny_request(
             &id_hex(
-                &vault
+                &Workflow::new(&vault)
                     .create_request(&NewRequest {
                         tenant: "acme",
                         engineer: "eve",
@@ -327,9 +328,9 @@ fn backups_restore_everything_and_damaged_backups_are_refused() {
         vault.get("acme", id, &f.keyring, &mut out).unwrap();
         assert_eq!(&out, data);
     }
-    assert_eq!(vault.requests(None, None).unwrap().len(), 2);
-    assert_eq!(vault.grants(None, None).unwrap().len(), 1);
-    let keys = vault.engineer_keys(&eve, "acme").unwrap();
+    assert_eq!(Workflow::new(&vault).requests(None, None).unwrap().len(), 2);
+    assert_eq!(Workflow::new(&vault).grants(None, None).unwrap().len(), 1);
+    let keys = Workflow::new(&vault).engineer_keys(&eve, "acme").unwrap();
     let mut out = Vec::new();
     vault.get("acme", "item-00", &keys, &mut out).unwrap();
     assert_eq!(&out, &f.contents["item-00"]);
