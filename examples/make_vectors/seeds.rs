@@ -142,8 +142,6 @@ pub fn seeds(corpus: &Path) {
             created: 1,
             epochs: vec![EpochRecord { epoch: 1, public: [1; 32], created: 1 }],
         }],
-        max_access_secs: 14_400,
-        request_ttl_secs: 43_200,
         signer: [2; 32],
         manifest: "lockbox.v1 manifest\n".into(),
         checkpoint: String::new(),

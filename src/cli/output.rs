@@ -80,9 +80,12 @@ pub fn tenant_json(t: &TenantRecord) -> Value {
             json!({"name": l.name, "current_epoch": l.epochs.last().map(|e| e.epoch), "epochs": epochs})
         })
         .collect();
+    // The policy is the manifest's (a record whose manifest does not parse shows none).
+    let policy = lockbox::vault::policy(t).ok();
     json!({
         "name": t.name, "created": time(t.created), "levels": levels,
-        "max_access_secs": t.max_access_secs, "request_ttl_secs": t.request_ttl_secs,
+        "max_access_secs": policy.map(|p| p.max_access_secs),
+        "request_ttl_secs": policy.map(|p| p.request_ttl_secs),
         "signing_key_fingerprint": hex(&lockbox::crypto::tenant_fingerprint(&t.signer)),
         "signing_key": hex(&t.signer), "manifest": t.manifest, "checkpoint": t.checkpoint,
     })

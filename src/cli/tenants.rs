@@ -90,8 +90,9 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 .ok()
                 .and_then(|n| lockbox::format::Manifest::decode(&n.body).ok())
                 .map(|m| m.expires.saturating_sub(m.issued));
-            ctx.emit(json!({"tenant": t.name, "max_access_secs": t.max_access_secs, "request_ttl_secs": t.request_ttl_secs, "manifest_lifetime_secs": lifetime}), || {
-                outln!("tenant {}: grants last at most {}; requests wait at most {}; manifests are valid for {}", t.name, duration(t.max_access_secs), duration(t.request_ttl_secs), lifetime.map_or("?".into(), duration))
+            let p = lockbox::vault::policy(&t)?;
+            ctx.emit(json!({"tenant": t.name, "max_access_secs": p.max_access_secs, "request_ttl_secs": p.request_ttl_secs, "manifest_lifetime_secs": lifetime}), || {
+                outln!("tenant {}: grants last at most {}; requests wait at most {}; manifests are valid for {}", t.name, duration(p.max_access_secs), duration(p.request_ttl_secs), lifetime.map_or("?".into(), duration))
             });
         }
         TenantCmd::Trust { tenant, fingerprint, replace, yes } => {
@@ -193,8 +194,11 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
                 outln!("tenant      {}", t.name);
                 outln!("vault       {}", hex(&vault.id()));
                 outln!("created     {}", time(t.created));
-                outln!("max access  {}", duration(t.max_access_secs));
-                outln!("request ttl {}", duration(t.request_ttl_secs));
+                let policy = lockbox::vault::policy(&t).ok();
+                let shown =
+                    |secs: Option<u64>| secs.map_or("? (the manifest does not parse)".into(), duration);
+                outln!("max access  {}", shown(policy.map(|p| p.max_access_secs)));
+                outln!("request ttl {}", shown(policy.map(|p| p.request_ttl_secs)));
                 outln!("signing key {}", hex(&lockbox::crypto::tenant_fingerprint(&t.signer)));
                 let rows: Vec<Vec<String>> = t
                     .levels

@@ -237,7 +237,7 @@ pub fn request(ctx: &Ctx, cmd: RequestCmd) -> Result<(), Error> {
                 let tenant = vault.tenant(&request.tenant)?;
                 let limits = lockbox::lockbox::Limits {
                     tenant: &tenant.name,
-                    max_access_secs: tenant.max_access_secs,
+                    max_access_secs: lockbox::vault::policy(&tenant)?.max_access_secs,
                 };
                 let ask = lockbox::lockbox::Ask { levels: levels.as_deref(), duration_secs: duration };
                 let terms = lockbox::lockbox::decide(&request, status, vault.actor(), limits, ask)?;

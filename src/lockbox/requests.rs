@@ -105,8 +105,9 @@ impl Workflow<'_> {
                 req.engineer
             )));
         }
-        let duration = req.duration_secs.unwrap_or(tenant.max_access_secs);
-        check_duration(duration, Limits { tenant: &tenant.name, max_access_secs: tenant.max_access_secs })?;
+        let policy = crate::vault::policy(&tenant)?;
+        let duration = req.duration_secs.unwrap_or(policy.max_access_secs);
+        check_duration(duration, Limits { tenant: &tenant.name, max_access_secs: policy.max_access_secs })?;
         let time = self.vault.now();
         let record = RequestRecord {
             id: random_array()?,
@@ -117,7 +118,7 @@ impl Workflow<'_> {
             case_id: req.case_id.to_owned(),
             duration_secs: duration,
             created: time,
-            expires: time.saturating_add(tenant.request_ttl_secs),
+            expires: time.saturating_add(policy.request_ttl_secs),
             decision: Decision::Pending,
             decided: None,
             decided_by: None,
@@ -233,7 +234,8 @@ impl Workflow<'_> {
         let status = RequestStatus::of(&request, None, now);
         let released: Vec<String> = grant.levels.iter().map(|(level, _)| level.clone()).collect();
         let duration = grant.expires.saturating_sub(grant.created);
-        let limits = Limits { tenant: &tenant.name, max_access_secs: tenant.max_access_secs };
+        let limits =
+            Limits { tenant: &tenant.name, max_access_secs: crate::vault::policy(&tenant)?.max_access_secs };
         decide(
             &request,
             status,

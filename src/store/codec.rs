@@ -50,8 +50,6 @@ mod tests {
             name: "acme".into(),
             created: 5,
             levels: vec![],
-            max_access_secs: 1,
-            request_ttl_secs: 2,
             signer: [3; 32],
             manifest: "note".into(),
             checkpoint: String::new(),

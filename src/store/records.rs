@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::format::AuditEvent;
 
-/// A tenant, its levels with their public keys, and its access policy.
+/// A tenant: its levels with the public keys of every epoch, and its current signed manifest,
+/// which alone states the access policy and which epoch of each level is current (the record
+/// keeps only what the manifest does not say: earlier epochs, times, the signing key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantRecord {
     /// Tenant name.
@@ -13,14 +15,10 @@ pub struct TenantRecord {
     pub created: u64,
     /// Classification levels, in creation order.
     pub levels: Vec<LevelRecord>,
-    /// Longest access a grant may give, in seconds.
-    pub max_access_secs: u64,
-    /// How long a request waits for a decision before it expires, in seconds.
-    pub request_ttl_secs: u64,
     /// The tenant's Ed25519 signing public key (the customer's; writers pin its fingerprint).
     pub signer: [u8; 32],
     /// The current signed manifest (docs/FORMAT.md): what the customer states about the levels
-    /// and policy above. Readers of this record trust the manifest, never the fields.
+    /// and the tenant's policy. Readers trust the manifest, never the fields beside it.
     pub manifest: String,
     /// The last audit checkpoint the customer signed (a signed note), or empty.
     pub checkpoint: String,

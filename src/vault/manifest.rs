@@ -109,18 +109,41 @@ fn stated(record: &TenantRecord) -> Vec<(String, u32, [u8; 32])> {
     out
 }
 
-/// A manifest committed with a change must state exactly the levels and policy it leaves.
+/// A manifest committed with a change must state exactly the levels it leaves, and a policy
+/// within the limits (its policy is the tenant's: nothing else holds one).
 fn states_exactly(m: &Manifest, after: &TenantRecord) -> Result<(), Error> {
     let states: Vec<_> = m.levels.iter().map(|l| (l.name.clone(), l.epoch, l.public)).collect();
-    if states != stated(after)
-        || (m.max_access_secs, m.request_ttl_secs) != (after.max_access_secs, after.request_ttl_secs)
-    {
+    if states != stated(after) {
         return Err(Error::usage(format!(
-            "the new manifest of tenant {:?} does not state the levels and policy this change leaves",
+            "the new manifest of tenant {:?} does not state the levels this change leaves",
             after.name
         )));
     }
+    for (what, v) in [("maximum access", m.max_access_secs), ("request TTL", m.request_ttl_secs)] {
+        if !(1..=super::MAX_DURATION_SECS).contains(&v) {
+            return Err(Error::usage(format!("{what} must be between 1 second and 30 days")));
+        }
+    }
     Ok(())
+}
+
+/// The tenant's access policy, as its current manifest states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Longest access a grant may give, in seconds.
+    pub max_access_secs: u64,
+    /// How long a request waits for a decision before it expires, in seconds.
+    pub request_ttl_secs: u64,
+}
+
+/// `record`'s policy, from its manifest (the one place that states it). The vault verified the
+/// manifest when it committed it; this only reads it (a reader who does not trust the vault
+/// verifies the manifest itself, as writers and the customer do).
+pub fn policy(record: &TenantRecord) -> Result<Policy, Error> {
+    let bad = |why: String| Error::integrity(format!("the manifest of tenant {:?} {why}", record.name));
+    let note = SignedNote::decode(&record.manifest).map_err(|e| bad(format!("is malformed: {e}")))?;
+    let m = Manifest::decode(&note.body).map_err(|e| bad(format!("is malformed: {e}")))?;
+    Ok(Policy { max_access_secs: m.max_access_secs, request_ttl_secs: m.request_ttl_secs })
 }
 
 /// The last manifest this handle verified, keyed by SHA-256 of (signer, tenant, note): a put

@@ -33,8 +33,8 @@ pub use error::{Error, ErrorKind, Remedy};
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;
 pub use manifest::{
-    CLOCK_SKEW_SECS, MANIFEST_LIFETIME_SECS, MAX_MANIFEST_LIFETIME_SECS, MIN_MANIFEST_LIFETIME_SECS,
-    manifest_hash, open_checkpoint, open_manifest,
+    CLOCK_SKEW_SECS, MANIFEST_LIFETIME_SECS, MAX_MANIFEST_LIFETIME_SECS, MIN_MANIFEST_LIFETIME_SECS, Policy,
+    manifest_hash, open_checkpoint, open_manifest, policy,
 };
 pub use pipeline::Threads;
 pub use rotate::{Rewrapped, Rotation};

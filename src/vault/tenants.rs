@@ -78,8 +78,6 @@ impl Vault {
                     epochs: vec![epoch_record(1, l.public, time)],
                 })
                 .collect(),
-            max_access_secs: DEFAULT_MAX_ACCESS_SECS,
-            request_ttl_secs: DEFAULT_REQUEST_TTL_SECS,
             signer: *signer,
             manifest: manifest.to_owned(),
             checkpoint: String::new(),
@@ -135,20 +133,10 @@ impl Vault {
         let tx = self.store().begin_write()?;
         let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
         let parsed = super::open_manifest(manifest, &self.id(), tenant, &before.signer)?;
-        for (what, v) in
-            [("maximum access", parsed.max_access_secs), ("request TTL", parsed.request_ttl_secs)]
-        {
-            if !(1..=MAX_DURATION_SECS).contains(&v) {
-                return Err(Error::usage(format!("{what} must be between 1 second and 30 days")));
-            }
-        }
-        let mut record = before.clone();
-        record.max_access_secs = parsed.max_access_secs;
-        record.request_ttl_secs = parsed.request_ttl_secs;
-        let record = self.put_with_manifest(&*tx, &before, record, manifest)?;
+        let record = self.put_with_manifest(&*tx, &before, before.clone(), manifest)?;
         let event = AuditEvent::TenantPolicy {
-            max_access_secs: record.max_access_secs,
-            request_ttl_secs: record.request_ttl_secs,
+            max_access_secs: parsed.max_access_secs,
+            request_ttl_secs: parsed.request_ttl_secs,
         };
         self.record(&*tx, tenant, "", event)?;
         tx.commit()?;

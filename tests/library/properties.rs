@@ -81,7 +81,7 @@ proptest! {
 
     #[test]
     fn records_round_trip(s in "\\PC{0,40}", n in any::<u64>(), id in any::<[u8; 16]>(), bytes in proptest::collection::vec(any::<u8>(), 0..100), flag in any::<bool>()) {
-        let tenant = TenantRecord { name: s.clone(), created: n, levels: vec![], max_access_secs: n, request_ttl_secs: 1, signer: [7; 32], manifest: s.clone(), checkpoint: s.clone() };
+        let tenant = TenantRecord { name: s.clone(), created: n, levels: vec![], signer: [7; 32], manifest: s.clone(), checkpoint: s.clone() };
         prop_assert_eq!(codec::decode::<TenantRecord>("t", &codec::encode("t", &tenant).unwrap()).unwrap(), tenant);
         let item = ItemRecord { header: bytes.clone(), size: n, created: n, blob: id, chunks: 1, inline: flag.then(|| bytes.clone()) };
         prop_assert_eq!(codec::decode::<ItemRecord>("i", &codec::encode("i", &item).unwrap()).unwrap(), item);

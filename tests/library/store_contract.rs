@@ -60,8 +60,6 @@ fn tenant(name: &str) -> TenantRecord {
         name: name.into(),
         created: 7,
         levels: vec![],
-        max_access_secs: 60,
-        request_ttl_secs: 60,
         signer: [1; 32],
         manifest: String::new(),
         checkpoint: String::new(),
