@@ -382,8 +382,9 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
     match cmd {
         AuditCmd::Checkpoint { tenant, .. } => {
             let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
-            let c = lockbox::customer::synced(&vault, ring, &tenant)
-                .and_then(|_| lockbox::customer::check_audit(&vault, ring, &tenant))?;
+            lockbox::customer::synced(&vault, ring, &tenant)?;
+            ring.save()?;
+            let c = lockbox::customer::check_audit(&vault, ring, &tenant)?;
             ctx.emit(
                 json!({"tenant": tenant, "entries": c.size, "head": hex(&c.head), "manifests": c.manifests}),
                 || {

@@ -419,8 +419,21 @@ fn judged(
 }
 
 /// [`check_audit`], then signs a checkpoint of the chain as it is, commits it to the vault and
-/// remembers it in the keyring.
+/// remembers it in the keyring, saved.
 pub fn checkpoint(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<AuditCheck, Error> {
+    let check = sign_checkpoint(vault, keyring, tenant)?;
+    keyring.save()?;
+    Ok(check)
+}
+
+/// [`checkpoint`], remembered in the keyring in memory only: for a change whose own save (of
+/// its new keys, before anything is registered) comes next, so a change saves the keyring
+/// once. Not saved, it costs only speed: the next check reads the whole chain once.
+pub(crate) fn sign_checkpoint(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+) -> Result<AuditCheck, Error> {
     let check = check_audit(vault, keyring, tenant)?;
     let c = Checkpoint {
         origin: origin(&vault.id(), tenant),
@@ -434,7 +447,6 @@ pub fn checkpoint(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<
     let note = sign_note(keys.signing(), &c.origin, c.encode()).encode();
     vault.commit_checkpoint(tenant, &note)?;
     tenant_keys_mut(keyring, vault, tenant)?.checkpoint = ManifestMark { seq: c.size, hash: c.head };
-    keyring.save()?;
     Ok(check)
 }
 

@@ -49,11 +49,12 @@ use crate::vault::{
 
 /// Checks that the vault's manifest of `tenant` is the one `keyring` signed last (adopting a
 /// proposed one the vault did commit) and that its audit log agrees with the keyring's last
-/// checkpoint, signs a new checkpoint, and returns the manifest. Every keyring command starts
-/// here.
+/// checkpoint, signs a new checkpoint (remembered in memory: the caller saves the keyring), and
+/// returns the manifest. Every keyring command starts here.
 pub fn synced(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Result<Synced, Error> {
     let mut synced = sync::sync_manifest(vault, keyring, tenant)?;
-    checkpoint(vault, keyring, tenant)?;
+    // Saved by the change that follows (every caller saves the keyring before it commits).
+    checkpoint::sign_checkpoint(vault, keyring, tenant)?;
     // The checkpoint changed the record (nothing else): the manifest checked above stands.
     synced.record = vault.tenant(tenant)?;
     Ok(synced)
