@@ -50,7 +50,7 @@ fn approve(vault: &Vault, keyring: &mut Keyring) -> Duration {
         case_id: "b",
         duration_secs: Some(60),
     };
-    let id = id_hex(&lockbox::lockbox::Workflow::new(&vault).create_request(&req).unwrap().id);
+    let id = id_hex(&lockbox::lockbox::Workflow::new(vault).create_request(&req).unwrap().id);
     let digest = lockbox::customer::shown_digest(vault, &id).unwrap();
     let confirmed = lockbox::customer::Confirmation::EngineersDigest(digest);
     let started = Instant::now();

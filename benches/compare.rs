@@ -330,7 +330,7 @@ fn approve_time(vault: &Vault, keyring: &mut Keyring, engineer: &str) -> Duratio
         case_id: "b",
         duration_secs: Some(60),
     };
-    let id = id_hex(&lockbox::lockbox::Workflow::new(&vault).create_request(&req).unwrap().id);
+    let id = id_hex(&lockbox::lockbox::Workflow::new(vault).create_request(&req).unwrap().id);
     let confirmed = lockbox::customer::Confirmation::EngineersDigest(
         lockbox::customer::shown_digest(vault, &id).unwrap(),
     );

@@ -58,7 +58,7 @@ impl Entry {
     }
 
     /// The signed manifest a `manifest` entry logged.
-    pub fn manifest_note(&self) -> Option<&str> {
+    pub(crate) fn manifest_note(&self) -> Option<&str> {
         match &self.event {
             Event::Manifest { note } => Some(note),
             _ => None,
@@ -115,7 +115,11 @@ pub fn entries(r: &dyn Reads, tenant: Option<&str>) -> Result<Vec<Entry>, StoreE
 /// if the index names an entry that is not the tenant's next one (another tenant's, another
 /// position, one twice): the caller then reads the whole log. Reading stops at the first such
 /// entry, so an index that names one large entry many times costs no more than the real chain.
-pub fn tenant_entries_from(r: &dyn Reads, tenant: &str, from: u64) -> Result<Option<Vec<Entry>>, StoreError> {
+pub(crate) fn tenant_entries_from(
+    r: &dyn Reads,
+    tenant: &str,
+    from: u64,
+) -> Result<Option<Vec<Entry>>, StoreError> {
     let mut out: Vec<Entry> = Vec::new();
     let mut sound = true;
     r.for_each_tenant_audit(tenant, from, &mut |position, e| {
@@ -188,19 +192,11 @@ pub fn verify(r: &dyn Reads) -> Result<Verdict, StoreError> {
     })
 }
 
-/// Recomputes `tenant`'s own chain: its entries, in order, at positions 1, 2, ... each linked
-/// to the one before and matching its hash. `Intact.count` is the chain's length and `head`
-/// its last hash. A verifier of one tenant needs no other tenant's entries.
-pub fn verify_tenant(entries: &[Entry], tenant: &str) -> Verdict {
-    let ours: Vec<&Entry> = entries.iter().filter(|e| e.tenant == tenant).collect();
-    verify_tenant_from(&ours, tenant, 1)
-}
-
-/// [`verify_tenant`] of a chain's tail: `entries` must be `tenant`'s entries at positions
+/// Checks a tail of `tenant`'s own chain: `entries` must be `tenant`'s entries at positions
 /// `from`, `from + 1`, ... each linked to the one before and matching its hash. The first one's
-/// link is not checked (its predecessor is not given): the caller pins it, by its hash, to
+/// link is not checked unless `from` is 1 (its predecessor is not given): the caller pins it, by its hash, to
 /// what it checked before. `Intact.count` is the last position (`from - 1` when empty).
-pub fn verify_tenant_from(entries: &[&Entry], tenant: &str, from: u64) -> Verdict {
+pub(crate) fn verify_tenant_from(entries: &[&Entry], tenant: &str, from: u64) -> Verdict {
     let mut expected = from.max(1);
     let mut prev = (expected == 1).then_some([0u8; 32]);
     for e in entries {

@@ -148,7 +148,7 @@ impl Key {
     ) -> Result<Box<dyn LevelKeys + 'a>, Error> {
         Ok(match self {
             Key::Keyring(ring) => Box::new(&*ring),
-            Key::Identity(identity) => Box::new(Workflow::new(&vault).engineer_keys(identity, tenant)?),
+            Key::Identity(identity) => Box::new(Workflow::new(vault).engineer_keys(identity, tenant)?),
         })
     }
 }

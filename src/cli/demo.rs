@@ -100,9 +100,9 @@ fn tampering_is_caught(vault: &Vault, keyring: &Keyring, envelope: &[u8]) -> Res
 
 fn engineer_access(vault: &Vault, keyring: &mut Keyring, eve: &Identity) -> Result<(), Error> {
     say("Engineer eve enrolls: her own X25519 key pair, private half in her identity file.");
-    Workflow::new(&vault).enroll_engineer_key("eve", eve)?;
+    Workflow::new(vault).enroll_engineer_key("eve", eve)?;
     let wanted: Vec<String> = ["internal", "confidential"].map(String::from).to_vec();
-    let request = Workflow::new(&vault).create_request(&NewRequest {
+    let request = Workflow::new(vault).create_request(&NewRequest {
         tenant: "acme",
         engineer: "eve",
         levels: &wanted,
@@ -145,7 +145,7 @@ fn engineer_access(vault: &Vault, keyring: &mut Keyring, eve: &Identity) -> Resu
     )?;
 
     say("Eve reads with her identity. Only what was released, only what existed at approval.");
-    let keys = Workflow::new(&vault).engineer_keys(eve, "acme")?;
+    let keys = Workflow::new(vault).engineer_keys(eve, "acme")?;
     for id in ["runbooks/db.md", "contracts/globex.pdf", "runbooks/new.md", "keys/root.txt"] {
         let mut out = Vec::new();
         match vault.get("acme", id, &keys, &mut out) {
@@ -157,7 +157,7 @@ fn engineer_access(vault: &Vault, keyring: &mut Keyring, eve: &Identity) -> Resu
 
     say("Alice revokes the grant early. The vault stops using it at once.");
     Workflow::new(&alice).revoke_grant(&id_hex(&grant.id))?;
-    let keys = Workflow::new(&vault).engineer_keys(eve, "acme")?;
+    let keys = Workflow::new(vault).engineer_keys(eve, "acme")?;
     if let Err(e) = vault.get("acme", "runbooks/db.md", &keys, &mut Vec::new()) {
         outln!("   runbooks/db.md -> exit {}: {}", super::exit_code(e.kind), e.message);
     }

@@ -77,7 +77,7 @@ impl AeadKey {
     }
 
     /// Encrypts `buf` in place and returns the tag.
-    pub fn seal_detached(
+    pub(crate) fn seal_detached(
         &self,
         nonce: [u8; 12],
         aad: &[u8],
@@ -93,7 +93,7 @@ impl AeadKey {
     }
 
     /// Decrypts `buf` in place against `tag`. On failure `buf` is zeroed.
-    pub fn open_detached(
+    pub(crate) fn open_detached(
         &self,
         nonce: [u8; 12],
         aad: &[u8],

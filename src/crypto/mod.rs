@@ -17,12 +17,10 @@ mod wrap;
 pub use aead::AeadKey;
 pub use error::CryptoError;
 pub use keys::{DataKey, PublicKey, SecretKey, fingerprint, random_array};
-pub use passphrase::{FileKey, open_body, seal_body};
-pub use sign::{
-    SIGNATURE_LEN, SIGNING_PUBLIC_LEN, SigningKey, note_key_hash, sha256, sign_note, tenant_fingerprint,
-    valid_signing_public, verify_note, verify_signature,
-};
-pub use stream::{ChunkOpener, ChunkSealer, ItemKeys, chunk_nonce};
+pub(crate) use passphrase::{FileKey, open_body, seal_body};
+pub(crate) use sign::valid_signing_public;
+pub use sign::{SigningKey, note_key_hash, sha256, sign_note, tenant_fingerprint, verify_note};
+pub use stream::{ChunkOpener, ChunkSealer, ItemKeys};
 pub use wrap::{KeyUnwrap, Purpose, Unwrapper, Wrapped, Wrapper};
 
 /// Each label ends in a NUL so that no label is a prefix of another: `label || context` is

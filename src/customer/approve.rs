@@ -40,7 +40,7 @@ pub fn approve_request(
     confirmed: Confirmation,
 ) -> Result<GrantRecord, Error> {
     let (approval, proposal) = prepare(vault, keyring, id, levels, duration_secs, confirmed)?;
-    let grant = Workflow::new(&vault).commit_approval(&approval)?;
+    let grant = Workflow::new(vault).commit_approval(&approval)?;
     committed(keyring, vault, &grant.tenant, &proposal)?;
     Ok(grant)
 }
@@ -49,8 +49,8 @@ pub fn approve_request(
 /// shows: what [`Confirmation::Shown`] carries. Never the digest to compare with the
 /// engineer's: it is the vault's own computation.
 pub fn shown_digest(vault: &Vault, id: &str) -> Result<[u8; 32], Error> {
-    let (request, _) = Workflow::new(&vault).request(id)?;
-    let engineer = Workflow::new(&vault).engineer(&request.engineer)?;
+    let (request, _) = Workflow::new(vault).request(id)?;
+    let engineer = Workflow::new(vault).engineer(&request.engineer)?;
     request_digest(&vault.id(), &request, &engineer.public)
 }
 
@@ -91,8 +91,8 @@ fn prepare(
         return Err(Error::usage(format!("an approval names the full 32-digit request id, not {id:?}"))
             .with_remedy(Remedy::FullRequestId));
     }
-    let (request, status) = Workflow::new(&vault).request(id)?;
-    let engineer = Workflow::new(&vault).engineer(&request.engineer)?;
+    let (request, status) = Workflow::new(vault).request(id)?;
+    let engineer = Workflow::new(vault).engineer(&request.engineer)?;
     let digest = request_digest(&vault.id(), &request, &engineer.public)?;
     let (expected, from_engineer) = match confirmed {
         Confirmation::EngineersDigest(d) => (d, true),
@@ -236,7 +236,7 @@ pub fn trust_engineer(
     expected: &[u8; 16],
 ) -> Result<(), Error> {
     synced(vault, keyring, tenant)?;
-    let engineer = Workflow::new(&vault).engineer(name)?;
+    let engineer = Workflow::new(vault).engineer(name)?;
     let shown = fingerprint(&engineer.public);
     if &shown != expected {
         return Err(Error::integrity(format!(

@@ -238,7 +238,7 @@ pub(crate) fn check_chain(
         let grant = crate::format::hex(grant);
         let not_signed =
             || broken(format!("entry {}: grant {grant:?} is not one the tenant key signed", e.chain));
-        let (record, _) = Workflow::new(&vault)
+        let (record, _) = Workflow::new(vault)
             .grant(&grant)
             .map_err(|err| broken(format!("entry {}: {}", e.chain, err.message)))?;
         let note = SignedNote::decode(&record.note)

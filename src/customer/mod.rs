@@ -4,8 +4,8 @@
 //! vault's current manifest is the one the keyring signed last ([`synced`]); new level keys
 //! are generated and saved durably before anything names them; the next manifest is signed
 //! with the tenant key and saved as proposed; old keys wrap a grant's key blobs or re-wrap
-//! item headers. *Commit*, in the vault ([`Vault::commit_tenant`], [`Vault::commit_level`],
-//! [`Vault::commit_rotation`], [`crate::lockbox::Workflow::commit_approval`], [`Vault::commit_manifest`]),
+//! item headers. *Commit*, in the vault (`Vault::commit_tenant`, `commit_level`,
+//! [`Vault::commit_rotation`], [`crate::lockbox::Workflow::commit_approval`], `commit_manifest`),
 //! takes only public material and the signed manifest, which must follow the vault's current
 //! one. The CLI runs both in one process today; a server puts the wire between them.
 //!
@@ -200,7 +200,7 @@ pub fn delete_tenant(vault: &Vault, keyring: &mut Keyring, tenant: &str) -> Resu
             "the vault's levels of tenant {tenant:?} differ from its signed manifest; nothing was deleted"
         )));
     }
-    let removal = Workflow::new(&vault).commit_tenant_delete(tenant, &current)?;
+    let removal = Workflow::new(vault).commit_tenant_delete(tenant, &current)?;
     keyring.for_vault_mut(vault.id()).forget_tenant(tenant);
     keyring.save()?;
     Ok(removal)

@@ -228,7 +228,7 @@ pub(crate) struct Policy {
 
 impl Policy {
     /// A new tenant's.
-    pub fn default_for_new_tenant() -> Policy {
+    pub(crate) fn default_for_new_tenant() -> Policy {
         Policy {
             max_access_secs: DEFAULT_MAX_ACCESS_SECS,
             request_ttl_secs: DEFAULT_REQUEST_TTL_SECS,

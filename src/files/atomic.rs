@@ -47,7 +47,7 @@ pub fn write_file<E>(
 }
 
 /// Writes a user-named output (`get --out`, `backup`): a regular file is replaced atomically
-/// as [`write_file`] does only with `replace` (else `AlreadyExists`, and nothing is written);
+/// as `write_file` does only with `replace` (else `AlreadyExists`, and nothing is written);
 /// a new file is created the same way; a character device, FIFO or pipe (`/dev/null`,
 /// `/dev/stdout`, a named pipe someone reads) is written in place and never replaced, so it can
 /// get a partial output if `fill` fails. A symbolic link is followed; a directory, a block

@@ -4,5 +4,6 @@
 mod atomic;
 mod tree;
 
-pub use atomic::{Failed, sync_filesystem, write_file, write_new_file, write_output};
-pub use tree::{Dirs, Found, Passed, TreeError, TreeErrorKind, safe_path, walk};
+pub use atomic::{Failed, write_output};
+pub(crate) use atomic::{sync_filesystem, write_file, write_new_file};
+pub(crate) use tree::{Dirs, Passed, TreeError, TreeErrorKind, safe_path, walk};

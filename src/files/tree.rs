@@ -184,11 +184,6 @@ impl<'a> Dirs<'a> {
         self.made = Some(parent.to_owned());
         Ok(())
     }
-
-    /// The root.
-    pub fn root(&self) -> &'a Path {
-        self.root
-    }
 }
 
 #[cfg(test)]

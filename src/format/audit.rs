@@ -29,7 +29,7 @@ pub struct Logged {
 
 impl Logged {
     /// Bytes this line takes in an encoded event.
-    pub fn encoded_len(&self) -> usize {
+    pub(crate) fn encoded_len(&self) -> usize {
         32 + 2 + self.item.len()
     }
 }

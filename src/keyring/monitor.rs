@@ -76,7 +76,7 @@ impl MonitorKey {
     }
 
     /// Records the checkpoint the monitor signed last for `tenant` of `vault` (pinned before).
-    pub fn set_mark(&mut self, vault: &[u8; 16], tenant: &str, mark: ManifestMark) {
+    pub(crate) fn set_mark(&mut self, vault: &[u8; 16], tenant: &str, mark: ManifestMark) {
         if let Some(t) = self.tenants.get_mut(&(*vault, tenant.to_owned())) {
             t.mark = mark;
         }

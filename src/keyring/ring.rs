@@ -34,12 +34,12 @@ impl TenantKeys {
     }
 
     /// The state of a level epoch's key.
-    pub fn state(&self, level: &str, epoch: u32) -> Option<KeyState> {
+    pub(crate) fn state(&self, level: &str, epoch: u32) -> Option<KeyState> {
         self.keys.get(&(level.to_owned(), epoch)).map(|(s, _)| *s)
     }
 
     /// Moves a key to `state` (never back: a released key stays released).
-    pub fn set_state(&mut self, level: &str, epoch: u32, state: KeyState) {
+    pub(crate) fn set_state(&mut self, level: &str, epoch: u32, state: KeyState) {
         if let Some((s, _)) = self.keys.get_mut(&(level.to_owned(), epoch))
             && (*s as u8) < (state as u8)
         {
@@ -58,7 +58,7 @@ impl TenantKeys {
     }
 
     /// Pins (or re-pins) `name`'s key.
-    pub fn pin_engineer(&mut self, name: &str, public: [u8; 32]) {
+    pub(crate) fn pin_engineer(&mut self, name: &str, public: [u8; 32]) {
         self.engineers.insert(name.to_owned(), public);
     }
 }
@@ -92,7 +92,7 @@ fn decode_tenants(path: &Path, body: &[u8]) -> Result<Tenants, KeyringError> {
 
 /// A customer's keyring: per (vault, tenant), the tenant signing key and the private key of
 /// every level epoch it made. Tenants are found by name only through
-/// [`Keyring::for_vault`] / [`Keyring::for_vault_mut`]: the same tenant name in another vault is
+/// [`Keyring::for_vault`] (and, to change them, `for_vault_mut`): the same tenant name in another vault is
 /// another tenant, and no lookup can forget which vault it means.
 pub struct Keyring {
     /// `None` for a keyring kept in memory only.
@@ -251,13 +251,13 @@ impl Keyring {
     }
 
     /// The tenants this keyring holds for `vault`, to change.
-    pub fn for_vault_mut(&mut self, vault: [u8; 16]) -> VaultKeysMut<'_> {
+    pub(crate) fn for_vault_mut(&mut self, vault: [u8; 16]) -> VaultKeysMut<'_> {
         VaultKeysMut { ring: self, vault }
     }
 
     /// The level epoch key whose public half has `fingerprint`, held for `tenant` (of any
     /// vault: a fingerprint names one key) at `level` and `epoch`.
-    pub fn key_by_fingerprint(
+    pub(crate) fn key_by_fingerprint(
         &self,
         tenant: &str,
         level: &str,

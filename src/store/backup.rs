@@ -102,7 +102,7 @@ pub(super) fn write_backup(snapshot: &dyn RawRead, out: &mut dyn Write) -> Resul
 impl RedbStore {
     /// Creates a database at `path` from a backup, checking every record as it goes; on any
     /// problem nothing is committed and the error names the first bad offset.
-    pub fn restore_from(
+    pub(crate) fn restore_from(
         path: &std::path::Path,
         input: &mut dyn Read,
     ) -> Result<(RedbStore, BackupSummary), StoreError> {

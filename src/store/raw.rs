@@ -58,7 +58,7 @@ impl Table {
     }
 
     /// Position in [`Table::ALL`].
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }

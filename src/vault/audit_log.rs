@@ -11,7 +11,7 @@ impl Vault {
 
     /// `tenant`'s audit entries from position `from` of its own chain on, as the store's index
     /// gives them (`None` if it names anything out of order; the caller checks the rest:
-    /// [`crate::audit::verify_tenant_from`]).
+    /// `audit::verify_tenant_from`).
     pub fn tenant_audit_from(
         &self,
         tenant: &str,

@@ -58,7 +58,7 @@ impl ItemFilter {
     /// Whether item `id` is covered; `level` gives its level (none: its header is damaged,
     /// and then it is covered, so that it is reported rather than silently left out), asked
     /// only when the filter names a level (it may decode a header).
-    pub fn covers(&self, id: &str, level: impl FnOnce() -> Option<String>) -> bool {
+    pub(crate) fn covers(&self, id: &str, level: impl FnOnce() -> Option<String>) -> bool {
         self.prefix.as_deref().is_none_or(|p| id.starts_with(p))
             && self.level.as_deref().is_none_or(|l| level().is_none_or(|found| found == l))
     }

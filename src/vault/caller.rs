@@ -31,7 +31,7 @@ impl Caller {
     }
 
     /// Another actor on the same clock.
-    pub fn with_actor(&self, actor: &str) -> Caller {
+    pub(crate) fn with_actor(&self, actor: &str) -> Caller {
         Caller { actor: actor.to_owned(), clock: self.clock }
     }
 

@@ -133,7 +133,7 @@ impl Error {
     }
 
     /// The same error (kind and cause) with another message.
-    pub fn reworded(self, message: impl Into<String>) -> Error {
+    pub(crate) fn reworded(self, message: impl Into<String>) -> Error {
         Error { message: message.into(), ..self }
     }
 
@@ -188,12 +188,12 @@ impl Error {
 
     /// A value too long for its field in an encoding (a name, an id, a list): the input was
     /// refused, nothing was cut to fit.
-    pub fn encoding(e: crate::format::FormatError) -> Error {
+    pub(crate) fn encoding(e: crate::format::FormatError) -> Error {
         Error::caused_by(ErrorKind::Usage, e)
     }
 
     /// Failure to read the input being stored.
-    pub fn input(e: std::io::Error) -> Error {
+    pub(crate) fn input(e: std::io::Error) -> Error {
         Error { message: format!("cannot read input: {e}"), ..Error::caused_by(ErrorKind::Other, e) }
     }
 

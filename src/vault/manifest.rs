@@ -220,7 +220,7 @@ impl Vault {
     /// The current manifest of `record` as a writer may use it: signed by the tenant key this
     /// machine pinned for this vault, no older than the newest it has seen, not expired. Each
     /// check that fails is an error naming it (exit 5; exit 4 when nothing is pinned).
-    pub fn trusted_manifest(&self, record: &TenantRecord) -> Result<Manifest, Error> {
+    pub(crate) fn trusted_manifest(&self, record: &TenantRecord) -> Result<Manifest, Error> {
         let tenant = &record.name;
         let pins = self.pins();
         let pin = pins.lookup(self.place(), &self.id(), tenant)?.ok_or_else(|| {
@@ -338,7 +338,7 @@ impl Vault {
     /// Stores the customer's signed audit checkpoint of `tenant` (it adds no audit entry, so
     /// the chain it covers stays what it covered). It must verify under the tenant key and
     /// name the tenant's chain as it is now.
-    pub fn commit_checkpoint(&self, tenant: &str, note: &str) -> Result<Checkpoint, Error> {
+    pub(crate) fn commit_checkpoint(&self, tenant: &str, note: &str) -> Result<Checkpoint, Error> {
         valid_name("tenant", tenant)?;
         let tx = self.store().begin_write()?;
         let mut record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
@@ -353,7 +353,7 @@ impl Vault {
     /// Stores the checkpoint of `tenant` that its audit monitor signed (no audit entry either):
     /// it must verify under the monitor key the tenant's current manifest names, and name the
     /// tenant's chain as it is now. (A courtesy to honest callers: readers check it again.)
-    pub fn commit_monitor_checkpoint(&self, tenant: &str, note: &str) -> Result<Checkpoint, Error> {
+    pub(crate) fn commit_monitor_checkpoint(&self, tenant: &str, note: &str) -> Result<Checkpoint, Error> {
         valid_name("tenant", tenant)?;
         let tx = self.store().begin_write()?;
         let record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;

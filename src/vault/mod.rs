@@ -195,7 +195,7 @@ impl Vault {
     }
 
     /// Who acts, and by which clock.
-    pub fn caller(&self) -> &Caller {
+    pub(crate) fn caller(&self) -> &Caller {
         &self.caller
     }
 

@@ -15,7 +15,7 @@ impl Vault {
     /// between were lost with the restore) and state exactly the current levels with `new`
     /// epochs added, each above every epoch the level has. Logged as `tenant.accept-restore`
     /// (naming the sequence numbers lost), then as the manifest.
-    pub fn commit_restore_acceptance(
+    pub(crate) fn commit_restore_acceptance(
         &self,
         tenant: &str,
         new: &[NewEpoch],

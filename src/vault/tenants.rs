@@ -32,7 +32,7 @@ pub struct NewEpoch {
 impl Vault {
     /// Checks that `tenant` could be created with `levels`: valid, distinct names, not too
     /// many, no such tenant yet. The customer checks before making keys; the commit again.
-    pub fn check_new_tenant(&self, tenant: &str, levels: &[String]) -> Result<(), Error> {
+    pub(crate) fn check_new_tenant(&self, tenant: &str, levels: &[String]) -> Result<(), Error> {
         valid_name("tenant", tenant)?;
         if levels.is_empty() {
             return Err(Error::usage("a tenant needs at least one level"));
@@ -54,7 +54,7 @@ impl Vault {
 
     /// Registers a new tenant whose levels start at the given epoch-1 public keys, with its
     /// signing key `signer` and first manifest `manifest` (signed by it, stating these levels).
-    pub fn commit_tenant(
+    pub(crate) fn commit_tenant(
         &self,
         tenant: &str,
         signer: &[u8; 32],
@@ -96,7 +96,7 @@ impl Vault {
     }
 
     /// Checks that `level` could be added to `tenant`; returns the tenant as it is.
-    pub fn check_new_level(&self, tenant: &str, level: &str) -> Result<TenantRecord, Error> {
+    pub(crate) fn check_new_level(&self, tenant: &str, level: &str) -> Result<TenantRecord, Error> {
         valid_name("level", level)?;
         let record = self.tenant(tenant)?;
         check_level_absent(&record, level)?;
@@ -105,7 +105,12 @@ impl Vault {
 
     /// Adds a level to an existing tenant, at epoch 1 with `new`'s public key, and the
     /// manifest that states it.
-    pub fn commit_level(&self, tenant: &str, new: &NewEpoch, manifest: &str) -> Result<TenantRecord, Error> {
+    pub(crate) fn commit_level(
+        &self,
+        tenant: &str,
+        new: &NewEpoch,
+        manifest: &str,
+    ) -> Result<TenantRecord, Error> {
         self.check_new_level(tenant, &new.level)?;
         if new.epoch != 1 {
             return Err(Error::usage(format!("level {:?} must start at epoch 1", new.level)));
@@ -128,7 +133,7 @@ impl Vault {
 
     /// Commits a manifest that changes only the tenant's policy or nothing (a refresh): the
     /// levels it states must be the tenant's as they are.
-    pub fn commit_manifest(&self, tenant: &str, manifest: &str) -> Result<TenantRecord, Error> {
+    pub(crate) fn commit_manifest(&self, tenant: &str, manifest: &str) -> Result<TenantRecord, Error> {
         valid_name("tenant", tenant)?;
         let tx = self.store().begin_write()?;
         let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;

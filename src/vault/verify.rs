@@ -167,7 +167,7 @@ impl Vault {
     /// SHA-256 of every stored item header of `tenant`, by id, with the header decoded (none
     /// if it does not decode): what the audit log's write entries are compared with, and where
     /// a write's level and key epoch are read (`verify --keyring`).
-    pub fn stored_headers(&self, tenant: &str) -> Result<Vec<StoredHeader>, Error> {
+    pub(crate) fn stored_headers(&self, tenant: &str) -> Result<Vec<StoredHeader>, Error> {
         valid_name("tenant", tenant)?;
         let snapshot = self.store().begin_read()?;
         let mut out = Vec::new();

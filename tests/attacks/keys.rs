@@ -30,10 +30,10 @@ fn an_engineer_key_swapped_by_the_operator_gets_nothing_released() {
     // The customer checks the digest eve gave in the support case: it names eve's own key.
     integrity(w.approve(&id, Some(&digest)), "does not match the digest");
     assert!(
-        Workflow::new(&w.vault()).grants(None, None).unwrap().is_empty(),
+        Workflow::new(w.vault()).grants(None, None).unwrap().is_empty(),
         "no grant, so no blob to the operator"
     );
-    assert_eq!(Workflow::new(&w.vault()).request(&id).unwrap().1.name(), "pending");
+    assert_eq!(Workflow::new(w.vault()).request(&id).unwrap().1.name(), "pending");
     assert!(
         w.keyring
             .for_vault(w.vault().id())
@@ -60,11 +60,7 @@ fn a_key_pinned_by_an_earlier_approval_is_not_silently_replaced() {
     let (id, _) = w.request(&["secret"], 3600);
     // Even a customer who skips the digest (confirming on a terminal) is stopped by the pin.
     integrity(w.approve(&id, None), "as pinned by an earlier approval");
-    assert_eq!(
-        Workflow::new(&w.vault()).grants(None, None).unwrap().len(),
-        1,
-        "only the first, honest grant"
-    );
+    assert_eq!(Workflow::new(w.vault()).grants(None, None).unwrap().len(), 1, "only the first, honest grant");
     // Re-trusting needs the fingerprint eve gives outside the vault: the operator's is refused.
     let eve_fp = fingerprint(&w.eve.secret.public().0);
     let vault = w.vault.clone().unwrap();
@@ -88,7 +84,7 @@ fn a_careless_approval_of_an_engineer_not_pinned_releases_and_pins_nothing() {
     let e = w.approve(&id, None).unwrap_err();
     assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
     assert!(e.message.contains("needs the request digest the engineer gave"), "{e}");
-    assert!(Workflow::new(&w.vault()).grants(None, None).unwrap().is_empty());
+    assert!(Workflow::new(w.vault()).grants(None, None).unwrap().is_empty());
     assert!(
         w.keyring.for_vault(w.vault().id()).tenant("acme").unwrap().engineer("eve").is_none(),
         "the operator's key is not pinned"
@@ -127,7 +123,7 @@ fn a_request_is_not_filed_under_a_key_that_is_not_the_engineers() {
     };
     let e = Workflow::new(&w.engineer()).file_request(&req, &w.eve.secret.public().0).unwrap_err();
     assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
-    assert!(Workflow::new(&w.vault()).requests(None, None).unwrap().is_empty(), "nothing filed");
+    assert!(Workflow::new(w.vault()).requests(None, None).unwrap().is_empty(), "nothing filed");
 }
 
 #[test]
@@ -242,7 +238,7 @@ fn a_request_edited_after_the_engineer_filed_it_releases_nothing() {
             tx.put_request(&r).unwrap();
         });
         integrity(w.approve(&id, Some(&digest)), "does not match the digest");
-        assert!(Workflow::new(&w.vault()).grants(None, None).unwrap().is_empty());
+        assert!(Workflow::new(w.vault()).grants(None, None).unwrap().is_empty());
     }
     // A prefix is not an approval's id: the whole id, or nothing.
     assert_eq!(w.approve(&id[..8], Some(&digest)).unwrap_err().kind, ErrorKind::Usage);
@@ -561,7 +557,7 @@ fn a_request_naming_a_level_twice_is_refused() {
         tx.put_request(&r).unwrap();
     });
     // Even a digest over the doubled list (as if eve's client had made it) releases nothing.
-    let edited = Workflow::new(&w.vault()).request(&id).unwrap().0;
+    let edited = Workflow::new(w.vault()).request(&id).unwrap().0;
     let digest = request_digest(&w.vault().id(), &edited, &w.eve.secret.public().0).unwrap();
     integrity(w.approve(&id, Some(&digest)), "twice");
     assert!(

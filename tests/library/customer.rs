@@ -55,7 +55,7 @@ impl World {
             case_id: "CS-1",
             duration_secs: Some(600),
         };
-        id_hex(&Workflow::new(&self.vault()).create_request(&req).unwrap().id)
+        id_hex(&Workflow::new(self.vault()).create_request(&req).unwrap().id)
     }
 
     /// Runs `f` on the raw store, as the operator who holds the database file would.
@@ -147,12 +147,12 @@ fn an_approval_is_refused_if_the_engineer_key_changed_after_it_was_prepared() {
         tx.put_engineer(&eve).unwrap();
         tx.commit().unwrap();
     });
-    let e = Workflow::new(&w.vault()).commit_approval(&approval).unwrap_err();
+    let e = Workflow::new(w.vault()).commit_approval(&approval).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
     assert!(e.message.contains("engineer's key"), "{e}");
-    let (_, status) = Workflow::new(&w.vault()).request(&id).unwrap();
+    let (_, status) = Workflow::new(w.vault()).request(&id).unwrap();
     assert_eq!(status, RequestStatus::Pending);
-    assert!(Workflow::new(&w.vault()).grants(None, None).unwrap().is_empty());
+    assert!(Workflow::new(w.vault()).grants(None, None).unwrap().is_empty());
     assert_eq!(w.epoch("secret"), 1);
 }
 

@@ -263,7 +263,7 @@ fn damaged_records_are_reported_and_the_rest_still_served() {
 
 fn approve_grant(vault: &Vault, keyring: &mut Keyring, dir: &Path) -> (Identity, String) {
     let pass = Passphrase::new("pw".into());
-    Workflow::new(&vault).enroll_engineer("eve", &dir.join("eve.id"), &pass, CHEAP).unwrap();
+    Workflow::new(vault).enroll_engineer("eve", &dir.join("eve.id"), &pass, CHEAP).unwrap();
     let levels = vec!["internal".to_string()];
     let req = NewRequest {
         tenant: "acme",
@@ -273,7 +273,7 @@ fn approve_grant(vault: &Vault, keyring: &mut Keyring, dir: &Path) -> (Identity,
         case_id: "c",
         duration_secs: None,
     };
-    let id = id_hex(&Workflow::new(&vault).create_request(&req).unwrap().id);
+    let id = id_hex(&Workflow::new(vault).create_request(&req).unwrap().id);
     let grant = lockbox::customer::approve_request(
         vault,
         keyring,

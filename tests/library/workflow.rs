@@ -66,7 +66,7 @@ impl World {
             case_id: "CS-2026-0001",
             duration_secs: duration,
         };
-        id_hex(&Workflow::new(&self.vault()).create_request(&req).unwrap().id)
+        id_hex(&Workflow::new(self.vault()).create_request(&req).unwrap().id)
     }
 
     fn approve(
@@ -78,7 +78,7 @@ impl World {
         let levels: Option<Vec<String>> = levels.map(|l| l.iter().map(|s| s.to_string()).collect());
         let vault = self.vault.as_ref().unwrap();
         // The digest eve's client printed, from her own key.
-        let digest = match Workflow::new(&vault).request(id) {
+        let digest = match Workflow::new(vault).request(id) {
             Ok((r, _)) => {
                 lockbox::lockbox::request_digest(&vault.id(), &r, &self.eve.secret.public().0).unwrap()
             }
@@ -97,7 +97,7 @@ impl World {
     }
 
     fn engineer_get(&self, item: &str) -> Result<Vec<u8>, lockbox::vault::Error> {
-        let keys = Workflow::new(&self.vault()).engineer_keys(&self.eve, "acme")?;
+        let keys = Workflow::new(self.vault()).engineer_keys(&self.eve, "acme")?;
         let mut out = Vec::new();
         self.vault().get("acme", item, &keys, &mut out).map(|_| out)
     }
@@ -146,7 +146,7 @@ fn approval_releases_only_the_chosen_levels_and_only_items_written_before_it() {
     // The customer still reads everything, old epoch and new.
     assert_eq!(w.customer_get("i2"), b"i2 after");
     assert_eq!(w.customer_get("s1"), b"s1 before");
-    let (r, status) = Workflow::new(&w.vault()).request(&req).unwrap();
+    let (r, status) = Workflow::new(w.vault()).request(&req).unwrap();
     assert_eq!(status, RequestStatus::Approved);
     assert_eq!(r.decided_by.as_deref(), Some("alice"));
 }
@@ -163,11 +163,11 @@ fn grants_expire_and_can_be_revoked() {
     let long = w.request(&["internal"], None);
     let grant = w.approve(&long, None, None).unwrap();
     assert_eq!(w.engineer_get("i1").unwrap(), b"i1 before");
-    Workflow::new(&w.vault()).revoke_grant(&grant[..8]).unwrap();
+    Workflow::new(w.vault()).revoke_grant(&grant[..8]).unwrap();
     let msg = denied(w.engineer_get("i1"));
     assert!(msg.contains("revoked") && msg.contains("by alice"), "{msg}");
-    assert_eq!(Workflow::new(&w.vault()).revoke_grant(&grant).unwrap_err().kind, ErrorKind::Conflict);
-    assert_eq!(Workflow::new(&w.vault()).request(&long).unwrap().1, RequestStatus::Revoked);
+    assert_eq!(Workflow::new(w.vault()).revoke_grant(&grant).unwrap_err().kind, ErrorKind::Conflict);
+    assert_eq!(Workflow::new(w.vault()).request(&long).unwrap().1, RequestStatus::Revoked);
 }
 
 #[test]
@@ -178,10 +178,10 @@ fn wrong_states_and_bad_approvals_are_refused() {
     assert_eq!(w.approve(&r1, None, Some(601)).unwrap_err().kind, ErrorKind::Usage);
     w.approve(&r1, None, Some(60)).unwrap();
     assert_eq!(w.approve(&r1, None, None).unwrap_err().kind, ErrorKind::Conflict);
-    assert_eq!(Workflow::new(&w.vault()).deny_request(&r1, None).unwrap_err().kind, ErrorKind::Conflict);
+    assert_eq!(Workflow::new(w.vault()).deny_request(&r1, None).unwrap_err().kind, ErrorKind::Conflict);
 
     let r2 = w.request(&["public"], None);
-    Workflow::new(&w.vault()).deny_request(&r2, Some("not justified")).unwrap();
+    Workflow::new(w.vault()).deny_request(&r2, Some("not justified")).unwrap();
     let err = w.approve(&r2, None, None).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
     assert!(err.message.contains("denied"), "{err}");
@@ -214,18 +214,18 @@ fn wrong_states_and_bad_approvals_are_refused() {
         case_id: "c",
         duration_secs: Some(121),
     };
-    assert_eq!(Workflow::new(&w.vault()).create_request(&too_long).unwrap_err().kind, ErrorKind::Usage);
+    assert_eq!(Workflow::new(w.vault()).create_request(&too_long).unwrap_err().kind, ErrorKind::Usage);
     let unknown = NewRequest { engineer: "mallory", duration_secs: None, ..too_long.clone() };
-    assert_eq!(Workflow::new(&w.vault()).create_request(&unknown).unwrap_err().kind, ErrorKind::NotFound);
+    assert_eq!(Workflow::new(w.vault()).create_request(&unknown).unwrap_err().kind, ErrorKind::NotFound);
 
     // An unanswered request expires after the tenant's request TTL (1 s here).
     let r4 = w.request(&["public"], None);
     std::thread::sleep(Duration::from_millis(1100));
-    assert_eq!(Workflow::new(&w.vault()).request(&r4).unwrap().1, RequestStatus::Expired);
+    assert_eq!(Workflow::new(w.vault()).request(&r4).unwrap().1, RequestStatus::Expired);
     let err = w.approve(&r4, None, None).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
     assert!(err.message.contains("expired"), "{err}");
-    let expired = Workflow::new(&w.vault()).requests(Some("acme"), Some(RequestStatus::Expired)).unwrap();
+    let expired = Workflow::new(w.vault()).requests(Some("acme"), Some(RequestStatus::Expired)).unwrap();
     assert_eq!(expired.len(), 1);
 }
 
@@ -370,7 +370,7 @@ fn a_grant_key_wrap_binds_its_expiry() {
     let mut w = World::new();
     let req = w.request(&["internal"], Some(600));
     let grant = w.approve(&req, None, None).unwrap();
-    let (record, _) = Workflow::new(&w.vault()).grant(&grant).unwrap();
+    let (record, _) = Workflow::new(w.vault()).grant(&grant).unwrap();
     assert!(!record.keys.is_empty());
     for bytes in &record.keys {
         let blob = GrantKeyBlob::decode(bytes).unwrap();
