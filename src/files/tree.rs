@@ -69,10 +69,13 @@ impl std::fmt::Display for Passed {
     }
 }
 
+/// What [`walk`] found: the regular files, and what it passed by with why.
+pub type Walked = (Vec<Found>, Vec<(String, Passed)>);
+
 /// Every regular file under `dir`, sorted by relative path, and every other entry with why it
 /// was passed by (sorted by its relative path, escaped for a terminal). Directories are read
 /// with no stat per file.
-pub fn walk(dir: &Path) -> Result<(Vec<Found>, Vec<(String, Passed)>), TreeError> {
+pub fn walk(dir: &Path) -> Result<Walked, TreeError> {
     let meta = fs::metadata(dir).map_err(|e| {
         TreeError::new(TreeErrorKind::NotFound, format!("cannot read {}: {e}", dir.display()))
     })?;
