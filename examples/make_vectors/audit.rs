@@ -40,8 +40,8 @@ pub fn audit_events(dir: &Path) {
         ("level-not-canonical", "a put whose level has a capital letter", bad_level),
         (
             "count-over-input",
-            "an import.items claiming 4 billion items",
-            [&[17u8][..], &u32::MAX.to_be_bytes()].concat(),
+            "an import.items claiming 100 items, with no bytes for them",
+            [&[17u8][..], &100u32.to_be_bytes()].concat(),
         ),
         (
             "text-over-limit",

@@ -22,13 +22,19 @@ fn short(hash: &[u8]) -> String {
 }
 
 fn closed(c: &Closed) -> String {
-    let ids = |ids: &[[u8; 16]]| ids.iter().map(|id| hex(id)).collect::<Vec<_>>().join(",");
+    let ids = |ids: &[[u8; 16]], total: u64| {
+        let listed = ids.iter().map(|id| hex(id)).collect::<Vec<_>>().join(",");
+        match total.saturating_sub(ids.len() as u64) {
+            0 => listed,
+            more => format!("{listed} and {more} more"),
+        }
+    };
     format!(
         "{} grant(s) revoked [{}]; {} request(s) denied [{}]",
-        c.grants_revoked.len(),
-        ids(&c.grants_revoked),
-        c.requests_denied.len(),
-        ids(&c.requests_denied)
+        c.grants_total,
+        ids(&c.grants_revoked, c.grants_total),
+        c.requests_total,
+        ids(&c.requests_denied, c.requests_total)
     )
 }
 
@@ -154,7 +160,10 @@ fn logged_json(items: &[Logged]) -> Value {
 
 fn closed_json(c: &Closed) -> Value {
     let ids = |ids: &[[u8; 16]]| ids.iter().map(|id| hex(id)).collect::<Vec<_>>();
-    json!({"grants_revoked": ids(&c.grants_revoked), "requests_denied": ids(&c.requests_denied)})
+    json!({
+        "grants_revoked": ids(&c.grants_revoked), "grants_total": c.grants_total,
+        "requests_denied": ids(&c.requests_denied), "requests_total": c.requests_total,
+    })
 }
 
 fn event_json(event: &Event) -> Value {

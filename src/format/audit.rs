@@ -51,13 +51,32 @@ pub struct Stored {
     pub header: [u8; 32],
 }
 
-/// What a removal closed: active grants revoked, undecided requests denied.
+/// What a removal closed: active grants revoked, undecided requests denied. Each list holds
+/// at most [`MAX_CLOSED_IDS`] ids; its total says how many were closed in all, so a removal
+/// of more (an engineer who filed thousands of requests) is still one entry, and says so.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Closed {
-    /// Grants revoked.
+    /// Grants revoked (the first [`MAX_CLOSED_IDS`]).
     pub grants_revoked: Vec<[u8; 16]>,
-    /// Requests denied.
+    /// How many grants were revoked.
+    pub grants_total: u64,
+    /// Requests denied (the first [`MAX_CLOSED_IDS`]).
     pub requests_denied: Vec<[u8; 16]>,
+    /// How many requests were denied.
+    pub requests_total: u64,
+}
+
+impl Closed {
+    /// The record of closing `grants` and `requests`: every id up to the limit, and the totals.
+    pub fn of(grants: &[[u8; 16]], requests: &[[u8; 16]]) -> Closed {
+        let first = |ids: &[[u8; 16]]| ids[..ids.len().min(MAX_CLOSED_IDS)].to_vec();
+        Closed {
+            grants_revoked: first(grants),
+            grants_total: grants.len() as u64,
+            requests_denied: first(requests),
+            requests_total: requests.len() as u64,
+        }
+    }
 }
 
 /// The item ids an export wrote: the SHA-256 over them (each followed by a newline), and the
@@ -459,11 +478,22 @@ fn put_logged(w: &mut Writer, items: &[Logged]) -> Result<(), FormatError> {
 }
 
 fn put_closed(w: &mut Writer, closed: &Closed) -> Result<(), FormatError> {
-    for ids in [&closed.grants_revoked, &closed.requests_denied] {
+    for (ids, total) in
+        [(&closed.grants_revoked, closed.grants_total), (&closed.requests_denied, closed.requests_total)]
+    {
+        if !listed_as_canonical(ids.len(), total) {
+            return Err(FormatError::NonCanonical { what: WHAT, why: "closed ids do not match their total" });
+        }
+        w.u64(total);
         w.count("closed ids", ids.len(), MAX_CLOSED_IDS)?;
         ids.iter().for_each(|id| w.raw(id));
     }
     Ok(())
+}
+
+/// A closed list holds every id up to the limit: all of them, or exactly the first limit.
+fn listed_as_canonical(listed: usize, total: u64) -> bool {
+    listed as u64 == total.min(MAX_CLOSED_IDS as u64)
 }
 
 fn get_name(r: &mut Reader<'_>, kind: &'static str) -> Result<String, FormatError> {
@@ -505,11 +535,17 @@ fn get_logged(r: &mut Reader<'_>) -> Result<Vec<Logged>, FormatError> {
 }
 
 fn get_closed(r: &mut Reader<'_>) -> Result<Closed, FormatError> {
-    let mut ids = || -> Result<Vec<[u8; 16]>, FormatError> {
+    let mut list = || -> Result<(Vec<[u8; 16]>, u64), FormatError> {
+        let total = r.u64()?;
         let n = r.count("closed ids", MAX_CLOSED_IDS, 16)?;
-        (0..n).map(|_| r.array()).collect()
+        if !listed_as_canonical(n, total) {
+            return Err(FormatError::NonCanonical { what: WHAT, why: "closed ids do not match their total" });
+        }
+        Ok(((0..n).map(|_| r.array()).collect::<Result<_, _>>()?, total))
     };
-    Ok(Closed { grants_revoked: ids()?, requests_denied: ids()? })
+    let (grants_revoked, grants_total) = list()?;
+    let (requests_denied, requests_total) = list()?;
+    Ok(Closed { grants_revoked, grants_total, requests_denied, requests_total })
 }
 
 /// One event of every kind, in tag order (tests and test vectors).
@@ -528,7 +564,7 @@ pub fn samples() -> Vec<AuditEvent> {
         Logged { header: [3; 32], item: "a/b.txt".into() },
         Logged { header: [4; 32], item: "c".into() },
     ];
-    let closed = Closed { grants_revoked: vec![[5; 16]], requests_denied: vec![[6; 16], [7; 16]] };
+    let closed = Closed::of(&[[5; 16]], &[[6; 16], [7; 16]]);
     vec![
         TenantCreate { levels: vec!["internal".into(), "secret".into()] },
         TenantPolicy { max_access_secs: 14_400, request_ttl_secs: 86_400 },

@@ -120,6 +120,6 @@ impl Workflow<'_> {
 
 impl Removal {
     fn closed(&self) -> Closed {
-        Closed { grants_revoked: self.grants_revoked.clone(), requests_denied: self.requests_denied.clone() }
+        Closed::of(&self.grants_revoked, &self.requests_denied)
     }
 }

@@ -18,7 +18,6 @@ use super::{
     WriteTx, codec,
 };
 
-/// 2: tenant records carry the signed manifest; the meta table holds the vault id.
 /// redb's page cache: large enough for hot metadata, small enough to keep the process small.
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
 

@@ -146,8 +146,10 @@ fn head_key(tenant: &str) -> Vec<u8> {
 }
 
 /// `tenant`'s entries from position `from` of its chain on, in order, through the index the
-/// append keeps: the reader checks what it gets (positions, links, hashes), so a damaged
-/// index shows as a broken chain, never as a shorter one that checks out.
+/// append keeps. The index proves nothing: the reader checks what it gets (positions, links,
+/// hashes). One with its newest keys missing reads as a chain cut back after the reader's
+/// checkpoint, which is what the operator could show by cutting the log itself (the audit
+/// monitor bounds that).
 pub(crate) fn for_each_tenant_audit(
     r: &(impl RawRead + ?Sized),
     tenant: &str,

@@ -1,7 +1,9 @@
 //! Tenant manifests in the vault. The customer signs each one ([`crate::customer`]); the
 //! vault stores the current one in the tenant record and commits a new one only if it follows
-//! the one it holds (compare-and-swap on sequence number and hash) and states the levels and
-//! policy the change leaves. Writers never trust the record's fields: they take the current
+//! the one it holds (compare-and-swap on sequence number and hash) and states the levels the
+//! change leaves, with a policy within the limits (the manifest alone states the policy: a
+//! change may carry a new one, which is the customer's, signed). Writers never trust the
+//! record's fields: they take the current
 //! epoch from a manifest signed by the key they pinned ([`Vault::trusted_manifest`]).
 
 use super::Remedy;
@@ -169,7 +171,7 @@ impl Vault {
 
     /// Checks that `note` accepts a restored state: it names `before`'s manifest as `prev`,
     /// with a sequence number past the next one (the lost manifests' numbers are never used
-    /// again), and states exactly the levels and policy of `after`. Returns `before`'s
+    /// again), and states exactly the levels of `after`. Returns `before`'s
     /// sequence number and the new manifest.
     pub(crate) fn check_restore_manifest(
         &self,
@@ -190,7 +192,7 @@ impl Vault {
     }
 
     /// Checks that `note` is the manifest that follows `before`'s (the first, for a new
-    /// tenant) and states exactly the levels and policy of `after`.
+    /// tenant) and states exactly the levels of `after`, with a policy within the limits.
     pub(crate) fn check_next_manifest(
         &self,
         before: Option<&TenantRecord>,
