@@ -255,8 +255,10 @@ impl Keyring {
         VaultKeysMut { ring: self, vault }
     }
 
-    /// The level epoch key whose public half has `fingerprint`, held for `tenant` (of any
-    /// vault: a fingerprint names one key) at `level` and `epoch`.
+    /// The level epoch key held for `tenant` (of any vault: a fingerprint names one key) at
+    /// `level` and `epoch` whose public half has `fingerprint`; failing that, any key held for
+    /// that tenant, level and epoch, so that a header whose fingerprint was damaged is found
+    /// damaged (its key does not match) rather than taken for a key never held.
     pub(crate) fn key_by_fingerprint(
         &self,
         tenant: &str,
@@ -264,11 +266,16 @@ impl Keyring {
         epoch: u32,
         fingerprint: &[u8; crate::format::FINGERPRINT_LEN],
     ) -> Option<&SecretKey> {
-        self.tenants
+        let mut held = self
+            .tenants
             .iter()
             .filter(|((_, t), _)| t == tenant)
-            .filter_map(|(_, keys)| keys.key(level, epoch))
-            .find(|key| &key.public().fingerprint() == fingerprint)
+            .filter_map(|(_, keys)| keys.key(level, epoch));
+        let first = held.next()?;
+        if &first.public().fingerprint() == fingerprint {
+            return Some(first);
+        }
+        Some(held.find(|key| &key.public().fingerprint() == fingerprint).unwrap_or(first))
     }
 
     /// A copy of this keyring's keys held in memory only (fuzzing starts

@@ -29,7 +29,9 @@ pub trait LevelKeys {
 impl LevelKeys for Keyring {
     fn unwrapper(&self, h: &Header) -> Result<Box<dyn KeyUnwrap + '_>, Error> {
         // By the key's fingerprint, which names one key whatever the vault: a header says
-        // nothing of its vault, and no vault need be chosen first.
+        // nothing of its vault, and no vault need be chosen first. A header whose fingerprint
+        // matches no key held for its level and epoch gets one of those keys anyway, and the
+        // opener then finds it damaged (exit 5), not a key never held (exit 4).
         let key =
             self.key_by_fingerprint(&h.tenant, &h.level, h.key_epoch, &h.fingerprint).ok_or_else(|| {
                 Error::denied(format!(

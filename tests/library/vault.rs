@@ -462,3 +462,28 @@ fn a_key_source_that_never_lets_its_key_out_reads_items() {
     );
     assert_eq!(other.served.load(std::sync::atomic::Ordering::SeqCst), 0, "refused before asking");
 }
+
+/// A stored header whose key fingerprint was damaged (a flipped bit on disk) is reported as
+/// damage (exit 5), not as a key the keyring never held (exit 4).
+#[test]
+fn a_damaged_key_fingerprint_is_damage_not_a_missing_key() {
+    let f = fixture();
+    put(&f, "acme", "doc", "secret", b"content", PutOptions::default());
+    let dir = f._dir.path().join("vault");
+    let keys = f.vault.id();
+    drop(f.vault);
+    {
+        use lockbox::store::{RedbStore, Store};
+        let store = RedbStore::open(&dir.join(lockbox::vault::DB_FILE)).unwrap();
+        let tx = store.begin_write().unwrap();
+        let mut record = tx.item("acme", "doc").unwrap().unwrap();
+        // magic, version, suite, flags, chunk size, epoch, key epoch, name lengths, nonce: 56.
+        record.header[56] ^= 1;
+        tx.put_item("acme", "doc", &record).unwrap();
+        tx.commit().unwrap();
+    }
+    let vault = Vault::open(&dir).unwrap();
+    assert_eq!(vault.id(), keys);
+    let e = vault.get("acme", "doc", &f.acme, &mut Vec::new()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+}
