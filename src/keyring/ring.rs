@@ -255,10 +255,12 @@ impl Keyring {
         VaultKeysMut { ring: self, vault }
     }
 
-    /// The level epoch key held for `tenant` (of any vault: a fingerprint names one key) at
-    /// `level` and `epoch` whose public half has `fingerprint`; failing that, any key held for
-    /// that tenant, level and epoch, so that a header whose fingerprint was damaged is found
-    /// damaged (its key does not match) rather than taken for a key never held.
+    /// The key a header of `tenant` names: the one held at `level` and `epoch` whose public
+    /// half has `fingerprint` (of any vault: a fingerprint names one key). A header damaged on
+    /// disk still finds a key, so that opening it reports damage, not a key never held: with a
+    /// damaged level or epoch, the key its fingerprint names wherever it is held (its wrap,
+    /// which binds level and epoch, then fails); with a damaged fingerprint, the key held at
+    /// that level and epoch (which then does not match). `None` only when neither is held.
     pub(crate) fn key_by_fingerprint(
         &self,
         tenant: &str,
@@ -266,16 +268,13 @@ impl Keyring {
         epoch: u32,
         fingerprint: &[u8; crate::format::FINGERPRINT_LEN],
     ) -> Option<&SecretKey> {
-        let mut held = self
-            .tenants
-            .iter()
-            .filter(|((_, t), _)| t == tenant)
-            .filter_map(|(_, keys)| keys.key(level, epoch));
-        let first = held.next()?;
-        if &first.public().fingerprint() == fingerprint {
-            return Some(first);
-        }
-        Some(held.find(|key| &key.public().fingerprint() == fingerprint).unwrap_or(first))
+        let named = |key: &&SecretKey| &key.public().fingerprint() == fingerprint;
+        let of_tenant = || self.tenants.iter().filter(move |((_, t), _)| t == tenant).map(|(_, keys)| keys);
+        of_tenant()
+            .filter_map(|keys| keys.key(level, epoch))
+            .find(named)
+            .or_else(|| of_tenant().flat_map(|keys| keys.keys().map(|(_, _, _, key)| key)).find(named))
+            .or_else(|| of_tenant().find_map(|keys| keys.key(level, epoch)))
     }
 
     /// A copy of this keyring's keys held in memory only (fuzzing starts

@@ -463,27 +463,30 @@ fn a_key_source_that_never_lets_its_key_out_reads_items() {
     assert_eq!(other.served.load(std::sync::atomic::Ordering::SeqCst), 0, "refused before asking");
 }
 
-/// A stored header whose key fingerprint was damaged (a flipped bit on disk) is reported as
-/// damage (exit 5), not as a key the keyring never held (exit 4).
+/// A stored header damaged on disk where the reader looks for its key (its key fingerprint, key
+/// epoch or level name: a flipped bit) is reported as damage (exit 5), never as a key the
+/// keyring does not hold (exit 4).
 #[test]
-fn a_damaged_key_fingerprint_is_damage_not_a_missing_key() {
-    let f = fixture();
-    put(&f, "acme", "doc", "secret", b"content", PutOptions::default());
-    let dir = f._dir.path().join("vault");
-    let keys = f.vault.id();
-    drop(f.vault);
-    {
-        use lockbox::store::{RedbStore, Store};
-        let store = RedbStore::open(&dir.join(lockbox::vault::DB_FILE)).unwrap();
-        let tx = store.begin_write().unwrap();
-        let mut record = tx.item("acme", "doc").unwrap().unwrap();
-        // magic, version, suite, flags, chunk size, epoch, key epoch, name lengths, nonce: 56.
-        record.header[56] ^= 1;
-        tx.put_item("acme", "doc", &record).unwrap();
-        tx.commit().unwrap();
+fn a_header_damaged_where_its_key_is_named_is_damage_not_a_missing_key() {
+    // magic, version, suite, flags, chunk size, epoch: the key epoch's last byte is 19; then
+    // name lengths and nonce: the fingerprint starts at 56; the names follow the fixed part
+    // (184 bytes): "acme", then "secret" from 188.
+    for (what, at, bit) in [("fingerprint", 56, 1), ("key epoch", 19, 2), ("level name", 190, 1)] {
+        let f = fixture();
+        put(&f, "acme", "doc", "secret", b"content", PutOptions::default());
+        let dir = f._dir.path().join("vault");
+        drop(f.vault);
+        {
+            use lockbox::store::{RedbStore, Store};
+            let store = RedbStore::open(&dir.join(lockbox::vault::DB_FILE)).unwrap();
+            let tx = store.begin_write().unwrap();
+            let mut record = tx.item("acme", "doc").unwrap().unwrap();
+            record.header[at] ^= bit;
+            tx.put_item("acme", "doc", &record).unwrap();
+            tx.commit().unwrap();
+        }
+        let vault = Vault::open(&dir).unwrap();
+        let e = vault.get("acme", "doc", &f.acme, &mut Vec::new()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Integrity, "{what}: {e}");
     }
-    let vault = Vault::open(&dir).unwrap();
-    assert_eq!(vault.id(), keys);
-    let e = vault.get("acme", "doc", &f.acme, &mut Vec::new()).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
 }
