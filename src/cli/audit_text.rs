@@ -39,7 +39,12 @@ fn closed(c: &Closed) -> String {
 }
 
 fn listed(items: &[Logged]) -> String {
-    match items.len() {
+    listed_count(items.len())
+}
+
+/// How many ids an entry lists, for `--verbose` to show (nothing when it lists none).
+fn listed_count(n: usize) -> String {
+    match n {
         0 => String::new(),
         n => format!(" ({n} ids: --verbose lists them)"),
     }
@@ -91,8 +96,7 @@ fn text(e: &Entry) -> String {
         Export { total, dir } => format!("{total} item(s) of the tenant, to {dir}"),
         ExportWritten { written, total, dir, ids } => {
             let listed = match &ids.list {
-                Some(list) if !list.is_empty() => format!(" ({} ids: --verbose lists them)", list.len()),
-                Some(_) => String::new(),
+                Some(list) => listed_count(list.len()),
                 None => " (too many to log)".to_owned(),
             };
             format!(

@@ -309,4 +309,16 @@ mod tests {
         assert_eq!(rewrapped.content_context(), base.content_context());
         assert_ne!(rewrapped.wrap_context(), base.wrap_context());
     }
+
+    #[test]
+    fn a_name_over_its_limit_is_refused_not_cut() {
+        for h in [
+            Header { tenant: "t".repeat(64), ..sample() },
+            Header { level: "l".repeat(256), ..sample() },
+            Header { item: "i".repeat(1025), ..sample() },
+        ] {
+            assert!(matches!(h.encode(), Err(FormatError::OutOfRange { .. })));
+            assert!(h.content_context().is_err() && h.wrap_context().is_err());
+        }
+    }
 }

@@ -191,4 +191,21 @@ mod tests {
         bytes.push(0);
         assert!(matches!(GrantKeyBlob::decode(&bytes), Err(FormatError::TrailingBytes { .. })));
     }
+
+    #[test]
+    fn a_name_over_its_limit_is_refused_not_cut() {
+        let context = GrantKeyContext {
+            grant_id: [1; 16],
+            tenant: "acme".into(),
+            level: "internal".into(),
+            epoch: 3,
+            engineer: "e".repeat(256),
+            expires: 1_900_000_000,
+            engineer_fingerprint: [2; 16],
+            level_fingerprint: [3; 16],
+        };
+        assert!(context.encode().is_err());
+        let blob = GrantKeyBlob { context, ephemeral: [4; 32], wrapped: [5; 48] };
+        assert!(matches!(blob.encode(), Err(FormatError::OutOfRange { .. })));
+    }
 }

@@ -122,3 +122,13 @@ fn monitor_body_is_byte_exact_sorted_and_consistent() {
     over.extend_from_slice(&(MAX_MONITOR_TENANTS as u32 + 1).to_be_bytes());
     assert!(matches!(MonitorBody::decode(&over), Err(FormatError::OutOfRange { .. })));
 }
+
+#[test]
+fn a_name_over_its_limit_is_refused_not_cut() {
+    let long = KeyringBody { tenants: vec![tenant(&"a".repeat(64), &[])] };
+    assert!(matches!(long.encode(), Err(FormatError::OutOfRange { .. })));
+    let level = KeyringBody { tenants: vec![tenant("a", &[(&"x".repeat(256), 1)])] };
+    assert!(level.encode().is_err());
+    let id = IdentityBody { engineer: "e".repeat(64), secret: Zeroizing::new([7; 32]) };
+    assert!(id.encode().is_err());
+}
