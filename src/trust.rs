@@ -167,10 +167,20 @@ impl Pins {
         })
     }
 
-    /// Applies `f` to what the file holds now (another process may have changed it) and saves.
+    /// Applies `f` to what the file holds now and saves, holding the file's lock from the
+    /// read to the save: two processes that pin at once both keep their pins.
     fn change(&self, f: impl FnOnce(&mut Entries)) -> Result<(), TrustError> {
         let mut entries = self.lock();
+        let mut _held = None;
         if let Some(path) = &self.path {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| TrustError::Io { path: path.clone(), source })?;
+            }
+            let lock_path = crate::files::guard_path(path);
+            _held = Some(
+                crate::files::FileLock::guarding(path, || {})
+                    .map_err(|source| TrustError::Io { path: lock_path, source })?,
+            );
             let on_disk = read(path)?;
             for (k, (v, at)) in on_disk {
                 let (mine, mine_at) = entries.entry(k).or_insert((v, at.clone()));
@@ -198,9 +208,6 @@ impl Pins {
                 place: place.clone(),
             })
             .collect();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| TrustError::Io { path: path.clone(), source })?;
-        }
         crate::files::write_file(path, |w| w.write_all(encode_pins(&lines).as_bytes()))
             .map_err(|failed| TrustError::Io { path: path.clone(), source: failed.into() })
     }

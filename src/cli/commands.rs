@@ -87,10 +87,13 @@ fn verify(ctx: &Ctx, tenant: Option<String>, keyring: Option<PathBuf>) -> Result
     let mut r = r?;
     r.problems.extend(trust_problems);
     let summary =
-        json!({"items": r.items, "decrypted": r.decrypted, "skipped": r.skipped, "problems": r.problems});
+        json!({"items": r.items, "decrypted": r.decrypted, "skipped": r.skipped, "staging": r.staging, "problems": r.problems});
     ctx.emit(summary, || {
         for p in &r.problems {
             outln!("DAMAGED: {p}");
+        }
+        if r.staging > 0 {
+            outln!("{} put(s) were storing chunks: not checked, not counted as orphans", r.staging);
         }
         outln!(
             "checked {} item(s): {} decrypted, {} without a key in the keyring; {} problem(s)",
@@ -179,17 +182,9 @@ fn compact(ctx: &Ctx) -> Result<(), Error> {
 fn passwd(ctx: &Ctx, file: &Path, new_file: Option<&Path>) -> Result<(), Error> {
     let old = super::secrets::passphrase(ctx.passphrase_file.as_deref(), file, false)?;
     let new = super::secrets::new_passphrase(new_file, file)?;
-    // Every command that saves a key file does so holding the vault: holding it here too puts
-    // the change between them, never across one (and the library refuses a file that changed
-    // anyway). A machine with no vault has nothing to wait for.
-    let held = ctx.open();
-    if let Err(e) = &held
-        && e.kind == ErrorKind::InUse
-    {
-        return Err(Error::new(e.kind, e.message.clone()));
-    }
+    // The library holds the file's lock for the check and the save: a command that saves the
+    // file meanwhile comes before or after, never between.
     let kind = lockbox::keyring::change_passphrase(file, &old, &new)?;
-    drop(held);
     crate::release_freed_memory();
     ctx.emit(json!({"file": file, "kind": kind}), || {
         outln!("{} is {kind} sealed under the new passphrase; the old one no longer opens it", file.display())

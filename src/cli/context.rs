@@ -44,8 +44,8 @@ impl Ctx {
         Ok(ctx)
     }
 
-    /// Opens the vault, retrying while another process holds it until --wait runs out. Every
-    /// passphrase a command needs is asked before this, so nobody holds the vault at a prompt.
+    /// Opens the vault, shared with every other lockbox process, retrying while one holds it
+    /// alone (compacting it) until --wait runs out.
     pub fn open(&self) -> Result<Vault, Error> {
         let dir = vault_dir(self.vault_dir.clone())?;
         let deadline = Instant::now() + self.wait.unwrap_or_default();
@@ -78,13 +78,22 @@ impl Ctx {
             .ok_or_else(|| Error::usage("cannot find a per-user config directory; pass --trust FILE"))
     }
 
-    /// Opens the vault for a command that changes `ring`, then reads the keyring again under
-    /// the vault's lock: the passphrase was asked before the vault was opened, and another
-    /// process may have saved the keyring (and registered its new keys) meanwhile.
+    /// Opens the vault for a command that changes `ring`, holding the keyring (this process
+    /// its only changer until the command ends) and reading it again: the passphrase was asked
+    /// before, and another process may have saved the keyring (and registered its new keys)
+    /// meanwhile.
     pub fn open_for(&self, ring: &mut Keyring) -> Result<Vault, Error> {
-        let vault = self.open()?;
-        ring.reload()?;
-        Ok(vault)
+        let path = ring.path().to_owned();
+        ring.hold(|| waiting_for(&path))?;
+        self.open()
+    }
+
+    /// Opens the vault for a command that changes the monitor key `key`, holding it as
+    /// [`Ctx::open_for`] holds a keyring.
+    pub fn open_for_monitor(&self, key: &mut lockbox::keyring::MonitorKey) -> Result<Vault, Error> {
+        let path = key.path().to_owned();
+        key.hold(|| waiting_for(&path))?;
+        self.open()
     }
 
     pub fn keyring(&self, path: &Path) -> Result<Keyring, Error> {
@@ -151,6 +160,11 @@ impl Key {
             Key::Identity(identity) => Box::new(Workflow::new(vault).engineer_keys(identity, tenant)?),
         })
     }
+}
+
+/// Said once when another process is changing a key file this one must change too.
+fn waiting_for(path: &Path) {
+    eprintln!("lockbox: waiting for another lockbox process that is changing {}", path.display());
 }
 
 /// Longest actor name, in bytes.

@@ -22,7 +22,7 @@ pub fn monitor(ctx: &Ctx, cmd: MonitorCmd) -> Result<(), Error> {
         MonitorCmd::Trust { tenant, fingerprint, monitor: path, restart, .. } => {
             let fp = parse_hex::<32>("fingerprint", &fingerprint)?;
             let mut key = ctx.monitor_key(&path)?;
-            let vault = ctx.open()?;
+            let vault = ctx.open_for_monitor(&mut key)?;
             lockbox::customer::monitor_trust(&vault, &mut key, &tenant, &fp, restart)?;
             ctx.emit(json!({"tenant": tenant, "fingerprint": hex(&fp)}), || {
                 outln!("monitor {} pinned tenant {tenant} to signing key {}", path.display(), hex(&fp))
@@ -30,7 +30,7 @@ pub fn monitor(ctx: &Ctx, cmd: MonitorCmd) -> Result<(), Error> {
         }
         MonitorCmd::Checkpoint { tenant, monitor: path, .. } => {
             let mut key = ctx.monitor_key(&path)?;
-            let vault = ctx.open()?;
+            let vault = ctx.open_for_monitor(&mut key)?;
             let run = lockbox::customer::monitor_checkpoint(&vault, &mut key, &tenant)?;
             ctx.emit(json!({"tenant": tenant, "entries": run.size, "head": hex(&run.head), "checkpointed_before": run.checkpointed}), || {
                 outln!(

@@ -44,6 +44,20 @@ impl MonitorKey {
         &self.sealing.path
     }
 
+    /// Makes this process the monitor key's only changer until it is dropped (as
+    /// [`crate::keyring::Keyring::hold`]), then reads what the file holds now.
+    pub fn hold(&mut self, waiting: impl FnOnce()) -> Result<(), KeyringError> {
+        self.sealing.hold(waiting)?;
+        let Some(body) = self.sealing.reread()? else { return Ok(()) };
+        let body = MonitorBody::decode(&body)
+            .map_err(|source| KeyringError::Malformed { path: self.sealing.path.clone(), source })?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(&body.seed[..], &self.signing.seed()[..])) {
+            return Err(KeyringError::Replaced { path: self.sealing.path.clone() });
+        }
+        self.tenants = body.tenants.into_iter().map(|t| ((t.vault, t.tenant.clone()), t)).collect();
+        Ok(())
+    }
+
     /// The monitor's signing key.
     pub fn signing(&self) -> &SigningKey {
         &self.signing

@@ -225,14 +225,24 @@ impl Keyring {
     }
 
     /// Reads the keyring's file again, replacing the keys held in memory with what is on disk
-    /// now. A command that changes the keyring calls this once it holds the vault: another
-    /// process that saved the keyring meanwhile (its new keys registered in the vault) is not
-    /// overwritten by this one's older copy. Uses the key derived at open: no passphrase.
+    /// now ([`Keyring::hold`] does, once it holds the keyring): another process that saved the
+    /// keyring meanwhile (its new keys registered in the vault) is not overwritten by this
+    /// one's older copy. Uses the key derived at open: no passphrase.
     pub fn reload(&mut self) -> Result<(), KeyringError> {
         let Some(sealing) = &self.sealing else { return Ok(()) };
         let Some(body) = sealing.reread()? else { return Ok(()) };
         self.tenants = decode_tenants(&sealing.path, &body)?;
         Ok(())
+    }
+
+    /// Makes this process the keyring's only changer until the keyring is dropped (a lock
+    /// beside its file, waited for; `waiting` is told if it must wait), then reads the file
+    /// again ([`Keyring::reload`]). Every command that changes a keyring holds it: the
+    /// passphrase is asked before, so no prompt ever holds it. No-op in memory.
+    pub fn hold(&mut self, waiting: impl FnOnce()) -> Result<(), KeyringError> {
+        let Some(sealing) = &mut self.sealing else { return Ok(()) };
+        sealing.hold(waiting)?;
+        self.reload()
     }
 
     /// Opens `path` if it exists, else starts a new keyring there.

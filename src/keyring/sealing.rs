@@ -16,6 +16,8 @@ pub(super) struct Sealing {
     kdf: KdfParams,
     salt: [u8; 16],
     key: FileKey,
+    /// The lock that makes this process the file's only changer, once taken.
+    held: Option<crate::files::FileLock>,
 }
 
 impl Sealing {
@@ -28,7 +30,7 @@ impl Sealing {
         kdf.check().map_err(|source| KeyringError::Malformed { path: path.to_owned(), source })?;
         let salt = random_array().map_err(KeyringError::Crypto)?;
         let key = FileKey::derive(pass.bytes(), &kdf, &salt).map_err(KeyringError::Crypto)?;
-        Ok(Sealing { path: path.to_owned(), version: KeyFile::VERSION, kind, kdf, salt, key })
+        Ok(Sealing { path: path.to_owned(), version: KeyFile::VERSION, kind, kdf, salt, key, held: None })
     }
 
     /// Reads and decrypts a file; returns the sealing state (to save again) and the body.
@@ -48,8 +50,22 @@ impl Sealing {
             kdf: file.kdf,
             salt: file.salt,
             key,
+            held: None,
         };
         Ok((sealing, body))
+    }
+
+    /// Makes this process the file's only changer until it drops this sealing: takes the
+    /// file's lock (see [`crate::files::guard_path`]), waiting for another process that holds
+    /// it (`waiting` is told). Read the file again after this: another process may have saved
+    /// it before.
+    pub(super) fn hold(&mut self, waiting: impl FnOnce()) -> Result<(), KeyringError> {
+        if self.held.is_none() {
+            let lock = crate::files::FileLock::guarding(&self.path, waiting)
+                .map_err(|source| KeyringError::Io { path: crate::files::guard_path(&self.path), source })?;
+            self.held = Some(lock);
+        }
+        Ok(())
     }
 
     /// Reads the file again with the key already derived (no passphrase, no Argon2): the
@@ -141,9 +157,11 @@ pub fn change_passphrase(
         Err(source) => return Err(KeyringError::Malformed { path: path.to_owned(), source }),
     };
     let (old_sealing, body) = Sealing::open(path, kind, old)?;
-    let sealing = Sealing::new(path, kind, new, old_sealing.kdf)?;
+    let mut sealing = Sealing::new(path, kind, new, old_sealing.kdf)?;
     // Argon2 ran twice since the file was read: a command that saved it meanwhile (new keys)
-    // must not be overwritten with the older contents.
+    // must not be overwritten with the older contents. Under the file's lock, no command saves
+    // it between this check and the save.
+    sealing.hold(|| {})?;
     if fs::read(path).map_err(|source| KeyringError::Io { path: path.to_owned(), source })? != bytes {
         return Err(KeyringError::Replaced { path: path.to_owned() });
     }

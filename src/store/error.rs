@@ -93,7 +93,11 @@ impl StoreError {
     pub(super) fn open(path: &std::path::Path, e: redb::DatabaseError) -> StoreError {
         let path = path.to_owned();
         match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path },
+            // Held by one process alone (compacting it), or by a lockbox whose redb shares files
+            // another way.
+            redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
+                StoreError::InUse { path }
+            }
             redb::DatabaseError::Storage(redb::StorageError::Corrupted(detail)) => {
                 StoreError::Corrupt { path, detail }
             }

@@ -84,20 +84,21 @@ impl Store for MemoryStore {
 
     fn stage_chunks(&self, blob: &[u8; 16], chunks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         let tx = self.begin_raw_write();
-        for (index, chunk) in chunks {
-            tx.put(Table::Chunks, &super::raw::chunk_key(blob, *index), chunk)?;
-        }
+        super::typed::stage(&tx, blob, chunks)?;
         tx.commit()
     }
 
     fn discard_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
         let tx = self.begin_raw_write();
-        tx.remove_range(
-            Table::Chunks,
-            &super::raw::chunk_key(blob, 0),
-            &super::raw::chunk_key(blob, u64::MAX),
-        )?;
+        super::typed::unstage(&tx, blob)?;
         tx.commit()
+    }
+
+    /// One process holds a memory store: every claim is its own, and nothing dies apart.
+    fn release_staging(&self, _blob: &[u8; 16]) {}
+
+    fn sweep_staging(&self) -> Result<u64, StoreError> {
+        Ok(0)
     }
 
     fn writeback(&self) -> Option<crate::writeback::Writeback> {

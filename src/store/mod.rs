@@ -10,14 +10,15 @@
 //! - **Atomicity.** A write transaction's changes become visible all at once when
 //!   [`Writes::commit`] returns Ok, or not at all: dropping the transaction, an error, or a
 //!   crash before `commit` returns leaves no trace.
-//! - **Isolation.** At most one write transaction exists at a time ([`Store::begin_write`]
-//!   waits for the current one, as redb does); so a write transaction's reads, and the checks
+//! - **Isolation.** At most one write transaction exists at a time, in all processes
+//!   together ([`Store::begin_write`] waits for the current one, as redb does); so a write transaction's reads, and the checks
 //!   the vault makes on them (the level's current epoch before a put, a request still pending
 //!   at approval, the next audit sequence number), cannot be invalidated before it commits. A
 //!   read transaction is a snapshot: it sees exactly the commits before it began.
 //! - **Durability.** When `commit` returns Ok, the transaction survives a crash or power loss
-//!   ([`RedbStore`]: fdatasync; [`MemoryStore`]: until the process ends). The one exception is
-//!   [`Store::stage_chunks`].
+//!   ([`RedbStore`]: fdatasync; [`MemoryStore`]: until the process ends).
+//! - **Many processes.** Several processes may open one [`RedbStore`] and write to it; their
+//!   write transactions take turns, and each begins on the latest commit of any of them.
 //! - **Errors.** A record that does not decode is reported as [`StoreError::CorruptRecord`] for
 //!   that record alone (the `for_each_*` visitors receive it and may go on); a damaged engine
 //!   file is an error, never a panic.
@@ -69,19 +70,25 @@ pub trait Store: Send + Sync {
     /// A snapshot of every commit so far. Any number may be open, beside a write transaction.
     fn begin_read(&self) -> Result<ReadTx<'_>, StoreError>;
 
-    /// The write transaction: waits until no other is open in this process.
+    /// The write transaction: waits until no other is open, in this process or another.
     fn begin_write(&self) -> Result<WriteTx<'_>, StoreError>;
 
-    /// Stores `chunks` (index, ciphertext) of `blob` in a transaction of their own that is
-    /// committed *without* durability: visible at once, durable with the next durable commit;
-    /// a crash before that one loses them. Used for a large item's chunks ahead of its record,
-    /// which no record names until that durable commit (see docs/DESIGN.md).
+    /// Stores `chunks` (index, ciphertext) of `blob` in a durable transaction of their own,
+    /// ahead of the record that will name them, and marks the blob as being staged (see
+    /// [`Reads::staging`]). The first call for a blob also takes this process's claim on it,
+    /// which it holds until [`Store::discard_chunks`] or [`Store::release_staging`]: while a
+    /// claim is held, no other process sweeps the blob. Used for a large item's chunks (see
+    /// docs/DESIGN.md).
     fn stage_chunks(&self, blob: &[u8; 16], chunks: &[(u64, Vec<u8>)]) -> Result<(), StoreError>;
-
-    /// Removes chunks staged for an item whose record was never stored, also without
-    /// durability (a crash may bring them back; `verify` then reports them as orphans).
+    /// Removes the chunks staged for a blob whose record will not be stored, and its mark,
+    /// durably; then lets its claim go.
     fn discard_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError>;
-
+    /// Lets the claim on a staged blob go, once the transaction that stored its record (and
+    /// ended its staging with [`Writes::end_staging`]) has committed.
+    fn release_staging(&self, blob: &[u8; 16]);
+    /// Removes the chunks and marks of blobs whose staging process died (it holds no claim),
+    /// each in a transaction that finds the mark still there. Returns how many.
+    fn sweep_staging(&self) -> Result<u64, StoreError>;
     /// A thread that pushes the engine's file to disk when nudged, while a large put goes on
     /// (an optimisation only: durability still comes from commits). `None` if the engine has
     /// no file.
@@ -135,6 +142,8 @@ pub trait Reads {
     fn monitor_checkpoint(&self, tenant: &str) -> Result<Option<String>, StoreError>;
     /// The audit entry appended last.
     fn last_audit(&self) -> Result<Option<AuditEntry>, StoreError>;
+    /// The blobs whose chunks a put is staging (or was, if it died), in id order.
+    fn staging(&self) -> Result<Vec<[u8; 16]>, StoreError>;
     /// Visits every audit entry in the order stored, with the position stored under.
     fn for_each_audit(&self, visit: &mut AuditVisit<'_>) -> Result<(), StoreError>;
     /// Calls `visit` with `tenant`'s entries from position `from` of its own chain on, in
@@ -219,6 +228,10 @@ pub trait Writes: Reads {
     fn put_chunk(&self, blob: &[u8; 16], index: u64, ciphertext: &[u8]) -> Result<(), StoreError>;
     /// Removes every chunk of a blob.
     fn remove_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError>;
+    /// Ends the staging of `blob`, in the transaction that stores the record naming it:
+    /// whether it was still marked (false: a sweep removed its chunks, so the record must not
+    /// be stored).
+    fn end_staging(&self, blob: &[u8; 16]) -> Result<bool, StoreError>;
     /// Appends an audit entry. Its sequence number must be the last entry's plus one (1 for
     /// the first), else nothing is written and an error returned: with one writer at a time,
     /// the log has no gaps and no two entries share a number. An entry of a tenant must also

@@ -138,6 +138,16 @@ pub fn audit_chain_key(tenant: &str, chain: u64) -> Vec<u8> {
     [&b"audit_chain\0"[..], tenant.as_bytes(), b"\0", &chain.to_be_bytes()].concat()
 }
 
+/// Where the meta table marks a blob whose chunks are being staged by a put that has not
+/// stored its record yet: `staging\0` || blob id (value empty). The record's transaction
+/// removes the mark; a mark left by a process that died names chunks to sweep.
+pub fn staging_key(blob: &[u8; 16]) -> Vec<u8> {
+    [&STAGING_PREFIX[..], blob].concat()
+}
+
+/// The prefix of every staging mark.
+pub const STAGING_PREFIX: &[u8; 8] = b"staging\0";
+
 /// The key of chunk `index` of blob `blob`.
 pub fn chunk_key(blob: &[u8; 16], index: u64) -> [u8; 24] {
     let mut key = [0u8; 24];

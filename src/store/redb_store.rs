@@ -2,10 +2,18 @@
 //!
 //! Every write transaction commits with redb's default immediate durability: when `commit`
 //! returns, it is on disk (fdatasync), and a crash before that leaves the previous state.
-//! Staged chunks are the one exception ([`RedbStore::stage_chunks`]).
+//!
+//! Several processes share one file (redb's multi-writer mode): each opens it for writing,
+//! reads never wait, and write transactions take turns, each starting on the latest commit of
+//! any process. Only compaction takes the file for itself.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::files::FileLock;
+use crate::format::hex;
 
 use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
@@ -21,22 +29,36 @@ use super::{
 /// redb's page cache: large enough for hot metadata, small enough to keep the process small.
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
-/// redb's settings for every vault file.
-fn builder() -> redb::Builder {
+/// redb's settings for every vault file: shared by any number of processes, or (`Alone`) held
+/// by one, which every other open is refused while it lasts.
+fn builder(sharing: Sharing) -> redb::Builder {
     let mut b = redb::Builder::new();
     b.set_cache_size(CACHE_BYTES);
+    b.set_concurrency_mode(match sharing {
+        Sharing::Shared => redb::ConcurrencyMode::MultiWriter,
+        Sharing::Alone => redb::ConcurrencyMode::ExclusiveWriter,
+    });
     b
+}
+
+/// Whether other processes may have the file open at the same time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sharing {
+    Shared,
+    Alone,
 }
 
 fn def(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
     TableDefinition::new(table.name())
 }
 
-/// A vault database file. Only one process may hold it at a time (others get
-/// [`StoreError::InUse`]).
+/// A vault database file, shared by every process that opens it (except while one compacts
+/// it: others then get [`StoreError::InUse`]).
 pub struct RedbStore {
     db: Db,
     path: PathBuf,
+    /// This process's claims on the blobs it is staging (see [`Store::stage_chunks`]).
+    claims: Mutex<HashMap<[u8; 16], FileLock>>,
 }
 
 /// The database, open for writing, or only for reading when its storage cannot be written.
@@ -48,7 +70,7 @@ enum Db {
 impl RedbStore {
     /// Creates a new, empty database file at `path`; refuses if one exists.
     pub fn create(path: &Path) -> Result<RedbStore, StoreError> {
-        let store = RedbStore::create_empty(path)?;
+        let store = RedbStore::create_as(path, Sharing::Shared)?;
         let tx = store.begin_raw_write()?;
         for table in Table::ALL {
             guard(|| tx.tx.open_table(def(table)).map(drop).map_err(StoreError::engine))?;
@@ -59,20 +81,50 @@ impl RedbStore {
         Ok(store)
     }
 
-    /// A database file with no tables yet (a restore fills it).
+    /// A database file with no tables yet (a restore fills it; no other process may open it
+    /// until this store is dropped).
     pub(super) fn create_empty(path: &Path) -> Result<RedbStore, StoreError> {
+        RedbStore::create_as(path, Sharing::Alone)
+    }
+
+    fn create_as(path: &Path, sharing: Sharing) -> Result<RedbStore, StoreError> {
         if path.exists() {
             return Err(StoreError::Exists { path: path.to_owned() });
         }
-        let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|source| StoreError::File { path: path.to_owned(), source })?;
         let db = AlignedFile::create(file)
-            .and_then(|backend| builder().create_with_backend(backend))
+            .and_then(|backend| builder(sharing).create_with_backend(backend))
             .map_err(|e| StoreError::open(path, e))?;
-        Ok(RedbStore { db: Db::ReadWrite(db), path: path.to_owned() })
+        Ok(RedbStore::new(Db::ReadWrite(db), path))
     }
 
-    /// Opens an existing database file.
+    fn new(db: Db, path: &Path) -> RedbStore {
+        RedbStore { db, path: path.to_owned(), claims: Mutex::default() }
+    }
+
+    /// Opens an existing database file, shared with any other process that has it open, and
+    /// sweeps what puts that died left staged.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+        let store = RedbStore::open_as(path, Sharing::Shared)?;
+        if matches!(store.db, Db::ReadWrite(_)) && !super::typed::staging(&store.begin_raw_read()?)?.is_empty() {
+            store.sweep_staging()?;
+        }
+        Ok(store)
+    }
+
+    /// Opens an existing database file for this process alone: refused ([`StoreError::InUse`])
+    /// while another process has it open, and every other open is refused until this store is
+    /// dropped. For compaction.
+    pub fn open_alone(path: &Path) -> Result<RedbStore, StoreError> {
+        RedbStore::open_as(path, Sharing::Alone)
+    }
+
+    fn open_as(path: &Path, sharing: Sharing) -> Result<RedbStore, StoreError> {
         if !path.is_file() {
             return Err(StoreError::Missing { path: path.to_owned() });
         }
@@ -93,8 +145,8 @@ impl RedbStore {
                     StoreError::Corrupt { path: path.to_owned(), detail: "the file holds no database".into() }
                 })?;
             match writable {
-                true => builder().create_with_backend(backend).map(Db::ReadWrite),
-                false => builder().open_read_only_with_backend(backend).map(Db::ReadOnly),
+                true => builder(sharing).create_with_backend(backend).map(Db::ReadWrite),
+                false => builder(sharing).open_read_only_with_backend(backend).map(Db::ReadOnly),
             }
             .map_err(|e| StoreError::open(path, e))
         })
@@ -102,7 +154,7 @@ impl RedbStore {
             StoreError::CorruptRecord { detail, .. } => StoreError::Corrupt { path: path.to_owned(), detail },
             e => e,
         })?;
-        let store = RedbStore { db, path: path.to_owned() };
+        let store = RedbStore::new(db, path);
         match store.begin_raw_read()?.get(Table::Meta, b"schema")?.as_deref() {
             Some([super::SCHEMA_VERSION]) => Ok(store),
             Some(other) => Err(StoreError::Schema { path: path.to_owned(), found: other.to_vec() }),
@@ -116,8 +168,8 @@ impl RedbStore {
     }
 
     /// Gives the file's free pages back to the file system (redb moves live pages down and
-    /// shortens the file), until nothing more moves. The caller must be the file's only user:
-    /// an open of the vault file excludes every other process, and no transaction is live.
+    /// shortens the file), until nothing more moves. The caller must be the file's only user
+    /// ([`RedbStore::open_alone`]), with no transaction live.
     pub fn compact(&mut self) -> Result<(), StoreError> {
         guard(|| {
             let Db::ReadWrite(db) = &mut self.db else {
@@ -145,14 +197,45 @@ impl RedbStore {
         Ok(RedbRead { tx })
     }
 
-    fn non_durable(&self) -> Result<RedbWrite, StoreError> {
-        let mut tx = self.begin_raw_write()?;
-        guard(|| {
-            tx.tx.set_durability(redb::Durability::None).map_err(|e| StoreError::Engine(e.to_string()))
+    /// Where this process's claims on staged blobs are: a directory beside the file.
+    fn staging_dir(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_owned();
+        name.push(".staging");
+        self.path.with_file_name(name)
+    }
+
+    fn claim_path(&self, blob: &[u8; 16]) -> PathBuf {
+        self.staging_dir().join(hex(blob))
+    }
+
+    fn claims(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 16], FileLock>> {
+        self.claims.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the claim on a blob this process starts to stage: the lock file is held before
+    /// the blob's mark is committed, so no sweep ever finds the mark of a live put unclaimed.
+    fn claim(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
+        let mut claims = self.claims();
+        if claims.contains_key(blob) {
+            return Ok(());
+        }
+        let dir = self.staging_dir();
+        let file_error = |path: &Path, source| StoreError::File { path: path.to_owned(), source };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| file_error(&dir, e))?;
+        let path = self.claim_path(blob);
+        let lock = FileLock::try_at(&path).map_err(|e| file_error(&path, e))?.ok_or_else(|| {
+            StoreError::Engine(format!("another process holds the claim on a fresh blob ({})", path.display()))
         })?;
-        Ok(tx)
+        claims.insert(*blob, lock);
+        Ok(())
     }
 }
+
+use std::os::unix::fs::DirBuilderExt;
 
 impl Store for RedbStore {
     fn begin_read(&self) -> Result<ReadTx<'_>, StoreError> {
@@ -163,26 +246,55 @@ impl Store for RedbStore {
         Ok(Box::new(self.begin_raw_write()?))
     }
 
-    /// redb keeps a transaction's dirty pages in a buffer of half its cache; a larger
-    /// transaction spills pages to the file and writes each a second time when it finalises
-    /// their checksums at commit (a 256 MiB put in one transaction wrote 513 MiB and read 256
-    /// MiB back). Groups smaller than [`super::STAGE_BYTES`] are written once.
     fn stage_chunks(&self, blob: &[u8; 16], chunks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
-        let tx = self.non_durable()?;
-        guard(|| {
-            let mut t = tx.tx.open_table(def(Table::Chunks)).map_err(StoreError::engine)?;
-            for (index, chunk) in chunks {
-                t.insert(&chunk_key(blob, *index)[..], &chunk[..]).map_err(StoreError::engine)?;
-            }
-            Ok(())
-        })?;
+        self.claim(blob)?;
+        let tx = self.begin_raw_write()?;
+        super::typed::stage(&tx, blob, chunks)?;
         tx.commit()
     }
 
     fn discard_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
-        let tx = self.non_durable()?;
-        tx.remove_range(Table::Chunks, &chunk_key(blob, 0), &chunk_key(blob, u64::MAX))?;
-        tx.commit()
+        let tx = self.begin_raw_write()?;
+        super::typed::unstage(&tx, blob)?;
+        tx.commit()?;
+        self.release_staging(blob);
+        Ok(())
+    }
+
+    /// The claim file is removed before the lock is let go: a sweep that takes the lock
+    /// between the two finds the mark already gone.
+    fn release_staging(&self, blob: &[u8; 16]) {
+        if let Some(lock) = self.claims().remove(blob) {
+            let _ = std::fs::remove_file(self.claim_path(blob));
+            drop(lock);
+        }
+    }
+
+    fn sweep_staging(&self) -> Result<u64, StoreError> {
+        let mut swept = 0;
+        for blob in super::typed::staging(&self.begin_raw_read()?)? {
+            if self.claims().contains_key(&blob) {
+                continue;
+            }
+            let path = self.claim_path(&blob);
+            let lock = match FileLock::try_at(&path) {
+                Ok(Some(lock)) => Some(lock),
+                // A live put holds it.
+                Ok(None) => continue,
+                // No staging directory: a put makes it before it marks a blob, so nobody
+                // could be holding a claim in it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(source) => return Err(StoreError::File { path, source }),
+            };
+            let tx = self.begin_raw_write()?;
+            if super::typed::unstage(&tx, &blob)? {
+                tx.commit()?;
+                swept += 1;
+            }
+            let _ = std::fs::remove_file(&path);
+            drop(lock);
+        }
+        Ok(swept)
     }
 
     fn writeback(&self) -> Option<crate::writeback::Writeback> {

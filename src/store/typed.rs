@@ -63,6 +63,44 @@ pub(crate) fn for_each_chunk(
     })
 }
 
+/// Every blob marked as being staged, in id order. A mark whose key is not a staging key of
+/// a 16-byte id is damage.
+pub(crate) fn staging(r: &(impl RawRead + ?Sized)) -> Result<Vec<[u8; 16]>, StoreError> {
+    let prefix = &super::raw::STAGING_PREFIX[..];
+    let mut end = prefix.to_vec();
+    end[prefix.len() - 1] += 1;
+    let mut blobs = Vec::new();
+    r.scan(Table::Meta, prefix, Some(&end), &mut |k, _| {
+        let blob = <[u8; 16]>::try_from(&k[prefix.len()..]).map_err(|_| StoreError::CorruptRecord {
+            what: "staging mark",
+            detail: format!("{} bytes of blob id instead of 16", k.len() - prefix.len()),
+        })?;
+        blobs.push(blob);
+        Ok(true)
+    })?;
+    Ok(blobs)
+}
+
+/// Stages `chunks` of `blob` in `tx`, marking the blob as being staged.
+pub(crate) fn stage(
+    tx: &(impl RawWrite + ?Sized),
+    blob: &[u8; 16],
+    chunks: &[(u64, Vec<u8>)],
+) -> Result<(), StoreError> {
+    tx.put(Table::Meta, &super::raw::staging_key(blob), b"")?;
+    for (index, chunk) in chunks {
+        tx.put(Table::Chunks, &super::raw::chunk_key(blob, *index), chunk)?;
+    }
+    Ok(())
+}
+
+/// Removes `blob`'s chunks and its staging mark in `tx`; whether the mark was there.
+pub(crate) fn unstage(tx: &(impl RawWrite + ?Sized), blob: &[u8; 16]) -> Result<bool, StoreError> {
+    let (from, to) = (super::raw::chunk_key(blob, 0), super::raw::chunk_key(blob, u64::MAX));
+    tx.remove_range(Table::Chunks, &from, &to)?;
+    tx.remove(Table::Meta, &super::raw::staging_key(blob))
+}
+
 /// The vault id, set when the store was created.
 pub(crate) fn vault_id(r: &(impl RawRead + ?Sized)) -> Result<[u8; 16], StoreError> {
     let bytes = r.get(Table::Meta, b"vault_id")?.unwrap_or_default();
@@ -261,6 +299,9 @@ macro_rules! typed_store {
             fn monitor_checkpoint(&self, tenant: &str) -> Result<Option<String>, StoreError> {
                 $crate::store::typed::monitor_checkpoint(self, tenant)
             }
+            fn staging(&self) -> Result<Vec<[u8; 16]>, StoreError> {
+                $crate::store::typed::staging(self)
+            }
             fn for_each_audit(&self, visit: &mut AuditVisit<'_>) -> Result<(), StoreError> {
                 $crate::store::typed::for_each_audit(self, visit)
             }
@@ -305,6 +346,9 @@ macro_rules! typed_store {
             fn remove_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
                 let (from, to) = ($crate::store::raw::chunk_key(blob, 0), $crate::store::raw::chunk_key(blob, u64::MAX));
                 self.remove_range(Table::Chunks, &from, &to)
+            }
+            fn end_staging(&self, blob: &[u8; 16]) -> Result<bool, StoreError> {
+                self.remove(Table::Meta, &$crate::store::raw::staging_key(blob))
             }
             fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
                 $crate::store::typed::append_audit(self, entry)

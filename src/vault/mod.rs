@@ -101,7 +101,8 @@ impl Vault {
                 Error::not_found(format!("no vault at {}", dir.display())).with_remedy(Remedy::CreateVault)
             }
             e @ StoreError::InUse { .. } => {
-                let message = format!("the vault at {} is in use by another lockbox process", dir.display());
+                let message =
+                    format!("the vault at {} is held by another lockbox process alone (compacting it)", dir.display());
                 Error::from(e).reworded(message)
             }
             e => e.into(),
@@ -116,12 +117,15 @@ impl Vault {
         let path = dir.join(DB_FILE);
         let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let before = size();
-        let mut store = RedbStore::open(&path).map_err(|e| match e {
+        let mut store = RedbStore::open_alone(&path).map_err(|e| match e {
             StoreError::Missing { .. } => {
                 Error::not_found(format!("no vault at {}", dir.display())).with_remedy(Remedy::CreateVault)
             }
             e @ StoreError::InUse { .. } => {
-                let message = format!("the vault at {} is in use by another lockbox process", dir.display());
+                let message = format!(
+                    "the vault at {} is open in another lockbox process; compacting needs it alone",
+                    dir.display()
+                );
                 Error::from(e).reworded(message)
             }
             e => e.into(),

@@ -1,11 +1,13 @@
 //! Writing a large item on two cores: this thread reads (and encrypts), a second one stores.
 //!
-//! Chunks go to the store ahead of the item record, in groups of [`STAGE_BYTES`] committed
-//! without an fsync ([`Store::stage_chunks`] says why: one big transaction makes redb write
-//! every page twice). Until the record exists nothing refers to the chunks' fresh random blob
-//! id, so no reader can reach them; the transaction that stores the record (and its audit entry)
-//! is durable and makes them durable with it. A crash before it loses them with everything
-//! else uncommitted; an error removes them.
+//! Chunks go to the store ahead of the item record, in groups of [`STAGE_BYTES`], each its own
+//! durable transaction: redb keeps a transaction's dirty pages in a buffer of half its cache,
+//! and a larger transaction spills them and writes each page twice (a 256 MiB put in one
+//! transaction wrote 513 MiB and read 256 MiB back). Until the record exists nothing refers to
+//! the chunks' fresh random blob id, so no reader can reach them. The first group marks the blob
+//! as being staged, and the transaction that stores the record (and its audit entry) ends the
+//! mark. An error removes the chunks; a crash leaves them marked, under a claim no live process
+//! holds, and the next process to open the vault sweeps them.
 
 use super::pipeline::{self, GiveBack, Threads};
 use std::io::Read;
@@ -53,9 +55,11 @@ impl<'s> Staged<'s> {
         self.bytes += chunk.len();
         self.group.push((index, chunk));
         if self.bytes >= STAGE_BYTES {
+            // Set first: a failed stage may have taken the claim, which the discard lets go.
+            let first = !self.staged;
+            self.staged = true;
             self.store.stage_chunks(&self.blob, &self.group)?;
-            if !self.staged {
-                self.staged = true;
+            if first {
                 self.writeback = self.store.writeback();
             }
             if let Some(w) = &self.writeback {
@@ -86,6 +90,11 @@ impl<'s> Staged<'s> {
             let tenant = header.tenant.as_str();
             let tx = vault.store().begin_write()?;
             check(&tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?)?;
+            if self.staged && !tx.end_staging(&self.blob)? {
+                return Err(Error::conflict(
+                    "the chunks this put had stored were removed meanwhile (another process found no live put holding them); nothing was stored",
+                ));
+            }
             let mut w = tx.item_writer()?;
             let previous = check_replace(&*w, tenant, &header.item, replace)?;
             for (index, chunk) in self.group.drain(..) {
@@ -97,14 +106,16 @@ impl<'s> Staged<'s> {
             tx.commit()?;
             Ok((header, stored))
         });
-        if result.is_err() {
-            self.discard();
+        match &result {
+            Ok(_) if self.staged => self.store.release_staging(&self.blob),
+            Ok(_) => {}
+            Err(_) => self.discard(),
         }
         result
     }
 
     /// After a failed write: removes what was staged. Best effort: the error that got us here
-    /// is the one to report, and chunks left behind are orphans that `verify` names.
+    /// is the one to report, and chunks left behind stay marked, for a later sweep.
     fn discard(self) {
         if self.staged {
             let _ = self.store.discard_chunks(&self.blob);

@@ -22,6 +22,9 @@ pub struct VerifyReport {
     pub decrypted: u64,
     /// Items whose key the keyring did not hold (structure checked only).
     pub skipped: u64,
+    /// Puts that were storing chunks when the check's snapshot was taken (their chunks are
+    /// not orphans: the put is still writing, or died and is swept at the next open).
+    pub staging: u64,
     /// Every problem found, one line each, naming the record or item.
     pub problems: Vec<String>,
 }
@@ -141,12 +144,15 @@ fn check_item(
     Ok(())
 }
 
-/// Chunks whose blob no item references: left by nothing lockbox does, so damage.
+/// Chunks whose blob no item references and no put is staging: left by nothing lockbox does,
+/// so damage.
 fn check_orphans(r: &dyn Reads, live: &BTreeSet<[u8; 16]>, report: &mut VerifyReport) -> Result<(), Error> {
+    let staging: BTreeSet<[u8; 16]> = r.staging()?.into_iter().collect();
+    report.staging = staging.len() as u64;
     let mut orphans = BTreeSet::new();
     r.for_each_chunk(&mut |chunk| {
         match chunk {
-            Ok((blob, _)) if live.contains(&blob) => {}
+            Ok((blob, _)) if live.contains(&blob) || staging.contains(&blob) => {}
             Ok((blob, _)) => {
                 orphans.insert(blob);
             }

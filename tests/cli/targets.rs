@@ -1,5 +1,5 @@
 //! What the command line does to the things people point it at: devices, FIFOs, symbolic
-//! links, closed pipes, a vault another process holds.
+//! links, closed pipes, and a vault that other processes read and write at the same time.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::FileTypeExt;
@@ -216,57 +216,179 @@ fn a_closed_output_pipe_ends_quietly() {
     }
 }
 
-/// A `put` that holds the vault while it reads its standard input: the stdin handle
-/// releases it. Waits until the holder really has the vault (a probe gets exit 7).
-fn hold_vault(env: &Env) -> (Child, std::process::ChildStdin) {
-    for attempt in 1..=10 {
-        let mut child = env
-            .cmd(&["put", "acme", "slow", "--level", "public", "--replace"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"partial").unwrap();
-        std::thread::sleep(Duration::from_millis(100 * attempt));
-        if child.try_wait().unwrap().is_none() && env.run(&["list", "acme"]).status.code() == Some(7) {
-            return (child, stdin);
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+/// A put still reading its standard input (more than one staged group already stored): it has
+/// the vault open for writing, as a slow pipe or a paused producer would keep it.
+fn streaming_put(env: &Env, id: &str, first: &[u8]) -> (Child, std::process::ChildStdin) {
+    let mut child = env
+        .cmd(&["put", "acme", id, "--level", "secret"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(first).unwrap();
+    (child, stdin)
+}
+
+/// Bytes that do not repeat in any short period (so a mixed-up chunk shows).
+fn pattern(len: usize, salt: u32) -> Vec<u8> {
+    (0..len as u32).map(|i| (i.wrapping_add(salt).wrapping_mul(2_654_435_761) >> 24) as u8).collect()
+}
+
+fn json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out).unwrap()
+}
+
+/// Waits until the vault shows a put staging (its first group is stored), so that what the
+/// test does next really happens during the put.
+fn until_staging(env: &Env) {
+    let started = Instant::now();
+    while json(&env.ok(&["verify", "--json"]))["staging"] != 1 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the put never staged a group");
+        std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("could not get a process to hold the vault");
 }
 
 #[test]
-fn wait_retries_a_busy_vault_and_exit_7_says_how() {
+fn readers_and_writers_go_on_while_a_put_streams() {
     let env = Env::new();
-    let (mut holder, stdin) = hold_vault(&env);
+    let first = pattern(lockbox::store::STAGE_BYTES + 3_000_000, 1);
+    let (writer, mut stdin) = streaming_put(&env, "slow", &first);
+    until_staging(&env);
+    let started = Instant::now();
+    for args in [&["list", "acme"][..], &["tenant", "list"], &["audit", "show"], &["audit", "verify"]] {
+        let out = env.run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(env.ok(&["get", "acme", "a", "--keyring", &env.path("acme.keyring")]), b"text");
+    env.put("meanwhile", b"written while the other put streams");
+    assert!(started.elapsed() < Duration::from_secs(20), "someone waited for the streaming put");
+    // The streaming put's chunks are its own, not orphans; it is not listed before it is done.
+    let report = json(&env.ok(&["verify", "--json"]));
+    assert_eq!(report["problems"], serde_json::json!([]), "{report}");
+    assert!(!String::from_utf8_lossy(&env.ok(&["list", "acme"])).contains("slow"));
+
+    stdin.write_all(b"the end").unwrap();
+    drop(stdin);
+    let out = writer.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut whole = first;
+    whole.extend_from_slice(b"the end");
+    assert!(env.ok(&["get", "acme", "slow", "--keyring", &env.path("acme.keyring")]) == whole);
+    let report = json(&env.ok(&["verify", "--json"]));
+    assert_eq!((report["staging"].clone(), report["problems"].clone()), (0.into(), serde_json::json!([])));
+    assert!(std::fs::read_dir(env.dir.path().join("vault/vault.redb.staging")).unwrap().next().is_none());
+}
+
+#[test]
+fn four_writers_at_once_all_commit() {
+    let env = Env::new();
+    for round in 0..3 {
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let id = format!("r{round}w{w}");
+                let data = pattern(if w == 0 { 9_000_000 } else { 50_000 * (w + 1) }, w as u32);
+                let (child, mut stdin) = streaming_put(&env, &id, &[]);
+                let feeder = std::thread::spawn(move || stdin.write_all(&data).map(|_| data));
+                (id, child, feeder)
+            })
+            .collect();
+        for (id, child, feeder) in writers {
+            let data = feeder.join().unwrap().unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{id}: exit {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+            assert!(env.ok(&["get", "acme", &id, "--keyring", &env.path("acme.keyring")]) == data, "{id}");
+        }
+    }
+    // One linear log: every put in it once, and it verifies.
+    env.ok(&["audit", "verify"]);
+    let log = String::from_utf8(env.ok(&["audit", "show", "--tenant", "acme"])).unwrap();
+    for round in 0..3 {
+        for w in 0..4 {
+            let id = format!("r{round}w{w}");
+            let puts = log.lines().filter(|l| l.split_whitespace().any(|f| f == id) && l.contains(" put "));
+            assert_eq!(puts.count(), 1, "{id}: {log}");
+        }
+    }
+}
+
+#[test]
+fn a_reader_stalled_on_a_pipe_holds_no_one_up() {
+    let env = Env::new();
+    let big = pattern(6_000_000, 7);
+    env.put("big", &big);
+    // Nobody reads this get's output: it blocks once the pipe is full, midway through.
+    let mut reader = env
+        .cmd(&["get", "acme", "big", "--keyring", &env.path("acme.keyring")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(reader.try_wait().unwrap().is_none(), "the get should be stuck on its pipe");
+    let keyring = env.path("acme.keyring");
+    for args in [
+        &["rm", "acme", "a"][..],
+        &["level", "rotate", "acme", "public", "--keyring", &keyring],
+        &["list", "acme"],
+    ] {
+        let out = env.run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    env.put("after", b"x");
+    let mut got = Vec::new();
+    reader.stdout.take().unwrap().read_to_end(&mut got).unwrap();
+    assert!(reader.wait().unwrap().success());
+    assert!(got == big, "the stalled reader read its snapshot whole");
+}
+
+#[test]
+fn a_put_killed_mid_stream_is_swept_at_the_next_open() {
+    let env = Env::new();
+    let (mut writer, stdin) = streaming_put(&env, "doomed", &pattern(2 * lockbox::store::STAGE_BYTES + 1000, 3));
+    until_staging(&env);
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+    drop(stdin);
+    // The next process to open the vault for writing finds no live put holding the chunks.
+    env.ok(&["list", "acme"]);
+    let report = json(&env.ok(&["verify", "--json"]));
+    assert_eq!((report["staging"].clone(), report["problems"].clone()), (0.into(), serde_json::json!([])));
+    let db = env.dir.path().join("vault").join(lockbox::vault::DB_FILE);
+    let store = lockbox::store::RedbStore::open(&db).unwrap();
+    let read = lockbox::store::Store::begin_read(&store).unwrap();
+    let item = read.item("acme", "a").unwrap().unwrap();
+    read.for_each_chunk(&mut |chunk| {
+        assert_eq!(chunk.unwrap().0, item.blob, "only item a's chunks are left");
+        Ok(true)
+    })
+    .unwrap();
+}
+
+#[test]
+fn compaction_holds_the_vault_alone_and_wait_retries() {
+    let env = Env::new();
+    let db = env.dir.path().join("vault").join(lockbox::vault::DB_FILE);
+    let alone = lockbox::store::RedbStore::open_alone(&db).unwrap();
     let out = env.run(&["list", "acme"]);
     assert_eq!(out.status.code(), Some(7));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--wait"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("alone") && stderr.contains("--wait"), "{stderr}");
 
     let waiter = env.cmd(&["--wait", "20s", "list", "acme"]).stdout(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    drop(stdin);
-    assert!(holder.wait().unwrap().success());
+    drop(alone);
     let out = waiter.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("slow"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a "));
 
     // A deadline that passes: exit 7 after about that long, from the environment variable too.
-    let (mut holder, stdin) = hold_vault(&env);
+    let _alone = lockbox::store::RedbStore::open_alone(&db).unwrap();
     let started = Instant::now();
     let out = env.cmd(&["list", "acme"]).env("LOCKBOX_WAIT", "1s").output().unwrap();
     assert_eq!(out.status.code(), Some(7));
     assert!(started.elapsed() >= Duration::from_millis(900), "gave up before the deadline");
-    drop(stdin);
-    assert!(holder.wait().unwrap().success());
 }
 
 #[test]
@@ -311,37 +433,36 @@ fn approving_an_unknown_request_fails_before_asking_for_a_passphrase() {
 }
 
 #[test]
-fn two_commands_waiting_with_one_keyring_both_keep_their_keys() {
+fn rotations_at_once_all_keep_their_keys() {
     let env = Env::new();
     let keyring = env.path("acme.keyring");
-    let (mut holder, stdin) = hold_vault(&env);
-    // Both read the keyring (the passphrase comes before the vault), then wait for the vault.
-    let rotate = |level: &str| {
-        env.cmd(&["--wait", "30s", "level", "rotate", "acme", level, "--keyring", &keyring])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (rotate("public"), rotate("secret"));
-    std::thread::sleep(Duration::from_millis(500));
-    drop(stdin);
-    assert!(holder.wait().unwrap().success());
-    for child in [a, b] {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
-    // Each rotation's new key is in the keyring: items written at both new epochs read back.
-    for level in ["public", "secret"] {
-        let id = format!("after-{level}");
-        let mut put = env.cmd(&["put", "acme", &id, "--level", level]).stdin(Stdio::piped()).spawn().unwrap();
-        put.stdin.take().unwrap().write_all(b"new").unwrap();
-        assert!(put.wait().unwrap().success());
-        let out = env.run(&["get", "acme", &id, "--keyring", &keyring]);
-        assert!(
-            out.status.success(),
-            "{level}: the epoch 2 key was lost: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for _ in 0..3 {
+        // All read the keyring, then change it: the keyring's lock puts one after the other,
+        // and each reads the keys of those before it before it adds its own.
+        let rotate = |level: &str| {
+            env.cmd(&["level", "rotate", "acme", level, "--keyring", &keyring])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let all: Vec<_> = ["public", "secret", "public", "secret"].map(rotate).into();
+        for child in all {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        // Each rotation's new key is in the keyring: items written at both new epochs read back.
+        for level in ["public", "secret"] {
+            let id = format!("after-{level}");
+            let mut put = env
+                .cmd(&["put", "acme", &id, "--level", level, "--replace"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            put.stdin.take().unwrap().write_all(b"new").unwrap();
+            assert!(put.wait().unwrap().success());
+            let out = env.run(&["get", "acme", &id, "--keyring", &keyring]);
+            assert!(out.status.success(), "{level}: a new key was lost: {}", String::from_utf8_lossy(&out.stderr));
+        }
     }
 }

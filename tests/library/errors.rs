@@ -18,10 +18,19 @@ fn the_cause_is_kept_beside_the_message() {
     let cause = e.source().and_then(|s| s.downcast_ref::<KeyringError>());
     assert!(matches!(cause, Some(KeyringError::WrongPassphrase { .. })), "{e:?}");
 
-    let _open = Vault::init(&dir.path().join("v")).unwrap();
+    // Shared by any number of handles, until one takes the file alone (as compaction does).
+    let shared = Vault::init(&dir.path().join("v")).unwrap();
+    let again = Vault::open(&dir.path().join("v")).unwrap();
+    assert_eq!(shared.id(), again.id());
+    let e = Vault::compact(&dir.path().join("v")).map(drop).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InUse);
+    assert!(e.message.contains("open in another lockbox process"), "{e}");
+    drop((shared, again));
+    let db = dir.path().join("v").join(lockbox::vault::DB_FILE);
+    let _alone = lockbox::store::RedbStore::open_alone(&db).unwrap();
     let e = Vault::open(&dir.path().join("v")).map(drop).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InUse);
-    assert!(e.message.contains("in use by another lockbox process"), "{e}");
+    assert!(e.message.contains("held by another lockbox process alone"), "{e}");
     assert!(matches!(
         e.source().and_then(|s| s.downcast_ref::<StoreError>()),
         Some(StoreError::InUse { .. })
