@@ -174,7 +174,8 @@ impl Pins {
         let mut _held = None;
         if let Some(path) = &self.path {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| TrustError::Io { path: path.clone(), source })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|source| TrustError::Io { path: path.clone(), source })?;
             }
             let lock_path = crate::files::guard_path(path);
             _held = Some(

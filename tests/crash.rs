@@ -222,7 +222,17 @@ fn start(h: &Harness, rng: &mut Rng, items: &[&'static str]) -> Started {
             let digest = lines.next().and_then(|l| l.strip_prefix("digest ")).unwrap_or_default().to_owned();
             let level = LEVELS[rng.below(2) as usize];
             let child = h
-                .cmd(&["request", "approve", &id, "--expect", &digest, "--levels", level, "--keyring", &keyring])
+                .cmd(&[
+                    "request",
+                    "approve",
+                    &id,
+                    "--expect",
+                    &digest,
+                    "--levels",
+                    level,
+                    "--keyring",
+                    &keyring,
+                ])
                 .stdin(Stdio::null())
                 .spawn()
                 .unwrap();

@@ -86,8 +86,7 @@ fn verify(ctx: &Ctx, tenant: Option<String>, keyring: Option<PathBuf>) -> Result
     bar.clear();
     let mut r = r?;
     r.problems.extend(trust_problems);
-    let summary =
-        json!({"items": r.items, "decrypted": r.decrypted, "skipped": r.skipped, "staging": r.staging, "problems": r.problems});
+    let summary = json!({"items": r.items, "decrypted": r.decrypted, "skipped": r.skipped, "staging": r.staging, "problems": r.problems});
     ctx.emit(summary, || {
         for p in &r.problems {
             outln!("DAMAGED: {p}");

@@ -7,6 +7,6 @@ mod lock;
 mod tree;
 
 pub use atomic::{Failed, write_output};
-pub use lock::{FileLock, guard_path};
 pub(crate) use atomic::{sync_filesystem, write_file, write_new_file};
+pub use lock::{FileLock, guard_path};
 pub(crate) use tree::{Dirs, Passed, TreeError, TreeErrorKind, safe_path, walk};

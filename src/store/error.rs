@@ -81,6 +81,12 @@ pub enum StoreError {
         /// The database file.
         path: PathBuf,
     },
+    /// The chunks a put was staging were removed under it (by a process that found no live
+    /// put claiming them): the put must store nothing.
+    #[error(
+        "the chunks this put had stored were removed meanwhile (another process found no live put holding them); nothing was stored"
+    )]
+    Swept,
     /// An I/O error.
     #[error("vault I/O error: {0}")]
     Io(#[from] std::io::Error),

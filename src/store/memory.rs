@@ -27,6 +27,8 @@ type Tables = [Arc<Map>; 8];
 pub struct MemoryStore {
     committed: Mutex<Arc<Tables>>,
     writer: Mutex<()>,
+    /// The blobs being staged (all by this one process).
+    claims: Mutex<std::collections::HashSet<[u8; 16]>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -40,7 +42,7 @@ impl MemoryStore {
         let store = MemoryStore::default();
         let mut tables = Tables::default();
         let meta = Arc::make_mut(&mut tables[Table::Meta.index()]);
-        meta.insert(b"schema".to_vec(), vec![2]);
+        meta.insert(b"schema".to_vec(), vec![super::SCHEMA_VERSION]);
         // Memory is only for tests and fuzzing: an unreadable random generator panics here.
         let id = super::redb_store::new_vault_id().expect("random vault id");
         meta.insert(b"vault_id".to_vec(), id.to_vec());
@@ -84,18 +86,23 @@ impl Store for MemoryStore {
 
     fn stage_chunks(&self, blob: &[u8; 16], chunks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         let tx = self.begin_raw_write();
-        super::typed::stage(&tx, blob, chunks)?;
+        let first = lock(&self.claims).insert(*blob);
+        super::typed::stage(&tx, blob, chunks, first)?;
         tx.commit()
     }
 
     fn discard_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
         let tx = self.begin_raw_write();
         super::typed::unstage(&tx, blob)?;
-        tx.commit()
+        tx.commit()?;
+        self.release_staging(blob);
+        Ok(())
     }
 
     /// One process holds a memory store: every claim is its own, and nothing dies apart.
-    fn release_staging(&self, _blob: &[u8; 16]) {}
+    fn release_staging(&self, blob: &[u8; 16]) {
+        lock(&self.claims).remove(blob);
+    }
 
     fn sweep_staging(&self) -> Result<u64, StoreError> {
         Ok(0)

@@ -111,7 +111,9 @@ impl RedbStore {
     /// sweeps what puts that died left staged.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         let store = RedbStore::open_as(path, Sharing::Shared)?;
-        if matches!(store.db, Db::ReadWrite(_)) && !super::typed::staging(&store.begin_raw_read()?)?.is_empty() {
+        if matches!(store.db, Db::ReadWrite(_))
+            && !super::typed::staging(&store.begin_raw_read()?)?.is_empty()
+        {
             store.sweep_staging()?;
         }
         Ok(store)
@@ -214,10 +216,11 @@ impl RedbStore {
 
     /// Takes the claim on a blob this process starts to stage: the lock file is held before
     /// the blob's mark is committed, so no sweep ever finds the mark of a live put unclaimed.
-    fn claim(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
+    /// Whether the claim is new (the blob's first group).
+    fn claim(&self, blob: &[u8; 16]) -> Result<bool, StoreError> {
         let mut claims = self.claims();
         if claims.contains_key(blob) {
-            return Ok(());
+            return Ok(false);
         }
         let dir = self.staging_dir();
         let file_error = |path: &Path, source| StoreError::File { path: path.to_owned(), source };
@@ -228,10 +231,13 @@ impl RedbStore {
             .map_err(|e| file_error(&dir, e))?;
         let path = self.claim_path(blob);
         let lock = FileLock::try_at(&path).map_err(|e| file_error(&path, e))?.ok_or_else(|| {
-            StoreError::Engine(format!("another process holds the claim on a fresh blob ({})", path.display()))
+            StoreError::Engine(format!(
+                "another process holds the claim on a fresh blob ({})",
+                path.display()
+            ))
         })?;
         claims.insert(*blob, lock);
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -247,9 +253,9 @@ impl Store for RedbStore {
     }
 
     fn stage_chunks(&self, blob: &[u8; 16], chunks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
-        self.claim(blob)?;
+        let first = self.claim(blob)?;
         let tx = self.begin_raw_write()?;
-        super::typed::stage(&tx, blob, chunks)?;
+        super::typed::stage(&tx, blob, chunks, first)?;
         tx.commit()
     }
 

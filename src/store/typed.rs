@@ -81,13 +81,21 @@ pub(crate) fn staging(r: &(impl RawRead + ?Sized)) -> Result<Vec<[u8; 16]>, Stor
     Ok(blobs)
 }
 
-/// Stages `chunks` of `blob` in `tx`, marking the blob as being staged.
+/// Stages `chunks` of `blob` in `tx`: the `first` group marks the blob as being staged, and
+/// every later one finds the mark still there (else [`StoreError::Swept`]: the groups before
+/// were removed, and storing more would leave a record with holes).
 pub(crate) fn stage(
     tx: &(impl RawWrite + ?Sized),
     blob: &[u8; 16],
     chunks: &[(u64, Vec<u8>)],
+    first: bool,
 ) -> Result<(), StoreError> {
-    tx.put(Table::Meta, &super::raw::staging_key(blob), b"")?;
+    let mark = super::raw::staging_key(blob);
+    if first {
+        tx.put(Table::Meta, &mark, b"")?;
+    } else if tx.get(Table::Meta, &mark)?.is_none() {
+        return Err(StoreError::Swept);
+    }
     for (index, chunk) in chunks {
         tx.put(Table::Chunks, &super::raw::chunk_key(blob, *index), chunk)?;
     }

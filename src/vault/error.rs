@@ -212,7 +212,7 @@ impl From<StoreError> for Error {
         let kind = match &e {
             StoreError::InUse { .. } => ErrorKind::InUse,
             StoreError::Missing { .. } => ErrorKind::NotFound,
-            StoreError::Exists { .. } => ErrorKind::Conflict,
+            StoreError::Exists { .. } | StoreError::Swept => ErrorKind::Conflict,
             StoreError::Schema { .. }
             | StoreError::Corrupt { .. }
             | StoreError::CorruptRecord { .. }

@@ -101,8 +101,10 @@ impl Vault {
                 Error::not_found(format!("no vault at {}", dir.display())).with_remedy(Remedy::CreateVault)
             }
             e @ StoreError::InUse { .. } => {
-                let message =
-                    format!("the vault at {} is held by another lockbox process alone (compacting it)", dir.display());
+                let message = format!(
+                    "the vault at {} is held by another lockbox process alone (compacting it)",
+                    dir.display()
+                );
                 Error::from(e).reworded(message)
             }
             e => e.into(),

@@ -18,7 +18,7 @@ use super::{Error, Vault, current_epoch, no_tenant};
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, Header};
 use crate::store::records::{ItemRecord, TenantRecord};
-use crate::store::{STAGE_BYTES, Store, Writes};
+use crate::store::{STAGE_BYTES, Store, StoreError, Writes};
 use crate::writeback::Writeback;
 
 /// Chunks waiting between two threads of a put or a get (64 KiB each: at most 8 MiB). Room
@@ -91,9 +91,7 @@ impl<'s> Staged<'s> {
             let tx = vault.store().begin_write()?;
             check(&tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?)?;
             if self.staged && !tx.end_staging(&self.blob)? {
-                return Err(Error::conflict(
-                    "the chunks this put had stored were removed meanwhile (another process found no live put holding them); nothing was stored",
-                ));
+                return Err(StoreError::Swept.into());
             }
             let mut w = tx.item_writer()?;
             let previous = check_replace(&*w, tenant, &header.item, replace)?;

@@ -297,7 +297,12 @@ fn four_writers_at_once_all_commit() {
         for (id, child, feeder) in writers {
             let data = feeder.join().unwrap().unwrap();
             let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "{id}: exit {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{id}: exit {:?}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
             assert!(env.ok(&["get", "acme", &id, "--keyring", &env.path("acme.keyring")]) == data, "{id}");
         }
     }
@@ -346,7 +351,8 @@ fn a_reader_stalled_on_a_pipe_holds_no_one_up() {
 #[test]
 fn a_put_killed_mid_stream_is_swept_at_the_next_open() {
     let env = Env::new();
-    let (mut writer, stdin) = streaming_put(&env, "doomed", &pattern(2 * lockbox::store::STAGE_BYTES + 1000, 3));
+    let (mut writer, stdin) =
+        streaming_put(&env, "doomed", &pattern(2 * lockbox::store::STAGE_BYTES + 1000, 3));
     until_staging(&env);
     writer.kill().unwrap();
     writer.wait().unwrap();
@@ -462,7 +468,11 @@ fn rotations_at_once_all_keep_their_keys() {
             put.stdin.take().unwrap().write_all(b"new").unwrap();
             assert!(put.wait().unwrap().success());
             let out = env.run(&["get", "acme", &id, "--keyring", &keyring]);
-            assert!(out.status.success(), "{level}: a new key was lost: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{level}: a new key was lost: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }

@@ -388,3 +388,77 @@ fn threads_share_one_vault() {
     assert!(vault.verify(None, Some(&f.keyring)).unwrap().problems.is_empty());
     assert!(matches!(vault.verify_audit(None).unwrap(), Verdict::Intact { count, .. } if count > 120));
 }
+
+/// A reader that, once `after` bytes were read, waits until the put has staged `staged`
+/// chunks, then removes them and the blob's mark through a second handle, as a sweep that
+/// wrongly took the put for dead would.
+struct SweptMidway<'a> {
+    data: Cursor<Vec<u8>>,
+    after: u64,
+    staged: u64,
+    other: &'a RedbStore,
+    swept: bool,
+}
+
+impl std::io::Read for SweptMidway<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.swept && self.data.position() >= self.after {
+            let started = std::time::Instant::now();
+            let blob = loop {
+                let r = self.other.begin_raw_read().unwrap();
+                if let Some(blob) = r.staging().unwrap().first().copied() {
+                    let mut chunks = 0;
+                    r.for_each_chunk(&mut |c| {
+                        chunks += u64::from(c.unwrap().0 == blob);
+                        Ok(true)
+                    })
+                    .unwrap();
+                    if chunks >= self.staged {
+                        break blob;
+                    }
+                }
+                assert!(started.elapsed() < std::time::Duration::from_secs(20), "nothing was staged");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            };
+            let tx = self.other.begin_raw_write().unwrap();
+            tx.remove_range(Table::Chunks, &chunk_key(&blob, 0), &chunk_key(&blob, u64::MAX)).unwrap();
+            tx.remove(Table::Meta, &lockbox::store::raw::staging_key(&blob)).unwrap();
+            tx.commit().unwrap();
+            self.swept = true;
+        }
+        std::io::Read::read(&mut self.data, buf)
+    }
+}
+
+/// Swept midway, a later group finds its mark gone; swept after the last group, the record's
+/// transaction does. Either way nothing is stored and nothing is left.
+#[test]
+fn a_put_whose_staged_chunks_were_swept_stores_nothing() {
+    let stage = lockbox::store::STAGE_BYTES as u64;
+    // 64 KiB chunks: a group of 8 MiB of ciphertext is 128 of them.
+    for (len, after, staged) in [(6 * stage, 2 * stage, 128), (2 * stage + 300_000, 2 * stage + 300_000, 256)]
+    {
+        let f = Fixture::new(0, 0);
+        let vault = f.open(&f.vault_dir()).unwrap();
+        let other = RedbStore::open(&f.db()).unwrap();
+        let mut input = SweptMidway {
+            data: Cursor::new(vec![9u8; len as usize]),
+            after,
+            staged,
+            other: &other,
+            swept: false,
+        };
+        let e = vault.put("acme", "big", "secret", &mut input, PutOptions::default()).unwrap_err();
+        assert!(input.swept);
+        if after < len {
+            // The next group found the mark gone: the put stopped reading long before the end.
+            assert!(input.data.position() < len - stage, "read {} of {len}", input.data.position());
+        }
+        assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+        assert!(e.message.contains("removed meanwhile"), "{e}");
+        let r = other.begin_raw_read().unwrap();
+        assert!(r.item("acme", "big").unwrap().is_none());
+        assert!(r.staging().unwrap().is_empty());
+        assert!(vault.verify(None, None).unwrap().problems.is_empty(), "no chunk of it is left");
+    }
+}

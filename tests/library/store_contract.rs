@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use lockbox::store::raw::{RawWrite, Table, item_key};
 use lockbox::store::records::{AuditEntry, EngineerRecord, ItemRecord, TenantRecord};
-use lockbox::store::{MemoryStore, RedbStore, Store};
+use lockbox::store::{MemoryStore, Reads, RedbStore, Store};
 
 /// An engine under test.
 enum Engine {
@@ -317,6 +317,57 @@ fn staged_chunks_are_visible_at_once_and_discarded_whole() {
             e.name()
         );
     }
+}
+
+#[test]
+fn a_staged_blob_is_marked_until_its_record_ends_the_mark() {
+    for e in Engine::all() {
+        let s = e.store();
+        s.stage_chunks(&[5; 16], &[(0, vec![1; 10])]).unwrap();
+        s.stage_chunks(&[5; 16], &[(1, vec![2; 10])]).unwrap();
+        s.stage_chunks(&[6; 16], &[(0, vec![3; 10])]).unwrap();
+        assert_eq!(s.begin_read().unwrap().staging().unwrap(), [[5; 16], [6; 16]], "{}", e.name());
+        // The record's transaction ends the mark, once; the chunks stay.
+        let tx = s.begin_write().unwrap();
+        assert!(tx.end_staging(&[5; 16]).unwrap(), "{}", e.name());
+        assert!(!tx.end_staging(&[5; 16]).unwrap(), "{}", e.name());
+        tx.commit().unwrap();
+        s.release_staging(&[5; 16]);
+        let r = s.begin_read().unwrap();
+        assert_eq!(r.staging().unwrap(), [[6; 16]], "{}", e.name());
+        assert_eq!(r.chunk(&[5; 16], 1).unwrap(), Some(vec![2; 10]), "{}", e.name());
+        // A discard takes the mark with the chunks; a live claim is never swept.
+        assert_eq!(s.sweep_staging().unwrap(), 0, "{}", e.name());
+        s.discard_chunks(&[6; 16]).unwrap();
+        let r = s.begin_read().unwrap();
+        assert!(r.staging().unwrap().is_empty(), "{}", e.name());
+        assert_eq!(r.chunk(&[6; 16], 0).unwrap(), None, "{}", e.name());
+        let tx = s.begin_write().unwrap();
+        assert!(!tx.end_staging(&[6; 16]).unwrap(), "{}: a discarded blob has no mark", e.name());
+    }
+}
+
+/// Two handles on one file stand for two processes (each claim is a lock on a file of its
+/// own): the other's live put is left alone, a dead one's chunks are swept, and a put whose
+/// mark was swept cannot store its record.
+#[test]
+fn a_sweep_takes_only_what_no_live_put_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vault.redb");
+    drop(RedbStore::create(&path).unwrap());
+    let writer = RedbStore::open(&path).unwrap();
+    writer.stage_chunks(&[7; 16], &[(0, vec![7; 10])]).unwrap();
+    let other = RedbStore::open(&path).unwrap();
+    assert_eq!(other.sweep_staging().unwrap(), 0, "the writer is alive");
+    assert_eq!(other.begin_raw_read().unwrap().chunk(&[7; 16], 0).unwrap(), Some(vec![7; 10]));
+    // The writer dies: its claim goes with it, and the next open sweeps.
+    drop(writer);
+    let later = RedbStore::open(&path).unwrap();
+    let r = later.begin_raw_read().unwrap();
+    assert!(r.staging().unwrap().is_empty());
+    assert_eq!(r.chunk(&[7; 16], 0).unwrap(), None, "the dead put's chunks are swept");
+    assert!(std::fs::read_dir(dir.path().join("vault.redb.staging")).unwrap().next().is_none());
+    drop(other);
 }
 
 #[test]
