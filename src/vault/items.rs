@@ -13,8 +13,8 @@ use crate::format::{
     AuditEvent, CHUNK_TAG_LEN, DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, Stored,
     check_chunk_len,
 };
-use crate::store::Writes;
 use crate::store::records::{ItemRecord, TenantRecord};
+use crate::store::{ReadTx, Reads, Writes};
 
 /// How to store an item.
 #[derive(Debug, Clone, Copy)]
@@ -236,7 +236,7 @@ impl Vault {
         keys: &dyn LevelKeys,
         out: &mut dyn Write,
     ) -> Result<ItemInfo, Error> {
-        let (record, header) = self.load(tenant, item)?;
+        let (snapshot, record, header) = self.load(tenant, item)?;
         let mut unwrapper = match keys.unwrapper(&header) {
             Ok(unwrapper) => unwrapper,
             Err(denied) => {
@@ -245,7 +245,7 @@ impl Vault {
                 return Err(denied);
             }
         };
-        let result = self.decrypt_to(&record, &header, &mut *unwrapper, keys.reader(), out);
+        let result = self.decrypt_to(&*snapshot, &record, &header, &mut *unwrapper, keys.reader(), out);
         if let Err(e) = &result
             && e.kind == ErrorKind::Integrity
         {
@@ -257,6 +257,7 @@ impl Vault {
     /// Unwraps, checks the commitment, records the read, then streams authenticated chunks.
     fn decrypt_to(
         &self,
+        snapshot: &(dyn Reads + Send + Sync),
         record: &ItemRecord,
         header: &Header,
         unwrapper: &mut dyn crate::crypto::KeyUnwrap,
@@ -268,9 +269,8 @@ impl Vault {
         let event = AuditEvent::Get { level: header.level.clone(), key_epoch: header.key_epoch };
         self.audit_only(reader, tenant, item, event)?;
 
-        let snapshot = self.store().begin_read()?;
         if record.chunks == 1 {
-            stored_chunks(&*snapshot, record, header, |index, chunk, last| {
+            stored_chunks(snapshot, record, header, |index, chunk, last| {
                 open_chunk(&mut opener, header, index, chunk, last)?;
                 out.write_all(chunk).map_err(Error::output)
             })?;
@@ -281,7 +281,7 @@ impl Vault {
             // out (it holds `out`, which may be standard output). Only authenticated plaintext
             // reaches this thread, at most QUEUE_CHUNKS / 2 chunks wait between two stages,
             // and each buffer goes back to the reader once written: no allocation per chunk.
-            let (snapshot, threads, depth) = (&*snapshot, self.threads(), QUEUE_CHUNKS / 2);
+            let (threads, depth) = (self.threads(), QUEUE_CHUNKS / 2);
             pipeline::from_worker(
                 threads,
                 depth,
@@ -330,9 +330,8 @@ impl Vault {
 
     /// Writes the item's portable envelope (header and ciphertext chunks) to `out`. Needs no key.
     pub fn get_raw(&self, tenant: &str, item: &str, out: &mut dyn Write) -> Result<ItemInfo, Error> {
-        let (record, header) = self.load(tenant, item)?;
+        let (snapshot, record, header) = self.load(tenant, item)?;
         self.audit_only(None, tenant, item, AuditEvent::GetRaw)?;
-        let snapshot = self.store().begin_read()?;
         out.write_all(&record.header).map_err(Error::output)?;
         stored_chunks(&*snapshot, &record, &header, |_, chunk, _| {
             out.write_all(chunk).map_err(Error::output)
@@ -371,7 +370,7 @@ impl Vault {
 
     /// Metadata of one item, without decrypting it.
     pub fn item(&self, tenant: &str, item: &str) -> Result<ItemInfo, Error> {
-        let (record, header) = self.load(tenant, item)?;
+        let (_, record, header) = self.load(tenant, item)?;
         Ok(ItemInfo::new(tenant, item, Some(&header), &record))
     }
 
@@ -391,7 +390,10 @@ impl Vault {
     }
 
     /// The item record and its decoded header, checked to belong where it is stored.
-    fn load(&self, tenant: &str, item: &str) -> Result<(ItemRecord, Header), Error> {
+    /// Returns the snapshot it was read from, which the chunks must be read from too: another
+    /// process may replace or remove the item meanwhile, and a later snapshot would lack the
+    /// chunks this record names.
+    fn load(&self, tenant: &str, item: &str) -> Result<(ReadTx<'_>, ItemRecord, Header), Error> {
         valid_name("tenant", tenant)?;
         valid_item_id(item)?;
         let snapshot = self.store().begin_read()?;
@@ -408,7 +410,7 @@ impl Vault {
         if record.chunks == 0 {
             return Err(tampered(tenant, item, "it has no chunks"));
         }
-        Ok((record, header))
+        Ok((snapshot, record, header))
     }
 }
 

@@ -462,3 +462,39 @@ fn a_put_whose_staged_chunks_were_swept_stores_nothing() {
         assert!(vault.verify(None, None).unwrap().problems.is_empty(), "no chunk of it is left");
     }
 }
+
+/// Keys that, when a get asks for its unwrapper (after it read the item's record, before it
+/// reads the chunks), first let another writer replace the item, as a second process would.
+struct ReplacedMeanwhile<'a> {
+    keys: &'a Keyring,
+    other: &'a Vault,
+}
+
+impl lockbox::vault::LevelKeys for ReplacedMeanwhile<'_> {
+    fn unwrapper(
+        &self,
+        header: &lockbox::format::Header,
+    ) -> Result<Box<dyn lockbox::crypto::KeyUnwrap + '_>, lockbox::vault::Error> {
+        let newer = vec![2u8; 300_000];
+        let opts = PutOptions { replace: true, chunk_size: 4096 };
+        self.other.put("acme", &header.item, &header.level, &mut Cursor::new(newer), opts).unwrap();
+        self.keys.unwrapper(header)
+    }
+}
+
+/// A get reads the version it found, whole, even when another writer replaces (and so removes
+/// the chunks of) that version while the get is under way.
+#[test]
+fn a_get_reads_the_version_it_found_while_another_writer_replaces_it() {
+    let f = Fixture::new(2, 200_000);
+    let vault = f.open(&f.vault_dir()).unwrap();
+    let other = f.open(&f.vault_dir()).unwrap();
+    for (id, original) in &f.contents {
+        let mut out = Vec::new();
+        vault.get("acme", id, &ReplacedMeanwhile { keys: &f.keyring, other: &other }, &mut out).unwrap();
+        assert!(&out == original, "{id}: the version found when the get began");
+        let mut now = Vec::new();
+        vault.get("acme", id, &f.keyring, &mut now).unwrap();
+        assert_eq!(now, vec![2u8; 300_000], "{id}: the replacement is there");
+    }
+}
