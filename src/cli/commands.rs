@@ -75,7 +75,12 @@ fn rm(ctx: &Ctx, item: ItemRef) -> Result<(), Error> {
 
 fn verify(ctx: &Ctx, tenant: Option<String>, keyring: Option<PathBuf>) -> Result<(), Error> {
     let mut ring = keyring.as_deref().map(|k| ctx.keyring(k)).transpose()?;
-    let vault = ctx.open()?;
+    // The keyring check may save the keyring (a manifest it finds committed): held, as every
+    // command that changes it.
+    let vault = match ring.as_mut() {
+        Some(ring) => ctx.open_for(ring)?,
+        None => ctx.open()?,
+    };
     // The keyring against the vault first: every manifest and registered key must be its own.
     let trust_problems = match ring.as_mut() {
         Some(ring) => lockbox::customer::check_keyring(&vault, ring)?,

@@ -166,8 +166,9 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
         TenantCmd::AcceptRestore { tenant, yes, .. } => {
             let ring = ring.as_mut().ok_or_else(|| Error::other("no keyring"))?;
             let gap = lockbox::customer::restore_gap(&vault, ring, &tenant)?;
-            // The vault is not held while the customer reads and answers.
+            // Neither the vault nor the keyring is held while the customer reads and answers.
             drop(vault);
+            ring.release();
             show_gap(&tenant, &gap);
             confirm_by_name(&tenant, yes, "accept this restored vault")?;
             let vault = ctx.open_for(ring)?;

@@ -375,9 +375,11 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
         }
         _ => None,
     };
+    // Only a checkpoint saves the keyring: a verify reads it, and needs no write access
+    // beside it.
     let vault = match ring.as_mut() {
-        Some(ring) => ctx.open_for(ring)?,
-        None => ctx.open()?,
+        Some(ring) if matches!(cmd, AuditCmd::Checkpoint { .. }) => ctx.open_for(ring)?,
+        _ => ctx.open()?,
     };
     match cmd {
         AuditCmd::Checkpoint { tenant, .. } => {

@@ -330,8 +330,10 @@ pub fn checked_entries(
     keyring: &mut Keyring,
     tenant: &str,
 ) -> Result<(AuditCheck, Vec<crate::audit::Entry>), Error> {
-    let entries = vault.audit_entries(Some(tenant))?;
+    // The monitor's checkpoint first: read after the entries, it could cover entries written
+    // in between and look like a log cut back.
     let monitor_note = vault.monitor_checkpoint(tenant)?;
+    let entries = vault.audit_entries(Some(tenant))?;
     let check = judged(vault, keyring, tenant, (&entries, 1), Start::First, monitor_note)?;
     Ok((check, entries))
 }

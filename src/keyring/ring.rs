@@ -245,6 +245,14 @@ impl Keyring {
         self.reload()
     }
 
+    /// Lets another process change the keyring again (before a prompt, say); [`Keyring::hold`]
+    /// takes it back and reads what changed meanwhile.
+    pub fn release(&mut self) {
+        if let Some(sealing) = &mut self.sealing {
+            sealing.release();
+        }
+    }
+
     /// Opens `path` if it exists, else starts a new keyring there.
     pub fn open_or_create(path: &Path, pass: &Passphrase, kdf: KdfParams) -> Result<Keyring, KeyringError> {
         if path.exists() { Keyring::open(path, pass) } else { Keyring::create(path, pass, kdf) }

@@ -68,6 +68,11 @@ impl Sealing {
         Ok(())
     }
 
+    /// Lets the file's lock go.
+    pub(super) fn release(&mut self) {
+        self.held = None;
+    }
+
     /// Reads the file again with the key already derived (no passphrase, no Argon2): the
     /// body as it is on disk now. `None` if there is no file yet.
     pub(super) fn reread(&self) -> Result<Option<Zeroizing<Vec<u8>>>, KeyringError> {

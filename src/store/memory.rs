@@ -93,8 +93,9 @@ impl Store for MemoryStore {
 
     fn discard_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
         let tx = self.begin_raw_write();
-        super::typed::unstage(&tx, blob)?;
-        tx.commit()?;
+        if super::typed::unstage(&tx, blob)? {
+            tx.commit()?;
+        }
         self.release_staging(blob);
         Ok(())
     }

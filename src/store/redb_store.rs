@@ -111,10 +111,12 @@ impl RedbStore {
     /// sweeps what puts that died left staged.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         let store = RedbStore::open_as(path, Sharing::Shared)?;
+        // Best effort: a sweep that fails (a staging directory this user cannot enter, a full
+        // disk) leaves marked chunks for a later one, and must not keep the vault from opening.
         if matches!(store.db, Db::ReadWrite(_))
-            && !super::typed::staging(&store.begin_raw_read()?)?.is_empty()
+            && super::typed::staging(&store.begin_raw_read()?).is_ok_and(|marks| !marks.is_empty())
         {
-            store.sweep_staging()?;
+            let _ = store.sweep_staging();
         }
         Ok(store)
     }
@@ -259,10 +261,13 @@ impl Store for RedbStore {
         tx.commit()
     }
 
+    /// Only while the blob is still marked: a record whose commit reported an error but
+    /// landed has ended the mark, and its chunks are the item's.
     fn discard_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
         let tx = self.begin_raw_write()?;
-        super::typed::unstage(&tx, blob)?;
-        tx.commit()?;
+        if super::typed::unstage(&tx, blob)? {
+            tx.commit()?;
+        }
         self.release_staging(blob);
         Ok(())
     }

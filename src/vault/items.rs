@@ -221,7 +221,19 @@ impl Vault {
             self,
             streamed,
             replace.into(),
-            |record| check_registered_key(record, &header),
+            |record| {
+                check_registered_key(record, &header)?;
+                // An approval in between rotated the level: the envelope is wrapped to a key it
+                // released, and must not be stored (as `put_staged` refuses a sealed item).
+                let current = super::tenants::current_epoch(record, &header.level)?;
+                if current.epoch != header.key_epoch || fingerprint(&current.public) != header.fingerprint {
+                    return Err(Error::conflict(format!(
+                        "level {:?} was re-keyed while {item:?} was being written; nothing was stored: wrap the envelope to the new key and try again",
+                        header.level
+                    )));
+                }
+                Ok(())
+            },
             audit,
         )?;
         Ok(ItemInfo::new(tenant, item, Some(&header), &stored))

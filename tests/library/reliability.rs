@@ -498,3 +498,52 @@ fn a_get_reads_the_version_it_found_while_another_writer_replaces_it() {
         assert_eq!(now, vec![2u8; 300_000], "{id}: the replacement is there");
     }
 }
+
+/// An envelope reader that rotates the level once its header was checked, as an approval in
+/// another process would (an approval rotates the levels it releases).
+struct RotatedMeanwhile<'a> {
+    data: Cursor<Vec<u8>>,
+    vault: &'a Vault,
+    keyring: std::cell::RefCell<&'a mut Keyring>,
+    rotated: bool,
+}
+
+impl std::io::Read for RotatedMeanwhile<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // Midway through the payload: after the header was read and checked.
+        if !self.rotated && self.data.position() > self.data.get_ref().len() as u64 / 2 {
+            lockbox::customer::rotate_level(
+                self.vault,
+                &mut self.keyring.borrow_mut(),
+                "acme",
+                "secret",
+                false,
+            )
+            .unwrap();
+            self.rotated = true;
+        }
+        std::io::Read::read(&mut self.data, buf)
+    }
+}
+
+/// `put --raw` of an envelope wrapped to the epoch that a rotation just retired (and an
+/// approval just released) stores nothing: the commit finds the level re-keyed.
+#[test]
+fn a_raw_put_that_races_a_rotation_stores_nothing() {
+    let mut f = Fixture::new(2, 100_000);
+    let vault = f.open(&f.vault_dir()).unwrap();
+    let mut envelope = Vec::new();
+    vault.get_raw("acme", "item-01", &mut envelope).unwrap();
+    vault.remove("acme", "item-01").unwrap();
+    let mut input = RotatedMeanwhile {
+        data: Cursor::new(envelope),
+        vault: &vault,
+        keyring: std::cell::RefCell::new(&mut f.keyring),
+        rotated: false,
+    };
+    let e = vault.put_raw("acme", "item-01", None, &mut input, false).unwrap_err();
+    assert!(input.rotated);
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert!(e.message.contains("re-keyed"), "{e}");
+    assert!(vault.item("acme", "item-01").is_err(), "nothing stored");
+}
