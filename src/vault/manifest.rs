@@ -88,14 +88,46 @@ pub fn open_checkpoint(
     Ok(c)
 }
 
-/// A checkpoint is stored only if it names `tenant`'s chain as it is in this transaction.
-fn names_the_chain(tx: &dyn Writes, tenant: &str, c: &Checkpoint, what: &str) -> Result<(), Error> {
+/// A checkpoint is stored only if it names a prefix of `tenant`'s chain as it is in this
+/// transaction (its last entry, at position `size`, has hash `head`), and covers no fewer
+/// entries than the one it replaces (`stored`). A prefix, not the whole chain: entries that
+/// other writers appended after the signer read the chain must not make the checkpoint fail,
+/// or under steady traffic it never lands. Readers check what it covers, and freshness by the
+/// time it was signed.
+fn names_the_chain(
+    tx: &dyn Writes,
+    tenant: &str,
+    c: &Checkpoint,
+    stored: Option<Checkpoint>,
+    what: &str,
+) -> Result<(), Error> {
     let (size, head) = tx.tenant_audit_head(tenant)?.unwrap_or((0, [0; 32]));
-    if (c.size, c.head) != (size, head) {
-        return Err(Error::conflict(format!(
-            "the {what} of tenant {tenant:?} covers {} entries, but its chain now has {size}; check and sign it again",
-            c.size
+    let conflict = |why: String| {
+        Error::conflict(format!("the {what} of tenant {tenant:?} {why}; check and sign it again"))
+    };
+    if c.size > size {
+        return Err(conflict(format!("covers {} entries, but its chain has {size}", c.size)));
+    }
+    if let Some(older) = stored.filter(|s| s.size > c.size) {
+        return Err(conflict(format!(
+            "covers {} entries, fewer than the stored one ({})",
+            c.size, older.size
         )));
+    }
+    let at = match c.size {
+        0 => [0; 32],
+        n if n == size => head,
+        n => {
+            let mut found = None;
+            tx.for_each_tenant_audit(tenant, n, &mut |_, entry| {
+                found = entry.ok().filter(|e| e.chain == n).map(|e| e.hash);
+                Ok(false)
+            })?;
+            found.unwrap_or([0xff; 32])
+        }
+    };
+    if at != c.head {
+        return Err(conflict(format!("does not name its chain's entry {} as it is", c.size)));
     }
     Ok(())
 }
@@ -345,7 +377,8 @@ impl Vault {
         let tx = self.store().begin_write()?;
         let mut record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
         let c = open_checkpoint(note, &self.id(), tenant, &record.signer)?;
-        names_the_chain(&*tx, tenant, &c, "checkpoint")?;
+        let stored = open_checkpoint(&record.checkpoint, &self.id(), tenant, &record.signer).ok();
+        names_the_chain(&*tx, tenant, &c, stored, "checkpoint")?;
         record.checkpoint = note.to_owned();
         tx.put_tenant(&record)?;
         tx.commit()?;
@@ -364,7 +397,10 @@ impl Vault {
             Error::denied(format!("access denied: the manifest of tenant {tenant:?} names no audit monitor"))
         })?;
         let c = open_checkpoint(note, &self.id(), tenant, &monitor.public)?;
-        names_the_chain(&*tx, tenant, &c, "monitor checkpoint")?;
+        let stored = tx
+            .monitor_checkpoint(tenant)?
+            .and_then(|n| open_checkpoint(&n, &self.id(), tenant, &monitor.public).ok());
+        names_the_chain(&*tx, tenant, &c, stored, "monitor checkpoint")?;
         tx.put_monitor_checkpoint(tenant, note)?;
         tx.commit()?;
         Ok(c)

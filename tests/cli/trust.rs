@@ -280,3 +280,49 @@ fn a_vault_restored_from_an_older_backup_is_accepted_explicitly() {
     env.ok(&["audit", "verify", "--keyring", &keyring], b"");
     env.fails(&["tenant", "accept-restore", "acme", "--keyring", &keyring, "--yes"], 6);
 }
+
+/// Checkpoints land while writers keep appending to the chain: a checkpoint of what the
+/// monitor (or the customer) read is stored even if entries were added after that.
+#[test]
+fn checkpoints_land_under_steady_writes() {
+    let env = setup();
+    let monitor = env.path("acme.monitor");
+    let k = env.path("k");
+    let out = env.ok(&["monitor", "init", "--monitor", &monitor], b"");
+    let public = out.lines().nth(1).unwrap().split(' ').nth(2).unwrap().trim_end_matches(':').to_owned();
+    env.ok(&["monitor", "trust", "acme", &fingerprint(&env), "--monitor", &monitor], b"");
+    env.ok(&["tenant", "monitor", "acme", "--keyring", &k, "--key", &public, "--every", "10m"], b"");
+    env.ok(&["monitor", "checkpoint", "acme", "--monitor", &monitor], b"");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (stop, vault, trust) =
+                (stop.clone(), env.dir.path().join("vault"), env.dir.path().join("trust"));
+            std::thread::spawn(move || {
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lockbox"))
+                        .args(["put", "acme", &format!("w{w}-{n}"), "--level", "internal"])
+                        .env("LOCKBOX_VAULT", &vault)
+                        .env("LOCKBOX_TRUST", &trust)
+                        .env("LOCKBOX_ACTOR", "writer")
+                        .stdin(std::process::Stdio::null())
+                        .output()
+                        .unwrap();
+                    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    for _ in 0..6 {
+        env.ok(&["monitor", "checkpoint", "acme", "--monitor", &monitor], b"");
+        env.ok(&["audit", "checkpoint", "acme", "--keyring", &k], b"");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written: u32 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(written >= 6, "the writers kept writing ({written} puts)");
+    env.ok(&["monitor", "checkpoint", "acme", "--monitor", &monitor], b"");
+    env.ok(&["audit", "verify", "--keyring", &k], b"");
+}
