@@ -330,12 +330,24 @@ pub fn checked_entries(
     keyring: &mut Keyring,
     tenant: &str,
 ) -> Result<(AuditCheck, Vec<crate::audit::Entry>), Error> {
+    let (check, entries, _) = checked_with_headers(vault, keyring, tenant)?;
+    Ok((check, entries))
+}
+
+/// [`checked_entries`], with the stored headers of the tenant's items read from the same
+/// snapshot as the entries (what [`check_items_against`] needs to find nothing amiss while
+/// others write).
+pub(crate) fn checked_with_headers(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+) -> Result<(AuditCheck, Vec<crate::audit::Entry>, Vec<crate::vault::StoredHeader>), Error> {
     // The monitor's checkpoint first: read after the entries, it could cover entries written
     // in between and look like a log cut back.
     let monitor_note = vault.monitor_checkpoint(tenant)?;
-    let entries = vault.audit_entries(Some(tenant))?;
+    let (entries, headers) = vault.audit_and_headers(tenant)?;
     let check = judged(vault, keyring, tenant, (&entries, 1), Start::First, monitor_note)?;
-    Ok((check, entries))
+    Ok((check, entries, headers))
 }
 
 /// The chain from the keyring's last checkpoint on, if the vault holds that checkpoint as the
@@ -466,6 +478,15 @@ pub fn check_items(
     tenant: &str,
     entries: &[crate::audit::Entry],
 ) -> Result<Vec<String>, Error> {
+    Ok(check_items_against(tenant, entries, vault.stored_headers(tenant)?))
+}
+
+/// [`check_items`] against `headers` (read from the same snapshot as `entries`).
+pub(crate) fn check_items_against(
+    tenant: &str,
+    entries: &[crate::audit::Entry],
+    headers: Vec<crate::vault::StoredHeader>,
+) -> Vec<String> {
     // Per item: the header hash its last logged write pinned, that entry's position, and what
     // had been released when it was written (an index into `releases`).
     let mut expected: BTreeMap<String, ([u8; 32], u64, usize)> = BTreeMap::new();
@@ -516,7 +537,7 @@ pub fn check_items(
             expected.insert(l.item.clone(), (l.header, e.chain, released));
         }
     }
-    for (id, hash, header) in vault.stored_headers(tenant)? {
+    for (id, hash, header) in headers {
         match expected.remove(&id) {
             Some((logged, chain, released)) if logged == hash => {
                 let Some(h) = header else { continue };
@@ -546,5 +567,5 @@ pub fn check_items(
             "tenant {tenant:?}: item {id:?}, written by audit entry {chain}, is missing with no logged removal"
         ));
     }
-    Ok(problems)
+    problems
 }

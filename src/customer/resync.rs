@@ -102,11 +102,11 @@ pub fn check_keyring(vault: &Vault, keyring: &mut Keyring) -> Result<Vec<String>
             problems.push(e.message);
             continue;
         }
-        match super::checked_entries(vault, keyring, &tenant) {
-            Ok((check, entries)) => {
+        match super::checkpoint::checked_with_headers(vault, keyring, &tenant) {
+            Ok((check, entries, headers)) => {
                 problems
                     .extend(check.monitor.stale(vault.now()).map(|why| format!("tenant {tenant:?}: {why}")));
-                problems.extend(super::check_items(vault, &tenant, &entries)?);
+                problems.extend(super::checkpoint::check_items_against(&tenant, &entries, headers));
             }
             Err(e) => problems.push(e.message),
         }

@@ -174,8 +174,9 @@ impl Vault {
             unmake();
             e
         };
-        drop(store);
-        let checked = Vault::open(dir).and_then(|vault| {
+        // Checked through the store this restore holds alone: no other process opens the vault
+        // before it is known sound (nor writes to a file a failed check then removes).
+        let checked = Vault::on(std::sync::Arc::new(store), dir).and_then(|vault| {
             let report = vault.verify(None, None)?;
             let head = vault.audit_head()?;
             Ok((report, head))

@@ -14,7 +14,7 @@ use super::Remedy;
 use super::chunks::{check_replace, finish_put, seal_item, seal_small};
 use super::envelope::ItemFields;
 use super::stage::put_staged;
-use super::{Caller, Error, Vault, current_epoch, no_tenant, valid_name, valid_new_item_id};
+use super::{Caller, Error, Vault, no_tenant, valid_name, valid_new_item_id};
 use crate::crypto::{PublicKey, Wrapper};
 use crate::files::{self, Passed};
 use crate::format::AuditEvent::ImportItems;
@@ -81,10 +81,10 @@ impl Vault {
         valid_name("tenant", tenant)?;
         valid_name("level", level)?;
         let (files, skipped) = walk(dir)?;
-        let (public, epoch, manifest) = {
+        let (public, epoch) = {
             let record = self.store().begin_read()?.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
             let target = self.write_target(&record, level)?;
-            (target.public, target.epoch, target.manifest)
+            (target.public, target.epoch)
         };
         let total = files.len() as u64;
         let mut report = BulkReport::default();
@@ -115,7 +115,7 @@ impl Vault {
             while let Some(first) = prepared.next() {
                 if let Ok(Prepared::Large { id, path, alone: true }) = &first {
                     report.bytes +=
-                        self.import_alone(tenant, level, (epoch, &public, manifest), id, path, replace, dir)?;
+                        self.import_alone(tenant, level, (epoch, &public), id, path, replace, dir)?;
                     report.items += 1;
                     match prepared.next() {
                         Some(Ok(Prepared::EndOfBatch)) => {}
@@ -127,11 +127,11 @@ impl Vault {
                 }
                 let tx = self.store().begin_write()?;
                 let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-                if current_epoch(&record, level)?.epoch != epoch {
-                    return Err(Error::conflict(format!(
-                        "level {level:?} was rotated during the import; run it again"
-                    )));
-                }
+                let manifest = self
+                    .still_target(&record, level, &dir.display().to_string(), epoch, &public)
+                    .map_err(|e| {
+                        e.reworded(format!("level {level:?} was rotated during the import; run it again"))
+                    })?;
                 let mut w = tx.item_writer()?;
                 let mut ids: Vec<Logged> = Vec::new();
                 let mut next = Some(first);
@@ -203,7 +203,7 @@ impl Vault {
         &self,
         tenant: &str,
         level: &str,
-        (epoch, public, manifest): (u32, &[u8; 32], [u8; 32]),
+        (epoch, public): (u32, &[u8; 32]),
         id: &str,
         path: &Path,
         replace: bool,
@@ -212,7 +212,7 @@ impl Vault {
         let fields = ItemFields { tenant, level, item: id, epoch, chunk_size: DEFAULT_CHUNK_SIZE };
         let mut input = open_file(path)?;
         let (_, stored) =
-            put_staged(self, &fields, public, &mut input, replace.into(), |tx, _, stored, _| {
+            put_staged(self, &fields, public, &mut input, replace.into(), |tx, _, stored, _, manifest| {
                 let first =
                     |items| AuditEvent::Import { level: level.to_owned(), epoch, manifest, count: 1, items };
                 let items = vec![written(id, stored)];

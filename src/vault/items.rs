@@ -134,15 +134,21 @@ impl Vault {
             current
         };
         let fields = ItemFields { tenant, level, item, epoch: current.epoch, chunk_size: opts.chunk_size };
-        let (header, stored) =
-            put_staged(self, &fields, &current.public, input, replace, |tx, header, stored, replaced| {
+        let (header, stored) = put_staged(
+            self,
+            &fields,
+            &current.public,
+            input,
+            replace,
+            |tx, header, stored, replaced, manifest| {
                 self.record(
                     tx,
                     tenant,
                     item,
-                    AuditEvent::Put(logged_write(header, stored, replaced, &current.manifest)),
+                    AuditEvent::Put(logged_write(header, stored, replaced, &manifest)),
                 )
-            })?;
+            },
+        )?;
         Ok(ItemInfo::new(tenant, item, Some(&header), &stored))
     }
 
@@ -171,7 +177,7 @@ impl Vault {
             return Err(Error::integrity(format!("the envelope is level {:?}, not {level:?}", header.level)));
         }
         // Fail before reading the payload; checked again when the record is stored.
-        let manifest = {
+        {
             let snapshot = self.store().begin_read()?;
             let record = snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
             check_registered_key(&record, &header)?;
@@ -185,8 +191,7 @@ impl Vault {
             if !replace && snapshot.item(tenant, item)?.is_some() {
                 return Err(exists(tenant, item));
             }
-            target.manifest
-        };
+        }
         let blob = random_array()?;
         let full = header.chunk_size as usize + CHUNK_TAG_LEN;
         // Stored as a put stores: large payloads staged from a second thread.
@@ -209,7 +214,7 @@ impl Vault {
                 },
             ))
         });
-        let audit = |tx: &dyn Writes, header: &Header, stored: &ItemRecord, replaced| {
+        let audit = |tx: &dyn Writes, header: &Header, stored: &ItemRecord, replaced, manifest: [u8; 32]| {
             self.record(
                 tx,
                 tenant,
@@ -225,14 +230,14 @@ impl Vault {
                 check_registered_key(record, &header)?;
                 // An approval in between rotated the level: the envelope is wrapped to a key it
                 // released, and must not be stored (as `put_staged` refuses a sealed item).
-                let current = super::tenants::current_epoch(record, &header.level)?;
+                let current = self.write_target(record, &header.level)?;
                 if current.epoch != header.key_epoch || fingerprint(&current.public) != header.fingerprint {
                     return Err(Error::conflict(format!(
                         "level {:?} was re-keyed while {item:?} was being written; nothing was stored: wrap the envelope to the new key and try again",
                         header.level
                     )));
                 }
-                Ok(())
+                Ok(current.manifest)
             },
             audit,
         )?;

@@ -369,6 +369,27 @@ impl Vault {
         Ok(WriteTarget { epoch: l.epoch, public: l.public, manifest: manifest_hash(&record.manifest) })
     }
 
+    /// At the commit of a write sealed for `epoch` and `public` of `level`: the level's write
+    /// target must still be that key, under the manifest trusted now (a rotation, an approval,
+    /// or a tenant deleted and made again in between refuse it). Returns the hash of the
+    /// manifest trusted now, which the write's audit entry names.
+    pub(crate) fn still_target(
+        &self,
+        record: &TenantRecord,
+        level: &str,
+        item: &str,
+        epoch: u32,
+        public: &[u8; 32],
+    ) -> Result<[u8; 32], Error> {
+        let now = self.write_target(record, level)?;
+        if now.epoch != epoch || &now.public != public {
+            return Err(Error::conflict(format!(
+                "level {level:?} was re-keyed while {item:?} was being written; nothing was stored, try again"
+            )));
+        }
+        Ok(now.manifest)
+    }
+
     /// Stores the customer's signed audit checkpoint of `tenant` (it adds no audit entry, so
     /// the chain it covers stays what it covered). It must verify under the tenant key and
     /// name the tenant's chain as it is now.

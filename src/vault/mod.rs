@@ -42,7 +42,7 @@ pub use tenants::{
     DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_DURATION_SECS, MAX_LEVELS, NewEpoch,
 };
 pub(crate) use tenants::{current_epoch, epoch_record, find_level, no_tenant};
-pub use verify::VerifyReport;
+pub use verify::{StoredHeader, VerifyReport};
 
 use crate::audit;
 use crate::format::AuditEvent;

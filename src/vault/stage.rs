@@ -14,7 +14,7 @@ use std::io::Read;
 
 use super::chunks::{ChunkSink, Replace, check_replace, finish_put, seal_item};
 use super::envelope::ItemFields;
-use super::{Error, Vault, current_epoch, no_tenant};
+use super::{Error, Vault, no_tenant};
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, Header};
 use crate::store::records::{ItemRecord, TenantRecord};
@@ -74,7 +74,7 @@ impl<'s> Staged<'s> {
     }
 
     /// Ends a staged write. If `produced` holds the item, one durable transaction: `check` that
-    /// the tenant's record still allows it, refuse to replace an item unless `replace`, store
+    /// the tenant's record still allows it (it returns the hash of the manifest to log), refuse to replace an item unless `replace`, store
     /// the chunks not staged yet and the record, let `audit` record the event (told whether an
     /// item was replaced), commit. On any error the staged chunks are removed and nothing
     /// changes.
@@ -83,13 +83,13 @@ impl<'s> Staged<'s> {
         vault: &Vault,
         produced: Result<(Header, ItemRecord), Error>,
         replace: Replace,
-        check: impl FnOnce(&TenantRecord) -> Result<(), Error>,
-        audit: impl FnOnce(&dyn Writes, &Header, &ItemRecord, bool) -> Result<(), Error>,
+        check: impl FnOnce(&TenantRecord) -> Result<[u8; 32], Error>,
+        audit: impl FnOnce(&dyn Writes, &Header, &ItemRecord, bool, [u8; 32]) -> Result<(), Error>,
     ) -> Result<(Header, ItemRecord), Error> {
         let result = produced.and_then(|(header, stored)| {
             let tenant = header.tenant.as_str();
             let tx = vault.store().begin_write()?;
-            check(&tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?)?;
+            let manifest = check(&tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?)?;
             if self.staged && !tx.end_staging(&self.blob)? {
                 return Err(StoreError::Swept.into());
             }
@@ -100,7 +100,7 @@ impl<'s> Staged<'s> {
             }
             finish_put(&mut *w, &header, previous.as_ref(), &stored)?;
             drop(w);
-            audit(&*tx, &header, &stored, previous.is_some())?;
+            audit(&*tx, &header, &stored, previous.is_some(), manifest)?;
             tx.commit()?;
             Ok((header, stored))
         });
@@ -165,7 +165,7 @@ pub(crate) fn put_staged(
     level_public: &[u8; 32],
     input: &mut dyn Read,
     replace: Replace,
-    audit: impl FnOnce(&dyn Writes, &Header, &ItemRecord, bool) -> Result<(), Error>,
+    audit: impl FnOnce(&dyn Writes, &Header, &ItemRecord, bool, [u8; 32]) -> Result<(), Error>,
 ) -> Result<(Header, ItemRecord), Error> {
     let (level, item) = (fields.level, fields.item);
     let wrapper = Wrapper::new(&PublicKey(*level_public))?;
@@ -173,15 +173,6 @@ pub(crate) fn put_staged(
     let (sealed, staged) = stage_with(vault.store(), vault.threads(), full, |sink| {
         seal_item(fields, level_public, &wrapper, input, vault.now(), sink)
     });
-    let current_epoch = |record: &TenantRecord| {
-        // An approval rotates the level: an item sealed under the epoch before it but stored
-        // after it would be readable under that grant.
-        if current_epoch(record, level)?.epoch == fields.epoch {
-            return Ok(());
-        }
-        Err(Error::conflict(format!(
-            "level {level:?} was re-keyed while {item:?} was being written; nothing was stored, try again"
-        )))
-    };
-    staged.commit(vault, sealed, replace, current_epoch, audit)
+    let still = |record: &TenantRecord| vault.still_target(record, level, item, fields.epoch, level_public);
+    staged.commit(vault, sealed, replace, still, audit)
 }

@@ -175,7 +175,24 @@ impl Vault {
     /// a write's level and key epoch are read (`verify --keyring`).
     pub(crate) fn stored_headers(&self, tenant: &str) -> Result<Vec<StoredHeader>, Error> {
         valid_name("tenant", tenant)?;
+        headers_in(&*self.store().begin_read()?, tenant)
+    }
+
+    /// `tenant`'s audit entries and its items' stored headers, from one snapshot: a write
+    /// that lands between two reads would show as an item its log does not explain.
+    pub(crate) fn audit_and_headers(
+        &self,
+        tenant: &str,
+    ) -> Result<(Vec<crate::audit::Entry>, Vec<StoredHeader>), Error> {
+        valid_name("tenant", tenant)?;
         let snapshot = self.store().begin_read()?;
+        let entries = crate::audit::entries(&*snapshot, Some(tenant))?;
+        Ok((entries, headers_in(&*snapshot, tenant)?))
+    }
+}
+
+fn headers_in(snapshot: &dyn Reads, tenant: &str) -> Result<Vec<StoredHeader>, Error> {
+    {
         let mut out = Vec::new();
         snapshot.for_each_item(tenant, &mut |id, record| {
             let hash = record.as_ref().map(|r| crate::crypto::sha256(&r.header)).unwrap_or([0; 32]);

@@ -282,7 +282,8 @@ fn a_vault_restored_from_an_older_backup_is_accepted_explicitly() {
 }
 
 /// Checkpoints land while writers keep appending to the chain: a checkpoint of what the
-/// monitor (or the customer) read is stored even if entries were added after that.
+/// monitor (or the customer) read is stored even if entries were added after that; and the
+/// keyring's whole-chain checks report no damage in writes that land while they read.
 #[test]
 fn checkpoints_land_under_steady_writes() {
     let env = setup();
@@ -319,6 +320,9 @@ fn checkpoints_land_under_steady_writes() {
     for _ in 0..6 {
         env.ok(&["monitor", "checkpoint", "acme", "--monitor", &monitor], b"");
         env.ok(&["audit", "checkpoint", "acme", "--keyring", &k], b"");
+        // The whole-chain checks find nothing amiss in writes that land while they read.
+        env.ok(&["verify", "--keyring", &k], b"");
+        env.ok(&["audit", "verify", "--keyring", &k], b"");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let written: u32 = writers.into_iter().map(|w| w.join().unwrap()).sum();

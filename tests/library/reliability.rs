@@ -547,3 +547,43 @@ fn a_raw_put_that_races_a_rotation_stores_nothing() {
     assert!(e.message.contains("re-keyed"), "{e}");
     assert!(vault.item("acme", "item-01").is_err(), "nothing stored");
 }
+
+/// An item reader that has the customer sign a new manifest (same keys) midway, as a
+/// `tenant refresh` in another process would.
+struct RefreshedMeanwhile<'a> {
+    data: Cursor<Vec<u8>>,
+    vault: &'a Vault,
+    keyring: &'a mut Keyring,
+    refreshed: bool,
+}
+
+impl std::io::Read for RefreshedMeanwhile<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.refreshed && self.data.position() > self.data.get_ref().len() as u64 / 2 {
+            lockbox::customer::refresh_manifest(self.vault, self.keyring, "acme").unwrap();
+            self.refreshed = true;
+        }
+        std::io::Read::read(&mut self.data, buf)
+    }
+}
+
+/// A put that a manifest refresh overtakes is stored (its key is still the level's) and its
+/// audit entry names the manifest trusted when it was stored: the customer's check finds
+/// nothing amiss.
+#[test]
+fn a_put_overtaken_by_a_manifest_refresh_logs_the_manifest_it_was_stored_under() {
+    let mut f = Fixture::new(0, 0);
+    let vault = f.open(&f.vault_dir()).unwrap();
+    let data = vec![5u8; 200_000];
+    let mut input = RefreshedMeanwhile {
+        data: Cursor::new(data.clone()),
+        vault: &vault,
+        keyring: &mut f.keyring,
+        refreshed: false,
+    };
+    vault.put("acme", "doc", "internal", &mut input, PutOptions::default()).unwrap();
+    assert!(input.refreshed);
+    let (_, entries) = lockbox::customer::checked_entries(&vault, &mut f.keyring, "acme").unwrap();
+    let problems = lockbox::customer::check_items(&vault, "acme", &entries).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
