@@ -170,7 +170,7 @@ fn restore(ctx: &Ctx, file: PathBuf) -> Result<(), Error> {
 
 fn compact(ctx: &Ctx) -> Result<(), Error> {
     let dir = vault_dir(ctx.vault_dir.clone())?;
-    let (before, after) = Vault::compact(&dir)?;
+    let (before, after) = ctx.retrying(|| Vault::compact(&dir))?;
     ctx.emit(json!({"vault": dir, "bytes_before": before, "bytes_after": after}), || {
         outln!(
             "compacted {}: {} -> {} ({} given back)",

@@ -48,10 +48,18 @@ impl Ctx {
     /// alone (compacting it) until --wait runs out.
     pub fn open(&self) -> Result<Vault, Error> {
         let dir = vault_dir(self.vault_dir.clone())?;
+        let vault = self.retrying(|| Vault::open(&dir))?;
+        let pins = Pins::open(&self.trust_path()?)?;
+        Ok(vault.acting_as(Caller::new(&self.actor)).with_pins(Arc::new(pins)))
+    }
+
+    /// Runs `attempt` again while it finds the vault in use, until --wait runs out; then says
+    /// how to wait longer.
+    pub fn retrying<T>(&self, mut attempt: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
         let deadline = Instant::now() + self.wait.unwrap_or_default();
         let mut pause = Duration::from_millis(10);
-        let vault = loop {
-            match Vault::open(&dir) {
+        loop {
+            match attempt() {
                 Err(e) if e.kind == ErrorKind::InUse && Instant::now() < deadline => {
                     std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
                     pause = (pause * 2).min(Duration::from_millis(250));
@@ -63,11 +71,9 @@ impl Ctx {
                     };
                     return Err(Error::new(e.kind, format!("{}{hint}", e.message)));
                 }
-                other => break other?,
+                other => return other,
             }
-        };
-        let pins = Pins::open(&self.trust_path()?)?;
-        Ok(vault.acting_as(Caller::new(&self.actor)).with_pins(Arc::new(pins)))
+        }
     }
 
     /// The trust store file.

@@ -218,7 +218,7 @@ fn list_and_export_filter_and_an_engineers_export_counts_only_its_scope() {
 }
 
 #[test]
-fn compact_gives_space_back_and_waits_for_no_one() {
+fn compact_gives_space_back_and_waits_only_when_asked() {
     let env = setup();
     let big: Vec<u8> = (0..6_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
     env.ok(&["put", "acme", "big", "-l", "internal"], &big);
@@ -233,9 +233,19 @@ fn compact_gives_space_back_and_waits_for_no_one() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
     env.fails(&["compact"], 7);
+    // With --wait it waits for the other process to close the vault.
+    let waiter = lockbox(&env, &["--wait", "30s", "compact"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
     drop(holder.stdin.take());
     holder.wait().unwrap();
-    let out = env.ok(&["compact"], b"");
+    let out = waiter.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = String::from_utf8(out.stdout).unwrap();
     assert!(out.contains("given back"), "{out}");
     let after = std::fs::metadata(env.dir.path().join("vault/vault.redb")).unwrap().len();
     assert!(after < before, "{before} -> {after}");

@@ -34,8 +34,8 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options", value_name = "NAME")]
     pub actor: Option<String>,
 
-    /// If another lockbox process holds the vault alone (compacting it), retry for up to DUR
-    /// (e.g. 30s, 5m) instead of exiting 7 at once
+    /// While another lockbox process holds the vault alone (compacting it), or (for compact)
+    /// has it open, retry for up to DUR (e.g. 30s, 5m) instead of exiting 7 at once
     #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_WAIT", value_parser = parse_duration, value_name = "DUR")]
     pub wait: Option<u64>,
 
