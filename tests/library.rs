@@ -23,6 +23,8 @@ mod reliability;
 mod store_contract;
 #[path = "library/threads.rs"]
 mod threads;
+#[path = "library/tokens.rs"]
+mod tokens;
 #[path = "library/vault.rs"]
 mod vault;
 #[path = "library/vectors.rs"]

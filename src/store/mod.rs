@@ -42,7 +42,9 @@ pub use backup::{BackupSummary, check_backup};
 pub const SCHEMA_VERSION: u8 = 3;
 pub use error::StoreError;
 pub use memory::{MemRead, MemWrite, MemoryStore};
-use records::{AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
+use records::{
+    AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord, TokenRecord,
+};
 pub use redb_store::{RedbRead, RedbStore, RedbWrite, guarded};
 
 /// Ciphertext bytes per staged transaction: well inside redb's write buffer (half the cache),
@@ -142,6 +144,10 @@ pub trait Reads {
     fn monitor_checkpoint(&self, tenant: &str) -> Result<Option<String>, StoreError>;
     /// The audit entry appended last.
     fn last_audit(&self) -> Result<Option<AuditEntry>, StoreError>;
+    /// The server's API token with id `id`.
+    fn token(&self, id: &[u8; 8]) -> Result<Option<TokenRecord>, StoreError>;
+    /// Visits every API token, in id order.
+    fn for_each_token(&self, visit: &mut RecordVisit<'_, TokenRecord>) -> Result<(), StoreError>;
     /// The blobs whose chunks a put is staging (or was, if it died), in id order.
     fn staging(&self) -> Result<Vec<[u8; 16]>, StoreError>;
     /// Visits every audit entry in the order stored, with the position stored under.
@@ -228,6 +234,8 @@ pub trait Writes: Reads {
     fn put_chunk(&self, blob: &[u8; 16], index: u64, ciphertext: &[u8]) -> Result<(), StoreError>;
     /// Removes every chunk of a blob.
     fn remove_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError>;
+    /// Stores an API token record under its id.
+    fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
     /// Ends the staging of `blob`, in the transaction that stores the record naming it:
     /// whether it was still marked (false: a sweep removed its chunks, so the record must not
     /// be stored).

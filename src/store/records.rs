@@ -195,3 +195,25 @@ mod event_bytes {
         AuditEvent::decode(&bytes).map_err(D::Error::custom)
     }
 }
+
+/// An API token of the server: who it lets in. The token itself is never stored, only its
+/// SHA-256 (docs/FORMAT.md, "API tokens").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// The public part of the token, which names it (`token list`, `token revoke`).
+    pub id: [u8; 8],
+    /// SHA-256 of the whole token string.
+    pub hash: [u8; 32],
+    /// What it may do: 1 writer, 2 customer, 3 engineer, 4 monitor, 5 auditor.
+    pub role: u8,
+    /// The one tenant it may act on.
+    pub tenant: String,
+    /// The engineer it stands for (engineer tokens only), else empty.
+    pub engineer: String,
+    /// When it was made.
+    pub created: u64,
+    /// When it stops working.
+    pub expires: u64,
+    /// When it was revoked (0: not revoked).
+    pub revoked: u64,
+}

@@ -2,7 +2,7 @@
 //! every engine alike (used by [`super::raw::typed_store!`]).
 
 use super::raw::{RawRead, RawWrite, Table, item_key, tenant_range};
-use super::records::{AuditEntry, ItemRecord, TenantRecord};
+use super::records::{AuditEntry, ItemRecord, TenantRecord, TokenRecord};
 use super::{AuditVisit, ChunkVisit, ItemVisit, RecordVisit, StoreError, codec};
 
 pub(crate) fn one<T: serde::de::DeserializeOwned>(
@@ -187,6 +187,28 @@ pub(crate) fn put_monitor_checkpoint(
     w.put(Table::Meta, &monitor_key(tenant), note.as_bytes())
 }
 
+/// Where the meta table keeps the API token with id `id`.
+fn token_key(id: &[u8; 8]) -> Vec<u8> {
+    [&b"token\0"[..], id].concat()
+}
+
+pub(crate) fn token(r: &(impl RawRead + ?Sized), id: &[u8; 8]) -> Result<Option<TokenRecord>, StoreError> {
+    one(r, Table::Meta, &token_key(id), "token record")
+}
+
+pub(crate) fn for_each_token(
+    r: &(impl RawRead + ?Sized),
+    visit: &mut RecordVisit<'_, TokenRecord>,
+) -> Result<(), StoreError> {
+    r.scan(Table::Meta, b"token\0", Some(b"token\x01"), &mut |k, v| {
+        visit(k, codec::decode("token record", v))
+    })
+}
+
+pub(crate) fn put_token(w: &(impl RawWrite + ?Sized), t: &TokenRecord) -> Result<(), StoreError> {
+    w.put(Table::Meta, &token_key(&t.id), &codec::encode("token record", t)?)
+}
+
 fn head_key(tenant: &str) -> Vec<u8> {
     [&b"audit_head\0"[..], tenant.as_bytes()].concat()
 }
@@ -307,6 +329,12 @@ macro_rules! typed_store {
             fn monitor_checkpoint(&self, tenant: &str) -> Result<Option<String>, StoreError> {
                 $crate::store::typed::monitor_checkpoint(self, tenant)
             }
+            fn token(&self, id: &[u8; 8]) -> Result<Option<$crate::store::records::TokenRecord>, StoreError> {
+                $crate::store::typed::token(self, id)
+            }
+            fn for_each_token(&self, visit: &mut RecordVisit<'_, $crate::store::records::TokenRecord>) -> Result<(), StoreError> {
+                $crate::store::typed::for_each_token(self, visit)
+            }
             fn staging(&self) -> Result<Vec<[u8; 16]>, StoreError> {
                 $crate::store::typed::staging(self)
             }
@@ -354,6 +382,9 @@ macro_rules! typed_store {
             fn remove_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
                 let (from, to) = ($crate::store::raw::chunk_key(blob, 0), $crate::store::raw::chunk_key(blob, u64::MAX));
                 self.remove_range(Table::Chunks, &from, &to)
+            }
+            fn put_token(&self, t: &$crate::store::records::TokenRecord) -> Result<(), StoreError> {
+                $crate::store::typed::put_token(self, t)
             }
             fn end_staging(&self, blob: &[u8; 16]) -> Result<bool, StoreError> {
                 self.remove(Table::Meta, &$crate::store::raw::staging_key(blob))

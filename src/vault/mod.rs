@@ -20,6 +20,7 @@ mod restore;
 mod rotate;
 mod stage;
 mod tenants;
+mod tokens;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +43,7 @@ pub use tenants::{
     DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_DURATION_SECS, MAX_LEVELS, NewEpoch,
 };
 pub(crate) use tenants::{current_epoch, epoch_record, find_level, no_tenant};
+pub use tokens::{DEFAULT_TOKEN_SECS, MAX_TOKEN_SECS, NewToken, Principal, Role, Token, TokenInfo};
 pub use verify::{StoredHeader, VerifyReport};
 
 use crate::audit;
