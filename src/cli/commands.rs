@@ -12,7 +12,7 @@ use super::args::{Cli, Command, GetArgs, ItemRef, ListArgs, PutArgs};
 use super::context::{Ctx, Key};
 use super::output::{self, hex, item_json, outln, table, time};
 use super::progress::{Progress, Unit};
-use super::{bulk, demo, monitor, tenants, vault_dir, workflow};
+use super::{bulk, demo, monitor, tenants, tokens, vault_dir, workflow};
 
 /// Runs one command: this only picks the function.
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Grant(cmd) => workflow::grant(&ctx, cmd),
         Command::Audit(cmd) => workflow::audit(&ctx, cmd),
         Command::Monitor(cmd) => monitor::monitor(&ctx, cmd),
+        Command::Token(cmd) => tokens::token(&ctx, cmd),
         Command::Import { tenant, level, dir, replace } => bulk::import(&ctx, tenant, level, dir, replace),
         Command::Compact => compact(&ctx),
         Command::Passwd { file, new_passphrase_file, .. } => {

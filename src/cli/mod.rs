@@ -13,6 +13,7 @@ mod progress;
 mod remedy;
 mod secrets;
 mod tenants;
+mod tokens;
 mod workflow;
 
 use std::path::PathBuf;

@@ -368,3 +368,29 @@ fn an_export_by_level_still_reports_a_damaged_item() {
     let out = env.run(&["export", "acme", &env.path("out"), "-k", &env.path("k"), "-l", "internal"], b"");
     assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn tokens_are_shown_once_listed_without_their_secret_and_revoked() {
+    let env = setup();
+    let out = env.ok(&["token", "create", "-r", "writer", "-t", "acme", "--expires", "8h"], b"");
+    let token = out.trim().to_owned();
+    assert!(token.starts_with("lbx_") && token.len() == 64, "{out}");
+    let id = &token[4..20];
+    let listed = env.ok(&["token", "list"], b"");
+    assert!(listed.contains(id) && listed.contains("writer") && listed.contains("active"), "{listed}");
+    assert!(!listed.contains(&token[21..]), "the secret is never listed");
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&["--json", "token", "list"], b"")).unwrap();
+    assert_eq!(json[0]["id"], id);
+    assert!(json[0].get("token").is_none());
+    env.fails(&["token", "create", "-r", "engineer", "-t", "acme"], 2);
+    env.fails(&["token", "create", "-r", "root", "-t", "acme"], 2);
+    env.fails(&["token", "create", "-r", "writer", "-t", "nobody"], 3);
+    env.fails(&["token", "create", "-r", "writer", "-t", "acme", "--expires", "400d"], 2);
+    env.ok(&["token", "revoke", id], b"");
+    assert!(env.ok(&["token", "list"], b"").contains("revoked"));
+    env.fails(&["token", "revoke", id], 6);
+    env.fails(&["token", "revoke", "nothex"], 2);
+    // Nothing of the token is in the vault's files.
+    let db = std::fs::read(env.dir.path().join("vault/vault.redb")).unwrap();
+    assert!(!db.windows(43).any(|w| w == &token.as_bytes()[21..]));
+}

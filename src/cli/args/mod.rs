@@ -9,11 +9,13 @@ use super::complete;
 
 mod audit;
 mod items;
+mod server;
 mod tenants;
 mod workflow;
 
 pub use audit::{AuditCmd, MonitorCmd};
 pub use items::{GetArgs, ItemRef, ListArgs, PassArgs, PutArgs};
+pub use server::TokenCmd;
 pub use tenants::{LevelCmd, TenantCmd};
 pub use workflow::{EngineerCmd, GrantCmd, RequestCmd};
 
@@ -82,6 +84,9 @@ pub enum Command {
     /// An audit monitor: a key that signs checkpoints of a tenant's audit chain on a schedule
     #[command(subcommand)]
     Monitor(MonitorCmd),
+    /// The server's API tokens: make, list and revoke them
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Store every file under DIR as an item (id = path relative to DIR)
     Import {
         /// Tenant
@@ -159,8 +164,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
     },
-    /// Give the space of removed items back to the file system (the vault must not be in use
-    /// by another process)
+    /// Give the space of removed items back to the file system (no other process may have the
+    /// vault open meanwhile)
     Compact,
     /// Show the whole story on a temporary vault, narrated
     Demo,

@@ -1,0 +1,33 @@
+//! The server's principals: API tokens.
+
+use clap::Subcommand;
+use clap_complete::engine::ArgValueCompleter;
+
+use super::*;
+
+/// Token commands (run by the server's administrator, against the server's vault).
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Make an API token and print it once (only its hash is kept)
+    Create {
+        /// What it may do: writer, customer, engineer, monitor or auditor
+        #[arg(short, long, value_parser = ["writer", "customer", "engineer", "monitor", "auditor"])]
+        role: String,
+        /// The one tenant it may act on
+        #[arg(short, long, add = ArgValueCompleter::new(complete::tenants))]
+        tenant: String,
+        /// The engineer it stands for (engineer tokens only)
+        #[arg(short, long)]
+        engineer: Option<String>,
+        /// How long it works (e.g. 8h, 30d; at most 366d)
+        #[arg(long, value_parser = parse_duration, value_name = "DUR", default_value = "30d")]
+        expires: u64,
+    },
+    /// List tokens (ids, roles, tenants, expiry; never the tokens)
+    List,
+    /// Revoke a token: it lets nobody in from now on
+    Revoke {
+        /// The token's id (16 hex digits, as `token list` shows)
+        id: String,
+    },
+}
