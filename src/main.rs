@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 mod cli;
+mod server;
 
 // Bulk commands allocate on one thread and free on another; glibc's allocator then contends
 // on its arena locks (measured: docs/PERFORMANCE.md).

@@ -11,6 +11,8 @@ mod habits;
 mod names;
 #[path = "cli/removal.rs"]
 mod removal;
+#[path = "cli/server.rs"]
+mod server;
 #[path = "cli/snapshots.rs"]
 mod snapshots;
 #[path = "cli/targets.rs"]

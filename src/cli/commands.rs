@@ -17,6 +17,19 @@ use super::{bulk, demo, monitor, tenants, tokens, vault_dir, workflow};
 /// Runs one command: this only picks the function.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let ctx = Ctx::new(&cli)?;
+    if ctx.server.is_some() {
+        let remote_ok = match &cli.command {
+            Command::List(_) => true,
+            Command::Put(a) => a.raw,
+            Command::Get(a) => a.raw,
+            _ => false,
+        };
+        if !remote_ok {
+            return Err(Error::usage(
+                "through --server, only list, put --raw and get --raw work so far; run this command without --server, against the vault",
+            ));
+        }
+    }
     match cli.command {
         Command::Init => init(&ctx),
         Command::Tenant(cmd) => tenants::tenant(&ctx, cmd),
@@ -43,6 +56,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Verify { tenant, keyring, .. } => verify(&ctx, tenant, keyring),
         Command::Backup { file, replace } => backup(&ctx, file, replace),
         Command::Restore { file } => restore(&ctx, file),
+        Command::Serve { listen, tls_cert, tls_key, plain_http } => {
+            let dir = vault_dir(ctx.vault_dir.clone())?;
+            let vault = ctx.open()?;
+            let tls = tls_cert.zip(tls_key);
+            crate::server::serve(vault, &dir, crate::server::Listen { addr: listen, tls, plain_http })
+        }
         Command::Demo => demo::run(),
         Command::Completions { shell } => {
             let mut script = Vec::new();
@@ -205,6 +224,9 @@ fn init(ctx: &Ctx) -> Result<(), Error> {
 }
 
 fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
+    if let Some(remote) = ctx.remote()? {
+        return put_remote(ctx, &remote, args);
+    }
     let vault = ctx.open()?;
     let from_stdin = args.file.as_deref().is_none_or(|f| f == Path::new("-"));
     let mut input: Box<dyn Read> = match args.file.as_ref().filter(|_| !from_stdin) {
@@ -249,12 +271,49 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// `put --raw` through a server: the envelope streams from the file or standard input.
+fn put_remote(ctx: &Ctx, remote: &super::remote::Remote, args: PutArgs) -> Result<(), Error> {
+    if args.level.is_some() {
+        return Err(Error::usage(
+            "through --server, put --raw takes no --level (the server checks the envelope's)",
+        ));
+    }
+    let input: Box<dyn Read + Send> = match args.file.as_ref().filter(|f| f.as_path() != Path::new("-")) {
+        Some(path) if path.is_dir() => {
+            return Err(Error::usage(format!("{} is a directory, not a file", path.display())));
+        }
+        Some(path) => Box::new(File::open(path).map_err(|e| open_error(path, e))?),
+        None => Box::new(io::stdin()),
+    };
+    let info = remote.put_raw(&args.item.tenant, &args.item.item, input, args.replace)?;
+    ctx.emit(item_json(&info), || {
+        outln!(
+            "stored {} in tenant {} through the server (level {}, epoch {}, {})",
+            info.item,
+            info.tenant,
+            info.level.as_deref().unwrap_or("?"),
+            info.key_epoch,
+            lockbox::format::size(info.size)
+        )
+    });
+    Ok(())
+}
+
 fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
     let (tenant, item) = (&args.item.tenant, &args.item.item);
     // `--out -` is standard output, asked for by name: binary is then written even to a terminal.
     let named_stdout = args.out.as_deref() == Some(Path::new("-"));
     let out = args.out.as_deref().filter(|_| !named_stdout);
     let guard = out.is_none() && !named_stdout && io::IsTerminal::is_terminal(&io::stdout());
+    if let Some(remote) = ctx.remote()? {
+        // An envelope is binary: on a terminal only when asked for by name.
+        if guard {
+            return Err(Error::usage(
+                "an envelope is binary and standard output is a terminal: pass --out FILE, or --out - to write it here anyway",
+            ));
+        }
+        return write_output(out, args.replace, |w| remote.get_raw(tenant, item, w));
+    }
     let key = Key::load(ctx, args.keyring.as_deref(), args.identity.as_deref())?;
     let vault = match (&key, args.raw) {
         (Some(_), false) | (None, true) => ctx.open()?,
@@ -357,7 +416,10 @@ pub fn output_error(path: &Path, e: io::Error) -> Error {
 
 fn list(ctx: &Ctx, args: ListArgs) -> Result<(), Error> {
     let filter = lockbox::vault::ItemFilter { level: args.level.clone(), prefix: args.prefix.clone() };
-    let items = ctx.open()?.list_where(&args.tenant, &filter)?;
+    let items = match ctx.remote()? {
+        Some(remote) => remote.list(&args.tenant, &filter)?,
+        None => ctx.open()?.list_where(&args.tenant, &filter)?,
+    };
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {

@@ -27,6 +27,8 @@ pub struct Ctx {
     pub wait: Option<Duration>,
     /// This machine's trust store (--trust, LOCKBOX_TRUST, or the per-user config file).
     pub trust: Option<PathBuf>,
+    /// A lockbox server to work through (--server, LOCKBOX_SERVER), its pins and token file.
+    pub server: Option<(String, Vec<String>, Option<PathBuf>)>,
 }
 
 impl Ctx {
@@ -39,6 +41,7 @@ impl Ctx {
             actor: cli.actor.clone().unwrap_or_else(default_actor),
             wait: cli.wait.map(Duration::from_secs),
             trust: cli.trust.clone(),
+            server: cli.server.clone().map(|url| (url, cli.server_pins.clone(), cli.token_file.clone())),
         };
         check_actor(&ctx.actor)?;
         Ok(ctx)
@@ -74,6 +77,14 @@ impl Ctx {
                 other => return other,
             }
         }
+    }
+
+    /// The server to work through, if one was named: connected lazily, pinned.
+    pub fn remote(&self) -> Result<Option<super::remote::Remote>, Error> {
+        self.server
+            .as_ref()
+            .map(|(url, pins, token_file)| super::remote::Remote::new(url, pins, token_file.as_deref()))
+            .transpose()
     }
 
     /// The trust store file.

@@ -11,6 +11,7 @@ mod monitor;
 mod output;
 mod progress;
 mod remedy;
+mod remote;
 mod secrets;
 mod tenants;
 mod tokens;

@@ -41,6 +41,27 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_WAIT", value_parser = parse_duration, value_name = "DUR")]
     pub wait: Option<u64>,
 
+    /// Work through a lockbox server instead of a local vault (list, put --raw and get --raw
+    /// for now)
+    #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+
+    /// The server's certificate pin (sha256/BASE64, as `lockbox serve` prints it); repeat (or
+    /// separate with commas) to accept several while it rotates
+    #[arg(
+        long = "server-pin",
+        global = true,
+        help_heading = "Global options",
+        env = "LOCKBOX_SERVER_PIN",
+        value_delimiter = ',',
+        value_name = "PIN"
+    )]
+    pub server_pins: Vec<String>,
+
+    /// A file holding the API token for --server (else LOCKBOX_TOKEN)
+    #[arg(long, global = true, help_heading = "Global options", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
     /// This machine's trust store: the tenant keys it pinned [default: a per-user config
     /// file, e.g. ~/.config/lockbox/trust]
     #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_TRUST", value_name = "FILE")]
@@ -167,6 +188,22 @@ pub enum Command {
     /// Give the space of removed items back to the file system (no other process may have the
     /// vault open meanwhile)
     Compact,
+    /// Serve the vault over HTTPS to writers, customers and engineers on other machines
+    Serve {
+        /// Address to listen on (port 0: any free port; the one taken is printed)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+        listen: std::net::SocketAddr,
+        /// The server's certificate chain (PEM) [default: a self-signed one, made once and
+        /// kept in the vault directory]
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM)
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Serve plain HTTP (a loopback address only; for a TLS proxy in front, or tests)
+        #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+        plain_http: bool,
+    },
     /// Show the whole story on a temporary vault, narrated
     Demo,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)

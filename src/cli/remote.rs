@@ -1,0 +1,183 @@
+//! `--server URL`: the commands that work through a lockbox server. The connection is TLS to a
+//! pinned certificate (`--server-pin`): the pin is checked in the handshake, before any request
+//! and so before the token is sent. The token comes from LOCKBOX_TOKEN or `--token-file`,
+//! never from an argument. Only envelopes and metadata cross: nothing here decrypts.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use lockbox::vault::{Error, ErrorKind, ItemFilter, ItemInfo};
+use reqwest::blocking::{Client, Response};
+use zeroize::Zeroizing;
+
+use crate::server::wire::{Failure, Item};
+
+/// A server, its pinned connection and the token to show it.
+pub struct Remote {
+    base: reqwest::Url,
+    client: Client,
+    token: Zeroizing<String>,
+}
+
+/// Every kind of the vault's errors, to read one back by the name the server sends.
+const KINDS: [ErrorKind; 8] = [
+    ErrorKind::Other,
+    ErrorKind::Usage,
+    ErrorKind::NotFound,
+    ErrorKind::AccessDenied,
+    ErrorKind::Integrity,
+    ErrorKind::Conflict,
+    ErrorKind::InUse,
+    ErrorKind::BrokenPipe,
+];
+
+impl Remote {
+    /// The server at `url`, pinned to `pins` (needed for https), with the token from
+    /// `token_file` or LOCKBOX_TOKEN.
+    pub fn new(url: &str, pins: &[String], token_file: Option<&Path>) -> Result<Remote, Error> {
+        let base = reqwest::Url::parse(url)
+            .map_err(|e| Error::usage(format!("--server {url:?} is not a URL ({e})")))?;
+        let host = base.host_str().unwrap_or_default();
+        let loopback = host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        let provider = crate::server::tls_provider();
+        let builder = Client::builder().connect_timeout(std::time::Duration::from_secs(10));
+        let client = match base.scheme() {
+            "https" => {
+                if pins.is_empty() {
+                    return Err(Error::usage(
+                        "an https server needs its pin: pass --server-pin sha256/... (or set LOCKBOX_SERVER_PIN), as `lockbox serve` printed it",
+                    ));
+                }
+                if let Some(bad) = pins.iter().find(|p| !crate::server::pin_well_formed(p)) {
+                    return Err(Error::usage(format!(
+                        "{bad:?} is not a pin (sha256/ and the base64 of 32 bytes)"
+                    )));
+                }
+                let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| Error::other(format!("TLS: {e}")))?
+                    .dangerous()
+                    .with_custom_certificate_verifier(crate::server::Pinned::new(pins.to_vec(), &provider))
+                    .with_no_client_auth();
+                builder.use_preconfigured_tls(config).https_only(true)
+            }
+            "http" if loopback => builder,
+            "http" => {
+                return Err(Error::usage(format!(
+                    "--server {url}: plain http only to a loopback address; use https with --server-pin"
+                )));
+            }
+            other => return Err(Error::usage(format!("--server {url}: {other}:// is not http(s)"))),
+        };
+        let client = client.build().map_err(|e| Error::other(format!("cannot set up the client: {e}")))?;
+        let token = match token_file {
+            Some(path) => Zeroizing::new(
+                std::fs::read_to_string(path)
+                    .map_err(|e| Error::usage(format!("cannot read the token file {}: {e}", path.display())))?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => Zeroizing::new(std::env::var("LOCKBOX_TOKEN").map_err(|_| {
+                Error::usage("--server needs an API token: set LOCKBOX_TOKEN or pass --token-file FILE")
+            })?),
+        };
+        Ok(Remote { base, client, token })
+    }
+
+    fn url(&self, tenant: &str, item: Option<&str>) -> Result<reqwest::Url, Error> {
+        let mut url = self.base.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|_| Error::usage(format!("--server {} cannot take a path", self.base)))?;
+            path.pop_if_empty().extend(["v1", "tenants", tenant, "items"]);
+            if let Some(item) = item {
+                path.push(item);
+            }
+        }
+        Ok(url)
+    }
+
+    fn send(&self, request: reqwest::blocking::RequestBuilder) -> Result<Response, Error> {
+        let response =
+            request.bearer_auth(self.token.as_str()).send().map_err(|e| transport(&self.base, e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let failure: Option<Failure> = response.json().ok();
+        Err(match failure {
+            Some(f) => {
+                let kind = KINDS.into_iter().find(|k| k.name() == f.error.kind).unwrap_or(ErrorKind::Other);
+                Error::new(kind, f.error.message)
+            }
+            None => Error::other(format!("the server answered {status}")),
+        })
+    }
+
+    /// The items of `tenant` that `filter` covers.
+    pub fn list(&self, tenant: &str, filter: &ItemFilter) -> Result<Vec<ItemInfo>, Error> {
+        let mut url = self.url(tenant, None)?;
+        for (name, value) in [("level", &filter.level), ("prefix", &filter.prefix)] {
+            if let Some(value) = value {
+                url.query_pairs_mut().append_pair(name, value);
+            }
+        }
+        let items: Vec<Item> = self
+            .send(self.client.get(url))?
+            .json()
+            .map_err(|e| Error::integrity(format!("the server's item list does not decode: {e}")))?;
+        Ok(items.into_iter().map(|i| i.info(tenant)).collect())
+    }
+
+    /// Writes the envelope of an item to `out`, as the server streams it.
+    pub fn get_raw(&self, tenant: &str, item: &str, out: &mut dyn Write) -> Result<(), Error> {
+        let mut response = self.send(self.client.get(self.url(tenant, Some(item))?))?;
+        response.copy_to(out).map_err(|e| match e.is_body() || e.is_decode() {
+            true => Error::integrity(format!("the server cut the envelope short: {e}")),
+            false => Error::output(std::io::Error::other(e)),
+        })?;
+        out.flush().map_err(Error::output)
+    }
+
+    /// Stores an envelope read from `input` as item `item`, streamed.
+    pub fn put_raw(
+        &self,
+        tenant: &str,
+        item: &str,
+        input: Box<dyn Read + Send>,
+        replace: bool,
+    ) -> Result<ItemInfo, Error> {
+        let mut url = self.url(tenant, Some(item))?;
+        if replace {
+            url.query_pairs_mut().append_pair("replace", "true");
+        }
+        let body = reqwest::blocking::Body::new(input);
+        let stored: Item = self
+            .send(self.client.put(url).body(body))?
+            .json()
+            .map_err(|e| Error::integrity(format!("the server's answer does not decode: {e}")))?;
+        Ok(stored.info(tenant))
+    }
+}
+
+/// A failure to reach the server, or to trust it.
+fn transport(base: &reqwest::Url, e: reqwest::Error) -> Error {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    if text.contains("not pinned") {
+        return Error::integrity(format!(
+            "the server at {base} is not the one pinned (its certificate's pin is not in --server-pin): nothing was sent. {text}"
+        ));
+    }
+    Error::other(format!("cannot reach the server at {base}: {text}"))
+}

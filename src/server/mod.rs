@@ -1,0 +1,170 @@
+//! `lockbox serve`: the vault over HTTPS, so that writers, customers and engineers work from
+//! their own machines. It holds no private key of any tenant, level, engineer or monitor:
+//! only envelopes, signed notes and metadata pass through it (docs/DESIGN.md, "Server").
+//!
+//! One tokio runtime; each connection is TLS (rustls) then HTTP/1.1 (hyper) into an axum
+//! router. SIGTERM or SIGINT stops accepting, lets requests in flight finish (30 s at most),
+//! then exits.
+
+mod pin;
+mod routes;
+mod tls;
+pub mod wire;
+
+pub use pin::{Pinned, well_formed as pin_well_formed};
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use lockbox::vault::{Error, Vault};
+use tokio::net::TcpListener;
+
+/// The TLS provider of server and client: ring, as the rest of lockbox's cryptography.
+/// rustls deprecates it for lacking a post-quantum key exchange (its aws-lc-rs provider has
+/// one, but needs cmake and a second crypto library): a recorded limitation (docs/DESIGN.md).
+#[allow(deprecated)]
+pub fn tls_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// How the server listens.
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Plain HTTP: only on a loopback address.
+    pub plain_http: bool,
+}
+
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long requests in flight may take to finish after a stop signal.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// Serves `vault` (found in `dir`) until SIGTERM or SIGINT.
+pub fn serve(vault: Vault, dir: &Path, listen: Listen) -> Result<(), Error> {
+    if listen.plain_http && !listen.addr.ip().is_loopback() {
+        return Err(Error::usage(format!(
+            "plain HTTP is served only on a loopback address, not {}",
+            listen.addr.ip()
+        )));
+    }
+    let identity = match listen.plain_http {
+        true => None,
+        false => {
+            let given = listen.tls.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
+            Some(tls::identity(given, &dir.join("server"))?)
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::other(format!("cannot start the server's runtime: {e}")))?;
+    runtime.block_on(run(vault, listen.addr, identity))
+}
+
+async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) -> Result<(), Error> {
+    let listener =
+        TcpListener::bind(addr).await.map_err(|e| Error::other(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener.local_addr().map_err(|e| Error::other(format!("cannot listen on {addr}: {e}")))?;
+    let acceptor = identity.as_ref().map(|i| tokio_rustls::TlsAcceptor::from(i.config.clone()));
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let _ = writeln!(out, "listening on {scheme}://{bound}");
+        if let Some(i) = &identity {
+            let _ = writeln!(out, "pin {}", i.pin);
+            let _ = writeln!(out, "certificate {}", i.cert_path.display());
+        }
+        let _ = out.flush();
+    }
+    let app = routes::router(Arc::new(routes::App { vault })).layer(axum::middleware::from_fn(log_request));
+    let service = TowerToHyperService::new(app);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = stop_signal()?;
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    eprintln!("lockbox serve: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.recv() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).max_buf_size(64 * 1024);
+        let service = service.clone();
+        match &acceptor {
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let tls = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(e)) => {
+                            return eprintln!("lockbox serve: TLS handshake with {peer} failed: {e}");
+                        }
+                        Err(_) => return eprintln!("lockbox serve: TLS handshake with {peer} timed out"),
+                    };
+                    let conn = http.serve_connection(TokioIo::new(tls), service);
+                    let _ = watcher.watch(conn).await;
+                });
+            }
+            None => {
+                let conn = http.serve_connection(TokioIo::new(stream), service);
+                let watched = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = watched.await;
+                });
+            }
+        }
+    }
+    eprintln!("lockbox serve: stopping; letting requests in flight finish");
+    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+        eprintln!("lockbox serve: requests still running after {DRAIN:?}; stopping anyway");
+    }
+    Ok(())
+}
+
+/// SIGTERM or SIGINT, as a channel that yields once.
+fn stop_signal() -> Result<tokio::sync::mpsc::Receiver<()>, Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let failed = |e: std::io::Error| Error::other(format!("cannot watch for signals: {e}"));
+    let mut term = signal(SignalKind::terminate()).map_err(failed)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(failed)?;
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        let _ = tx.send(()).await;
+    });
+    Ok(rx)
+}
+
+/// One line per request on standard error: method, path, status, time. Never a header (the
+/// token is one), a query or a body.
+async fn log_request(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    eprintln!(
+        "lockbox serve: {method} {} {} {:.1} ms",
+        path,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}

@@ -1,0 +1,270 @@
+//! The HTTP API: who may call what (a token's role and tenant), and the vault call behind
+//! each route. Vault calls block (the store is a file): they run on tokio's blocking pool.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use lockbox::vault::{Caller, Error, ErrorKind, ItemFilter, Principal, Role, Vault};
+use serde::Deserialize;
+use tokio::sync::{mpsc, oneshot};
+
+use super::wire::{Failure, FailureBody, Item};
+
+/// What every handler shares: the vault, opened once.
+pub struct App {
+    pub vault: Vault,
+}
+
+type Shared = State<Arc<App>>;
+
+/// An error as the API answers it: the vault's kind and message, under an HTTP status.
+pub struct ApiError {
+    status: StatusCode,
+    kind: ErrorKind,
+    message: String,
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        let status = match e.kind {
+            ErrorKind::Usage | ErrorKind::Integrity => StatusCode::BAD_REQUEST,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::AccessDenied => StatusCode::FORBIDDEN,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::InUse => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError { status, kind: e.kind, message: e.message }
+    }
+}
+
+impl ApiError {
+    fn unauthenticated(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::UNAUTHORIZED, kind: ErrorKind::AccessDenied, message: message.into() }
+    }
+
+    fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::FORBIDDEN, kind: ErrorKind::AccessDenied, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body =
+            Failure { error: FailureBody { kind: self.kind.name().to_owned(), message: self.message } };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The routes.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/v1/tenants/{tenant}/items", get(list))
+        .route("/v1/tenants/{tenant}/items/{*item}", get(get_envelope).put(put_envelope))
+        .with_state(app)
+}
+
+/// Runs a vault call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::from(Error::other("the request's worker stopped")))?
+        .map_err(ApiError::from)
+}
+
+/// The principal the request's bearer token lets in, if it may act on `tenant` in one of
+/// `roles`; and a vault handle that names it in the audit log.
+async fn authorize(
+    app: &App,
+    headers: &HeaderMap,
+    tenant: &str,
+    roles: &[Role],
+) -> Result<(Vault, Principal), ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthenticated("access denied: a bearer token is needed"))?
+        .to_owned();
+    let vault = app.vault.clone();
+    let principal = tokio::task::spawn_blocking(move || vault.authenticate(&presented))
+        .await
+        .map_err(|_| ApiError::from(Error::other("the request's worker stopped")))?
+        .map_err(|e| ApiError::unauthenticated(e.message))?;
+    if principal.tenant != tenant {
+        return Err(ApiError::forbidden(format!(
+            "access denied: token {} is for tenant {:?}, not {tenant:?}",
+            principal.token, principal.tenant
+        )));
+    }
+    if !roles.contains(&principal.role) {
+        let allowed: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+        return Err(ApiError::forbidden(format!(
+            "access denied: a {} token cannot do this (it takes: {})",
+            principal.role.name(),
+            allowed.join(", ")
+        )));
+    }
+    let vault = app.vault.acting_as(Caller::new(&principal.actor()));
+    Ok((vault, principal))
+}
+
+async fn ready(State(app): Shared) -> Result<&'static str, ApiError> {
+    let vault = app.vault.clone();
+    blocking(move || vault.tenants().map(drop)).await?;
+    Ok("ready\n")
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    level: Option<String>,
+    prefix: Option<String>,
+}
+
+async fn list(
+    State(app): Shared,
+    Path(tenant): Path<String>,
+    Query(q): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Item>>, ApiError> {
+    let (vault, _) = authorize(&app, &headers, &tenant, &Role::ALL).await?;
+    let filter = ItemFilter { level: q.level, prefix: q.prefix };
+    let items = blocking(move || vault.list_where(&tenant, &filter)).await?;
+    Ok(Json(items.iter().map(Item::of).collect()))
+}
+
+/// Writes what a blocking vault call produces into a channel the response body streams from;
+/// tells the handler once the first bytes are ready (by then the call has checked everything
+/// and logged the read).
+struct ChannelWriter {
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    ready: Option<oneshot::Sender<()>>,
+    buf: Vec<u8>,
+}
+
+const PIECE: usize = 256 * 1024;
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(());
+        }
+        let piece = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE)));
+        self.tx
+            .blocking_send(Ok(piece))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIECE {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() { self.send() } else { Ok(()) }
+    }
+}
+
+async fn get_envelope(
+    State(app): Shared,
+    Path((tenant, item)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (vault, _) = authorize(&app, &headers, &tenant, &[Role::Customer, Role::Engineer]).await?;
+    let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let failed = tx.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter { tx, ready: Some(ready_tx), buf: Vec::with_capacity(PIECE) };
+        let result = vault.get_raw(&tenant, &item, &mut out);
+        if let Err(e) = &result {
+            // Once streaming, an error can only cut the body short: the client sees it cut.
+            let _ = failed.blocking_send(Err(std::io::Error::other(e.message.clone())));
+        }
+        result
+    });
+    if ready_rx.await.is_err() {
+        // The call ended before writing anything: its error is the answer.
+        task.await.map_err(|_| ApiError::from(Error::other("the request's worker stopped")))??;
+    }
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], Body::from_stream(stream)).into_response())
+}
+
+#[derive(Deserialize)]
+struct PutQuery {
+    #[serde(default)]
+    replace: bool,
+}
+
+/// Reads a request body from the channel its stream feeds.
+struct ChannelReader {
+    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(bytes)) => self.current = bytes,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+async fn put_envelope(
+    State(app): Shared,
+    Path((tenant, item)): Path<(String, String)>,
+    Query(q): Query<PutQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Item>, ApiError> {
+    let (vault, _) = authorize(&app, &headers, &tenant, &[Role::Writer]).await?;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let feed = tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        while let Some(piece) = stream.next().await {
+            let piece = piece.map_err(std::io::Error::other);
+            let stop = piece.is_err();
+            if tx.send(piece).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    let stored = blocking(move || {
+        // The server checks the envelope against the tenant's record as the vault shows it
+        // (its own pins, made here): a courtesy to honest writers. What protects the tenant
+        // is the writer's own check of the signed manifest before it encrypted.
+        let record = vault.tenant(&tenant)?;
+        let pins = lockbox::trust::Pins::in_memory();
+        pins.pin(vault.place(), &vault.id(), &tenant, lockbox::crypto::tenant_fingerprint(&record.signer))?;
+        let vault = vault.with_pins(Arc::new(pins));
+        let mut input = ChannelReader { rx, current: Bytes::new() };
+        vault.put_raw(&tenant, &item, None, &mut input, q.replace)
+    })
+    .await;
+    feed.abort();
+    Ok(Json(Item::of(&stored?)))
+}

@@ -1,0 +1,237 @@
+//! `lockbox serve` and `--server`: a real server process on an ephemeral loopback port, and
+//! clients that share nothing with it but the URL, the pin and a token.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::kit::cli::Env;
+
+/// A running server: killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    pin: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(env: &Env) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
+            .env("LOCKBOX_TRUST", env.dir.path().join("trust"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = lines.next().unwrap().unwrap().strip_prefix("listening on ").unwrap().to_owned();
+        let pin = lines.next().unwrap().unwrap().strip_prefix("pin ").unwrap().to_owned();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Server { child, url, pin, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log has `n` request lines.
+    fn requests(&self, n: usize) -> String {
+        let started = Instant::now();
+        loop {
+            let log = self.log();
+            if log.matches(" /v1/").count() >= n || started.elapsed() > Duration::from_secs(10) {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A client on another machine: no vault, no trust store of the server's, only what it is
+/// given. Returns (exit code, stdout, stderr).
+fn client(server: &Server, token: Option<&str>, args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lockbox"));
+    cmd.args(["--server", &server.url, "--server-pin", &server.pin])
+        .args(args)
+        .env("LOCKBOX_VAULT", home.path().join("no-vault-here"))
+        .env("LOCKBOX_TRUST", home.path().join("trust"))
+        .env("LOCKBOX_ACTOR", "client")
+        .env_remove("LOCKBOX_TOKEN")
+        .env_remove("LOCKBOX_SERVER")
+        .env_remove("LOCKBOX_SERVER_PIN")
+        .current_dir(home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(token) = token {
+        cmd.env("LOCKBOX_TOKEN", token);
+    }
+    let mut child = cmd.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!home.path().join("no-vault-here").exists(), "the client made a vault");
+    (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn setup() -> Env {
+    let env = Env::empty();
+    env.ok(&["init"], b"");
+    env.ok(&["tenant", "create", "acme", "--levels", "internal,secret", "--keyring", &env.path("k")], b"");
+    env.ok(&["tenant", "create", "globex", "--levels", "internal", "--keyring", &env.path("g")], b"");
+    env
+}
+
+fn token(env: &Env, role: &str, tenant: &str) -> String {
+    env.ok(&["token", "create", "-r", role, "-t", tenant], b"").trim().to_owned()
+}
+
+#[test]
+fn envelopes_go_through_a_pinned_server_and_tokens_decide_who() {
+    let env = setup();
+    let server = Server::start(&env);
+    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    let plain: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    // A writer's envelope (sealed here, on a machine that pinned the tenant), moved through
+    // the server: the server never sees the plaintext.
+    env.ok(&["put", "acme", "doc", "-l", "secret"], &plain);
+    let envelope = env.run(&["get", "acme", "doc", "--raw", "-o", "-"], b"").stdout;
+    env.ok(&["rm", "acme", "doc"], b"");
+    let (writer, customer) = (token(&env, "writer", "acme"), token(&env, "customer", "acme"));
+    let (code, out, err) = client(&server, Some(&writer), &["put", "acme", "doc", "--raw"], &envelope);
+    assert_eq!(code, 0, "{err}");
+    assert!(String::from_utf8_lossy(&out).contains("through the server"));
+    let (code, out, err) = client(&server, Some(&customer), &["--json", "list", "acme"], b"");
+    assert_eq!(code, 0, "{err}");
+    let listed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(listed[0]["item"], "doc");
+    let (code, out, err) = client(&server, Some(&customer), &["get", "acme", "doc", "--raw", "-o", "-"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out == envelope, "the envelope came back whole");
+    // The customer's keyring opens what went through the server; the log names the token.
+    let back = env.run(&["get", "acme", "doc", "--keyring", &env.path("k"), "-o", "-"], b"").stdout;
+    assert!(back == plain, "the plaintext read back");
+    let log = env.ok(&["audit", "show", "--tenant", "acme"], b"");
+    assert!(log.contains(&format!("writer {}", &writer[4..20])), "{log}");
+
+    // Who may not: no token, a bad one, another tenant's, a revoked one, the wrong role.
+    let (code, _, err) = client(&server, None, &["list", "acme"], b"");
+    assert!(code == 2 && err.contains("LOCKBOX_TOKEN"), "{code} {err}");
+    let (code, _, err) = client(&server, Some("lbx_nope"), &["list", "acme"], b"");
+    assert!(code == 4 && err.contains("not valid"), "{code} {err}");
+    let other = token(&env, "customer", "globex");
+    let (code, _, err) = client(&server, Some(&other), &["list", "acme"], b"");
+    assert!(code == 4 && err.contains("globex"), "{code} {err}");
+    let (code, _, err) = client(&server, Some(&writer), &["get", "acme", "doc", "--raw", "-o", "-"], b"");
+    assert!(code == 4 && err.contains("writer token cannot"), "{code} {err}");
+    env.ok(&["token", "revoke", &customer[4..20]], b"");
+    let (code, _, err) = client(&server, Some(&customer), &["list", "acme"], b"");
+    assert!(code == 4 && err.contains("revoked"), "{code} {err}");
+    // Commands not served yet say so, and send nothing.
+    let (code, _, err) = client(&server, Some(&writer), &["tenant", "list"], b"");
+    assert!(code == 2 && err.contains("only list, put --raw and get --raw"), "{code} {err}");
+    // Nothing the server logged names a token or an item's content.
+    let log = server.log();
+    assert!(!log.contains(&writer[21..]) && !log.contains(&customer[21..]), "{log}");
+}
+
+#[test]
+fn a_wrong_pin_is_refused_before_any_request_is_sent() {
+    let env = setup();
+    let server = Server::start(&env);
+    let writer = token(&env, "writer", "acme");
+    let wrong = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lockbox"));
+    let out = cmd
+        .args(["--server", &server.url, "--server-pin", wrong, "list", "acme"])
+        .env("LOCKBOX_TOKEN", &writer)
+        .env("LOCKBOX_VAULT", env.dir.path().join("none"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("not the one pinned") && err.contains(&server.pin), "{err}");
+    // The handshake failed; no request reached the server.
+    std::thread::sleep(Duration::from_millis(300));
+    let log = server.log();
+    assert!(log.contains("TLS handshake") && !log.contains(" /v1/"), "{log}");
+    // A pin that is not one, or none at all for https, is refused before connecting.
+    for pins in [&["--server-pin", "sha256/short"][..], &[]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+            .args(["--server", &server.url])
+            .args(pins)
+            .args(["list", "acme"])
+            .env("LOCKBOX_TOKEN", &writer)
+            .env_remove("LOCKBOX_SERVER_PIN")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(!server.log().contains(" /v1/"));
+    // The right pin works: the same server, the same token.
+    let (code, _, err) = client(&server, Some(&writer), &["list", "acme"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(server.requests(1).contains("GET /v1/tenants/acme/items 200"));
+}
+
+#[test]
+fn bad_bodies_get_clear_refusals_and_the_server_goes_on() {
+    let env = setup();
+    let server = Server::start(&env);
+    let writer = token(&env, "writer", "acme");
+    for body in [&b""[..], b"not an envelope", &[0xffu8; 70_000]] {
+        let (code, _, err) = client(&server, Some(&writer), &["put", "acme", "junk", "--raw"], body);
+        assert!(code == 5 || code == 2, "exit {code}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let (code, _, err) = client(&server, Some(&writer), &["list", "acme"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(!server.log().contains("panicked"));
+    // Plain HTTP is served on loopback only, and asked for by name.
+    let out = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+        .args(["serve", "--plain-http", "--listen", "0.0.0.0:0"])
+        .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly_and_the_pin_stays() {
+    let env = setup();
+    let first = Server::start(&env);
+    let pin = first.pin.clone();
+    let pid = first.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut first = first;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = first.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the server did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}: {}", first.log());
+    assert!(first.log().contains("stopping"));
+    // Started again on the same vault: the same certificate, so the same pin.
+    let second = Server::start(&env);
+    assert_eq!(second.pin, pin);
+}
