@@ -19,14 +19,14 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     let ctx = Ctx::new(&cli)?;
     if ctx.server.is_some() {
         let remote_ok = match &cli.command {
-            Command::List(_) => true,
-            Command::Put(a) => a.raw,
+            Command::List(_) | Command::Put(_) => true,
             Command::Get(a) => a.raw,
+            Command::Tenant(cmd) => matches!(cmd, super::args::TenantCmd::Trust { .. }),
             _ => false,
         };
         if !remote_ok {
             return Err(Error::usage(
-                "through --server, only list, put --raw and get --raw work so far; run this command without --server, against the vault",
+                "through --server, only list, put, get --raw and tenant trust work so far; run this command without --server, against the vault",
             ));
         }
     }
@@ -271,21 +271,49 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// `put --raw` through a server: the envelope streams from the file or standard input.
+/// `put` through a server. The item is sealed here, to the level's key in the tenant's signed
+/// manifest as this machine's pins check it, and streams to the server as an envelope while it
+/// is read (`put --raw`: the envelope streams from the file or standard input as it is).
 fn put_remote(ctx: &Ctx, remote: &super::remote::Remote, args: PutArgs) -> Result<(), Error> {
-    if args.level.is_some() {
-        return Err(Error::usage(
-            "through --server, put --raw takes no --level (the server checks the envelope's)",
-        ));
-    }
-    let input: Box<dyn Read + Send> = match args.file.as_ref().filter(|f| f.as_path() != Path::new("-")) {
+    let (tenant, item) = (&args.item.tenant, &args.item.item);
+    let mut input: Box<dyn Read + Send> = match args.file.as_ref().filter(|f| f.as_path() != Path::new("-")) {
         Some(path) if path.is_dir() => {
             return Err(Error::usage(format!("{} is a directory, not a file", path.display())));
         }
         Some(path) => Box::new(File::open(path).map_err(|e| open_error(path, e))?),
         None => Box::new(io::stdin()),
     };
-    let info = remote.put_raw(&args.item.tenant, &args.item.item, input, args.replace)?;
+    let info = if args.raw {
+        if args.level.is_some() {
+            return Err(Error::usage(
+                "through --server, put --raw takes no --level (the server checks the envelope's)",
+            ));
+        }
+        remote.put_raw(tenant, item, input, args.replace)?
+    } else {
+        let level =
+            args.level.as_deref().ok_or_else(|| Error::usage("put needs --level LEVEL (or --raw)"))?;
+        let view = ctx.open_view(tenant)?;
+        // Every check before the first byte goes out.
+        view.sealing_epoch(tenant, level)?;
+        let (pipe_out, pipe_in) = io::pipe().map_err(|e| Error::other(format!("cannot make a pipe: {e}")))?;
+        std::thread::scope(|scope| {
+            let sealing = scope.spawn(move || {
+                let mut out = BufWriter::with_capacity(256 * 1024, pipe_in);
+                view.seal_to(tenant, item, level, Some(args.chunk_size), &mut input, &mut out)
+            });
+            let sent = remote.put_raw(tenant, item, Box::new(pipe_out), args.replace);
+            let sealed = sealing.join().unwrap_or_else(|_| Err(Error::other("the sealing thread stopped")));
+            match (sealed, sent) {
+                (Ok(_), sent) => sent,
+                // The server stopped reading: its answer says why.
+                (Err(e), Err(refused)) if e.kind == ErrorKind::BrokenPipe => Err(refused),
+                // A sealing error (the input, the manifest) says more than the server's refusal
+                // of the envelope it cut short.
+                (Err(e), _) => Err(e),
+            }
+        })?
+    };
     ctx.emit(item_json(&info), || {
         outln!(
             "stored {} in tenant {} through the server (level {}, epoch {}, {})",

@@ -87,6 +87,17 @@ impl Ctx {
             .transpose()
     }
 
+    /// The vault as far as `tenant` goes: through the server when one is named (what it shows
+    /// of the tenant, bound to its address for this machine's pins), else the local vault.
+    pub fn open_view(&self, tenant: &str) -> Result<Vault, Error> {
+        let Some(remote) = self.remote()? else { return self.open() };
+        let view = remote.tenant_view(tenant)?;
+        let pins = Pins::open(&self.trust_path()?)?;
+        Ok(Vault::of_view(&view, remote.place())?
+            .acting_as(Caller::new(&self.actor))
+            .with_pins(Arc::new(pins)))
+    }
+
     /// The trust store file.
     pub fn trust_path(&self) -> Result<PathBuf, Error> {
         self.trust

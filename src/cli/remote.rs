@@ -10,7 +10,7 @@ use lockbox::vault::{Error, ErrorKind, ItemFilter, ItemInfo};
 use reqwest::blocking::{Client, Response};
 use zeroize::Zeroizing;
 
-use crate::server::wire::{Failure, Item};
+use crate::server::wire::Failure;
 
 /// A server, its pinned connection and the token to show it.
 pub struct Remote {
@@ -103,6 +103,28 @@ impl Remote {
         Ok(url)
     }
 
+    /// Where this server is, as this machine's pins bind it: its URL.
+    pub fn place(&self) -> &str {
+        self.base.as_str()
+    }
+
+    /// What the server shows of `tenant`: its record, vault id and monitor checkpoint (the
+    /// operator's claims; the caller checks the signed manifest against its pins).
+    pub fn tenant_view(&self, tenant: &str) -> Result<lockbox::vault::TenantView, Error> {
+        let mut url = self.url(tenant, None)?;
+        url.path_segments_mut().map_err(|_| Error::usage("--server cannot take a path"))?.pop();
+        let view: lockbox::vault::TenantView = self.send(self.client.get(url))?.json().map_err(|e| {
+            Error::integrity(format!("the server's view of tenant {tenant:?} does not decode: {e}"))
+        })?;
+        if view.record.name != tenant {
+            return Err(Error::integrity(format!(
+                "the server showed tenant {:?} for {tenant:?}",
+                view.record.name
+            )));
+        }
+        Ok(view)
+    }
+
     fn send(&self, request: reqwest::blocking::RequestBuilder) -> Result<Response, Error> {
         let response =
             request.bearer_auth(self.token.as_str()).send().map_err(|e| transport(&self.base, e))?;
@@ -128,11 +150,15 @@ impl Remote {
                 url.query_pairs_mut().append_pair(name, value);
             }
         }
-        let items: Vec<Item> = self
+        let items: Vec<ItemInfo> = self
             .send(self.client.get(url))?
             .json()
             .map_err(|e| Error::integrity(format!("the server's item list does not decode: {e}")))?;
-        Ok(items.into_iter().map(|i| i.info(tenant)).collect())
+        // The server's claim, shown as such; but never another tenant's items under this name.
+        if let Some(other) = items.iter().find(|i| i.tenant != tenant) {
+            return Err(Error::integrity(format!("the server listed an item of tenant {:?}", other.tenant)));
+        }
+        Ok(items)
     }
 
     /// Writes the envelope of an item to `out`, as the server streams it.
@@ -158,11 +184,9 @@ impl Remote {
             url.query_pairs_mut().append_pair("replace", "true");
         }
         let body = reqwest::blocking::Body::new(input);
-        let stored: Item = self
-            .send(self.client.put(url).body(body))?
+        self.send(self.client.put(url).body(body))?
             .json()
-            .map_err(|e| Error::integrity(format!("the server's answer does not decode: {e}")))?;
-        Ok(stored.info(tenant))
+            .map_err(|e| Error::integrity(format!("the server's answer does not decode: {e}")))
     }
 }
 

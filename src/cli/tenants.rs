@@ -24,9 +24,10 @@ pub fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<(), Error> {
         | TenantCmd::Policy { keyring: Some(keyring), .. } => Some(ctx.keyring(keyring)?),
         _ => None,
     };
-    let vault = match ring.as_mut() {
-        Some(ring) => ctx.open_for(ring)?,
-        None => ctx.open()?,
+    let vault = match (ring.as_mut(), &cmd) {
+        (Some(ring), _) => ctx.open_for(ring)?,
+        (None, TenantCmd::Trust { tenant, .. }) => ctx.open_view(tenant)?,
+        (None, _) => ctx.open()?,
     };
     match cmd {
         TenantCmd::Create { tenant, levels, keyring, .. } => {
@@ -338,7 +339,7 @@ pub fn confirm_by_name(tenant: &str, yes: bool, what: &str) -> Result<(), Error>
 
 /// Pins `tenant` to `fp` in a vault opened again (after a question asked with it closed).
 fn trust_again(ctx: &Ctx, tenant: &str, fp: [u8; 32]) -> Result<(), Error> {
-    let vault = ctx.open()?;
+    let vault = ctx.open_view(tenant)?;
     vault.trust_tenant(tenant, fp)?;
     let shown = vault.tenant(tenant).ok().map(|t| lockbox::crypto::tenant_fingerprint(&t.signer));
     ctx.emit(json!({"tenant": tenant, "fingerprint": hex(&fp), "vault_matches": shown == Some(fp)}), || {

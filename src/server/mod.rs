@@ -71,6 +71,8 @@ async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) ->
         TcpListener::bind(addr).await.map_err(|e| Error::other(format!("cannot listen on {addr}: {e}")))?;
     let bound = listener.local_addr().map_err(|e| Error::other(format!("cannot listen on {addr}: {e}")))?;
     let acceptor = identity.as_ref().map(|i| tokio_rustls::TlsAcceptor::from(i.config.clone()));
+    // Watched before the address is printed: whoever reads it may signal at once.
+    let mut stop = stop_signal()?;
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
@@ -85,7 +87,6 @@ async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) ->
     let app = routes::router(Arc::new(routes::App { vault })).layer(axum::middleware::from_fn(log_request));
     let service = TowerToHyperService::new(app);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut stop = stop_signal()?;
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::StreamExt;
-use lockbox::vault::{Caller, Error, ErrorKind, ItemFilter, Principal, Role, Vault};
+use lockbox::vault::{Caller, Error, ErrorKind, ItemFilter, ItemInfo, Principal, Role, Vault};
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
-use super::wire::{Failure, FailureBody, Item};
+use super::wire::{Failure, FailureBody};
 
 /// What every handler shares: the vault, opened once.
 pub struct App {
@@ -68,6 +68,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/v1/tenants/{tenant}", get(tenant_view))
         .route("/v1/tenants/{tenant}/items", get(list))
         .route("/v1/tenants/{tenant}/items/{*item}", get(get_envelope).put(put_envelope))
         .with_state(app)
@@ -126,6 +127,17 @@ async fn ready(State(app): Shared) -> Result<&'static str, ApiError> {
     Ok("ready\n")
 }
 
+/// What a remote writer checks and seals to: the tenant's record (signing key, signed
+/// manifest), the vault id and the monitor's checkpoint.
+async fn tenant_view(
+    State(app): Shared,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<lockbox::vault::TenantView>, ApiError> {
+    let (vault, _) = authorize(&app, &headers, &tenant, &Role::ALL).await?;
+    Ok(Json(blocking(move || vault.tenant_view(&tenant)).await?))
+}
+
 #[derive(Deserialize)]
 struct ListQuery {
     level: Option<String>,
@@ -137,11 +149,11 @@ async fn list(
     Path(tenant): Path<String>,
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
-) -> Result<Json<Vec<Item>>, ApiError> {
+) -> Result<Json<Vec<ItemInfo>>, ApiError> {
     let (vault, _) = authorize(&app, &headers, &tenant, &Role::ALL).await?;
     let filter = ItemFilter { level: q.level, prefix: q.prefix };
     let items = blocking(move || vault.list_where(&tenant, &filter)).await?;
-    Ok(Json(items.iter().map(Item::of).collect()))
+    Ok(Json(items))
 }
 
 /// Writes what a blocking vault call produces into a channel the response body streams from;
@@ -207,6 +219,10 @@ async fn get_envelope(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], Body::from_stream(stream)).into_response())
 }
 
+/// How much of a refused upload is read and dropped before the answer (beyond it the
+/// connection closes, and the client sees it cut).
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+
 #[derive(Deserialize)]
 struct PutQuery {
     #[serde(default)]
@@ -240,16 +256,27 @@ async fn put_envelope(
     Query(q): Query<PutQuery>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Item>, ApiError> {
+) -> Result<Json<ItemInfo>, ApiError> {
     let (vault, _) = authorize(&app, &headers, &tenant, &[Role::Writer]).await?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let feed = tokio::spawn(async move {
         let mut stream = body.into_data_stream();
+        let (mut sink, mut drained) = (Some(tx), 0usize);
         while let Some(piece) = stream.next().await {
-            let piece = piece.map_err(std::io::Error::other);
-            let stop = piece.is_err();
-            if tx.send(piece).await.is_err() || stop {
-                break;
+            match (&sink, piece) {
+                (Some(tx), piece) => {
+                    let stop = piece.is_err();
+                    if tx.send(piece.map_err(std::io::Error::other)).await.is_err() {
+                        sink = None;
+                    }
+                    if stop {
+                        break;
+                    }
+                }
+                // The store refused the envelope: the rest is read (up to a limit) and dropped,
+                // so that the client, still sending, gets to read the answer.
+                (None, Ok(piece)) if drained < DRAIN_BYTES => drained += piece.len(),
+                (None, _) => break,
             }
         }
     });
@@ -265,6 +292,10 @@ async fn put_envelope(
         vault.put_raw(&tenant, &item, None, &mut input, q.replace)
     })
     .await;
-    feed.abort();
-    Ok(Json(Item::of(&stored?)))
+    if stored.is_err() {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), feed).await;
+    } else {
+        feed.abort();
+    }
+    Ok(Json(stored?))
 }

@@ -89,7 +89,7 @@ pub(crate) fn seal_small(
 
 /// A new item's header (data key wrapped, commitment made), its chunk sealer and its blob id,
 /// from one draw of fresh randomness.
-fn new_item(
+pub(crate) fn new_item(
     fields: &ItemFields<'_>,
     level_public: &[u8; 32],
     wrapper: &Wrapper,

@@ -31,8 +31,9 @@ impl Default for PutOptions {
     }
 }
 
-/// What the vault knows about an item (all of it visible to the vault operator).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the vault knows about an item (all of it visible to the vault operator; the server
+/// sends it as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ItemInfo {
     /// Tenant.
     pub tenant: String,

@@ -16,6 +16,7 @@ mod items;
 mod keys;
 mod manifest;
 mod pipeline;
+mod remote;
 mod restore;
 mod rotate;
 mod stage;
@@ -38,6 +39,7 @@ pub use manifest::{
     manifest_hash, open_checkpoint, open_manifest, policy,
 };
 pub use pipeline::Threads;
+pub use remote::TenantView;
 pub use rotate::{Rewrapped, Rotation};
 pub use tenants::{
     DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_DURATION_SECS, MAX_LEVELS, NewEpoch,

@@ -67,7 +67,17 @@ impl Server {
 /// A client on another machine: no vault, no trust store of the server's, only what it is
 /// given. Returns (exit code, stdout, stderr).
 fn client(server: &Server, token: Option<&str>, args: &[&str], stdin: &[u8]) -> (i32, Vec<u8>, String) {
-    let home = tempfile::tempdir().unwrap();
+    client_at(&tempfile::tempdir().unwrap(), server, token, args, stdin)
+}
+
+/// [`client`] with a home of its own that lasts (its trust store, say).
+fn client_at(
+    home: &tempfile::TempDir,
+    server: &Server,
+    token: Option<&str>,
+    args: &[&str],
+    stdin: &[u8],
+) -> (i32, Vec<u8>, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lockbox"));
     cmd.args(["--server", &server.url, "--server-pin", &server.pin])
         .args(args)
@@ -146,7 +156,7 @@ fn envelopes_go_through_a_pinned_server_and_tokens_decide_who() {
     assert!(code == 4 && err.contains("revoked"), "{code} {err}");
     // Commands not served yet say so, and send nothing.
     let (code, _, err) = client(&server, Some(&writer), &["tenant", "list"], b"");
-    assert!(code == 2 && err.contains("only list, put --raw and get --raw"), "{code} {err}");
+    assert!(code == 2 && err.contains("only list, put, get --raw and tenant trust"), "{code} {err}");
     // Nothing the server logged names a token or an item's content.
     let log = server.log();
     assert!(!log.contains(&writer[21..]) && !log.contains(&customer[21..]), "{log}");
@@ -234,4 +244,50 @@ fn sigterm_stops_the_server_cleanly_and_the_pin_stays() {
     // Started again on the same vault: the same certificate, so the same pin.
     let second = Server::start(&env);
     assert_eq!(second.pin, pin);
+}
+
+/// A writer on its own machine seals items itself: it pins the tenant's key as the server shows
+/// it (bound to the server's address), checks the signed manifest against that pin, and sends
+/// only the envelope. A pin that does not match stops it before anything is sent.
+#[test]
+fn a_remote_writer_seals_with_its_own_pins_and_the_customer_reads() {
+    let env = setup();
+    let server = Server::start(&env);
+    let writer = token(&env, "writer", "acme");
+    let fingerprint = {
+        let shown = env.ok(&["--json", "tenant", "show", "acme"], b"");
+        let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        v["signing_key_fingerprint"].as_str().unwrap().to_owned()
+    };
+    let home = tempfile::tempdir().unwrap();
+    // Not pinned yet: refused, nothing stored.
+    let (code, _, err) =
+        client_at(&home, &server, Some(&writer), &["put", "acme", "a", "-l", "secret"], b"x");
+    assert!(code == 4 && err.contains("not pinned"), "{code} {err}");
+    let (code, _, err) =
+        client_at(&home, &server, Some(&writer), &["tenant", "trust", "acme", &fingerprint], b"");
+    assert_eq!(code, 0, "{err}");
+    let plain: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let (code, out, err) =
+        client_at(&home, &server, Some(&writer), &["put", "acme", "big", "-l", "secret"], &plain);
+    assert_eq!(code, 0, "{err}");
+    assert!(String::from_utf8_lossy(&out).contains("through the server"));
+    let back = env.run(&["get", "acme", "big", "--keyring", &env.path("k"), "-o", "-"], b"").stdout;
+    assert!(back == plain, "the customer reads what the remote writer sealed");
+
+    // Another machine that pinned a different key (the operator swapped the tenant's, say)
+    // refuses to seal, and sends no envelope.
+    let wrong = tempfile::tempdir().unwrap();
+    let other = "ab".repeat(32);
+    let (code, _, err) = client_at(&wrong, &server, Some(&writer), &["tenant", "trust", "acme", &other], b"");
+    assert!(code == 5 && err.contains("--replace"), "{code} {err}");
+    let (code, _, err) =
+        client_at(&wrong, &server, Some(&writer), &["tenant", "trust", "acme", &other, "--replace"], b"");
+    assert_eq!(code, 0, "{err}");
+    let puts_before = server.log().matches("PUT ").count();
+    let (code, _, err) =
+        client_at(&wrong, &server, Some(&writer), &["put", "acme", "c", "-l", "secret"], b"x");
+    assert!(code == 5 && err.contains("not the pinned"), "{code} {err}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.log().matches("PUT ").count(), puts_before, "no envelope was sent");
 }

@@ -1,0 +1,105 @@
+//! A writer on another machine than the vault: it sees the tenant's record as a server showed
+//! it, checks the signed manifest against its own pins (bound to the server's address), and
+//! seals an item to a stream, an envelope the server then stores as `put --raw` would.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use super::chunks::new_item;
+use super::envelope::{ItemFields, for_each_chunk};
+use super::{Error, Vault, no_tenant, valid_name, valid_new_item_id};
+use crate::crypto::{PublicKey, Wrapper};
+use crate::format::{DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
+use crate::store::raw::{RawWrite, Table};
+use crate::store::records::TenantRecord;
+use crate::store::{MemoryStore, Writes};
+
+/// What a server shows of a tenant, for a writer to check and seal to.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TenantView {
+    /// The vault's id (hex): part of every signed statement's origin.
+    pub vault: String,
+    /// The tenant's record: signing key and current manifest (the operator's claim, checked
+    /// by the writer against its pins).
+    pub record: TenantRecord,
+    /// The tenant's last monitor checkpoint, if any (for the freshness check).
+    pub monitor_checkpoint: Option<String>,
+}
+
+impl Vault {
+    /// What this vault shows of `tenant`, for a remote writer.
+    pub fn tenant_view(&self, tenant: &str) -> Result<TenantView, Error> {
+        valid_name("tenant", tenant)?;
+        let snapshot = self.store().begin_read()?;
+        let record = snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        Ok(TenantView {
+            vault: crate::format::hex(&self.id()),
+            record,
+            monitor_checkpoint: snapshot.monitor_checkpoint(tenant)?,
+        })
+    }
+
+    /// A vault handle on what a server showed (`view`), found at `place` (the server's
+    /// address): reads and checks as a local vault does, holds nothing else.
+    pub fn of_view(view: &TenantView, place: &str) -> Result<Vault, Error> {
+        let id = crate::format::hex_array::<16>("vault id", &view.vault)
+            .map_err(|e| Error::integrity(format!("the server's vault id: {e}")))?;
+        let store = Arc::new(MemoryStore::new());
+        {
+            let tx = store.begin_raw_write();
+            tx.put(Table::Meta, b"vault_id", &id)?;
+            tx.put_tenant(&view.record)?;
+            if let Some(note) = &view.monitor_checkpoint {
+                tx.put_monitor_checkpoint(&view.record.name, note)?;
+            }
+            tx.commit()?;
+        }
+        let mut vault = Vault::on_memory(store);
+        vault.place = Arc::from(place.as_bytes());
+        Ok(vault)
+    }
+
+    /// The epoch an item of `level` of `tenant` would be sealed under, checked as
+    /// [`Vault::seal_to`] checks it (the signed manifest against this machine's pins): for a
+    /// caller to refuse before it starts sending anything.
+    pub fn sealing_epoch(&self, tenant: &str, level: &str) -> Result<u32, Error> {
+        valid_name("tenant", tenant)?;
+        valid_name("level", level)?;
+        Ok(self.write_target(&self.tenant(tenant)?, level)?.epoch)
+    }
+
+    /// Seals `input` as item `item` of `level` to `out` (an envelope: header, then chunks),
+    /// under the level's current key as the tenant's manifest, checked against this machine's
+    /// pins, names it. Stores nothing. Returns the header.
+    pub fn seal_to(
+        &self,
+        tenant: &str,
+        item: &str,
+        level: &str,
+        chunk_size: Option<u32>,
+        input: &mut dyn Read,
+        out: &mut dyn Write,
+    ) -> Result<Header, Error> {
+        valid_name("tenant", tenant)?;
+        valid_new_item_id(item)?;
+        valid_name("level", level)?;
+        let chunk_size = chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE);
+        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
+            return Err(Error::usage(format!(
+                "chunk size must be {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes"
+            )));
+        }
+        let record = self.tenant(tenant)?;
+        let target = self.write_target(&record, level)?;
+        let fields = ItemFields { tenant, level, item, epoch: target.epoch, chunk_size };
+        let wrapper = Wrapper::new(&PublicKey(target.public))?;
+        let (header, mut sealer, _) = new_item(&fields, &target.public, &wrapper)?;
+        out.write_all(&header.encode().map_err(Error::encoding)?).map_err(Error::output)?;
+        for_each_chunk(input, chunk_size as usize, |_, chunk, last| {
+            sealer.seal(chunk, last)?;
+            out.write_all(chunk).map_err(Error::output)
+        })?;
+        out.flush().map_err(Error::output)?;
+        Ok(header)
+    }
+}
