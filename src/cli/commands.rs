@@ -20,13 +20,13 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     if ctx.server.is_some() {
         let remote_ok = match &cli.command {
             Command::List(_) | Command::Put(_) => true,
-            Command::Get(a) => a.raw,
+            Command::Get(a) => a.raw || (a.keyring.is_some() && a.identity.is_none()),
             Command::Tenant(cmd) => matches!(cmd, super::args::TenantCmd::Trust { .. }),
             _ => false,
         };
         if !remote_ok {
             return Err(Error::usage(
-                "through --server, only list, put, get --raw and tenant trust work so far; run this command without --server, against the vault",
+                "through --server, only list, put, get (--raw, or with a keyring) and tenant trust work so far; run this command without --server, against the vault",
             ));
         }
     }
@@ -327,6 +327,13 @@ fn put_remote(ctx: &Ctx, remote: &super::remote::Remote, args: PutArgs) -> Resul
     Ok(())
 }
 
+/// A get that found binary on its way to a terminal.
+fn binary_on_terminal(item: &str) -> Error {
+    Error::usage(format!(
+        "item {item:?} is binary and standard output is a terminal: pass --out FILE, or --out - to write it here anyway"
+    ))
+}
+
 fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
     let (tenant, item) = (&args.item.tenant, &args.item.item);
     // `--out -` is standard output, asked for by name: binary is then written even to a terminal.
@@ -334,13 +341,31 @@ fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
     let out = args.out.as_deref().filter(|_| !named_stdout);
     let guard = out.is_none() && !named_stdout && io::IsTerminal::is_terminal(&io::stdout());
     if let Some(remote) = ctx.remote()? {
-        // An envelope is binary: on a terminal only when asked for by name.
-        if guard {
-            return Err(Error::usage(
-                "an envelope is binary and standard output is a terminal: pass --out FILE, or --out - to write it here anyway",
-            ));
+        if args.raw {
+            // An envelope is binary: on a terminal only when asked for by name.
+            if guard {
+                return Err(Error::usage(
+                    "an envelope is binary and standard output is a terminal: pass --out FILE, or --out - to write it here anyway",
+                ));
+            }
+            return write_output(out, args.replace, |w| remote.get_raw(tenant, item, w));
         }
-        return write_output(out, args.replace, |w| remote.get_raw(tenant, item, w));
+        // Decrypted here, with the customer's keyring: the server sends only the envelope.
+        let keyring = match Key::load(ctx, args.keyring.as_deref(), None)? {
+            Some(Key::Keyring(ring)) => ring,
+            _ => return Err(Error::usage("get through --server needs --keyring FILE, or --raw")),
+        };
+        let mut envelope = remote.envelope(tenant, item)?;
+        let refused = std::cell::Cell::new(false);
+        return write_output(out, args.replace, |w| {
+            let mut text_only = TextOnly { inner: w, checked: !guard, refused: &refused };
+            lockbox::vault::open_envelope_of(tenant, item, &mut envelope, &keyring, &mut text_only)
+                .map(drop)
+                .map_err(|e| match refused.get() {
+                    true => binary_on_terminal(item),
+                    false => e,
+                })
+        });
     }
     let key = Key::load(ctx, args.keyring.as_deref(), args.identity.as_deref())?;
     let vault = match (&key, args.raw) {
@@ -359,9 +384,7 @@ fn get(ctx: &Ctx, args: GetArgs) -> Result<(), Error> {
             None => vault.get_raw(tenant, item, w),
         }
         .map_err(|e| match refused.get() {
-            true => Error::usage(format!(
-                "item {item:?} is binary and standard output is a terminal: pass --out FILE, or --out - to write it here anyway"
-            )),
+            true => binary_on_terminal(item),
             false => e,
         })
     })

@@ -127,7 +127,34 @@ pub fn open_envelope(
     keys: &dyn LevelKeys,
     out: &mut dyn Write,
 ) -> Result<Header, Error> {
+    open_header(read_header(input)?, input, keys, out)
+}
+
+/// [`open_envelope`] of an envelope that must be item `item` of `tenant` (one a server sent
+/// for it): another item's envelope, whole and genuine, is refused before anything is written.
+pub fn open_envelope_of(
+    tenant: &str,
+    item: &str,
+    input: &mut dyn Read,
+    keys: &dyn LevelKeys,
+    out: &mut dyn Write,
+) -> Result<Header, Error> {
     let header = read_header(input)?;
+    if header.tenant != tenant || header.item != item {
+        return Err(Error::integrity(format!(
+            "asked for item {item:?} of tenant {tenant:?}, got the envelope of item {:?} of tenant {:?}",
+            header.item, header.tenant
+        )));
+    }
+    open_header(header, input, keys, out)
+}
+
+fn open_header(
+    header: Header,
+    input: &mut dyn Read,
+    keys: &dyn LevelKeys,
+    out: &mut dyn Write,
+) -> Result<Header, Error> {
     let mut opener = item_opener_with(&header, &mut *keys.unwrapper(&header)?)?;
     let (tenant, item) = (header.tenant.as_str(), header.item.as_str());
     let full = header.chunk_size as usize + CHUNK_TAG_LEN;

@@ -382,7 +382,11 @@ impl Vault {
         public: &[u8; 32],
     ) -> Result<[u8; 32], Error> {
         let now = self.write_target(record, level)?;
-        if now.epoch != epoch || &now.public != public {
+        // The record's epoch must agree too: an operator who drops the epoch from it (and
+        // cannot sign a manifest) gets no item stored at an epoch the vault no longer shows.
+        // (Its key is the manifest's, whatever key the record shows.)
+        let shown = super::current_epoch(record, level)?.epoch;
+        if now.epoch != epoch || &now.public != public || shown != epoch {
             return Err(Error::conflict(format!(
                 "level {level:?} was re-keyed while {item:?} was being written; nothing was stored, try again"
             )));

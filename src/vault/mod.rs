@@ -30,7 +30,9 @@ pub use backup::BackupInfo;
 pub use bulk::{BulkReport, ItemFilter};
 pub use caller::Caller;
 pub(crate) use envelope::Unwrappers;
-pub use envelope::{ItemFields, item_opener, item_opener_with, open_envelope, seal_envelope, seal_header};
+pub use envelope::{
+    ItemFields, item_opener, item_opener_with, open_envelope, open_envelope_of, seal_envelope, seal_header,
+};
 pub use error::{Error, ErrorKind, Remedy};
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;

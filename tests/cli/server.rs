@@ -84,6 +84,7 @@ fn client_at(
         .env("LOCKBOX_VAULT", home.path().join("no-vault-here"))
         .env("LOCKBOX_TRUST", home.path().join("trust"))
         .env("LOCKBOX_ACTOR", "client")
+        .env("LOCKBOX_PASSPHRASE", crate::kit::cli::PASS)
         .env_remove("LOCKBOX_TOKEN")
         .env_remove("LOCKBOX_SERVER")
         .env_remove("LOCKBOX_SERVER_PIN")
@@ -156,7 +157,7 @@ fn envelopes_go_through_a_pinned_server_and_tokens_decide_who() {
     assert!(code == 4 && err.contains("revoked"), "{code} {err}");
     // Commands not served yet say so, and send nothing.
     let (code, _, err) = client(&server, Some(&writer), &["tenant", "list"], b"");
-    assert!(code == 2 && err.contains("only list, put, get --raw and tenant trust"), "{code} {err}");
+    assert!(code == 2 && err.contains("only list, put, get"), "{code} {err}");
     // Nothing the server logged names a token or an item's content.
     let log = server.log();
     assert!(!log.contains(&writer[21..]) && !log.contains(&customer[21..]), "{log}");
@@ -274,6 +275,18 @@ fn a_remote_writer_seals_with_its_own_pins_and_the_customer_reads() {
     assert!(String::from_utf8_lossy(&out).contains("through the server"));
     let back = env.run(&["get", "acme", "big", "--keyring", &env.path("k"), "-o", "-"], b"").stdout;
     assert!(back == plain, "the customer reads what the remote writer sealed");
+    // And from their own machine too: the envelope comes through the server, decrypted there.
+    let customer = token(&env, "customer", "acme");
+    let keyring = env.path("k");
+    let (code, back, err) = client_at(
+        &home,
+        &server,
+        Some(&customer),
+        &["get", "acme", "big", "--keyring", &keyring, "-o", "-"],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(back == plain, "the customer reads it through the server");
 
     // Another machine that pinned a different key (the operator swapped the tenant's, say)
     // refuses to seal, and sends no envelope.
@@ -290,4 +303,44 @@ fn a_remote_writer_seals_with_its_own_pins_and_the_customer_reads() {
     assert!(code == 5 && err.contains("not the pinned"), "{code} {err}");
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(server.log().matches("PUT ").count(), puts_before, "no envelope was sent");
+}
+
+/// A server that answers with another item's envelope (whole and genuine) is caught before
+/// anything is written: the customer asked for one item and gets that one or an error. The
+/// server here is the operator's own (plain HTTP on loopback, which a client allows unpinned).
+#[test]
+fn a_swapped_envelope_is_refused_by_the_reader() {
+    use std::io::{Read, Write};
+    let env = setup();
+    env.ok(&["put", "acme", "two", "-l", "secret"], b"second item");
+    let envelope = env.run(&["get", "acme", "two", "--raw", "-o", "-"], b"").stdout;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}");
+    let fake = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let n = conn.read(&mut request).unwrap();
+        let head =
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", envelope.len());
+        conn.write_all(head.as_bytes()).unwrap();
+        conn.write_all(&envelope).unwrap();
+        String::from_utf8_lossy(&request[..n]).into_owned()
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+        .args(["--server", &url, "get", "acme", "one", "--keyring", &env.path("k"), "-o", "-"])
+        .env("LOCKBOX_TOKEN", "lbx_anything")
+        .env("LOCKBOX_PASSPHRASE", crate::kit::cli::PASS)
+        .env("LOCKBOX_VAULT", env.dir.path().join("none"))
+        .env_remove("LOCKBOX_SERVER_PIN")
+        .output()
+        .unwrap();
+    // Had the client not come, this wakes the fake server, and the check below says so.
+    let _ = std::net::TcpStream::connect(addr);
+    let asked = fake.join().unwrap();
+    assert!(asked.starts_with("GET /v1/tenants/acme/items/one "), "{asked}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err} / {:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.stdout.is_empty(), "nothing written");
+    assert!(err.contains("got the envelope of item \"two\""), "{err}");
 }
