@@ -3,6 +3,8 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use lockbox::files::Failed;
 use lockbox::vault::{Error, ErrorKind, PutOptions, Vault};
@@ -297,12 +299,19 @@ fn put_remote(ctx: &Ctx, remote: &super::remote::Remote, args: PutArgs) -> Resul
         // Every check before the first byte goes out.
         view.sealing_epoch(tenant, level)?;
         let (pipe_out, pipe_in) = io::pipe().map_err(|e| Error::other(format!("cannot make a pipe: {e}")))?;
+        let sealed_whole = Arc::new(AtomicBool::new(false));
+        let body = WholeOrFailed { pipe: pipe_out, whole: sealed_whole.clone() };
         std::thread::scope(|scope| {
             let sealing = scope.spawn(move || {
                 let mut out = BufWriter::with_capacity(256 * 1024, pipe_in);
-                view.seal_to(tenant, item, level, Some(args.chunk_size), &mut input, &mut out)
+                let header =
+                    view.seal_to(tenant, item, level, Some(args.chunk_size), &mut input, &mut out)?;
+                // Said before the pipe closes: only then does the upload end as complete.
+                sealed_whole.store(true, Ordering::SeqCst);
+                drop(out);
+                Ok(header)
             });
-            let sent = remote.put_raw(tenant, item, Box::new(pipe_out), args.replace);
+            let sent = remote.put_raw(tenant, item, Box::new(body), args.replace);
             let sealed = sealing.join().unwrap_or_else(|_| Err(Error::other("the sealing thread stopped")));
             match (sealed, sent) {
                 (Ok(_), sent) => sent,
@@ -325,6 +334,25 @@ fn put_remote(ctx: &Ctx, remote: &super::remote::Remote, args: PutArgs) -> Resul
         )
     });
     Ok(())
+}
+
+/// The upload of an envelope sealed on another thread: its end is the envelope's end only if
+/// the sealing finished; a sealing that failed (or panicked) part-way makes the upload fail, so
+/// the server never stores a shortened envelope.
+struct WholeOrFailed {
+    pipe: io::PipeReader,
+    whole: Arc<AtomicBool>,
+}
+
+impl Read for WholeOrFailed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.pipe.read(buf)? {
+            0 if !buf.is_empty() && !self.whole.load(Ordering::SeqCst) => {
+                Err(io::Error::other("the item could not be sealed to the end"))
+            }
+            n => Ok(n),
+        }
+    }
 }
 
 /// A get that found binary on its way to a terminal.

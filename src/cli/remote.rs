@@ -19,8 +19,10 @@ pub struct Remote {
     token: Zeroizing<String>,
 }
 
-/// Every kind of the vault's errors, to read one back by the name the server sends.
-const KINDS: [ErrorKind; 8] = [
+/// The kinds of the vault's errors a server may answer with, read back by name. Not
+/// `BrokenPipe`: that one ends a command quietly, and a server must not make a failed command
+/// look done.
+const KINDS: [ErrorKind; 7] = [
     ErrorKind::Other,
     ErrorKind::Usage,
     ErrorKind::NotFound,
@@ -28,8 +30,27 @@ const KINDS: [ErrorKind; 8] = [
     ErrorKind::Integrity,
     ErrorKind::Conflict,
     ErrorKind::InUse,
-    ErrorKind::BrokenPipe,
 ];
+
+/// The most of a JSON answer read: an item list of a large tenant fits, a server cannot make
+/// the client hold more.
+const MAX_JSON: u64 = 256 * 1024 * 1024;
+/// The most of an error's message shown, in characters.
+const MAX_MESSAGE: usize = 2048;
+
+/// Reads a JSON answer of at most `limit` bytes.
+fn json<T: serde::de::DeserializeOwned>(response: Response, limit: u64, what: &str) -> Result<T, Error> {
+    let mut bytes = Vec::new();
+    response
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::integrity(format!("the server's {what} was cut short: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::integrity(format!("the server's {what} is longer than {limit} bytes")));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::integrity(format!("the server's {what} does not decode: {e}")))
+}
 
 impl Remote {
     /// The server at `url`, pinned to `pins` (needed for https), with the token from
@@ -37,6 +58,11 @@ impl Remote {
     pub fn new(url: &str, pins: &[String], token_file: Option<&Path>) -> Result<Remote, Error> {
         let base = reqwest::Url::parse(url)
             .map_err(|e| Error::usage(format!("--server {url:?} is not a URL ({e})")))?;
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(Error::usage(
+                "--server takes no user or password in its URL: the token says who you are",
+            ));
+        }
         let host = base.host_str().unwrap_or_default();
         let loopback = host == "localhost"
             || host
@@ -45,7 +71,14 @@ impl Remote {
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback());
         let provider = crate::server::tls_provider();
-        let builder = Client::builder().connect_timeout(std::time::Duration::from_secs(10));
+        // No proxy (it would see the token and the envelopes, and could pose as a plain-HTTP
+        // server), no redirects, no limit on a whole transfer (a large item takes as long as it
+        // takes), ten seconds to connect.
+        let builder = Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(None)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none());
         let client = match base.scheme() {
             "https" => {
                 if pins.is_empty() {
@@ -85,14 +118,19 @@ impl Remote {
         let client = client.build().map_err(|e| Error::other(format!("cannot set up the client: {e}")))?;
         let token = match token_file {
             Some(path) => Zeroizing::new(
-                std::fs::read_to_string(path)
-                    .map_err(|e| Error::usage(format!("cannot read the token file {}: {e}", path.display())))?
-                    .trim()
-                    .to_owned(),
+                Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                    Error::usage(format!("cannot read the token file {}: {e}", path.display()))
+                })?)
+                .trim()
+                .to_owned(),
             ),
-            None => Zeroizing::new(std::env::var("LOCKBOX_TOKEN").map_err(|_| {
-                Error::usage("--server needs an API token: set LOCKBOX_TOKEN or pass --token-file FILE")
-            })?),
+            None => Zeroizing::new(
+                Zeroizing::new(std::env::var("LOCKBOX_TOKEN").map_err(|_| {
+                    Error::usage("--server needs an API token: set LOCKBOX_TOKEN or pass --token-file FILE")
+                })?)
+                .trim()
+                .to_owned(),
+            ),
         };
         Ok(Remote { base, client, token })
     }
@@ -140,11 +178,19 @@ impl Remote {
             return Ok(response);
         }
         let status = response.status();
-        let failure: Option<Failure> = response.json().ok();
+        let failure: Option<Failure> = json(response, 64 * 1024, "error").ok();
         Err(match failure {
             Some(f) => {
                 let kind = KINDS.into_iter().find(|k| k.name() == f.error.kind).unwrap_or(ErrorKind::Other);
-                Error::new(kind, f.error.message)
+                // The server's words, shown as text: no terminal control, bounded.
+                let message: String = f
+                    .error
+                    .message
+                    .chars()
+                    .take(MAX_MESSAGE)
+                    .map(|c| if c.is_control() { '?' } else { c })
+                    .collect();
+                Error::new(kind, message)
             }
             None => Error::other(format!("the server answered {status}")),
         })
@@ -158,10 +204,7 @@ impl Remote {
                 url.query_pairs_mut().append_pair(name, value);
             }
         }
-        let items: Vec<ItemInfo> = self
-            .send(self.client.get(url))?
-            .json()
-            .map_err(|e| Error::integrity(format!("the server's item list does not decode: {e}")))?;
+        let items: Vec<ItemInfo> = json(self.send(self.client.get(url))?, MAX_JSON, "item list")?;
         // The server's claim, shown as such; but never another tenant's items under this name.
         if let Some(other) = items.iter().find(|i| i.tenant != tenant) {
             return Err(Error::integrity(format!("the server listed an item of tenant {:?}", other.tenant)));
@@ -198,9 +241,7 @@ impl Remote {
             url.query_pairs_mut().append_pair("replace", "true");
         }
         let body = reqwest::blocking::Body::new(input);
-        self.send(self.client.put(url).body(body))?
-            .json()
-            .map_err(|e| Error::integrity(format!("the server's answer does not decode: {e}")))
+        json(self.send(self.client.put(url).body(body))?, 64 * 1024, "answer")
     }
 }
 

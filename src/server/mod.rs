@@ -41,6 +41,8 @@ pub struct Listen {
 
 /// How long a client may take to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 256;
 /// How long requests in flight may take to finish after a stop signal.
 const DRAIN: Duration = Duration::from_secs(30);
 
@@ -87,7 +89,16 @@ async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) ->
     let app = routes::router(Arc::new(routes::App { vault })).layer(axum::middleware::from_fn(log_request));
     let service = TowerToHyperService::new(app);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // At most this many connections at once: each may hold a thread of the blocking pool.
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            _ = stop.recv() => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -108,6 +119,7 @@ async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) ->
                 let acceptor = acceptor.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let tls = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => tls,
                         Ok(Err(e)) => {
@@ -123,6 +135,7 @@ async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) ->
                 let conn = http.serve_connection(TokioIo::new(stream), service);
                 let watched = graceful.watch(conn);
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let _ = watched.await;
                 });
             }

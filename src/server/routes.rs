@@ -92,17 +92,22 @@ async fn authorize(
     tenant: &str,
     roles: &[Role],
 ) -> Result<(Vault, Principal), ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::unauthenticated("access denied: a bearer token is needed"))?
-        .to_owned();
+    let presented = zeroize::Zeroizing::new(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::unauthenticated("access denied: a bearer token is needed"))?
+            .to_owned(),
+    );
     let vault = app.vault.clone();
     let principal = tokio::task::spawn_blocking(move || vault.authenticate(&presented))
         .await
         .map_err(|_| ApiError::from(Error::other("the request's worker stopped")))?
-        .map_err(|e| ApiError::unauthenticated(e.message))?;
+        .map_err(|e| match e.kind {
+            ErrorKind::AccessDenied => ApiError::unauthenticated(e.message),
+            _ => ApiError::from(e),
+        })?;
     if principal.tenant != tenant {
         return Err(ApiError::forbidden(format!(
             "access denied: token {} is for tenant {:?}, not {tenant:?}",
@@ -219,6 +224,9 @@ async fn get_envelope(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], Body::from_stream(stream)).into_response())
 }
 
+/// How long an upload may send nothing before it is refused.
+const BODY_PIECE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How much of a refused upload is read and dropped before the answer (beyond it the
 /// connection closes, and the client sees it cut).
 const DRAIN_BYTES: usize = 64 * 1024 * 1024;
@@ -229,19 +237,39 @@ struct PutQuery {
     replace: bool,
 }
 
-/// Reads a request body from the channel its stream feeds.
+/// A piece of a request body on its way to the blocking vault call.
+enum Piece {
+    Data(Bytes),
+    /// The body ended as the client ended it.
+    End,
+    Failed(std::io::Error),
+}
+
+/// Reads a request body from the channel its stream feeds. The body has ended only when the
+/// feed says so: a channel closed without [`Piece::End`] (the server stopping, the feed cut) is
+/// an error, never the end of an envelope that would then be stored cut short.
 struct ChannelReader {
-    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    rx: mpsc::Receiver<Piece>,
     current: Bytes,
+    ended: bool,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
             match self.rx.blocking_recv() {
-                Some(Ok(bytes)) => self.current = bytes,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
+                Some(Piece::Data(bytes)) => self.current = bytes,
+                Some(Piece::End) => self.ended = true,
+                Some(Piece::Failed(e)) => return Err(e),
+                None => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the upload stopped before its end",
+                    ));
+                }
             }
         }
         let n = out.len().min(self.current.len());
@@ -258,25 +286,34 @@ async fn put_envelope(
     body: Body,
 ) -> Result<Json<ItemInfo>, ApiError> {
     let (vault, _) = authorize(&app, &headers, &tenant, &[Role::Writer]).await?;
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-    let feed = tokio::spawn(async move {
+    let (tx, rx) = mpsc::channel::<Piece>(8);
+    let mut feed = tokio::spawn(async move {
         let mut stream = body.into_data_stream();
         let (mut sink, mut drained) = (Some(tx), 0usize);
-        while let Some(piece) = stream.next().await {
-            match (&sink, piece) {
-                (Some(tx), piece) => {
-                    let stop = piece.is_err();
-                    if tx.send(piece.map_err(std::io::Error::other)).await.is_err() {
+        loop {
+            let next = match tokio::time::timeout(BODY_PIECE_TIMEOUT, stream.next()).await {
+                Ok(Some(Ok(bytes))) => Piece::Data(bytes),
+                Ok(Some(Err(e))) => Piece::Failed(std::io::Error::other(e)),
+                Ok(None) => Piece::End,
+                Err(_) => Piece::Failed(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the client sent nothing for too long",
+                )),
+            };
+            let last = !matches!(next, Piece::Data(_));
+            match (&sink, next) {
+                (Some(tx), next) => {
+                    if tx.send(next).await.is_err() {
                         sink = None;
-                    }
-                    if stop {
-                        break;
                     }
                 }
                 // The store refused the envelope: the rest is read (up to a limit) and dropped,
                 // so that the client, still sending, gets to read the answer.
-                (None, Ok(piece)) if drained < DRAIN_BYTES => drained += piece.len(),
+                (None, Piece::Data(piece)) if drained < DRAIN_BYTES => drained += piece.len(),
                 (None, _) => break,
+            }
+            if last {
+                break;
             }
         }
     });
@@ -288,14 +325,13 @@ async fn put_envelope(
         let pins = lockbox::trust::Pins::in_memory();
         pins.pin(vault.place(), &vault.id(), &tenant, lockbox::crypto::tenant_fingerprint(&record.signer))?;
         let vault = vault.with_pins(Arc::new(pins));
-        let mut input = ChannelReader { rx, current: Bytes::new() };
+        let mut input = ChannelReader { rx, current: Bytes::new(), ended: false };
         vault.put_raw(&tenant, &item, None, &mut input, q.replace)
     })
     .await;
     if stored.is_err() {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), feed).await;
-    } else {
-        feed.abort();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut feed).await;
     }
+    feed.abort();
     Ok(Json(stored?))
 }

@@ -208,6 +208,9 @@ pub struct TokenRecord {
     pub role: u8,
     /// The one tenant it may act on.
     pub tenant: String,
+    /// That tenant's signing key when the token was made: a tenant deleted and made again
+    /// under the same name (another key) is not the token's.
+    pub signer: [u8; 32],
     /// The engineer it stands for (engineer tokens only), else empty.
     pub engineer: String,
     /// When it was made.

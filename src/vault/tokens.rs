@@ -205,20 +205,19 @@ impl Vault {
         text.push_str(&encoded);
         debug_assert_eq!(text.len(), TOKEN_LEN);
         let now = self.now();
+        let tx = self.store().begin_write()?;
+        let tenant = tx.tenant(&new.tenant)?.ok_or_else(|| super::no_tenant(&new.tenant))?;
         let record = TokenRecord {
             id,
             hash: sha256(text.as_bytes()),
             role: new.role.code(),
             tenant: new.tenant.clone(),
+            signer: tenant.signer,
             engineer: new.engineer.clone().unwrap_or_default(),
             created: now,
             expires: now.saturating_add(new.lifetime_secs),
             revoked: 0,
         };
-        let tx = self.store().begin_write()?;
-        if tx.tenant(&new.tenant)?.is_none() {
-            return Err(super::no_tenant(&new.tenant));
-        }
         if let Some(name) = &new.engineer
             && tx.engineer(name)?.is_none()
         {
@@ -262,8 +261,9 @@ impl Vault {
             && presented.starts_with(PREFIX)
             && presented.as_bytes()[PREFIX.len() + 16] == b'_';
         let id = shaped.then(|| parse_id(&presented[PREFIX.len()..PREFIX.len() + 16])).flatten();
+        let snapshot = self.store().begin_read()?;
         let record = match id {
-            Some(id) => self.store().begin_read()?.token(&id)?,
+            Some(id) => snapshot.token(&id)?,
             None => None,
         };
         let hash = sha256(presented.as_bytes());
@@ -284,6 +284,22 @@ impl Vault {
                 "access denied: token {} expired at {}",
                 info.id,
                 crate::format::rfc3339(info.expires)
+            )));
+        }
+        // What it was made for must still be there: the same tenant (not one made again under
+        // its name), and the engineer still enrolled.
+        if snapshot.tenant(&info.tenant)?.is_none_or(|t| t.signer != record.signer) {
+            return Err(Error::denied(format!(
+                "access denied: token {} was made for a tenant {:?} that is no longer there",
+                info.id, info.tenant
+            )));
+        }
+        if let Some(name) = &info.engineer
+            && snapshot.engineer(name)?.is_none()
+        {
+            return Err(Error::denied(format!(
+                "access denied: token {} stands for engineer {name:?}, who is no longer enrolled",
+                info.id
             )));
         }
         Ok(Principal { token: info.id, role: info.role, tenant: info.tenant, engineer: info.engineer })

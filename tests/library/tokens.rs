@@ -117,3 +117,23 @@ fn a_token_is_made_only_for_what_exists_and_for_a_bounded_time() {
         assert_eq!(Role::named(role.name()), Some(role));
     }
 }
+
+/// A token is for the tenant it was made for, not for another made later under its name; an
+/// engineer's token ends when the engineer is removed.
+#[test]
+fn a_token_outlives_neither_its_tenant_nor_its_engineer() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = vault(dir.path());
+    let (_, writer) = vault.create_token(&new(Role::Writer, "acme", None, 3600)).unwrap();
+    let (_, eve) = vault.create_token(&new(Role::Engineer, "globex", Some("eve"), 3600)).unwrap();
+    assert!(vault.authenticate(writer.expose()).is_ok() && vault.authenticate(eve.expose()).is_ok());
+    let mut keyring = Keyring::open(&dir.path().join("k"), &Passphrase::new("pw".into())).unwrap();
+    lockbox::customer::delete_tenant(&vault, &mut keyring, "acme").unwrap();
+    let mut other = Keyring::create(&dir.path().join("k2"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut other, "acme", &["secret".into()]).unwrap();
+    let e = vault.authenticate(writer.expose()).unwrap_err();
+    assert!(e.kind == ErrorKind::AccessDenied && e.message.contains("no longer there"), "{e}");
+    Workflow::new(&vault).remove_engineer("eve").unwrap();
+    let e = vault.authenticate(eve.expose()).unwrap_err();
+    assert!(e.kind == ErrorKind::AccessDenied && e.message.contains("no longer enrolled"), "{e}");
+}

@@ -41,8 +41,8 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_WAIT", value_parser = parse_duration, value_name = "DUR")]
     pub wait: Option<u64>,
 
-    /// Work through a lockbox server instead of a local vault (list, put --raw and get --raw
-    /// for now)
+    /// Work through a lockbox server instead of a local vault (list, put, get --raw, get with a
+    /// keyring, and tenant trust, for now)
     #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_SERVER", value_name = "URL")]
     pub server: Option<String>,
 
