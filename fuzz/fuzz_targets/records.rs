@@ -2,7 +2,9 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use lockbox::store::codec;
-use lockbox::store::records::{EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
+use lockbox::store::records::{
+    EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord, TokenRecord,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -14,11 +16,12 @@ fn check<T: Serialize + DeserializeOwned>(data: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     let Some((kind, rest)) = data.split_first() else { return };
-    match kind % 5 {
+    match kind % 6 {
         0 => check::<TenantRecord>(rest),
         1 => check::<ItemRecord>(rest),
         2 => check::<EngineerRecord>(rest),
         3 => check::<RequestRecord>(rest),
-        _ => check::<GrantRecord>(rest),
+        4 => check::<GrantRecord>(rest),
+        _ => check::<TokenRecord>(rest),
     }
 });
