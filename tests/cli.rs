@@ -1,4 +1,5 @@
-//! The `lockbox` command line: exit codes, messages, stdin/stdout, and process exclusion.
+//! The `lockbox` command line: exit codes, messages, stdin/stdout, many processes on one vault,
+//! and a real `lockbox serve` with clients that share nothing with it.
 
 // One binary for the command line, a module per area (each test binary links the whole
 // crate again).
