@@ -78,10 +78,11 @@ pub fn router(app: Arc<App>) -> Router {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| ApiError::from(Error::other("the request's worker stopped")))?
-        .map_err(ApiError::from)
+    tokio::task::spawn_blocking(f).await.map_err(|_| worker_stopped())?.map_err(ApiError::from)
+}
+
+fn worker_stopped() -> ApiError {
+    ApiError::from(Error::other("the request's worker stopped"))
 }
 
 /// The principal the request's bearer token lets in, if it may act on `tenant` in one of
@@ -101,13 +102,11 @@ async fn authorize(
             .to_owned(),
     );
     let vault = app.vault.clone();
-    let principal = tokio::task::spawn_blocking(move || vault.authenticate(&presented))
-        .await
-        .map_err(|_| ApiError::from(Error::other("the request's worker stopped")))?
-        .map_err(|e| match e.kind {
-            ErrorKind::AccessDenied => ApiError::unauthenticated(e.message),
-            _ => ApiError::from(e),
-        })?;
+    // A refusal is 401 here (no principal yet), not the 403 of a principal refused.
+    let principal = blocking(move || vault.authenticate(&presented)).await.map_err(|e| match e.kind {
+        ErrorKind::AccessDenied => ApiError::unauthenticated(e.message),
+        _ => e,
+    })?;
     if principal.tenant != tenant {
         return Err(ApiError::forbidden(format!(
             "access denied: token {} is for tenant {:?}, not {tenant:?}",
@@ -218,7 +217,7 @@ async fn get_envelope(
     });
     if ready_rx.await.is_err() {
         // The call ended before writing anything: its error is the answer.
-        task.await.map_err(|_| ApiError::from(Error::other("the request's worker stopped")))??;
+        task.await.map_err(|_| worker_stopped())??;
     }
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], Body::from_stream(stream)).into_response())

@@ -192,14 +192,12 @@ impl Vault {
 }
 
 fn headers_in(snapshot: &dyn Reads, tenant: &str) -> Result<Vec<StoredHeader>, Error> {
-    {
-        let mut out = Vec::new();
-        snapshot.for_each_item(tenant, &mut |id, record| {
-            let hash = record.as_ref().map(|r| crate::crypto::sha256(&r.header)).unwrap_or([0; 32]);
-            let header = record.ok().and_then(|r| crate::format::Header::decode(&r.header).ok());
-            out.push((id.to_owned(), hash, header));
-            Ok(true)
-        })?;
-        Ok(out)
-    }
+    let mut out = Vec::new();
+    snapshot.for_each_item(tenant, &mut |id, record| {
+        let hash = record.as_ref().map(|r| crate::crypto::sha256(&r.header)).unwrap_or([0; 32]);
+        let header = record.ok().and_then(|r| crate::format::Header::decode(&r.header).ok());
+        out.push((id.to_owned(), hash, header));
+        Ok(true)
+    })?;
+    Ok(out)
 }
