@@ -50,6 +50,13 @@ impl Ctx {
     /// Opens the vault, shared with every other lockbox process, retrying while one holds it
     /// alone (compacting it) until --wait runs out.
     pub fn open(&self) -> Result<Vault, Error> {
+        if let Some(remote) = self.remote()? {
+            // A copy of what the server shows of the token's tenant, checked here against
+            // this machine's pins as a local vault is; its changes go to the server.
+            let (vault, _) = super::remote::Mirror::open(remote, None)?;
+            let pins = Pins::open(&self.trust_path()?)?;
+            return Ok(vault.with_pins(Arc::new(pins)));
+        }
         let dir = vault_dir(self.vault_dir.clone())?;
         let vault = self.retrying(|| Vault::open(&dir))?;
         let pins = Pins::open(&self.trust_path()?)?;

@@ -10,7 +10,9 @@ use lockbox::vault::{Error, ErrorKind, ItemFilter, ItemInfo};
 use reqwest::blocking::{Client, Response};
 use zeroize::Zeroizing;
 
-use crate::server::wire::Failure;
+use crate::server::wire::{Failure, WhoAmI};
+use lockbox::store::raw::Row;
+use lockbox::vault::{Op, TenantState};
 
 /// A server, its pinned connection and the token to show it.
 pub struct Remote {
@@ -196,6 +198,40 @@ impl Remote {
         })
     }
 
+    fn api(&self, path: &[&str]) -> Result<reqwest::Url, Error> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|_| Error::usage(format!("--server {} cannot take a path", self.base)))?
+            .pop_if_empty()
+            .extend(path);
+        Ok(url)
+    }
+
+    /// Who the token lets in, as the server says.
+    pub fn whoami(&self) -> Result<WhoAmI, Error> {
+        json(self.send(self.client.get(self.api(&["v1", "whoami"])?))?, 64 * 1024, "answer to who this token is")
+    }
+
+    /// The rows the server shows of `tenant`: its audit chain from `audit_from` on (none if
+    /// `None`), its items' records if `items`.
+    pub fn state(&self, tenant: &str, audit_from: Option<u64>, items: bool) -> Result<Vec<Row>, Error> {
+        let mut url = self.api(&["v1", "tenants", tenant, "state"])?;
+        if let Some(from) = audit_from {
+            url.query_pairs_mut().append_pair("audit_from", &from.to_string());
+        }
+        if items {
+            url.query_pairs_mut().append_pair("items", "true");
+        }
+        let state: TenantState = json(self.send(self.client.get(url))?, MAX_JSON, "tenant state")?;
+        state.rows()
+    }
+
+    /// Sends a commit; the server's answer.
+    pub fn commit(&self, tenant: &str, op: Op, body: serde_json::Value) -> Result<serde_json::Value, Error> {
+        let url = self.api(&["v1", "tenants", tenant, "commits", op.name()])?;
+        json(self.send(self.client.post(url).json(&body))?, 16 * 1024 * 1024, "answer")
+    }
+
     /// The items of `tenant` that `filter` covers.
     pub fn list(&self, tenant: &str, filter: &ItemFilter) -> Result<Vec<ItemInfo>, Error> {
         let mut url = self.url(tenant, None)?;
@@ -259,4 +295,77 @@ fn transport(base: &reqwest::Url, e: reqwest::Error) -> Error {
         ));
     }
     Error::other(format!("cannot reach the server at {base}: {text}"))
+}
+
+/// A read-only copy of what the server shows of the token's tenant, for a vault handle
+/// ([`lockbox::vault::Vault::mirror`]) that runs every command's checks here; its commits go
+/// to the server, and the copy is read again after each.
+pub struct Mirror {
+    remote: Remote,
+    tenant: String,
+    store: std::sync::Arc<lockbox::store::MemoryStore>,
+    /// What the copy holds: the audit chain from this position (`None`: no entries), and
+    /// whether the items' records.
+    holds: std::sync::Mutex<(Option<u64>, bool)>,
+}
+
+impl Mirror {
+    /// A vault handle on the server's view of the tenant the token is for, acting as the
+    /// server names the token's principal; its audit chain from `audit_from` on.
+    pub fn open(remote: Remote, audit_from: Option<u64>) -> Result<(lockbox::vault::Vault, WhoAmI), Error> {
+        let who = remote.whoami()?;
+        let rows = remote.state(&who.tenant, audit_from, false)?;
+        let store = std::sync::Arc::new(lockbox::store::MemoryStore::mirror(rows));
+        let place = remote.place().to_owned();
+        let mirror = Mirror {
+            remote,
+            tenant: who.tenant.clone(),
+            store: store.clone(),
+            holds: std::sync::Mutex::new((audit_from, false)),
+        };
+        let vault = lockbox::vault::Vault::mirror(store, &place, std::sync::Arc::new(mirror))?;
+        if lockbox::format::hex(&vault.id()) != who.vault {
+            return Err(Error::integrity("the server's state names another vault than the server does"));
+        }
+        Ok((vault.acting_as(lockbox::vault::Caller::new(&who.actor)), who))
+    }
+
+    fn holds(&self) -> std::sync::MutexGuard<'_, (Option<u64>, bool)> {
+        self.holds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reload(&self, audit_from: Option<u64>, items: bool) -> Result<(), Error> {
+        let rows = self.remote.state(&self.tenant, audit_from, items)?;
+        self.store.reload(rows);
+        *self.holds() = (audit_from, items);
+        Ok(())
+    }
+}
+
+impl lockbox::vault::Upstream for Mirror {
+    fn commit(&self, tenant: &str, op: Op, body: serde_json::Value) -> Result<serde_json::Value, Error> {
+        let answer = self.remote.commit(tenant, op, body)?;
+        let (audit_from, items) = *self.holds();
+        self.reload(audit_from, items)?;
+        Ok(answer)
+    }
+
+    fn widen(&self, tenant: &str, audit_from: u64, items: bool) -> Result<(), Error> {
+        if tenant != self.tenant {
+            return Err(Error::denied(format!(
+                "access denied: the server's token is for tenant {:?}, not {tenant:?}",
+                self.tenant
+            )));
+        }
+        let (held_from, held_items) = *self.holds();
+        let from = held_from.map_or(audit_from, |held| held.min(audit_from));
+        if held_from.is_some_and(|held| held <= audit_from) && (held_items || !items) {
+            return Ok(());
+        }
+        self.reload(Some(from), items || held_items)
+    }
+
+    fn tenant(&self) -> String {
+        self.tenant.clone()
+    }
 }

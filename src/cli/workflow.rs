@@ -399,6 +399,8 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
             );
         }
         AuditCmd::Show { tenant, verbose } => {
+            // Through a server, the log of the token's tenant (others' entries are not shown).
+            let tenant = tenant.or_else(|| vault.mirror_tenant());
             let entries = vault.audit_entries(tenant.as_deref())?;
             let rows: Vec<Vec<String>> = entries
                 .iter()
@@ -435,6 +437,10 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
                 let mut tenants: Vec<String> =
                     ring.for_vault(vault.id()).entries().map(|(t, _, _)| t.to_owned()).collect();
                 tenants.dedup();
+                // Through a server, the token's tenant only.
+                if let Some(only) = vault.mirror_tenant() {
+                    tenants.retain(|t| *t == only);
+                }
                 let mut stale = Vec::new();
                 for tenant in tenants {
                     // Every entry, not only those after the checkpoint: this is the audit.
@@ -453,6 +459,11 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
                 if !stale.is_empty() {
                     return Err(Error::integrity(stale.join("; ")));
                 }
+            }
+            if vault.is_mirror() {
+                // The whole log holds other tenants' entries: the server shows only the chain of
+                // the token's tenant, checked above.
+                return Ok(());
             }
             let expect = expect_head.as_deref().map(|h| parse_hex::<32>("head hash", h)).transpose()?;
             match vault.verify_audit(expect.as_ref())? {

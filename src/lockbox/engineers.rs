@@ -6,6 +6,15 @@ use crate::keyring::{Identity, Passphrase};
 use crate::store::records::EngineerRecord;
 use crate::vault::Error;
 
+/// An engineer's key as the engineer's client sends it to a server ([`crate::vault::Op::Enroll`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct EnrollBody {
+    /// The engineer (the server requires the one its token stands for).
+    pub engineer: String,
+    /// The identity's X25519 public key.
+    pub public: [u8; 32],
+}
+
 impl Workflow<'_> {
     /// Creates an identity file for `name` at `path` and registers its public key.
     pub fn enroll_engineer(
@@ -25,18 +34,27 @@ impl Workflow<'_> {
 
     /// Registers the public key of an identity that is already saved durably.
     pub fn enroll_engineer_key(&self, name: &str, identity: &Identity) -> Result<EngineerRecord, Error> {
+        self.enroll_public(name, &identity.secret.public().0)
+    }
+
+    /// Registers `public` as engineer `name`'s key: for a server, whose caller saved the
+    /// identity on their own machine before sending its public key.
+    pub fn enroll_public(&self, name: &str, public: &[u8; 32]) -> Result<EngineerRecord, Error> {
         crate::vault::valid_name("engineer", name)?;
-        let record = EngineerRecord {
-            name: name.to_owned(),
-            public: identity.secret.public().0,
-            created: self.vault.now(),
-        };
+        let body = EnrollBody { engineer: name.to_owned(), public: *public };
+        // A copy's tenant is the one the server's token is for: the commit goes there.
+        if let Some(tenant) = self.vault.mirror_tenant()
+            && let Some(sent) = self.vault.upstream_commit(&tenant, crate::vault::Op::Enroll, &body)
+        {
+            return sent;
+        }
+        let record = EngineerRecord { name: name.to_owned(), public: *public, created: self.vault.now() };
         let tx = self.vault.store().begin_write()?;
         if tx.engineer(name)?.is_some() {
             return Err(Error::conflict(format!("engineer {name:?} is already enrolled")));
         }
         tx.put_engineer(&record)?;
-        let fingerprint = identity.secret.public().fingerprint();
+        let fingerprint = crate::crypto::fingerprint(public);
         self.vault.record_as(&*tx, name, "", name, AuditEvent::EngineerEnroll { fingerprint })?;
         tx.commit()?;
         Ok(record)

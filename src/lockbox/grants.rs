@@ -77,6 +77,13 @@ impl Workflow<'_> {
 
     /// Revokes an active grant: it is never used again.
     pub fn revoke_grant(&self, id: &str) -> Result<GrantRecord, Error> {
+        if self.vault.is_mirror() {
+            let (grant, _) = self.grant(id)?;
+            let body = super::IdBody { id: id_hex(&grant.id), reason: None };
+            if let Some(sent) = self.vault.upstream_commit(&grant.tenant, crate::vault::Op::Revoke, &body) {
+                return sent;
+            }
+        }
         let tx = self.vault.store().begin_write()?;
         let all = tx.grants()?;
         let id = resolve_id("grant", id, all.iter().map(|g| &g.id))?;

@@ -15,7 +15,8 @@ mod requests;
 pub use approval::{Ask, Limits, Terms, decide};
 pub use grants::{EngineerKeys, GrantStatus};
 pub use removal::Removal;
-pub use requests::{Approval, NewRequest, RequestStatus, request_digest};
+pub use engineers::EnrollBody;
+pub use requests::{Approval, IdBody, NewRequest, RequestBody, RequestStatus, request_digest};
 
 use crate::vault::{Error, Vault};
 

@@ -30,6 +30,7 @@ impl Workflow<'_> {
         if !tx.remove_engineer(name)? {
             return Err(Error::not_found(format!("no engineer {name:?} is enrolled")));
         }
+        self.vault.revoke_engineer_tokens(&*tx, name)?;
         let why = format!("engineer {name} was removed");
         let removal = self.close_access(&*tx, |engineer, _| engineer == name, &why)?;
         self.vault.record(&*tx, "", name, AuditEvent::EngineerRemove { closed: removal.closed() })?;

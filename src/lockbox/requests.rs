@@ -7,7 +7,7 @@ use crate::crypto::random_array;
 use crate::format::AuditEvent;
 use crate::store::Writes;
 use crate::store::records::{Decision, GrantRecord, RequestRecord};
-use crate::vault::{Error, NewEpoch, current_epoch, epoch_record, find_level, no_tenant, valid_name};
+use crate::vault::{Error, NewEpoch, Op, current_epoch, epoch_record, find_level, no_tenant, valid_name};
 
 /// What an engineer asks for.
 #[derive(Debug, Clone)]
@@ -86,6 +86,17 @@ impl Workflow<'_> {
         }
         check_text("the reason", req.reason, MAX_REASON_LEN, true)?;
         check_text("the case id", req.case_id, MAX_CASE_ID_LEN, false)?;
+        let body = RequestBody {
+            engineer: req.engineer.to_owned(),
+            levels: req.levels.to_vec(),
+            reason: req.reason.to_owned(),
+            case_id: req.case_id.to_owned(),
+            duration_secs: req.duration_secs,
+            key: key.copied(),
+        };
+        if let Some(sent) = self.vault.upstream_commit(req.tenant, Op::Request, &body) {
+            return sent;
+        }
         let tx = self.vault.store().begin_write()?;
         let tenant = tx.tenant(req.tenant)?.ok_or_else(|| no_tenant(req.tenant))?;
         let mut levels: Vec<String> = Vec::new();
@@ -178,6 +189,10 @@ impl Workflow<'_> {
             check_text("the reason", reason, MAX_REASON_LEN, true)?;
         }
         let (record, _) = self.request(id)?;
+        let body = IdBody { id: id_hex(&record.id), reason: reason.map(str::to_owned) };
+        if let Some(sent) = self.vault.upstream_commit(&record.tenant, Op::Deny, &body) {
+            return sent;
+        }
         let tx = self.vault.store().begin_write()?;
         let mut record = pending(&*tx, &record.id, self.vault.now())?;
         record.decision = Decision::Denied;
@@ -200,6 +215,9 @@ impl Workflow<'_> {
     /// next one. Anything else changes nothing (exit 6).
     pub fn commit_approval(&self, approval: &Approval) -> Result<GrantRecord, Error> {
         let grant = &approval.grant;
+        if let Some(sent) = self.vault.upstream_commit(&grant.tenant, Op::Approve, approval) {
+            return sent;
+        }
         let tx = self.vault.store().begin_write()?;
         let mut request = tx
             .request(&grant.request)?
@@ -285,8 +303,49 @@ impl Workflow<'_> {
 /// prepare step's, so an approval kept for later would start its access then.
 pub const MAX_PREPARE_SECS: u64 = 300;
 
+/// A request as an engineer's client sends it to a server ([`Op::Request`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RequestBody {
+    /// The requesting engineer (the server requires the one its token stands for).
+    pub engineer: String,
+    /// Levels wanted.
+    pub levels: Vec<String>,
+    /// Justification.
+    pub reason: String,
+    /// Support case id.
+    pub case_id: String,
+    /// Access wanted, seconds; `None` for the tenant's maximum.
+    pub duration_secs: Option<u64>,
+    /// The public key of the engineer's identity, if the client has it.
+    pub key: Option<[u8; 32]>,
+}
+
+impl RequestBody {
+    /// The request it describes, for `tenant`.
+    pub fn request<'a>(&'a self, tenant: &'a str) -> NewRequest<'a> {
+        NewRequest {
+            tenant,
+            engineer: &self.engineer,
+            levels: &self.levels,
+            reason: &self.reason,
+            case_id: &self.case_id,
+            duration_secs: self.duration_secs,
+        }
+    }
+}
+
+/// A request or grant named by its full id, with a reason where one is given ([`Op::Deny`],
+/// [`Op::Revoke`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct IdBody {
+    /// The full id (32 hex digits).
+    pub id: String,
+    /// Why (a denial's reason).
+    pub reason: Option<String>,
+}
+
 /// An approval prepared by the customer, for the vault to commit: public material only.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Approval {
     /// The grant, with its key blobs (wrapped to the engineer) and the released epochs.
     pub grant: GrantRecord,

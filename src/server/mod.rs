@@ -6,6 +6,7 @@
 //! router. SIGTERM or SIGINT stops accepting, lets requests in flight finish (30 s at most),
 //! then exits.
 
+mod commits;
 mod pin;
 mod routes;
 mod tls;

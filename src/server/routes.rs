@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::StreamExt;
-use lockbox::vault::{Caller, Error, ErrorKind, ItemFilter, ItemInfo, Principal, Role, Vault};
+use lockbox::vault::{Caller, Error, ErrorKind, ItemFilter, ItemInfo, Op, Principal, Role, Vault};
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -68,7 +68,10 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/v1/whoami", get(whoami))
         .route("/v1/tenants/{tenant}", get(tenant_view))
+        .route("/v1/tenants/{tenant}/state", get(tenant_state))
+        .route("/v1/tenants/{tenant}/commits/{op}", axum::routing::post(commit))
         .route("/v1/tenants/{tenant}/items", get(list))
         .route("/v1/tenants/{tenant}/items/{*item}", get(get_envelope).put(put_envelope))
         .with_state(app)
@@ -93,20 +96,7 @@ async fn authorize(
     tenant: &str,
     roles: &[Role],
 ) -> Result<(Vault, Principal), ApiError> {
-    let presented = zeroize::Zeroizing::new(
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthenticated("access denied: a bearer token is needed"))?
-            .to_owned(),
-    );
-    let vault = app.vault.clone();
-    // A refusal is 401 here (no principal yet), not the 403 of a principal refused.
-    let principal = blocking(move || vault.authenticate(&presented)).await.map_err(|e| match e.kind {
-        ErrorKind::AccessDenied => ApiError::unauthenticated(e.message),
-        _ => e,
-    })?;
+    let principal = authenticate(app, headers).await?;
     if principal.tenant != tenant {
         return Err(ApiError::forbidden(format!(
             "access denied: token {} is for tenant {:?}, not {tenant:?}",
@@ -123,6 +113,95 @@ async fn authorize(
     }
     let vault = app.vault.acting_as(Caller::new(&principal.actor()));
     Ok((vault, principal))
+}
+
+/// Who the bearer token lets in: its principal and tenant, the vault's id, and the name the
+/// audit log will give its actions.
+async fn whoami(State(app): Shared, headers: HeaderMap) -> Result<Json<super::wire::WhoAmI>, ApiError> {
+    let principal = authenticate(&app, &headers).await?;
+    let (vault, tenant) = (app.vault.clone(), principal.tenant.clone());
+    Ok(Json(super::wire::WhoAmI {
+        vault: lockbox::format::hex(&vault.id()),
+        tenant,
+        role: principal.role.name().to_owned(),
+        engineer: principal.engineer.clone(),
+        actor: principal.actor(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct StateQuery {
+    /// The first position of the tenant's audit chain to include (none if absent).
+    audit_from: Option<u64>,
+    #[serde(default)]
+    items: bool,
+}
+
+/// The rows a party of the tenant reads: its client loads them into a read-only copy and
+/// checks them there (see `lockbox::vault::TenantState`).
+async fn tenant_state(
+    State(app): Shared,
+    Path(tenant): Path<String>,
+    Query(q): Query<StateQuery>,
+    headers: HeaderMap,
+) -> Result<Json<lockbox::vault::TenantState>, ApiError> {
+    let (vault, _) = authorize(&app, &headers, &tenant, &Role::ALL).await?;
+    let rows = blocking(move || vault.tenant_rows(&tenant, q.audit_from.unwrap_or(u64::MAX), q.items)).await?;
+    Ok(Json(lockbox::vault::TenantState::of(&rows)))
+}
+
+/// The roles that may send `op`.
+fn roles_of(op: Op) -> &'static [Role] {
+    match op {
+        Op::Enroll | Op::Request => &[Role::Engineer],
+        Op::MonitorCheckpoint => &[Role::Monitor],
+        Op::Deny | Op::Approve | Op::Revoke | Op::Manifest | Op::Checkpoint => &[Role::Customer],
+    }
+}
+
+/// The most a commit's body may hold (an approval of many levels is a few KiB).
+const MAX_COMMIT_BODY: usize = 1024 * 1024;
+
+/// A change a client prepared and checked on its copy: the same commit step of the library,
+/// run here on the vault as the principal the token names.
+async fn commit(
+    State(app): Shared,
+    Path((tenant, op)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let op = Op::named(&op).ok_or_else(|| ApiError {
+        status: StatusCode::NOT_FOUND,
+        kind: ErrorKind::NotFound,
+        message: format!("no operation {:?}", op.escape_debug().to_string()),
+    })?;
+    let (vault, principal) = authorize(&app, &headers, &tenant, roles_of(op)).await?;
+    if body.len() > MAX_COMMIT_BODY {
+        return Err(ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            kind: ErrorKind::Usage,
+            message: format!("a commit's body holds at most {MAX_COMMIT_BODY} bytes"),
+        });
+    }
+    Ok(Json(blocking(move || super::commits::run(&vault, &principal, &tenant, op, &body)).await?))
+}
+
+/// The principal a request's bearer token lets in (any tenant, any role).
+async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let presented = zeroize::Zeroizing::new(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::unauthenticated("access denied: a bearer token is needed"))?
+            .to_owned(),
+    );
+    let vault = app.vault.clone();
+    // A refusal is 401 here (no principal yet), not the 403 of a principal refused.
+    blocking(move || vault.authenticate(&presented)).await.map_err(|e| match e.kind {
+        ErrorKind::AccessDenied => ApiError::unauthenticated(e.message),
+        _ => e,
+    })
 }
 
 async fn ready(State(app): Shared) -> Result<&'static str, ApiError> {

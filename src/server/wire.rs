@@ -14,3 +14,18 @@ pub struct FailureBody {
     pub kind: String,
     pub message: String,
 }
+
+/// `GET /v1/whoami`: who a token lets in.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WhoAmI {
+    /// The vault's id (hex).
+    pub vault: String,
+    /// The tenant the token is for.
+    pub tenant: String,
+    /// Its role.
+    pub role: String,
+    /// The engineer it stands for.
+    pub engineer: Option<String>,
+    /// The name the audit log gives the token's actions.
+    pub actor: String,
+}

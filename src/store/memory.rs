@@ -29,6 +29,8 @@ pub struct MemoryStore {
     writer: Mutex<()>,
     /// The blobs being staged (all by this one process).
     claims: Mutex<std::collections::HashSet<[u8; 16]>>,
+    /// A copy of rows a server showed: no write transaction, only [`MemoryStore::reload`].
+    mirror: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -58,6 +60,25 @@ impl MemoryStore {
         store
     }
 
+    /// A read-only copy of `rows` (what a server showed of one tenant: see
+    /// [`super::Reads::tenant_rows`]): every write transaction is refused with
+    /// [`StoreError::Mirror`]. The rows are not checked here; readers decode them as they
+    /// decode a vault file.
+    pub fn mirror(rows: Vec<super::raw::Row>) -> MemoryStore {
+        let store = MemoryStore { mirror: true, ..MemoryStore::default() };
+        store.reload(rows);
+        store
+    }
+
+    /// Replaces everything with `rows`, at once for every later reader.
+    pub fn reload(&self, rows: Vec<super::raw::Row>) {
+        let mut tables = Tables::default();
+        for (table, key, value) in rows {
+            Arc::make_mut(&mut tables[table.index()]).insert(key, value);
+        }
+        *lock(&self.committed) = Arc::new(tables);
+    }
+
     fn snapshot(&self) -> Arc<Tables> {
         lock(&self.committed).clone()
     }
@@ -81,10 +102,16 @@ impl Store for MemoryStore {
     }
 
     fn begin_write(&self) -> Result<WriteTx<'_>, StoreError> {
+        if self.mirror {
+            return Err(StoreError::Mirror);
+        }
         Ok(Box::new(self.begin_raw_write()))
     }
 
     fn stage_chunks(&self, blob: &[u8; 16], chunks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        if self.mirror {
+            return Err(StoreError::Mirror);
+        }
         let tx = self.begin_raw_write();
         let first = lock(&self.claims).insert(*blob);
         super::typed::stage(&tx, blob, chunks, first)?;

@@ -163,6 +163,13 @@ pub trait Reads {
         visit: &mut AuditVisit<'_>,
     ) -> Result<(), StoreError>;
 
+    /// The rows that hold what a party of `tenant` reads (docs/FORMAT.md, "Tenant state"): the
+    /// vault's id and schema, the tenant's record, monitor checkpoint and audit head, every
+    /// engineer, the tenant's requests and grants, its audit entries from position
+    /// `audit_from` of its chain on (with their index), and its item records if `items`.
+    /// Bytes as stored: whoever loads them decodes them as it decodes the vault file.
+    fn tenant_rows(&self, tenant: &str, audit_from: u64, items: bool) -> Result<Vec<raw::Row>, StoreError>;
+
     /// Every tenant, by name; the first damaged record is an error.
     fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
         collect(|v| self.for_each_tenant(v))

@@ -65,6 +65,8 @@ impl Table {
 
 /// A visitor of (key, value) entries; returns whether to go on.
 pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError> + 'a;
+/// A stored row: its table, key and value.
+pub type Row = (Table, Vec<u8>, Vec<u8>);
 /// A stored (key, value) pair.
 pub type Entry = (Vec<u8>, Vec<u8>);
 

@@ -2,7 +2,7 @@
 //! every engine alike (used by [`super::raw::typed_store!`]).
 
 use super::raw::{RawRead, RawWrite, Table, item_key, tenant_range};
-use super::records::{AuditEntry, ItemRecord, TenantRecord, TokenRecord};
+use super::records::{AuditEntry, GrantRecord, ItemRecord, RequestRecord, TenantRecord, TokenRecord};
 use super::{AuditVisit, ChunkVisit, ItemVisit, RecordVisit, StoreError, codec};
 
 pub(crate) fn one<T: serde::de::DeserializeOwned>(
@@ -252,6 +252,58 @@ pub(crate) fn for_each_tenant_audit(
     })
 }
 
+/// See [`super::Reads::tenant_rows`]. Requests and grants are chosen by the tenant their
+/// record names; one that does not decode is left out (whoever reads the rows could not use it).
+pub(crate) fn tenant_rows(
+    r: &(impl RawRead + ?Sized),
+    tenant: &str,
+    audit_from: u64,
+    items: bool,
+) -> Result<Vec<super::raw::Row>, StoreError> {
+    let mut rows = Vec::new();
+    let mut copy = |table: Table, key: &[u8]| -> Result<(), StoreError> {
+        if let Some(value) = r.get(table, key)? {
+            rows.push((table, key.to_vec(), value));
+        }
+        Ok(())
+    };
+    for key in [&b"schema"[..], b"vault_id", &monitor_key(tenant), &head_key(tenant)] {
+        copy(Table::Meta, key)?;
+    }
+    copy(Table::Tenants, tenant.as_bytes())?;
+    let all = |table: Table, from: &[u8], to: Option<&[u8]>, keep: &dyn Fn(&[u8]) -> bool| {
+        let mut found = Vec::new();
+        r.scan(table, from, to, &mut |k, v| {
+            if keep(v) {
+                found.push((table, k.to_vec(), v.to_vec()));
+            }
+            Ok(true)
+        })?;
+        Ok::<_, StoreError>(found)
+    };
+    rows.extend(all(Table::Engineers, b"", None, &|_| true)?);
+    let of_tenant_request =
+        |v: &[u8]| codec::decode::<RequestRecord>("request record", v).is_ok_and(|r| r.tenant == tenant);
+    rows.extend(all(Table::Requests, b"", None, &of_tenant_request)?);
+    let of_tenant_grant =
+        |v: &[u8]| codec::decode::<GrantRecord>("grant record", v).is_ok_and(|g| g.tenant == tenant);
+    rows.extend(all(Table::Grants, b"", None, &of_tenant_grant)?);
+    if items {
+        let (from, to) = super::raw::tenant_range(tenant);
+        rows.extend(all(Table::Items, &from, Some(&to), &|_| true)?);
+    }
+    let start = super::raw::audit_chain_key(tenant, audit_from.max(1));
+    let end = [&b"audit_chain\0"[..], tenant.as_bytes(), b"\x01"].concat();
+    let index = all(Table::Meta, &start, Some(&end), &|_| true)?;
+    for (_, key, seq) in index {
+        if let Some(entry) = r.get(Table::Audit, &seq)? {
+            rows.push((Table::Audit, seq.clone(), entry));
+        }
+        rows.push((Table::Meta, key, seq));
+    }
+    Ok(rows)
+}
+
 /// The position and hash of `tenant`'s newest audit entry, if it has any.
 pub(crate) fn tenant_audit_head(
     r: &(impl RawRead + ?Sized),
@@ -343,6 +395,9 @@ macro_rules! typed_store {
             }
             fn for_each_tenant_audit(&self, tenant: &str, from: u64, visit: &mut AuditVisit<'_>) -> Result<(), StoreError> {
                 $crate::store::typed::for_each_tenant_audit(self, tenant, from, visit)
+            }
+            fn tenant_rows(&self, tenant: &str, audit_from: u64, items: bool) -> Result<Vec<$crate::store::raw::Row>, StoreError> {
+                $crate::store::typed::tenant_rows(self, tenant, audit_from, items)
             }
         }
     )*};

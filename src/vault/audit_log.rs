@@ -6,6 +6,9 @@ use super::{Error, Vault};
 impl Vault {
     /// Audit entries, optionally of one tenant.
     pub fn audit_entries(&self, tenant: Option<&str>) -> Result<Vec<crate::audit::Entry>, Error> {
+        if let Some(tenant) = tenant {
+            self.widen(tenant, 1, false)?;
+        }
         Ok(crate::audit::entries(&*self.store().begin_read()?, tenant)?)
     }
 
@@ -17,6 +20,7 @@ impl Vault {
         tenant: &str,
         from: u64,
     ) -> Result<Option<Vec<crate::audit::Entry>>, Error> {
+        self.widen(tenant, from, false)?;
         Ok(crate::audit::tenant_entries_from(&*self.store().begin_read()?, tenant, from)?)
     }
 

@@ -218,6 +218,7 @@ impl From<StoreError> for Error {
             | StoreError::CorruptRecord { .. }
             | StoreError::BadBackup { .. } => ErrorKind::Integrity,
             StoreError::ReadOnly { .. } => ErrorKind::AccessDenied,
+            StoreError::Mirror => ErrorKind::Usage,
             StoreError::Encode { .. }
             | StoreError::Io(_)
             | StoreError::File { .. }

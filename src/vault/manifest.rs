@@ -397,8 +397,15 @@ impl Vault {
     /// Stores the customer's signed audit checkpoint of `tenant` (it adds no audit entry, so
     /// the chain it covers stays what it covered). It must verify under the tenant key and
     /// name the tenant's chain as it is now.
-    pub(crate) fn commit_checkpoint(&self, tenant: &str, note: &str) -> Result<Checkpoint, Error> {
+    pub fn commit_checkpoint(&self, tenant: &str, note: &str) -> Result<Checkpoint, Error> {
         valid_name("tenant", tenant)?;
+        let sent: Option<Result<(), Error>> =
+            self.upstream_commit(tenant, super::Op::Checkpoint, &super::upstream::Note { note });
+        if let Some(sent) = sent {
+            sent?;
+            let record = self.tenant(tenant)?;
+            return open_checkpoint(note, &self.id(), tenant, &record.signer);
+        }
         let tx = self.store().begin_write()?;
         let mut record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
         let c = open_checkpoint(note, &self.id(), tenant, &record.signer)?;
@@ -413,18 +420,28 @@ impl Vault {
     /// Stores the checkpoint of `tenant` that its audit monitor signed (no audit entry either):
     /// it must verify under the monitor key the tenant's current manifest names, and name the
     /// tenant's chain as it is now. (A courtesy to honest callers: readers check it again.)
-    pub(crate) fn commit_monitor_checkpoint(&self, tenant: &str, note: &str) -> Result<Checkpoint, Error> {
+    pub fn commit_monitor_checkpoint(&self, tenant: &str, note: &str) -> Result<Checkpoint, Error> {
         valid_name("tenant", tenant)?;
+        let monitor_key = |record: &TenantRecord| -> Result<[u8; 32], Error> {
+            let manifest = self.verified_manifest(&record.manifest, tenant, &record.signer)?;
+            let monitor = manifest.monitor.ok_or_else(|| {
+                Error::denied(format!("access denied: the manifest of tenant {tenant:?} names no audit monitor"))
+            })?;
+            Ok(monitor.public)
+        };
+        let sent: Option<Result<(), Error>> =
+            self.upstream_commit(tenant, super::Op::MonitorCheckpoint, &super::upstream::Note { note });
+        if let Some(sent) = sent {
+            sent?;
+            return open_checkpoint(note, &self.id(), tenant, &monitor_key(&self.tenant(tenant)?)?);
+        }
         let tx = self.store().begin_write()?;
         let record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
-        let manifest = self.verified_manifest(&record.manifest, tenant, &record.signer)?;
-        let monitor = manifest.monitor.ok_or_else(|| {
-            Error::denied(format!("access denied: the manifest of tenant {tenant:?} names no audit monitor"))
-        })?;
-        let c = open_checkpoint(note, &self.id(), tenant, &monitor.public)?;
+        let public = monitor_key(&record)?;
+        let c = open_checkpoint(note, &self.id(), tenant, &public)?;
         let stored = tx
             .monitor_checkpoint(tenant)?
-            .and_then(|n| open_checkpoint(&n, &self.id(), tenant, &monitor.public).ok());
+            .and_then(|n| open_checkpoint(&n, &self.id(), tenant, &public).ok());
         names_the_chain(&*tx, tenant, &c, stored, "monitor checkpoint")?;
         tx.put_monitor_checkpoint(tenant, note)?;
         tx.commit()?;

@@ -22,6 +22,7 @@ mod rotate;
 mod stage;
 mod tenants;
 mod tokens;
+mod upstream;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -41,13 +42,14 @@ pub use manifest::{
     manifest_hash, open_checkpoint, open_manifest, policy,
 };
 pub use pipeline::Threads;
-pub use remote::TenantView;
+pub use remote::{MAX_STATE_ROWS, TenantState, TenantView};
 pub use rotate::{Rewrapped, Rotation};
 pub use tenants::{
     DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_DURATION_SECS, MAX_LEVELS, NewEpoch,
 };
 pub(crate) use tenants::{current_epoch, epoch_record, find_level, no_tenant};
 pub use tokens::{DEFAULT_TOKEN_SECS, MAX_TOKEN_SECS, NewToken, Principal, Role, Token, TokenInfo};
+pub use upstream::{Note, Op, Upstream};
 pub use verify::{StoredHeader, VerifyReport};
 
 use crate::audit;
@@ -73,6 +75,8 @@ pub struct Vault {
     place: Arc<[u8]>,
     pins: Arc<Pins>,
     verified: Arc<manifest::Verified>,
+    /// Where changes go when this handle is a copy of what a server showed.
+    upstream: Option<Arc<dyn Upstream>>,
 }
 
 impl Vault {
@@ -165,6 +169,7 @@ impl Vault {
             place,
             pins: Arc::new(Pins::in_memory()),
             verified: Arc::default(),
+            upstream: None,
         })
     }
 

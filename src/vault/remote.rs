@@ -26,7 +26,68 @@ pub struct TenantView {
     pub monitor_checkpoint: Option<String>,
 }
 
+/// What a server shows a party of one tenant (`GET /v1/tenants/{t}/state`): the rows that
+/// hold it (docs/FORMAT.md, "Tenant state"), for the party's client to load into a read-only
+/// copy and check as it checks a vault file.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TenantState {
+    /// The rows: table name, base64 key, base64 value.
+    pub rows: Vec<(String, String, String)>,
+}
+
+/// The most rows a tenant state may carry (a client refuses more).
+pub const MAX_STATE_ROWS: usize = 4_000_000;
+
+impl TenantState {
+    /// The state of `rows`.
+    pub fn of(rows: &[crate::store::raw::Row]) -> TenantState {
+        use base64ct::{Base64, Encoding};
+        TenantState {
+            rows: rows
+                .iter()
+                .map(|(t, k, v)| (t.name().to_owned(), Base64::encode_string(k), Base64::encode_string(v)))
+                .collect(),
+        }
+    }
+
+    /// The rows, strictly decoded: known tables, canonical base64, at most [`MAX_STATE_ROWS`].
+    pub fn rows(self) -> Result<Vec<crate::store::raw::Row>, Error> {
+        use base64ct::{Base64, Encoding};
+        if self.rows.len() > MAX_STATE_ROWS {
+            return Err(Error::integrity(format!("the server's tenant state has more than {MAX_STATE_ROWS} rows")));
+        }
+        self.rows
+            .into_iter()
+            .map(|(table, key, value)| {
+                let t = Table::ALL.into_iter().find(|t| t.name() == table).ok_or_else(|| {
+                    Error::integrity(format!("the server's tenant state names no table {:?}", table.escape_debug().to_string()))
+                })?;
+                let bytes = |what: &str, text: &str| {
+                    Base64::decode_vec(text).map_err(|_| {
+                        Error::integrity(format!("a {what} in the server's tenant state is not base64"))
+                    })
+                };
+                Ok((t, bytes("key", &key)?, bytes("value", &value)?))
+            })
+            .collect()
+    }
+}
+
 impl Vault {
+    /// What a party of `tenant` reads, as rows (see [`crate::store::Reads::tenant_rows`]): for
+    /// a server to show a remote client.
+    pub fn tenant_rows(
+        &self,
+        tenant: &str,
+        audit_from: u64,
+        items: bool,
+    ) -> Result<Vec<crate::store::raw::Row>, Error> {
+        valid_name("tenant", tenant)?;
+        let snapshot = self.store().begin_read()?;
+        snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        Ok(snapshot.tenant_rows(tenant, audit_from, items)?)
+    }
+
     /// What this vault shows of `tenant`, for a remote writer.
     pub fn tenant_view(&self, tenant: &str) -> Result<TenantView, Error> {
         valid_name("tenant", tenant)?;

@@ -19,7 +19,7 @@ pub const MAX_LEVELS: usize = 64;
 
 /// A level epoch's public key, for the vault to register: the customer made the key pair and
 /// saved the private half before handing this over (see [`crate::customer`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NewEpoch {
     /// Level name.
     pub level: String,
@@ -133,8 +133,11 @@ impl Vault {
 
     /// Commits a manifest that changes only the tenant's policy or nothing (a refresh): the
     /// levels it states must be the tenant's as they are.
-    pub(crate) fn commit_manifest(&self, tenant: &str, manifest: &str) -> Result<TenantRecord, Error> {
+    pub fn commit_manifest(&self, tenant: &str, manifest: &str) -> Result<TenantRecord, Error> {
         valid_name("tenant", tenant)?;
+        if let Some(sent) = self.upstream_commit(tenant, super::Op::Manifest, &super::upstream::Note { note: manifest }) {
+            return sent;
+        }
         let tx = self.store().begin_write()?;
         let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
         let parsed = super::open_manifest(manifest, &self.id(), tenant, &before.signer)?;

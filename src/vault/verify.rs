@@ -185,6 +185,7 @@ impl Vault {
         tenant: &str,
     ) -> Result<(Vec<crate::audit::Entry>, Vec<StoredHeader>), Error> {
         valid_name("tenant", tenant)?;
+        self.widen(tenant, 1, true)?;
         let snapshot = self.store().begin_read()?;
         let entries = crate::audit::entries(&*snapshot, Some(tenant))?;
         Ok((entries, headers_in(&*snapshot, tenant)?))

@@ -25,8 +25,13 @@ impl Drop for Server {
 
 impl Server {
     fn start(env: &Env) -> Server {
+        Server::start_with(env, &[])
+    }
+
+    fn start_with(env: &Env, flags: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(flags)
             .env("LOCKBOX_VAULT", env.dir.path().join("vault"))
             .env("LOCKBOX_TRUST", env.dir.path().join("trust"))
             .stdin(Stdio::null())
@@ -36,7 +41,10 @@ impl Server {
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let url = lines.next().unwrap().unwrap().strip_prefix("listening on ").unwrap().to_owned();
-        let pin = lines.next().unwrap().unwrap().strip_prefix("pin ").unwrap().to_owned();
+        let pin = match url.starts_with("https:") {
+            true => lines.next().unwrap().unwrap().strip_prefix("pin ").unwrap().to_owned(),
+            false => String::new(),
+        };
         let log = Arc::new(Mutex::new(String::new()));
         let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
         std::thread::spawn(move || {
@@ -62,6 +70,26 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// One HTTP/1.1 request to a plain-HTTP server, as any program could send it: (status, body).
+fn http(server: &Server, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = server.url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
 }
 
 /// A client on another machine: no vault, no trust store of the server's, only what it is
@@ -157,7 +185,9 @@ fn envelopes_go_through_a_pinned_server_and_tokens_decide_who() {
     assert!(code == 4 && err.contains("revoked"), "{code} {err}");
     // Commands not served yet say so, and send nothing.
     let (code, _, err) = client(&server, Some(&writer), &["tenant", "list"], b"");
-    assert!(code == 2 && err.contains("only list, put, get"), "{code} {err}");
+    assert!(code == 2 && err.contains("without --server"), "{code} {err}");
+    let (code, _, err) = client(&server, Some(&writer), &["rm", "acme", "doc"], b"");
+    assert!(code == 2 && err.contains("not carried by the server"), "{code} {err}");
     // Nothing the server logged names a token or an item's content.
     let log = server.log();
     assert!(!log.contains(&writer[21..]) && !log.contains(&customer[21..]), "{log}");
@@ -343,4 +373,187 @@ fn a_swapped_envelope_is_refused_by_the_reader() {
     assert_eq!(out.status.code(), Some(5), "{err} / {:?}", String::from_utf8_lossy(&out.stdout));
     assert!(out.stdout.is_empty(), "nothing written");
     assert!(err.contains("got the envelope of item \"two\""), "{err}");
+}
+
+/// The whole story over HTTPS, each party on a machine of its own with only the URL, the pin,
+/// its token and its own key file: a writer seals, an engineer enrolls and files a request,
+/// the customer approves it from the engineer's digest, the engineer reads what was released
+/// and nothing else, the customer checkpoints and verifies the log and revokes the grant.
+/// Afterwards the server's files and log hold no plaintext and no private key.
+#[test]
+fn the_whole_story_runs_through_the_server() {
+    let env = setup();
+    let server = Server::start(&env);
+    let (writer, customer) = (token(&env, "writer", "acme"), token(&env, "customer", "acme"));
+    let eve = env.ok(&["token", "create", "-r", "engineer", "-t", "acme", "-e", "eve"], b"").trim().to_owned();
+    let fingerprint = {
+        let v: serde_json::Value =
+            serde_json::from_str(&env.ok(&["--json", "tenant", "show", "acme"], b"")).unwrap();
+        v["signing_key_fingerprint"].as_str().unwrap().to_owned()
+    };
+    let (writer_home, engineer_home, customer_home) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // The customer's keyring, made at onboarding, now lives on the customer's machine only.
+    let keyring = customer_home.path().join("acme.k");
+    std::fs::rename(env.path("k"), &keyring).unwrap();
+    let keyring = keyring.to_str().unwrap().to_owned();
+    let ok = |home: &tempfile::TempDir, token: &str, args: &[&str], stdin: &[u8]| {
+        let (code, out, err) = client_at(home, &server, Some(token), args, stdin);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        (String::from_utf8_lossy(&out).into_owned(), err)
+    };
+    let secret = b"the secret runbook: restart the frobnicator".to_vec();
+    let internal = b"the internal note".to_vec();
+    ok(&writer_home, &writer, &["tenant", "trust", "acme", &fingerprint], b"");
+    ok(&writer_home, &writer, &["put", "acme", "runbook", "-l", "secret"], &secret);
+    ok(&writer_home, &writer, &["put", "acme", "note", "-l", "internal"], &internal);
+
+    // The engineer enrolls from their machine: the identity is saved there, only its public
+    // key reaches the server.
+    let identity = engineer_home.path().join("eve.id").to_str().unwrap().to_owned();
+    ok(&engineer_home, &eve, &["engineer", "enroll", "eve", "--identity", &identity], b"");
+    // The engineer pins the tenant too (given through the support case): grants are signed
+    // with its key, and the engineer's client checks them.
+    ok(&engineer_home, &eve, &["tenant", "trust", "acme", &fingerprint], b"");
+    let (filed, _) = ok(
+        &engineer_home,
+        &eve,
+        &["request", "create", "--tenant", "acme", "-i", &identity, "--levels", "internal,secret", "--reason", "case 7", "--case", "7"],
+        b"",
+    );
+    let mut lines = filed.lines();
+    let id = lines.next().unwrap().to_owned();
+    let digest = lines.next().unwrap().strip_prefix("digest ").unwrap().to_owned();
+    // Before any approval the engineer reads nothing.
+    let (code, _, err) =
+        client_at(&engineer_home, &server, Some(&eve), &["get", "acme", "note", "--identity", &identity, "-o", "-"], b"");
+    assert_eq!(code, 4, "{err}");
+
+    // The customer sees the request and releases `internal` only, checked against the digest
+    // the engineer gave through the support case.
+    let (listed, _) = ok(&customer_home, &customer, &["request", "list"], b"");
+    assert!(listed.contains(&id) && listed.contains("pending"), "{listed}");
+    let (granted, _) = ok(
+        &customer_home,
+        &customer,
+        &["request", "approve", &id, "--expect", &digest, "--levels", "internal", "-k", &keyring],
+        b"",
+    );
+    let grant = granted.trim().to_owned();
+    let (back, _) = ok(&engineer_home, &eve, &["get", "acme", "note", "--identity", &identity, "-o", "-"], b"");
+    assert_eq!(back.as_bytes(), &internal[..], "the engineer reads what was released");
+    let (code, _, err) = client_at(
+        &engineer_home,
+        &server,
+        Some(&eve),
+        &["get", "acme", "runbook", "--identity", &identity, "-o", "-"],
+        b"",
+    );
+    assert_eq!(code, 4, "the secret level was not released: {err}");
+
+    // The customer checks the log from their machine, checkpoints it, and revokes the grant.
+    let (checked, _) = ok(&customer_home, &customer, &["audit", "checkpoint", "acme", "-k", &keyring], b"");
+    assert!(checked.contains("checkpointed"), "{checked}");
+    let (verified, _) = ok(&customer_home, &customer, &["audit", "verify", "-k", &keyring], b"");
+    assert!(verified.contains("chain intact"), "{verified}");
+    let (shown, _) = ok(&customer_home, &customer, &["audit", "show"], b"");
+    assert!(shown.contains("request-approve") || shown.contains("approve"), "{shown}");
+    ok(&customer_home, &customer, &["grant", "revoke", &grant], b"");
+    let (code, _, _) =
+        client_at(&engineer_home, &server, Some(&eve), &["get", "acme", "note", "--identity", &identity, "-o", "-"], b"");
+    assert_eq!(code, 4, "a revoked grant opens nothing");
+    // A checkpoint after more entries reads only what came after the last one.
+    ok(&customer_home, &customer, &["audit", "checkpoint", "acme", "-k", &keyring], b"");
+
+    // Roles hold: the writer cannot approve, the engineer cannot revoke, the customer cannot
+    // file a request in the engineer's name.
+    let (code, _, err) = client_at(&writer_home, &server, Some(&writer), &["grant", "revoke", &grant], b"");
+    assert_eq!(code, 4, "{err}");
+    let (code, _, err) = client_at(
+        &customer_home,
+        &server,
+        Some(&customer),
+        &["request", "create", "--tenant", "acme", "-i", &identity, "--levels", "internal", "--reason", "r", "--case", "1"],
+        b"",
+    );
+    assert_eq!(code, 4, "{err}");
+
+    // Nothing secret reached the server: no plaintext and no private key in its files or log.
+    drop(server);
+    let mut secrets: Vec<Vec<u8>> = vec![secret.clone(), internal.clone()];
+    for file in [&identity, &keyring] {
+        assert!(std::path::Path::new(file).exists());
+        secrets.push(std::fs::read(file).unwrap()[..32].to_vec());
+    }
+    let mut stack = vec![env.dir.path().join("vault")];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            for s in &secrets[..2] {
+                assert!(!bytes.windows(s.len()).any(|w| w == &s[..]), "{} holds plaintext", path.display());
+            }
+        }
+    }
+}
+
+/// The commit endpoints as an attacker holding some valid token calls them directly: each
+/// token acts only on its own tenant's requests and grants, an engineer's only in its own
+/// name, a role only on its own operations; bad bodies are 400, oversized 413, unknown
+/// operations 404; nothing panics and nothing changes.
+#[test]
+fn commits_hold_to_the_tokens_tenant_role_and_engineer() {
+    let env = setup();
+    let server = Server::start_with(&env, &["--plain-http"]);
+    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
+    env.ok(&["engineer", "enroll", "bob", "--identity", &env.path("bob.id")], b"");
+    let filed = env.ok(
+        &["request", "create", "--tenant", "acme", "-i", &env.path("eve.id"), "--levels", "internal", "--reason", "r", "--case", "1"],
+        b"",
+    );
+    let acme_request = filed.lines().next().unwrap().to_owned();
+    let globex_customer = token(&env, "customer", "globex");
+    let eve = env.ok(&["token", "create", "-r", "engineer", "-t", "acme", "-e", "eve"], b"").trim().to_owned();
+    let writer = token(&env, "writer", "acme");
+    let commit = |token: &str, tenant: &str, op: &str, body: &str| {
+        http(&server, "POST", &format!("/v1/tenants/{tenant}/commits/{op}"), Some(token), body.as_bytes())
+    };
+    let deny = format!(r#"{{"id":"{acme_request}","reason":null}}"#);
+    // Another tenant's customer, naming its own tenant in the path: refused.
+    let (status, body) = commit(&globex_customer, "globex", "deny", &deny);
+    assert!(status == 403 && body.contains("not of tenant"), "{status} {body}");
+    let (status, body) = commit(&globex_customer, "globex", "revoke", &deny);
+    assert!(status == 404 || status == 403, "{status} {body}");
+    // Naming the other tenant in the path: refused before anything is read.
+    let (status, body) = commit(&globex_customer, "acme", "deny", &deny);
+    assert!(status == 403 && body.contains("globex"), "{status} {body}");
+    // An engineer's token files only in its own engineer's name.
+    let as_bob = r#"{"engineer":"bob","levels":["internal"],"reason":"r","case_id":"1","duration_secs":null,"key":null}"#;
+    let (status, body) = commit(&eve, "acme", "request", as_bob);
+    assert!(status == 403 && body.contains("bob"), "{status} {body}");
+    let enroll_bob = format!(r#"{{"engineer":"bob","public":{:?}}}"#, [7u8; 32]);
+    let (status, body) = commit(&eve, "acme", "enroll", &enroll_bob);
+    assert!(status == 403, "{status} {body}");
+    // Roles: a writer approves nothing, an engineer denies nothing.
+    let (status, body) = commit(&writer, "acme", "deny", &deny);
+    assert!(status == 403 && body.contains("writer token cannot"), "{status} {body}");
+    let (status, _) = commit(&eve, "acme", "deny", &deny);
+    assert_eq!(status, 403);
+    // Bodies: not JSON, the wrong shape, too large; an operation that does not exist.
+    let customer = token(&env, "customer", "acme");
+    for body in ["", "not json", "{}", r#"{"id":5}"#, r#"{"note":"not a signed note"}"#] {
+        let (status, answer) = commit(&customer, "acme", "deny", body);
+        assert!(status == 400 || status == 404, "{body:?}: {status} {answer}");
+    }
+    let (status, answer) = commit(&customer, "acme", "manifest", r#"{"note":"not a signed note"}"#);
+    assert!(status == 400, "{status} {answer}");
+    let (status, _) = commit(&customer, "acme", "deny", &"x".repeat(2 * 1024 * 1024));
+    assert_eq!(status, 413);
+    let (status, _) = commit(&customer, "acme", "format-disk", "{}");
+    assert_eq!(status, 404);
+    // The request is still pending: nothing above changed it.
+    let shown = env.ok(&["request", "show", &acme_request], b"");
+    assert!(shown.contains("pending"), "{shown}");
+    assert!(!server.log().contains("panicked"));
 }

@@ -1,0 +1,89 @@
+//! The commit steps a client sends (`POST /v1/tenants/{t}/commits/{op}`): decoded, held to the
+//! token's tenant and engineer, then run by the same library call a local command makes. The
+//! client checked and signed everything on its copy; the library checks again here what the
+//! vault can (manifests against the tenant key, the request still pending, epochs unchanged).
+
+use lockbox::lockbox::{Approval, EnrollBody, IdBody, RequestBody, Workflow};
+use lockbox::vault::{Error, Op, Principal, Vault};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Runs `op` with `body` on `tenant` as `principal`; the answer to send back.
+pub fn run(vault: &Vault, principal: &Principal, tenant: &str, op: Op, body: &[u8]) -> Result<Value, Error> {
+    let flow = Workflow::new(vault);
+    match op {
+        Op::Enroll => {
+            let b: EnrollBody = decode(op, body)?;
+            same_engineer(principal, &b.engineer)?;
+            json(flow.enroll_public(&b.engineer, &b.public)?)
+        }
+        Op::Request => {
+            let b: RequestBody = decode(op, body)?;
+            same_engineer(principal, &b.engineer)?;
+            let request = b.request(tenant);
+            json(match &b.key {
+                Some(key) => flow.file_request(&request, key)?,
+                None => flow.create_request(&request)?,
+            })
+        }
+        Op::Deny => {
+            let b: IdBody = decode(op, body)?;
+            let (request, _) = flow.request(&b.id)?;
+            same_tenant(tenant, &request.tenant, "request")?;
+            json(flow.deny_request(&b.id, b.reason.as_deref())?)
+        }
+        Op::Approve => {
+            let approval: Approval = decode(op, body)?;
+            same_tenant(tenant, &approval.grant.tenant, "approval")?;
+            json(flow.commit_approval(&approval)?)
+        }
+        Op::Revoke => {
+            let b: IdBody = decode(op, body)?;
+            let (grant, _) = flow.grant(&b.id)?;
+            same_tenant(tenant, &grant.tenant, "grant")?;
+            json(flow.revoke_grant(&b.id)?)
+        }
+        Op::Manifest => {
+            let b: lockbox::vault::Note<String> = decode(op, body)?;
+            json(vault.commit_manifest(tenant, &b.note)?)
+        }
+        Op::Checkpoint => {
+            let b: lockbox::vault::Note<String> = decode(op, body)?;
+            vault.commit_checkpoint(tenant, &b.note)?;
+            Ok(Value::Null)
+        }
+        Op::MonitorCheckpoint => {
+            let b: lockbox::vault::Note<String> = decode(op, body)?;
+            vault.commit_monitor_checkpoint(tenant, &b.note)?;
+            Ok(Value::Null)
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(op: Op, body: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::usage(format!("the body of a {} commit does not decode: {e}", op.name())))
+}
+
+fn json<T: serde::Serialize>(value: T) -> Result<Value, Error> {
+    serde_json::to_value(value).map_err(|e| Error::other(format!("cannot encode the answer: {e}")))
+}
+
+/// An engineer's token acts only for its own engineer.
+fn same_engineer(principal: &Principal, engineer: &str) -> Result<(), Error> {
+    match &principal.engineer {
+        Some(name) if name == engineer => Ok(()),
+        _ => Err(Error::denied(format!(
+            "access denied: token {} does not stand for engineer {engineer:?}",
+            principal.token
+        ))),
+    }
+}
+
+/// A token acts only on its own tenant's requests and grants.
+fn same_tenant(tenant: &str, of: &str, what: &str) -> Result<(), Error> {
+    if tenant == of {
+        return Ok(());
+    }
+    Err(Error::denied(format!("access denied: that {what} is not of tenant {tenant:?}")))
+}
