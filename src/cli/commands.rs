@@ -109,7 +109,9 @@ fn not_remote(command: &Command) -> Option<&'static str> {
         Command::Verify { .. } | Command::Backup { .. } | Command::Restore { .. } | Command::Compact => {
             "verify, backup, restore and compact read or write the vault's files"
         }
-        Command::Init | Command::Serve { .. } | Command::Token(_) => "init, serve and token act on the server's own vault",
+        Command::Init | Command::Serve { .. } | Command::Token(_) => {
+            "init, serve and token act on the server's own vault"
+        }
         Command::Demo | Command::Completions { .. } | Command::Man => return None,
     })
 }

@@ -209,7 +209,11 @@ impl Remote {
 
     /// Who the token lets in, as the server says.
     pub fn whoami(&self) -> Result<WhoAmI, Error> {
-        json(self.send(self.client.get(self.api(&["v1", "whoami"])?))?, 64 * 1024, "answer to who this token is")
+        json(
+            self.send(self.client.get(self.api(&["v1", "whoami"])?))?,
+            64 * 1024,
+            "answer to who this token is",
+        )
     }
 
     /// The rows the server shows of `tenant`: its audit chain from `audit_from` on (none if

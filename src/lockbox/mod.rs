@@ -13,9 +13,9 @@ mod removal;
 mod requests;
 
 pub use approval::{Ask, Limits, Terms, decide};
+pub use engineers::EnrollBody;
 pub use grants::{EngineerKeys, GrantStatus};
 pub use removal::Removal;
-pub use engineers::EnrollBody;
 pub use requests::{Approval, IdBody, NewRequest, RequestBody, RequestStatus, request_digest};
 
 use crate::vault::{Error, Vault};

@@ -49,6 +49,10 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 /// Serves `vault` (found in `dir`) until SIGTERM or SIGINT.
 pub fn serve(vault: Vault, dir: &Path, listen: Listen) -> Result<(), Error> {
+    // Structured lines on standard error: time, level, event and its fields. Handlers log ids,
+    // counts and names only: never a header, a query's values, a body or a token.
+    let _ =
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(false).with_target(false).try_init();
     if listen.plain_http && !listen.addr.ip().is_loopback() {
         return Err(Error::usage(format!(
             "plain HTTP is served only on a loopback address, not {}",
@@ -104,7 +108,7 @@ async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) ->
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    eprintln!("lockbox serve: accept failed: {e}");
+                    tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -124,9 +128,9 @@ async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) ->
                     let tls = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => tls,
                         Ok(Err(e)) => {
-                            return eprintln!("lockbox serve: TLS handshake with {peer} failed: {e}");
+                            return tracing::warn!(%peer, error = %e, "TLS handshake failed");
                         }
-                        Err(_) => return eprintln!("lockbox serve: TLS handshake with {peer} timed out"),
+                        Err(_) => return tracing::warn!(%peer, "TLS handshake timed out"),
                     };
                     let conn = http.serve_connection(TokioIo::new(tls), service);
                     let _ = watcher.watch(conn).await;
@@ -142,9 +146,9 @@ async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) ->
             }
         }
     }
-    eprintln!("lockbox serve: stopping; letting requests in flight finish");
+    tracing::info!("stopping; letting requests in flight finish");
     if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
-        eprintln!("lockbox serve: requests still running after {DRAIN:?}; stopping anyway");
+        tracing::warn!(drain_secs = DRAIN.as_secs(), "requests still running; stopping anyway");
     }
     Ok(())
 }
@@ -166,8 +170,8 @@ fn stop_signal() -> Result<tokio::sync::mpsc::Receiver<()>, Error> {
     Ok(rx)
 }
 
-/// One line per request on standard error: method, path, status, time. Never a header (the
-/// token is one), a query or a body.
+/// One line per request: method, path, status, time. Never a header (the token is one), a
+/// query or a body.
 async fn log_request(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -175,11 +179,7 @@ async fn log_request(
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let started = std::time::Instant::now();
     let response = next.run(request).await;
-    eprintln!(
-        "lockbox serve: {method} {} {} {:.1} ms",
-        path,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    tracing::info!(ms, "{method} {path} {}", response.status().as_u16());
     response
 }

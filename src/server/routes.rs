@@ -146,7 +146,9 @@ async fn tenant_state(
     headers: HeaderMap,
 ) -> Result<Json<lockbox::vault::TenantState>, ApiError> {
     let (vault, _) = authorize(&app, &headers, &tenant, &Role::ALL).await?;
-    let rows = blocking(move || vault.tenant_rows(&tenant, q.audit_from.unwrap_or(u64::MAX), q.items)).await?;
+    let from = q.audit_from.unwrap_or(u64::MAX);
+    let (rows, tenant) = blocking(move || Ok((vault.tenant_rows(&tenant, from, q.items)?, tenant))).await?;
+    tracing::info!(tenant, audit_from = q.audit_from, items = q.items, rows = rows.len(), "tenant state");
     Ok(Json(lockbox::vault::TenantState::of(&rows)))
 }
 

@@ -83,7 +83,9 @@ pub enum StoreError {
     },
     /// A copy of what a server showed: it takes no change of its own (changes go to the
     /// server, which commits them to the vault).
-    #[error("this is a copy of what a lockbox server showed of the vault: it takes no change of its own, and this change has no operation on the server")]
+    #[error(
+        "this is a copy of what a lockbox server showed of the vault: it takes no change of its own, and this change has no operation on the server"
+    )]
     Mirror,
     /// The chunks a put was staging were removed under it (by a process that found no live
     /// put claiming them): the put must store nothing.

@@ -425,7 +425,9 @@ impl Vault {
         let monitor_key = |record: &TenantRecord| -> Result<[u8; 32], Error> {
             let manifest = self.verified_manifest(&record.manifest, tenant, &record.signer)?;
             let monitor = manifest.monitor.ok_or_else(|| {
-                Error::denied(format!("access denied: the manifest of tenant {tenant:?} names no audit monitor"))
+                Error::denied(format!(
+                    "access denied: the manifest of tenant {tenant:?} names no audit monitor"
+                ))
             })?;
             Ok(monitor.public)
         };

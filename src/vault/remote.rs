@@ -54,13 +54,18 @@ impl TenantState {
     pub fn rows(self) -> Result<Vec<crate::store::raw::Row>, Error> {
         use base64ct::{Base64, Encoding};
         if self.rows.len() > MAX_STATE_ROWS {
-            return Err(Error::integrity(format!("the server's tenant state has more than {MAX_STATE_ROWS} rows")));
+            return Err(Error::integrity(format!(
+                "the server's tenant state has more than {MAX_STATE_ROWS} rows"
+            )));
         }
         self.rows
             .into_iter()
             .map(|(table, key, value)| {
                 let t = Table::ALL.into_iter().find(|t| t.name() == table).ok_or_else(|| {
-                    Error::integrity(format!("the server's tenant state names no table {:?}", table.escape_debug().to_string()))
+                    Error::integrity(format!(
+                        "the server's tenant state names no table {:?}",
+                        table.escape_debug().to_string()
+                    ))
                 })?;
                 let bytes = |what: &str, text: &str| {
                     Base64::decode_vec(text).map_err(|_| {

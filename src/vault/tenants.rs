@@ -135,7 +135,9 @@ impl Vault {
     /// levels it states must be the tenant's as they are.
     pub fn commit_manifest(&self, tenant: &str, manifest: &str) -> Result<TenantRecord, Error> {
         valid_name("tenant", tenant)?;
-        if let Some(sent) = self.upstream_commit(tenant, super::Op::Manifest, &super::upstream::Note { note: manifest }) {
+        if let Some(sent) =
+            self.upstream_commit(tenant, super::Op::Manifest, &super::upstream::Note { note: manifest })
+        {
             return sent;
         }
         let tx = self.store().begin_write()?;

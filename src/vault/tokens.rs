@@ -235,7 +235,11 @@ impl Vault {
 
     /// Revokes, in `tx`, every live token that stands for engineer `name` (the engineer is
     /// being removed: a token of theirs must not enroll a new key under their name).
-    pub(crate) fn revoke_engineer_tokens(&self, tx: &dyn crate::store::Writes, name: &str) -> Result<(), Error> {
+    pub(crate) fn revoke_engineer_tokens(
+        &self,
+        tx: &dyn crate::store::Writes,
+        name: &str,
+    ) -> Result<(), Error> {
         let mut theirs = Vec::new();
         tx.for_each_token(&mut |_, record| {
             let record = record?;

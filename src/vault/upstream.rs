@@ -122,8 +122,9 @@ impl Vault {
             let body = serde_json::to_value(body)
                 .map_err(|e| Error::other(format!("cannot encode the {} commit: {e}", op.name())))?;
             let answer = upstream.commit(tenant, op, body)?;
-            serde_json::from_value(answer)
-                .map_err(|e| Error::integrity(format!("the server's answer to {} does not decode: {e}", op.name())))
+            serde_json::from_value(answer).map_err(|e| {
+                Error::integrity(format!("the server's answer to {} does not decode: {e}", op.name()))
+            })
         })())
     }
 

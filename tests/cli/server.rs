@@ -385,7 +385,8 @@ fn the_whole_story_runs_through_the_server() {
     let env = setup();
     let server = Server::start(&env);
     let (writer, customer) = (token(&env, "writer", "acme"), token(&env, "customer", "acme"));
-    let eve = env.ok(&["token", "create", "-r", "engineer", "-t", "acme", "-e", "eve"], b"").trim().to_owned();
+    let eve =
+        env.ok(&["token", "create", "-r", "engineer", "-t", "acme", "-e", "eve"], b"").trim().to_owned();
     let fingerprint = {
         let v: serde_json::Value =
             serde_json::from_str(&env.ok(&["--json", "tenant", "show", "acme"], b"")).unwrap();
@@ -418,15 +419,33 @@ fn the_whole_story_runs_through_the_server() {
     let (filed, _) = ok(
         &engineer_home,
         &eve,
-        &["request", "create", "--tenant", "acme", "-i", &identity, "--levels", "internal,secret", "--reason", "case 7", "--case", "7"],
+        &[
+            "request",
+            "create",
+            "--tenant",
+            "acme",
+            "-i",
+            &identity,
+            "--levels",
+            "internal,secret",
+            "--reason",
+            "case 7",
+            "--case",
+            "7",
+        ],
         b"",
     );
     let mut lines = filed.lines();
     let id = lines.next().unwrap().to_owned();
     let digest = lines.next().unwrap().strip_prefix("digest ").unwrap().to_owned();
     // Before any approval the engineer reads nothing.
-    let (code, _, err) =
-        client_at(&engineer_home, &server, Some(&eve), &["get", "acme", "note", "--identity", &identity, "-o", "-"], b"");
+    let (code, _, err) = client_at(
+        &engineer_home,
+        &server,
+        Some(&eve),
+        &["get", "acme", "note", "--identity", &identity, "-o", "-"],
+        b"",
+    );
     assert_eq!(code, 4, "{err}");
 
     // The customer sees the request and releases `internal` only, checked against the digest
@@ -440,7 +459,8 @@ fn the_whole_story_runs_through_the_server() {
         b"",
     );
     let grant = granted.trim().to_owned();
-    let (back, _) = ok(&engineer_home, &eve, &["get", "acme", "note", "--identity", &identity, "-o", "-"], b"");
+    let (back, _) =
+        ok(&engineer_home, &eve, &["get", "acme", "note", "--identity", &identity, "-o", "-"], b"");
     assert_eq!(back.as_bytes(), &internal[..], "the engineer reads what was released");
     let (code, _, err) = client_at(
         &engineer_home,
@@ -459,11 +479,23 @@ fn the_whole_story_runs_through_the_server() {
     let (shown, _) = ok(&customer_home, &customer, &["audit", "show"], b"");
     assert!(shown.contains("request-approve") || shown.contains("approve"), "{shown}");
     ok(&customer_home, &customer, &["grant", "revoke", &grant], b"");
-    let (code, _, _) =
-        client_at(&engineer_home, &server, Some(&eve), &["get", "acme", "note", "--identity", &identity, "-o", "-"], b"");
+    let (code, _, _) = client_at(
+        &engineer_home,
+        &server,
+        Some(&eve),
+        &["get", "acme", "note", "--identity", &identity, "-o", "-"],
+        b"",
+    );
     assert_eq!(code, 4, "a revoked grant opens nothing");
-    // A checkpoint after more entries reads only what came after the last one.
+    // A checkpoint after more entries reads only what came after the last one: the state it
+    // asks for starts past the first checkpoint's entries.
+    let before = server.log().len();
     ok(&customer_home, &customer, &["audit", "checkpoint", "acme", "-k", &keyring], b"");
+    let asked: Vec<u64> = server.log()[before..]
+        .lines()
+        .filter_map(|l| l.split("audit_from=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(!asked.is_empty() && asked.iter().all(|&from| from > 5), "{asked:?}: {}", server.log());
 
     // Roles hold: the writer cannot approve, the engineer cannot revoke, the customer cannot
     // file a request in the engineer's name.
@@ -473,7 +505,10 @@ fn the_whole_story_runs_through_the_server() {
         &customer_home,
         &server,
         Some(&customer),
-        &["request", "create", "--tenant", "acme", "-i", &identity, "--levels", "internal", "--reason", "r", "--case", "1"],
+        &[
+            "request", "create", "--tenant", "acme", "-i", &identity, "--levels", "internal", "--reason",
+            "r", "--case", "1",
+        ],
         b"",
     );
     assert_eq!(code, 4, "{err}");
@@ -509,12 +544,26 @@ fn commits_hold_to_the_tokens_tenant_role_and_engineer() {
     env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
     env.ok(&["engineer", "enroll", "bob", "--identity", &env.path("bob.id")], b"");
     let filed = env.ok(
-        &["request", "create", "--tenant", "acme", "-i", &env.path("eve.id"), "--levels", "internal", "--reason", "r", "--case", "1"],
+        &[
+            "request",
+            "create",
+            "--tenant",
+            "acme",
+            "-i",
+            &env.path("eve.id"),
+            "--levels",
+            "internal",
+            "--reason",
+            "r",
+            "--case",
+            "1",
+        ],
         b"",
     );
     let acme_request = filed.lines().next().unwrap().to_owned();
     let globex_customer = token(&env, "customer", "globex");
-    let eve = env.ok(&["token", "create", "-r", "engineer", "-t", "acme", "-e", "eve"], b"").trim().to_owned();
+    let eve =
+        env.ok(&["token", "create", "-r", "engineer", "-t", "acme", "-e", "eve"], b"").trim().to_owned();
     let writer = token(&env, "writer", "acme");
     let commit = |token: &str, tenant: &str, op: &str, body: &str| {
         http(&server, "POST", &format!("/v1/tenants/{tenant}/commits/{op}"), Some(token), body.as_bytes())
