@@ -52,11 +52,11 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Verify { tenant, keyring, .. } => verify(&ctx, tenant, keyring),
         Command::Backup { file, replace } => backup(&ctx, file, replace),
         Command::Restore { file } => restore(&ctx, file),
-        Command::Serve { listen, tls_cert, tls_key, plain_http } => {
+        Command::Serve { listen, tls_cert, tls_key, plain_http, rate_limit } => {
             let dir = vault_dir(ctx.vault_dir.clone())?;
             let vault = ctx.open()?;
             let tls = tls_cert.zip(tls_key);
-            crate::server::serve(vault, &dir, crate::server::Listen { addr: listen, tls, plain_http })
+            crate::server::serve(vault, &dir, crate::server::Listen { addr: listen, tls, plain_http, rate_limit })
         }
         Command::Demo => demo::run(),
         Command::Completions { shell } => {

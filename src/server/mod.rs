@@ -7,6 +7,8 @@
 //! then exits.
 
 mod commits;
+mod limits;
+mod metrics;
 mod pin;
 mod routes;
 mod tls;
@@ -38,6 +40,8 @@ pub struct Listen {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Plain HTTP: only on a loopback address.
     pub plain_http: bool,
+    /// Requests a second each token may send (bursts of twice that).
+    pub rate_limit: u32,
 }
 
 /// How long a client may take to send a request's headers.
@@ -70,10 +74,15 @@ pub fn serve(vault: Vault, dir: &Path, listen: Listen) -> Result<(), Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::other(format!("cannot start the server's runtime: {e}")))?;
-    runtime.block_on(run(vault, listen.addr, identity))
+    runtime.block_on(run(vault, listen.addr, identity, listen.rate_limit))
 }
 
-async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) -> Result<(), Error> {
+async fn run(
+    vault: Vault,
+    addr: SocketAddr,
+    identity: Option<tls::Identity>,
+    rate_limit: u32,
+) -> Result<(), Error> {
     let listener =
         TcpListener::bind(addr).await.map_err(|e| Error::other(format!("cannot listen on {addr}: {e}")))?;
     let bound = listener.local_addr().map_err(|e| Error::other(format!("cannot listen on {addr}: {e}")))?;
@@ -91,7 +100,13 @@ async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) ->
         }
         let _ = out.flush();
     }
-    let app = routes::router(Arc::new(routes::App { vault })).layer(axum::middleware::from_fn(log_request));
+    let app = Arc::new(routes::App {
+        vault,
+        metrics: metrics::Metrics::new(),
+        limits: limits::RateLimits::new(rate_limit),
+    });
+    let connections = app.metrics.connections.clone();
+    let app = routes::router(app.clone()).layer(axum::middleware::from_fn_with_state(app, log_request));
     let service = TowerToHyperService::new(app);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     // At most this many connections at once: each may hold a thread of the blocking pool.
@@ -99,7 +114,7 @@ async fn run(vault: Vault, addr: SocketAddr, identity: Option<tls::Identity>) ->
     loop {
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
+                Ok(slot) => Slot::taken(slot, &connections),
                 Err(_) => break,
             },
             _ = stop.recv() => break,
@@ -173,13 +188,43 @@ fn stop_signal() -> Result<tokio::sync::mpsc::Receiver<()>, Error> {
 /// One line per request: method, path, status, time. Never a header (the token is one), a
 /// query or a body.
 async fn log_request(
+    axum::extract::State(app): axum::extract::State<Arc<routes::App>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    // The route's pattern, not its path: no tenant or item name in a metric's label.
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
-    let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
-    tracing::info!(ms, "{method} {path} {}", response.status().as_u16());
+    let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    let labels = metrics::RequestLabels { method: method.to_string(), route: route.clone(), status };
+    app.metrics.requests.get_or_create(&labels).inc();
+    app.metrics.latency.get_or_create(&metrics::RouteLabels { route }).observe(elapsed);
+    tracing::info!(ms = (elapsed * 10_000.0).round() / 10.0, "{method} {path} {status}");
     response
+}
+
+/// A connection's place among the [`MAX_CONNECTIONS`], counted in the connections gauge.
+struct Slot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    gauge: prometheus_client::metrics::gauge::Gauge,
+}
+
+impl Slot {
+    fn taken(permit: tokio::sync::OwnedSemaphorePermit, gauge: &prometheus_client::metrics::gauge::Gauge) -> Slot {
+        gauge.inc();
+        Slot { _permit: permit, gauge: gauge.clone() }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
 }

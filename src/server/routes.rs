@@ -20,6 +20,8 @@ use super::wire::{Failure, FailureBody};
 /// What every handler shares: the vault, opened once.
 pub struct App {
     pub vault: Vault,
+    pub metrics: super::metrics::Metrics,
+    pub limits: super::limits::RateLimits,
 }
 
 type Shared = State<Arc<App>>;
@@ -29,6 +31,8 @@ pub struct ApiError {
     status: StatusCode,
     kind: ErrorKind,
     message: String,
+    /// Seconds until a refused request may be sent again (429).
+    retry_after: Option<u64>,
 }
 
 impl From<Error> for ApiError {
@@ -41,17 +45,22 @@ impl From<Error> for ApiError {
             ErrorKind::InUse => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError { status, kind: e.kind, message: e.message }
+        ApiError { status, kind: e.kind, message: e.message, retry_after: None }
     }
 }
 
 impl ApiError {
     fn unauthenticated(message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::UNAUTHORIZED, kind: ErrorKind::AccessDenied, message: message.into() }
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            kind: ErrorKind::AccessDenied,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::FORBIDDEN, kind: ErrorKind::AccessDenied, message: message.into() }
+        ApiError { status: StatusCode::FORBIDDEN, kind: ErrorKind::AccessDenied, message: message.into(), retry_after: None }
     }
 }
 
@@ -59,7 +68,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body =
             Failure { error: FailureBody { kind: self.kind.name().to_owned(), message: self.message } };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -68,6 +81,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .route("/v1/whoami", get(whoami))
         .route("/v1/tenants/{tenant}", get(tenant_view))
         .route("/v1/tenants/{tenant}/state", get(tenant_state))
@@ -176,6 +190,7 @@ async fn commit(
         status: StatusCode::NOT_FOUND,
         kind: ErrorKind::NotFound,
         message: format!("no operation {:?}", op.escape_debug().to_string()),
+        retry_after: None,
     })?;
     let (vault, principal) = authorize(&app, &headers, &tenant, roles_of(op)).await?;
     if body.len() > MAX_COMMIT_BODY {
@@ -183,9 +198,12 @@ async fn commit(
             status: StatusCode::PAYLOAD_TOO_LARGE,
             kind: ErrorKind::Usage,
             message: format!("a commit's body holds at most {MAX_COMMIT_BODY} bytes"),
+            retry_after: None,
         });
     }
-    Ok(Json(blocking(move || super::commits::run(&vault, &principal, &tenant, op, &body)).await?))
+    let answer = blocking(move || super::commits::run(&vault, &principal, &tenant, op, &body)).await?;
+    app.metrics.commits.get_or_create(&super::metrics::OpLabels { op: op.name().to_owned() }).inc();
+    Ok(Json(answer))
 }
 
 /// The principal a request's bearer token lets in (any tenant, any role).
@@ -200,10 +218,29 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, ApiEr
     );
     let vault = app.vault.clone();
     // A refusal is 401 here (no principal yet), not the 403 of a principal refused.
-    blocking(move || vault.authenticate(&presented)).await.map_err(|e| match e.kind {
+    let principal = blocking(move || vault.authenticate(&presented)).await.map_err(|e| match e.kind {
         ErrorKind::AccessDenied => ApiError::unauthenticated(e.message),
         _ => e,
-    })
+    })?;
+    if let Err(wait) = app.limits.spend(&principal.token) {
+        app.metrics.rate_limited.inc();
+        return Err(ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            kind: ErrorKind::InUse,
+            message: format!(
+                "token {} sent more requests than the server's rate limit allows; try again in a moment",
+                principal.token
+            ),
+            retry_after: Some(wait.as_secs().max(1)),
+        });
+    }
+    Ok(principal)
+}
+
+/// The Prometheus metrics (no tenant, item or token in any label).
+async fn metrics(State(app): Shared) -> Response {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.encode())
+        .into_response()
 }
 
 async fn ready(State(app): Shared) -> Result<&'static str, ApiError> {

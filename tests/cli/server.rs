@@ -663,3 +663,24 @@ fn a_killed_server_loses_no_acknowledged_put() {
     assert!(v["problems"].as_array().unwrap().is_empty() && v["staging"] == 0, "{verified}");
     assert!(v["items"].as_u64().unwrap() >= acked.len() as u64, "{verified}");
 }
+
+/// A token that sends more than the rate limit gets 429 with Retry-After (another token is not
+/// slowed); /metrics counts requests by route pattern, never by a tenant's or item's name.
+#[test]
+fn rate_limits_are_per_token_and_metrics_name_no_tenant() {
+    let env = setup();
+    let server = Server::start_with(&env, &["--plain-http", "--rate-limit", "1"]);
+    let (writer, customer) = (token(&env, "writer", "acme"), token(&env, "customer", "acme"));
+    let statuses: Vec<u16> =
+        (0..14).map(|_| http(&server, "GET", "/v1/tenants/acme/items", Some(&writer), b"").0).collect();
+    assert!(statuses[..10].iter().all(|&s| s == 200), "{statuses:?}");
+    assert_eq!(statuses[13], 429, "{statuses:?}");
+    let (status, body) = http(&server, "GET", "/v1/tenants/acme/items", Some(&customer), b"");
+    assert_eq!(status, 200, "{body}");
+    let (status, metrics) = http(&server, "GET", "/metrics", None, b"");
+    assert_eq!(status, 200);
+    assert!(metrics.contains(r#"route="/v1/tenants/{tenant}/items",status="429""#), "{metrics}");
+    let refused = statuses.iter().filter(|&&s| s == 429).count();
+    assert!(metrics.contains(&format!("lockbox_rate_limited_total {refused}")), "{metrics}");
+    assert!(!metrics.contains("acme"), "{metrics}");
+}

@@ -203,6 +203,9 @@ pub enum Command {
         /// Serve plain HTTP (a loopback address only; for a TLS proxy in front, or tests)
         #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
         plain_http: bool,
+        /// Requests a second each token may send (bursts of twice that); more get 429
+        #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit: u32,
     },
     /// Show the whole story on a temporary vault, narrated
     Demo,
