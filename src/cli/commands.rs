@@ -56,7 +56,11 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             let dir = vault_dir(ctx.vault_dir.clone())?;
             let vault = ctx.open()?;
             let tls = tls_cert.zip(tls_key);
-            crate::server::serve(vault, &dir, crate::server::Listen { addr: listen, tls, plain_http, rate_limit })
+            crate::server::serve(
+                vault,
+                &dir,
+                crate::server::Listen { addr: listen, tls, plain_http, rate_limit },
+            )
         }
         Command::Demo => demo::run(),
         Command::Completions { shell } => {

@@ -217,7 +217,10 @@ struct Slot {
 }
 
 impl Slot {
-    fn taken(permit: tokio::sync::OwnedSemaphorePermit, gauge: &prometheus_client::metrics::gauge::Gauge) -> Slot {
+    fn taken(
+        permit: tokio::sync::OwnedSemaphorePermit,
+        gauge: &prometheus_client::metrics::gauge::Gauge,
+    ) -> Slot {
         gauge.inc();
         Slot { _permit: permit, gauge: gauge.clone() }
     }

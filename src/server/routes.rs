@@ -60,7 +60,12 @@ impl ApiError {
     }
 
     fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::FORBIDDEN, kind: ErrorKind::AccessDenied, message: message.into(), retry_after: None }
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            kind: ErrorKind::AccessDenied,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 }
 
@@ -239,7 +244,10 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, ApiEr
 
 /// The Prometheus metrics (no tenant, item or token in any label).
 async fn metrics(State(app): Shared) -> Response {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.encode())
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        app.metrics.encode(),
+    )
         .into_response()
 }
 

@@ -621,7 +621,8 @@ fn a_killed_server_loses_no_acknowledged_put() {
         v["signing_key_fingerprint"].as_str().unwrap().to_owned()
     };
     let home = tempfile::tempdir().unwrap();
-    let (code, _, err) = client_at(&home, &server, Some(&writer), &["tenant", "trust", "acme", &fingerprint], b"");
+    let (code, _, err) =
+        client_at(&home, &server, Some(&writer), &["tenant", "trust", "acme", &fingerprint], b"");
     assert_eq!(code, 0, "{err}");
     let stop = std::sync::atomic::AtomicBool::new(false);
     let acked = Mutex::new(Vec::<(String, Vec<u8>)>::new());
@@ -635,8 +636,13 @@ fn a_killed_server_loses_no_acknowledged_put() {
                     }
                     let item = format!("w{w}/{i}");
                     let body: Vec<u8> = format!("{item} ").repeat(1 + i * 97 % 5000).into_bytes();
-                    let (code, _, _) =
-                        client_at(home, server, Some(writer), &["put", "acme", &item, "-l", "internal"], &body);
+                    let (code, _, _) = client_at(
+                        home,
+                        server,
+                        Some(writer),
+                        &["put", "acme", &item, "-l", "internal"],
+                        &body,
+                    );
                     if code == 0 {
                         acked.lock().unwrap().push((item, body));
                     }
