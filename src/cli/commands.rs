@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Audit(cmd) => workflow::audit(&ctx, cmd),
         Command::Monitor(cmd) => monitor::monitor(&ctx, cmd),
         Command::Token(cmd) => tokens::token(&ctx, cmd),
+        Command::Webhook(cmd) => super::webhooks::webhook(&ctx, cmd),
         Command::Import { tenant, level, dir, replace } => bulk::import(&ctx, tenant, level, dir, replace),
         Command::Compact => compact(&ctx),
         Command::Passwd { file, new_passphrase_file, .. } => {
@@ -52,14 +53,23 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Verify { tenant, keyring, .. } => verify(&ctx, tenant, keyring),
         Command::Backup { file, replace } => backup(&ctx, file, replace),
         Command::Restore { file } => restore(&ctx, file),
-        Command::Serve { listen, tls_cert, tls_key, plain_http, rate_limit } => {
+        Command::Serve { listen, tls_cert, tls_key, plain_http, rate_limit, webhook_allow, webhook_backoff } => {
             let dir = vault_dir(ctx.vault_dir.clone())?;
             let vault = ctx.open()?;
             let tls = tls_cert.zip(tls_key);
             crate::server::serve(
                 vault,
                 &dir,
-                crate::server::Listen { addr: listen, tls, plain_http, rate_limit },
+                crate::server::Listen {
+                    addr: listen,
+                    tls,
+                    plain_http,
+                    rate_limit,
+                    webhooks: crate::server::webhooks::Settings {
+                        allow: webhook_allow,
+                        backoff_secs: webhook_backoff,
+                    },
+                },
             )
         }
         Command::Demo => demo::run(),
@@ -113,8 +123,8 @@ fn not_remote(command: &Command) -> Option<&'static str> {
         Command::Verify { .. } | Command::Backup { .. } | Command::Restore { .. } | Command::Compact => {
             "verify, backup, restore and compact read or write the vault's files"
         }
-        Command::Init | Command::Serve { .. } | Command::Token(_) => {
-            "init, serve and token act on the server's own vault"
+        Command::Init | Command::Serve { .. } | Command::Token(_) | Command::Webhook(_) => {
+            "init, serve, token and webhook act on the server's own vault"
         }
         Command::Demo | Command::Completions { .. } | Command::Man => return None,
     })

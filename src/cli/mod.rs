@@ -15,6 +15,7 @@ mod remote;
 mod secrets;
 mod tenants;
 mod tokens;
+mod webhooks;
 mod workflow;
 
 use std::path::PathBuf;

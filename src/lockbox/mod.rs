@@ -11,11 +11,13 @@ mod engineers;
 mod grants;
 mod removal;
 mod requests;
+mod webhooks;
 
 pub use approval::{Ask, Limits, Terms, decide};
 pub use engineers::EnrollBody;
 pub use grants::{EngineerKeys, GrantStatus};
 pub use removal::Removal;
+pub use webhooks::{DeliveryInfo, Due, MAX_ATTEMPTS, WebhookInfo, WebhookSecret, check_url, signature};
 pub use requests::{Approval, IdBody, NewRequest, RequestBody, RequestStatus, request_digest};
 
 use crate::vault::{Error, Vault};

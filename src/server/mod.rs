@@ -12,6 +12,7 @@ mod metrics;
 mod pin;
 mod routes;
 mod tls;
+pub mod webhooks;
 pub mod wire;
 
 pub use pin::{Pinned, well_formed as pin_well_formed};
@@ -42,6 +43,8 @@ pub struct Listen {
     pub plain_http: bool,
     /// Requests a second each token may send (bursts of twice that).
     pub rate_limit: u32,
+    /// How webhooks are sent.
+    pub webhooks: webhooks::Settings,
 }
 
 /// How long a client may take to send a request's headers.
@@ -74,7 +77,7 @@ pub fn serve(vault: Vault, dir: &Path, listen: Listen) -> Result<(), Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::other(format!("cannot start the server's runtime: {e}")))?;
-    runtime.block_on(run(vault, listen.addr, identity, listen.rate_limit))
+    runtime.block_on(run(vault, listen.addr, identity, listen.rate_limit, listen.webhooks))
 }
 
 async fn run(
@@ -82,6 +85,7 @@ async fn run(
     addr: SocketAddr,
     identity: Option<tls::Identity>,
     rate_limit: u32,
+    hooks: webhooks::Settings,
 ) -> Result<(), Error> {
     let listener =
         TcpListener::bind(addr).await.map_err(|e| Error::other(format!("cannot listen on {addr}: {e}")))?;
@@ -106,6 +110,7 @@ async fn run(
         limits: limits::RateLimits::new(rate_limit),
     });
     let connections = app.metrics.connections.clone();
+    let sender = tokio::spawn(webhooks::run(app.vault.clone(), hooks));
     let app = routes::router(app.clone()).layer(axum::middleware::from_fn_with_state(app, log_request));
     let service = TowerToHyperService::new(app);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -161,6 +166,7 @@ async fn run(
             }
         }
     }
+    sender.abort();
     tracing::info!("stopping; letting requests in flight finish");
     if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
         tracing::warn!(drain_secs = DRAIN.as_secs(), "requests still running; stopping anyway");

@@ -170,6 +170,13 @@ pub trait Reads {
     /// Bytes as stored: whoever loads them decodes them as it decodes the vault file.
     fn tenant_rows(&self, tenant: &str, audit_from: u64, items: bool) -> Result<Vec<raw::Row>, StoreError>;
 
+    /// The metadata rows whose keys start with `prefix`, in key order (see
+    /// [`raw::webhook_key`] and its neighbours for what is kept there).
+    fn meta_rows(&self, prefix: &[u8]) -> Result<Vec<raw::Entry>, StoreError>;
+
+    /// Visits the audit entries from sequence number `from` on, in order.
+    fn for_each_audit_from(&self, from: u64, visit: &mut AuditVisit<'_>) -> Result<(), StoreError>;
+
     /// Every tenant, by name; the first damaged record is an error.
     fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
         collect(|v| self.for_each_tenant(v))
@@ -255,6 +262,10 @@ pub trait Writes: Reads {
     fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     /// Replaces `tenant`'s monitor checkpoint (it adds no audit entry: it states the log).
     fn put_monitor_checkpoint(&self, tenant: &str, note: &str) -> Result<(), StoreError>;
+    /// Stores a metadata row (webhooks, their deliveries and cursor: [`raw::webhook_key`]).
+    fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+    /// Removes a metadata row; whether it was there.
+    fn remove_meta(&self, key: &[u8]) -> Result<bool, StoreError>;
     /// A writer for many items and chunks in this transaction (an engine may keep its tables
     /// open in it: bulk commands write thousands of items through one).
     fn item_writer(&self) -> Result<Box<dyn ItemWriter + '_>, StoreError>;

@@ -157,3 +157,18 @@ pub fn chunk_key(blob: &[u8; 16], index: u64) -> [u8; 24] {
     key[16..].copy_from_slice(&index.to_be_bytes());
     key
 }
+
+/// Where the meta table keeps webhook `id`: `webhook\0` || id (8 bytes) -> webhook record.
+pub fn webhook_key(id: &[u8; 8]) -> Vec<u8> {
+    [&b"webhook\0"[..], id].concat()
+}
+
+/// Where the meta table keeps a notice for webhook `webhook`: `delivery\0` || webhook (8) ||
+/// notice id (16) -> delivery record.
+pub fn delivery_key(webhook: &[u8; 8], id: &[u8; 16]) -> Vec<u8> {
+    [&b"delivery\0"[..], webhook, id].concat()
+}
+
+/// Where the meta table keeps the sequence number of the last audit entry the server turned
+/// into notices (u64 BE).
+pub const WEBHOOK_CURSOR: &[u8] = b"webhook_cursor";

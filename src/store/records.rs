@@ -220,3 +220,48 @@ pub struct TokenRecord {
     /// When it was revoked (0: not revoked).
     pub revoked: u64,
 }
+
+/// A webhook endpoint of a tenant: where the server sends notices of its requests and grants
+/// (docs/FORMAT.md, "Webhooks"). The secret signs each notice (Standard Webhooks, HMAC-SHA-256);
+/// it is the operator's key for the operator's own claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookRecord {
+    /// Its id.
+    pub id: [u8; 8],
+    /// The tenant whose events it receives.
+    pub tenant: String,
+    /// Where notices are POSTed.
+    pub url: String,
+    /// The signing secret (32 bytes).
+    pub secret: Vec<u8>,
+    /// The secret it replaced, also signing until `previous_until` (0: none).
+    pub previous: Vec<u8>,
+    /// When the previous secret stops signing.
+    pub previous_until: u64,
+    /// When it was added.
+    pub created: u64,
+}
+
+/// One notice for one webhook, and how its delivery went (`webhook deliveries`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    /// The notice's id (the `webhook-id` header, the same on every retry: receivers
+    /// de-duplicate by it).
+    pub id: [u8; 16],
+    /// The webhook it goes to.
+    pub webhook: [u8; 8],
+    /// The event type, e.g. `request.created`.
+    pub kind: String,
+    /// The notice's body (JSON: ids and kinds only).
+    pub body: String,
+    /// When it was queued.
+    pub created: u64,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due (0: none: delivered or given up).
+    pub next_attempt: u64,
+    /// When it was delivered (0: not yet).
+    pub delivered: u64,
+    /// The last attempt's outcome: an HTTP status, or why there was none.
+    pub last_outcome: String,
+}

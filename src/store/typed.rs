@@ -132,6 +132,35 @@ pub(crate) fn for_each_audit(
     })
 }
 
+pub(crate) fn for_each_audit_from(
+    r: &(impl RawRead + ?Sized),
+    from: u64,
+    visit: &mut AuditVisit<'_>,
+) -> Result<(), StoreError> {
+    r.scan(Table::Audit, &from.to_be_bytes(), None, &mut |k, v| {
+        let position = <[u8; 8]>::try_from(k).map(u64::from_be_bytes).unwrap_or(0);
+        visit(position, codec::decode("audit entry", v))
+    })
+}
+
+pub(crate) fn meta_rows(r: &(impl RawRead + ?Sized), prefix: &[u8]) -> Result<Vec<super::raw::Entry>, StoreError> {
+    let mut end = prefix.to_vec();
+    // The first key after every key that starts with `prefix` (prefixes here end in a NUL).
+    let last = end.pop();
+    let bounded = last.and_then(|b| b.checked_add(1)).map(|b| {
+        end.push(b);
+        end
+    });
+    let mut rows = Vec::new();
+    r.scan(Table::Meta, prefix, bounded.as_deref(), &mut |k, v| {
+        if k.starts_with(prefix) {
+            rows.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(true)
+    })?;
+    Ok(rows)
+}
+
 /// Appends `entry` as the next one: its sequence number must follow the last entry's (from 1).
 /// With one writer at a time, two appends can never claim the same number.
 pub(crate) fn append_audit(w: &(impl RawWrite + ?Sized), entry: &AuditEntry) -> Result<(), StoreError> {
@@ -399,6 +428,12 @@ macro_rules! typed_store {
             fn tenant_rows(&self, tenant: &str, audit_from: u64, items: bool) -> Result<Vec<$crate::store::raw::Row>, StoreError> {
                 $crate::store::typed::tenant_rows(self, tenant, audit_from, items)
             }
+            fn meta_rows(&self, prefix: &[u8]) -> Result<Vec<$crate::store::raw::Entry>, StoreError> {
+                $crate::store::typed::meta_rows(self, prefix)
+            }
+            fn for_each_audit_from(&self, from: u64, visit: &mut AuditVisit<'_>) -> Result<(), StoreError> {
+                $crate::store::typed::for_each_audit_from(self, from, visit)
+            }
         }
     )*};
     (writes: $($ty:ty),*) => {$(
@@ -449,6 +484,12 @@ macro_rules! typed_store {
             }
             fn put_monitor_checkpoint(&self, tenant: &str, note: &str) -> Result<(), StoreError> {
                 $crate::store::typed::put_monitor_checkpoint(self, tenant, note)
+            }
+            fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+                self.put(Table::Meta, key, value)
+            }
+            fn remove_meta(&self, key: &[u8]) -> Result<bool, StoreError> {
+                self.remove(Table::Meta, key)
             }
             fn item_writer(&self) -> Result<Box<dyn ItemWriter + '_>, StoreError> {
                 self.items_tx()

@@ -690,3 +690,136 @@ fn rate_limits_are_per_token_and_metrics_name_no_tenant() {
     assert!(metrics.contains(&format!("lockbox_rate_limited_total {refused}")), "{metrics}");
     assert!(!metrics.contains("acme"), "{metrics}");
 }
+
+/// A webhook receiver on loopback: records each request (headers, body); answers 500 to the
+/// first one, then 200.
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<(std::collections::HashMap<String, String>, String)>>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { continue };
+                let mut data = Vec::new();
+                let mut buf = [0u8; 4096];
+                let (head, body) = loop {
+                    let Ok(k) = stream.read(&mut buf) else { break (String::new(), String::new()) };
+                    if k == 0 {
+                        break (String::new(), String::new());
+                    }
+                    data.extend_from_slice(&buf[..k]);
+                    let text = String::from_utf8_lossy(&data).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break (head.to_owned(), body.to_owned());
+                        }
+                    }
+                };
+                let headers = head
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                    .collect();
+                sink.lock().unwrap().push((headers, body));
+                let status = if n == 0 { "500 Internal Server Error" } else { "200 OK" };
+                let _ = stream.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+            }
+        });
+        Receiver { url, got }
+    }
+
+    /// Waits until notices of every kind in `kinds` arrived (delivered with 200).
+    fn wait_for(&self, kinds: &[&str]) -> Vec<(std::collections::HashMap<String, String>, String)> {
+        let started = Instant::now();
+        loop {
+            let got = self.got.lock().unwrap().clone();
+            if kinds.iter().all(|k| got.iter().skip(1).any(|(_, b)| b.contains(&format!("\"type\":\"{k}\"")))) {
+                return got;
+            }
+            assert!(started.elapsed() < Duration::from_secs(40), "waited for {kinds:?}; got {got:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The Standard Webhooks signature a receiver computes from the secret it was given.
+fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &str) -> String {
+    use base64ct::Encoding;
+    use hmac::{KeyInit, Mac};
+    let key = base64ct::Base64::decode_vec(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    format!("v1,{}", base64ct::Base64::encode_string(&mac.finalize().into_bytes()))
+}
+
+/// Webhooks: every event of the story reaches the tenant's endpoint, signed with its secret
+/// (Standard Webhooks), retried after a failure under the same id, carrying kinds and ids only;
+/// another tenant's endpoint hears nothing; an endpoint on a loopback address the server was
+/// not told to allow gets nothing, and the delivery log says why.
+#[test]
+fn webhooks_notify_signed_retried_and_only_ids() {
+    let env = setup();
+    let receiver = Receiver::start();
+    let addr = receiver.url.strip_prefix("http://").unwrap().strip_suffix("/hook").unwrap().to_owned();
+    let secret = env.ok(&["webhook", "add", "--tenant", "acme", &receiver.url], b"").trim().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let stranger = Receiver::start();
+    env.ok(&["webhook", "add", "--tenant", "globex", &stranger.url], b"");
+    let blocked = Receiver::start();
+    env.ok(&["webhook", "add", "--tenant", "acme", &blocked.url], b"");
+    let server = Server::start_with(&env, &["--webhook-allow", &addr, "--webhook-allow", &stranger.url[7..stranger.url.len() - 5], "--webhook-backoff", "1"]);
+    // The story, run against the vault file while the server runs: notices come from the log.
+    env.ok(&["put", "acme", "doc", "-l", "internal"], b"the plaintext that must not leak");
+    env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
+    let filed = env.ok(
+        &["request", "create", "--tenant", "acme", "-i", &env.path("eve.id"), "--levels", "internal", "--reason", "secret reason text", "--case", "qqcase"],
+        b"",
+    );
+    let mut lines = filed.lines();
+    let (id, digest) = (lines.next().unwrap().to_owned(), lines.next().unwrap()[7..].to_owned());
+    let grant = env.ok(&["request", "approve", &id, "--expect", &digest, "-k", &env.path("k")], b"").trim().to_owned();
+    env.ok(&["get", "acme", "doc", "--identity", &env.path("eve.id"), "-o", "-"], b"");
+    env.ok(&["grant", "revoke", &grant], b"");
+    let other = env.ok(
+        &["request", "create", "--tenant", "acme", "-i", &env.path("eve.id"), "--levels", "internal", "--reason", "r", "--case", "78"],
+        b"",
+    );
+    env.ok(&["request", "deny", other.lines().next().unwrap()], b"");
+    let got = receiver.wait_for(&["request.created", "request.approved", "grant.used", "grant.revoked", "request.denied"]);
+    for (headers, body) in &got {
+        let (id, ts, sig) = (&headers["webhook-id"], &headers["webhook-timestamp"], &headers["webhook-signature"]);
+        assert_eq!(*sig, expected_signature(&secret, id, ts, body), "signed with the endpoint's secret");
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["data", "timestamp", "type"], "{body}");
+        assert!(v["data"]["tenant"] == "acme", "{body}");
+        for secret_text in ["plaintext", "secret reason", "qqcase", &env.path("eve.id")] {
+            assert!(!body.contains(secret_text), "{body}");
+        }
+    }
+    // The first attempt failed (500): the same notice came again, under the same id.
+    let first = &got[0].0["webhook-id"];
+    assert!(got[1..].iter().any(|(h, _)| h["webhook-id"] == *first), "the failed notice came again, under its id");
+    assert!(got.iter().any(|(_, b)| b.contains(&format!("\"grant\":\"{grant}\""))));
+    assert!(stranger.got.lock().unwrap().is_empty(), "globex's endpoint heard of acme");
+    assert!(blocked.got.lock().unwrap().is_empty(), "a loopback endpoint not allowed was called");
+    let log = env.ok(&["--json", "webhook", "deliveries", "--tenant", "acme"], b"");
+    let log: serde_json::Value = serde_json::from_str(&log).unwrap();
+    let refused = log.as_array().unwrap().iter().find(|d| d["last_outcome"].as_str().unwrap().contains("refused"));
+    assert!(refused.is_some(), "{log}");
+    assert!(log.as_array().unwrap().iter().any(|d| d["state"] == "delivered" && d["attempts"] == 2), "{log}");
+    drop(server);
+}

@@ -15,7 +15,7 @@ mod workflow;
 
 pub use audit::{AuditCmd, MonitorCmd};
 pub use items::{GetArgs, ItemRef, ListArgs, PassArgs, PutArgs};
-pub use server::TokenCmd;
+pub use server::{TokenCmd, WebhookCmd};
 pub use tenants::{LevelCmd, TenantCmd};
 pub use workflow::{EngineerCmd, GrantCmd, RequestCmd};
 
@@ -108,6 +108,9 @@ pub enum Command {
     /// The server's API tokens: make, list and revoke them
     #[command(subcommand)]
     Token(TokenCmd),
+    /// The server's webhooks: notices of a tenant's requests and grants, signed, retried
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Store every file under DIR as an item (id = path relative to DIR)
     Import {
         /// Tenant
@@ -203,6 +206,13 @@ pub enum Command {
         /// Serve plain HTTP (a loopback address only; for a TLS proxy in front, or tests)
         #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
         plain_http: bool,
+        /// An endpoint `webhook add` may name on a private or loopback address, or over plain
+        /// http (HOST:PORT; repeatable)
+        #[arg(long, value_name = "HOST:PORT")]
+        webhook_allow: Vec<String>,
+        /// Seconds before a failed notice is sent again (doubled for each attempt, at most an hour)
+        #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        webhook_backoff: u64,
         /// Requests a second each token may send (bursts of twice that); more get 429
         #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
         rate_limit: u32,

@@ -1,4 +1,4 @@
-//! The server's principals: API tokens.
+//! The server's principals (API tokens) and its notices (webhooks).
 
 use clap::Subcommand;
 use clap_complete::engine::ArgValueCompleter;
@@ -29,5 +29,41 @@ pub enum TokenCmd {
     Revoke {
         /// The token's id (16 hex digits, as `token list` shows)
         id: String,
+    },
+}
+
+/// Webhook commands (run by the server's administrator, against the server's vault; the
+/// running server sends what they set up).
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Add an endpoint for a tenant's notices; prints its signing secret once
+    Add {
+        /// The tenant whose requests and grants it hears of
+        #[arg(short, long, add = ArgValueCompleter::new(complete::tenants))]
+        tenant: String,
+        /// Where to POST notices (https; http only to an address `serve --webhook-allow` names)
+        url: String,
+    },
+    /// List endpoints (never their secrets)
+    List {
+        /// Only this tenant's
+        #[arg(short, long, add = ArgValueCompleter::new(complete::tenants))]
+        tenant: Option<String>,
+    },
+    /// Remove an endpoint and its delivery log
+    Remove {
+        /// The webhook's id (16 hex digits)
+        id: String,
+    },
+    /// Give an endpoint a new secret (printed once); the old one also signs for 24 hours
+    Rotate {
+        /// The webhook's id (16 hex digits)
+        id: String,
+    },
+    /// The delivery log: each notice, its attempts and how the last one went
+    Deliveries {
+        /// Only this tenant's
+        #[arg(short, long, add = ArgValueCompleter::new(complete::tenants))]
+        tenant: Option<String>,
     },
 }
