@@ -19,6 +19,9 @@ use super::{bulk, demo, monitor, tenants, tokens, vault_dir, workflow};
 /// Runs one command: this only picks the function.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let ctx = Ctx::new(&cli)?;
+    if cli.server.as_deref() == Some("") && !matches!(cli.command, Command::Demo) {
+        return Err(Error::usage("--server needs the server's URL (only `demo --server` takes none)"));
+    }
     if ctx.server.is_some() {
         if let Some(why) = not_remote(&cli.command) {
             return Err(Error::usage(format!(
@@ -53,7 +56,15 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Verify { tenant, keyring, .. } => verify(&ctx, tenant, keyring),
         Command::Backup { file, replace } => backup(&ctx, file, replace),
         Command::Restore { file } => restore(&ctx, file),
-        Command::Serve { listen, tls_cert, tls_key, plain_http, rate_limit, webhook_allow, webhook_backoff } => {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            plain_http,
+            rate_limit,
+            webhook_allow,
+            webhook_backoff,
+        } => {
             let dir = vault_dir(ctx.vault_dir.clone())?;
             let vault = ctx.open()?;
             let tls = tls_cert.zip(tls_key);
@@ -72,6 +83,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 },
             )
         }
+        Command::Demo if cli.server.as_deref() == Some("") => super::demo_server::run(),
         Command::Demo => demo::run(),
         Command::Completions { shell } => {
             let mut script = Vec::new();

@@ -182,7 +182,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// The demo's temporary directory, removed however the demo ends (an error, a closed output
 /// pipe, an internal error unwinding through `run`).
-struct TempDir(std::path::PathBuf);
+pub struct TempDir(pub std::path::PathBuf);
 
 impl std::ops::Deref for TempDir {
     type Target = std::path::Path;
@@ -197,7 +197,7 @@ impl Drop for TempDir {
     }
 }
 
-fn tempdir() -> Result<TempDir, Error> {
+pub fn tempdir() -> Result<TempDir, Error> {
     let suffix: [u8; 8] = lockbox::crypto::random_array()?;
     let name = lockbox::format::hex(&suffix);
     let dir = std::env::temp_dir().join(format!("lockbox-demo-{name}"));

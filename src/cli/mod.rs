@@ -7,6 +7,7 @@ mod commands;
 mod complete;
 mod context;
 mod demo;
+mod demo_server;
 mod monitor;
 mod output;
 mod progress;

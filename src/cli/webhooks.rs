@@ -28,8 +28,10 @@ pub fn webhook(ctx: &Ctx, cmd: WebhookCmd) -> Result<(), Error> {
         }
         WebhookCmd::List { tenant } => {
             let hooks = flow.webhooks(tenant.as_deref())?;
-            let rows: Vec<Vec<String>> =
-                hooks.iter().map(|h| vec![h.id.clone(), h.tenant.clone(), h.url.clone(), time(h.created)]).collect();
+            let rows: Vec<Vec<String>> = hooks
+                .iter()
+                .map(|h| vec![h.id.clone(), h.tenant.clone(), h.url.clone(), time(h.created)])
+                .collect();
             ctx.emit(json!(hooks.iter().map(hook_json).collect::<Vec<_>>()), || {
                 table(&["WEBHOOK", "TENANT", "URL", "ADDED"], &rows)
             });

@@ -17,8 +17,8 @@ pub use approval::{Ask, Limits, Terms, decide};
 pub use engineers::EnrollBody;
 pub use grants::{EngineerKeys, GrantStatus};
 pub use removal::Removal;
-pub use webhooks::{DeliveryInfo, Due, MAX_ATTEMPTS, WebhookInfo, WebhookSecret, check_url, signature};
 pub use requests::{Approval, IdBody, NewRequest, RequestBody, RequestStatus, request_digest};
+pub use webhooks::{DeliveryInfo, Due, MAX_ATTEMPTS, WebhookInfo, WebhookSecret, check_url, signature};
 
 use crate::vault::{Error, Vault};
 

@@ -82,13 +82,17 @@ fn secret_text(bytes: &[u8]) -> WebhookSecret {
 /// bounded. Where it may point (no private address) the sender checks on every delivery.
 pub fn check_url(url: &str) -> Result<(), Error> {
     if url.len() > MAX_URL_LEN || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(Error::usage(format!("a webhook URL is at most {MAX_URL_LEN} characters, without spaces")));
+        return Err(Error::usage(format!(
+            "a webhook URL is at most {MAX_URL_LEN} characters, without spaces"
+        )));
     }
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| Error::usage(format!("{url:?} is not a URL (https://host/path)")))?;
     if scheme != "https" && scheme != "http" {
-        return Err(Error::usage(format!("a webhook URL is https (or http to an allowed host), not {scheme}")));
+        return Err(Error::usage(format!(
+            "a webhook URL is https (or http to an allowed host), not {scheme}"
+        )));
     }
     let authority = rest.split(['/', '?']).next().unwrap_or_default();
     if authority.is_empty() || authority.contains('@') || url.contains('#') {
@@ -306,9 +310,11 @@ impl Workflow<'_> {
                 hooks.entry(w.tenant.clone()).or_default().push(w);
             }
             let cursor = match snapshot.meta_rows(WEBHOOK_CURSOR)?.first() {
-                Some((_, v)) => u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
-                    Error::integrity("the webhook cursor is not 8 bytes")
-                })?),
+                Some((_, v)) => u64::from_be_bytes(
+                    v.as_slice()
+                        .try_into()
+                        .map_err(|_| Error::integrity("the webhook cursor is not 8 bytes"))?,
+                ),
                 None => return Ok(0),
             };
             let mut entries = Vec::new();
@@ -319,7 +325,9 @@ impl Workflow<'_> {
             let mut expired = Vec::new();
             if !hooks.is_empty() {
                 for r in snapshot.requests()? {
-                    if hooks.contains_key(&r.tenant) && RequestStatus::of(&r, None, now) == RequestStatus::Expired {
+                    if hooks.contains_key(&r.tenant)
+                        && RequestStatus::of(&r, None, now) == RequestStatus::Expired
+                    {
                         expired.push(r);
                     }
                 }
@@ -424,7 +432,13 @@ impl Workflow<'_> {
     /// Records an attempt at `due`: delivered, or failed with `outcome` (then retried after
     /// `backoff_secs` doubled for each attempt so far, at most an hour, until
     /// [`MAX_ATTEMPTS`]).
-    pub fn attempted(&self, due: &Due, delivered: bool, outcome: &str, backoff_secs: u64) -> Result<(), Error> {
+    pub fn attempted(
+        &self,
+        due: &Due,
+        delivered: bool,
+        outcome: &str,
+        backoff_secs: u64,
+    ) -> Result<(), Error> {
         let now = self.vault.now();
         let key = delivery_key(&due.webhook, &due.raw);
         let tx = self.vault.store().begin_write()?;
@@ -450,7 +464,8 @@ impl Workflow<'_> {
 
 /// A notice's id: the same for the same event and endpoint, however often it is queued.
 fn notice_id(webhook: &[u8; 8], kind: &str, subject: &str) -> [u8; 16] {
-    let digest = crate::crypto::sha256(format!("lockbox notice\n{}\n{kind}\n{subject}", hex(webhook)).as_bytes());
+    let digest =
+        crate::crypto::sha256(format!("lockbox notice\n{}\n{kind}\n{subject}", hex(webhook)).as_bytes());
     let mut id = [0u8; 16];
     id.copy_from_slice(&digest[..16]);
     id
@@ -482,7 +497,9 @@ fn notice_of(entry: &AuditEntry, grants: &[GrantRecord]) -> Option<(&'static str
             "request.approved",
             serde_json::json!({"tenant": tenant, "request": subject, "grant": id_hex(grant), "engineer": engineer}),
         ),
-        AuditEvent::RequestDeny { .. } => ("request.denied", serde_json::json!({"tenant": tenant, "request": subject})),
+        AuditEvent::RequestDeny { .. } => {
+            ("request.denied", serde_json::json!({"tenant": tenant, "request": subject}))
+        }
         AuditEvent::GrantRevoke { engineer } => {
             ("grant.revoked", serde_json::json!({"tenant": tenant, "grant": subject, "engineer": engineer}))
         }

@@ -83,13 +83,13 @@ async fn deliver(settings: &Settings, notice: &Due) -> Result<u16, String> {
     // Every address the name resolves to must be public: one private answer among public ones
     // is how a rebinding name would get through.
     let addr = match addrs.iter().find(|a| !public(a.ip())) {
-        Some(bad) if !allowed => return Err(format!("refused: {host} resolves to {}, not a public address", bad.ip())),
+        Some(bad) if !allowed => {
+            return Err(format!("refused: {host} resolves to {}, not a public address", bad.ip()));
+        }
         _ => *addrs.first().ok_or_else(|| format!("{host} resolves to no address"))?,
     };
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let timestamp =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     // Connected to exactly the address checked: a second lookup could answer otherwise.
     let pinned = reqwest::Client::builder()
         .resolve(&bare, addr)
@@ -184,9 +184,26 @@ mod tests {
     #[test]
     fn only_public_addresses_pass() {
         for bad in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-            "224.0.0.1", "255.255.255.255", "198.18.0.1", "192.0.2.1", "::1", "::", "fe80::1", "fd00::1",
-            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "2001:db8::1", "64:ff9b::a00:1", "2002:a00:1::",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "198.18.0.1",
+            "192.0.2.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "2001:db8::1",
+            "64:ff9b::a00:1",
+            "2002:a00:1::",
         ] {
             assert!(!public(bad.parse().unwrap()), "{bad}");
         }

@@ -143,7 +143,10 @@ pub(crate) fn for_each_audit_from(
     })
 }
 
-pub(crate) fn meta_rows(r: &(impl RawRead + ?Sized), prefix: &[u8]) -> Result<Vec<super::raw::Entry>, StoreError> {
+pub(crate) fn meta_rows(
+    r: &(impl RawRead + ?Sized),
+    prefix: &[u8],
+) -> Result<Vec<super::raw::Entry>, StoreError> {
     let mut end = prefix.to_vec();
     // The first key after every key that starts with `prefix` (prefixes here end in a NUL).
     let last = end.pop();

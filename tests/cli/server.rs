@@ -720,7 +720,11 @@ impl Receiver {
                     if let Some((head, body)) = text.split_once("\r\n\r\n") {
                         let len: usize = head
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
                             .unwrap_or(0);
                         if body.len() >= len {
                             break (head.to_owned(), body.to_owned());
@@ -735,7 +739,9 @@ impl Receiver {
                     .collect();
                 sink.lock().unwrap().push((headers, body));
                 let status = if n == 0 { "500 Internal Server Error" } else { "200 OK" };
-                let _ = stream.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+                let _ = stream.write_all(
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+                );
             }
         });
         Receiver { url, got }
@@ -746,7 +752,8 @@ impl Receiver {
         let started = Instant::now();
         loop {
             let got = self.got.lock().unwrap().clone();
-            if kinds.iter().all(|k| got.iter().skip(1).any(|(_, b)| b.contains(&format!("\"type\":\"{k}\"")))) {
+            if kinds.iter().all(|k| got.iter().skip(1).any(|(_, b)| b.contains(&format!("\"type\":\"{k}\""))))
+            {
                 return got;
             }
             assert!(started.elapsed() < Duration::from_secs(40), "waited for {kinds:?}; got {got:?}");
@@ -780,27 +787,73 @@ fn webhooks_notify_signed_retried_and_only_ids() {
     env.ok(&["webhook", "add", "--tenant", "globex", &stranger.url], b"");
     let blocked = Receiver::start();
     env.ok(&["webhook", "add", "--tenant", "acme", &blocked.url], b"");
-    let server = Server::start_with(&env, &["--webhook-allow", &addr, "--webhook-allow", &stranger.url[7..stranger.url.len() - 5], "--webhook-backoff", "1"]);
+    let server = Server::start_with(
+        &env,
+        &[
+            "--webhook-allow",
+            &addr,
+            "--webhook-allow",
+            &stranger.url[7..stranger.url.len() - 5],
+            "--webhook-backoff",
+            "1",
+        ],
+    );
     // The story, run against the vault file while the server runs: notices come from the log.
     env.ok(&["put", "acme", "doc", "-l", "internal"], b"the plaintext that must not leak");
     env.ok(&["engineer", "enroll", "eve", "--identity", &env.path("eve.id")], b"");
     let filed = env.ok(
-        &["request", "create", "--tenant", "acme", "-i", &env.path("eve.id"), "--levels", "internal", "--reason", "secret reason text", "--case", "qqcase"],
+        &[
+            "request",
+            "create",
+            "--tenant",
+            "acme",
+            "-i",
+            &env.path("eve.id"),
+            "--levels",
+            "internal",
+            "--reason",
+            "secret reason text",
+            "--case",
+            "qqcase",
+        ],
         b"",
     );
     let mut lines = filed.lines();
     let (id, digest) = (lines.next().unwrap().to_owned(), lines.next().unwrap()[7..].to_owned());
-    let grant = env.ok(&["request", "approve", &id, "--expect", &digest, "-k", &env.path("k")], b"").trim().to_owned();
+    let grant = env
+        .ok(&["request", "approve", &id, "--expect", &digest, "-k", &env.path("k")], b"")
+        .trim()
+        .to_owned();
     env.ok(&["get", "acme", "doc", "--identity", &env.path("eve.id"), "-o", "-"], b"");
     env.ok(&["grant", "revoke", &grant], b"");
     let other = env.ok(
-        &["request", "create", "--tenant", "acme", "-i", &env.path("eve.id"), "--levels", "internal", "--reason", "r", "--case", "78"],
+        &[
+            "request",
+            "create",
+            "--tenant",
+            "acme",
+            "-i",
+            &env.path("eve.id"),
+            "--levels",
+            "internal",
+            "--reason",
+            "r",
+            "--case",
+            "78",
+        ],
         b"",
     );
     env.ok(&["request", "deny", other.lines().next().unwrap()], b"");
-    let got = receiver.wait_for(&["request.created", "request.approved", "grant.used", "grant.revoked", "request.denied"]);
+    let got = receiver.wait_for(&[
+        "request.created",
+        "request.approved",
+        "grant.used",
+        "grant.revoked",
+        "request.denied",
+    ]);
     for (headers, body) in &got {
-        let (id, ts, sig) = (&headers["webhook-id"], &headers["webhook-timestamp"], &headers["webhook-signature"]);
+        let (id, ts, sig) =
+            (&headers["webhook-id"], &headers["webhook-timestamp"], &headers["webhook-signature"]);
         assert_eq!(*sig, expected_signature(&secret, id, ts, body), "signed with the endpoint's secret");
         let v: serde_json::Value = serde_json::from_str(body).unwrap();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
@@ -812,14 +865,41 @@ fn webhooks_notify_signed_retried_and_only_ids() {
     }
     // The first attempt failed (500): the same notice came again, under the same id.
     let first = &got[0].0["webhook-id"];
-    assert!(got[1..].iter().any(|(h, _)| h["webhook-id"] == *first), "the failed notice came again, under its id");
+    assert!(
+        got[1..].iter().any(|(h, _)| h["webhook-id"] == *first),
+        "the failed notice came again, under its id"
+    );
     assert!(got.iter().any(|(_, b)| b.contains(&format!("\"grant\":\"{grant}\""))));
     assert!(stranger.got.lock().unwrap().is_empty(), "globex's endpoint heard of acme");
     assert!(blocked.got.lock().unwrap().is_empty(), "a loopback endpoint not allowed was called");
     let log = env.ok(&["--json", "webhook", "deliveries", "--tenant", "acme"], b"");
     let log: serde_json::Value = serde_json::from_str(&log).unwrap();
-    let refused = log.as_array().unwrap().iter().find(|d| d["last_outcome"].as_str().unwrap().contains("refused"));
+    let refused =
+        log.as_array().unwrap().iter().find(|d| d["last_outcome"].as_str().unwrap().contains("refused"));
     assert!(refused.is_some(), "{log}");
     assert!(log.as_array().unwrap().iter().any(|d| d["state"] == "delivered" && d["attempts"] == 2), "{log}");
     drop(server);
+}
+
+/// `demo --server` runs the story through a real server, each party apart: the engineer reads
+/// what was released and is refused the rest; it leaves nothing behind.
+#[test]
+fn the_demo_runs_through_a_server() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+        .args(["demo", "--server"])
+        .env("TMPDIR", home.path())
+        .env_remove("LOCKBOX_SERVER")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("\"Restart the primary with care.\""), "{text}");
+    assert!(text.contains("keys/root.txt: refused: access denied"), "{text}");
+    assert!(text.contains("checked and checkpointed"), "{text}");
+    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0, "the demo left files behind");
+    // --server without a URL is the demo's alone.
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_lockbox")).args(["list", "acme", "--server"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -41,9 +41,17 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_WAIT", value_parser = parse_duration, value_name = "DUR")]
     pub wait: Option<u64>,
 
-    /// Work through a lockbox server instead of a local vault (list, put, get --raw, get with a
-    /// keyring, and tenant trust, for now)
-    #[arg(long, global = true, help_heading = "Global options", env = "LOCKBOX_SERVER", value_name = "URL")]
+    /// Work through a lockbox server instead of a local vault (`demo --server`, with no URL:
+    /// the demo through a server of its own)
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "LOCKBOX_SERVER",
+        value_name = "URL",
+        num_args = 0..=1,
+        default_missing_value = ""
+    )]
     pub server: Option<String>,
 
     /// The server's certificate pin (sha256/BASE64, as `lockbox serve` prints it); repeat (or
@@ -217,7 +225,8 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
         rate_limit: u32,
     },
-    /// Show the whole story on a temporary vault, narrated
+    /// Show the whole story on a temporary vault, narrated (`--server`: through a real
+    /// `lockbox serve` on loopback, each party in a directory of its own)
     Demo,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
