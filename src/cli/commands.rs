@@ -56,6 +56,10 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Verify { tenant, keyring, .. } => verify(&ctx, tenant, keyring),
         Command::Backup { file, replace } => backup(&ctx, file, replace),
         Command::Restore { file } => restore(&ctx, file),
+        Command::Serve { print_openapi: true, .. } => {
+            outln!("{}", crate::server::openapi::document());
+            Ok(())
+        }
         Command::Serve {
             listen,
             tls_cert,
@@ -64,6 +68,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             rate_limit,
             webhook_allow,
             webhook_backoff,
+            print_openapi: false,
         } => {
             let dir = vault_dir(ctx.vault_dir.clone())?;
             let vault = ctx.open()?;

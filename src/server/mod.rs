@@ -9,6 +9,7 @@
 mod commits;
 mod limits;
 mod metrics;
+pub mod openapi;
 mod pin;
 mod routes;
 mod tls;

@@ -84,7 +84,8 @@ impl IntoResponse for ApiError {
 /// The routes.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .route("/v1/whoami", get(whoami))
@@ -136,6 +137,13 @@ async fn authorize(
 
 /// Who the bearer token lets in: its principal and tenant, the vault's id, and the name the
 /// audit log will give its actions.
+#[utoipa::path(get, path = "/v1/whoami", security(("token" = [])), responses(
+        (status = 200, description = "Who the token lets in", body = super::wire::WhoAmI),
+        (status = 400, description = "A bad request", body = Failure),
+        (status = 401, description = "No valid token", body = Failure),
+        (status = 403, description = "The token may not do this", body = Failure),
+        (status = 404, description = "Not found", body = Failure),
+        (status = 429, description = "Rate limited", body = Failure)))]
 async fn whoami(State(app): Shared, headers: HeaderMap) -> Result<Json<super::wire::WhoAmI>, ApiError> {
     let principal = authenticate(&app, &headers).await?;
     let (vault, tenant) = (app.vault.clone(), principal.tenant.clone());
@@ -158,6 +166,17 @@ struct StateQuery {
 
 /// The rows a party of the tenant reads: its client loads them into a read-only copy and
 /// checks them there (see `lockbox::vault::TenantState`).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/state", security(("token" = [])), params(
+        ("tenant" = String, Path, description = "Tenant name"),
+        ("audit_from" = Option<u64>, Query, description = "First position of the tenant's audit chain to include"),
+        ("items" = Option<bool>, Query, description = "Include the item records")),
+    responses(
+        (status = 200, description = "The rows of the tenant's state (docs/FORMAT.md)", body = lockbox::vault::TenantState),
+        (status = 400, description = "A bad request", body = Failure),
+        (status = 401, description = "No valid token", body = Failure),
+        (status = 403, description = "The token may not do this", body = Failure),
+        (status = 404, description = "Not found", body = Failure),
+        (status = 429, description = "Rate limited", body = Failure)))]
 async fn tenant_state(
     State(app): Shared,
     Path(tenant): Path<String>,
@@ -185,6 +204,19 @@ const MAX_COMMIT_BODY: usize = 1024 * 1024;
 
 /// A change a client prepared and checked on its copy: the same commit step of the library,
 /// run here on the vault as the principal the token names.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/commits/{op}", security(("token" = [])), params(
+        ("tenant" = String, Path, description = "Tenant name"),
+        ("op" = super::openapi::OpName, Path, description = "The operation")),
+    request_body(content = Object, description = "The operation's body (docs/FORMAT.md, \"Commits\")", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The commit's answer (a record, or null)", body = Object),
+        (status = 409, description = "The vault changed meanwhile", body = Failure),
+        (status = 413, description = "Body too large", body = Failure),
+        (status = 400, description = "A bad request", body = Failure),
+        (status = 401, description = "No valid token", body = Failure),
+        (status = 403, description = "The token may not do this", body = Failure),
+        (status = 404, description = "Not found", body = Failure),
+        (status = 429, description = "Rate limited", body = Failure)))]
 async fn commit(
     State(app): Shared,
     Path((tenant, op)): Path<(String, String)>,
@@ -243,6 +275,7 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, ApiEr
 }
 
 /// The Prometheus metrics (no tenant, item or token in any label).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus metrics", body = String, content_type = "application/openmetrics-text")))]
 async fn metrics(State(app): Shared) -> Response {
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
@@ -251,6 +284,21 @@ async fn metrics(State(app): Shared) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The server runs", body = String, content_type = "text/plain")))]
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// The API's OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document", body = Object)))]
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], super::openapi::document()).into_response()
+}
+
+#[utoipa::path(get, path = "/readyz", responses(
+        (status = 200, description = "The vault answers", body = String, content_type = "text/plain"),
+        (status = 500, description = "The vault does not answer", body = Failure),
+        (status = 503, description = "The vault is held by another process", body = Failure)))]
 async fn ready(State(app): Shared) -> Result<&'static str, ApiError> {
     let vault = app.vault.clone();
     blocking(move || vault.tenants().map(drop)).await?;
@@ -259,6 +307,14 @@ async fn ready(State(app): Shared) -> Result<&'static str, ApiError> {
 
 /// What a remote writer checks and seals to: the tenant's record (signing key, signed
 /// manifest), the vault id and the monitor's checkpoint.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}", security(("token" = [])), params(("tenant" = String, Path, description = "Tenant name")),
+    responses(
+        (status = 200, description = "The tenant's record, vault id and monitor checkpoint (docs/FORMAT.md)", body = Object),
+        (status = 400, description = "A bad request", body = Failure),
+        (status = 401, description = "No valid token", body = Failure),
+        (status = 403, description = "The token may not do this", body = Failure),
+        (status = 404, description = "Not found", body = Failure),
+        (status = 429, description = "Rate limited", body = Failure)))]
 async fn tenant_view(
     State(app): Shared,
     Path(tenant): Path<String>,
@@ -274,6 +330,17 @@ struct ListQuery {
     prefix: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/items", security(("token" = [])), params(
+        ("tenant" = String, Path, description = "Tenant name"),
+        ("level" = Option<String>, Query, description = "Only this level's items"),
+        ("prefix" = Option<String>, Query, description = "Only items whose id starts with this")),
+    responses(
+        (status = 200, description = "The items", body = Vec<ItemInfo>),
+        (status = 400, description = "A bad request", body = Failure),
+        (status = 401, description = "No valid token", body = Failure),
+        (status = 403, description = "The token may not do this", body = Failure),
+        (status = 404, description = "Not found", body = Failure),
+        (status = 429, description = "Rate limited", body = Failure)))]
 async fn list(
     State(app): Shared,
     Path(tenant): Path<String>,
@@ -323,6 +390,16 @@ impl Write for ChannelWriter {
     }
 }
 
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/items/{item}", security(("token" = [])), params(
+        ("tenant" = String, Path, description = "Tenant name"),
+        ("item" = String, Path, description = "Item id")),
+    responses(
+        (status = 200, description = "The item's envelope, streamed", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "A bad request", body = Failure),
+        (status = 401, description = "No valid token", body = Failure),
+        (status = 403, description = "The token may not do this", body = Failure),
+        (status = 404, description = "Not found", body = Failure),
+        (status = 429, description = "Rate limited", body = Failure)))]
 async fn get_envelope(
     State(app): Shared,
     Path((tenant, item)): Path<(String, String)>,
@@ -403,6 +480,19 @@ impl Read for ChannelReader {
     }
 }
 
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/items/{item}", security(("token" = [])), params(
+        ("tenant" = String, Path, description = "Tenant name"),
+        ("item" = String, Path, description = "Item id"),
+        ("replace" = Option<bool>, Query, description = "Replace an item that exists")),
+    request_body(content = Vec<u8>, description = "An envelope (docs/FORMAT.md)", content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "The item stored", body = ItemInfo),
+        (status = 409, description = "The item exists, or the level was re-keyed", body = Failure),
+        (status = 400, description = "A bad request", body = Failure),
+        (status = 401, description = "No valid token", body = Failure),
+        (status = 403, description = "The token may not do this", body = Failure),
+        (status = 404, description = "Not found", body = Failure),
+        (status = 429, description = "Rate limited", body = Failure)))]
 async fn put_envelope(
     State(app): Shared,
     Path((tenant, item)): Path<(String, String)>,

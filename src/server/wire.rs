@@ -4,19 +4,19 @@
 use serde::{Deserialize, Serialize};
 
 /// An error: the vault's kind (by name) and message.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Failure {
     pub error: FailureBody,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FailureBody {
     pub kind: String,
     pub message: String,
 }
 
 /// `GET /v1/whoami`: who a token lets in.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WhoAmI {
     /// The vault's id (hex).
     pub vault: String,

@@ -33,7 +33,7 @@ impl Default for PutOptions {
 
 /// What the vault knows about an item (all of it visible to the vault operator; the server
 /// sends it as JSON).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ItemInfo {
     /// Tenant.
     pub tenant: String,

@@ -29,9 +29,10 @@ pub struct TenantView {
 /// What a server shows a party of one tenant (`GET /v1/tenants/{t}/state`): the rows that
 /// hold it (docs/FORMAT.md, "Tenant state"), for the party's client to load into a read-only
 /// copy and check as it checks a vault file.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct TenantState {
     /// The rows: table name, base64 key, base64 value.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub rows: Vec<(String, String, String)>,
 }
 

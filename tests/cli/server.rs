@@ -903,3 +903,19 @@ fn the_demo_runs_through_a_server() {
         Command::new(env!("CARGO_BIN_EXE_lockbox")).args(["list", "acme", "--server"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The OpenAPI document the server serves is the one kept in docs/openapi.json (regenerate it
+/// with `lockbox serve --print-openapi > docs/openapi.json`), and it names every route.
+#[test]
+fn the_openapi_document_is_kept_in_docs() {
+    let env = setup();
+    let server = Server::start_with(&env, &["--plain-http"]);
+    let (status, served) = http(&server, "GET", "/openapi.json", None, b"");
+    assert_eq!(status, 200);
+    let kept = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")).unwrap();
+    assert_eq!(served.trim(), kept.trim(), "docs/openapi.json is out of date");
+    let doc: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    for path in ["/v1/whoami", "/v1/tenants/{tenant}/state", "/v1/tenants/{tenant}/commits/{op}", "/v1/tenants/{tenant}/items/{item}", "/metrics"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not in the document");
+    }
+}

@@ -221,6 +221,9 @@ pub enum Command {
         /// Seconds before a failed notice is sent again (doubled for each attempt, at most an hour)
         #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
         webhook_backoff: u64,
+        /// Print the API's OpenAPI document (as served at /openapi.json) and exit
+        #[arg(long)]
+        print_openapi: bool,
         /// Requests a second each token may send (bursts of twice that); more get 429
         #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
         rate_limit: u32,
