@@ -19,6 +19,8 @@ mod layers;
 mod properties;
 #[path = "library/reliability.rs"]
 mod reliability;
+#[path = "library/remote.rs"]
+mod remote;
 #[path = "library/store_contract.rs"]
 mod store_contract;
 #[path = "library/threads.rs"]

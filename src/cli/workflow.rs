@@ -438,8 +438,21 @@ pub fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<(), Error> {
                     ring.for_vault(vault.id()).entries().map(|(t, _, _)| t.to_owned()).collect();
                 tenants.dedup();
                 // Through a server, the token's tenant only.
+                // (and the keyring must hold it for this vault, or nothing would be checked:
+                // the vault id and tenant are the server's word).
                 if let Some(only) = vault.mirror_tenant() {
                     tenants.retain(|t| *t == only);
+                    if tenants.is_empty() {
+                        return Err(Error::integrity(format!(
+                            "this keyring holds no tenant {only:?} of the vault the server shows (vault {}): nothing was checked",
+                            hex(&vault.id())
+                        )));
+                    }
+                    if expect_head.is_some() {
+                        return Err(Error::usage(
+                            "through --server, audit verify checks the tenant's chain against the keyring; --expect-head names the whole log's head, which the server does not show",
+                        ));
+                    }
                 }
                 let mut stale = Vec::new();
                 for tenant in tenants {

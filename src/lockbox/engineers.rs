@@ -46,7 +46,15 @@ impl Workflow<'_> {
         if let Some(tenant) = self.vault.mirror_tenant()
             && let Some(sent) = self.vault.upstream_commit(&tenant, crate::vault::Op::Enroll, &body)
         {
-            return sent;
+            // The server's answer is its word: what is shown (the fingerprint the customer
+            // will pin) must be this identity's key, not one the server put in its place.
+            let record: EngineerRecord = sent?;
+            if record.name != name || record.public != *public {
+                return Err(Error::integrity(format!(
+                    "the server answered the enrollment of {name:?} with another engineer or key than this identity's"
+                )));
+            }
+            return Ok(record);
         }
         let record = EngineerRecord { name: name.to_owned(), public: *public, created: self.vault.now() };
         let tx = self.vault.store().begin_write()?;

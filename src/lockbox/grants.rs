@@ -81,7 +81,11 @@ impl Workflow<'_> {
             let (grant, _) = self.grant(id)?;
             let body = super::IdBody { id: id_hex(&grant.id), reason: None };
             if let Some(sent) = self.vault.upstream_commit(&grant.tenant, crate::vault::Op::Revoke, &body) {
-                return sent;
+                let revoked: GrantRecord = sent?;
+                if revoked.id != grant.id || revoked.tenant != grant.tenant || revoked.revoked.is_none() {
+                    return Err(Error::integrity("the server answered the revocation with another grant"));
+                }
+                return Ok(revoked);
             }
         }
         let tx = self.vault.store().begin_write()?;

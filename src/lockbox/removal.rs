@@ -77,6 +77,8 @@ impl Workflow<'_> {
             }
             erased += 1;
         }
+        // Its webhooks go with it: a tenant made again under the name is someone else's.
+        super::webhooks::remove_tenant_webhooks(&*tx, tenant)?;
         let why = format!("tenant {tenant} was deleted");
         let mut removal = self.close_access(&*tx, |_, t| t == tenant, &why)?;
         removal.items_erased = erased;

@@ -95,7 +95,20 @@ impl Workflow<'_> {
             key: key.copied(),
         };
         if let Some(sent) = self.vault.upstream_commit(req.tenant, Op::Request, &body) {
-            return sent;
+            // The digest the engineer gives the customer is computed from this record: it must
+            // be the request sent, pending, not one the server changed.
+            let record: RequestRecord = sent?;
+            let same = record.tenant == req.tenant
+                && record.engineer == req.engineer
+                && record.levels == req.levels
+                && record.reason == req.reason
+                && record.case_id == req.case_id
+                && req.duration_secs.is_none_or(|d| d == record.duration_secs)
+                && record.decision == Decision::Pending;
+            if !same {
+                return Err(Error::integrity("the server answered with another request than the one filed"));
+            }
+            return Ok(record);
         }
         let tx = self.vault.store().begin_write()?;
         let tenant = tx.tenant(req.tenant)?.ok_or_else(|| no_tenant(req.tenant))?;
@@ -191,7 +204,12 @@ impl Workflow<'_> {
         let (record, _) = self.request(id)?;
         let body = IdBody { id: id_hex(&record.id), reason: reason.map(str::to_owned) };
         if let Some(sent) = self.vault.upstream_commit(&record.tenant, Op::Deny, &body) {
-            return sent;
+            let denied: RequestRecord = sent?;
+            if denied.id != record.id || denied.tenant != record.tenant || denied.decision != Decision::Denied
+            {
+                return Err(Error::integrity("the server answered the denial with another request"));
+            }
+            return Ok(denied);
         }
         let tx = self.vault.store().begin_write()?;
         let mut record = pending(&*tx, &record.id, self.vault.now())?;
@@ -216,7 +234,14 @@ impl Workflow<'_> {
     pub fn commit_approval(&self, approval: &Approval) -> Result<GrantRecord, Error> {
         let grant = &approval.grant;
         if let Some(sent) = self.vault.upstream_commit(&grant.tenant, Op::Approve, approval) {
-            return sent;
+            // What the keyring then records is this grant's, never a grant the server names.
+            let stored: GrantRecord = sent?;
+            if stored != *grant {
+                return Err(Error::integrity(
+                    "the server answered the approval with another grant than the one sent",
+                ));
+            }
+            return Ok(stored);
         }
         let tx = self.vault.store().begin_write()?;
         let mut request = tx

@@ -390,6 +390,15 @@ impl Workflow<'_> {
             queued += 1;
         }
         tx.put_meta(WEBHOOK_CURSOR, &last.to_be_bytes())?;
+        // Finished notices older than a week leave the log (an expired request's notice
+        // stays while the request does, so it is not queued again).
+        for (key, value) in tx.meta_rows(b"delivery\0")? {
+            let d: DeliveryRecord = decode("delivery record", &value)?;
+            if d.next_attempt == 0 && now.saturating_sub(d.created) > KEEP_SECS && d.kind != "request.expired"
+            {
+                tx.remove_meta(&key)?;
+            }
+        }
         tx.commit()?;
         Ok(queued)
     }
@@ -461,6 +470,24 @@ impl Workflow<'_> {
         Ok(())
     }
 }
+
+/// Removes, in `tx`, the webhooks of `tenant` and their delivery logs (the tenant is being
+/// deleted).
+pub(crate) fn remove_tenant_webhooks(tx: &dyn crate::store::Writes, tenant: &str) -> Result<(), Error> {
+    for (key, value) in tx.meta_rows(b"webhook\0")? {
+        let hook: WebhookRecord = decode("webhook record", &value)?;
+        if hook.tenant == tenant {
+            tx.remove_meta(&key)?;
+            for (delivery, _) in tx.meta_rows(&[&b"delivery\0"[..], &hook.id].concat())? {
+                tx.remove_meta(&delivery)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Delivered or given-up notices kept in the log this long, then pruned.
+const KEEP_SECS: u64 = 7 * 24 * 3600;
 
 /// A notice's id: the same for the same event and endpoint, however often it is queued.
 fn notice_id(webhook: &[u8; 8], kind: &str, subject: &str) -> [u8; 16] {

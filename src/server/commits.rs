@@ -28,6 +28,7 @@ pub fn run(vault: &Vault, principal: &Principal, tenant: &str, op: Op, body: &[u
         }
         Op::Deny => {
             let b: IdBody = decode(op, body)?;
+            full_id(&b.id)?;
             let (request, _) = flow.request(&b.id)?;
             same_tenant(tenant, &request.tenant, "request")?;
             json(flow.deny_request(&b.id, b.reason.as_deref())?)
@@ -39,6 +40,7 @@ pub fn run(vault: &Vault, principal: &Principal, tenant: &str, op: Op, body: &[u
         }
         Op::Revoke => {
             let b: IdBody = decode(op, body)?;
+            full_id(&b.id)?;
             let (grant, _) = flow.grant(&b.id)?;
             same_tenant(tenant, &grant.tenant, "grant")?;
             json(flow.revoke_grant(&b.id)?)
@@ -67,6 +69,18 @@ fn decode<T: DeserializeOwned>(op: Op, body: &[u8]) -> Result<T, Error> {
 
 fn json<T: serde::Serialize>(value: T) -> Result<Value, Error> {
     serde_json::to_value(value).map_err(|e| Error::other(format!("cannot encode the answer: {e}")))
+}
+
+/// A request or grant is named by its whole id here: a prefix would be resolved across every
+/// tenant's, and the answers would tell a token of one tenant which ids another has.
+fn full_id(id: &str) -> Result<(), Error> {
+    match id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        true => Ok(()),
+        false => Err(Error::usage(format!(
+            "{:?} is not a full id (32 lowercase hex digits)",
+            id.escape_debug().to_string()
+        ))),
+    }
 }
 
 /// An engineer's token acts only for its own engineer.

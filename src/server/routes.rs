@@ -183,9 +183,16 @@ async fn tenant_state(
     Query(q): Query<StateQuery>,
     headers: HeaderMap,
 ) -> Result<Json<lockbox::vault::TenantState>, ApiError> {
-    let (vault, _) = authorize(&app, &headers, &tenant, &Role::ALL).await?;
-    let from = q.audit_from.unwrap_or(u64::MAX);
-    let (rows, tenant) = blocking(move || Ok((vault.tenant_rows(&tenant, from, q.items)?, tenant))).await?;
+    // A writer needs only the tenant view; an engineer sees its own records and no log.
+    let roles = [Role::Customer, Role::Engineer, Role::Monitor, Role::Auditor];
+    let (vault, principal) = authorize(&app, &headers, &tenant, &roles).await?;
+    let engineer = (principal.role == Role::Engineer).then(|| principal.engineer.clone().unwrap_or_default());
+    let (from, items) = match engineer {
+        Some(_) => (u64::MAX, false),
+        None => (q.audit_from.unwrap_or(u64::MAX), q.items),
+    };
+    let (rows, tenant) =
+        blocking(move || Ok((vault.tenant_rows(&tenant, from, items, engineer.as_deref())?, tenant))).await?;
     tracing::info!(tenant, audit_from = q.audit_from, items = q.items, rows = rows.len(), "tenant state");
     Ok(Json(lockbox::vault::TenantState::of(&rows)))
 }

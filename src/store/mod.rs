@@ -167,8 +167,15 @@ pub trait Reads {
     /// vault's id and schema, the tenant's record, monitor checkpoint and audit head, every
     /// engineer, the tenant's requests and grants, its audit entries from position
     /// `audit_from` of its chain on (with their index), and its item records if `items`.
-    /// Bytes as stored: whoever loads them decodes them as it decodes the vault file.
-    fn tenant_rows(&self, tenant: &str, audit_from: u64, items: bool) -> Result<Vec<raw::Row>, StoreError>;
+    /// With `engineer`, only that engineer's record, requests and grants. Bytes as stored:
+    /// whoever loads them decodes them as it decodes the vault file.
+    fn tenant_rows(
+        &self,
+        tenant: &str,
+        audit_from: u64,
+        items: bool,
+        engineer: Option<&str>,
+    ) -> Result<Vec<raw::Row>, StoreError>;
 
     /// The metadata rows whose keys start with `prefix`, in key order (see
     /// [`raw::webhook_key`] and its neighbours for what is kept there).

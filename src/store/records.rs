@@ -224,7 +224,7 @@ pub struct TokenRecord {
 /// A webhook endpoint of a tenant: where the server sends notices of its requests and grants
 /// (docs/FORMAT.md, "Webhooks"). The secret signs each notice (Standard Webhooks, HMAC-SHA-256);
 /// it is the operator's key for the operator's own claims.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookRecord {
     /// Its id.
     pub id: [u8; 8],
@@ -264,4 +264,16 @@ pub struct DeliveryRecord {
     pub delivered: u64,
     /// The last attempt's outcome: an HTTP status, or why there was none.
     pub last_outcome: String,
+}
+
+impl std::fmt::Debug for WebhookRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secrets.
+        f.debug_struct("WebhookRecord")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("url", &self.url)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
 }

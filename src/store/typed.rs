@@ -2,7 +2,9 @@
 //! every engine alike (used by [`super::raw::typed_store!`]).
 
 use super::raw::{RawRead, RawWrite, Table, item_key, tenant_range};
-use super::records::{AuditEntry, GrantRecord, ItemRecord, RequestRecord, TenantRecord, TokenRecord};
+use super::records::{
+    AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord, TokenRecord,
+};
 use super::{AuditVisit, ChunkVisit, ItemVisit, RecordVisit, StoreError, codec};
 
 pub(crate) fn one<T: serde::de::DeserializeOwned>(
@@ -291,6 +293,7 @@ pub(crate) fn tenant_rows(
     tenant: &str,
     audit_from: u64,
     items: bool,
+    engineer: Option<&str>,
 ) -> Result<Vec<super::raw::Row>, StoreError> {
     let mut rows = Vec::new();
     let mut copy = |table: Table, key: &[u8]| -> Result<(), StoreError> {
@@ -313,12 +316,18 @@ pub(crate) fn tenant_rows(
         })?;
         Ok::<_, StoreError>(found)
     };
-    rows.extend(all(Table::Engineers, b"", None, &|_| true)?);
-    let of_tenant_request =
-        |v: &[u8]| codec::decode::<RequestRecord>("request record", v).is_ok_and(|r| r.tenant == tenant);
+    let mine = |name: &str| engineer.is_none_or(|e| e == name);
+    let enrolled =
+        |v: &[u8]| codec::decode::<EngineerRecord>("engineer record", v).is_ok_and(|e| mine(&e.name));
+    rows.extend(all(Table::Engineers, b"", None, &enrolled)?);
+    let of_tenant_request = |v: &[u8]| {
+        codec::decode::<RequestRecord>("request record", v)
+            .is_ok_and(|r| r.tenant == tenant && mine(&r.engineer))
+    };
     rows.extend(all(Table::Requests, b"", None, &of_tenant_request)?);
-    let of_tenant_grant =
-        |v: &[u8]| codec::decode::<GrantRecord>("grant record", v).is_ok_and(|g| g.tenant == tenant);
+    let of_tenant_grant = |v: &[u8]| {
+        codec::decode::<GrantRecord>("grant record", v).is_ok_and(|g| g.tenant == tenant && mine(&g.engineer))
+    };
     rows.extend(all(Table::Grants, b"", None, &of_tenant_grant)?);
     if items {
         let (from, to) = super::raw::tenant_range(tenant);
@@ -428,8 +437,8 @@ macro_rules! typed_store {
             fn for_each_tenant_audit(&self, tenant: &str, from: u64, visit: &mut AuditVisit<'_>) -> Result<(), StoreError> {
                 $crate::store::typed::for_each_tenant_audit(self, tenant, from, visit)
             }
-            fn tenant_rows(&self, tenant: &str, audit_from: u64, items: bool) -> Result<Vec<$crate::store::raw::Row>, StoreError> {
-                $crate::store::typed::tenant_rows(self, tenant, audit_from, items)
+            fn tenant_rows(&self, tenant: &str, audit_from: u64, items: bool, engineer: Option<&str>) -> Result<Vec<$crate::store::raw::Row>, StoreError> {
+                $crate::store::typed::tenant_rows(self, tenant, audit_from, items, engineer)
             }
             fn meta_rows(&self, prefix: &[u8]) -> Result<Vec<$crate::store::raw::Entry>, StoreError> {
                 $crate::store::typed::meta_rows(self, prefix)

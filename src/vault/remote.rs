@@ -81,17 +81,18 @@ impl TenantState {
 
 impl Vault {
     /// What a party of `tenant` reads, as rows (see [`crate::store::Reads::tenant_rows`]): for
-    /// a server to show a remote client.
+    /// a server to show a remote client (an engineer: only its own records).
     pub fn tenant_rows(
         &self,
         tenant: &str,
         audit_from: u64,
         items: bool,
+        engineer: Option<&str>,
     ) -> Result<Vec<crate::store::raw::Row>, Error> {
         valid_name("tenant", tenant)?;
         let snapshot = self.store().begin_read()?;
         snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        Ok(snapshot.tenant_rows(tenant, audit_from, items)?)
+        Ok(snapshot.tenant_rows(tenant, audit_from, items, engineer)?)
     }
 
     /// What this vault shows of `tenant`, for a remote writer.

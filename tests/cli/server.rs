@@ -599,8 +599,22 @@ fn commits_hold_to_the_tokens_tenant_role_and_engineer() {
     assert!(status == 400, "{status} {answer}");
     let (status, _) = commit(&customer, "acme", "deny", &"x".repeat(2 * 1024 * 1024));
     assert_eq!(status, 413);
+    let (status, answer) =
+        commit(&customer, "acme", "deny", &format!(r#"{{"id":"{}","reason":null}}"#, &acme_request[..8]));
+    assert!(status == 400 && answer.contains("full id"), "{status} {answer}");
     let (status, _) = commit(&customer, "acme", "format-disk", "{}");
     assert_eq!(status, 404);
+    // The state: not for a writer; an engineer's holds its own records and no audit entry.
+    let (status, _) = http(&server, "GET", "/v1/tenants/acme/state?audit_from=1", Some(&writer), b"");
+    assert_eq!(status, 403);
+    let (status, state) =
+        http(&server, "GET", "/v1/tenants/acme/state?audit_from=1&items=true", Some(&eve), b"");
+    assert_eq!(status, 200, "{state}");
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let tables: Vec<&str> =
+        state["rows"].as_array().unwrap().iter().map(|r| r[0].as_str().unwrap()).collect();
+    assert_eq!(tables.iter().filter(|t| **t == "engineers").count(), 1, "{tables:?}");
+    assert!(!tables.contains(&"audit") && !tables.contains(&"items"), "{tables:?}");
     // The request is still pending: nothing above changed it.
     let shown = env.ok(&["request", "show", &acme_request], b"");
     assert!(shown.contains("pending"), "{shown}");
@@ -915,7 +929,13 @@ fn the_openapi_document_is_kept_in_docs() {
     let kept = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")).unwrap();
     assert_eq!(served.trim(), kept.trim(), "docs/openapi.json is out of date");
     let doc: serde_json::Value = serde_json::from_str(&kept).unwrap();
-    for path in ["/v1/whoami", "/v1/tenants/{tenant}/state", "/v1/tenants/{tenant}/commits/{op}", "/v1/tenants/{tenant}/items/{item}", "/metrics"] {
+    for path in [
+        "/v1/whoami",
+        "/v1/tenants/{tenant}/state",
+        "/v1/tenants/{tenant}/commits/{op}",
+        "/v1/tenants/{tenant}/items/{item}",
+        "/metrics",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not in the document");
     }
 }

@@ -1,0 +1,169 @@
+//! A vault handle on what a server showed (`Vault::mirror`), with a server that lies: what
+//! the client does with each answer is checked against what it sent, and a write with no
+//! commit step is refused by the copy instead of being kept in memory as if done.
+
+use std::sync::{Arc, Mutex};
+
+use lockbox::keyring::{Identity, Keyring, Passphrase};
+use lockbox::lockbox::{NewRequest, Workflow};
+use lockbox::store::MemoryStore;
+use lockbox::vault::{Caller, Error, ErrorKind, Op, PutOptions, Upstream, Vault};
+
+use crate::kit::CHEAP;
+
+/// A server that commits to the real vault as an honest one would, then lets `tamper`
+/// change its answer; the copy is reloaded from the real vault after each commit.
+struct Liar {
+    real: Vault,
+    store: Arc<MemoryStore>,
+    tamper: Mutex<Box<dyn FnMut(Op, &mut serde_json::Value) + Send>>,
+}
+
+impl Upstream for Liar {
+    fn commit(&self, tenant: &str, op: Op, body: serde_json::Value) -> Result<serde_json::Value, Error> {
+        let flow = Workflow::new(&self.real);
+        let mut answer = match op {
+            Op::Enroll => {
+                let b: lockbox::lockbox::EnrollBody = serde_json::from_value(body).unwrap();
+                serde_json::to_value(flow.enroll_public(&b.engineer, &b.public)?).unwrap()
+            }
+            Op::Request => {
+                let b: lockbox::lockbox::RequestBody = serde_json::from_value(body).unwrap();
+                let key = b.key.unwrap();
+                serde_json::to_value(flow.file_request(&b.request(tenant), &key)?).unwrap()
+            }
+            Op::Approve => {
+                let a: lockbox::lockbox::Approval = serde_json::from_value(body).unwrap();
+                serde_json::to_value(flow.commit_approval(&a)?).unwrap()
+            }
+            Op::Checkpoint => {
+                let b: lockbox::vault::Note<String> = serde_json::from_value(body).unwrap();
+                self.real.commit_checkpoint(tenant, &b.note)?;
+                serde_json::Value::Null
+            }
+            other => panic!("not used here: {other:?}"),
+        };
+        (self.tamper.lock().unwrap())(op, &mut answer);
+        self.store.reload(self.real.tenant_rows(tenant, 1, false, None)?);
+        Ok(answer)
+    }
+
+    fn widen(&self, tenant: &str, from: u64, _: bool) -> Result<(), Error> {
+        self.store.reload(self.real.tenant_rows(tenant, from, true, None)?);
+        Ok(())
+    }
+
+    fn tenant(&self) -> String {
+        "acme".into()
+    }
+}
+
+fn setup(
+    dir: &std::path::Path,
+    tamper: impl FnMut(Op, &mut serde_json::Value) + Send + 'static,
+) -> (Vault, Vault, Keyring, Arc<MemoryStore>) {
+    let real = Vault::init(&dir.join("v")).unwrap().acting_as(Caller::new("customer"));
+    let mut keyring = Keyring::create(&dir.join("k"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+    lockbox::customer::create_tenant(&real, &mut keyring, "acme", &["internal".into()]).unwrap();
+    lockbox::customer::create_tenant(&real, &mut keyring, "globex", &["internal".into()]).unwrap();
+    let store = Arc::new(MemoryStore::mirror(real.tenant_rows("acme", 1, false, None).unwrap()));
+    let liar = Liar { real: real.clone(), store: store.clone(), tamper: Mutex::new(Box::new(tamper)) };
+    let copy = Vault::mirror(store.clone(), "https://server.example/", Arc::new(liar))
+        .unwrap()
+        .acting_as(Caller::new("customer"));
+    (real, copy, keyring, store)
+}
+
+/// An enrollment answered with another key than the identity's is refused: its fingerprint is
+/// what the engineer gives the customer to pin.
+#[test]
+fn an_enrollment_answered_with_another_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, copy, _, _) = setup(dir.path(), |op, answer| {
+        if op == Op::Enroll {
+            answer["public"] = serde_json::json!(vec![9u8; 32]);
+        }
+    });
+    let pass = Passphrase::new("pw".into());
+    let e =
+        Workflow::new(&copy).enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+}
+
+/// A request answered with other levels than were asked for is refused: the engineer's digest
+/// would otherwise cover what the server chose.
+#[test]
+fn a_request_answered_with_other_levels_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, copy, _, _) = setup(dir.path(), |op, answer| {
+        if op == Op::Request {
+            answer["levels"] = serde_json::json!(["internal", "secret"]);
+        }
+    });
+    let pass = Passphrase::new("pw".into());
+    Workflow::new(&copy).enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap();
+    let eve = Identity::open(&dir.path().join("eve.id"), &pass).unwrap();
+    let levels = ["internal".to_owned()];
+    let req = NewRequest {
+        tenant: "acme",
+        engineer: "eve",
+        levels: &levels,
+        reason: "r",
+        case_id: "1",
+        duration_secs: None,
+    };
+    let e = Workflow::new(&copy).file_request(&req, &eve.secret.public().0).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+}
+
+/// An approval answered with a grant of another tenant is refused, and the keyring records
+/// nothing of it for that tenant (which would then look rolled back to the customer).
+#[test]
+fn an_approval_answered_with_another_tenants_grant_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (real, copy, mut keyring, store) = setup(dir.path(), |op, answer| {
+        if op == Op::Approve {
+            answer["tenant"] = serde_json::json!("globex");
+        }
+    });
+    let pass = Passphrase::new("pw".into());
+    Workflow::new(&real).enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap();
+    let eve = Identity::open(&dir.path().join("eve.id"), &pass).unwrap();
+    let levels = ["internal".to_owned()];
+    let req = NewRequest {
+        tenant: "acme",
+        engineer: "eve",
+        levels: &levels,
+        reason: "r",
+        case_id: "1",
+        duration_secs: None,
+    };
+    let r = Workflow::new(&real).file_request(&req, &eve.secret.public().0).unwrap();
+    let digest = lockbox::lockbox::request_digest(&real.id(), &r, &eve.secret.public().0).unwrap();
+    store.reload(real.tenant_rows("acme", 1, false, None).unwrap());
+    let e = lockbox::customer::approve_request(
+        &copy,
+        &mut keyring,
+        &lockbox::lockbox::id_hex(&r.id),
+        None,
+        None,
+        lockbox::customer::Confirmation::EngineersDigest(digest),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    // The keyring took nothing of globex's from the answer: its chain still checks.
+    lockbox::customer::check_audit(&real, &mut keyring, "globex").unwrap();
+}
+
+/// A change with no commit step (a put) is refused by the copy: nothing looks done that the
+/// server never saw.
+#[test]
+fn a_copy_refuses_writes_it_cannot_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let (real, copy, _, _) = setup(dir.path(), |_, _| {});
+    let record = real.tenant("acme").unwrap();
+    copy.trust_tenant("acme", lockbox::crypto::tenant_fingerprint(&record.signer)).unwrap();
+    let e = copy.put("acme", "doc", "internal", &mut &b"x"[..], PutOptions::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Usage, "{e}");
+    assert!(real.list("acme", None).unwrap().is_empty());
+}
