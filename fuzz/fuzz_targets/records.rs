@@ -3,7 +3,8 @@
 use libfuzzer_sys::fuzz_target;
 use lockbox::store::codec;
 use lockbox::store::records::{
-    EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord, TokenRecord,
+    DeliveryRecord, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord, TokenRecord,
+    WebhookRecord,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,12 +17,14 @@ fn check<T: Serialize + DeserializeOwned>(data: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     let Some((kind, rest)) = data.split_first() else { return };
-    match kind % 6 {
+    match kind % 8 {
         0 => check::<TenantRecord>(rest),
         1 => check::<ItemRecord>(rest),
         2 => check::<EngineerRecord>(rest),
         3 => check::<RequestRecord>(rest),
         4 => check::<GrantRecord>(rest),
-        _ => check::<TokenRecord>(rest),
+        5 => check::<TokenRecord>(rest),
+        6 => check::<WebhookRecord>(rest),
+        _ => check::<DeliveryRecord>(rest),
     }
 });
