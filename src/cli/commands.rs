@@ -22,12 +22,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     if cli.server.as_deref() == Some("") && !matches!(cli.command, Command::Demo) {
         return Err(Error::usage("--server needs the server's URL (only `demo --server` takes none)"));
     }
-    if ctx.server.is_some() {
-        if let Some(why) = not_remote(&cli.command) {
-            return Err(Error::usage(format!(
-                "{why}: run it without --server, on the server's machine, against its vault"
-            )));
-        }
+    if ctx.server.is_some()
+        && let Some(why) = not_remote(&cli.command)
+    {
+        return Err(Error::usage(format!(
+            "{why}: run it without --server, on the server's machine, against its vault"
+        )));
     }
     match cli.command {
         Command::Init => init(&ctx),

@@ -18,7 +18,9 @@ pub use engineers::EnrollBody;
 pub use grants::{EngineerKeys, GrantStatus};
 pub use removal::Removal;
 pub use requests::{Approval, IdBody, NewRequest, RequestBody, RequestStatus, request_digest};
-pub use webhooks::{DeliveryInfo, Due, MAX_ATTEMPTS, WebhookInfo, WebhookSecret, check_url, signature};
+pub use webhooks::{
+    DeliveryInfo, Due, MAX_ATTEMPTS, ROTATION_OVERLAP_SECS, WebhookInfo, WebhookSecret, check_url, signature,
+};
 
 use crate::vault::{Error, Vault};
 

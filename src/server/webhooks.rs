@@ -108,7 +108,7 @@ async fn deliver(settings: &Settings, notice: &Due) -> Result<u16, String> {
         .body(notice.body.clone())
         .send()
         .await
-        .map_err(|e| format!("{}", without_url(e)))?;
+        .map_err(without_url)?;
     let status = response.status();
     match status.is_success() {
         true => Ok(status.as_u16()),

@@ -705,11 +705,14 @@ fn rate_limits_are_per_token_and_metrics_name_no_tenant() {
     assert!(!metrics.contains("acme"), "{metrics}");
 }
 
+/// A request a receiver got: its headers (lower-case names) and body.
+type Received = (std::collections::HashMap<String, String>, String);
+
 /// A webhook receiver on loopback: records each request (headers, body); answers 500 to the
 /// first one, then 200.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(std::collections::HashMap<String, String>, String)>>>,
+    got: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
@@ -762,7 +765,7 @@ impl Receiver {
     }
 
     /// Waits until notices of every kind in `kinds` arrived (delivered with 200).
-    fn wait_for(&self, kinds: &[&str]) -> Vec<(std::collections::HashMap<String, String>, String)> {
+    fn wait_for(&self, kinds: &[&str]) -> Vec<Received> {
         let started = Instant::now();
         loop {
             let got = self.got.lock().unwrap().clone();

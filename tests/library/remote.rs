@@ -11,12 +11,15 @@ use lockbox::vault::{Caller, Error, ErrorKind, Op, PutOptions, Upstream, Vault};
 
 use crate::kit::CHEAP;
 
+/// How a lying server changes an answer.
+type Tamper = Box<dyn FnMut(Op, &mut serde_json::Value) + Send>;
+
 /// A server that commits to the real vault as an honest one would, then lets `tamper`
 /// change its answer; the copy is reloaded from the real vault after each commit.
 struct Liar {
     real: Vault,
     store: Arc<MemoryStore>,
-    tamper: Mutex<Box<dyn FnMut(Op, &mut serde_json::Value) + Send>>,
+    tamper: Mutex<Tamper>,
 }
 
 impl Upstream for Liar {
