@@ -115,7 +115,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 /// Why `command` does not work through a server, if it does not: it needs the vault's files
 /// (chunks, the whole log, the database), or a change the API does not carry.
 fn not_remote(command: &Command) -> Option<&'static str> {
-    use super::args::{AuditCmd, LevelCmd, TenantCmd};
+    use super::args::{AuditCmd, TenantCmd};
     Some(match command {
         Command::List(_) | Command::Put(_) | Command::Get(_) | Command::Passwd { .. } => return None,
         Command::Engineer(_) | Command::Request(_) | Command::Grant(_) | Command::Monitor(_) => return None,
@@ -131,9 +131,10 @@ fn not_remote(command: &Command) -> Option<&'static str> {
             | TenantCmd::Monitor { .. },
         ) => return None,
         Command::Tenant(_) => "through --server, tenant takes show, trust, policy, refresh and monitor",
-        Command::Level(LevelCmd::Add { .. } | LevelCmd::Rotate { .. }) => {
-            "level add and rotate are not carried by the server yet"
+        Command::Level(super::args::LevelCmd::Rotate { reencrypt: true, .. }) => {
+            "level rotate --reencrypt writes every item again, which the server does not carry yet"
         }
+        Command::Level(_) => return None,
         Command::Rm(_) | Command::Import { .. } | Command::Export { .. } => {
             "rm, import and export are not carried by the server yet"
         }

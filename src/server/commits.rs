@@ -54,6 +54,14 @@ pub fn run(vault: &Vault, principal: &Principal, tenant: &str, op: Op, body: &[u
             vault.commit_checkpoint(tenant, &b.note)?;
             Ok(Value::Null)
         }
+        Op::AddLevel => {
+            let b: lockbox::vault::EpochBody = decode(op, body)?;
+            json(vault.commit_level(tenant, &b.new, &b.manifest)?)
+        }
+        Op::Rotate => {
+            let b: lockbox::vault::EpochBody = decode(op, body)?;
+            json(vault.commit_rotation(tenant, &b.new, b.rewrapped.as_deref(), &b.manifest)?)
+        }
         Op::MonitorCheckpoint => {
             let b: lockbox::vault::Note<String> = decode(op, body)?;
             vault.commit_monitor_checkpoint(tenant, &b.note)?;

@@ -60,4 +60,6 @@ pub enum OpName {
     Manifest,
     Checkpoint,
     MonitorCheckpoint,
+    AddLevel,
+    Rotate,
 }

@@ -91,7 +91,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/whoami", get(whoami))
         .route("/v1/tenants/{tenant}", get(tenant_view))
         .route("/v1/tenants/{tenant}/state", get(tenant_state))
-        .route("/v1/tenants/{tenant}/commits/{op}", axum::routing::post(commit))
+        .route(
+            "/v1/tenants/{tenant}/commits/{op}",
+            axum::routing::post(commit).layer(axum::extract::DefaultBodyLimit::max(MAX_ROTATION_BODY)),
+        )
         .route("/v1/tenants/{tenant}/items", get(list))
         .route("/v1/tenants/{tenant}/items/{*item}", get(get_envelope).put(put_envelope))
         .with_state(app)
@@ -202,12 +205,18 @@ fn roles_of(op: Op) -> &'static [Role] {
     match op {
         Op::Enroll | Op::Request => &[Role::Engineer],
         Op::MonitorCheckpoint => &[Role::Monitor],
-        Op::Deny | Op::Approve | Op::Revoke | Op::Manifest | Op::Checkpoint => &[Role::Customer],
+        Op::Deny | Op::Approve | Op::Revoke | Op::Manifest | Op::Checkpoint | Op::AddLevel | Op::Rotate => {
+            &[Role::Customer]
+        }
     }
 }
 
-/// The most a commit's body may hold (an approval of many levels is a few KiB).
+/// The most a commit's body may hold: an approval of many levels is a few KiB.
 const MAX_COMMIT_BODY: usize = 1024 * 1024;
+/// The most a rotation's body may hold: one that re-wraps carries each item's old and new
+/// header as JSON (some 1.6 KiB an item, so about 40,000 items; a larger level is rotated
+/// against the vault itself).
+const MAX_ROTATION_BODY: usize = 64 * 1024 * 1024;
 
 /// A change a client prepared and checked on its copy: the same commit step of the library,
 /// run here on the vault as the principal the token names.
@@ -237,11 +246,12 @@ async fn commit(
         retry_after: None,
     })?;
     let (vault, principal) = authorize(&app, &headers, &tenant, roles_of(op)).await?;
-    if body.len() > MAX_COMMIT_BODY {
+    let limit = if op == Op::Rotate { MAX_ROTATION_BODY } else { MAX_COMMIT_BODY };
+    if body.len() > limit {
         return Err(ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             kind: ErrorKind::Usage,
-            message: format!("a commit's body holds at most {MAX_COMMIT_BODY} bytes"),
+            message: format!("a {} commit's body holds at most {limit} bytes", op.name()),
             retry_after: None,
         });
     }

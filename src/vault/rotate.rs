@@ -9,7 +9,7 @@ use crate::format::{AuditEvent, Header};
 use crate::store::Reads;
 
 /// The outcome of a rotation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rotation {
     /// The level's new current epoch.
     pub epoch: u32,
@@ -18,7 +18,7 @@ pub struct Rotation {
 }
 
 /// One item's header, re-wrapped by the customer to a new epoch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rewrapped {
     /// Item id.
     pub item: String,
@@ -40,6 +40,7 @@ impl Vault {
     /// A header that does not decode stops the scan with an integrity error naming the item.
     pub fn stale_items(&self, tenant: &str, level: &str, epoch: u32) -> Result<Vec<(String, Header)>, Error> {
         valid_name("tenant", tenant)?;
+        self.widen(tenant, u64::MAX, true)?;
         let snapshot = self.store().begin_read()?;
         stale_items(&*snapshot, tenant, level, epoch)
     }
@@ -58,6 +59,19 @@ impl Vault {
     ) -> Result<Rotation, Error> {
         valid_name("tenant", tenant)?;
         valid_name("level", &new.level)?;
+        let body = super::EpochBody {
+            new: new.clone(),
+            rewrapped: rewrapped.map(<[Rewrapped]>::to_vec),
+            manifest: manifest.to_owned(),
+        };
+        if let Some(sent) = self.upstream_commit(tenant, super::Op::Rotate, &body) {
+            let rotation: Rotation = sent?;
+            let count = rewrapped.map_or(0, |r| r.len() as u64);
+            if rotation.epoch != new.epoch || rotation.rewrapped != count {
+                return Err(Error::integrity("the server answered the rotation with another epoch or count"));
+            }
+            return Ok(rotation);
+        }
         let level = new.level.as_str();
         let tx = self.store().begin_write()?;
         let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;

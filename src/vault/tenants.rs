@@ -105,13 +105,16 @@ impl Vault {
 
     /// Adds a level to an existing tenant, at epoch 1 with `new`'s public key, and the
     /// manifest that states it.
-    pub(crate) fn commit_level(
-        &self,
-        tenant: &str,
-        new: &NewEpoch,
-        manifest: &str,
-    ) -> Result<TenantRecord, Error> {
+    pub fn commit_level(&self, tenant: &str, new: &NewEpoch, manifest: &str) -> Result<TenantRecord, Error> {
         self.check_new_level(tenant, &new.level)?;
+        let body = super::EpochBody { new: new.clone(), rewrapped: None, manifest: manifest.to_owned() };
+        if let Some(sent) = self.upstream_commit(tenant, super::Op::AddLevel, &body) {
+            let record: TenantRecord = sent?;
+            if record.name != tenant || record.manifest != manifest {
+                return Err(Error::integrity("the server answered the new level with another tenant record"));
+            }
+            return Ok(record);
+        }
         if new.epoch != 1 {
             return Err(Error::usage(format!("level {:?} must start at epoch 1", new.level)));
         }
@@ -125,7 +128,8 @@ impl Vault {
             created: time,
             epochs: vec![epoch_record(1, new.public, time)],
         });
-        self.put_with_manifest(&*tx, &before, record.clone(), manifest)?;
+        // What is returned is the record as stored, with its new manifest.
+        let record = self.put_with_manifest(&*tx, &before, record, manifest)?;
         self.record(&*tx, tenant, &new.level, AuditEvent::LevelAdd { epoch: 1 })?;
         tx.commit()?;
         Ok(record)

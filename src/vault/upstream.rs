@@ -33,11 +33,16 @@ pub enum Op {
     Checkpoint,
     /// The audit monitor's signed checkpoint.
     MonitorCheckpoint,
+    /// The customer adds a level: its first epoch's public key and the next manifest.
+    AddLevel,
+    /// The customer rotates a level: its next epoch's public key, the re-wrapped headers (if
+    /// any) and the next manifest.
+    Rotate,
 }
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 8] = [
+    pub const ALL: [Op; 10] = [
         Op::Enroll,
         Op::Request,
         Op::Deny,
@@ -46,6 +51,8 @@ impl Op {
         Op::Manifest,
         Op::Checkpoint,
         Op::MonitorCheckpoint,
+        Op::AddLevel,
+        Op::Rotate,
     ];
 
     /// Its name in the API's paths.
@@ -59,6 +66,8 @@ impl Op {
             Op::Manifest => "manifest",
             Op::Checkpoint => "checkpoint",
             Op::MonitorCheckpoint => "monitor-checkpoint",
+            Op::AddLevel => "add-level",
+            Op::Rotate => "rotate",
         }
     }
 
@@ -73,6 +82,17 @@ impl Op {
 pub struct Note<S> {
     /// The note, as signed.
     pub note: S,
+}
+
+/// The body of a level's new epoch with the next manifest ([`Op::AddLevel`], [`Op::Rotate`]).
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct EpochBody {
+    /// The new epoch's public key.
+    pub new: super::NewEpoch,
+    /// With a rotation's rewrap: every older item's header, re-wrapped.
+    pub rewrapped: Option<Vec<super::Rewrapped>>,
+    /// The next manifest, signed, stating the new epoch.
+    pub manifest: String,
 }
 
 /// Where a copy's commits go, and where it reads more from.

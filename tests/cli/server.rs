@@ -471,6 +471,28 @@ fn the_whole_story_runs_through_the_server() {
     );
     assert_eq!(code, 4, "the secret level was not released: {err}");
 
+    // The customer rotates a level, re-wrapping what it holds, and adds one, from their
+    // machine; what was written before still opens with the keyring, through the server.
+    let (rotated, _) = ok(
+        &customer_home,
+        &customer,
+        &["level", "rotate", "acme", "secret", "-k", &keyring, "--rewrap"],
+        b"",
+    );
+    assert!(rotated.contains("epoch 2") || rotated.contains("re-wrapped"), "{rotated}");
+    ok(&customer_home, &customer, &["level", "add", "acme", "public", "-k", &keyring], b"");
+    let (back, _) =
+        ok(&customer_home, &customer, &["get", "acme", "runbook", "-k", &keyring, "-o", "-"], b"");
+    assert_eq!(back.as_bytes(), &secret[..]);
+    let (code, _, err) = client_at(
+        &customer_home,
+        &server,
+        Some(&customer),
+        &["level", "rotate", "acme", "secret", "-k", &keyring, "--reencrypt"],
+        b"",
+    );
+    assert!(code == 2 && err.contains("--reencrypt"), "{code} {err}");
+
     // The customer checks the log from their machine, checkpoints it, and revokes the grant.
     let (checked, _) = ok(&customer_home, &customer, &["audit", "checkpoint", "acme", "-k", &keyring], b"");
     assert!(checked.contains("checkpointed"), "{checked}");
