@@ -7,6 +7,7 @@
 //! then exits.
 
 mod commits;
+mod group;
 mod limits;
 mod metrics;
 pub mod openapi;
@@ -105,8 +106,10 @@ async fn run(
         }
         let _ = out.flush();
     }
+    let group = group::Group::start(vault.clone())?;
     let app = Arc::new(routes::App {
         vault,
+        group,
         metrics: metrics::Metrics::new(),
         limits: limits::RateLimits::new(rate_limit),
     });

@@ -20,6 +20,8 @@ use super::wire::{Failure, FailureBody};
 /// What every handler shares: the vault, opened once.
 pub struct App {
     pub vault: Vault,
+    /// Where small uploads are stored together.
+    pub group: super::group::Group,
     pub metrics: super::metrics::Metrics,
     pub limits: super::limits::RateLimits,
 }
@@ -517,11 +519,51 @@ async fn put_envelope(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ItemInfo>, ApiError> {
-    let (vault, _) = authorize(&app, &headers, &tenant, &[Role::Writer]).await?;
+    let (vault, principal) = authorize(&app, &headers, &tenant, &[Role::Writer]).await?;
+    let mut stream = body.into_data_stream();
+    // A small envelope (most are) is read whole and stored with the others arriving at the
+    // same time, in one durable transaction (group commit); a larger one streams.
+    let mut head: Vec<u8> = Vec::new();
+    let mut first = None;
+    while head.len() <= lockbox::vault::MAX_GROUPED_ENVELOPE {
+        match tokio::time::timeout(BODY_PIECE_TIMEOUT, stream.next()).await {
+            Ok(Some(Ok(bytes))) => head.extend_from_slice(&bytes),
+            Ok(None) => {
+                let put = lockbox::vault::RawPut {
+                    tenant,
+                    item,
+                    envelope: head,
+                    replace: q.replace,
+                    actor: principal.actor(),
+                };
+                return Ok(Json(app.group.put(put).await?));
+            }
+            Ok(Some(Err(e))) => {
+                first = Some(Piece::Failed(std::io::Error::other(e)));
+                break;
+            }
+            Err(_) => {
+                first = Some(Piece::Failed(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the client sent nothing for too long",
+                )));
+                break;
+            }
+        }
+    }
     let (tx, rx) = mpsc::channel::<Piece>(8);
     let mut feed = tokio::spawn(async move {
-        let mut stream = body.into_data_stream();
         let (mut sink, mut drained) = (Some(tx), 0usize);
+        // What was read already goes first.
+        if let Some(sink) = &sink {
+            let _ = sink.send(Piece::Data(Bytes::from(head))).await;
+        }
+        if let Some(failed) = first {
+            if let Some(sink) = &sink {
+                let _ = sink.send(failed).await;
+            }
+            return;
+        }
         loop {
             let next = match tokio::time::timeout(BODY_PIECE_TIMEOUT, stream.next()).await {
                 Ok(Some(Ok(bytes))) => Piece::Data(bytes),

@@ -64,7 +64,7 @@ impl ItemInfo {
         }
     }
 
-    fn new(tenant: &str, item: &str, header: Option<&Header>, record: &ItemRecord) -> ItemInfo {
+    pub(crate) fn new(tenant: &str, item: &str, header: Option<&Header>, record: &ItemRecord) -> ItemInfo {
         ItemInfo {
             tenant: tenant.to_owned(),
             item: item.to_owned(),
@@ -438,7 +438,12 @@ fn no_item(tenant: &str, item: &str) -> Error {
 
 /// The audit detail of a put.
 /// What a write logs: the stored header's hash pins the item; the manifest its writer trusted.
-fn logged_write(header: &Header, stored: &ItemRecord, replaced: bool, manifest: &[u8; 32]) -> Stored {
+pub(crate) fn logged_write(
+    header: &Header,
+    stored: &ItemRecord,
+    replaced: bool,
+    manifest: &[u8; 32],
+) -> Stored {
     Stored {
         level: header.level.clone(),
         epoch: header.epoch,
@@ -451,7 +456,7 @@ fn logged_write(header: &Header, stored: &ItemRecord, replaced: bool, manifest: 
 
 /// Checks that a raw envelope's epochs exist for its level and its fingerprint is the one
 /// this vault registered for the key epoch.
-fn check_registered_key(record: &TenantRecord, header: &Header) -> Result<(), Error> {
+pub(crate) fn check_registered_key(record: &TenantRecord, header: &Header) -> Result<(), Error> {
     let level = find_level(record, &header.level)
         .map_err(|e| Error::integrity(format!("the envelope's level: {e}")))?;
     let epoch = |n: u32| level.epochs.iter().find(|e| e.epoch == n);

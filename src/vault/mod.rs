@@ -6,6 +6,7 @@
 
 mod audit_log;
 mod backup;
+mod batch;
 mod bulk;
 mod caller;
 mod chunks;
@@ -28,6 +29,7 @@ mod verify;
 use std::path::{Path, PathBuf};
 
 pub use backup::BackupInfo;
+pub use batch::{MAX_GROUPED_ENVELOPE, RawPut};
 pub use bulk::{BulkReport, ItemFilter};
 pub use caller::Caller;
 pub(crate) use envelope::Unwrappers;

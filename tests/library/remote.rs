@@ -170,3 +170,66 @@ fn a_copy_refuses_writes_it_cannot_send() {
     assert_eq!(e.kind, ErrorKind::Usage, "{e}");
     assert!(real.list("acme", None).unwrap().is_empty());
 }
+
+/// Group commit: each envelope of a group gets its own outcome, checked as `put --raw` checks
+/// it at commit; the good ones are stored and logged under their writers, the rest change
+/// nothing: a malformed envelope, one naming another item, one wrapped to an epoch the level
+/// left, and a second put of the same new item.
+#[test]
+fn a_group_stores_each_envelope_on_its_own_merits() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Vault::init(&dir.path().join("v")).unwrap().acting_as(Caller::new("customer"));
+    let mut keyring = Keyring::create(&dir.path().join("k"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["internal".into()]).unwrap();
+    let envelope = |item: &str, body: &[u8]| {
+        vault.put("acme", item, "internal", &mut &body[..], PutOptions::default()).unwrap();
+        let mut out = Vec::new();
+        vault.get_raw("acme", item, &mut out).unwrap();
+        vault.remove("acme", item).unwrap();
+        out
+    };
+    let (b, old) = (envelope("b", b"second"), envelope("old", b"stale"));
+    // The level moves on: `b` and `old` are now wrapped to a released epoch.
+    lockbox::customer::rotate_level(&vault, &mut keyring, "acme", "internal", false).unwrap();
+    let (one, two) = (envelope("one", b"first"), envelope("two", b"second"));
+    let put = |item: &str, envelope: &[u8], actor: &str| lockbox::vault::RawPut {
+        tenant: "acme".into(),
+        item: item.into(),
+        envelope: envelope.to_vec(),
+        replace: false,
+        actor: actor.into(),
+    };
+    let group = [
+        put("one", &one, "writer w1"),
+        put("junk", b"not an envelope", "writer w2"),
+        put("elsewhere", &two, "writer w3"),
+        put("old", &old, "writer w4"),
+        put("two", &two, "writer w5"),
+        put("one", &one, "writer w6"),
+        put("b", &b, "writer w7"),
+    ];
+    let results = vault.with_pins(vault.pins().clone()).put_raw_group(&group);
+    let kinds: Vec<Option<ErrorKind>> = results.iter().map(|r| r.as_ref().err().map(|e| e.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            None,
+            Some(ErrorKind::Integrity),
+            Some(ErrorKind::Integrity),
+            Some(ErrorKind::Conflict),
+            None,
+            Some(ErrorKind::Conflict),
+            Some(ErrorKind::Conflict),
+        ],
+        "{results:?}"
+    );
+    let listed: Vec<String> = vault.list("acme", None).unwrap().into_iter().map(|i| i.item).collect();
+    assert_eq!(listed, ["one", "two"]);
+    let mut back = Vec::new();
+    vault.get("acme", "two", &keyring, &mut back).unwrap();
+    assert_eq!(back, b"second");
+    let log = vault.audit_entries(Some("acme")).unwrap();
+    let writers: Vec<&str> =
+        log.iter().filter(|e| e.action() == "put.raw").map(|e| e.actor.as_str()).collect();
+    assert_eq!(writers, ["writer w1", "writer w5"]);
+}
