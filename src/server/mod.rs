@@ -115,7 +115,9 @@ async fn run(
     });
     let connections = app.metrics.connections.clone();
     let sender = tokio::spawn(webhooks::run(app.vault.clone(), hooks));
-    let app = routes::router(app.clone()).layer(axum::middleware::from_fn_with_state(app, log_request));
+    let app = routes::router(app.clone())
+        .route("/openapi.json", axum::routing::get(openapi::serve))
+        .layer(axum::middleware::from_fn_with_state(app, log_request));
     let service = TowerToHyperService::new(app);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     // At most this many connections at once: each may hold a thread of the blocking pool.

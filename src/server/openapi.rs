@@ -16,7 +16,7 @@ use super::routes;
         routes::healthz,
         routes::ready,
         routes::metrics,
-        routes::openapi,
+        serve,
         routes::whoami,
         routes::tenant_view,
         routes::tenant_state,
@@ -25,7 +25,7 @@ use super::routes;
         routes::put_envelope,
         routes::commit
     ),
-    components(schemas(OpName)),
+    components(schemas(super::wire::OpName)),
     modifiers(&Token)
 )]
 struct Api;
@@ -47,19 +47,9 @@ pub fn document() -> String {
     api.to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-/// The commit operations, as the path names them.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "kebab-case")]
-#[allow(dead_code)]
-pub enum OpName {
-    Enroll,
-    Request,
-    Deny,
-    Approve,
-    Revoke,
-    Manifest,
-    Checkpoint,
-    MonitorCheckpoint,
-    AddLevel,
-    Rotate,
+/// The API's OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "routes", responses((status = 200, description = "This document", body = Object)))]
+pub async fn serve() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], document()).into_response()
 }

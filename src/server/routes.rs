@@ -87,7 +87,6 @@ impl IntoResponse for ApiError {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/openapi.json", get(openapi))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .route("/v1/whoami", get(whoami))
@@ -224,7 +223,7 @@ const MAX_ROTATION_BODY: usize = 64 * 1024 * 1024;
 /// run here on the vault as the principal the token names.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/commits/{op}", security(("token" = [])), params(
         ("tenant" = String, Path, description = "Tenant name"),
-        ("op" = super::openapi::OpName, Path, description = "The operation")),
+        ("op" = super::wire::OpName, Path, description = "The operation")),
     request_body(content = Object, description = "The operation's body (docs/FORMAT.md, \"Commits\")", content_type = "application/json"),
     responses(
         (status = 200, description = "The commit's answer (a record, or null)", body = Object),
@@ -306,12 +305,6 @@ async fn metrics(State(app): Shared) -> Response {
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The server runs", body = String, content_type = "text/plain")))]
 async fn healthz() -> &'static str {
     "ok\n"
-}
-
-/// The API's OpenAPI document.
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document", body = Object)))]
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], super::openapi::document()).into_response()
 }
 
 #[utoipa::path(get, path = "/readyz", responses(

@@ -29,3 +29,20 @@ pub struct WhoAmI {
     /// The name the audit log gives the token's actions.
     pub actor: String,
 }
+
+/// The commit operations, as the path names them.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum OpName {
+    Enroll,
+    Request,
+    Deny,
+    Approve,
+    Revoke,
+    Manifest,
+    Checkpoint,
+    MonitorCheckpoint,
+    AddLevel,
+    Rotate,
+}
