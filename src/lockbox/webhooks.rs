@@ -369,10 +369,16 @@ impl Workflow<'_> {
             return Ok(0);
         }
         let tx = self.vault.store().begin_write()?;
+        // Another server on the same vault may have stepped meanwhile: the cursor only moves
+        // forward, and a webhook removed meanwhile gets nothing.
+        let stepped = match tx.meta_rows(WEBHOOK_CURSOR)?.first() {
+            Some((_, v)) => v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(0),
+            None => 0,
+        };
         let mut queued = 0;
         for (id, (hook, kind, _, body)) in &fresh {
             let key = delivery_key(&hook.id, id);
-            if !tx.meta_rows(&key)?.is_empty() {
+            if !tx.meta_rows(&key)?.is_empty() || tx.meta_rows(&webhook_key(&hook.id))?.is_empty() {
                 continue;
             }
             let record = DeliveryRecord {
@@ -389,7 +395,7 @@ impl Workflow<'_> {
             tx.put_meta(&key, &codec::encode("delivery record", &record)?)?;
             queued += 1;
         }
-        tx.put_meta(WEBHOOK_CURSOR, &last.to_be_bytes())?;
+        tx.put_meta(WEBHOOK_CURSOR, &last.max(stepped).to_be_bytes())?;
         // Finished notices older than a week leave the log (an expired request's notice
         // stays while the request does, so it is not queued again).
         for (key, value) in tx.meta_rows(b"delivery\0")? {
@@ -506,11 +512,12 @@ fn body(kind: &str, time: u64, data: &serde_json::Value) -> String {
 /// The engineer an entry's actor names: a server's engineer principal
 /// (`engineer <token> (<name>)`) or a name.
 fn engineer_of(actor: &str) -> &str {
-    actor
-        .strip_prefix("engineer ")
-        .and_then(|rest| rest.split_once(" ("))
-        .and_then(|(_, name)| name.strip_suffix(')'))
-        .unwrap_or(actor)
+    principal_engineer(actor).unwrap_or(actor)
+}
+
+/// The engineer a server's engineer principal (`engineer <token> (<name>)`) stands for.
+fn principal_engineer(actor: &str) -> Option<&str> {
+    actor.strip_prefix("engineer ")?.split_once(" (")?.1.strip_suffix(')')
 }
 
 /// The notice an audit entry makes, if any: its type and ids.
@@ -531,8 +538,16 @@ fn notice_of(entry: &AuditEntry, grants: &[GrantRecord]) -> Option<(&'static str
             ("grant.revoked", serde_json::json!({"tenant": tenant, "grant": subject, "engineer": engineer}))
         }
         AuditEvent::Get { .. } | AuditEvent::GetRaw => {
-            // A read by an engineer, while a grant to them was active: the grant was used.
-            let engineer = engineer_of(&entry.actor);
+            // A read by an engineer, while a grant to them was active: the grant was used. A
+            // decrypting read names its level and key epoch, and the grant must release them;
+            // an envelope fetched through the server names neither, so only a server's
+            // engineer principal counts, with any grant active then.
+            let (engineer, released) = match &entry.event {
+                AuditEvent::Get { level, key_epoch } => {
+                    (engineer_of(&entry.actor), Some((level, *key_epoch)))
+                }
+                _ => (principal_engineer(&entry.actor)?, None),
+            };
             // Active then, judged at the entry's time: a revocation since does not undo the use.
             let grant = grants.iter().find(|g| {
                 g.tenant == *tenant
@@ -540,6 +555,8 @@ fn notice_of(entry: &AuditEntry, grants: &[GrantRecord]) -> Option<(&'static str
                     && g.created <= entry.time
                     && entry.time < g.expires
                     && g.revoked.as_ref().is_none_or(|(at, _)| *at >= entry.time)
+                    && released
+                        .is_none_or(|(level, epoch)| g.levels.iter().any(|(l, e)| l == level && epoch <= *e))
             })?;
             (
                 "grant.used",

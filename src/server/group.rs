@@ -10,12 +10,20 @@ use tokio::sync::oneshot;
 
 /// Uploads stored in one transaction at most.
 const MAX_GROUP: usize = 256;
+/// Envelope bytes stored in one transaction at most (as a large put's staged groups: a larger
+/// transaction makes redb write its pages twice).
+const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
+/// Small uploads read whole and waiting at once, at most: beyond it an upload streams (so
+/// memory held by waiting uploads stays under this times 256 KiB).
+pub const WAITING: usize = 64;
 
 type Job = (RawPut, oneshot::Sender<Result<ItemInfo, Error>>);
 
 /// The queue to the group writer.
 pub struct Group {
     jobs: Sender<Job>,
+    /// Places for uploads read whole and waiting for their group.
+    pub places: Arc<tokio::sync::Semaphore>,
 }
 
 impl Group {
@@ -26,7 +34,7 @@ impl Group {
             .name("lockbox-group".into())
             .spawn(move || write_groups(vault, queue))
             .map_err(|e| Error::other(format!("cannot start the group writer: {e}")))?;
-        Ok(Group { jobs })
+        Ok(Group { jobs, places: Arc::new(tokio::sync::Semaphore::new(WAITING)) })
     }
 
     /// Stores `put` with whatever else is waiting; its outcome once its group is durable.
@@ -40,10 +48,17 @@ impl Group {
 
 fn write_groups(vault: Vault, queue: Receiver<Job>) {
     while let Ok(first) = queue.recv() {
+        let mut bytes = first.0.envelope.len();
         let mut jobs = vec![first];
-        while jobs.len() < MAX_GROUP {
+        while jobs.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
             match queue.try_recv() {
-                Ok(job) => jobs.push(job),
+                // A client that went away is not waiting for its answer: its upload is dropped
+                // unstored (it was never acknowledged).
+                Ok(job) if job.1.is_closed() => {}
+                Ok(job) => {
+                    bytes += job.0.envelope.len();
+                    jobs.push(job);
+                }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
@@ -61,7 +76,14 @@ fn write_groups(vault: Vault, queue: Receiver<Job>) {
             }
         }
         let (puts, replies): (Vec<RawPut>, Vec<_>) = jobs.into_iter().unzip();
-        let results = vault.with_pins(Arc::new(pins)).put_raw_group(&puts);
+        let grouped = vault.with_pins(Arc::new(pins));
+        // A panic here must not stop every later small upload: the group is answered with an
+        // error and the writer goes on.
+        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| grouped.put_raw_group(&puts)))
+            .unwrap_or_else(|_| {
+                tracing::error!(group = puts.len(), "the group writer panicked; the group was not stored");
+                puts.iter().map(|_| Err(Error::other("the server failed to store this upload"))).collect()
+            });
         tracing::debug!(group = puts.len(), "group committed");
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);

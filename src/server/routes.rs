@@ -518,7 +518,10 @@ async fn put_envelope(
     // same time, in one durable transaction (group commit); a larger one streams.
     let mut head: Vec<u8> = Vec::new();
     let mut first = None;
-    while head.len() <= lockbox::vault::MAX_GROUPED_ENVELOPE {
+    // Only while there is room among the uploads waiting for a group; else it streams.
+    let place = app.group.places.clone().try_acquire_owned().ok();
+    let limit = if place.is_some() { lockbox::vault::MAX_GROUPED_ENVELOPE } else { 0 };
+    while head.len() <= limit {
         match tokio::time::timeout(BODY_PIECE_TIMEOUT, stream.next()).await {
             Ok(Some(Ok(bytes))) => head.extend_from_slice(&bytes),
             Ok(None) => {
@@ -529,7 +532,9 @@ async fn put_envelope(
                     replace: q.replace,
                     actor: principal.actor(),
                 };
-                return Ok(Json(app.group.put(put).await?));
+                let stored = app.group.put(put).await;
+                drop(place);
+                return Ok(Json(stored?));
             }
             Ok(Some(Err(e))) => {
                 first = Some(Piece::Failed(std::io::Error::other(e)));

@@ -72,8 +72,9 @@ impl Vault {
                     let current = self.write_target(&record, &header.level)?;
                     if current.epoch != header.key_epoch || fingerprint(&current.public) != header.fingerprint
                     {
-                        return Err(Error::conflict(format!(
-                            "the envelope of {:?} is wrapped to epoch {} of level {:?}, not to its current epoch {}; nothing was stored",
+                        // The kind `put --raw` gives an envelope to an old epoch.
+                        return Err(Error::integrity(format!(
+                            "the envelope of {:?} is wrapped to epoch {} of level {:?}, not to the current epoch {} that the tenant's signed manifest names; nothing was stored",
                             put.item, header.key_epoch, header.level, current.epoch
                         )));
                     }
