@@ -206,8 +206,6 @@ impl Workflow<'_> {
         tx.put_meta(&webhook_key(&record.id), &codec::encode("webhook record", &record)?)?;
         tx.commit()?;
         let shown = secret_text(&record.secret);
-        let mut record = record;
-        zeroize::Zeroize::zeroize(&mut record.secret);
         Ok((info(&record), shown))
     }
 
@@ -228,19 +226,9 @@ impl Workflow<'_> {
 
     /// Removes webhook `id` and its delivery log.
     pub fn remove_webhook(&self, id: &str) -> Result<WebhookInfo, Error> {
-        let raw = parse_webhook_id(id)?;
         let tx = self.vault.store().begin_write()?;
-        let value = tx
-            .meta_rows(&webhook_key(&raw))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::not_found(format!("no webhook {id}")))?
-            .1;
-        let record: WebhookRecord = decode("webhook record", &value)?;
-        tx.remove_meta(&webhook_key(&raw))?;
-        for (key, _) in tx.meta_rows(&[&b"delivery\0"[..], &raw].concat())? {
-            tx.remove_meta(&key)?;
-        }
+        let record = webhook_in(&*tx, id)?;
+        remove_with_deliveries(&*tx, &record.id)?;
         tx.commit()?;
         Ok(info(&record))
     }
@@ -248,19 +236,12 @@ impl Workflow<'_> {
     /// A new secret for webhook `id`, shown once; the old one also signs for
     /// [`ROTATION_OVERLAP_SECS`].
     pub fn rotate_webhook(&self, id: &str) -> Result<(WebhookInfo, WebhookSecret), Error> {
-        let raw = parse_webhook_id(id)?;
         let tx = self.vault.store().begin_write()?;
-        let value = tx
-            .meta_rows(&webhook_key(&raw))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::not_found(format!("no webhook {id}")))?
-            .1;
-        let mut record: WebhookRecord = decode("webhook record", &value)?;
+        let mut record = webhook_in(&*tx, id)?;
         let secret: Zeroizing<[u8; 32]> = Zeroizing::new(crate::crypto::random_array()?);
         record.previous = std::mem::replace(&mut record.secret, secret.to_vec());
         record.previous_until = self.vault.now().saturating_add(ROTATION_OVERLAP_SECS);
-        tx.put_meta(&webhook_key(&raw), &codec::encode("webhook record", &record)?)?;
+        tx.put_meta(&webhook_key(&record.id), &codec::encode("webhook record", &record)?)?;
         tx.commit()?;
         let shown = secret_text(&record.secret);
         Ok((info(&record), shown))
@@ -480,14 +461,31 @@ impl Workflow<'_> {
 /// Removes, in `tx`, the webhooks of `tenant` and their delivery logs (the tenant is being
 /// deleted).
 pub(crate) fn remove_tenant_webhooks(tx: &dyn crate::store::Writes, tenant: &str) -> Result<(), Error> {
-    for (key, value) in tx.meta_rows(b"webhook\0")? {
+    for (_, value) in tx.meta_rows(b"webhook\0")? {
         let hook: WebhookRecord = decode("webhook record", &value)?;
         if hook.tenant == tenant {
-            tx.remove_meta(&key)?;
-            for (delivery, _) in tx.meta_rows(&[&b"delivery\0"[..], &hook.id].concat())? {
-                tx.remove_meta(&delivery)?;
-            }
+            remove_with_deliveries(tx, &hook.id)?;
         }
+    }
+    Ok(())
+}
+
+/// Webhook `id` (hex) as `tx` sees it.
+fn webhook_in(tx: &dyn crate::store::Writes, id: &str) -> Result<WebhookRecord, Error> {
+    let raw = parse_webhook_id(id)?;
+    let (_, value) = tx
+        .meta_rows(&webhook_key(&raw))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::not_found(format!("no webhook {id}")))?;
+    decode("webhook record", &value)
+}
+
+/// Removes webhook `id` and its delivery log, in `tx`.
+fn remove_with_deliveries(tx: &dyn crate::store::Writes, id: &[u8; 8]) -> Result<(), Error> {
+    tx.remove_meta(&webhook_key(id))?;
+    for (key, _) in tx.meta_rows(&[&b"delivery\0"[..], id].concat())? {
+        tx.remove_meta(&key)?;
     }
     Ok(())
 }

@@ -266,6 +266,14 @@ pub struct DeliveryRecord {
     pub last_outcome: String,
 }
 
+impl Drop for WebhookRecord {
+    /// The secrets do not outlive the record in memory.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret);
+        zeroize::Zeroize::zeroize(&mut self.previous);
+    }
+}
+
 impl std::fmt::Debug for WebhookRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the secrets.

@@ -248,3 +248,61 @@ fn a_group_stores_each_envelope_on_its_own_merits() {
         log.iter().filter(|e| e.action() == "put.raw").map(|e| e.actor.as_str()).collect();
     assert_eq!(writers, ["writer w1", "writer w5", "writer w8"]);
 }
+
+/// Webhooks: a rotated secret signs beside the new one while the overlap lasts; an unknown or
+/// malformed id is refused; a removed webhook and a deleted tenant's webhooks are gone with
+/// their delivery logs; a bad URL is refused before anything is stored.
+#[test]
+fn webhooks_rotate_remove_and_go_with_their_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Vault::init(&dir.path().join("v")).unwrap().acting_as(Caller::new("admin"));
+    let mut keyring = Keyring::create(&dir.path().join("k"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+    for t in ["acme", "globex"] {
+        lockbox::customer::create_tenant(&vault, &mut keyring, t, &["internal".into()]).unwrap();
+    }
+    let flow = Workflow::new(&vault);
+    for bad in ["ftp://x", "https://user@host/", "https://", "https://a b/"] {
+        assert_eq!(flow.add_webhook("acme", bad).unwrap_err().kind, ErrorKind::Usage, "{bad}");
+    }
+    let (hook, first) = flow.add_webhook("acme", "https://hooks.example/a").unwrap();
+    assert_eq!(format!("{first:?}"), "WebhookSecret(..)");
+    let (other, _) = flow.add_webhook("globex", "https://hooks.example/g").unwrap();
+    let (rotated, second) = flow.rotate_webhook(&hook.id).unwrap();
+    assert!(rotated.previous_until.is_some() && first.expose() != second.expose());
+    // A notice queued now is signed by both secrets.
+    let levels = ["internal".to_owned()];
+    Workflow::new(&vault)
+        .enroll_engineer("eve", &dir.path().join("eve.id"), &Passphrase::new("pw".into()), CHEAP)
+        .unwrap();
+    let req = NewRequest {
+        tenant: "acme",
+        engineer: "eve",
+        levels: &levels,
+        reason: "r",
+        case_id: "1",
+        duration_secs: None,
+    };
+    flow.create_request(&req).unwrap();
+    assert_eq!(flow.queue_notices().unwrap(), 1);
+    let due = flow.due_notices(10).unwrap();
+    assert_eq!(due.len(), 1);
+    let header = due[0].signature(1_000);
+    let key = |s: &str| {
+        use base64ct::Encoding;
+        base64ct::Base64::decode_vec(s.strip_prefix("whsec_").unwrap()).unwrap()
+    };
+    let (k1, k2) = (key(first.expose()), key(second.expose()));
+    let expected = lockbox::lockbox::signature(&[&k2, &k1], &due[0].id, 1_000, &due[0].body);
+    assert_eq!(header, expected);
+    assert_eq!(header.split(' ').count(), 2, "{header}");
+    // Unknown and malformed ids.
+    assert_eq!(flow.remove_webhook("00112233445566ff").unwrap_err().kind, ErrorKind::NotFound);
+    assert_eq!(flow.rotate_webhook("not hex").unwrap_err().kind, ErrorKind::Usage);
+    // Removed, with its log.
+    flow.remove_webhook(&hook.id).unwrap();
+    assert!(flow.deliveries(Some("acme")).unwrap().is_empty());
+    assert_eq!(flow.webhooks(None).unwrap(), [other]);
+    // globex deleted: its webhook goes too.
+    lockbox::customer::delete_tenant(&vault, &mut keyring, "globex").unwrap();
+    assert!(flow.webhooks(None).unwrap().is_empty());
+}
