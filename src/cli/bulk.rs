@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use lockbox::vault::{BulkReport, Error};
+use lockbox::vault::{BulkReport, Error, LevelKeys};
 use serde_json::{Value, json};
 
 use super::context::{Ctx, Key};
@@ -10,10 +10,16 @@ use super::output::outln;
 use super::progress::{Progress, Unit};
 
 pub fn import(ctx: &Ctx, tenant: String, level: String, dir: PathBuf, replace: bool) -> Result<(), Error> {
-    let vault = ctx.open()?;
     let started = std::time::Instant::now();
     let mut bar = Progress::new("importing", Unit::Items);
-    let r = vault.import_dir(&tenant, &level, &dir, replace, &mut |done, total| bar.show(done, total))?;
+    let mut progress = |done, total| bar.show(done, total);
+    let r = match ctx.remote()? {
+        Some(remote) => {
+            let view = ctx.open_view(&tenant)?;
+            super::remote_bulk::import(&remote, &view, (&tenant, &level), &dir, replace, &mut progress)?
+        }
+        None => ctx.open()?.import_dir(&tenant, &level, &dir, replace, &mut progress)?,
+    };
     bar.clear();
     let secs = started.elapsed().as_secs_f64();
     let skipped = report_skips(&r, "entry");
@@ -43,9 +49,24 @@ pub fn export(
     let vault = ctx.open()?;
     let started = std::time::Instant::now();
     let mut bar = Progress::new("exporting", Unit::Items);
-    let keys = key.level_keys(&vault, &tenant)?;
-    let r =
-        vault.export_dir_where(&tenant, keys.as_ref(), &dir, replace, filter, &mut |d, t| bar.show(d, t))?;
+    let mut progress = |d, t| bar.show(d, t);
+    let r = match (ctx.remote()?, &mut key) {
+        // Through a server: each envelope is fetched and decrypted here (the customer's
+        // keyring, or the keys the engineer's grants release, checked on this copy).
+        (Some(remote), Key::Keyring(ring)) => {
+            let keys: (&(dyn LevelKeys + Sync), bool) = (&*ring, false);
+            super::remote_bulk::export(&remote, &tenant, keys, (&dir, replace), filter, &mut progress)?
+        }
+        (Some(remote), Key::Identity(identity)) => {
+            let keys = lockbox::lockbox::Workflow::new(&vault).engineer_keys(identity, &tenant)?;
+            let keys: (&(dyn LevelKeys + Sync), bool) = (&keys, true);
+            super::remote_bulk::export(&remote, &tenant, keys, (&dir, replace), filter, &mut progress)?
+        }
+        (None, key) => {
+            let keys = key.level_keys(&vault, &tenant)?;
+            vault.export_dir_where(&tenant, keys.as_ref(), &dir, replace, filter, &mut progress)?
+        }
+    };
     bar.clear();
     let secs = started.elapsed().as_secs_f64();
     let skipped = report_skips(&r, "item");

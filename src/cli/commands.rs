@@ -3,8 +3,6 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use lockbox::files::Failed;
 use lockbox::vault::{Error, ErrorKind, PutOptions, Vault};
@@ -12,7 +10,7 @@ use serde_json::json;
 
 use super::args::{Cli, Command, GetArgs, ItemRef, ListArgs, PutArgs};
 use super::context::{Ctx, Key};
-use super::output::{self, hex, item_json, outln, table, time};
+use super::output::{self, hex, item_json, open_error, outln, table, time};
 use super::progress::{Progress, Unit};
 use super::{bulk, demo, monitor, tenants, tokens, vault_dir, workflow};
 
@@ -131,15 +129,13 @@ fn not_remote(command: &Command) -> Option<&'static str> {
             | TenantCmd::Monitor { .. },
         ) => return None,
         Command::Tenant(_) => "through --server, tenant takes show, trust, policy, refresh and monitor",
-        Command::Level(super::args::LevelCmd::Rotate { reencrypt: true, .. }) => {
-            "level rotate --reencrypt writes every item again, which the server does not carry yet"
+        Command::Level(_) | Command::Rm(_) | Command::Import { .. } | Command::Export { .. } => return None,
+        Command::Verify { keyring: None, .. } => {
+            "verify through --server needs --keyring (the server's files are checked on its machine)"
         }
-        Command::Level(_) => return None,
-        Command::Rm(_) | Command::Import { .. } | Command::Export { .. } => {
-            "rm, import and export are not carried by the server yet"
-        }
-        Command::Verify { .. } | Command::Backup { .. } | Command::Restore { .. } | Command::Compact => {
-            "verify, backup, restore and compact read or write the vault's files"
+        Command::Verify { .. } => return None,
+        Command::Backup { .. } | Command::Restore { .. } | Command::Compact => {
+            "backup, restore and compact act on the whole vault's files (a tenant's own copy through a server is export)"
         }
         Command::Init | Command::Serve { .. } | Command::Token(_) | Command::Webhook(_) => {
             "init, serve, token and webhook act on the server's own vault"
@@ -149,7 +145,10 @@ fn not_remote(command: &Command) -> Option<&'static str> {
 }
 
 fn rm(ctx: &Ctx, item: ItemRef) -> Result<(), Error> {
-    ctx.open()?.remove(&item.tenant, &item.item)?;
+    match ctx.remote()? {
+        Some(remote) => remote.remove(&item.tenant, &item.item)?,
+        None => ctx.open()?.remove(&item.tenant, &item.item)?,
+    };
     ctx.emit(json!({"removed": {"tenant": item.tenant, "item": item.item}}), || {
         outln!("removed {} from tenant {}", item.item, item.tenant)
     });
@@ -170,7 +169,14 @@ fn verify(ctx: &Ctx, tenant: Option<String>, keyring: Option<PathBuf>) -> Result
         None => Vec::new(),
     };
     let mut bar = Progress::new("verifying", Unit::Items);
-    let r = vault.verify_with_progress(tenant.as_deref(), ring.as_ref(), &mut |d, t| bar.show(d, t));
+    let r = match (ctx.remote()?, ring.as_ref()) {
+        // Through a server: the token's tenant's items, each envelope opened here.
+        (Some(remote), Some(ring)) => {
+            let tenant = tenant.clone().or_else(|| vault.mirror_tenant()).unwrap_or_default();
+            super::remote_bulk::verify(&remote, &tenant, ring, &mut |d, t| bar.show(d, t))
+        }
+        _ => vault.verify_with_progress(tenant.as_deref(), ring.as_ref(), &mut |d, t| bar.show(d, t)),
+    };
     bar.clear();
     let mut r = r?;
     r.problems.extend(trust_problems);
@@ -339,7 +345,7 @@ fn put(ctx: &Ctx, args: PutArgs) -> Result<(), Error> {
 /// is read (`put --raw`: the envelope streams from the file or standard input as it is).
 fn put_remote(ctx: &Ctx, remote: &super::remote::Remote, args: PutArgs) -> Result<(), Error> {
     let (tenant, item) = (&args.item.tenant, &args.item.item);
-    let mut input: Box<dyn Read + Send> = match args.file.as_ref().filter(|f| f.as_path() != Path::new("-")) {
+    let input: Box<dyn Read + Send> = match args.file.as_ref().filter(|f| f.as_path() != Path::new("-")) {
         Some(path) if path.is_dir() => {
             return Err(Error::usage(format!("{} is a directory, not a file", path.display())));
         }
@@ -352,37 +358,22 @@ fn put_remote(ctx: &Ctx, remote: &super::remote::Remote, args: PutArgs) -> Resul
                 "through --server, put --raw takes no --level (the server checks the envelope's)",
             ));
         }
-        remote.put_raw(tenant, item, input, args.replace)?
+        remote.put_raw(tenant, item, input, args.replace.into())?
     } else {
         let level =
             args.level.as_deref().ok_or_else(|| Error::usage("put needs --level LEVEL (or --raw)"))?;
         let view = ctx.open_view(tenant)?;
-        // Every check before the first byte goes out.
-        view.sealing_epoch(tenant, level)?;
-        let (pipe_out, pipe_in) = io::pipe().map_err(|e| Error::other(format!("cannot make a pipe: {e}")))?;
-        let sealed_whole = Arc::new(AtomicBool::new(false));
-        let body = WholeOrFailed { pipe: pipe_out, whole: sealed_whole.clone() };
-        std::thread::scope(|scope| {
-            let sealing = scope.spawn(move || {
-                let mut out = BufWriter::with_capacity(256 * 1024, pipe_in);
-                let header =
-                    view.seal_to(tenant, item, level, Some(args.chunk_size), &mut input, &mut out)?;
-                // Said before the pipe closes: only then does the upload end as complete.
-                sealed_whole.store(true, Ordering::SeqCst);
-                drop(out);
-                Ok(header)
-            });
-            let sent = remote.put_raw(tenant, item, Box::new(body), args.replace);
-            let sealed = sealing.join().unwrap_or_else(|_| Err(Error::other("the sealing thread stopped")));
-            match (sealed, sent) {
-                (Ok(_), sent) => sent,
-                // The server stopped reading: its answer says why.
-                (Err(e), Err(refused)) if e.kind == ErrorKind::BrokenPipe => Err(refused),
-                // A sealing error (the input, the manifest) says more than the server's refusal
-                // of the envelope it cut short.
-                (Err(e), _) => Err(e),
-            }
-        })?
+        let replace = args.replace.into();
+        super::remote_items::upload_sealed(
+            remote,
+            &view,
+            tenant,
+            item,
+            level,
+            Some(args.chunk_size),
+            input,
+            replace,
+        )?
     };
     ctx.emit(item_json(&info), || {
         outln!(
@@ -395,25 +386,6 @@ fn put_remote(ctx: &Ctx, remote: &super::remote::Remote, args: PutArgs) -> Resul
         )
     });
     Ok(())
-}
-
-/// The upload of an envelope sealed on another thread: its end is the envelope's end only if
-/// the sealing finished; a sealing that failed (or panicked) part-way makes the upload fail, so
-/// the server never stores a shortened envelope.
-struct WholeOrFailed {
-    pipe: io::PipeReader,
-    whole: Arc<AtomicBool>,
-}
-
-impl Read for WholeOrFailed {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.pipe.read(buf)? {
-            0 if !buf.is_empty() && !self.whole.load(Ordering::SeqCst) => {
-                Err(io::Error::other("the item could not be sealed to the end"))
-            }
-            n => Ok(n),
-        }
-    }
 }
 
 /// A get that found binary on its way to a terminal.
@@ -587,12 +559,4 @@ fn list(ctx: &Ctx, args: ListArgs) -> Result<(), Error> {
         table(&["ITEM", "LEVEL", "EPOCH", "SIZE", "CREATED"], &rows)
     });
     Ok(())
-}
-
-pub fn open_error(path: &Path, e: io::Error) -> Error {
-    let msg = format!("cannot open {}: {e}", path.display());
-    match e.kind() {
-        io::ErrorKind::NotFound => Error::not_found(msg),
-        _ => Error::other(msg),
-    }
 }

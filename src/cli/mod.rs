@@ -13,6 +13,8 @@ mod output;
 mod progress;
 mod remedy;
 mod remote;
+mod remote_bulk;
+mod remote_items;
 mod secrets;
 mod tenants;
 mod tokens;

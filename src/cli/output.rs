@@ -150,3 +150,12 @@ pub fn parse_hex<const N: usize>(what: &str, text: &str) -> Result<[u8; N], lock
     }
     Ok(out)
 }
+
+/// A file the user named that cannot be opened.
+pub fn open_error(path: &std::path::Path, e: io::Error) -> lockbox::vault::Error {
+    let msg = format!("cannot open {}: {e}", path.display());
+    match e.kind() {
+        io::ErrorKind::NotFound => lockbox::vault::Error::not_found(msg),
+        _ => lockbox::vault::Error::other(msg),
+    }
+}

@@ -10,9 +10,11 @@ use lockbox::vault::{Error, ErrorKind, ItemFilter, ItemInfo};
 use reqwest::blocking::{Client, Response};
 use zeroize::Zeroizing;
 
-use crate::server::wire::{Failure, WhoAmI};
+use crate::server::wire::{
+    BatchEnvelope, Failure, FailureBody, GetBatch, GetOutcome, PutBatch, PutOutcome, WhoAmI,
+};
 use lockbox::store::raw::Row;
-use lockbox::vault::{Op, TenantState};
+use lockbox::vault::{Op, Replace, TenantState};
 
 /// A server, its pinned connection and the token to show it.
 pub struct Remote {
@@ -182,18 +184,7 @@ impl Remote {
         let status = response.status();
         let failure: Option<Failure> = json(response, 64 * 1024, "error").ok();
         Err(match failure {
-            Some(f) => {
-                let kind = KINDS.into_iter().find(|k| k.name() == f.error.kind).unwrap_or(ErrorKind::Other);
-                // The server's words, shown as text: no terminal control, bounded.
-                let message: String = f
-                    .error
-                    .message
-                    .chars()
-                    .take(MAX_MESSAGE)
-                    .map(|c| if c.is_control() { '?' } else { c })
-                    .collect();
-                Error::new(kind, message)
-            }
+            Some(f) => self::failure(f.error),
             None => Error::other(format!("the server answered {status}")),
         })
     }
@@ -274,15 +265,141 @@ impl Remote {
         tenant: &str,
         item: &str,
         input: Box<dyn Read + Send>,
-        replace: bool,
+        replace: Replace,
     ) -> Result<ItemInfo, Error> {
         let mut url = self.url(tenant, Some(item))?;
-        if replace {
-            url.query_pairs_mut().append_pair("replace", "true");
+        match replace {
+            Replace::No => {}
+            Replace::Any => {
+                url.query_pairs_mut().append_pair("replace", "true");
+            }
+            Replace::IfHeader(hash) => {
+                url.query_pairs_mut().append_pair("if_header", &lockbox::format::hex(&hash));
+            }
         }
         let body = reqwest::blocking::Body::new(input);
         json(self.send(self.client.put(url).body(body))?, 64 * 1024, "answer")
     }
+}
+
+impl Remote {
+    /// Removes item `item`; what it was.
+    pub fn remove(&self, tenant: &str, item: &str) -> Result<ItemInfo, Error> {
+        let info: ItemInfo =
+            json(self.send(self.client.delete(self.url(tenant, Some(item))?))?, 64 * 1024, "answer")?;
+        if info.tenant != tenant || info.item != item {
+            return Err(Error::integrity("the server answered for another item than the one removed"));
+        }
+        Ok(info)
+    }
+
+    /// Stores `items` (id and envelope, each at most 256 KiB, together at most 8 MiB) in one
+    /// request; each one's outcome, in order.
+    pub fn put_batch(
+        &self,
+        tenant: &str,
+        items: &[(String, Vec<u8>)],
+        replace: bool,
+    ) -> Result<Vec<Result<ItemInfo, Error>>, Error> {
+        use base64ct::{Base64, Encoding};
+        let batch = PutBatch {
+            replace,
+            items: items
+                .iter()
+                .map(|(item, envelope)| BatchEnvelope {
+                    item: item.clone(),
+                    envelope: Base64::encode_string(envelope),
+                })
+                .collect(),
+        };
+        let url = self.api(&["v1", "tenants", tenant, "batches", "put"])?;
+        let answer: Vec<PutOutcome> =
+            json(self.send(self.client.post(url).json(&batch))?, 16 << 20, "answer")?;
+        outcomes(items.iter().map(|(item, _)| item.as_str()), answer, |o| {
+            (o.item, o.stored.ok_or(o.error)).into()
+        })
+        .map(|all| {
+            all.into_iter()
+                .map(|r| {
+                    r.and_then(|info: ItemInfo| match info.tenant == tenant {
+                        true => Ok(info),
+                        false => Err(Error::integrity("the server answered for another tenant")),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The envelopes of `items` (each at most 256 KiB, together at most 8 MiB), read in one
+    /// request; each one's, or why not, in order.
+    pub fn get_batch(&self, tenant: &str, items: &[String]) -> Result<Vec<Result<Vec<u8>, Error>>, Error> {
+        use base64ct::{Base64, Encoding};
+        let url = self.api(&["v1", "tenants", tenant, "batches", "get"])?;
+        let batch = GetBatch { items: items.to_vec() };
+        let answer: Vec<GetOutcome> =
+            json(self.send(self.client.post(url).json(&batch))?, 16 << 20, "answer")?;
+        let all = outcomes(items.iter().map(String::as_str), answer, |o| {
+            (o.item, o.envelope.ok_or(o.error)).into()
+        })?;
+        Ok(all
+            .into_iter()
+            .map(|r| {
+                r.and_then(|text: String| {
+                    Base64::decode_vec(&text)
+                        .map_err(|_| Error::integrity("the server sent an envelope that is not base64"))
+                })
+            })
+            .collect())
+    }
+}
+
+/// One answer of a batch: the item it names, and its value or the server's error.
+struct Outcome<T> {
+    item: String,
+    value: Result<T, Option<FailureBody>>,
+}
+
+impl<T> From<(String, Result<T, Option<FailureBody>>)> for Outcome<T> {
+    fn from((item, value): (String, Result<T, Option<FailureBody>>)) -> Outcome<T> {
+        Outcome { item, value }
+    }
+}
+
+/// A batch's answers checked against what was asked (one each, in order), as results.
+fn outcomes<'a, A, T>(
+    asked: impl ExactSizeIterator<Item = &'a str>,
+    answer: Vec<A>,
+    split: impl Fn(A) -> Outcome<T>,
+) -> Result<Vec<Result<T, Error>>, Error> {
+    if answer.len() != asked.len() {
+        return Err(Error::integrity(format!(
+            "the server answered {} outcomes for a batch of {}",
+            answer.len(),
+            asked.len()
+        )));
+    }
+    asked
+        .zip(answer)
+        .map(|(asked, a)| {
+            let o = split(a);
+            if o.item != asked {
+                return Err(Error::integrity("the server answered a batch out of order"));
+            }
+            Ok(o.value.map_err(|f| match f {
+                Some(f) => failure(f),
+                None => Error::integrity("the server answered an item with neither a result nor an error"),
+            }))
+        })
+        .collect()
+}
+
+/// A failure the server reported, as the vault's error.
+fn failure(f: FailureBody) -> Error {
+    let kind = KINDS.into_iter().find(|k| k.name() == f.kind).unwrap_or(ErrorKind::Other);
+    // The server's words, shown as text: no terminal control, bounded.
+    let message: String =
+        f.message.chars().take(MAX_MESSAGE).map(|c| if c.is_control() { '?' } else { c }).collect();
+    Error::new(kind, message)
 }
 
 /// A failure to reach the server, or to trust it.

@@ -1,6 +1,8 @@
 //! Tenant and level commands: the customer's keyring prepares, the vault commits.
 
-use lockbox::vault::Error;
+use lockbox::format::Header;
+use lockbox::keyring::Keyring;
+use lockbox::vault::{Error, Vault};
 use serde_json::json;
 
 use super::args::{LevelCmd, TenantCmd};
@@ -237,7 +239,30 @@ pub fn level(ctx: &Ctx, cmd: LevelCmd) -> Result<(), Error> {
             let mut ring = ctx.keyring(&keyring)?;
             let vault = ctx.open_for(&mut ring)?;
             let mut bar = Progress::new(if reencrypt { "re-encrypting" } else { "re-wrapping" }, Unit::Items);
-            let r = if reencrypt {
+            let remote = ctx.remote()?;
+            let r = if let (true, Some(remote)) = (reencrypt, &remote) {
+                // Through a server: each item is decrypted here as the server streams it, and
+                // sent back sealed under the new key, replacing only the version read.
+                let mut copy = |writer: &Vault, ring: &Keyring, id: &str, header: &Header, read| {
+                    super::remote_bulk::reencrypt_one(
+                        remote,
+                        writer,
+                        ring,
+                        (&tenant, &level),
+                        id,
+                        header,
+                        read,
+                    )
+                };
+                lockbox::customer::reencrypt_level_with(
+                    &vault,
+                    &mut ring,
+                    &tenant,
+                    &level,
+                    &mut |d, t| bar.show(d, t),
+                    &mut copy,
+                )
+            } else if reencrypt {
                 lockbox::customer::reencrypt_level(&vault, &mut ring, &tenant, &level, &mut |d, t| {
                     bar.show(d, t)
                 })

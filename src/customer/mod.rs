@@ -29,7 +29,7 @@ pub use checkpoint::{
     AuditCheck, CLOCK_SKEW_SECS, MonitorSeen, check_audit, check_items, checked_entries, checkpoint,
 };
 pub use monitor::{MonitorRun, monitor_checkpoint, monitor_trust, set_monitor};
-pub use reencrypt::reencrypt_level;
+pub use reencrypt::{CopyItem, reencrypt_level, reencrypt_level_with};
 pub use restore::{Anchor, RestoreGap, accept_restore, restore_gap};
 pub use resync::{Resync, check_keyring, resync};
 pub use rotate::{PreparedRotation, prepare_rotation, rotate_level, rotate_level_with_progress};

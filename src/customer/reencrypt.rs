@@ -16,6 +16,7 @@ use std::sync::mpsc;
 use super::rotate::rotate_level;
 use super::sync::tenant_keys;
 use crate::crypto::tenant_fingerprint;
+use crate::format::Header;
 use crate::keyring::Keyring;
 use crate::trust::Pins;
 use crate::vault::{Error, Progress, Rotation, Vault};
@@ -28,6 +29,26 @@ pub fn reencrypt_level(
     tenant: &str,
     level: &str,
     progress: &mut Progress<'_>,
+) -> Result<Rotation, Error> {
+    reencrypt_level_with(vault, keyring, tenant, level, progress, &mut |writer, keyring, id, header, read| {
+        copy_item(vault, writer, keyring, (tenant, id, level), header.chunk_size, read)
+    })
+}
+
+/// How one item is re-encrypted: given the writer (a vault handle that trusts the manifest
+/// just signed), the keyring, the item's id, its header as read, and that header's SHA-256
+/// (the version a replacement may replace).
+pub type CopyItem<'a> = dyn FnMut(&Vault, &Keyring, &str, &Header, [u8; 32]) -> Result<(), Error> + 'a;
+
+/// [`reencrypt_level`], each item decrypted and written again by `copy` (through a server,
+/// where the envelopes are not in `vault`).
+pub fn reencrypt_level_with(
+    vault: &Vault,
+    keyring: &mut Keyring,
+    tenant: &str,
+    level: &str,
+    progress: &mut Progress<'_>,
+    copy: &mut CopyItem<'_>,
 ) -> Result<Rotation, Error> {
     let rotation = rotate_level(vault, keyring, tenant, level, false)?;
     // The customer writes under the manifest it has just signed: its own key is the pin.
@@ -44,7 +65,7 @@ pub fn reencrypt_level(
             )));
         }
         let read = crate::crypto::sha256(&header.encode().map_err(Error::encoding)?);
-        copy_item(vault, &writer, keyring, (tenant, &id, level), header.chunk_size, read)?;
+        copy(&writer, keyring, &id, &header, read).map_err(|e| e.context(format!("re-encrypting {id:?}")))?;
         done += 1;
         progress(done, total);
     }
@@ -81,8 +102,7 @@ fn copy_item(
             .take()
             .unwrap_or_else(|| outcome.recv().unwrap_or_else(|_| Err(Error::other("the reader stopped"))));
         match (read, put) {
-            (Err(e), _) => Err(e.context(format!("re-encrypting {id:?}"))),
-            (Ok(()), Err(e)) => Err(e.context(format!("re-encrypting {id:?}"))),
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
             (Ok(()), Ok(_)) => Ok(()),
         }
     })

@@ -5,14 +5,14 @@
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 
+// Envelope bytes stored in one transaction at most (as a large put's staged groups: a larger
+// transaction makes redb write its pages twice).
+use lockbox::vault::MAX_GROUP_BYTES;
 use lockbox::vault::{Error, ItemInfo, RawPut, Vault};
 use tokio::sync::oneshot;
 
 /// Uploads stored in one transaction at most.
 const MAX_GROUP: usize = 256;
-/// Envelope bytes stored in one transaction at most (as a large put's staged groups: a larger
-/// transaction makes redb write its pages twice).
-const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
 /// Small uploads read whole and waiting at once, at most: beyond it an upload streams (so
 /// memory held by waiting uploads stays under this times 256 KiB).
 pub const WAITING: usize = 64;
@@ -43,6 +43,27 @@ impl Group {
         let stopped = || Error::other("the group writer stopped");
         self.jobs.send((put, reply)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+}
+
+impl Group {
+    /// Stores every one of `puts` with whatever else is waiting; their outcomes, in order,
+    /// once their groups are durable.
+    pub async fn put_many(&self, puts: Vec<RawPut>) -> Vec<Result<ItemInfo, Error>> {
+        let stopped = || Error::other("the group writer stopped");
+        let mut answers = Vec::with_capacity(puts.len());
+        for put in puts {
+            let (reply, answer) = oneshot::channel();
+            answers.push(self.jobs.send((put, reply)).map(|()| answer));
+        }
+        let mut out = Vec::with_capacity(answers.len());
+        for answer in answers {
+            out.push(match answer {
+                Ok(answer) => answer.await.unwrap_or_else(|_| Err(stopped())),
+                Err(_) => Err(stopped()),
+            });
+        }
+        out
     }
 }
 

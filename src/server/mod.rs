@@ -6,6 +6,7 @@
 //! router. SIGTERM or SIGINT stops accepting, lets requests in flight finish (30 s at most),
 //! then exits.
 
+mod batches;
 mod commits;
 mod group;
 mod limits;
@@ -112,10 +113,12 @@ async fn run(
         group,
         metrics: metrics::Metrics::new(),
         limits: limits::RateLimits::new(rate_limit),
+        batches: tokio::sync::Semaphore::new(batches::BATCHES_AT_ONCE),
     });
     let connections = app.metrics.connections.clone();
     let sender = tokio::spawn(webhooks::run(app.vault.clone(), hooks));
     let app = routes::router(app.clone())
+        .merge(batches::router(app.clone()))
         .route("/openapi.json", axum::routing::get(openapi::serve))
         .layer(axum::middleware::from_fn_with_state(app, log_request));
     let service = TowerToHyperService::new(app);

@@ -23,6 +23,9 @@ use super::routes;
         routes::list,
         routes::get_envelope,
         routes::put_envelope,
+        routes::remove,
+        super::batches::put,
+        super::batches::get,
         routes::commit
     ),
     components(schemas(super::wire::OpName)),

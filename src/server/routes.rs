@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::StreamExt;
-use lockbox::vault::{Caller, Error, ErrorKind, ItemFilter, ItemInfo, Op, Principal, Role, Vault};
+use lockbox::vault::{Caller, Error, ErrorKind, ItemFilter, ItemInfo, Op, Principal, Replace, Role, Vault};
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,6 +24,8 @@ pub struct App {
     pub group: super::group::Group,
     pub metrics: super::metrics::Metrics,
     pub limits: super::limits::RateLimits,
+    /// Places for batch bodies held at once.
+    pub batches: tokio::sync::Semaphore,
 }
 
 type Shared = State<Arc<App>>;
@@ -56,6 +58,16 @@ impl ApiError {
         ApiError {
             status: StatusCode::UNAUTHORIZED,
             kind: ErrorKind::AccessDenied,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A body longer than the route takes (413).
+    pub(super) fn too_large(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            kind: ErrorKind::Usage,
             message: message.into(),
             retry_after: None,
         }
@@ -97,12 +109,12 @@ pub fn router(app: Arc<App>) -> Router {
             axum::routing::post(commit).layer(axum::extract::DefaultBodyLimit::max(MAX_ROTATION_BODY)),
         )
         .route("/v1/tenants/{tenant}/items", get(list))
-        .route("/v1/tenants/{tenant}/items/{*item}", get(get_envelope).put(put_envelope))
+        .route("/v1/tenants/{tenant}/items/{*item}", get(get_envelope).put(put_envelope).delete(remove))
         .with_state(app)
 }
 
 /// Runs a vault call on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|_| worker_stopped())?.map_err(ApiError::from)
@@ -114,7 +126,7 @@ fn worker_stopped() -> ApiError {
 
 /// The principal the request's bearer token lets in, if it may act on `tenant` in one of
 /// `roles`; and a vault handle that names it in the audit log.
-async fn authorize(
+pub(super) async fn authorize(
     app: &App,
     headers: &HeaderMap,
     tenant: &str,
@@ -449,6 +461,21 @@ const DRAIN_BYTES: usize = 64 * 1024 * 1024;
 struct PutQuery {
     #[serde(default)]
     replace: bool,
+    /// Replace only the item whose stored header has this SHA-256 (hex): the version read.
+    if_header: Option<String>,
+}
+
+impl PutQuery {
+    fn replace(&self) -> Result<Replace, ApiError> {
+        Ok(match (&self.if_header, self.replace) {
+            (Some(hash), _) => Replace::IfHeader(
+                lockbox::format::hex_array("if_header", hash)
+                    .map_err(|_| Error::usage("if_header must be 64 hex digits (a SHA-256)"))?,
+            ),
+            (None, true) => Replace::Any,
+            (None, false) => Replace::No,
+        })
+    }
 }
 
 /// A piece of a request body on its way to the blocking vault call.
@@ -512,7 +539,8 @@ async fn put_envelope(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ItemInfo>, ApiError> {
-    let (vault, principal) = authorize(&app, &headers, &tenant, &[Role::Writer]).await?;
+    let (vault, principal) = authorize(&app, &headers, &tenant, &[Role::Writer, Role::Customer]).await?;
+    let replace = q.replace()?;
     let mut stream = body.into_data_stream();
     // A small envelope (most are) is read whole and stored with the others arriving at the
     // same time, in one durable transaction (group commit); a larger one streams.
@@ -529,7 +557,7 @@ async fn put_envelope(
                     tenant,
                     item,
                     envelope: head,
-                    replace: q.replace,
+                    replace,
                     actor: principal.actor(),
                 };
                 let stored = app.group.put(put).await;
@@ -598,7 +626,7 @@ async fn put_envelope(
         pins.pin(vault.place(), &vault.id(), &tenant, lockbox::crypto::tenant_fingerprint(&record.signer))?;
         let vault = vault.with_pins(Arc::new(pins));
         let mut input = ChannelReader { rx, current: Bytes::new(), ended: false };
-        vault.put_raw(&tenant, &item, None, &mut input, q.replace)
+        vault.put_raw(&tenant, &item, None, &mut input, replace)
     })
     .await;
     if stored.is_err() {
@@ -606,4 +634,23 @@ async fn put_envelope(
     }
     feed.abort();
     Ok(Json(stored?))
+}
+
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/items/{item}", security(("token" = [])), params(
+        ("tenant" = String, Path, description = "Tenant name"),
+        ("item" = String, Path, description = "Item id")),
+    responses(
+        (status = 200, description = "The item was removed", body = ItemInfo),
+        (status = 400, description = "A bad request", body = Failure),
+        (status = 401, description = "No valid token", body = Failure),
+        (status = 403, description = "The token may not do this", body = Failure),
+        (status = 404, description = "Not found", body = Failure),
+        (status = 429, description = "Rate limited", body = Failure)))]
+async fn remove(
+    State(app): Shared,
+    Path((tenant, item)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<ItemInfo>, ApiError> {
+    let (vault, _) = authorize(&app, &headers, &tenant, &[Role::Writer, Role::Customer]).await?;
+    Ok(Json(blocking(move || vault.remove(&tenant, &item)).await?))
 }

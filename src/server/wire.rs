@@ -46,3 +46,61 @@ pub enum OpName {
     AddLevel,
     Rotate,
 }
+
+/// `POST /v1/tenants/{tenant}/batches/put`: envelopes stored together, each checked as a
+/// single put checks it.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutBatch {
+    /// Replace items that exist.
+    #[serde(default)]
+    pub replace: bool,
+    /// At most 256 envelopes, each at most 256 KiB, together at most 8 MiB.
+    pub items: Vec<BatchEnvelope>,
+}
+
+/// One item's envelope in a batch.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchEnvelope {
+    /// Item id.
+    pub item: String,
+    /// The envelope (docs/FORMAT.md), standard base64 with padding.
+    pub envelope: String,
+}
+
+/// What became of one envelope of a batch: stored, or refused and why. In the request's order.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PutOutcome {
+    pub item: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored: Option<lockbox::vault::ItemInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<FailureBody>,
+}
+
+/// `POST /v1/tenants/{tenant}/batches/get`: the envelopes of items read together.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetBatch {
+    /// At most 256 item ids; an envelope larger than 256 KiB is refused (read it alone).
+    pub items: Vec<String>,
+}
+
+/// One item's envelope, or why it is not given. In the request's order.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GetOutcome {
+    pub item: String,
+    /// The envelope, standard base64 with padding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<FailureBody>,
+}
+
+impl FailureBody {
+    /// The body of a failure with `kind` and `message`.
+    pub fn of(e: &lockbox::vault::Error) -> FailureBody {
+        FailureBody { kind: e.kind.name().to_owned(), message: e.message.clone() }
+    }
+}

@@ -14,6 +14,10 @@ use crate::store::records::ItemRecord;
 /// The most an envelope stored in a group may hold: larger ones are staged as `put --raw`
 /// stages them, in transactions of their own.
 pub const MAX_GROUPED_ENVELOPE: usize = 256 * 1024;
+/// Envelope bytes one group stores, or reads, at most.
+pub const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
+/// The most items one group reads.
+pub const MAX_GROUP_ITEMS: usize = 256;
 
 /// One envelope of a group.
 #[derive(Debug, Clone)]
@@ -24,8 +28,8 @@ pub struct RawPut {
     pub item: String,
     /// The whole envelope (at most [`MAX_GROUPED_ENVELOPE`] bytes).
     pub envelope: Vec<u8>,
-    /// Replace an existing item.
-    pub replace: bool,
+    /// Whether it may replace an existing item.
+    pub replace: Replace,
     /// Who the audit log names as its writer.
     pub actor: String,
 }
@@ -79,7 +83,7 @@ impl Vault {
                         )));
                     }
                     let w = tx.item_writer()?;
-                    let previous = check_replace(&*w, &put.tenant, &put.item, Replace::from(put.replace))?;
+                    let previous = check_replace(&*w, &put.tenant, &put.item, put.replace)?;
                     Ok((current.manifest, previous))
                 })();
                 let (manifest, previous) = match checked {
@@ -106,6 +110,58 @@ impl Vault {
             Ok(out) => out,
             Err(e) => puts.iter().map(|_| Err(e.clone())).collect(),
         }
+    }
+}
+
+impl Vault {
+    /// The envelopes of `items` of `tenant`, each as [`Vault::get_raw`] writes it, read from
+    /// one snapshot; every read is logged (one entry per item) in one durable transaction
+    /// before any envelope is returned. An item missing, damaged, larger than
+    /// [`MAX_GROUPED_ENVELOPE`], or beyond [`MAX_GROUP_BYTES`] read in all, gets its own error
+    /// and is not logged. At most [`MAX_GROUP_ITEMS`] items.
+    pub fn get_raw_group(
+        &self,
+        tenant: &str,
+        items: &[String],
+    ) -> Result<Vec<Result<Vec<u8>, Error>>, Error> {
+        valid_name("tenant", tenant)?;
+        if items.len() > MAX_GROUP_ITEMS {
+            return Err(Error::usage(format!("a group reads at most {MAX_GROUP_ITEMS} items")));
+        }
+        let mut out = Vec::with_capacity(items.len());
+        let mut total = 0u64;
+        for item in items {
+            out.push((|| {
+                let (snapshot, record, header) = self.load(tenant, item)?;
+                let size = record.header.len() as u64 + record.size + record.chunks * CHUNK_TAG_LEN as u64;
+                if size > MAX_GROUPED_ENVELOPE as u64 {
+                    return Err(Error::usage(format!(
+                        "the envelope of {item:?} is larger than {MAX_GROUPED_ENVELOPE} bytes: read it alone"
+                    )));
+                }
+                if total + size > MAX_GROUP_BYTES as u64 {
+                    return Err(Error::usage(format!(
+                        "the group's envelopes would exceed {MAX_GROUP_BYTES} bytes with {item:?}: read it in another group"
+                    )));
+                }
+                total += size;
+                let mut envelope = Vec::with_capacity(size as usize);
+                envelope.extend_from_slice(&record.header);
+                super::chunks::stored_chunks(&*snapshot, &record, &header, |_, chunk, _| {
+                    envelope.extend_from_slice(chunk);
+                    Ok(())
+                })?;
+                Ok(envelope)
+            })());
+        }
+        if out.iter().any(Result::is_ok) {
+            let tx = self.store().begin_write()?;
+            for (item, _) in items.iter().zip(&out).filter(|(_, r)| r.is_ok()) {
+                self.record(&*tx, tenant, item, AuditEvent::GetRaw)?;
+            }
+            tx.commit()?;
+        }
+        Ok(out)
     }
 }
 

@@ -391,6 +391,14 @@ struct Source {
     path: PathBuf,
 }
 
+/// The files under `dir` that an import makes items of, as (item id, path), sorted by id; and
+/// every entry it cannot import, with why (as [`Vault::import_dir`] reports them). For an
+/// import that seals elsewhere (through a server).
+pub fn import_sources(dir: &Path) -> Result<(Vec<(String, PathBuf)>, Skipped), Error> {
+    let (found, skipped) = walk(dir)?;
+    Ok((found.into_iter().map(|s| (s.id, s.path)).collect(), skipped))
+}
+
 /// Every regular file under `dir` whose path is a valid item id, sorted by id, and every entry
 /// that cannot be imported with why (a symbolic link, which is not followed; a FIFO, socket or
 /// device; a name that is not UTF-8 or not a valid item id), keyed by its path relative to

@@ -171,10 +171,9 @@ pub(crate) fn finish_put(
     Ok(())
 }
 
-/// The existing item, if replacing is allowed; a conflict if it exists and is not.
 /// Whether a write may replace an item already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Replace {
+pub enum Replace {
     /// No: an existing item is a conflict.
     No,
     /// Yes, whatever it is.
@@ -189,6 +188,7 @@ impl From<bool> for Replace {
     }
 }
 
+/// The existing item, if replacing is allowed; a conflict if it exists and is not.
 pub(crate) fn check_replace(
     w: &dyn ItemWriter,
     tenant: &str,

@@ -173,6 +173,39 @@ impl Vault {
     }
 }
 
+/// A directory that decrypted items are written into, as [`Vault::export_dir`] writes them
+/// (mode 0600, atomically, never through a link, an existing file only with `replace`), for
+/// an export that decrypts elsewhere (through a server).
+pub struct ExportDir<'a> {
+    dir: &'a Path,
+    dirs: Dirs<'a>,
+    replace: bool,
+}
+
+impl<'a> ExportDir<'a> {
+    /// Creates `dir` if needed.
+    pub fn new(dir: &'a Path, replace: bool) -> Result<ExportDir<'a>, Error> {
+        fs::create_dir_all(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(ExportDir { dir, dirs: Dirs::new(dir), replace })
+    }
+
+    /// Writes item `id`'s file with what `f` writes; no file if `f` fails.
+    pub fn write(
+        &mut self,
+        id: &str,
+        f: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let path = safe_path(self.dir, id)?;
+        write_item(&path, &mut self.dirs, self.replace, f)
+    }
+
+    /// Makes every file written durable.
+    pub fn sync(&self) -> Result<(), Error> {
+        crate::files::sync_filesystem(self.dir)
+            .map_err(|e| Error::other(format!("cannot sync {}: {e}", self.dir.display())))
+    }
+}
+
 /// Where item `id` goes under `dir`, refusing ids that would leave it.
 fn safe_path(dir: &Path, id: &str) -> Result<PathBuf, Error> {
     files::safe_path(dir, id)

@@ -163,8 +163,9 @@ impl Vault {
         item: &str,
         level: Option<&str>,
         input: &mut dyn Read,
-        replace: bool,
+        replace: impl Into<Replace>,
     ) -> Result<ItemInfo, Error> {
+        let replace = replace.into();
         valid_name("tenant", tenant)?;
         valid_new_item_id(item)?;
         let header = read_header(input)?;
@@ -189,7 +190,7 @@ impl Vault {
                     header.key_epoch, header.level, target.epoch
                 )));
             }
-            if !replace && snapshot.item(tenant, item)?.is_some() {
+            if replace == Replace::No && snapshot.item(tenant, item)?.is_some() {
                 return Err(exists(tenant, item));
             }
         }
@@ -226,7 +227,7 @@ impl Vault {
         let (_, stored) = staged.commit(
             self,
             streamed,
-            replace.into(),
+            replace,
             |record| {
                 check_registered_key(record, &header)?;
                 // An approval in between rotated the level: the envelope is wrapped to a key it
@@ -392,8 +393,8 @@ impl Vault {
         Ok(ItemInfo::new(tenant, item, Some(&header), &record))
     }
 
-    /// Removes an item and its chunks.
-    pub fn remove(&self, tenant: &str, item: &str) -> Result<(), Error> {
+    /// Removes an item and its chunks; what it was.
+    pub fn remove(&self, tenant: &str, item: &str) -> Result<ItemInfo, Error> {
         valid_name("tenant", tenant)?;
         valid_item_id(item)?;
         let tx = self.store().begin_write()?;
@@ -404,14 +405,14 @@ impl Vault {
         tx.remove_item(tenant, item, &record)?;
         self.record(&*tx, tenant, item, AuditEvent::Rm)?;
         tx.commit()?;
-        Ok(())
+        Ok(ItemInfo::new(tenant, item, Header::decode(&record.header).ok().as_ref(), &record))
     }
 
     /// The item record and its decoded header, checked to belong where it is stored.
     /// Returns the snapshot it was read from, which the chunks must be read from too: another
     /// process may replace or remove the item meanwhile, and a later snapshot would lack the
     /// chunks this record names.
-    fn load(&self, tenant: &str, item: &str) -> Result<(ReadTx<'_>, ItemRecord, Header), Error> {
+    pub(super) fn load(&self, tenant: &str, item: &str) -> Result<(ReadTx<'_>, ItemRecord, Header), Error> {
         valid_name("tenant", tenant)?;
         valid_item_id(item)?;
         let snapshot = self.store().begin_read()?;

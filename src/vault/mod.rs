@@ -29,14 +29,16 @@ mod verify;
 use std::path::{Path, PathBuf};
 
 pub use backup::BackupInfo;
-pub use batch::{MAX_GROUPED_ENVELOPE, RawPut};
-pub use bulk::{BulkReport, ItemFilter};
+pub use batch::{MAX_GROUP_BYTES, MAX_GROUP_ITEMS, MAX_GROUPED_ENVELOPE, RawPut};
+pub use bulk::{BulkReport, ItemFilter, import_sources};
 pub use caller::Caller;
+pub use chunks::Replace;
 pub(crate) use envelope::Unwrappers;
 pub use envelope::{
     ItemFields, item_opener, item_opener_with, open_envelope, open_envelope_of, seal_envelope, seal_header,
 };
 pub use error::{Error, ErrorKind, Remedy};
+pub use export::ExportDir;
 pub use items::{ItemInfo, PutOptions};
 pub use keys::LevelKeys;
 pub use manifest::{

@@ -183,11 +183,11 @@ fn envelopes_go_through_a_pinned_server_and_tokens_decide_who() {
     env.ok(&["token", "revoke", &customer[4..20]], b"");
     let (code, _, err) = client(&server, Some(&customer), &["list", "acme"], b"");
     assert!(code == 4 && err.contains("revoked"), "{code} {err}");
-    // Commands not served yet say so, and send nothing.
+    // Commands that act on the server's own vault say so, and send nothing.
     let (code, _, err) = client(&server, Some(&writer), &["tenant", "list"], b"");
     assert!(code == 2 && err.contains("without --server"), "{code} {err}");
-    let (code, _, err) = client(&server, Some(&writer), &["rm", "acme", "doc"], b"");
-    assert!(code == 2 && err.contains("not carried by the server"), "{code} {err}");
+    let (code, _, err) = client(&server, Some(&writer), &["backup", "b"], b"");
+    assert!(code == 2 && err.contains("export"), "{code} {err}");
     // Nothing the server logged names a token or an item's content.
     let log = server.log();
     assert!(!log.contains(&writer[21..]) && !log.contains(&customer[21..]), "{log}");
@@ -979,4 +979,185 @@ fn the_openapi_document_is_kept_in_docs() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not in the document");
     }
+}
+
+/// A tenant's whole directory through the server, each party from its own machine: a writer
+/// imports it (small files in batches, a large one streamed), the customer exports it back
+/// and verifies every item, re-encrypts a level, and removes an item. The operator then
+/// damages one stored chunk, and the customer's remote verify names that item.
+#[test]
+fn import_export_verify_reencrypt_and_rm_go_through_the_server() {
+    let env = setup();
+    let mut server = Server::start(&env);
+    let (writer, customer) = (token(&env, "writer", "acme"), token(&env, "customer", "acme"));
+    let fingerprint = {
+        let shown = env.ok(&["--json", "tenant", "show", "acme"], b"");
+        let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        v["signing_key_fingerprint"].as_str().unwrap().to_owned()
+    };
+    let (writer_home, customer_home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for home in [&writer_home, &customer_home] {
+        let (code, _, err) =
+            client_at(home, &server, Some(&writer), &["tenant", "trust", "acme", &fingerprint], b"");
+        assert_eq!(code, 0, "{err}");
+    }
+    // 300 small files (more than one batch of 256) in two directories, and one of 300 KiB
+    // (more than a batch takes: it streams alone).
+    let src = writer_home.path().join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    for i in 0..300 {
+        let dir = if i % 2 == 0 { src.clone() } else { src.join("sub") };
+        std::fs::write(dir.join(format!("f{i:03}")), format!("content of item {i}")).unwrap();
+    }
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(src.join("big"), &big).unwrap();
+    let src = src.to_str().unwrap().to_owned();
+    let (code, out, err) = client_at(
+        &writer_home,
+        &server,
+        Some(&writer),
+        &["--json", "import", "acme", "-l", "secret", &src],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(report["items"], 301, "{report}");
+    assert!(server.log().contains("/batches/put"), "small files went in batches");
+    // Again without --replace: refused whole, nothing sent.
+    let (code, _, err) =
+        client_at(&writer_home, &server, Some(&writer), &["import", "acme", "-l", "secret", &src], b"");
+    assert!(code == 6 && err.contains("nothing was imported"), "{code} {err}");
+    // The writer's import is the customer's own data, read back locally as well.
+    let back = env.ok(&["get", "acme", "sub/f001", "--keyring", &env.path("k")], b"");
+    assert_eq!(back, "content of item 1");
+
+    // The customer exports it all from their machine: every file, byte for byte.
+    let keyring = env.path("k");
+    let dest = customer_home.path().join("dest");
+    let dest_arg = dest.to_str().unwrap().to_owned();
+    let (code, _, err) = client_at(
+        &customer_home,
+        &server,
+        Some(&customer),
+        &["export", "acme", &dest_arg, "--keyring", &keyring],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(dest.join("big")).unwrap(), big);
+    assert_eq!(std::fs::read_to_string(dest.join("sub/f299")).unwrap(), "content of item 299");
+    assert_eq!(std::fs::read_dir(dest.join("sub")).unwrap().count(), 150);
+    assert!(server.log().contains("/batches/get"), "small items came in batches");
+    // The writer cannot read: refused by role.
+    let (code, _, err) = client_at(
+        &writer_home,
+        &server,
+        Some(&writer),
+        &["export", "acme", "elsewhere", "--keyring", &keyring],
+        b"",
+    );
+    assert!(code == 4, "{code} {err}");
+
+    // Verify: every item decrypted on the customer's machine.
+    let verify = ["--json", "verify", "--keyring", &keyring];
+    let (code, out, err) = client_at(&customer_home, &server, Some(&customer), &verify, b"");
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!((report["items"].as_u64(), report["decrypted"].as_u64()), (Some(301), Some(301)), "{report}");
+
+    // Re-encrypt the level through the server: every item under the new epoch, same content.
+    let (code, out, err) = client_at(
+        &customer_home,
+        &server,
+        Some(&customer),
+        &["--json", "level", "rotate", "acme", "secret", "--keyring", &keyring, "--reencrypt"],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let rotated: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(rotated["rewrapped"], 301, "{rotated}");
+    let listed = env.ok(&["--json", "list", "acme"], b"");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    assert!(listed.iter().all(|i| i["epoch"] == rotated["epoch"]), "every item under the new epoch");
+    assert_eq!(env.run(&["get", "acme", "big", "--keyring", &keyring, "-o", "-"], b"").stdout, big);
+
+    // rm through the server: the writer removes one; a second time it is not there.
+    let (code, _, err) = client_at(&writer_home, &server, Some(&writer), &["rm", "acme", "f000"], b"");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = client_at(&writer_home, &server, Some(&writer), &["rm", "acme", "f000"], b"");
+    assert!(code == 3 && err.contains("no item"), "{code} {err}");
+    // Another tenant's token removes nothing here.
+    let other = token(&env, "writer", "globex");
+    let (code, _, _) = client_at(&writer_home, &server, Some(&other), &["rm", "acme", "f002"], b"");
+    assert_eq!(code, 4);
+
+    // The operator flips a bit of one stored chunk: the customer's verify names that item.
+    drop(server);
+    {
+        use lockbox::store::{RedbStore, Store};
+        let store = RedbStore::open(&env.dir.path().join("vault").join(lockbox::vault::DB_FILE)).unwrap();
+        let tx = store.begin_write().unwrap();
+        // A small item's one chunk is kept in its record.
+        let mut record = tx.item("acme", "f004").unwrap().unwrap();
+        record.inline.as_mut().unwrap()[0] ^= 1;
+        tx.put_item("acme", "f004", &record).unwrap();
+        tx.commit().unwrap();
+    }
+    server = Server::start(&env);
+    let (code, out, err) = client_at(&customer_home, &server, Some(&customer), &verify, b"");
+    assert_eq!(code, 5, "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let problems = report["problems"].to_string();
+    assert!(problems.contains("f004") && report["decrypted"] == 299, "{report}");
+}
+
+/// Batches and conditional replaces refuse what they must, as any HTTP client meets them: too
+/// many envelopes, bad base64, a body over the limit, the wrong role, an `if_header` that is
+/// not the stored version's. Nothing is stored by a refused batch.
+#[test]
+fn batches_and_conditional_puts_refuse_bad_requests() {
+    let env = setup();
+    let server = Server::start_with(&env, &["--plain-http"]);
+    let (writer, customer) = (token(&env, "writer", "acme"), token(&env, "customer", "acme"));
+    env.ok(&["put", "acme", "doc", "-l", "secret"], b"first");
+    let envelope = env.run(&["get", "acme", "doc", "--raw", "-o", "-"], b"").stdout;
+    let b64 = |bytes: &[u8]| {
+        use base64ct::Encoding;
+        base64ct::Base64::encode_string(bytes)
+    };
+    let batch = |items: Vec<serde_json::Value>| serde_json::json!({"items": items}).to_string().into_bytes();
+    let put = "/v1/tenants/acme/batches/put";
+    let many: Vec<_> =
+        (0..257).map(|i| serde_json::json!({"item": format!("x{i}"), "envelope": ""})).collect();
+    let (status, body) = http(&server, "POST", put, Some(&writer), &batch(many));
+    assert!(status == 400 && body.contains("at most 256"), "{status} {body}");
+    let bad = vec![serde_json::json!({"item": "x", "envelope": "not base64!"})];
+    let (status, body) = http(&server, "POST", put, Some(&writer), &batch(bad));
+    assert!(status == 400 && body.contains("base64"), "{status} {body}");
+    let huge = vec![serde_json::json!({"item": "x", "envelope": "A".repeat(13 << 20)})];
+    let (status, _) = http(&server, "POST", put, Some(&writer), &batch(huge));
+    assert_eq!(status, 413);
+    let (status, _) = http(&server, "POST", put, Some(&customer), &batch(vec![]));
+    assert_eq!(status, 403, "a customer token does not write batches");
+    let (status, _) = http(&server, "POST", "/v1/tenants/acme/batches/get", Some(&writer), b"{\"items\":[]}");
+    assert_eq!(status, 403, "a writer token reads no envelopes");
+    // One batch, two outcomes: the existing item refused (no replace), a moved envelope refused.
+    let two = vec![
+        serde_json::json!({"item": "doc", "envelope": b64(&envelope)}),
+        serde_json::json!({"item": "other", "envelope": b64(&envelope)}),
+    ];
+    let (status, body) = http(&server, "POST", put, Some(&writer), &batch(two));
+    assert_eq!(status, 200, "{body}");
+    let outcomes: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(outcomes[0]["error"]["kind"], "conflict", "{body}");
+    assert_eq!(outcomes[1]["error"]["kind"], "integrity", "{body}");
+    assert!(!env.ok(&["list", "acme"], b"").contains("other"));
+    // A conditional replace of a version that is not the stored one: refused, nothing changed.
+    let path = format!("/v1/tenants/acme/items/doc?if_header={}", "00".repeat(32));
+    let (status, body) = http(&server, "PUT", &path, Some(&writer), &envelope);
+    assert!(status == 409 && body.contains("changed since it was read"), "{status} {body}");
+    let (status, body) =
+        http(&server, "PUT", "/v1/tenants/acme/items/doc?if_header=zz", Some(&writer), &envelope);
+    assert!(status == 400 && body.contains("if_header"), "{status} {body}");
+    assert_eq!(env.ok(&["get", "acme", "doc", "--keyring", &env.path("k")], b""), "first");
+    assert!(!server.log().contains("panicked"));
 }

@@ -206,7 +206,7 @@ fn a_group_stores_each_envelope_on_its_own_merits() {
         tenant: "acme".into(),
         item: item.into(),
         envelope: envelope.to_vec(),
-        replace: false,
+        replace: lockbox::vault::Replace::No,
         actor: actor.into(),
     };
     let group = [
