@@ -302,8 +302,84 @@ fn main() {
         clients.last().unwrap_or(&0),
         last_server_put / import
     );
+    // The same files imported through the server by one client (sealed there, sent in
+    // batches of up to 256).
+    let src2 = dir.join("import-remote");
+    std::fs::create_dir_all(src2.join("r")).unwrap();
+    for i in 0..count {
+        std::fs::write(src2.join("r").join(format!("f{i:07}")), &body).unwrap();
+    }
+    let took = remote_cli(
+        &server,
+        dir,
+        &writer,
+        &["import", "acme", "--level", "internal", &src2.to_string_lossy()],
+    );
+    let remote_import = count as f64 / took.as_secs_f64();
+    println!(
+        "import of {count} files through the server, one client: {remote_import:.0} items/s = {:.2} of local import",
+        remote_import / import
+    );
+    // Batches of 64 sealed items from each of 16 clients at once.
+    let n = 16;
+    let clients_http: Vec<reqwest::blocking::Client> = (0..n).map(|_| client()).collect();
+    let batch_items = 256;
+    let batches = phase(n, secs, |c, i| {
+        // As `import --server` seals: one ephemeral key per batch.
+        let batch_sealer = sealer.batch_sealer("acme", "internal").unwrap();
+        let items: Vec<serde_json::Value> = (0..batch_items)
+            .map(|j| {
+                let item = format!("b/c{c}/{i}/{j}");
+                let mut envelope = Vec::with_capacity(2048);
+                batch_sealer.seal(&item, &mut &body[..], &mut envelope).unwrap();
+                serde_json::json!({"item": item, "envelope": <base64ct::Base64 as base64ct::Encoding>::encode_string(&envelope)})
+            })
+            .collect();
+        let r = clients_http[c]
+            .post(format!("{}/v1/tenants/acme/batches/put", server.url))
+            .bearer_auth(&writer)
+            .json(&serde_json::json!({"items": items}))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().unwrap_or_default());
+    });
+    let batched = batches.rate() * batch_items as f64;
+    println!(
+        "batches of {batch_items} from {n} clients through the server: {batched:.0} items/s (p99 per batch {}) = {:.2} of local import (target >= 0.5)",
+        ms(batches.pct(0.99)),
+        batched / import
+    );
     println!("server peak resident memory: {} MiB", peak_kib(server.child.id()) / 1024);
     large(&vault_dir, &server, &writer, &customer, &keyring_path, dir);
+}
+
+/// Runs the CLI on a client machine of its own (a home under `dir`, the tenant's key pinned
+/// there by the first call) through `server`; how long it took.
+fn remote_cli(server: &Server, dir: &Path, token: &str, args: &[&str]) -> Duration {
+    let home = dir.join("remote-home");
+    let run = |args: &[&str]| {
+        let started = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+            .args(["--server", &server.url, "--server-pin", &server.pin])
+            .args(args)
+            .env("LOCKBOX_TOKEN", token)
+            .env("LOCKBOX_TRUST", home.join("trust"))
+            .env("LOCKBOX_PASSPHRASE", PASS)
+            .env("LOCKBOX_VAULT", home.join("none"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        started.elapsed()
+    };
+    if !home.exists() {
+        std::fs::create_dir_all(&home).unwrap();
+        let shown = lockbox(&dir.join("vault"), &["--json", "tenant", "show", "acme"]);
+        let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        run(&["tenant", "trust", "acme", v["signing_key_fingerprint"].as_str().unwrap()]);
+    }
+    run(args)
 }
 
 /// A large item through the server (sealed and decrypted on the client) against local.
@@ -324,27 +400,7 @@ fn large(vault_dir: &Path, server: &Server, writer: &str, customer: &str, keyrin
             std::io::Write::write_all(&mut f, &block).unwrap();
         }
     }
-    let home = dir.join("remote-home");
-    std::fs::create_dir_all(&home).unwrap();
-    let remote = |token: &str, args: &[&str]| -> Duration {
-        let started = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_lockbox"))
-            .args(["--server", &server.url, "--server-pin", &server.pin])
-            .args(args)
-            .env("LOCKBOX_TOKEN", token)
-            .env("LOCKBOX_TRUST", home.join("trust"))
-            .env("LOCKBOX_PASSPHRASE", PASS)
-            .env("LOCKBOX_VAULT", home.join("none"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        started.elapsed()
-    };
-    let shown = lockbox(vault_dir, &["--json", "tenant", "show", "acme"]);
-    let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
-    remote(writer, &["tenant", "trust", "acme", v["signing_key_fingerprint"].as_str().unwrap()]);
+    let remote = |token: &str, args: &[&str]| remote_cli(server, dir, token, args);
     let (file_s, keyring_s) = (file.to_string_lossy(), keyring.to_string_lossy());
     let out: PathBuf = dir.join("out");
     let out_s = out.to_string_lossy();

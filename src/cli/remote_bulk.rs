@@ -121,6 +121,7 @@ fn seal_all(
 ) {
     let mut batch: Vec<(String, Vec<u8>, u64)> = Vec::new();
     let mut bytes = 0u64;
+    let mut sealer = None;
     let flush = |batch: &mut Vec<(String, Vec<u8>, u64)>, bytes: &mut u64| {
         *bytes = 0;
         batch.is_empty() || send.send(Ok(Work::Batch(std::mem::take(batch)))).is_ok()
@@ -143,13 +144,23 @@ fn seal_all(
                 continue;
             }
         };
-        let mut envelope = Vec::with_capacity(small.len() + 1024);
-        if let Err(e) = view.seal_to(tenant, id, level, None, &mut &small[..], &mut envelope) {
-            let _ = send.send(Err(e));
+        let full = batch.len() == MAX_GROUP_ITEMS || bytes + small.len() as u64 + 4096 > BATCH_BYTES;
+        if full && !flush(&mut batch, &mut bytes) {
             return;
         }
-        let full = batch.len() == MAX_GROUP_ITEMS || bytes + envelope.len() as u64 > BATCH_BYTES;
-        if full && !flush(&mut batch, &mut bytes) {
+        // One ephemeral key per batch, as a local import.
+        if batch.is_empty() {
+            match view.batch_sealer(tenant, level) {
+                Ok(s) => sealer = Some(s),
+                Err(e) => {
+                    let _ = send.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let mut envelope = Vec::with_capacity(small.len() + 1024);
+        if let Some(Err(e)) = sealer.as_ref().map(|s| s.seal(id, &mut &small[..], &mut envelope)) {
+            let _ = send.send(Err(e));
             return;
         }
         bytes += envelope.len() as u64;

@@ -12,7 +12,7 @@ use lockbox::vault::{Error, ItemInfo, RawPut, Vault};
 use tokio::sync::oneshot;
 
 /// Uploads stored in one transaction at most.
-const MAX_GROUP: usize = 256;
+const MAX_GROUP: usize = 1024;
 /// Small uploads read whole and waiting at once, at most: beyond it an upload streams (so
 /// memory held by waiting uploads stays under this times 256 KiB).
 pub const WAITING: usize = 64;

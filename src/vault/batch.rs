@@ -9,7 +9,11 @@ use super::items::{check_registered_key, logged_write};
 use super::{Error, ItemInfo, Vault, no_tenant, valid_name, valid_new_item_id};
 use crate::crypto::{fingerprint, random_array};
 use crate::format::{AuditEvent, CHUNK_TAG_LEN, Header, check_chunk_len};
-use crate::store::records::ItemRecord;
+use crate::store::records::{ItemRecord, TenantRecord};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use super::manifest::WriteTarget;
 
 /// The most an envelope stored in a group may hold: larger ones are staged as `put --raw`
 /// stages them, in transactions of their own.
@@ -63,6 +67,10 @@ impl Vault {
         let outcome = (|| -> Result<Vec<Result<ItemInfo, Error>>, Error> {
             let tx = self.store().begin_write()?;
             let mut out = Vec::with_capacity(puts.len());
+            // A tenant's record and its levels' write targets, read (and the manifest's
+            // signature checked) once per group: puts change neither.
+            let mut records: HashMap<String, TenantRecord> = HashMap::new();
+            let mut targets: HashMap<(String, String), WriteTarget> = HashMap::new();
             for (put, ready) in puts.iter().zip(ready) {
                 let Some(ready) = ready else {
                     out.push(failed.next().unwrap_or_else(|| Err(Error::other("lost a result"))));
@@ -71,9 +79,17 @@ impl Vault {
                 let (header, stored) = (&ready.header, &ready.record);
                 // The checks `put --raw` makes at commit, on this transaction's view.
                 let checked = (|| {
-                    let record = tx.tenant(&put.tenant)?.ok_or_else(|| no_tenant(&put.tenant))?;
-                    check_registered_key(&record, header)?;
-                    let current = self.write_target(&record, &header.level)?;
+                    let record = match records.entry(put.tenant.clone()) {
+                        Entry::Occupied(known) => known.into_mut(),
+                        Entry::Vacant(place) => {
+                            place.insert(tx.tenant(&put.tenant)?.ok_or_else(|| no_tenant(&put.tenant))?)
+                        }
+                    };
+                    check_registered_key(record, header)?;
+                    let current = match targets.entry((put.tenant.clone(), header.level.clone())) {
+                        Entry::Occupied(known) => *known.get(),
+                        Entry::Vacant(place) => *place.insert(self.write_target(record, &header.level)?),
+                    };
                     if current.epoch != header.key_epoch || fingerprint(&current.public) != header.fingerprint
                     {
                         // The kind `put --raw` gives an envelope to an old epoch.

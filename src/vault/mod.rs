@@ -46,7 +46,7 @@ pub use manifest::{
     manifest_hash, open_checkpoint, open_manifest, policy,
 };
 pub use pipeline::Threads;
-pub use remote::{MAX_STATE_ROWS, TenantState, TenantView};
+pub use remote::{BatchSealer, MAX_STATE_ROWS, TenantState, TenantView};
 pub use rotate::{Rewrapped, Rotation};
 pub use tenants::{
     DEFAULT_MAX_ACCESS_SECS, DEFAULT_REQUEST_TTL_SECS, MAX_DURATION_SECS, MAX_LEVELS, NewEpoch,

@@ -159,15 +159,73 @@ impl Vault {
         }
         let record = self.tenant(tenant)?;
         let target = self.write_target(&record, level)?;
-        let fields = ItemFields { tenant, level, item, epoch: target.epoch, chunk_size };
         let wrapper = Wrapper::new(&PublicKey(target.public))?;
-        let (header, mut sealer, _) = new_item(&fields, &target.public, &wrapper)?;
-        out.write_all(&header.encode().map_err(Error::encoding)?).map_err(Error::output)?;
-        for_each_chunk(input, chunk_size as usize, |_, chunk, last| {
-            sealer.seal(chunk, last)?;
-            out.write_all(chunk).map_err(Error::output)
-        })?;
-        out.flush().map_err(Error::output)?;
-        Ok(header)
+        seal_with(
+            ItemFields { tenant, level, item, epoch: target.epoch, chunk_size },
+            &target.public,
+            &wrapper,
+            input,
+            out,
+        )
     }
+
+    /// A sealer of many items of `level` for one batch, under the level's current key as
+    /// [`Vault::seal_to`] checks it: every data key of the batch is wrapped with one ephemeral
+    /// key (one X25519 exchange per batch, as `import` does; each wrap key is still expanded
+    /// from its item's own context and fresh nonce). Make a new one for each batch.
+    pub fn batch_sealer(&self, tenant: &str, level: &str) -> Result<BatchSealer, Error> {
+        valid_name("tenant", tenant)?;
+        valid_name("level", level)?;
+        let target = self.write_target(&self.tenant(tenant)?, level)?;
+        let wrapper = Wrapper::new(&PublicKey(target.public))?;
+        Ok(BatchSealer {
+            tenant: tenant.to_owned(),
+            level: level.to_owned(),
+            epoch: target.epoch,
+            public: target.public,
+            wrapper,
+        })
+    }
+}
+
+/// Seals items of one level for one batch: see [`Vault::batch_sealer`].
+pub struct BatchSealer {
+    tenant: String,
+    level: String,
+    epoch: u32,
+    public: [u8; 32],
+    wrapper: Wrapper,
+}
+
+impl BatchSealer {
+    /// Seals `input` as item `item` to `out` (an envelope), with the default chunk size.
+    pub fn seal(&self, item: &str, input: &mut dyn Read, out: &mut dyn Write) -> Result<Header, Error> {
+        valid_new_item_id(item)?;
+        let fields = ItemFields {
+            tenant: &self.tenant,
+            level: &self.level,
+            item,
+            epoch: self.epoch,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+        };
+        seal_with(fields, &self.public, &self.wrapper, input, out)
+    }
+}
+
+/// Seals `input` as the item of `fields` to `out`: its header, then its chunks.
+fn seal_with(
+    fields: ItemFields<'_>,
+    public: &[u8; 32],
+    wrapper: &Wrapper,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<Header, Error> {
+    let (header, mut sealer, _) = new_item(&fields, public, wrapper)?;
+    out.write_all(&header.encode().map_err(Error::encoding)?).map_err(Error::output)?;
+    for_each_chunk(input, fields.chunk_size as usize, |_, chunk, last| {
+        sealer.seal(chunk, last)?;
+        out.write_all(chunk).map_err(Error::output)
+    })?;
+    out.flush().map_err(Error::output)?;
+    Ok(header)
 }
