@@ -116,6 +116,9 @@ fn not_remote(command: &Command) -> Option<&'static str> {
     use super::args::{AuditCmd, TenantCmd};
     Some(match command {
         Command::List(_) | Command::Put(_) | Command::Get(_) | Command::Passwd { .. } => return None,
+        Command::Engineer(super::args::EngineerCmd::Remove { .. }) => {
+            "engineer remove closes the engineer's grants and tokens across the server's vault"
+        }
         Command::Engineer(_) | Command::Request(_) | Command::Grant(_) | Command::Monitor(_) => return None,
         Command::Audit(AuditCmd::Verify { keyring: None, .. }) => {
             "audit verify through --server needs --keyring (the whole log holds other tenants' entries)"

@@ -522,7 +522,8 @@ impl Read for ChannelReader {
 #[utoipa::path(put, path = "/v1/tenants/{tenant}/items/{item}", security(("token" = [])), params(
         ("tenant" = String, Path, description = "Tenant name"),
         ("item" = String, Path, description = "Item id"),
-        ("replace" = Option<bool>, Query, description = "Replace an item that exists")),
+        ("replace" = Option<bool>, Query, description = "Replace an item that exists"),
+        ("if_header" = Option<String>, Query, description = "Replace only the item whose stored header has this SHA-256 (64 hex digits)")),
     request_body(content = Vec<u8>, description = "An envelope (docs/FORMAT.md)", content_type = "application/octet-stream"),
     responses(
         (status = 200, description = "The item stored", body = ItemInfo),
