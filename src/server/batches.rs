@@ -10,7 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use base64ct::{Base64, Encoding};
 use lockbox::vault::{
-    Error, MAX_GROUP_BYTES as MAX_BATCH_BYTES, MAX_GROUP_ITEMS, MAX_GROUPED_ENVELOPE, RawPut, Replace, Role,
+    Error, MAX_GROUP_BYTES as MAX_BATCH_BYTES, MAX_GROUP_ITEMS, MAX_GROUPED_ENVELOPE, RawGet, RawPut,
+    Replace, Role,
 };
 
 use super::routes::{ApiError, App, authorize, blocking};
@@ -127,22 +128,34 @@ pub async fn get(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Vec<GetOutcome>>, ApiError> {
-    let (vault, _) = authorize(&app, &headers, &tenant, &[Role::Customer, Role::Engineer]).await?;
+    let (vault, principal) = authorize(&app, &headers, &tenant, &[Role::Customer, Role::Engineer]).await?;
     let batch: GetBatch = read_body(&app, body).await?;
     let items = batch.items;
+    if items.len() > MAX_GROUP_ITEMS {
+        return Err(Error::usage(format!("a batch reads at most {MAX_GROUP_ITEMS} items")).into());
+    }
+    let gets: Vec<RawGet> = items
+        .iter()
+        .map(|item| RawGet { tenant: tenant.clone(), item: item.clone(), actor: principal.actor() })
+        .collect();
     let _place = app.batches.acquire().await.map_err(|_| Error::other("the server is stopping"))?;
-    let read = {
-        let items = items.clone();
-        blocking(move || vault.get_raw_group(&tenant, &items)).await?
-    };
+    // Its own group (not merged with single reads): the batch's bytes are bounded by itself.
+    let read = blocking(move || vault.get_raw_group(&gets)).await?;
     Ok(Json(
         items
             .into_iter()
             .zip(read)
             .map(|(item, r)| match r {
-                Ok(envelope) => {
+                Ok(Some(envelope)) => {
                     GetOutcome { item, envelope: Some(Base64::encode_string(&envelope)), error: None }
                 }
+                Ok(None) => GetOutcome {
+                    item,
+                    envelope: None,
+                    error: Some(FailureBody::of(&Error::usage(format!(
+                        "the envelope is larger than {MAX_GROUPED_ENVELOPE} bytes, or than the rest of the batch's {MAX_BATCH_BYTES}: read it alone"
+                    )))),
+                },
                 Err(e) => GetOutcome { item, envelope: None, error: Some(FailureBody::of(&e)) },
             })
             .collect(),

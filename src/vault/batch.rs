@@ -5,7 +5,7 @@
 
 use super::chunks::{Replace, check_replace, finish_put, item_chunks};
 use super::envelope::read_header;
-use super::items::{check_registered_key, logged_write};
+use super::items::{check_registered_key, load_from, logged_write};
 use super::{Error, ItemInfo, Vault, no_tenant, valid_name, valid_new_item_id};
 use crate::crypto::{fingerprint, random_array};
 use crate::format::{AuditEvent, CHUNK_TAG_LEN, Header, check_chunk_len};
@@ -129,36 +129,33 @@ impl Vault {
     }
 }
 
+/// One read of a group: an item's envelope, for an actor.
+#[derive(Debug, Clone)]
+pub struct RawGet {
+    /// Tenant.
+    pub tenant: String,
+    /// Item id.
+    pub item: String,
+    /// Who the audit log names as its reader.
+    pub actor: String,
+}
+
 impl Vault {
-    /// The envelopes of `items` of `tenant`, each as [`Vault::get_raw`] writes it, read from
-    /// one snapshot; every read is logged (one entry per item) in one durable transaction
-    /// before any envelope is returned. An item missing, damaged, larger than
-    /// [`MAX_GROUPED_ENVELOPE`], or beyond [`MAX_GROUP_BYTES`] read in all, gets its own error
-    /// and is not logged. At most [`MAX_GROUP_ITEMS`] items.
-    pub fn get_raw_group(
-        &self,
-        tenant: &str,
-        items: &[String],
-    ) -> Result<Vec<Result<Vec<u8>, Error>>, Error> {
-        valid_name("tenant", tenant)?;
-        if items.len() > MAX_GROUP_ITEMS {
-            return Err(Error::usage(format!("a group reads at most {MAX_GROUP_ITEMS} items")));
-        }
-        let mut out = Vec::with_capacity(items.len());
+    /// The envelopes of `gets`, each as [`Vault::get_raw`] writes it, read from one snapshot;
+    /// every read is logged (one entry each, under its actor) in one durable transaction
+    /// before any envelope is returned. `Ok(None)` for an item whose envelope is larger than
+    /// [`MAX_GROUPED_ENVELOPE`], or that would take the group past [`MAX_GROUP_BYTES`]: it is
+    /// not logged, and is to be read alone. An item missing or damaged gets its own error.
+    pub fn get_raw_group(&self, gets: &[RawGet]) -> Result<Vec<Result<Option<Vec<u8>>, Error>>, Error> {
+        let snapshot = self.store().begin_read()?;
         let mut total = 0u64;
-        for item in items {
-            out.push((|| {
-                let (snapshot, record, header) = self.load(tenant, item)?;
+        let out: Vec<Result<Option<Vec<u8>>, Error>> = gets
+            .iter()
+            .map(|get| {
+                let (record, header) = load_from(&*snapshot, &get.tenant, &get.item)?;
                 let size = record.header.len() as u64 + record.size + record.chunks * CHUNK_TAG_LEN as u64;
-                if size > MAX_GROUPED_ENVELOPE as u64 {
-                    return Err(Error::usage(format!(
-                        "the envelope of {item:?} is larger than {MAX_GROUPED_ENVELOPE} bytes: read it alone"
-                    )));
-                }
-                if total + size > MAX_GROUP_BYTES as u64 {
-                    return Err(Error::usage(format!(
-                        "the group's envelopes would exceed {MAX_GROUP_BYTES} bytes with {item:?}: read it in another group"
-                    )));
+                if size > MAX_GROUPED_ENVELOPE as u64 || total + size > MAX_GROUP_BYTES as u64 {
+                    return Ok(None);
                 }
                 total += size;
                 let mut envelope = Vec::with_capacity(size as usize);
@@ -167,13 +164,14 @@ impl Vault {
                     envelope.extend_from_slice(chunk);
                     Ok(())
                 })?;
-                Ok(envelope)
-            })());
-        }
-        if out.iter().any(Result::is_ok) {
+                Ok(Some(envelope))
+            })
+            .collect();
+        drop(snapshot);
+        if out.iter().any(|r| matches!(r, Ok(Some(_)))) {
             let tx = self.store().begin_write()?;
-            for (item, _) in items.iter().zip(&out).filter(|(_, r)| r.is_ok()) {
-                self.record(&*tx, tenant, item, AuditEvent::GetRaw)?;
+            for (get, _) in gets.iter().zip(&out).filter(|(_, r)| matches!(r, Ok(Some(_)))) {
+                self.record_as(&*tx, &get.actor, &get.tenant, &get.item, AuditEvent::GetRaw)?;
             }
             tx.commit()?;
         }

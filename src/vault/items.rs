@@ -413,9 +413,22 @@ impl Vault {
     /// process may replace or remove the item meanwhile, and a later snapshot would lack the
     /// chunks this record names.
     pub(super) fn load(&self, tenant: &str, item: &str) -> Result<(ReadTx<'_>, ItemRecord, Header), Error> {
+        let snapshot = self.store().begin_read()?;
+        let (record, header) = load_from(&*snapshot, tenant, item)?;
+        Ok((snapshot, record, header))
+    }
+}
+
+/// The item record and its decoded header from `snapshot`, checked to belong where it is
+/// stored.
+pub(super) fn load_from(
+    snapshot: &dyn crate::store::Reads,
+    tenant: &str,
+    item: &str,
+) -> Result<(ItemRecord, Header), Error> {
+    {
         valid_name("tenant", tenant)?;
         valid_item_id(item)?;
-        let snapshot = self.store().begin_read()?;
         let record = match snapshot.item(tenant, item)? {
             Some(r) => r,
             None if snapshot.tenant(tenant)?.is_none() => return Err(no_tenant(tenant)),
@@ -429,7 +442,7 @@ impl Vault {
         if record.chunks == 0 {
             return Err(tampered(tenant, item, "it has no chunks"));
         }
-        Ok((snapshot, record, header))
+        Ok((record, header))
     }
 }
 

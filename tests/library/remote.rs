@@ -249,6 +249,49 @@ fn a_group_stores_each_envelope_on_its_own_merits() {
     assert_eq!(writers, ["writer w1", "writer w5", "writer w8"]);
 }
 
+/// A group of reads: each envelope as `get --raw` gives it, each read logged under its own
+/// reader before any is returned; a large envelope is left to be read alone (and not logged),
+/// a missing item gets its own error.
+#[test]
+fn a_group_of_reads_logs_each_read_under_its_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Vault::init(&dir.path().join("v")).unwrap().acting_as(Caller::new("admin"));
+    let mut keyring = Keyring::create(&dir.path().join("k"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["internal".into()]).unwrap();
+    let vault = vault.with_pins(vault.pins().clone());
+    vault.put("acme", "small", "internal", &mut &b"small item"[..], PutOptions::default()).unwrap();
+    let big = vec![7u8; 300 * 1024];
+    vault.put("acme", "big", "internal", &mut &big[..], PutOptions::default()).unwrap();
+    let get = |item: &str, actor: &str| lockbox::vault::RawGet {
+        tenant: "acme".into(),
+        item: item.into(),
+        actor: actor.into(),
+    };
+    let before = vault.audit_entries(Some("acme")).unwrap().len();
+    let read = vault
+        .get_raw_group(&[
+            get("small", "customer c1"),
+            get("big", "customer c2"),
+            get("gone", "engineer e1"),
+            get("small", "engineer e2"),
+        ])
+        .unwrap();
+    let mut expected = Vec::new();
+    vault.acting_as(Caller::new("x")).get_raw("acme", "small", &mut expected).unwrap();
+    assert!(matches!(&read[0], Ok(Some(e)) if *e == expected), "the envelope as get --raw gives it");
+    assert!(matches!(read[1], Ok(None)), "a large envelope is read alone");
+    assert!(matches!(&read[2], Err(e) if e.kind == ErrorKind::NotFound));
+    assert!(matches!(&read[3], Ok(Some(e)) if *e == expected));
+    let log = vault.audit_entries(Some("acme")).unwrap();
+    let readers: Vec<&str> =
+        log[before..].iter().filter(|e| e.action() == "get.raw").map(|e| e.actor.as_str()).collect();
+    assert_eq!(
+        readers,
+        ["customer c1", "engineer e2", "x"],
+        "each read logged under its reader, the large one not"
+    );
+}
+
 /// Webhooks: a rotated secret signs beside the new one while the overlap lasts; an unknown or
 /// malformed id is refused; a removed webhook and a deleted tenant's webhooks are gone with
 /// their delivery logs; a bad URL is refused before anything is stored.
