@@ -129,6 +129,9 @@ impl Vault {
     }
 }
 
+/// What one read of a group gives: the envelope, `None` for one to read alone, or why not.
+pub type GroupRead = Result<Option<Vec<u8>>, Error>;
+
 /// One read of a group: an item's envelope, for an actor.
 #[derive(Debug, Clone)]
 pub struct RawGet {
@@ -146,10 +149,10 @@ impl Vault {
     /// before any envelope is returned. `Ok(None)` for an item whose envelope is larger than
     /// [`MAX_GROUPED_ENVELOPE`], or that would take the group past [`MAX_GROUP_BYTES`]: it is
     /// not logged, and is to be read alone. An item missing or damaged gets its own error.
-    pub fn get_raw_group(&self, gets: &[RawGet]) -> Result<Vec<Result<Option<Vec<u8>>, Error>>, Error> {
+    pub fn get_raw_group(&self, gets: &[RawGet]) -> Result<Vec<GroupRead>, Error> {
         let snapshot = self.store().begin_read()?;
         let mut total = 0u64;
-        let out: Vec<Result<Option<Vec<u8>>, Error>> = gets
+        let out: Vec<GroupRead> = gets
             .iter()
             .map(|get| {
                 let (record, header) = load_from(&*snapshot, &get.tenant, &get.item)?;

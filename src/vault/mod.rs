@@ -29,7 +29,7 @@ mod verify;
 use std::path::{Path, PathBuf};
 
 pub use backup::BackupInfo;
-pub use batch::{MAX_GROUP_BYTES, MAX_GROUP_ITEMS, MAX_GROUPED_ENVELOPE, RawGet, RawPut};
+pub use batch::{GroupRead, MAX_GROUP_BYTES, MAX_GROUP_ITEMS, MAX_GROUPED_ENVELOPE, RawGet, RawPut};
 pub use bulk::{BulkReport, ItemFilter, import_sources};
 pub use caller::Caller;
 pub use chunks::Replace;
