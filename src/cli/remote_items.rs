@@ -21,33 +21,19 @@ pub fn upload_sealed(
     item: &str,
     level: &str,
     chunk_size: Option<u32>,
-    mut input: Box<dyn Read + Send>,
+    input: Box<dyn Read + Send>,
     replace: Replace,
 ) -> Result<ItemInfo, Error> {
-    view.sealing_epoch(tenant, level)?;
-    let (pipe_out, pipe_in) = io::pipe().map_err(|e| Error::other(format!("cannot make a pipe: {e}")))?;
-    let sealed_whole = Arc::new(AtomicBool::new(false));
-    let body = WholeOrFailed { pipe: pipe_out, whole: sealed_whole.clone() };
-    std::thread::scope(|scope| {
-        let sealing = scope.spawn(move || {
-            let mut out = BufWriter::with_capacity(256 * 1024, pipe_in);
-            let header = view.seal_to(tenant, item, level, chunk_size, &mut input, &mut out)?;
-            // Said before the pipe closes: only then does the upload end as complete.
-            sealed_whole.store(true, Ordering::SeqCst);
-            drop(out);
-            Ok(header)
-        });
-        let sent = remote.put_raw(tenant, item, Box::new(body), replace);
-        let sealed = sealing.join().unwrap_or_else(|_| Err(Error::other("the sealing thread stopped")));
-        match (sealed, sent) {
-            (Ok(_), sent) => sent,
-            // The server stopped reading: its answer says why.
-            (Err(e), Err(refused)) if e.kind == ErrorKind::BrokenPipe => Err(refused),
-            // A sealing error (the input, the manifest) says more than the server's refusal
-            // of the envelope it cut short.
-            (Err(e), _) => Err(e),
-        }
-    })
+    // Sealed as the upload reads it: no second thread, no pipe.
+    let sealing = view.sealing_reader(tenant, item, level, chunk_size, input)?;
+    let failure = sealing.failure();
+    let sent = remote.put_raw(tenant, item, Box::new(sealing), replace);
+    // A sealing error (the input, say) says more than the server's refusal of the envelope
+    // it cut short.
+    match failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        Some(e) => Err(e),
+        None => sent,
+    }
 }
 
 /// Runs `f` with the plaintext of item `item`, decrypted with `keys` on another thread as the

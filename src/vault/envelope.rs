@@ -249,7 +249,7 @@ pub(crate) fn for_each_chunk(
 }
 
 /// Replaces `buf`'s content with up to `size` bytes of `input`; how many were read.
-fn read_up_to(input: &mut dyn Read, buf: &mut Vec<u8>, size: usize) -> Result<usize, Error> {
+pub(crate) fn read_up_to(input: &mut dyn Read, buf: &mut Vec<u8>, size: usize) -> Result<usize, Error> {
     buf.clear();
     input.take(size as u64).read_to_end(buf).map_err(Error::input)
 }

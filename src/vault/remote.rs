@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use super::chunks::new_item;
-use super::envelope::{ItemFields, for_each_chunk};
+use super::envelope::{ItemFields, for_each_chunk, read_up_to};
 use super::{Error, Vault, no_tenant, valid_name, valid_new_item_id};
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{DEFAULT_CHUNK_SIZE, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
@@ -185,6 +185,109 @@ impl Vault {
             public: target.public,
             wrapper,
         })
+    }
+}
+
+impl Vault {
+    /// An envelope of `input` as item `item` of `level`, made as it is read (header, then
+    /// each chunk sealed when the reader reaches it): for an upload that streams without a
+    /// second thread. Every check [`Vault::seal_to`] makes is made here, before the first byte.
+    pub fn sealing_reader(
+        &self,
+        tenant: &str,
+        item: &str,
+        level: &str,
+        chunk_size: Option<u32>,
+        input: Box<dyn Read + Send>,
+    ) -> Result<SealingReader, Error> {
+        valid_name("tenant", tenant)?;
+        valid_new_item_id(item)?;
+        valid_name("level", level)?;
+        let chunk_size = chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE);
+        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
+            return Err(Error::usage(format!(
+                "chunk size must be {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes"
+            )));
+        }
+        let target = self.write_target(&self.tenant(tenant)?, level)?;
+        let wrapper = Wrapper::new(&PublicKey(target.public))?;
+        let fields = ItemFields { tenant, level, item, epoch: target.epoch, chunk_size };
+        let (header, sealer, _) = new_item(&fields, &target.public, &wrapper)?;
+        Ok(SealingReader {
+            input,
+            sealer,
+            size: chunk_size as usize,
+            ready: header.encode().map_err(Error::encoding)?,
+            at: 0,
+            cur: Vec::new(),
+            next: Vec::new(),
+            loaded: false,
+            done: false,
+            failure: Arc::new(std::sync::Mutex::new(None)),
+        })
+    }
+}
+
+/// An envelope made as it is read: see [`Vault::sealing_reader`]. It ends (reads 0) only
+/// after its last chunk; an input that fails makes it fail, and the error is kept for
+/// [`SealingReader::failure`].
+pub struct SealingReader {
+    input: Box<dyn Read + Send>,
+    sealer: crate::crypto::ChunkSealer,
+    size: usize,
+    /// Bytes made and not yet read, from `at`.
+    ready: Vec<u8>,
+    at: usize,
+    /// The chunk to seal next, once `loaded`, and the one after it (read ahead to know
+    /// whether `cur` is the last).
+    cur: Vec<u8>,
+    next: Vec<u8>,
+    loaded: bool,
+    done: bool,
+    failure: Arc<std::sync::Mutex<Option<Error>>>,
+}
+
+impl SealingReader {
+    /// Where the error that stopped it is kept (the reader itself is handed away).
+    pub fn failure(&self) -> Arc<std::sync::Mutex<Option<Error>>> {
+        self.failure.clone()
+    }
+
+    /// Seals the next chunk into `ready`.
+    fn make(&mut self) -> Result<(), Error> {
+        if !self.loaded {
+            read_up_to(&mut *self.input, &mut self.cur, self.size)?;
+            self.loaded = true;
+        }
+        let last =
+            self.cur.len() < self.size || read_up_to(&mut *self.input, &mut self.next, self.size)? == 0;
+        self.sealer.seal(&mut self.cur, last)?;
+        std::mem::swap(&mut self.ready, &mut self.cur);
+        self.at = 0;
+        std::mem::swap(&mut self.cur, &mut self.next);
+        self.done = last;
+        Ok(())
+    }
+}
+
+impl Read for SealingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.ready.len() {
+            if let Some(e) = &*self.failure.lock().unwrap_or_else(|p| p.into_inner()) {
+                // Failed once, failed for good: never an end that could pass for the envelope's.
+                return Err(std::io::Error::other(e.message.clone()));
+            }
+            if self.done {
+                return Ok(0);
+            }
+            if let Err(e) = self.make() {
+                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            }
+        }
+        let n = buf.len().min(self.ready.len() - self.at);
+        buf[..n].copy_from_slice(&self.ready[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 

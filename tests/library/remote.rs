@@ -292,6 +292,60 @@ fn a_group_of_reads_logs_each_read_under_its_reader() {
     );
 }
 
+/// An envelope made as it is read opens to what went in; an input that fails part-way makes
+/// it fail, and fail again if read on: it never ends as if the envelope were whole.
+#[test]
+fn a_sealing_reader_ends_only_with_its_last_chunk() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Vault::init(&dir.path().join("v")).unwrap().acting_as(Caller::new("admin"));
+    let mut keyring = Keyring::create(&dir.path().join("k"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["internal".into()]).unwrap();
+    let vault = vault.with_pins(vault.pins().clone());
+    let plain: Vec<u8> = (0..200_000u32).map(|i| (i % 249) as u8).collect();
+    let mut sealing = vault
+        .sealing_reader("acme", "doc", "internal", Some(1024), Box::new(std::io::Cursor::new(plain.clone())))
+        .unwrap();
+    let mut envelope = Vec::new();
+    // In small reads, as an upload takes it.
+    let mut piece = [0u8; 777];
+    loop {
+        let n = sealing.read(&mut piece).unwrap();
+        if n == 0 {
+            break;
+        }
+        envelope.extend_from_slice(&piece[..n]);
+    }
+    let mut back = Vec::new();
+    lockbox::vault::open_envelope_of("acme", "doc", &mut &envelope[..], &keyring, &mut back).unwrap();
+    assert!(back == plain, "the envelope opens to what went in");
+
+    /// Fails once after 5,000 bytes, then ends.
+    struct Flaky(usize, bool);
+    impl Read for Flaky {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 >= 5000 {
+                if !self.1 {
+                    self.1 = true;
+                    return Err(std::io::Error::other("disk went away"));
+                }
+                return Ok(0);
+            }
+            let n = buf.len().min(5000 - self.0);
+            buf[..n].fill(1);
+            self.0 += n;
+            Ok(n)
+        }
+    }
+    let mut sealing =
+        vault.sealing_reader("acme", "doc", "internal", Some(1024), Box::new(Flaky(0, false))).unwrap();
+    let failure = sealing.failure();
+    let mut out = Vec::new();
+    assert!(sealing.read_to_end(&mut out).is_err());
+    assert!(sealing.read_to_end(&mut out).is_err(), "read on, it fails again: no end that passes for whole");
+    assert!(failure.lock().unwrap().as_ref().is_some_and(|e| e.message.contains("disk went away")));
+}
+
 /// Webhooks: a rotated secret signs beside the new one while the overlap lasts; an unknown or
 /// malformed id is refused; a removed webhook and a deleted tenant's webhooks are gone with
 /// their delivery logs; a bad URL is refused before anything is stored.
