@@ -2,9 +2,10 @@
 //!
 //! [`Store`] opens transactions; [`Reads`] and [`Writes`] are what a transaction can do, in
 //! records (tenants, items, chunks, engineers, requests, grants, audit entries), never in
-//! tables or keys. Two engines implement it: [`RedbStore`], the vault's database file, and
-//! [`MemoryStore`], for tests and fuzzing. One suite (`tests/library/store_contract.rs`) holds both to
-//! the contract below. Nothing above this module names redb.
+//! tables or keys. Three engines implement it: [`RedbStore`], the vault's database file,
+//! [`MemoryStore`], for tests and fuzzing, and [`PgStore`], a PostgreSQL database that several
+//! processes on several machines share. One suite (`tests/library/store_contract.rs`) holds
+//! them to the contract below. Nothing above this module names an engine.
 //!
 //! # The contract
 //! - **Atomicity.** A write transaction's changes become visible all at once when
@@ -28,6 +29,7 @@ mod backup;
 pub mod codec;
 mod error;
 mod memory;
+mod pg_store;
 pub mod raw;
 pub mod records;
 mod redb_store;
@@ -42,6 +44,7 @@ pub use backup::{BackupSummary, check_backup};
 pub const SCHEMA_VERSION: u8 = 3;
 pub use error::StoreError;
 pub use memory::{MemRead, MemWrite, MemoryStore};
+pub use pg_store::{PgRead, PgStore, PgWrite};
 use records::{
     AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord, TokenRecord,
 };

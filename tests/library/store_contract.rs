@@ -1,6 +1,9 @@
 //! The store contract (src/store/mod.rs), held against every engine: the vault's database file
-//! (redb) and the in-memory store. Each check runs once per engine; the last runs the same vault
-//! work on a vault of each and compares what they keep.
+//! (redb), the in-memory store, and PostgreSQL when `LOCKBOX_TEST_POSTGRES` names a server
+//! (`postgres://USER:PASSWORD@HOST:PORT`, a role that may create databases: each check gets a
+//! database of its own, dropped after). Without it the PostgreSQL half is skipped and says so,
+//! except under CI (`CI` set), where a missing database is a failure. Each check runs once per
+//! engine; the last runs the same vault work on a vault of each and compares what they keep.
 
 use std::io::Cursor;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,26 +11,83 @@ use std::time::Duration;
 
 use lockbox::store::raw::{RawWrite, Table, item_key};
 use lockbox::store::records::{AuditEntry, EngineerRecord, ItemRecord, TenantRecord};
-use lockbox::store::{MemoryStore, Reads, RedbStore, Store};
+use lockbox::store::{MemoryStore, PgStore, Reads, RedbStore, Store};
 
 /// An engine under test.
 enum Engine {
     /// The store and the directory of its file, removed when the test ends.
     Redb(RedbStore, #[allow(dead_code)] tempfile::TempDir),
     Memory(MemoryStore),
+    /// The store (dropped first, closing its connections) and its database, dropped after.
+    Postgres(Box<PgStore>, #[allow(dead_code)] TestDatabase),
+}
+
+/// A database of its own for one check, on the server `LOCKBOX_TEST_POSTGRES` names.
+pub struct TestDatabase {
+    base: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// A new empty database, or `None` (said once) when no server is named outside CI.
+    pub fn new() -> Option<TestDatabase> {
+        let Ok(base) = std::env::var("LOCKBOX_TEST_POSTGRES") else {
+            if std::env::var_os("CI").is_some() {
+                panic!("CI needs PostgreSQL: LOCKBOX_TEST_POSTGRES is not set (.ci/run starts one)");
+            }
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                eprintln!(
+                    "PostgreSQL half of the store contract skipped: set LOCKBOX_TEST_POSTGRES=postgres://USER:PASSWORD@HOST:PORT to run it"
+                )
+            });
+            return None;
+        };
+        let base = base.trim_end_matches('/').to_owned();
+        let name = format!("lockbox_test_{}", lockbox::format::hex(&rand_bytes()));
+        let mut admin = postgres::Client::connect(&format!("{base}/postgres"), postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot reach the PostgreSQL of LOCKBOX_TEST_POSTGRES: {e}"));
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        Some(TestDatabase { base, name })
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.base, self.name)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&format!("{}/postgres", self.base), postgres::NoTls)
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+fn rand_bytes() -> [u8; 8] {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).unwrap();
+    b
 }
 
 impl Engine {
     fn all() -> Vec<Engine> {
         let dir = tempfile::tempdir().unwrap();
         let redb = RedbStore::create(&dir.path().join("vault.redb")).unwrap();
-        vec![Engine::Redb(redb, dir), Engine::Memory(MemoryStore::new())]
+        let mut all = vec![Engine::Redb(redb, dir), Engine::Memory(MemoryStore::new())];
+        if let Some(db) = TestDatabase::new() {
+            all.push(Engine::Postgres(Box::new(PgStore::create(&db.url()).unwrap()), db));
+        }
+        all
     }
 
     fn name(&self) -> &'static str {
         match self {
             Engine::Redb(..) => "redb",
             Engine::Memory(_) => "memory",
+            Engine::Postgres(..) => "postgres",
         }
     }
 
@@ -35,6 +95,7 @@ impl Engine {
         match self {
             Engine::Redb(s, _) => s,
             Engine::Memory(s) => s,
+            Engine::Postgres(s, _) => &**s,
         }
     }
 
@@ -48,6 +109,11 @@ impl Engine {
             }
             Engine::Memory(s) => {
                 let tx = s.begin_raw_write();
+                tx.put(table, key, value).unwrap();
+                tx.commit().unwrap();
+            }
+            Engine::Postgres(s, _) => {
+                let tx = s.begin_raw_write().unwrap();
                 tx.put(table, key, value).unwrap();
                 tx.commit().unwrap();
             }
@@ -423,4 +489,25 @@ fn both_engines_keep_the_same_records_after_the_same_vault_work() {
     // shape (tables, record count, key lengths) must not.
     let shape = |b: &[u8]| lockbox::store::check_backup(&mut &b[..]).unwrap().records;
     assert_eq!(shape(&backups[0]), shape(&backups[1]));
+}
+
+/// PostgreSQL only: a database whose schema a newer lockbox migrated (a migration this binary
+/// does not know) is refused, never used or changed back; a database without a vault is not
+/// one, and a vault is never made twice.
+#[test]
+fn postgres_refuses_a_newer_schema_and_a_second_vault() {
+    let Some(db) = TestDatabase::new() else { return };
+    let store = PgStore::create(&db.url()).unwrap();
+    assert!(matches!(PgStore::create(&db.url()), Err(lockbox::store::StoreError::Exists { .. })));
+    drop(store);
+    let mut admin = postgres::Client::connect(&db.url(), postgres::NoTls).unwrap();
+    admin
+        .batch_execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (99, 'from_the_future', '2030-01-01T00:00:00Z', '0')",
+        )
+        .unwrap();
+    let e = PgStore::open(&db.url()).err().expect("a newer schema is refused");
+    assert!(e.to_string().contains("migrat"), "{e}");
+    let empty = TestDatabase::new().unwrap();
+    assert!(matches!(PgStore::open(&empty.url()), Err(lockbox::store::StoreError::Missing { .. })));
 }

@@ -1,0 +1,484 @@
+//! A third engine: PostgreSQL, so that several lockbox processes on several machines share
+//! one vault. Each vault table is a SQL table of (key, value) bytes; the typed contract sits on
+//! top of them as on redb's (`typed_store!`), so records, keys and the audit append rule are
+//! the same on every engine.
+//!
+//! How it keeps the contract:
+//! - **One writer at a time, across every process and machine**: a write transaction begins by
+//!   locking the one row of `lockbox_writer` (`SELECT ... FOR UPDATE`); the next writer waits
+//!   for it. Its reads then see every earlier commit (READ COMMITTED, and no other writer can
+//!   commit meanwhile), so the vault's checks inside it cannot be invalidated before it commits.
+//!   A row lock, not an advisory lock: CockroachDB has none (shared/REFERENCES.md).
+//! - **Snapshots**: a read transaction is REPEATABLE READ, READ ONLY, its snapshot taken at its
+//!   start.
+//! - **Durability**: a commit returns once PostgreSQL has it durably (its default
+//!   `synchronous_commit = on`).
+//! - **Staging claims**: a put staging a large item's chunks holds a claim row with an expiry,
+//!   renewed at every batch it stages; a sweep removes only staged chunks whose claim is gone or
+//!   expired (a process that died stops renewing it).
+//!
+//! SQL kept to what CockroachDB and YugabyteDB also accept: BYTEA keys compared bytewise,
+//! `INSERT ... ON CONFLICT`, `SELECT ... FOR UPDATE`, a primary key on every table, no
+//! advisory locks, triggers or LISTEN/NOTIFY.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::{Mutex, MutexGuard};
+
+use postgres::{Client, NoTls};
+
+use super::raw::{Entry, RawRead, RawWrite, Table, Visit};
+use super::records::{AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
+use super::typed::typed_store;
+use super::{
+    AuditVisit, BackupSummary, ChunkVisit, ItemVisit, ItemWriter, ReadTx, RecordVisit, Store, StoreError,
+    WriteTx, codec,
+};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Rows a scan fetches at a time (its visitor may use the transaction between pages).
+const PAGE: i64 = 256;
+/// How long a staging claim lasts unless renewed, in seconds.
+const CLAIM_SECS: i64 = 3600;
+/// Connections kept open for reuse.
+const POOL: usize = 16;
+
+/// A vault in a PostgreSQL database.
+pub struct PgStore {
+    config: postgres::Config,
+    /// Where the vault is, without its password, for messages.
+    shown: String,
+    pool: Mutex<Vec<Client>>,
+    /// The blobs this process is staging.
+    claims: Mutex<HashSet<[u8; 16]>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A database error, as the store reports it (never with the password: the driver's messages
+/// name no credentials).
+fn db(e: postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(d) => StoreError::Engine(format!("PostgreSQL: {} ({})", d.message(), d.code().code())),
+        None => StoreError::Engine(format!("PostgreSQL: {e}")),
+    }
+}
+
+fn sql_table(table: Table) -> &'static str {
+    match table {
+        Table::Meta => "lockbox_meta",
+        Table::Tenants => "lockbox_tenants",
+        Table::Items => "lockbox_items",
+        Table::Chunks => "lockbox_chunks",
+        Table::Engineers => "lockbox_engineers",
+        Table::Requests => "lockbox_requests",
+        Table::Grants => "lockbox_grants",
+        Table::Audit => "lockbox_audit",
+    }
+}
+
+impl PgStore {
+    /// Makes a new vault in the database at `url` (its schema migrated first); refuses one
+    /// that holds a vault already.
+    pub fn create(url: &str) -> Result<PgStore, StoreError> {
+        let store = PgStore::connect(url)?;
+        let tx = store.begin_raw_write()?;
+        if tx.get(Table::Meta, b"schema")?.is_some() {
+            return Err(StoreError::Exists { path: store.shown.clone().into() });
+        }
+        tx.put(Table::Meta, b"schema", &[super::SCHEMA_VERSION])?;
+        tx.put(Table::Meta, b"vault_id", &super::redb_store::new_vault_id()?)?;
+        tx.commit()?;
+        Ok(store)
+    }
+
+    /// Opens the vault in the database at `url`, migrating its schema to this binary's;
+    /// refuses a database migrated by a newer lockbox, or one without a vault.
+    pub fn open(url: &str) -> Result<PgStore, StoreError> {
+        let store = PgStore::connect(url)?;
+        let found = store.begin_raw_read()?.get(Table::Meta, b"schema")?;
+        match found {
+            None => Err(StoreError::Missing { path: store.shown.clone().into() }),
+            Some(v) if v == [super::SCHEMA_VERSION] => Ok(store),
+            Some(found) => Err(StoreError::Schema { path: store.shown.clone().into(), found }),
+        }
+    }
+
+    fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let mut config: postgres::Config =
+            url.parse().map_err(|e| StoreError::Engine(format!("not a PostgreSQL URL: {e}")))?;
+        if config.get_password().is_none()
+            && let Ok(password) = std::env::var("PGPASSWORD")
+        {
+            config.password(password);
+        }
+        let shown = {
+            let host = match config.get_hosts().first() {
+                Some(postgres::config::Host::Tcp(h)) => h.clone(),
+                Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+                None => "localhost".into(),
+            };
+            format!("postgres://{host}/{}", config.get_dbname().unwrap_or_default())
+        };
+        let store = PgStore { config, shown, pool: Mutex::new(Vec::new()), claims: Mutex::default() };
+        let mut client = store.new_client()?;
+        // Migrations run one process at a time (refinery takes its own lock); a database that
+        // holds a migration this binary does not know is newer than it: refused.
+        embedded::migrations::runner().set_abort_missing(true).run(&mut client).map_err(|e| {
+            StoreError::Engine(format!("cannot migrate the vault's schema in {}: {e}", store.shown))
+        })?;
+        lock(&store.pool).push(client);
+        Ok(store)
+    }
+
+    fn new_client(&self) -> Result<Client, StoreError> {
+        self.config
+            .connect(NoTls)
+            .map_err(|e| StoreError::Engine(format!("cannot connect to {}: {}", self.shown, db_text(&e))))
+    }
+
+    fn client(&self) -> Result<Pooled<'_>, StoreError> {
+        let reused = lock(&self.pool).pop();
+        let client = match reused {
+            Some(c) if !c.is_closed() => c,
+            _ => self.new_client()?,
+        };
+        Ok(Pooled { store: self, client: Some(client) })
+    }
+
+    /// Where the vault is (no password), for messages.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// A write transaction at the byte level: waits for the writer row.
+    pub fn begin_raw_write(&self) -> Result<PgWrite<'_>, StoreError> {
+        let mut conn = self.client()?;
+        conn.get().batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED").map_err(db)?;
+        let open = PgTx { conn: Mutex::new(conn), done: false };
+        open.with(|c| c.query("SELECT id FROM lockbox_writer WHERE id = 1 FOR UPDATE", &[]).map(drop))?;
+        Ok(PgWrite(open))
+    }
+
+    /// A snapshot at the byte level.
+    pub fn begin_raw_read(&self) -> Result<PgRead<'_>, StoreError> {
+        let mut conn = self.client()?;
+        // The snapshot is taken at the first statement: taken here, at its start.
+        conn.get().batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1").map_err(db)?;
+        Ok(PgRead(PgTx { conn: Mutex::new(conn), done: false }))
+    }
+}
+
+/// The text of a connection error, its cause included.
+fn db_text(e: &postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(s) => format!("{e}: {s}"),
+        None => e.to_string(),
+    }
+}
+
+/// A connection on loan from the pool; back to it when dropped, if still usable.
+pub struct Pooled<'s> {
+    store: &'s PgStore,
+    client: Option<Client>,
+}
+
+impl Pooled<'_> {
+    fn get(&mut self) -> &mut Client {
+        self.client.as_mut().expect("a pooled connection is there until dropped")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            let mut pool = lock(&self.store.pool);
+            if !c.is_closed() && pool.len() < POOL {
+                pool.push(c);
+            }
+        }
+    }
+}
+
+/// An open SQL transaction on a pooled connection: rolled back when dropped uncommitted.
+struct PgTx<'s> {
+    conn: Mutex<Pooled<'s>>,
+    done: bool,
+}
+
+impl PgTx<'_> {
+    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
+        f(lock(&self.conn).get()).map_err(db)
+    }
+
+    fn end(mut self, sql: &str) -> Result<(), StoreError> {
+        self.done = true;
+        self.with(|c| c.batch_execute(sql))
+    }
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut conn = lock(&self.conn);
+            if conn.get().batch_execute("ROLLBACK").is_err() {
+                // A connection that cannot roll back is not given back to the pool.
+                conn.client = None;
+            }
+        }
+    }
+}
+
+/// A read snapshot.
+pub struct PgRead<'s>(PgTx<'s>);
+
+/// A write transaction. Dropped without `commit`, it leaves no trace.
+pub struct PgWrite<'s>(PgTx<'s>);
+
+impl PgWrite<'_> {
+    /// Commits durably.
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.0.end("COMMIT")
+    }
+
+    fn commit_tx(self) -> Result<(), StoreError> {
+        self.commit()
+    }
+
+    fn items_tx(&self) -> Result<Box<dyn ItemWriter + '_>, StoreError> {
+        Ok(Box::new(PgItems(self)))
+    }
+}
+
+fn get_into(tx: &PgTx<'_>, table: Table, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, StoreError> {
+    let sql = format!("SELECT v FROM {} WHERE k = $1", sql_table(table));
+    let row = tx.with(|c| c.query_opt(&sql, &[&key]))?;
+    buf.clear();
+    Ok(match row {
+        Some(row) => {
+            buf.extend_from_slice(row.get::<_, &[u8]>(0));
+            true
+        }
+        None => false,
+    })
+}
+
+fn first_present(
+    tx: &PgTx<'_>,
+    table: Table,
+    keys: &mut dyn Iterator<Item = Vec<u8>>,
+) -> Result<Option<usize>, StoreError> {
+    let sql = format!("SELECT k FROM {} WHERE k = ANY($1)", sql_table(table));
+    let mut offset = 0;
+    loop {
+        let batch: Vec<Vec<u8>> = (&mut *keys).take(1000).collect();
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let found: HashSet<Vec<u8>> =
+            tx.with(|c| c.query(&sql, &[&batch]))?.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect();
+        if let Some(i) = batch.iter().position(|k| found.contains(k)) {
+            return Ok(Some(offset + i));
+        }
+        offset += batch.len();
+    }
+}
+
+fn scan(
+    tx: &PgTx<'_>,
+    table: Table,
+    from: &[u8],
+    to: Option<&[u8]>,
+    visit: &mut Visit<'_>,
+) -> Result<(), StoreError> {
+    let name = sql_table(table);
+    let bound = if to.is_some() { " AND k < $2" } else { "" };
+    let first = format!("SELECT k, v FROM {name} WHERE k >= $1{bound} ORDER BY k LIMIT {PAGE}");
+    let next = format!("SELECT k, v FROM {name} WHERE k > $1{bound} ORDER BY k LIMIT {PAGE}");
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let (sql, start) = match &after {
+            None => (&first, from.to_vec()),
+            Some(last) => (&next, last.clone()),
+        };
+        // A page is fetched whole before the visitor runs: it may use the transaction.
+        let rows = tx.with(|c| match to {
+            Some(to) => c.query(sql.as_str(), &[&start, &to]),
+            None => c.query(sql.as_str(), &[&start]),
+        })?;
+        for row in &rows {
+            if !visit(row.get::<_, &[u8]>(0), row.get::<_, &[u8]>(1))? {
+                return Ok(());
+            }
+        }
+        if (rows.len() as i64) < PAGE {
+            return Ok(());
+        }
+        after = rows.last().map(|r| r.get::<_, Vec<u8>>(0));
+    }
+}
+
+fn last(tx: &PgTx<'_>, table: Table) -> Result<Option<Entry>, StoreError> {
+    let sql = format!("SELECT k, v FROM {} ORDER BY k DESC LIMIT 1", sql_table(table));
+    Ok(tx.with(|c| c.query_opt(&sql, &[]))?.map(|r| (r.get(0), r.get(1))))
+}
+
+macro_rules! impl_pg_read {
+    ($ty:ty) => {
+        impl RawRead for $ty {
+            fn get_into(&self, table: Table, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, StoreError> {
+                get_into(&self.0, table, key, buf)
+            }
+
+            fn first_present(
+                &self,
+                table: Table,
+                keys: &mut dyn Iterator<Item = Vec<u8>>,
+            ) -> Result<Option<usize>, StoreError> {
+                first_present(&self.0, table, keys)
+            }
+
+            fn scan(
+                &self,
+                table: Table,
+                from: &[u8],
+                to: Option<&[u8]>,
+                visit: &mut Visit<'_>,
+            ) -> Result<(), StoreError> {
+                scan(&self.0, table, from, to, visit)
+            }
+
+            fn last(&self, table: Table) -> Result<Option<Entry>, StoreError> {
+                last(&self.0, table)
+            }
+        }
+    };
+}
+
+impl_pg_read!(PgRead<'_>);
+impl_pg_read!(PgWrite<'_>);
+typed_store!(reads: PgRead<'_>, PgWrite<'_>);
+typed_store!(writes: PgWrite<'_>);
+
+impl RawWrite for PgWrite<'_> {
+    fn put(&self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO {} (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+            sql_table(table)
+        );
+        self.0.with(|c| c.execute(&sql, &[&key, &value])).map(drop)
+    }
+
+    fn remove(&self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        let sql = format!("DELETE FROM {} WHERE k = $1", sql_table(table));
+        Ok(self.0.with(|c| c.execute(&sql, &[&key]))? > 0)
+    }
+
+    fn remove_range(&self, table: Table, from: &[u8], to: &[u8]) -> Result<(), StoreError> {
+        let sql = format!("DELETE FROM {} WHERE k >= $1 AND k <= $2", sql_table(table));
+        self.0.with(|c| c.execute(&sql, &[&from, &to])).map(drop)
+    }
+}
+
+/// Items and chunks through the transaction itself.
+struct PgItems<'a, 's>(&'a PgWrite<'s>);
+
+impl ItemWriter for PgItems<'_, '_> {
+    fn item(&self, tenant: &str, id: &str) -> Result<Option<ItemRecord>, StoreError> {
+        super::Reads::item(self.0, tenant, id)
+    }
+
+    fn put_chunk(&mut self, blob: &[u8; 16], index: u64, ciphertext: &[u8]) -> Result<(), StoreError> {
+        super::Writes::put_chunk(self.0, blob, index, ciphertext)
+    }
+
+    fn put_item(&mut self, tenant: &str, id: &str, item: &ItemRecord) -> Result<(), StoreError> {
+        super::Writes::put_item(self.0, tenant, id, item)
+    }
+
+    fn remove_chunks(&mut self, blob: &[u8; 16]) -> Result<(), StoreError> {
+        super::Writes::remove_chunks(self.0, blob)
+    }
+}
+
+/// Seconds since the Unix epoch, for claims' expiry.
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Store for PgStore {
+    fn begin_read(&self) -> Result<ReadTx<'_>, StoreError> {
+        Ok(Box::new(self.begin_raw_read()?))
+    }
+
+    fn begin_write(&self) -> Result<WriteTx<'_>, StoreError> {
+        Ok(Box::new(self.begin_raw_write()?))
+    }
+
+    fn stage_chunks(&self, blob: &[u8; 16], chunks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        let first = lock(&self.claims).insert(*blob);
+        let tx = self.begin_raw_write()?;
+        // The claim is renewed with every batch: it outlives this process by at most an hour.
+        let renew = "INSERT INTO lockbox_claims (blob, expires) VALUES ($1, $2) ON CONFLICT (blob) DO UPDATE SET expires = excluded.expires";
+        tx.0.with(|c| c.execute(renew, &[&&blob[..], &(now() + CLAIM_SECS)]))?;
+        super::typed::stage(&tx, blob, chunks, first)?;
+        tx.commit()
+    }
+
+    fn discard_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
+        let tx = self.begin_raw_write()?;
+        if super::typed::unstage(&tx, blob)? {
+            tx.commit()?;
+        }
+        self.release_staging(blob);
+        Ok(())
+    }
+
+    fn release_staging(&self, blob: &[u8; 16]) {
+        if lock(&self.claims).remove(blob)
+            && let Ok(tx) = self.begin_raw_write()
+        {
+            let removed =
+                tx.0.with(|c| c.execute("DELETE FROM lockbox_claims WHERE blob = $1", &[&&blob[..]]));
+            if removed.is_ok() {
+                let _ = tx.commit();
+            }
+        }
+    }
+
+    fn sweep_staging(&self) -> Result<u64, StoreError> {
+        let mut swept = 0;
+        let staged = super::typed::staging(&self.begin_raw_read()?)?;
+        for blob in staged {
+            if lock(&self.claims).contains(&blob) {
+                continue;
+            }
+            let tx = self.begin_raw_write()?;
+            let live = tx
+                .0
+                .with(|c| c.query_opt("SELECT expires FROM lockbox_claims WHERE blob = $1", &[&&blob[..]]))?;
+            if live.is_some_and(|row| row.get::<_, i64>(0) > now()) {
+                continue;
+            }
+            tx.0.with(|c| c.execute("DELETE FROM lockbox_claims WHERE blob = $1", &[&&blob[..]]))?;
+            if super::typed::unstage(&tx, &blob)? {
+                tx.commit()?;
+                swept += 1;
+            }
+        }
+        Ok(swept)
+    }
+
+    fn writeback(&self) -> Option<crate::writeback::Writeback> {
+        None
+    }
+
+    fn backup_to(&self, out: &mut dyn Write) -> Result<BackupSummary, StoreError> {
+        super::backup::write_backup(&self.begin_raw_read()?, out)
+    }
+}
