@@ -10,6 +10,8 @@ mod kit;
 mod habits;
 #[path = "cli/names.rs"]
 mod names;
+#[path = "cli/postgres.rs"]
+mod postgres;
 #[path = "cli/removal.rs"]
 mod removal;
 #[path = "cli/server.rs"]

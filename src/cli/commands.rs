@@ -16,6 +16,7 @@ use super::{bulk, demo, monitor, tenants, tokens, vault_dir, workflow};
 
 /// Runs one command: this only picks the function.
 pub fn run(cli: Cli) -> Result<(), Error> {
+    super::no_password_in_args()?;
     let ctx = Ctx::new(&cli)?;
     if cli.server.as_deref() == Some("") && !matches!(cli.command, Command::Demo) {
         return Err(Error::usage("--server needs the server's URL (only `demo --server` takes none)"));
@@ -71,6 +72,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             let dir = vault_dir(ctx.vault_dir.clone())?;
             let vault = ctx.open()?;
             let tls = tls_cert.zip(tls_key);
+            if lockbox::vault::is_database(&dir) && tls.is_none() && !plain_http {
+                // Several servers on one database serve one name: one certificate, given.
+                return Err(Error::usage(
+                    "a server on a PostgreSQL vault has no vault directory to keep a certificate of its own in: pass --tls-cert FILE and --tls-key FILE (the same for every server of the vault)",
+                ));
+            }
             crate::server::serve(
                 vault,
                 &dir,
@@ -254,8 +261,9 @@ fn restore(ctx: &Ctx, file: PathBuf) -> Result<(), Error> {
     };
     bar.clear();
     let b = b?;
-    ctx.emit(json!({"vault": dir, "records": b.records, "audit_head": hex(&b.audit_head)}), || {
-        outln!("restored {} records into {}; audit head {}", b.records, dir.display(), hex(&b.audit_head))
+    let shown = super::shown_vault(&dir);
+    ctx.emit(json!({"vault": shown, "records": b.records, "audit_head": hex(&b.audit_head)}), || {
+        outln!("restored {} records into {shown}; audit head {}", b.records, hex(&b.audit_head))
     });
     Ok(())
 }
@@ -291,7 +299,8 @@ fn passwd(ctx: &Ctx, file: &Path, new_file: Option<&Path>) -> Result<(), Error> 
 fn init(ctx: &Ctx) -> Result<(), Error> {
     let dir = vault_dir(ctx.vault_dir.clone())?;
     Vault::init(&dir)?;
-    ctx.emit(json!({"vault": dir}), || outln!("created an empty vault in {}", dir.display()));
+    let shown = super::shown_vault(&dir);
+    ctx.emit(json!({"vault": shown}), || outln!("created an empty vault in {shown}"));
     Ok(())
 }
 

@@ -125,6 +125,39 @@ pub fn exit_code(kind: ErrorKind) -> u8 {
     }
 }
 
+/// Where the vault is, as it may be shown: a directory's path, or a database URL without its
+/// user and password.
+pub fn shown_vault(dir: &std::path::Path) -> String {
+    let text = dir.display().to_string();
+    if !lockbox::vault::is_database(dir) {
+        return text;
+    }
+    match text.split_once("://") {
+        Some((scheme, rest)) => {
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            format!("{scheme}://{rest}")
+        }
+        None => text,
+    }
+}
+
+/// A database password given on the command line (`--vault postgres://user:PASSWORD@...`) is
+/// refused: every user of the machine can read a process's arguments.
+pub fn no_password_in_args() -> Result<(), Error> {
+    for arg in std::env::args_os().skip(1) {
+        let arg = arg.to_string_lossy();
+        let Some(at) = arg.find("postgres://").or_else(|| arg.find("postgresql://")) else { continue };
+        let rest = &arg[at..];
+        let userinfo = rest.split_once("://").map(|(_, r)| r).and_then(|r| r.split_once('@')).map(|(u, _)| u);
+        if userinfo.is_some_and(|u| u.contains(':')) {
+            return Err(Error::usage(
+                "a database password on the command line is readable by every user of this machine: put the URL in LOCKBOX_VAULT, or the password in PGPASSWORD",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The vault directory: --vault, LOCKBOX_VAULT, or the per-user data directory.
 pub fn vault_dir(flag: Option<PathBuf>) -> Result<PathBuf, Error> {
     flag.or_else(|| dirs::data_dir().map(|d| d.join("lockbox")))

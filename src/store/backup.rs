@@ -140,10 +140,10 @@ pub fn check_backup(input: &mut dyn Read) -> Result<BackupSummary, StoreError> {
 }
 
 /// Receives each restored record.
-type Sink<'a> = dyn FnMut(Table, &[u8], &[u8]) -> Result<(), StoreError> + 'a;
+pub(super) type Sink<'a> = dyn FnMut(Table, &[u8], &[u8]) -> Result<(), StoreError> + 'a;
 
 /// Reads and checks a backup, handing each record to `put`.
-fn read_backup(input: &mut dyn Read, put: &mut Sink<'_>) -> Result<BackupSummary, StoreError> {
+pub(super) fn read_backup(input: &mut dyn Read, put: &mut Sink<'_>) -> Result<BackupSummary, StoreError> {
     let mut offset = 0u64;
     let bad = |offset: u64, why: &str| StoreError::BadBackup { offset, detail: why.to_owned() };
     let mut read = |buf: &mut [u8], offset: &mut u64| -> Result<(), StoreError> {

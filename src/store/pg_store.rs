@@ -109,6 +109,41 @@ impl PgStore {
         }
     }
 
+    /// Makes a vault in the database at `url` from a backup (docs/FORMAT.md), in one
+    /// transaction: all of it or nothing. The database must hold no vault.
+    pub fn restore_from(
+        url: &str,
+        input: &mut dyn std::io::Read,
+    ) -> Result<(PgStore, BackupSummary), StoreError> {
+        let store = PgStore::connect(url)?;
+        let tx = store.begin_raw_write()?;
+        if tx.get(Table::Meta, b"schema")?.is_some() {
+            return Err(StoreError::Exists { path: store.shown.clone().into() });
+        }
+        let summary = super::backup::read_backup(input, &mut |table, k, v| tx.put(table, k, v))?;
+        // A backup of another schema would restore into a vault no command can open.
+        match tx.get(Table::Meta, b"schema")?.as_deref() {
+            Some([super::SCHEMA_VERSION]) => {}
+            other => {
+                let found = other.unwrap_or_default().to_vec();
+                return Err(StoreError::Schema { path: store.shown.clone().into(), found });
+            }
+        }
+        tx.commit()?;
+        Ok((store, summary))
+    }
+
+    /// Removes every record of the vault (a restore found unsound is undone with it).
+    pub fn erase(&self) -> Result<(), StoreError> {
+        let tx = self.begin_raw_write()?;
+        for table in Table::ALL {
+            let sql = format!("DELETE FROM {}", sql_table(table));
+            tx.0.with(|c| c.execute(sql.as_str(), &[]))?;
+        }
+        tx.0.with(|c| c.execute("DELETE FROM lockbox_claims", &[]))?;
+        tx.commit()
+    }
+
     fn connect(url: &str) -> Result<PgStore, StoreError> {
         let mut config: postgres::Config =
             url.parse().map_err(|e| StoreError::Engine(format!("not a PostgreSQL URL: {e}")))?;

@@ -116,7 +116,7 @@ impl Vault {
         progress: &mut Progress<'_>,
     ) -> Result<BackupInfo, Error> {
         let db = dir.join(DB_FILE);
-        if db.exists() {
+        if !super::is_database(dir) && db.exists() {
             return Err(Error::conflict(format!(
                 "a vault already exists at {}; restore into an empty directory",
                 dir.display()
@@ -139,6 +139,38 @@ impl Vault {
         dir: &Path,
         progress: &mut Progress<'_>,
     ) -> Result<BackupInfo, Error> {
+        if let Some(url) = dir.to_str().filter(|_| super::is_database(dir)) {
+            let mut input = BufReader::with_capacity(1 << 20, Counted::new(input, size, progress));
+            let (store, summary) =
+                crate::store::PgStore::restore_from(url, &mut input).map_err(|e| match e {
+                    StoreError::Exists { path } => Error::conflict(format!(
+                        "a vault already exists in {}; restore into an empty database",
+                        path.display()
+                    )),
+                    e => Error::from(e).context(format!("restoring {label}")),
+                })?;
+            let store = std::sync::Arc::new(store);
+            let place = store.shown().as_bytes().to_vec();
+            // Checked as a file's restore is; a refused one is erased, leaving the database as
+            // empty as it was.
+            let checked = Vault::on_place(store.clone(), dir, place.into()).and_then(|vault| {
+                let report = vault.verify(None, None)?;
+                let head = vault.audit_head()?;
+                Ok((report, head))
+            });
+            let refused = |e: Error| {
+                let _ = store.erase();
+                e
+            };
+            let (report, audit_head) = checked.map_err(refused)?;
+            if !report.problems.is_empty() {
+                return Err(refused(Error::integrity(format!(
+                    "the backup {label} holds damaged records: {}",
+                    report.problems.join("; ")
+                ))));
+            }
+            return Ok(BackupInfo { records: summary.records, bytes: summary.bytes, audit_head });
+        }
         let db = dir.join(DB_FILE);
         if db.exists() {
             return Err(Error::conflict(format!(

@@ -83,9 +83,26 @@ pub struct Vault {
     upstream: Option<Arc<dyn Upstream>>,
 }
 
+/// Whether `location` names a PostgreSQL database (`postgres://` or `postgresql://`) rather
+/// than a vault directory.
+pub fn is_database(location: &Path) -> bool {
+    location.to_str().is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+}
+
 impl Vault {
-    /// Creates a new vault in `dir` (created if needed, mode 0700).
+    /// Creates a new vault in `dir` (created if needed, mode 0700), or in the PostgreSQL
+    /// database it names ([`is_database`]).
     pub fn init(dir: &Path) -> Result<Vault, Error> {
+        if let Some(url) = dir.to_str().filter(|_| is_database(dir)) {
+            let store = crate::store::PgStore::create(url).map_err(|e| match e {
+                StoreError::Exists { path } => {
+                    Error::conflict(format!("a vault already exists in {}", path.display()))
+                }
+                e => e.into(),
+            })?;
+            let place = store.shown().as_bytes().to_vec();
+            return Vault::on_place(Arc::new(store), dir, place.into());
+        }
         create_private_dir(dir).map_err(|e| Error::other(format!("cannot create {}: {e}", dir.display())))?;
         let store = RedbStore::create(&dir.join(DB_FILE)).map_err(|e| match e {
             StoreError::Exists { .. } => {
@@ -108,8 +125,19 @@ impl Vault {
         Vault::on(store, Path::new("")).unwrap_or_else(|_| unreachable!())
     }
 
-    /// Opens the vault in `dir`.
+    /// Opens the vault in `dir`, or in the PostgreSQL database it names ([`is_database`]).
     pub fn open(dir: &Path) -> Result<Vault, Error> {
+        if let Some(url) = dir.to_str().filter(|_| is_database(dir)) {
+            let store = crate::store::PgStore::open(url).map_err(|e| match e {
+                StoreError::Missing { path } => {
+                    Error::not_found(format!("no vault in {} yet", path.display()))
+                        .with_remedy(Remedy::CreateVault)
+                }
+                e => e.into(),
+            })?;
+            let place = store.shown().as_bytes().to_vec();
+            return Vault::on_place(Arc::new(store), dir, place.into());
+        }
         let store = RedbStore::open(&dir.join(DB_FILE)).map_err(|e| match e {
             StoreError::Missing { .. } => {
                 Error::not_found(format!("no vault at {}", dir.display())).with_remedy(Remedy::CreateVault)
@@ -130,6 +158,11 @@ impl Vault {
     /// system. Refused (in use) while another process has the vault open. Returns the file's
     /// size before and after.
     pub fn compact(dir: &Path) -> Result<(u64, u64), Error> {
+        if is_database(dir) {
+            return Err(Error::usage(
+                "compact is for a vault file; a PostgreSQL vault gives space back with VACUUM, run by its database's operator",
+            ));
+        }
         let path = dir.join(DB_FILE);
         let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let before = size();
@@ -152,7 +185,6 @@ impl Vault {
     }
 
     fn on(store: Arc<dyn Store>, dir: &Path) -> Result<Vault, Error> {
-        let id = store.begin_read()?.vault_id()?;
         // Where this vault was found, for the trust store: the path the caller named, made
         // absolute but with symbolic links left unresolved. Resolving them would let whoever
         // controls a link in the path point it at another vault the caller also pinned, and
@@ -164,6 +196,13 @@ impl Vault {
             let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
             Arc::from(absolute.as_os_str().as_bytes())
         };
+        Vault::on_place(store, dir, place)
+    }
+
+    /// A vault on `store`, found at `place` (a database vault: its URL without user or
+    /// password).
+    fn on_place(store: Arc<dyn Store>, dir: &Path, place: Arc<[u8]>) -> Result<Vault, Error> {
+        let id = store.begin_read()?.vault_id()?;
         Ok(Vault {
             store,
             dir: dir.to_owned(),

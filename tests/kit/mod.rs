@@ -26,3 +26,55 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// A database of its own for one check, on the server `LOCKBOX_TEST_POSTGRES` names.
+pub struct TestDatabase {
+    base: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// A new empty database, or `None` (said once) when no server is named outside CI.
+    pub fn new() -> Option<TestDatabase> {
+        let Ok(base) = std::env::var("LOCKBOX_TEST_POSTGRES") else {
+            if std::env::var_os("CI").is_some() {
+                panic!("CI needs PostgreSQL: LOCKBOX_TEST_POSTGRES is not set (.ci/run starts one)");
+            }
+            static SAID: std::sync::Once = std::sync::Once::new();
+            // Written past the test harness's capture, so that it is seen.
+            SAID.call_once(|| {
+                use std::io::Write;
+                let _ = std::io::stderr().write_all(
+                    b"note: the PostgreSQL half of the tests is skipped: LOCKBOX_TEST_POSTGRES is not set (postgres://USER:PASSWORD@HOST:PORT; .ci/postgres starts one)\n",
+                );
+            });
+            return None;
+        };
+        let base = base.trim_end_matches('/').to_owned();
+        let name = format!("lockbox_test_{}", lockbox::format::hex(&rand_bytes()));
+        let mut admin = postgres::Client::connect(&format!("{base}/postgres"), postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot reach the PostgreSQL of LOCKBOX_TEST_POSTGRES: {e}"));
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        Some(TestDatabase { base, name })
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.base, self.name)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&format!("{}/postgres", self.base), postgres::NoTls)
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+fn rand_bytes() -> [u8; 8] {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).unwrap();
+    b
+}
