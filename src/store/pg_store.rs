@@ -21,11 +21,12 @@
 //! `INSERT ... ON CONFLICT`, `SELECT ... FOR UPDATE`, a primary key on every table, no
 //! advisory locks, triggers or LISTEN/NOTIFY.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::sync::{Mutex, MutexGuard};
 
-use postgres::{Client, NoTls};
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement};
 
 use super::raw::{Entry, RawRead, RawWrite, Table, Visit};
 use super::records::{AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
@@ -45,13 +46,17 @@ const PAGE: i64 = 256;
 const CLAIM_SECS: i64 = 3600;
 /// Connections kept open for reuse.
 const POOL: usize = 16;
+/// Rows one multi-row INSERT writes at most, and the bytes written before pending rows are
+/// sent without waiting for a read or the commit.
+const INSERT_ROWS: usize = 500;
+const PENDING_BYTES: usize = 4 << 20;
 
 /// A vault in a PostgreSQL database.
 pub struct PgStore {
     config: postgres::Config,
     /// Where the vault is, without its password, for messages.
     shown: String,
-    pool: Mutex<Vec<Client>>,
+    pool: Mutex<Vec<Conn>>,
     /// The blobs this process is staging.
     claims: Mutex<HashSet<[u8; 16]>>,
 }
@@ -136,6 +141,7 @@ impl PgStore {
     /// Removes every record of the vault (a restore found unsound is undone with it).
     pub fn erase(&self) -> Result<(), StoreError> {
         let tx = self.begin_raw_write()?;
+        tx.0.flush()?;
         for table in Table::ALL {
             let sql = format!("DELETE FROM {}", sql_table(table));
             tx.0.with(|c| c.execute(sql.as_str(), &[]))?;
@@ -162,25 +168,28 @@ impl PgStore {
         };
         let store = PgStore { config, shown, pool: Mutex::new(Vec::new()), claims: Mutex::default() };
         let mut client = store.new_client()?;
-        // Migrations run one process at a time (refinery takes its own lock); a database that
-        // holds a migration this binary does not know is newer than it: refused.
-        embedded::migrations::runner().set_abort_missing(true).run(&mut client).map_err(|e| {
+        // A database that holds a migration this binary does not know is newer than it:
+        // refused. (Two processes making the schema at the very same first moment: one fails
+        // on its CREATE TABLE and says so; run it again.)
+        embedded::migrations::runner().set_abort_missing(true).run(&mut client.client).map_err(|e| {
             StoreError::Engine(format!("cannot migrate the vault's schema in {}: {e}", store.shown))
         })?;
         lock(&store.pool).push(client);
         Ok(store)
     }
 
-    fn new_client(&self) -> Result<Client, StoreError> {
-        self.config
+    fn new_client(&self) -> Result<Conn, StoreError> {
+        let client = self
+            .config
             .connect(NoTls)
-            .map_err(|e| StoreError::Engine(format!("cannot connect to {}: {}", self.shown, db_text(&e))))
+            .map_err(|e| StoreError::Engine(format!("cannot connect to {}: {}", self.shown, db_text(&e))))?;
+        Ok(Conn { client, statements: HashMap::new() })
     }
 
     fn client(&self) -> Result<Pooled<'_>, StoreError> {
         let reused = lock(&self.pool).pop();
         let client = match reused {
-            Some(c) if !c.is_closed() => c,
+            Some(c) if !c.client.is_closed() => c,
             _ => self.new_client()?,
         };
         Ok(Pooled { store: self, client: Some(client) })
@@ -195,7 +204,7 @@ impl PgStore {
     pub fn begin_raw_write(&self) -> Result<PgWrite<'_>, StoreError> {
         let mut conn = self.client()?;
         conn.get().batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED").map_err(db)?;
-        let open = PgTx { conn: Mutex::new(conn), done: false };
+        let open = PgTx::new(conn);
         open.with(|c| c.query("SELECT id FROM lockbox_writer WHERE id = 1 FOR UPDATE", &[]).map(drop))?;
         Ok(PgWrite(open))
     }
@@ -205,7 +214,7 @@ impl PgStore {
         let mut conn = self.client()?;
         // The snapshot is taken at the first statement: taken here, at its start.
         conn.get().batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1").map_err(db)?;
-        Ok(PgRead(PgTx { conn: Mutex::new(conn), done: false }))
+        Ok(PgRead(PgTx::new(conn)))
     }
 }
 
@@ -217,14 +226,54 @@ fn db_text(e: &postgres::Error) -> String {
     }
 }
 
+/// A connection and the statements prepared on it (each SQL text parsed once per connection).
+pub struct Conn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl Conn {
+    fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query(&s, params)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query_opt(&s, params)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.execute(&s, params)
+    }
+
+    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        self.client.batch_execute(sql)
+    }
+}
+
 /// A connection on loan from the pool; back to it when dropped, if still usable.
 pub struct Pooled<'s> {
     store: &'s PgStore,
-    client: Option<Client>,
+    client: Option<Conn>,
 }
 
 impl Pooled<'_> {
-    fn get(&mut self) -> &mut Client {
+    fn get(&mut self) -> &mut Conn {
         self.client.as_mut().expect("a pooled connection is there until dropped")
     }
 }
@@ -233,7 +282,7 @@ impl Drop for Pooled<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.client.take() {
             let mut pool = lock(&self.store.pool);
-            if !c.is_closed() && pool.len() < POOL {
+            if !c.client.is_closed() && pool.len() < POOL {
                 pool.push(c);
             }
         }
@@ -244,14 +293,64 @@ impl Drop for Pooled<'_> {
 struct PgTx<'s> {
     conn: Mutex<Pooled<'s>>,
     done: bool,
+    /// Rows written and not yet sent, by table (the last value of each key), and their bytes:
+    /// sent as multi-row INSERTs before the next read, removal or the commit.
+    pending: Mutex<(Vec<BTreeMap<Vec<u8>, Vec<u8>>>, usize)>,
 }
 
-impl PgTx<'_> {
-    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
+impl<'s> PgTx<'s> {
+    fn new(conn: Pooled<'s>) -> PgTx<'s> {
+        PgTx { conn: Mutex::new(conn), done: false, pending: Mutex::new((vec![BTreeMap::new(); 8], 0)) }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
         f(lock(&self.conn).get()).map_err(db)
     }
 
+    /// Sends the pending rows.
+    fn flush(&self) -> Result<(), StoreError> {
+        let (tables, bytes) = &mut *lock(&self.pending);
+        if *bytes == 0 && tables.iter().all(BTreeMap::is_empty) {
+            return Ok(());
+        }
+        *bytes = 0;
+        for (table, rows) in Table::ALL.into_iter().zip(tables.iter_mut()) {
+            let rows = std::mem::take(rows);
+            let rows: Vec<(Vec<u8>, Vec<u8>)> = rows.into_iter().collect();
+            for part in rows.chunks(INSERT_ROWS) {
+                let mut sql = format!("INSERT INTO {} (k, v) VALUES ", sql_table(table));
+                let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(part.len() * 2);
+                for (i, (k, v)) in part.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
+                    params.push(k);
+                    params.push(v);
+                }
+                sql.push_str(" ON CONFLICT (k) DO UPDATE SET v = excluded.v");
+                // Not cached: its text depends on the row count.
+                self.with(|c| c.client.execute(sql.as_str(), &params))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes a row written; sends the pending rows once they are many.
+    fn put(&self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let full = {
+            let (tables, bytes) = &mut *lock(&self.pending);
+            *bytes += key.len() + value.len();
+            tables[table.index()].insert(key.to_vec(), value.to_vec());
+            *bytes >= PENDING_BYTES
+        };
+        if full { self.flush() } else { Ok(()) }
+    }
+
     fn end(mut self, sql: &str) -> Result<(), StoreError> {
+        if sql == "COMMIT" {
+            self.flush()?;
+        }
         self.done = true;
         self.with(|c| c.batch_execute(sql))
     }
@@ -291,9 +390,15 @@ impl PgWrite<'_> {
 }
 
 fn get_into(tx: &PgTx<'_>, table: Table, key: &[u8], buf: &mut Vec<u8>) -> Result<bool, StoreError> {
+    buf.clear();
+    // A row written and not yet sent is this transaction's latest; any other key is as the
+    // database has it (pending rows are only writes: a removal sends them first).
+    if let Some(v) = lock(&tx.pending).0[table.index()].get(key) {
+        buf.extend_from_slice(v);
+        return Ok(true);
+    }
     let sql = format!("SELECT v FROM {} WHERE k = $1", sql_table(table));
     let row = tx.with(|c| c.query_opt(&sql, &[&key]))?;
-    buf.clear();
     Ok(match row {
         Some(row) => {
             buf.extend_from_slice(row.get::<_, &[u8]>(0));
@@ -315,8 +420,10 @@ fn first_present(
         if batch.is_empty() {
             return Ok(None);
         }
-        let found: HashSet<Vec<u8>> =
+        let mut found: HashSet<Vec<u8>> =
             tx.with(|c| c.query(&sql, &[&batch]))?.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect();
+        let pending = &lock(&tx.pending).0[table.index()];
+        found.extend(batch.iter().filter(|k| pending.contains_key(*k)).cloned());
         if let Some(i) = batch.iter().position(|k| found.contains(k)) {
             return Ok(Some(offset + i));
         }
@@ -341,7 +448,9 @@ fn scan(
             None => (&first, from.to_vec()),
             Some(last) => (&next, last.clone()),
         };
-        // A page is fetched whole before the visitor runs: it may use the transaction.
+        // A page is fetched whole before the visitor runs: it may use the transaction (and
+        // write: its rows are sent before the next page is read).
+        tx.flush()?;
         let rows = tx.with(|c| match to {
             Some(to) => c.query(sql.as_str(), &[&start, &to]),
             None => c.query(sql.as_str(), &[&start]),
@@ -359,6 +468,7 @@ fn scan(
 }
 
 fn last(tx: &PgTx<'_>, table: Table) -> Result<Option<Entry>, StoreError> {
+    tx.flush()?;
     let sql = format!("SELECT k, v FROM {} ORDER BY k DESC LIMIT 1", sql_table(table));
     Ok(tx.with(|c| c.query_opt(&sql, &[]))?.map(|r| (r.get(0), r.get(1))))
 }
@@ -402,19 +512,17 @@ typed_store!(writes: PgWrite<'_>);
 
 impl RawWrite for PgWrite<'_> {
     fn put(&self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO {} (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
-            sql_table(table)
-        );
-        self.0.with(|c| c.execute(&sql, &[&key, &value])).map(drop)
+        self.0.put(table, key, value)
     }
 
     fn remove(&self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        self.0.flush()?;
         let sql = format!("DELETE FROM {} WHERE k = $1", sql_table(table));
         Ok(self.0.with(|c| c.execute(&sql, &[&key]))? > 0)
     }
 
     fn remove_range(&self, table: Table, from: &[u8], to: &[u8]) -> Result<(), StoreError> {
+        self.0.flush()?;
         let sql = format!("DELETE FROM {} WHERE k >= $1 AND k <= $2", sql_table(table));
         self.0.with(|c| c.execute(&sql, &[&from, &to])).map(drop)
     }
