@@ -289,13 +289,16 @@ impl Drop for Pooled<'_> {
     }
 }
 
+/// Rows written and not yet sent, one map per table, and their bytes.
+type Pending = (Vec<BTreeMap<Vec<u8>, Vec<u8>>>, usize);
+
 /// An open SQL transaction on a pooled connection: rolled back when dropped uncommitted.
 struct PgTx<'s> {
     conn: Mutex<Pooled<'s>>,
     done: bool,
     /// Rows written and not yet sent, by table (the last value of each key), and their bytes:
     /// sent as multi-row INSERTs before the next read, removal or the commit.
-    pending: Mutex<(Vec<BTreeMap<Vec<u8>, Vec<u8>>>, usize)>,
+    pending: Mutex<Pending>,
 }
 
 impl<'s> PgTx<'s> {
