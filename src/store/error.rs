@@ -96,6 +96,12 @@ pub enum StoreError {
     /// An I/O error.
     #[error("vault I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The database server could not be reached, or the connection broke (it restarted, say):
+    /// nothing of the transaction was committed, and the same request may be sent again.
+    #[error(
+        "the vault's database cannot be reached now ({0}); try again (a change cut off during its commit may have been saved: look before repeating it)"
+    )]
+    Unavailable(String),
     /// Any other failure of the storage engine.
     #[error("vault database error: {0}")]
     Engine(String),

@@ -69,8 +69,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// name no credentials).
 fn db(e: postgres::Error) -> StoreError {
     match e.as_db_error() {
+        // The server going away (a restart, a shutdown: class 57P) is no fault of the request.
+        Some(d) if d.code().code().starts_with("57P") => StoreError::Unavailable(d.message().to_owned()),
         Some(d) => StoreError::Engine(format!("PostgreSQL: {} ({})", d.message(), d.code().code())),
-        None => StoreError::Engine(format!("PostgreSQL: {e}")),
+        // No answer from the server: the connection is closed or broke.
+        None => StoreError::Unavailable(db_text(&e)),
     }
 }
 
@@ -179,10 +182,9 @@ impl PgStore {
     }
 
     fn new_client(&self) -> Result<Conn, StoreError> {
-        let client = self
-            .config
-            .connect(NoTls)
-            .map_err(|e| StoreError::Engine(format!("cannot connect to {}: {}", self.shown, db_text(&e))))?;
+        let client = self.config.connect(NoTls).map_err(|e| {
+            StoreError::Unavailable(format!("cannot connect to {}: {}", self.shown, db_text(&e)))
+        })?;
         Ok(Conn { client, statements: HashMap::new() })
     }
 

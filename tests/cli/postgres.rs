@@ -105,3 +105,101 @@ fn a_vault_on_postgres_works_and_moves_between_engines_both_ways() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("PGPASSWORD"));
 }
+
+/// A database that cannot be reached (down, restarting) is a clear error to try again later
+/// (exit 7), not a failure of the vault; this needs no PostgreSQL.
+#[test]
+fn an_unreachable_database_is_an_error_to_retry() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run("postgres://nobody@127.0.0.1:1/vault", home.path(), &["list", "acme"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{err}");
+    assert!(err.contains("cannot be reached") && err.contains("try again"), "{err}");
+}
+
+/// Several processes on one PostgreSQL vault at once, and two servers on it: every write
+/// lands, the audit chain stays one verifiable line, and each server shows what the other
+/// stored.
+#[test]
+fn many_processes_and_two_servers_share_one_postgres_vault() {
+    let Some(db) = TestDatabase::new() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let pg = db.url();
+    let keyring = h.join("k").to_string_lossy().into_owned();
+    ok(&pg, h, &["init"], b"");
+    ok(&pg, h, &["tenant", "create", "acme", "--levels", "internal", "--keyring", &keyring], b"");
+    std::thread::scope(|s| {
+        for p in 0..4 {
+            let (pg, h) = (&pg, h);
+            s.spawn(move || {
+                for i in 0..10 {
+                    let body = format!("process {p} item {i}");
+                    ok(pg, h, &["put", "acme", &format!("p{p}/i{i}"), "-l", "internal"], body.as_bytes());
+                }
+            });
+        }
+    });
+    assert_eq!(items(&pg, h).len(), 40);
+    ok(&pg, h, &["audit", "verify", "--keyring", &keyring], b"");
+
+    // Two servers on the one vault (plain HTTP on loopback, as tests may).
+    let serve = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+            .args(["serve", "--plain-http", "--listen", "127.0.0.1:0"])
+            .env("LOCKBOX_VAULT", &pg)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line)
+            .unwrap();
+        (child, line.trim().strip_prefix("listening on ").unwrap().to_owned())
+    };
+    let ((mut a, url_a), (mut b, url_b)) = (serve(), serve());
+    let token = ok(&pg, h, &["token", "create", "-r", "writer", "-t", "acme"], b"").trim().to_owned();
+    let client = |url: &str, args: &[&str], stdin: &[u8]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+            .args(["--server", url])
+            .args(args)
+            .env("LOCKBOX_TOKEN", &token)
+            .env("LOCKBOX_TRUST", h.join("trust-remote"))
+            .env("LOCKBOX_VAULT", h.join("none"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                std::io::Write::write_all(&mut c.stdin.take().unwrap(), stdin)?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = json(&ok(&pg, h, &["--json", "tenant", "show", "acme"], b""));
+    let fingerprint = shown["signing_key_fingerprint"].as_str().unwrap().to_owned();
+    for url in [&url_a, &url_b] {
+        client(url, &["tenant", "trust", "acme", &fingerprint], b"");
+    }
+    std::thread::scope(|s| {
+        for (n, url) in [&url_a, &url_b].into_iter().enumerate() {
+            let client = &client;
+            s.spawn(move || {
+                for i in 0..10 {
+                    client(
+                        url,
+                        &["put", "acme", &format!("server{n}/i{i}"), "-l", "internal"],
+                        b"through a server",
+                    );
+                }
+            });
+        }
+    });
+    let listed_a = client(&url_a, &["list", "acme"], b"");
+    assert!(listed_a.contains("server1/i9") && listed_a.contains("server0/i9"), "{listed_a}");
+    let _ = (a.kill(), b.kill(), a.wait(), b.wait());
+    assert_eq!(items(&pg, h).len(), 60);
+    ok(&pg, h, &["audit", "verify", "--keyring", &keyring], b"");
+}
