@@ -134,6 +134,8 @@ pub fn shown_vault(dir: &std::path::Path) -> String {
     }
     match text.split_once("://") {
         Some((scheme, rest)) => {
+            // No user or password, and no query (it may hold `password=`).
+            let rest = rest.split('?').next().unwrap_or_default();
             let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
             format!("{scheme}://{rest}")
         }
@@ -149,7 +151,9 @@ pub fn no_password_in_args() -> Result<(), Error> {
         let Some(at) = arg.find("postgres://").or_else(|| arg.find("postgresql://")) else { continue };
         let rest = &arg[at..];
         let userinfo = rest.split_once("://").map(|(_, r)| r).and_then(|r| r.split_once('@')).map(|(u, _)| u);
-        if userinfo.is_some_and(|u| u.contains(':')) {
+        let in_query =
+            rest.split_once('?').is_some_and(|(_, q)| q.to_ascii_lowercase().contains("password="));
+        if userinfo.is_some_and(|u| u.contains(':')) || in_query {
             return Err(Error::usage(
                 "a database password on the command line is readable by every user of this machine: put the URL in LOCKBOX_VAULT, or the password in PGPASSWORD",
             ));

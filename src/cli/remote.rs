@@ -343,13 +343,25 @@ impl Remote {
         })?;
         Ok(all
             .into_iter()
-            .map(|r| {
-                r.and_then(|text: String| {
+            .zip(items)
+            .map(|(r, item)| {
+                r.map_err(|e| withheld(item, e)).and_then(|text: String| {
                     Base64::decode_vec(&text)
                         .map_err(|_| Error::integrity("the server sent an envelope that is not base64"))
                 })
             })
             .collect())
+    }
+}
+
+/// The server's refusal to give an item it listed, as this client counts it: whatever kind the
+/// server names (it could name "access denied" to pass a withheld item off as one the reader's
+/// keys do not open), the item was withheld; only a failure to reach the server stays what it
+/// is.
+pub fn withheld(item: &str, e: Error) -> Error {
+    match e.kind {
+        ErrorKind::Other => e,
+        _ => Error::integrity(format!("the server did not give item {item:?}: {}", e.message)),
     }
 }
 

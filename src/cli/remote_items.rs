@@ -47,7 +47,7 @@ pub fn with_decrypted<T>(
     keys: &(dyn LevelKeys + Sync),
     f: impl FnOnce(Box<dyn Read + Send>) -> Result<T, Error>,
 ) -> Result<(T, lockbox::format::Header), Error> {
-    let mut envelope = remote.envelope(tenant, item)?;
+    let mut envelope = remote.envelope(tenant, item).map_err(|e| super::remote::withheld(item, e))?;
     let (pipe_out, pipe_in) = io::pipe().map_err(|e| Error::other(format!("cannot make a pipe: {e}")))?;
     let opened_whole = Arc::new(AtomicBool::new(false));
     let plain = WholeOrFailed { pipe: pipe_out, whole: opened_whole.clone() };

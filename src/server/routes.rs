@@ -63,6 +63,16 @@ impl ApiError {
         }
     }
 
+    /// A body that took too long to arrive (408).
+    pub(super) fn timed_out(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::REQUEST_TIMEOUT,
+            kind: ErrorKind::Usage,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
     /// A body longer than the route takes (413).
     pub(super) fn too_large(message: impl Into<String>) -> ApiError {
         ApiError {

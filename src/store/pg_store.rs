@@ -69,8 +69,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// name no credentials).
 fn db(e: postgres::Error) -> StoreError {
     match e.as_db_error() {
-        // The server going away (a restart, a shutdown: class 57P) is no fault of the request.
-        Some(d) if d.code().code().starts_with("57P") => StoreError::Unavailable(d.message().to_owned()),
+        // The server going away (a restart, a shutdown: class 57P), a connection failing
+        // (class 08) or too many of them (53300) is no fault of the request.
+        Some(d)
+            if ["57P", "08"].iter().any(|c| d.code().code().starts_with(c)) || d.code().code() == "53300" =>
+        {
+            StoreError::Unavailable(d.message().to_owned())
+        }
         Some(d) => StoreError::Engine(format!("PostgreSQL: {} ({})", d.message(), d.code().code())),
         // No answer from the server: the connection is closed or broke.
         None => StoreError::Unavailable(db_text(&e)),
@@ -204,19 +209,26 @@ impl PgStore {
 
     /// A write transaction at the byte level: waits for the writer row.
     pub fn begin_raw_write(&self) -> Result<PgWrite<'_>, StoreError> {
-        let mut conn = self.client()?;
-        conn.get().batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED").map_err(db)?;
-        let open = PgTx::new(conn);
+        // The transaction exists before anything is sent: a failure from here rolls it back
+        // (or drops the connection), never pools a connection left inside a transaction.
+        let open = PgTx::new(self.client()?);
+        // A writer that goes quiet inside its transaction (its process stuck, its network
+        // gone) must not hold every other writer forever: the server ends it after a minute.
+        open.with(|c| {
+            c.batch_execute(
+                "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL idle_in_transaction_session_timeout = '60s'",
+            )
+        })?;
         open.with(|c| c.query("SELECT id FROM lockbox_writer WHERE id = 1 FOR UPDATE", &[]).map(drop))?;
         Ok(PgWrite(open))
     }
 
     /// A snapshot at the byte level.
     pub fn begin_raw_read(&self) -> Result<PgRead<'_>, StoreError> {
-        let mut conn = self.client()?;
+        let open = PgTx::new(self.client()?);
         // The snapshot is taken at the first statement: taken here, at its start.
-        conn.get().batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1").map_err(db)?;
-        Ok(PgRead(PgTx::new(conn)))
+        open.with(|c| c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1"))?;
+        Ok(PgRead(open))
     }
 }
 
@@ -298,6 +310,9 @@ type Pending = (Vec<BTreeMap<Vec<u8>, Vec<u8>>>, usize);
 struct PgTx<'s> {
     conn: Mutex<Pooled<'s>>,
     done: bool,
+    /// A statement of it failed: PostgreSQL would turn its COMMIT into a rollback and report
+    /// success, so a commit is refused here.
+    failed: std::sync::atomic::AtomicBool,
     /// Rows written and not yet sent, by table (the last value of each key), and their bytes:
     /// sent as multi-row INSERTs before the next read, removal or the commit.
     pending: Mutex<Pending>,
@@ -305,11 +320,19 @@ struct PgTx<'s> {
 
 impl<'s> PgTx<'s> {
     fn new(conn: Pooled<'s>) -> PgTx<'s> {
-        PgTx { conn: Mutex::new(conn), done: false, pending: Mutex::new((vec![BTreeMap::new(); 8], 0)) }
+        PgTx {
+            conn: Mutex::new(conn),
+            done: false,
+            failed: std::sync::atomic::AtomicBool::new(false),
+            pending: Mutex::new((vec![BTreeMap::new(); 8], 0)),
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
-        f(lock(&self.conn).get()).map_err(db)
+        f(lock(&self.conn).get()).map_err(|e| {
+            self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
+            db(e)
+        })
     }
 
     /// Sends the pending rows.
@@ -355,6 +378,12 @@ impl<'s> PgTx<'s> {
     fn end(mut self, sql: &str) -> Result<(), StoreError> {
         if sql == "COMMIT" {
             self.flush()?;
+            if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
+                // Dropped: rolled back.
+                return Err(StoreError::Engine(
+                    "a statement of this transaction failed: it was rolled back, not committed".into(),
+                ));
+            }
         }
         self.done = true;
         self.with(|c| c.batch_execute(sql))
@@ -406,7 +435,7 @@ fn get_into(tx: &PgTx<'_>, table: Table, key: &[u8], buf: &mut Vec<u8>) -> Resul
     let row = tx.with(|c| c.query_opt(&sql, &[&key]))?;
     Ok(match row {
         Some(row) => {
-            buf.extend_from_slice(row.get::<_, &[u8]>(0));
+            buf.extend_from_slice(row.try_get::<_, &[u8]>(0).map_err(db)?);
             true
         }
         None => false,
@@ -425,8 +454,11 @@ fn first_present(
         if batch.is_empty() {
             return Ok(None);
         }
-        let mut found: HashSet<Vec<u8>> =
-            tx.with(|c| c.query(&sql, &[&batch]))?.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect();
+        let mut found: HashSet<Vec<u8>> = tx
+            .with(|c| c.query(&sql, &[&batch]))?
+            .iter()
+            .map(|r| r.try_get::<_, Vec<u8>>(0).map_err(db))
+            .collect::<Result<_, _>>()?;
         let pending = &lock(&tx.pending).0[table.index()];
         found.extend(batch.iter().filter(|k| pending.contains_key(*k)).cloned());
         if let Some(i) = batch.iter().position(|k| found.contains(k)) {
@@ -461,21 +493,25 @@ fn scan(
             None => c.query(sql.as_str(), &[&start]),
         })?;
         for row in &rows {
-            if !visit(row.get::<_, &[u8]>(0), row.get::<_, &[u8]>(1))? {
+            let (k, v) = (row.try_get::<_, &[u8]>(0).map_err(db)?, row.try_get::<_, &[u8]>(1).map_err(db)?);
+            if !visit(k, v)? {
                 return Ok(());
             }
         }
         if (rows.len() as i64) < PAGE {
             return Ok(());
         }
-        after = rows.last().map(|r| r.get::<_, Vec<u8>>(0));
+        after = rows.last().map(|r| r.try_get::<_, Vec<u8>>(0)).transpose().map_err(db)?;
     }
 }
 
 fn last(tx: &PgTx<'_>, table: Table) -> Result<Option<Entry>, StoreError> {
     tx.flush()?;
     let sql = format!("SELECT k, v FROM {} ORDER BY k DESC LIMIT 1", sql_table(table));
-    Ok(tx.with(|c| c.query_opt(&sql, &[]))?.map(|r| (r.get(0), r.get(1))))
+    match tx.with(|c| c.query_opt(&sql, &[]))? {
+        Some(r) => Ok(Some((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?))),
+        None => Ok(None),
+    }
 }
 
 macro_rules! impl_pg_read {
@@ -554,11 +590,6 @@ impl ItemWriter for PgItems<'_, '_> {
     }
 }
 
-/// Seconds since the Unix epoch, for claims' expiry.
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
 impl Store for PgStore {
     fn begin_read(&self) -> Result<ReadTx<'_>, StoreError> {
         Ok(Box::new(self.begin_raw_read()?))
@@ -572,8 +603,9 @@ impl Store for PgStore {
         let first = lock(&self.claims).insert(*blob);
         let tx = self.begin_raw_write()?;
         // The claim is renewed with every batch: it outlives this process by at most an hour.
-        let renew = "INSERT INTO lockbox_claims (blob, expires) VALUES ($1, $2) ON CONFLICT (blob) DO UPDATE SET expires = excluded.expires";
-        tx.0.with(|c| c.execute(renew, &[&&blob[..], &(now() + CLAIM_SECS)]))?;
+        // On the database's clock, not this machine's: servers' clocks may differ.
+        let renew = "INSERT INTO lockbox_claims (blob, expires) VALUES ($1, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) + $2) ON CONFLICT (blob) DO UPDATE SET expires = excluded.expires";
+        tx.0.with(|c| c.execute(renew, &[&&blob[..], &CLAIM_SECS]))?;
         super::typed::stage(&tx, blob, chunks, first)?;
         tx.commit()
     }
@@ -607,10 +639,13 @@ impl Store for PgStore {
                 continue;
             }
             let tx = self.begin_raw_write()?;
-            let live = tx
-                .0
-                .with(|c| c.query_opt("SELECT expires FROM lockbox_claims WHERE blob = $1", &[&&blob[..]]))?;
-            if live.is_some_and(|row| row.get::<_, i64>(0) > now()) {
+            let live = tx.0.with(|c| {
+                c.query_opt(
+                    "SELECT 1 FROM lockbox_claims WHERE blob = $1 AND expires > CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)",
+                    &[&&blob[..]],
+                )
+            })?;
+            if live.is_some() {
                 continue;
             }
             tx.0.with(|c| c.execute("DELETE FROM lockbox_claims WHERE blob = $1", &[&&blob[..]]))?;

@@ -20,7 +20,7 @@ use super::manifest::WriteTarget;
 pub const MAX_GROUPED_ENVELOPE: usize = 256 * 1024;
 /// Envelope bytes one group stores, or reads, at most.
 pub const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
-/// The most items one group reads.
+/// The most items one batch request (`import`'s or `export`'s, through a server) holds.
 pub const MAX_GROUP_ITEMS: usize = 256;
 
 /// One envelope of a group.
@@ -156,7 +156,10 @@ impl Vault {
             .iter()
             .map(|get| {
                 let (record, header) = load_from(&*snapshot, &get.tenant, &get.item)?;
-                let size = record.header.len() as u64 + record.size + record.chunks * CHUNK_TAG_LEN as u64;
+                // The record's numbers are the store's (the operator's): no overflow from them.
+                let size = (record.header.len() as u64)
+                    .saturating_add(record.size)
+                    .saturating_add(record.chunks.saturating_mul(CHUNK_TAG_LEN as u64));
                 if size > MAX_GROUPED_ENVELOPE as u64 || total + size > MAX_GROUP_BYTES as u64 {
                     return Ok(None);
                 }

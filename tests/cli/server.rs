@@ -1163,3 +1163,90 @@ fn batches_and_conditional_puts_refuse_bad_requests() {
     assert_eq!(env.ok(&["get", "acme", "doc", "--keyring", &env.path("k")], b""), "first");
     assert!(!server.log().contains("panicked"));
 }
+
+/// A server that answers every item of a read batch with "access denied" (as if the
+/// customer's keyring did not open them) does not make `verify` pass or `export` skip quietly:
+/// each item it listed and withheld is a problem (exit 5). The lying server is a proxy in front
+/// of a real one, rewriting only the batch answers.
+#[test]
+fn a_server_that_withholds_items_as_access_denied_fails_verify() {
+    use std::io::{BufRead, Read, Write};
+    let env = setup();
+    let server = Server::start_with(&env, &["--plain-http"]);
+    env.ok(&["put", "acme", "one", "-l", "secret"], b"first");
+    env.ok(&["put", "acme", "two", "-l", "secret"], b"second");
+    let customer = token(&env, "customer", "acme");
+    let upstream = server.url.strip_prefix("http://").unwrap().to_owned();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let upstream = upstream.clone();
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+                let mut head = String::new();
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if !line.to_ascii_lowercase().starts_with("connection:") {
+                        head.push_str(&line);
+                    }
+                }
+                let mut body = vec![0u8; length];
+                reader.read_exact(&mut body).unwrap();
+                if head.contains("/batches/get ") {
+                    let asked: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    let lie: Vec<serde_json::Value> = asked["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|i| serde_json::json!({"item": i, "error": {"kind": "access_denied", "message": "not yours"}}))
+                        .collect();
+                    let lie = serde_json::to_vec(&lie).unwrap();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        lie.len()
+                    );
+                    let _ = conn.write_all(answer.as_bytes()).and_then(|()| conn.write_all(&lie));
+                    return;
+                }
+                let mut up = std::net::TcpStream::connect(&upstream).unwrap();
+                let _ = up.write_all(format!("{head}connection: close\r\n\r\n").as_bytes());
+                let _ = up.write_all(&body);
+                let _ = std::io::copy(&mut up, &mut conn);
+            });
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let keyring = env.path("k");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lockbox"))
+            .args(["--server", &proxy])
+            .args(args)
+            .env("LOCKBOX_TOKEN", &customer)
+            .env("LOCKBOX_PASSPHRASE", crate::kit::cli::PASS)
+            .env("LOCKBOX_TRUST", home.path().join("trust"))
+            .env("LOCKBOX_VAULT", home.path().join("none"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--json", "verify", "--keyring", &keyring]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["problems"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(report["skipped"], 0, "{report}");
+    let dest = home.path().join("dest").to_string_lossy().into_owned();
+    let out = run(&["export", "acme", &dest, "--keyring", &keyring]);
+    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
+}
