@@ -148,15 +148,7 @@ impl Vault {
         input: &mut dyn Read,
         out: &mut dyn Write,
     ) -> Result<Header, Error> {
-        valid_name("tenant", tenant)?;
-        valid_new_item_id(item)?;
-        valid_name("level", level)?;
-        let chunk_size = chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE);
-        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
-            return Err(Error::usage(format!(
-                "chunk size must be {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes"
-            )));
-        }
+        let chunk_size = checked_fields(tenant, item, level, chunk_size)?;
         let record = self.tenant(tenant)?;
         let target = self.write_target(&record, level)?;
         let wrapper = Wrapper::new(&PublicKey(target.public))?;
@@ -200,15 +192,7 @@ impl Vault {
         chunk_size: Option<u32>,
         input: Box<dyn Read + Send>,
     ) -> Result<SealingReader, Error> {
-        valid_name("tenant", tenant)?;
-        valid_new_item_id(item)?;
-        valid_name("level", level)?;
-        let chunk_size = chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE);
-        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
-            return Err(Error::usage(format!(
-                "chunk size must be {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes"
-            )));
-        }
+        let chunk_size = checked_fields(tenant, item, level, chunk_size)?;
         let target = self.write_target(&self.tenant(tenant)?, level)?;
         let wrapper = Wrapper::new(&PublicKey(target.public))?;
         let fields = ItemFields { tenant, level, item, epoch: target.epoch, chunk_size };
@@ -313,6 +297,18 @@ impl BatchSealer {
         };
         seal_with(fields, &self.public, &self.wrapper, input, out)
     }
+}
+
+/// Checks the names of an item to seal; its chunk size (the default if not given).
+fn checked_fields(tenant: &str, item: &str, level: &str, chunk_size: Option<u32>) -> Result<u32, Error> {
+    valid_name("tenant", tenant)?;
+    valid_new_item_id(item)?;
+    valid_name("level", level)?;
+    let chunk_size = chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE);
+    if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
+        return Err(Error::usage(format!("chunk size must be {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes")));
+    }
+    Ok(chunk_size)
 }
 
 /// Seals `input` as the item of `fields` to `out`: its header, then its chunks.
