@@ -26,10 +26,13 @@ const BATCHED_ITEM: u64 = 128 * 1024;
 /// Envelope bytes sent or asked for in one batch at most (under the server's 8 MiB).
 const BATCH_BYTES: u64 = 7 * 1024 * 1024;
 
+/// A batch of sealed envelopes, (id, envelope), and their plaintext sizes.
+type Sealed = (Vec<(String, Vec<u8>)>, Vec<u64>);
+
 /// What the sealing thread hands to the sending one.
 enum Work {
-    /// Sealed envelopes: (id, envelope, plaintext size).
-    Batch(Vec<(String, Vec<u8>, u64)>),
+    /// Sealed envelopes: (id, envelope), and each one's plaintext size.
+    Batch(Sealed),
     /// A file too large for a batch: sealed as it is sent.
     Large(String, PathBuf),
     /// A file that could not be read.
@@ -70,11 +73,9 @@ pub fn import(
         scope.spawn(move || seal_all(view, tenant, level, files, &send));
         for work in receive {
             match work? {
-                Work::Batch(batch) => {
-                    let envelopes: Vec<(String, Vec<u8>)> =
-                        batch.iter().map(|(id, env, _)| (id.clone(), env.clone())).collect();
+                Work::Batch((envelopes, sizes)) => {
                     let outcomes = remote.put_batch(tenant, &envelopes, replace)?;
-                    for ((id, _, size), outcome) in batch.into_iter().zip(outcomes) {
+                    for (((id, _), size), outcome) in envelopes.into_iter().zip(sizes).zip(outcomes) {
                         match outcome {
                             Ok(_) => {
                                 report.items += 1;
@@ -119,12 +120,12 @@ fn seal_all(
     files: &[(String, PathBuf)],
     send: &std::sync::mpsc::SyncSender<Result<Work, Error>>,
 ) {
-    let mut batch: Vec<(String, Vec<u8>, u64)> = Vec::new();
+    let mut batch: Sealed = (Vec::new(), Vec::new());
     let mut bytes = 0u64;
     let mut sealer = None;
-    let flush = |batch: &mut Vec<(String, Vec<u8>, u64)>, bytes: &mut u64| {
+    let flush = |batch: &mut Sealed, bytes: &mut u64| {
         *bytes = 0;
-        batch.is_empty() || send.send(Ok(Work::Batch(std::mem::take(batch)))).is_ok()
+        batch.0.is_empty() || send.send(Ok(Work::Batch(std::mem::take(batch)))).is_ok()
     };
     for (id, path) in files {
         let small = match read_small(path) {
@@ -144,12 +145,12 @@ fn seal_all(
                 continue;
             }
         };
-        let full = batch.len() == MAX_GROUP_ITEMS || bytes + small.len() as u64 + 4096 > BATCH_BYTES;
+        let full = batch.0.len() == MAX_GROUP_ITEMS || bytes + small.len() as u64 + 4096 > BATCH_BYTES;
         if full && !flush(&mut batch, &mut bytes) {
             return;
         }
         // One ephemeral key per batch, as a local import.
-        if batch.is_empty() {
+        if batch.0.is_empty() {
             match view.batch_sealer(tenant, level) {
                 Ok(s) => sealer = Some(s),
                 Err(e) => {
@@ -164,7 +165,8 @@ fn seal_all(
             return;
         }
         bytes += envelope.len() as u64;
-        batch.push((id.clone(), envelope, small.len() as u64));
+        batch.0.push((id.clone(), envelope));
+        batch.1.push(small.len() as u64);
     }
     flush(&mut batch, &mut bytes);
 }

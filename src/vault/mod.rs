@@ -160,7 +160,7 @@ impl Vault {
     pub fn compact(dir: &Path) -> Result<(u64, u64), Error> {
         if is_database(dir) {
             return Err(Error::usage(
-                "compact is for a vault file; a PostgreSQL vault gives space back with VACUUM, run by its database's operator",
+                "a vault in PostgreSQL has no file to compact: its database gives space back with VACUUM, run by the database's operator",
             ));
         }
         let path = dir.join(DB_FILE);
