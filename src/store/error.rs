@@ -102,6 +102,10 @@ pub enum StoreError {
         "the vault's database cannot be reached now ({0}); try again (a change cut off during its commit may have been saved: look before repeating it)"
     )]
     Unavailable(String),
+    /// The database refused this process: its credentials, or a certificate that does not
+    /// prove the database is the one named. Trying again will not help.
+    #[error("the vault's database refused the connection: {0}")]
+    Refused(String),
     /// Any other failure of the storage engine.
     #[error("vault database error: {0}")]
     Engine(String),

@@ -29,6 +29,7 @@ mod backup;
 pub mod codec;
 mod error;
 mod memory;
+mod pg_connect;
 mod pg_store;
 pub mod raw;
 pub mod records;

@@ -56,6 +56,8 @@ pub struct PgStore {
     config: postgres::Config,
     /// Where the vault is, without its password, for messages.
     shown: String,
+    /// TLS to the database, when its URL asks for it (pg_connect.rs).
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     pool: Mutex<Vec<Conn>>,
     /// The blobs this process is staging.
     claims: Mutex<HashSet<[u8; 16]>>,
@@ -159,22 +161,8 @@ impl PgStore {
     }
 
     fn connect(url: &str) -> Result<PgStore, StoreError> {
-        let mut config: postgres::Config =
-            url.parse().map_err(|e| StoreError::Engine(format!("not a PostgreSQL URL: {e}")))?;
-        if config.get_password().is_none()
-            && let Ok(password) = std::env::var("PGPASSWORD")
-        {
-            config.password(password);
-        }
-        let shown = {
-            let host = match config.get_hosts().first() {
-                Some(postgres::config::Host::Tcp(h)) => h.clone(),
-                Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
-                None => "localhost".into(),
-            };
-            format!("postgres://{host}/{}", config.get_dbname().unwrap_or_default())
-        };
-        let store = PgStore { config, shown, pool: Mutex::new(Vec::new()), claims: Mutex::default() };
+        let super::pg_connect::Target { config, shown, tls } = super::pg_connect::target(url)?;
+        let store = PgStore { config, shown, tls, pool: Mutex::new(Vec::new()), claims: Mutex::default() };
         let mut client = store.new_client()?;
         // A database that holds a migration this binary does not know is newer than it:
         // refused. (Two processes making the schema at the very same first moment: one fails
@@ -187,8 +175,16 @@ impl PgStore {
     }
 
     fn new_client(&self) -> Result<Conn, StoreError> {
-        let client = self.config.connect(NoTls).map_err(|e| {
-            StoreError::Unavailable(format!("cannot connect to {}: {}", self.shown, db_text(&e)))
+        let connected = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        };
+        let client = connected.map_err(|e| {
+            let text = format!("cannot connect to {}: {}", self.shown, db_text(&e));
+            match refused(&e) {
+                true => StoreError::Refused(text),
+                false => StoreError::Unavailable(text),
+            }
         })?;
         Ok(Conn { client, statements: HashMap::new() })
     }
@@ -230,6 +226,24 @@ impl PgStore {
         open.with(|c| c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1"))?;
         Ok(PgRead(open))
     }
+}
+
+/// Whether a failed connection was refused for good: bad credentials or no permission to
+/// connect (class 28), or a certificate that failed the check. Anything else (the database
+/// down, restarting, the network) may pass.
+fn refused(e: &postgres::Error) -> bool {
+    if e.as_db_error().is_some_and(|d| d.code().code().starts_with("28")) {
+        return true;
+    }
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let io_inner = c.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+        if c.is::<rustls::Error>() || io_inner.is_some_and(|i| i.is::<rustls::Error>()) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// The text of a connection error, its cause included.

@@ -217,7 +217,7 @@ impl From<StoreError> for Error {
             | StoreError::Corrupt { .. }
             | StoreError::CorruptRecord { .. }
             | StoreError::BadBackup { .. } => ErrorKind::Integrity,
-            StoreError::ReadOnly { .. } => ErrorKind::AccessDenied,
+            StoreError::ReadOnly { .. } | StoreError::Refused(_) => ErrorKind::AccessDenied,
             StoreError::Mirror => ErrorKind::Usage,
             StoreError::Encode { .. }
             | StoreError::Io(_)

@@ -308,3 +308,88 @@ fn a_killed_server_on_postgres_loses_no_acknowledged_put() {
     assert!(v["problems"].as_array().unwrap().is_empty(), "{v}");
     assert!(v["items"].as_u64().unwrap() >= acked.len() as u64, "{v}");
 }
+
+/// The CA that signs the test server's certificate (`LOCKBOX_TEST_POSTGRES_CA`, made by
+/// .ci/postgres with a role `lockbox_tls` that may connect only over TLS), or `None` (said)
+/// outside CI.
+fn test_ca() -> Option<String> {
+    match std::env::var("LOCKBOX_TEST_POSTGRES_CA") {
+        Ok(ca) => Some(ca),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("CI needs LOCKBOX_TEST_POSTGRES_CA (.ci/postgres)")
+        }
+        Err(_) => {
+            eprintln!("note: PostgreSQL over TLS is not checked: LOCKBOX_TEST_POSTGRES_CA is not set");
+            None
+        }
+    }
+}
+
+/// A vault reached over TLS: the certificate checked against the CA given (a CA of someone
+/// else's is refused for good, exit 4, before any password is sent), the password from a file
+/// only its owner can read. The role used may connect only over TLS, so the vault working at
+/// all shows the connection was TLS.
+#[test]
+fn a_vault_over_tls_checks_the_database_certificate_and_reads_its_password_from_a_file() {
+    let Some(db) = TestDatabase::new() else { return };
+    let Some(ca) = test_ca() else { return };
+    db.admin(&format!("ALTER DATABASE {} OWNER TO lockbox_tls", db.name()));
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let password_file = h.join("db-password");
+    std::fs::write(&password_file, "lockbox\n").unwrap();
+    std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let base = format!("postgres://lockbox_tls@127.0.0.1:5432/{}", db.name());
+    let tls = format!("{base}?sslmode=verify-full&sslrootcert={ca}");
+    let with_file = |vault: &str, args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+            .args(args)
+            .env("LOCKBOX_VAULT", vault)
+            .env("LOCKBOX_DB_PASSWORD_FILE", &password_file)
+            .env_remove("PGPASSWORD")
+            .env("LOCKBOX_TRUST", h.join("trust"))
+            .env("LOCKBOX_PASSPHRASE", PASS)
+            .env("LOCKBOX_ACTOR", "alice")
+            .current_dir(h)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let keyring = h.join("k").to_string_lossy().into_owned();
+    for args in [&["init"][..], &["tenant", "create", "acme", "--levels", "internal", "--keyring", &keyring]]
+    {
+        let out = with_file(&tls, args, b"");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(with_file(&tls, &["put", "acme", "a", "-l", "internal"], b"over TLS").status.success());
+    let back = with_file(&tls, &["get", "acme", "a", "--keyring", &keyring], b"");
+    assert_eq!(back.stdout, b"over TLS");
+
+    // Plaintext to the same role is refused by the database: TLS is what made the above work.
+    let plain = with_file(&format!("{base}?sslmode=disable"), &["list", "acme"], b"");
+    assert_eq!(plain.status.code(), Some(4), "{}", String::from_utf8_lossy(&plain.stderr));
+    // A CA that did not sign the database's certificate: refused, and said why.
+    let other_ca = h.join("other-ca.pem");
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    std::fs::write(&other_ca, other.cert.pem()).unwrap();
+    let out = with_file(
+        &format!("{base}?sslmode=verify-full&sslrootcert={}", other_ca.display()),
+        &["list", "acme"],
+        b"",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("certificate"), "{err}");
+    // A password file others can read is refused, and so is a remote database in plaintext.
+    std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = with_file(&tls, &["list", "acme"], b"");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("other users can read"), "{out:?}");
+    assert_ne!(out.status.code(), Some(0));
+    let out = with_file("postgres://lockbox@db.example/vault", &["list", "acme"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must be TLS"), "{err}");
+}

@@ -62,6 +62,18 @@ impl TestDatabase {
     pub fn url(&self) -> String {
         format!("{}/{}", self.base, self.name)
     }
+
+    /// Its name on the server.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `sql` on the server as the test's role, outside any vault's connection.
+    pub fn admin(&self, sql: &str) {
+        let mut admin =
+            postgres::Client::connect(&format!("{}/postgres", self.base), postgres::NoTls).unwrap();
+        admin.batch_execute(sql).unwrap();
+    }
 }
 
 impl Drop for TestDatabase {
