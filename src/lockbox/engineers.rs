@@ -57,15 +57,15 @@ impl Workflow<'_> {
             return Ok(record);
         }
         let record = EngineerRecord { name: name.to_owned(), public: *public, created: self.vault.now() };
-        let tx = self.vault.store().begin_write()?;
-        if tx.engineer(name)?.is_some() {
-            return Err(Error::conflict(format!("engineer {name:?} is already enrolled")));
-        }
-        tx.put_engineer(&record)?;
-        let fingerprint = crate::crypto::fingerprint(public);
-        self.vault.record_as(&*tx, name, "", name, AuditEvent::EngineerEnroll { fingerprint })?;
-        tx.commit()?;
-        Ok(record)
+        self.vault.write(|tx| {
+            if tx.engineer(name)?.is_some() {
+                return Err(Error::conflict(format!("engineer {name:?} is already enrolled")));
+            }
+            tx.put_engineer(&record)?;
+            let fingerprint = crate::crypto::fingerprint(public);
+            self.vault.record_as(&*tx, name, "", name, AuditEvent::EngineerEnroll { fingerprint })?;
+            Ok(record.clone())
+        })
     }
 
     /// Every enrolled engineer.

@@ -88,22 +88,26 @@ impl Workflow<'_> {
                 return Ok(revoked);
             }
         }
-        let tx = self.vault.store().begin_write()?;
-        let all = tx.grants()?;
-        let id = resolve_id("grant", id, all.iter().map(|g| &g.id))?;
-        let mut grant = all.into_iter().find(|g| g.id == id).ok_or_else(|| Error::not_found("grant"))?;
-        match GrantStatus::of(&grant, self.vault.now()) {
-            GrantStatus::Active => {}
-            status => {
-                return Err(Error::conflict(format!("grant {} is already {}", id_hex(&id), status.name())));
+        self.vault.write(|tx| {
+            let all = tx.grants()?;
+            let id = resolve_id("grant", id, all.iter().map(|g| &g.id))?;
+            let mut grant = all.into_iter().find(|g| g.id == id).ok_or_else(|| Error::not_found("grant"))?;
+            match GrantStatus::of(&grant, self.vault.now()) {
+                GrantStatus::Active => {}
+                status => {
+                    return Err(Error::conflict(format!(
+                        "grant {} is already {}",
+                        id_hex(&id),
+                        status.name()
+                    )));
+                }
             }
-        }
-        grant.revoked = Some((self.vault.now(), self.vault.actor().to_owned()));
-        tx.put_grant(&grant)?;
-        let event = AuditEvent::GrantRevoke { engineer: grant.engineer.clone() };
-        self.vault.record(&*tx, &grant.tenant, &id_hex(&grant.id), event)?;
-        tx.commit()?;
-        Ok(grant)
+            grant.revoked = Some((self.vault.now(), self.vault.actor().to_owned()));
+            tx.put_grant(&grant)?;
+            let event = AuditEvent::GrantRevoke { engineer: grant.engineer.clone() };
+            self.vault.record(&*tx, &grant.tenant, &id_hex(&grant.id), event)?;
+            Ok(grant)
+        })
     }
 
     /// The level keys an engineer holds for `tenant` through grants, checked against the

@@ -26,16 +26,16 @@ impl Workflow<'_> {
     /// afterwards.
     pub fn remove_engineer(&self, name: &str) -> Result<Removal, Error> {
         valid_name("engineer", name)?;
-        let tx = self.vault.store().begin_write()?;
-        if !tx.remove_engineer(name)? {
-            return Err(Error::not_found(format!("no engineer {name:?} is enrolled")));
-        }
-        self.vault.revoke_engineer_tokens(&*tx, name)?;
-        let why = format!("engineer {name} was removed");
-        let removal = self.close_access(&*tx, |engineer, _| engineer == name, &why)?;
-        self.vault.record(&*tx, "", name, AuditEvent::EngineerRemove { closed: removal.closed() })?;
-        tx.commit()?;
-        Ok(removal)
+        self.vault.write(|tx| {
+            if !tx.remove_engineer(name)? {
+                return Err(Error::not_found(format!("no engineer {name:?} is enrolled")));
+            }
+            self.vault.revoke_engineer_tokens(&*tx, name)?;
+            let why = format!("engineer {name} was removed");
+            let removal = self.close_access(&*tx, |engineer, _| engineer == name, &why)?;
+            self.vault.record(&*tx, "", name, AuditEvent::EngineerRemove { closed: removal.closed() })?;
+            Ok(removal)
+        })
     }
 
     /// Erases `tenant`: every item and its chunks, its record, its active grants (revoked) and
@@ -47,45 +47,49 @@ impl Workflow<'_> {
     /// key. The deletion is refused (exit 6) if the tenant's levels no longer match it.
     pub fn commit_tenant_delete(&self, tenant: &str, current: &[NewEpoch]) -> Result<Removal, Error> {
         valid_name("tenant", tenant)?;
-        let tx = self.vault.store().begin_write()?;
-        let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        let now: Vec<NewEpoch> = record
-            .levels
-            .iter()
-            .filter_map(|l| {
-                l.epochs.last().map(|e| NewEpoch { level: l.name.clone(), epoch: e.epoch, public: e.public })
-            })
-            .collect();
-        if now != current {
-            return Err(Error::conflict(format!(
-                "tenant {tenant:?} changed while its deletion was prepared; run it again"
-            )));
-        }
-        tx.remove_tenant(tenant)?;
-        // Ids and blob ids only: records may hold a chunk inline.
-        let mut items: Vec<(String, Option<[u8; 16]>)> = Vec::new();
-        tx.for_each_item(tenant, &mut |id, record| {
-            items.push((id.to_owned(), record.ok().map(|r| r.blob)));
-            Ok(true)
-        })?;
-        let mut erased = 0;
-        for (id, blob) in items {
-            tx.remove_item_record(tenant, &id)?;
-            // A damaged record names no blob: `verify` reports any chunks left as orphans.
-            if let Some(blob) = blob {
-                tx.remove_chunks(&blob)?;
+        self.vault.write(|tx| {
+            let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            let now: Vec<NewEpoch> = record
+                .levels
+                .iter()
+                .filter_map(|l| {
+                    l.epochs.last().map(|e| NewEpoch {
+                        level: l.name.clone(),
+                        epoch: e.epoch,
+                        public: e.public,
+                    })
+                })
+                .collect();
+            if now != current {
+                return Err(Error::conflict(format!(
+                    "tenant {tenant:?} changed while its deletion was prepared; run it again"
+                )));
             }
-            erased += 1;
-        }
-        // Its webhooks go with it: a tenant made again under the name is someone else's.
-        super::webhooks::remove_tenant_webhooks(&*tx, tenant)?;
-        let why = format!("tenant {tenant} was deleted");
-        let mut removal = self.close_access(&*tx, |_, t| t == tenant, &why)?;
-        removal.items_erased = erased;
-        let event = AuditEvent::TenantDelete { items_erased: erased, closed: removal.closed() };
-        self.vault.record(&*tx, tenant, "", event)?;
-        tx.commit()?;
-        Ok(removal)
+            tx.remove_tenant(tenant)?;
+            // Ids and blob ids only: records may hold a chunk inline.
+            let mut items: Vec<(String, Option<[u8; 16]>)> = Vec::new();
+            tx.for_each_item(tenant, &mut |id, record| {
+                items.push((id.to_owned(), record.ok().map(|r| r.blob)));
+                Ok(true)
+            })?;
+            let mut erased = 0;
+            for (id, blob) in items {
+                tx.remove_item_record(tenant, &id)?;
+                // A damaged record names no blob: `verify` reports any chunks left as orphans.
+                if let Some(blob) = blob {
+                    tx.remove_chunks(&blob)?;
+                }
+                erased += 1;
+            }
+            // Its webhooks go with it: a tenant made again under the name is someone else's.
+            super::webhooks::remove_tenant_webhooks(&*tx, tenant)?;
+            let why = format!("tenant {tenant} was deleted");
+            let mut removal = self.close_access(&*tx, |_, t| t == tenant, &why)?;
+            removal.items_erased = erased;
+            let event = AuditEvent::TenantDelete { items_erased: erased, closed: removal.closed() };
+            self.vault.record(&*tx, tenant, "", event)?;
+            Ok(removal)
+        })
     }
 
     /// Revokes the active grants and denies the undecided requests whose (engineer, tenant)

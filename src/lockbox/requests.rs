@@ -110,55 +110,55 @@ impl Workflow<'_> {
             }
             return Ok(record);
         }
-        let tx = self.vault.store().begin_write()?;
-        let tenant = tx.tenant(req.tenant)?.ok_or_else(|| no_tenant(req.tenant))?;
-        let mut levels: Vec<String> = Vec::new();
-        for level in req.levels {
-            find_level(&tenant, level)?;
-            if levels.contains(level) {
-                return Err(Error::usage(format!("level {level:?} is listed twice")));
+        self.vault.write(|tx| {
+            let tenant = tx.tenant(req.tenant)?.ok_or_else(|| no_tenant(req.tenant))?;
+            let mut levels: Vec<String> = Vec::new();
+            for level in req.levels {
+                find_level(&tenant, level)?;
+                if levels.contains(level) {
+                    return Err(Error::usage(format!("level {level:?} is listed twice")));
+                }
+                levels.push(level.clone());
             }
-            levels.push(level.clone());
-        }
-        let enrolled = tx
-            .engineer(req.engineer)?
-            .ok_or_else(|| Error::not_found(format!("no engineer {:?} is enrolled", req.engineer)))?;
-        if key.is_some_and(|k| *k != enrolled.public) {
-            return Err(Error::denied(format!(
-                "access denied: the vault shows another key enrolled for engineer {:?} than this identity's (it was replaced, or this is not the identity that was enrolled); nothing was filed",
-                req.engineer
-            )));
-        }
-        let policy = crate::vault::policy(&tenant)?;
-        let duration = req.duration_secs.unwrap_or(policy.max_access_secs);
-        check_duration(duration, Limits { tenant: &tenant.name, max_access_secs: policy.max_access_secs })?;
-        let time = self.vault.now();
-        let record = RequestRecord {
-            id: random_array()?,
-            tenant: req.tenant.to_owned(),
-            engineer: req.engineer.to_owned(),
-            levels,
-            reason: req.reason.to_owned(),
-            case_id: req.case_id.to_owned(),
-            duration_secs: duration,
-            created: time,
-            expires: time.saturating_add(policy.request_ttl_secs),
-            decision: Decision::Pending,
-            decided: None,
-            decided_by: None,
-            decision_reason: None,
-            grant: None,
-        };
-        tx.put_request(&record)?;
-        let event = AuditEvent::RequestCreate {
-            levels: record.levels.clone(),
-            case_id: req.case_id.to_owned(),
-            duration_secs: duration,
-            reason: req.reason.to_owned(),
-        };
-        self.vault.record_as(&*tx, req.engineer, req.tenant, &id_hex(&record.id), event)?;
-        tx.commit()?;
-        Ok(record)
+            let enrolled = tx
+                .engineer(req.engineer)?
+                .ok_or_else(|| Error::not_found(format!("no engineer {:?} is enrolled", req.engineer)))?;
+            if key.is_some_and(|k| *k != enrolled.public) {
+                return Err(Error::denied(format!(
+                    "access denied: the vault shows another key enrolled for engineer {:?} than this identity's (it was replaced, or this is not the identity that was enrolled); nothing was filed",
+                    req.engineer
+                )));
+            }
+            let policy = crate::vault::policy(&tenant)?;
+            let duration = req.duration_secs.unwrap_or(policy.max_access_secs);
+            check_duration(duration, Limits { tenant: &tenant.name, max_access_secs: policy.max_access_secs })?;
+            let time = self.vault.now();
+            let record = RequestRecord {
+                id: random_array()?,
+                tenant: req.tenant.to_owned(),
+                engineer: req.engineer.to_owned(),
+                levels,
+                reason: req.reason.to_owned(),
+                case_id: req.case_id.to_owned(),
+                duration_secs: duration,
+                created: time,
+                expires: time.saturating_add(policy.request_ttl_secs),
+                decision: Decision::Pending,
+                decided: None,
+                decided_by: None,
+                decision_reason: None,
+                grant: None,
+            };
+            tx.put_request(&record)?;
+            let event = AuditEvent::RequestCreate {
+                levels: record.levels.clone(),
+                case_id: req.case_id.to_owned(),
+                duration_secs: duration,
+                reason: req.reason.to_owned(),
+            };
+            self.vault.record_as(&*tx, req.engineer, req.tenant, &id_hex(&record.id), event)?;
+            Ok(record)
+        })
     }
 
     /// A request by id or unique id prefix, with its status now.
@@ -211,17 +211,17 @@ impl Workflow<'_> {
             }
             return Ok(denied);
         }
-        let tx = self.vault.store().begin_write()?;
-        let mut record = pending(&*tx, &record.id, self.vault.now())?;
-        record.decision = Decision::Denied;
-        record.decided = Some(self.vault.now());
-        record.decided_by = Some(self.vault.actor().to_owned());
-        record.decision_reason = reason.map(str::to_owned);
-        tx.put_request(&record)?;
-        let event = AuditEvent::RequestDeny { reason: reason.unwrap_or("").to_owned() };
-        self.vault.record(&*tx, &record.tenant, &id_hex(&record.id), event)?;
-        tx.commit()?;
-        Ok(record)
+        self.vault.write(|tx| {
+            let mut record = pending(&*tx, &record.id, self.vault.now())?;
+            record.decision = Decision::Denied;
+            record.decided = Some(self.vault.now());
+            record.decided_by = Some(self.vault.actor().to_owned());
+            record.decision_reason = reason.map(str::to_owned);
+            tx.put_request(&record)?;
+            let event = AuditEvent::RequestDeny { reason: reason.unwrap_or("").to_owned() };
+            self.vault.record(&*tx, &record.tenant, &id_hex(&record.id), event)?;
+            Ok(record)
+        })
     }
 
     /// Commits an approval the customer prepared ([`crate::customer::approve_request`]): the
@@ -243,84 +243,91 @@ impl Workflow<'_> {
             }
             return Ok(stored);
         }
-        let tx = self.vault.store().begin_write()?;
-        let mut request = tx
-            .request(&grant.request)?
-            .ok_or_else(|| Error::not_found(format!("no request {}", id_hex(&grant.request))))?;
-        let changed = |what: &str| {
-            Error::conflict(format!("{what} changed while the approval was prepared; approve again"))
-        };
-        // Who approves and when are the committing caller's, not whatever the approval says.
-        if grant.approved_by != self.vault.actor() {
-            return Err(Error::denied(format!(
-                "access denied: the approval names {:?} as approver, but {:?} is committing it",
-                grant.approved_by,
-                self.vault.actor()
-            )));
-        }
-        let now = self.vault.now();
-        if grant.created > now || now - grant.created > MAX_PREPARE_SECS || grant.expires < grant.created {
-            return Err(Error::usage(format!(
-                "the approval was prepared at {}, not within the last {}: prepare it again",
-                crate::format::rfc3339(grant.created),
-                crate::format::duration(MAX_PREPARE_SECS)
-            )));
-        }
-        if tx.grant(&grant.id)?.is_some() {
-            return Err(Error::conflict(format!("grant {} already exists", id_hex(&grant.id))));
-        }
-        if grant.tenant != request.tenant || grant.engineer != request.engineer {
-            return Err(changed("the request"));
-        }
-        let mut tenant = tx.tenant(&request.tenant)?.ok_or_else(|| no_tenant(&request.tenant))?;
-        // The approval check the customer ran, run again on what this transaction reads.
-        let status = RequestStatus::of(&request, None, now);
-        let released: Vec<String> = grant.levels.iter().map(|(level, _)| level.clone()).collect();
-        let duration = grant.expires.saturating_sub(grant.created);
-        let limits =
-            Limits { tenant: &tenant.name, max_access_secs: crate::vault::policy(&tenant)?.max_access_secs };
-        decide(
-            &request,
-            status,
-            self.vault.actor(),
-            limits,
-            Ask { levels: Some(&released), duration_secs: Some(duration) },
-        )?;
-        let engineer = tx
-            .engineer(&request.engineer)?
-            .ok_or_else(|| Error::not_found(format!("no engineer {:?}", request.engineer)))?;
-        if engineer.public != approval.engineer_public {
-            return Err(changed("the engineer's key"));
-        }
-        let before = tenant.clone();
-        if grant.levels.len() != approval.new_epochs.len() {
-            return Err(Error::usage("each released level needs its next epoch"));
-        }
-        for ((level, released), next) in grant.levels.iter().zip(&approval.new_epochs) {
-            let current = current_epoch(&tenant, level)?.epoch;
-            if current != *released || next.level != *level || released.checked_add(1) != Some(next.epoch) {
-                return Err(changed(&format!("level {level:?}'s epoch")));
+        self.vault.write(|tx| {
+            let mut request = tx
+                .request(&grant.request)?
+                .ok_or_else(|| Error::not_found(format!("no request {}", id_hex(&grant.request))))?;
+            let changed = |what: &str| {
+                Error::conflict(format!("{what} changed while the approval was prepared; approve again"))
+            };
+            // Who approves and when are the committing caller's, not whatever the approval says.
+            if grant.approved_by != self.vault.actor() {
+                return Err(Error::denied(format!(
+                    "access denied: the approval names {:?} as approver, but {:?} is committing it",
+                    grant.approved_by,
+                    self.vault.actor()
+                )));
             }
-            let entry =
-                tenant.levels.iter_mut().find(|l| &l.name == level).ok_or_else(|| changed("the tenant"))?;
-            entry.epochs.push(epoch_record(next.epoch, next.public, grant.created));
-        }
-        let tenant = self.vault.put_with_manifest(&*tx, &before, tenant, &approval.manifest)?;
-        tx.put_grant(grant)?;
-        request.decision = Decision::Approved;
-        request.decided = Some(grant.created);
-        request.decided_by = Some(grant.approved_by.clone());
-        request.grant = Some(grant.id);
-        tx.put_request(&request)?;
-        let event = AuditEvent::RequestApprove {
-            grant: grant.id,
-            engineer: grant.engineer.clone(),
-            levels: grant.levels.clone(),
-            duration_secs: duration,
-        };
-        self.vault.record_as(&*tx, &grant.approved_by, &tenant.name, &id_hex(&request.id), event)?;
-        tx.commit()?;
-        Ok(grant.clone())
+            let now = self.vault.now();
+            if grant.created > now || now - grant.created > MAX_PREPARE_SECS || grant.expires < grant.created
+            {
+                return Err(Error::usage(format!(
+                    "the approval was prepared at {}, not within the last {}: prepare it again",
+                    crate::format::rfc3339(grant.created),
+                    crate::format::duration(MAX_PREPARE_SECS)
+                )));
+            }
+            if tx.grant(&grant.id)?.is_some() {
+                return Err(Error::conflict(format!("grant {} already exists", id_hex(&grant.id))));
+            }
+            if grant.tenant != request.tenant || grant.engineer != request.engineer {
+                return Err(changed("the request"));
+            }
+            let mut tenant = tx.tenant(&request.tenant)?.ok_or_else(|| no_tenant(&request.tenant))?;
+            // The approval check the customer ran, run again on what this transaction reads.
+            let status = RequestStatus::of(&request, None, now);
+            let released: Vec<String> = grant.levels.iter().map(|(level, _)| level.clone()).collect();
+            let duration = grant.expires.saturating_sub(grant.created);
+            let limits = Limits {
+                tenant: &tenant.name,
+                max_access_secs: crate::vault::policy(&tenant)?.max_access_secs,
+            };
+            decide(
+                &request,
+                status,
+                self.vault.actor(),
+                limits,
+                Ask { levels: Some(&released), duration_secs: Some(duration) },
+            )?;
+            let engineer = tx
+                .engineer(&request.engineer)?
+                .ok_or_else(|| Error::not_found(format!("no engineer {:?}", request.engineer)))?;
+            if engineer.public != approval.engineer_public {
+                return Err(changed("the engineer's key"));
+            }
+            let before = tenant.clone();
+            if grant.levels.len() != approval.new_epochs.len() {
+                return Err(Error::usage("each released level needs its next epoch"));
+            }
+            for ((level, released), next) in grant.levels.iter().zip(&approval.new_epochs) {
+                let current = current_epoch(&tenant, level)?.epoch;
+                if current != *released || next.level != *level || released.checked_add(1) != Some(next.epoch)
+                {
+                    return Err(changed(&format!("level {level:?}'s epoch")));
+                }
+                let entry = tenant
+                    .levels
+                    .iter_mut()
+                    .find(|l| &l.name == level)
+                    .ok_or_else(|| changed("the tenant"))?;
+                entry.epochs.push(epoch_record(next.epoch, next.public, grant.created));
+            }
+            let tenant = self.vault.put_with_manifest(&*tx, &before, tenant, &approval.manifest)?;
+            tx.put_grant(grant)?;
+            request.decision = Decision::Approved;
+            request.decided = Some(grant.created);
+            request.decided_by = Some(grant.approved_by.clone());
+            request.grant = Some(grant.id);
+            tx.put_request(&request)?;
+            let event = AuditEvent::RequestApprove {
+                grant: grant.id,
+                engineer: grant.engineer.clone(),
+                levels: grant.levels.clone(),
+                duration_secs: duration,
+            };
+            self.vault.record_as(&*tx, &grant.approved_by, &tenant.name, &id_hex(&request.id), event)?;
+            Ok(grant.clone())
+        })
     }
 }
 

@@ -196,17 +196,17 @@ impl Workflow<'_> {
             previous_until: 0,
             created: self.vault.now(),
         };
-        let tx = self.vault.store().begin_write()?;
-        tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        // Notices start from now: the log so far is history, not news.
-        if tx.meta_rows(WEBHOOK_CURSOR)?.is_empty() {
-            let last = tx.last_audit()?.map_or(0, |e| e.seq);
-            tx.put_meta(WEBHOOK_CURSOR, &last.to_be_bytes())?;
-        }
-        tx.put_meta(&webhook_key(&record.id), &codec::encode("webhook record", &record)?)?;
-        tx.commit()?;
-        let shown = secret_text(&record.secret);
-        Ok((info(&record), shown))
+        self.vault.write(|tx| {
+            tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            // Notices start from now: the log so far is history, not news.
+            if tx.meta_rows(WEBHOOK_CURSOR)?.is_empty() {
+                let last = tx.last_audit()?.map_or(0, |e| e.seq);
+                tx.put_meta(WEBHOOK_CURSOR, &last.to_be_bytes())?;
+            }
+            tx.put_meta(&webhook_key(&record.id), &codec::encode("webhook record", &record)?)?;
+            let shown = secret_text(&record.secret);
+            Ok((info(&record), shown))
+        })
     }
 
     fn webhook_records(&self) -> Result<Vec<WebhookRecord>, Error> {
@@ -226,25 +226,25 @@ impl Workflow<'_> {
 
     /// Removes webhook `id` and its delivery log.
     pub fn remove_webhook(&self, id: &str) -> Result<WebhookInfo, Error> {
-        let tx = self.vault.store().begin_write()?;
-        let record = webhook_in(&*tx, id)?;
-        remove_with_deliveries(&*tx, &record.id)?;
-        tx.commit()?;
-        Ok(info(&record))
+        self.vault.write(|tx| {
+            let record = webhook_in(&*tx, id)?;
+            remove_with_deliveries(&*tx, &record.id)?;
+            Ok(info(&record))
+        })
     }
 
     /// A new secret for webhook `id`, shown once; the old one also signs for
     /// [`ROTATION_OVERLAP_SECS`].
     pub fn rotate_webhook(&self, id: &str) -> Result<(WebhookInfo, WebhookSecret), Error> {
-        let tx = self.vault.store().begin_write()?;
-        let mut record = webhook_in(&*tx, id)?;
-        let secret: Zeroizing<[u8; 32]> = Zeroizing::new(crate::crypto::random_array()?);
-        record.previous = std::mem::replace(&mut record.secret, secret.to_vec());
-        record.previous_until = self.vault.now().saturating_add(ROTATION_OVERLAP_SECS);
-        tx.put_meta(&webhook_key(&record.id), &codec::encode("webhook record", &record)?)?;
-        tx.commit()?;
-        let shown = secret_text(&record.secret);
-        Ok((info(&record), shown))
+        self.vault.write(|tx| {
+            let mut record = webhook_in(&*tx, id)?;
+            let secret: Zeroizing<[u8; 32]> = Zeroizing::new(crate::crypto::random_array()?);
+            record.previous = std::mem::replace(&mut record.secret, secret.to_vec());
+            record.previous_until = self.vault.now().saturating_add(ROTATION_OVERLAP_SECS);
+            tx.put_meta(&webhook_key(&record.id), &codec::encode("webhook record", &record)?)?;
+            let shown = secret_text(&record.secret);
+            Ok((info(&record), shown))
+        })
     }
 
     /// The delivery log (of `tenant`'s webhooks, if given), oldest first.
@@ -349,45 +349,47 @@ impl Workflow<'_> {
         if fresh.is_empty() && last == cursor {
             return Ok(0);
         }
-        let tx = self.vault.store().begin_write()?;
-        // Another server on the same vault may have stepped meanwhile: the cursor only moves
-        // forward, and a webhook removed meanwhile gets nothing.
-        let stepped = match tx.meta_rows(WEBHOOK_CURSOR)?.first() {
-            Some((_, v)) => v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(0),
-            None => 0,
-        };
-        let mut queued = 0;
-        for (id, (hook, kind, _, body)) in &fresh {
-            let key = delivery_key(&hook.id, id);
-            if !tx.meta_rows(&key)?.is_empty() || tx.meta_rows(&webhook_key(&hook.id))?.is_empty() {
-                continue;
-            }
-            let record = DeliveryRecord {
-                id: *id,
-                webhook: hook.id,
-                kind: kind.clone(),
-                body: body.clone(),
-                created: now,
-                attempts: 0,
-                next_attempt: now.max(1),
-                delivered: 0,
-                last_outcome: String::new(),
+        self.vault.write(|tx| {
+            // Another server on the same vault may have stepped meanwhile: the cursor only moves
+            // forward, and a webhook removed meanwhile gets nothing.
+            let stepped = match tx.meta_rows(WEBHOOK_CURSOR)?.first() {
+                Some((_, v)) => v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(0),
+                None => 0,
             };
-            tx.put_meta(&key, &codec::encode("delivery record", &record)?)?;
-            queued += 1;
-        }
-        tx.put_meta(WEBHOOK_CURSOR, &last.max(stepped).to_be_bytes())?;
-        // Finished notices older than a week leave the log (an expired request's notice
-        // stays while the request does, so it is not queued again).
-        for (key, value) in tx.meta_rows(b"delivery\0")? {
-            let d: DeliveryRecord = decode("delivery record", &value)?;
-            if d.next_attempt == 0 && now.saturating_sub(d.created) > KEEP_SECS && d.kind != "request.expired"
-            {
-                tx.remove_meta(&key)?;
+            let mut queued = 0;
+            for (id, (hook, kind, _, body)) in &fresh {
+                let key = delivery_key(&hook.id, id);
+                if !tx.meta_rows(&key)?.is_empty() || tx.meta_rows(&webhook_key(&hook.id))?.is_empty() {
+                    continue;
+                }
+                let record = DeliveryRecord {
+                    id: *id,
+                    webhook: hook.id,
+                    kind: kind.clone(),
+                    body: body.clone(),
+                    created: now,
+                    attempts: 0,
+                    next_attempt: now.max(1),
+                    delivered: 0,
+                    last_outcome: String::new(),
+                };
+                tx.put_meta(&key, &codec::encode("delivery record", &record)?)?;
+                queued += 1;
             }
-        }
-        tx.commit()?;
-        Ok(queued)
+            tx.put_meta(WEBHOOK_CURSOR, &last.max(stepped).to_be_bytes())?;
+            // Finished notices older than a week leave the log (an expired request's notice
+            // stays while the request does, so it is not queued again).
+            for (key, value) in tx.meta_rows(b"delivery\0")? {
+                let d: DeliveryRecord = decode("delivery record", &value)?;
+                if d.next_attempt == 0
+                    && now.saturating_sub(d.created) > KEEP_SECS
+                    && d.kind != "request.expired"
+                {
+                    tx.remove_meta(&key)?;
+                }
+            }
+            Ok(queued)
+        })
     }
 
     /// The notices due for an attempt now (at most `limit`).
@@ -437,24 +439,24 @@ impl Workflow<'_> {
     ) -> Result<(), Error> {
         let now = self.vault.now();
         let key = delivery_key(&due.webhook, &due.raw);
-        let tx = self.vault.store().begin_write()?;
-        // Removed meanwhile (with its webhook): nothing to record.
-        let Some((_, value)) = tx.meta_rows(&key)?.into_iter().next() else { return Ok(()) };
-        let mut d: DeliveryRecord = decode("delivery record", &value)?;
-        d.attempts = d.attempts.saturating_add(1);
-        d.last_outcome = outcome.chars().take(200).collect();
-        if delivered {
-            d.delivered = now.max(1);
-            d.next_attempt = 0;
-        } else if d.attempts >= MAX_ATTEMPTS {
-            d.next_attempt = 0;
-        } else {
-            let wait = backoff_secs.saturating_mul(1 << (d.attempts - 1).min(20)).min(3600);
-            d.next_attempt = now.saturating_add(wait.max(1));
-        }
-        tx.put_meta(&key, &codec::encode("delivery record", &d)?)?;
-        tx.commit()?;
-        Ok(())
+        self.vault.write(|tx| {
+            // Removed meanwhile (with its webhook): nothing to record.
+            let Some((_, value)) = tx.meta_rows(&key)?.into_iter().next() else { return Ok(()) };
+            let mut d: DeliveryRecord = decode("delivery record", &value)?;
+            d.attempts = d.attempts.saturating_add(1);
+            d.last_outcome = outcome.chars().take(200).collect();
+            if delivered {
+                d.delivered = now.max(1);
+                d.next_attempt = 0;
+            } else if d.attempts >= MAX_ATTEMPTS {
+                d.next_attempt = 0;
+            } else {
+                let wait = backoff_secs.saturating_mul(1 << (d.attempts - 1).min(20)).min(3600);
+                d.next_attempt = now.saturating_add(wait.max(1));
+            }
+            tx.put_meta(&key, &codec::encode("delivery record", &d)?)?;
+            Ok(())
+        })
     }
 }
 

@@ -102,6 +102,12 @@ pub enum StoreError {
         "the vault's database cannot be reached now ({0}); try again (a change cut off during its commit may have been saved: look before repeating it)"
     )]
     Unavailable(String),
+    /// The database ended the transaction to keep concurrent ones serializable, or to break a
+    /// deadlock: nothing of it was committed, and the same work may be run again at once.
+    #[error(
+        "the vault's database ended a transaction that conflicted with a concurrent one ({0}); nothing of it was saved; try again"
+    )]
+    Retry(String),
     /// The database refused this process: its credentials, or a certificate that does not
     /// prove the database is the one named. Trying again will not help.
     #[error("the vault's database refused the connection: {0}")]

@@ -34,6 +34,7 @@ mod pg_store;
 pub mod raw;
 pub mod records;
 mod redb_store;
+pub mod retry;
 mod typed;
 
 use std::io::Write;

@@ -30,6 +30,7 @@ use postgres::{Client, NoTls, Row, Statement};
 
 use super::raw::{Entry, RawRead, RawWrite, Table, Visit};
 use super::records::{AuditEntry, EngineerRecord, GrantRecord, ItemRecord, RequestRecord, TenantRecord};
+use super::retry::{is_conflict, with_retries};
 use super::typed::typed_store;
 use super::{
     AuditVisit, BackupSummary, ChunkVisit, ItemVisit, ItemWriter, ReadTx, RecordVisit, Store, StoreError,
@@ -77,6 +78,10 @@ fn db(e: postgres::Error) -> StoreError {
             if ["57P", "08"].iter().any(|c| d.code().code().starts_with(c)) || d.code().code() == "53300" =>
         {
             StoreError::Unavailable(d.message().to_owned())
+        }
+        // A serialization failure or a deadlock: the work may be run again (vault/retry.rs).
+        Some(d) if ["40001", "40P01"].contains(&d.code().code()) => {
+            StoreError::Retry(format!("{} ({})", d.message(), d.code().code()))
         }
         Some(d) => StoreError::Engine(format!("PostgreSQL: {} ({})", d.message(), d.code().code())),
         // No answer from the server: the connection is closed or broke.
@@ -189,13 +194,34 @@ impl PgStore {
         Ok(Conn { client, statements: HashMap::new() })
     }
 
-    fn client(&self) -> Result<Pooled<'_>, StoreError> {
+    fn client(&self) -> Result<(Pooled<'_>, bool), StoreError> {
         let reused = lock(&self.pool).pop();
-        let client = match reused {
-            Some(c) if !c.client.is_closed() => c,
-            _ => self.new_client()?,
+        let (client, reused) = match reused {
+            Some(c) if !c.client.is_closed() => (c, true),
+            _ => (self.new_client()?, false),
         };
-        Ok(Pooled { store: self, client: Some(client) })
+        Ok((Pooled { store: self, client: Some(client) }, reused))
+    }
+
+    /// A transaction begun with `begin` (statements that change nothing). A pooled connection
+    /// the database closed while it sat idle (it restarted, say) is only found out when used:
+    /// then the pool, likely all as stale, is emptied and a new connection tried.
+    fn begin(&self, begin: &str) -> Result<PgTx<'_>, StoreError> {
+        let (conn, reused) = self.client()?;
+        // The transaction exists before anything is sent: a failure from here rolls it back
+        // (or drops the connection), never pools a connection left inside a transaction.
+        let open = PgTx::new(conn);
+        match open.with(|c| c.batch_execute(begin)) {
+            Ok(()) => Ok(open),
+            Err(StoreError::Unavailable(_)) if reused => {
+                drop(open);
+                lock(&self.pool).clear();
+                let open = PgTx::new(self.client()?.0);
+                open.with(|c| c.batch_execute(begin))?;
+                Ok(open)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Where the vault is (no password), for messages.
@@ -205,25 +231,18 @@ impl PgStore {
 
     /// A write transaction at the byte level: waits for the writer row.
     pub fn begin_raw_write(&self) -> Result<PgWrite<'_>, StoreError> {
-        // The transaction exists before anything is sent: a failure from here rolls it back
-        // (or drops the connection), never pools a connection left inside a transaction.
-        let open = PgTx::new(self.client()?);
         // A writer that goes quiet inside its transaction (its process stuck, its network
         // gone) must not hold every other writer forever: the server ends it after a minute.
-        open.with(|c| {
-            c.batch_execute(
-                "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL idle_in_transaction_session_timeout = '60s'",
-            )
-        })?;
+        let open = self
+            .begin("BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL idle_in_transaction_session_timeout = '60s'")?;
         open.with(|c| c.query("SELECT id FROM lockbox_writer WHERE id = 1 FOR UPDATE", &[]).map(drop))?;
         Ok(PgWrite(open))
     }
 
     /// A snapshot at the byte level.
     pub fn begin_raw_read(&self) -> Result<PgRead<'_>, StoreError> {
-        let open = PgTx::new(self.client()?);
         // The snapshot is taken at the first statement: taken here, at its start.
-        open.with(|c| c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1"))?;
+        let open = self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1")?;
         Ok(PgRead(open))
     }
 }
@@ -327,6 +346,8 @@ struct PgTx<'s> {
     /// A statement of it failed: PostgreSQL would turn its COMMIT into a rollback and report
     /// success, so a commit is refused here.
     failed: std::sync::atomic::AtomicBool,
+    /// The failed statement was ended for a conflict: so is the commit (it may be run again).
+    conflicted: std::sync::atomic::AtomicBool,
     /// Rows written and not yet sent, by table (the last value of each key), and their bytes:
     /// sent as multi-row INSERTs before the next read, removal or the commit.
     pending: Mutex<Pending>,
@@ -338,14 +359,19 @@ impl<'s> PgTx<'s> {
             conn: Mutex::new(conn),
             done: false,
             failed: std::sync::atomic::AtomicBool::new(false),
+            conflicted: std::sync::atomic::AtomicBool::new(false),
             pending: Mutex::new((vec![BTreeMap::new(); 8], 0)),
         }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
         f(lock(&self.conn).get()).map_err(|e| {
+            let e = db(e);
             self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
-            db(e)
+            if matches!(e, StoreError::Retry(_)) {
+                self.conflicted.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            e
         })
     }
 
@@ -392,6 +418,11 @@ impl<'s> PgTx<'s> {
     fn end(mut self, sql: &str) -> Result<(), StoreError> {
         if sql == "COMMIT" {
             self.flush()?;
+            if self.conflicted.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Retry(
+                    "a statement of this transaction conflicted with another".into(),
+                ));
+            }
             if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
                 // Dropped: rolled back.
                 return Err(StoreError::Engine(
@@ -615,20 +646,27 @@ impl Store for PgStore {
 
     fn stage_chunks(&self, blob: &[u8; 16], chunks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         let first = lock(&self.claims).insert(*blob);
-        let tx = self.begin_raw_write()?;
-        // The claim is renewed with every batch: it outlives this process by at most an hour.
-        // On the database's clock, not this machine's: servers' clocks may differ.
-        let renew = "INSERT INTO lockbox_claims (blob, expires) VALUES ($1, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) + $2) ON CONFLICT (blob) DO UPDATE SET expires = excluded.expires";
-        tx.0.with(|c| c.execute(renew, &[&&blob[..], &CLAIM_SECS]))?;
-        super::typed::stage(&tx, blob, chunks, first)?;
-        tx.commit()
+        let attempt = || {
+            let tx = self.begin_raw_write()?;
+            // The claim is renewed with every batch: it outlives this process by at most an
+            // hour. On the database's clock, not this machine's: servers' clocks may differ.
+            let renew = "INSERT INTO lockbox_claims (blob, expires) VALUES ($1, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) + $2) ON CONFLICT (blob) DO UPDATE SET expires = excluded.expires";
+            tx.0.with(|c| c.execute(renew, &[&&blob[..], &CLAIM_SECS]))?;
+            super::typed::stage(&tx, blob, chunks, first)?;
+            tx.commit()
+        };
+        with_retries(attempt, is_conflict)
     }
 
     fn discard_chunks(&self, blob: &[u8; 16]) -> Result<(), StoreError> {
-        let tx = self.begin_raw_write()?;
-        if super::typed::unstage(&tx, blob)? {
-            tx.commit()?;
-        }
+        let attempt = || {
+            let tx = self.begin_raw_write()?;
+            match super::typed::unstage(&tx, blob)? {
+                true => tx.commit(),
+                false => Ok(()),
+            }
+        };
+        with_retries(attempt, is_conflict)?;
         self.release_staging(blob);
         Ok(())
     }
@@ -652,19 +690,25 @@ impl Store for PgStore {
             if lock(&self.claims).contains(&blob) {
                 continue;
             }
-            let tx = self.begin_raw_write()?;
-            let live = tx.0.with(|c| {
-                c.query_opt(
-                    "SELECT 1 FROM lockbox_claims WHERE blob = $1 AND expires > CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)",
-                    &[&&blob[..]],
-                )
-            })?;
-            if live.is_some() {
-                continue;
-            }
-            tx.0.with(|c| c.execute("DELETE FROM lockbox_claims WHERE blob = $1", &[&&blob[..]]))?;
-            if super::typed::unstage(&tx, &blob)? {
-                tx.commit()?;
+            let attempt = || {
+                let tx = self.begin_raw_write()?;
+                let live = tx.0.with(|c| {
+                    c.query_opt(
+                        "SELECT 1 FROM lockbox_claims WHERE blob = $1 AND expires > CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)",
+                        &[&&blob[..]],
+                    )
+                })?;
+                if live.is_some() {
+                    return Ok(false);
+                }
+                tx.0.with(|c| c.execute("DELETE FROM lockbox_claims WHERE blob = $1", &[&&blob[..]]))?;
+                let unstaged = super::typed::unstage(&tx, &blob)?;
+                if unstaged {
+                    tx.commit()?;
+                }
+                Ok(unstaged)
+            };
+            if with_retries(attempt, is_conflict)? {
                 swept += 1;
             }
         }

@@ -63,15 +63,15 @@ impl Vault {
                 }
             })
             .collect();
-        let mut failed = results.into_iter();
-        let outcome = (|| -> Result<Vec<Result<ItemInfo, Error>>, Error> {
-            let tx = self.store().begin_write()?;
+        // Run again as a whole when the database ends it for a conflict (retry.rs).
+        let outcome = self.write(|tx| {
+            let mut failed = results.iter().cloned();
             let mut out = Vec::with_capacity(puts.len());
             // A tenant's record and its levels' write targets, read (and the manifest's
             // signature checked) once per group: puts change neither.
             let mut records: HashMap<String, TenantRecord> = HashMap::new();
             let mut targets: HashMap<(String, String), WriteTarget> = HashMap::new();
-            for (put, ready) in puts.iter().zip(ready) {
+            for (put, ready) in puts.iter().zip(&ready) {
                 let Some(ready) = ready else {
                     out.push(failed.next().unwrap_or_else(|| Err(Error::other("lost a result"))));
                     continue;
@@ -119,9 +119,8 @@ impl Vault {
                 self.record_as(&*tx, &put.actor, &put.tenant, &put.item, event)?;
                 out.push(Ok(ItemInfo::new(&put.tenant, &put.item, Some(header), stored)));
             }
-            tx.commit()?;
             Ok(out)
-        })();
+        });
         match outcome {
             Ok(out) => out,
             Err(e) => puts.iter().map(|_| Err(e.clone())).collect(),
@@ -175,11 +174,12 @@ impl Vault {
             .collect();
         drop(snapshot);
         if out.iter().any(|r| matches!(r, Ok(Some(_)))) {
-            let tx = self.store().begin_write()?;
-            for (get, _) in gets.iter().zip(&out).filter(|(_, r)| matches!(r, Ok(Some(_)))) {
-                self.record_as(&*tx, &get.actor, &get.tenant, &get.item, AuditEvent::GetRaw)?;
-            }
-            tx.commit()?;
+            self.write(|tx| {
+                for (get, _) in gets.iter().zip(&out).filter(|(_, r)| matches!(r, Ok(Some(_)))) {
+                    self.record_as(tx, &get.actor, &get.tenant, &get.item, AuditEvent::GetRaw)?;
+                }
+                Ok(())
+            })?;
         }
         Ok(out)
     }

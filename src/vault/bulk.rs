@@ -125,60 +125,82 @@ impl Vault {
                     progress(report.items, total);
                     continue;
                 }
-                let tx = self.store().begin_write()?;
-                let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-                let manifest = self
-                    .still_target(&record, level, &dir.display().to_string(), epoch, &public)
-                    .map_err(|e| {
-                        e.reworded(format!("level {level:?} was rotated during the import; run it again"))
-                    })?;
-                let mut w = tx.item_writer()?;
-                let mut ids: Vec<Logged> = Vec::new();
+                // The batch, in hand before its transaction: a transaction the database ends
+                // for a conflict runs again with the same items (vault/retry.rs).
+                let mut batch: Vec<Prepared> = Vec::new();
                 let mut next = Some(first);
                 while let Some(item) = next.take() {
-                    let (header, stored) = match item? {
+                    match item? {
                         Prepared::EndOfBatch => break,
-                        Prepared::Sealed(sealed) => *sealed,
-                        Prepared::Large { id, path, .. } => {
-                            let fields = ItemFields {
-                                tenant,
-                                level,
-                                item: &id,
-                                epoch,
-                                chunk_size: DEFAULT_CHUNK_SIZE,
-                            };
-                            let wrapper = Wrapper::new(&PublicKey(public))?;
-                            let mut input = open_file(&path)?;
-                            seal_item(
-                                &fields,
-                                &public,
-                                &wrapper,
-                                &mut input,
-                                self.now(),
-                                &mut |blob, index, chunk| Ok(w.put_chunk(blob, index, chunk)?),
-                            )
-                            .map_err(|e| in_file(&path, e))?
-                        }
-                    };
-                    let previous = check_replace(&*w, tenant, &header.item, replace.into())?;
-                    finish_put(&mut *w, &header, previous.as_ref(), &stored)?;
-                    ids.push(written(&header.item, &stored));
-                    report.bytes += stored.size;
+                        item => batch.push(item),
+                    }
                     next = Some(prepared.next().ok_or_else(stopped)?);
                 }
-                drop(w);
-                let count = ids.len() as u64;
-                let first =
-                    |items| AuditEvent::Import { level: level.to_owned(), epoch, manifest, count, items };
-                self.record_logged(&*tx, tenant, &dir.display().to_string(), ids, first, |items| {
-                    ImportItems { items }
-                })?;
-                tx.commit().map_err(|e| {
-                    let e: Error = e.into();
-                    let message =
-                        format!("{} (imported {} of {total} items before this)", e.message, report.items);
-                    e.reworded(message)
-                })?;
+                let dir_shown = dir.display().to_string();
+                let (count, bytes) = self
+                    .write(|tx| {
+                        let record = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+                        let manifest =
+                            self.still_target(&record, level, &dir_shown, epoch, &public).map_err(|e| {
+                                e.reworded(format!(
+                                    "level {level:?} was rotated during the import; run it again"
+                                ))
+                            })?;
+                        let mut w = tx.item_writer()?;
+                        let mut ids: Vec<Logged> = Vec::new();
+                        let mut bytes = 0;
+                        for item in &batch {
+                            let sealed_here;
+                            let (header, stored) = match item {
+                                Prepared::Sealed(sealed) => (&sealed.0, &sealed.1),
+                                Prepared::Large { id, path, .. } => {
+                                    let fields = ItemFields {
+                                        tenant,
+                                        level,
+                                        item: id,
+                                        epoch,
+                                        chunk_size: DEFAULT_CHUNK_SIZE,
+                                    };
+                                    let wrapper = Wrapper::new(&PublicKey(public))?;
+                                    let mut input = open_file(path)?;
+                                    sealed_here = seal_item(
+                                        &fields,
+                                        &public,
+                                        &wrapper,
+                                        &mut input,
+                                        self.now(),
+                                        &mut |blob, index, chunk| Ok(w.put_chunk(blob, index, chunk)?),
+                                    )
+                                    .map_err(|e| in_file(path, e))?;
+                                    (&sealed_here.0, &sealed_here.1)
+                                }
+                                Prepared::EndOfBatch => return Err(stopped()),
+                            };
+                            let previous = check_replace(&*w, tenant, &header.item, replace.into())?;
+                            finish_put(&mut *w, header, previous.as_ref(), stored)?;
+                            ids.push(written(&header.item, stored));
+                            bytes += stored.size;
+                        }
+                        drop(w);
+                        let count = ids.len() as u64;
+                        let first = |items| AuditEvent::Import {
+                            level: level.to_owned(),
+                            epoch,
+                            manifest,
+                            count,
+                            items,
+                        };
+                        self.record_logged(tx, tenant, &dir_shown, ids, first, |items| ImportItems {
+                            items,
+                        })?;
+                        Ok((count, bytes))
+                    })
+                    .map_err(|e| {
+                        let message =
+                            format!("{} (imported {} of {total} items before this)", e.message, report.items);
+                        e.reworded(message)
+                    })?;
+                report.bytes += bytes;
                 report.items += count;
                 progress(report.items, total);
             }

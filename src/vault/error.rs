@@ -210,7 +210,7 @@ impl Error {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Error {
         let kind = match &e {
-            StoreError::InUse { .. } | StoreError::Unavailable(_) => ErrorKind::InUse,
+            StoreError::InUse { .. } | StoreError::Unavailable(_) | StoreError::Retry(_) => ErrorKind::InUse,
             StoreError::Missing { .. } => ErrorKind::NotFound,
             StoreError::Exists { .. } | StoreError::Swept => ErrorKind::Conflict,
             StoreError::Schema { .. }

@@ -397,15 +397,15 @@ impl Vault {
     pub fn remove(&self, tenant: &str, item: &str) -> Result<ItemInfo, Error> {
         valid_name("tenant", tenant)?;
         valid_item_id(item)?;
-        let tx = self.store().begin_write()?;
-        if tx.tenant(tenant)?.is_none() {
-            return Err(no_tenant(tenant));
-        }
-        let record = tx.item(tenant, item)?.ok_or_else(|| no_item(tenant, item))?;
-        tx.remove_item(tenant, item, &record)?;
-        self.record(&*tx, tenant, item, AuditEvent::Rm)?;
-        tx.commit()?;
-        Ok(ItemInfo::new(tenant, item, Header::decode(&record.header).ok().as_ref(), &record))
+        self.write(|tx| {
+            if tx.tenant(tenant)?.is_none() {
+                return Err(no_tenant(tenant));
+            }
+            let record = tx.item(tenant, item)?.ok_or_else(|| no_item(tenant, item))?;
+            tx.remove_item(tenant, item, &record)?;
+            self.record(&*tx, tenant, item, AuditEvent::Rm)?;
+            Ok(ItemInfo::new(tenant, item, Header::decode(&record.header).ok().as_ref(), &record))
+        })
     }
 
     /// The item record and its decoded header, checked to belong where it is stored.

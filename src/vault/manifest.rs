@@ -406,15 +406,15 @@ impl Vault {
             let record = self.tenant(tenant)?;
             return open_checkpoint(note, &self.id(), tenant, &record.signer);
         }
-        let tx = self.store().begin_write()?;
-        let mut record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
-        let c = open_checkpoint(note, &self.id(), tenant, &record.signer)?;
-        let stored = open_checkpoint(&record.checkpoint, &self.id(), tenant, &record.signer).ok();
-        names_the_chain(&*tx, tenant, &c, stored, "checkpoint")?;
-        record.checkpoint = note.to_owned();
-        tx.put_tenant(&record)?;
-        tx.commit()?;
-        Ok(c)
+        self.write(|tx| {
+            let mut record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
+            let c = open_checkpoint(note, &self.id(), tenant, &record.signer)?;
+            let stored = open_checkpoint(&record.checkpoint, &self.id(), tenant, &record.signer).ok();
+            names_the_chain(&*tx, tenant, &c, stored, "checkpoint")?;
+            record.checkpoint = note.to_owned();
+            tx.put_tenant(&record)?;
+            Ok(c)
+        })
     }
 
     /// Stores the checkpoint of `tenant` that its audit monitor signed (no audit entry either):
@@ -437,17 +437,17 @@ impl Vault {
             sent?;
             return open_checkpoint(note, &self.id(), tenant, &monitor_key(&self.tenant(tenant)?)?);
         }
-        let tx = self.store().begin_write()?;
-        let record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
-        let public = monitor_key(&record)?;
-        let c = open_checkpoint(note, &self.id(), tenant, &public)?;
-        let stored = tx
-            .monitor_checkpoint(tenant)?
-            .and_then(|n| open_checkpoint(&n, &self.id(), tenant, &public).ok());
-        names_the_chain(&*tx, tenant, &c, stored, "monitor checkpoint")?;
-        tx.put_monitor_checkpoint(tenant, note)?;
-        tx.commit()?;
-        Ok(c)
+        self.write(|tx| {
+            let record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
+            let public = monitor_key(&record)?;
+            let c = open_checkpoint(note, &self.id(), tenant, &public)?;
+            let stored = tx
+                .monitor_checkpoint(tenant)?
+                .and_then(|n| open_checkpoint(&n, &self.id(), tenant, &public).ok());
+            names_the_chain(&*tx, tenant, &c, stored, "monitor checkpoint")?;
+            tx.put_monitor_checkpoint(tenant, note)?;
+            Ok(c)
+        })
     }
 
     /// The last checkpoint of `tenant` its audit monitor stored (the operator's to show or hide).

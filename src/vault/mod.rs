@@ -19,6 +19,7 @@ mod manifest;
 mod pipeline;
 mod remote;
 mod restore;
+mod retry;
 mod rotate;
 mod stage;
 mod tenants;
@@ -286,10 +287,10 @@ impl Vault {
         subject: &str,
         event: AuditEvent,
     ) -> Result<(), Error> {
-        let tx = self.store().begin_write()?;
-        self.record_as(&*tx, actor.unwrap_or(self.actor()), tenant, subject, event)?;
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| {
+            self.record_as(&*tx, actor.unwrap_or(self.actor()), tenant, subject, event.clone())?;
+            Ok(())
+        })
     }
 
     /// Appends an audit entry to `tx` as the current actor.

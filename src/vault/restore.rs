@@ -23,43 +23,43 @@ impl Vault {
     ) -> Result<crate::store::records::TenantRecord, Error> {
         valid_name("tenant", tenant)?;
         let time = self.now();
-        let tx = self.store().begin_write()?;
-        let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        let mut after = before.clone();
-        for n in new {
-            // A level the customer added after the restored state comes back.
-            if !after.levels.iter().any(|l| l.name == n.level) {
-                if after.levels.len() >= super::MAX_LEVELS {
+        self.write(|tx| {
+            let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            let mut after = before.clone();
+            for n in new {
+                // A level the customer added after the restored state comes back.
+                if !after.levels.iter().any(|l| l.name == n.level) {
+                    if after.levels.len() >= super::MAX_LEVELS {
+                        return Err(Error::conflict(format!(
+                            "tenant {tenant:?} has the most levels it may have"
+                        )));
+                    }
+                    after.levels.push(LevelRecord { name: n.level.clone(), created: time, epochs: Vec::new() });
+                }
+                let level =
+                    after.levels.iter_mut().find(|l| l.name == n.level).ok_or_else(|| {
+                        Error::not_found(format!("tenant {tenant:?} has no level {:?}", n.level))
+                    })?;
+                if level.epochs.last().is_some_and(|e| e.epoch >= n.epoch) {
                     return Err(Error::conflict(format!(
-                        "tenant {tenant:?} has the most levels it may have"
+                        "level {:?} of tenant {tenant:?} is already at epoch {} or later; prepare the acceptance again",
+                        n.level, n.epoch
                     )));
                 }
-                after.levels.push(LevelRecord { name: n.level.clone(), created: time, epochs: Vec::new() });
+                level.epochs.push(epoch_record(n.epoch, n.public, time));
             }
-            let level =
-                after.levels.iter_mut().find(|l| l.name == n.level).ok_or_else(|| {
-                    Error::not_found(format!("tenant {tenant:?} has no level {:?}", n.level))
-                })?;
-            if level.epochs.last().is_some_and(|e| e.epoch >= n.epoch) {
-                return Err(Error::conflict(format!(
-                    "level {:?} of tenant {tenant:?} is already at epoch {} or later; prepare the acceptance again",
-                    n.level, n.epoch
-                )));
-            }
-            level.epochs.push(epoch_record(n.epoch, n.public, time));
-        }
-        let (current, m) = self.check_restore_manifest(&before, &after, manifest)?;
-        after.manifest = manifest.to_owned();
-        tx.put_tenant(&after)?;
-        let event = AuditEvent::AcceptRestore {
-            restored_seq: current,
-            lost_first: current + 1,
-            lost_last: m.seq - 1,
-            levels_rotated: new.len() as u32,
-        };
-        self.record(&*tx, tenant, "", event)?;
-        self.record(&*tx, tenant, &m.seq.to_string(), AuditEvent::Manifest { note: manifest.to_owned() })?;
-        tx.commit()?;
-        Ok(after)
+            let (current, m) = self.check_restore_manifest(&before, &after, manifest)?;
+            after.manifest = manifest.to_owned();
+            tx.put_tenant(&after)?;
+            let event = AuditEvent::AcceptRestore {
+                restored_seq: current,
+                lost_first: current + 1,
+                lost_last: m.seq - 1,
+                levels_rotated: new.len() as u32,
+            };
+            self.record(&*tx, tenant, "", event)?;
+            self.record(&*tx, tenant, &m.seq.to_string(), AuditEvent::Manifest { note: manifest.to_owned() })?;
+            Ok(after)
+        })
     }
 }

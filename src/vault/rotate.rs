@@ -73,48 +73,48 @@ impl Vault {
             return Ok(rotation);
         }
         let level = new.level.as_str();
-        let tx = self.store().begin_write()?;
-        let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        let mut record = before.clone();
-        let current = current_epoch(&record, level)?.epoch;
-        if current.checked_add(1) != Some(new.epoch) {
-            return Err(Error::conflict(format!(
-                "level {level:?} is at epoch {current}, so its next epoch is not {}; run the rotation again",
-                new.epoch
-            )));
-        }
-        let entry =
-            record.levels.iter_mut().find(|l| l.name == level).ok_or_else(|| Error::not_found(level))?;
-        entry.epochs.push(epoch_record(new.epoch, new.public, self.now()));
-        self.put_with_manifest(&*tx, &before, record, manifest)?;
-        let mut count = 0;
-        let mut lines = Vec::new();
-        if let Some(rewrapped) = rewrapped {
-            let stale = stale_items(&*tx, tenant, level, new.epoch)?;
-            let changed = || Error::conflict("items of the level changed during the rotation; run it again");
-            if stale.len() != rewrapped.len() {
-                return Err(changed());
+        self.write(|tx| {
+            let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            let mut record = before.clone();
+            let current = current_epoch(&record, level)?.epoch;
+            if current.checked_add(1) != Some(new.epoch) {
+                return Err(Error::conflict(format!(
+                    "level {level:?} is at epoch {current}, so its next epoch is not {}; run the rotation again",
+                    new.epoch
+                )));
             }
-            let mut w = tx.item_writer()?;
-            for ((id, header), r) in stale.iter().zip(rewrapped) {
-                if *id != r.item || header.encode().map_err(Error::encoding)? != r.old_header {
+            let entry =
+                record.levels.iter_mut().find(|l| l.name == level).ok_or_else(|| Error::not_found(level))?;
+            entry.epochs.push(epoch_record(new.epoch, new.public, self.now()));
+            self.put_with_manifest(&*tx, &before, record, manifest)?;
+            let mut count = 0;
+            let mut lines = Vec::new();
+            if let Some(rewrapped) = rewrapped {
+                let stale = stale_items(&*tx, tenant, level, new.epoch)?;
+                let changed = || Error::conflict("items of the level changed during the rotation; run it again");
+                if stale.len() != rewrapped.len() {
                     return Err(changed());
                 }
-                check_rewrap(tenant, id, header, &r.header, new)?;
-                let mut item = w.item(tenant, id)?.ok_or_else(changed)?;
-                item.header = r.header.clone();
-                w.put_item(tenant, id, &item)?;
-                lines.push(super::bulk::written(id, &item));
-                count += 1;
+                let mut w = tx.item_writer()?;
+                for ((id, header), r) in stale.iter().zip(rewrapped) {
+                    if *id != r.item || header.encode().map_err(Error::encoding)? != r.old_header {
+                        return Err(changed());
+                    }
+                    check_rewrap(tenant, id, header, &r.header, new)?;
+                    let mut item = w.item(tenant, id)?.ok_or_else(changed)?;
+                    item.header = r.header.clone();
+                    w.put_item(tenant, id, &item)?;
+                    lines.push(super::bulk::written(id, &item));
+                    count += 1;
+                }
             }
-        }
-        let epoch = new.epoch;
-        let first = |items| AuditEvent::LevelRotate { epoch, count, items };
-        self.record_logged(&*tx, tenant, level, lines, first, |items| AuditEvent::LevelRotateItems {
-            items,
-        })?;
-        tx.commit()?;
-        Ok(Rotation { epoch: new.epoch, rewrapped: count })
+            let epoch = new.epoch;
+            let first = |items| AuditEvent::LevelRotate { epoch, count, items };
+            self.record_logged(&*tx, tenant, level, lines, first, |items| AuditEvent::LevelRotateItems {
+                items,
+            })?;
+            Ok(Rotation { epoch: new.epoch, rewrapped: count })
+        })
     }
 }
 

@@ -79,29 +79,29 @@ impl<'s> Staged<'s> {
     /// item was replaced), commit. On any error the staged chunks are removed and nothing
     /// changes.
     pub(crate) fn commit(
-        mut self,
+        self,
         vault: &Vault,
         produced: Result<(Header, ItemRecord), Error>,
         replace: Replace,
-        check: impl FnOnce(&TenantRecord) -> Result<[u8; 32], Error>,
-        audit: impl FnOnce(&dyn Writes, &Header, &ItemRecord, bool, [u8; 32]) -> Result<(), Error>,
+        check: impl Fn(&TenantRecord) -> Result<[u8; 32], Error>,
+        audit: impl Fn(&dyn Writes, &Header, &ItemRecord, bool, [u8; 32]) -> Result<(), Error>,
     ) -> Result<(Header, ItemRecord), Error> {
         let result = produced.and_then(|(header, stored)| {
             let tenant = header.tenant.as_str();
-            let tx = vault.store().begin_write()?;
-            let manifest = check(&tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?)?;
-            if self.staged && !tx.end_staging(&self.blob)? {
-                return Err(StoreError::Swept.into());
-            }
-            let mut w = tx.item_writer()?;
-            let previous = check_replace(&*w, tenant, &header.item, replace)?;
-            for (index, chunk) in self.group.drain(..) {
-                w.put_chunk(&self.blob, index, &chunk)?;
-            }
-            finish_put(&mut *w, &header, previous.as_ref(), &stored)?;
-            drop(w);
-            audit(&*tx, &header, &stored, previous.is_some(), manifest)?;
-            tx.commit()?;
+            vault.write(|tx| {
+                let manifest = check(&tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?)?;
+                if self.staged && !tx.end_staging(&self.blob)? {
+                    return Err(StoreError::Swept.into());
+                }
+                let mut w = tx.item_writer()?;
+                let previous = check_replace(&*w, tenant, &header.item, replace)?;
+                for (index, chunk) in &self.group {
+                    w.put_chunk(&self.blob, *index, chunk)?;
+                }
+                finish_put(&mut *w, &header, previous.as_ref(), &stored)?;
+                drop(w);
+                audit(tx, &header, &stored, previous.is_some(), manifest)
+            })?;
             Ok((header, stored))
         });
         match &result {
@@ -165,7 +165,7 @@ pub(crate) fn put_staged(
     level_public: &[u8; 32],
     input: &mut dyn Read,
     replace: Replace,
-    audit: impl FnOnce(&dyn Writes, &Header, &ItemRecord, bool, [u8; 32]) -> Result<(), Error>,
+    audit: impl Fn(&dyn Writes, &Header, &ItemRecord, bool, [u8; 32]) -> Result<(), Error>,
 ) -> Result<(Header, ItemRecord), Error> {
     let (level, item) = (fields.level, fields.item);
     let wrapper = Wrapper::new(&PublicKey(*level_public))?;

@@ -84,15 +84,15 @@ impl Vault {
         };
         self.check_next_manifest(None, &record, manifest)?;
         record.manifest = manifest.to_owned();
-        let tx = self.store().begin_write()?;
-        if tx.tenant(tenant)?.is_some() {
-            return Err(Error::conflict(format!("tenant {tenant:?} already exists")));
-        }
-        tx.put_tenant(&record)?;
-        self.record(&*tx, tenant, "", AuditEvent::TenantCreate { levels: names.to_vec() })?;
-        self.record(&*tx, tenant, "1", AuditEvent::Manifest { note: manifest.to_owned() })?;
-        tx.commit()?;
-        Ok(record)
+        self.write(|tx| {
+            if tx.tenant(tenant)?.is_some() {
+                return Err(Error::conflict(format!("tenant {tenant:?} already exists")));
+            }
+            tx.put_tenant(&record)?;
+            self.record(&*tx, tenant, "", AuditEvent::TenantCreate { levels: names.to_vec() })?;
+            self.record(&*tx, tenant, "1", AuditEvent::Manifest { note: manifest.to_owned() })?;
+            Ok(record.clone())
+        })
     }
 
     /// Checks that `level` could be added to `tenant`; returns the tenant as it is.
@@ -119,20 +119,20 @@ impl Vault {
             return Err(Error::usage(format!("level {:?} must start at epoch 1", new.level)));
         }
         let time = self.now();
-        let tx = self.store().begin_write()?;
-        let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        check_level_absent(&before, &new.level)?;
-        let mut record = before.clone();
-        record.levels.push(LevelRecord {
-            name: new.level.clone(),
-            created: time,
-            epochs: vec![epoch_record(1, new.public, time)],
-        });
-        // What is returned is the record as stored, with its new manifest.
-        let record = self.put_with_manifest(&*tx, &before, record, manifest)?;
-        self.record(&*tx, tenant, &new.level, AuditEvent::LevelAdd { epoch: 1 })?;
-        tx.commit()?;
-        Ok(record)
+        self.write(|tx| {
+            let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            check_level_absent(&before, &new.level)?;
+            let mut record = before.clone();
+            record.levels.push(LevelRecord {
+                name: new.level.clone(),
+                created: time,
+                epochs: vec![epoch_record(1, new.public, time)],
+            });
+            // What is returned is the record as stored, with its new manifest.
+            let record = self.put_with_manifest(&*tx, &before, record, manifest)?;
+            self.record(&*tx, tenant, &new.level, AuditEvent::LevelAdd { epoch: 1 })?;
+            Ok(record)
+        })
     }
 
     /// Commits a manifest that changes only the tenant's policy or nothing (a refresh): the
@@ -144,17 +144,17 @@ impl Vault {
         {
             return sent;
         }
-        let tx = self.store().begin_write()?;
-        let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
-        let parsed = super::open_manifest(manifest, &self.id(), tenant, &before.signer)?;
-        let record = self.put_with_manifest(&*tx, &before, before.clone(), manifest)?;
-        let event = AuditEvent::TenantPolicy {
-            max_access_secs: parsed.max_access_secs,
-            request_ttl_secs: parsed.request_ttl_secs,
-        };
-        self.record(&*tx, tenant, "", event)?;
-        tx.commit()?;
-        Ok(record)
+        self.write(|tx| {
+            let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+            let parsed = super::open_manifest(manifest, &self.id(), tenant, &before.signer)?;
+            let record = self.put_with_manifest(&*tx, &before, before.clone(), manifest)?;
+            let event = AuditEvent::TenantPolicy {
+                max_access_secs: parsed.max_access_secs,
+                request_ttl_secs: parsed.request_ttl_secs,
+            };
+            self.record(&*tx, tenant, "", event)?;
+            Ok(record)
+        })
     }
 
     /// Stores `after` with `manifest` once [`Vault::check_next_manifest`] accepts it, and

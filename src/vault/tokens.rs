@@ -205,22 +205,22 @@ impl Vault {
         text.push_str(&encoded);
         debug_assert_eq!(text.len(), TOKEN_LEN);
         let now = self.now();
-        let tx = self.store().begin_write()?;
-        let tenant = tx.tenant(&new.tenant)?.ok_or_else(|| super::no_tenant(&new.tenant))?;
-        let record = TokenRecord {
-            id,
-            hash: sha256(text.as_bytes()),
-            role: new.role.code(),
-            tenant: new.tenant.clone(),
-            signer: tenant.signer,
-            engineer: new.engineer.clone().unwrap_or_default(),
-            created: now,
-            expires: now.saturating_add(new.lifetime_secs),
-            revoked: 0,
-        };
-        tx.put_token(&record)?;
-        tx.commit()?;
-        Ok((info(&record)?, Token(text)))
+        self.write(|tx| {
+            let tenant = tx.tenant(&new.tenant)?.ok_or_else(|| super::no_tenant(&new.tenant))?;
+            let record = TokenRecord {
+                id,
+                hash: sha256(text.as_bytes()),
+                role: new.role.code(),
+                tenant: new.tenant.clone(),
+                signer: tenant.signer,
+                engineer: new.engineer.clone().unwrap_or_default(),
+                created: now,
+                expires: now.saturating_add(new.lifetime_secs),
+                revoked: 0,
+            };
+            tx.put_token(&record)?;
+            Ok((info(&record)?, Token(text.clone())))
+        })
     }
 
     /// Every token, by id (expired and revoked ones too).
@@ -259,15 +259,15 @@ impl Vault {
     pub fn revoke_token(&self, id: &str) -> Result<TokenInfo, Error> {
         let raw =
             parse_id(id).ok_or_else(|| Error::usage(format!("{id:?} is not a token id (16 hex digits)")))?;
-        let tx = self.store().begin_write()?;
-        let mut record = tx.token(&raw)?.ok_or_else(|| Error::not_found(format!("no token {id}")))?;
-        if record.revoked != 0 {
-            return Err(Error::conflict(format!("token {id} was already revoked")));
-        }
-        record.revoked = self.now().max(1);
-        tx.put_token(&record)?;
-        tx.commit()?;
-        info(&record)
+        self.write(|tx| {
+            let mut record = tx.token(&raw)?.ok_or_else(|| Error::not_found(format!("no token {id}")))?;
+            if record.revoked != 0 {
+                return Err(Error::conflict(format!("token {id} was already revoked")));
+            }
+            record.revoked = self.now().max(1);
+            tx.put_token(&record)?;
+            info(&record)
+        })
     }
 
     /// Who `presented` lets in: its record found by id, the hash of the whole string

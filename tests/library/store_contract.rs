@@ -463,3 +463,37 @@ fn postgres_refuses_a_newer_schema_and_a_second_vault() {
     let empty = TestDatabase::new().unwrap();
     assert!(matches!(PgStore::open(&empty.url()), Err(lockbox::store::StoreError::Missing { .. })));
 }
+
+/// PostgreSQL only: a write the database ends to break a deadlock (40P01; a serialization
+/// failure, 40001, is handled the same) runs again in a new transaction and succeeds: the
+/// caller never sees the conflict, and the write is there once.
+#[test]
+fn postgres_runs_a_write_again_when_the_database_ends_it_for_a_conflict() {
+    let Some(db) = TestDatabase::new() else { return };
+    let vault = lockbox::vault::Vault::init(std::path::Path::new(&db.url())).unwrap();
+    // Another session writes the row the enrollment will write, and holds it uncommitted.
+    let mut other = postgres::Client::connect(&db.url(), postgres::NoTls).unwrap();
+    let mut watch = postgres::Client::connect(&db.url(), postgres::NoTls).unwrap();
+    let mut held = other.transaction().unwrap();
+    held.execute("INSERT INTO lockbox_engineers (k, v) VALUES ($1, $2)", &[&&b"bob"[..], &&b"x"[..]])
+        .unwrap();
+    std::thread::scope(|s| {
+        let enroll = s.spawn(|| lockbox::lockbox::Workflow::new(&vault).enroll_public("bob", &[9; 32]));
+        // Once the enrollment (holding the writer row) waits for that row, the other session
+        // asks for the writer row: a deadlock, which PostgreSQL ends by failing the
+        // transaction that waited first, the enrollment's.
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while watch.query_one(waiting, &[]).unwrap().get::<_, i64>(0) == 0 {
+            assert!(std::time::Instant::now() < deadline, "the enrollment never waited for the row");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        held.query("SELECT id FROM lockbox_writer WHERE id = 1 FOR UPDATE", &[]).unwrap();
+        held.rollback().unwrap();
+        let record = enroll.join().unwrap().expect("the enrollment ran again and succeeded");
+        assert_eq!((record.name.as_str(), record.public), ("bob", [9; 32]));
+    });
+    let flow = lockbox::lockbox::Workflow::new(&vault);
+    assert_eq!(flow.engineer("bob").unwrap().public, [9; 32]);
+    assert_eq!(flow.engineers().unwrap().len(), 1);
+}
