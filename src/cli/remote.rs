@@ -427,6 +427,18 @@ fn transport(base: &reqwest::Url, e: reqwest::Error) -> Error {
             "the server at {base} is not the one pinned (its certificate's pin is not in --server-pin): nothing was sent. {text}"
         ));
     }
+    let lower = text.to_lowercase();
+    let tls = ["certificate", "tls", "handshake"].iter().any(|w| lower.contains(w));
+    if !tls && (e.is_connect() || e.is_timeout() || e.is_body() || e.is_request()) {
+        // Down, restarting, or the connection cut (a server refusing an upload early closes
+        // it): another try may pass, as with a busy server.
+        return Error::new(
+            ErrorKind::InUse,
+            format!(
+                "cannot reach the server at {base} now ({text}); try again (a change cut off while it was sent may have been saved: look before repeating it)"
+            ),
+        );
+    }
     Error::other(format!("cannot reach the server at {base}: {text}"))
 }
 

@@ -233,8 +233,9 @@ impl PgStore {
     pub fn begin_raw_write(&self) -> Result<PgWrite<'_>, StoreError> {
         // A writer that goes quiet inside its transaction (its process stuck, its network
         // gone) must not hold every other writer forever: the server ends it after a minute.
-        let open = self
-            .begin("BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL idle_in_transaction_session_timeout = '60s'")?;
+        let open = self.begin(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL idle_in_transaction_session_timeout = '60s'",
+        )?;
         open.with(|c| c.query("SELECT id FROM lockbox_writer WHERE id = 1 FOR UPDATE", &[]).map(drop))?;
         Ok(PgWrite(open))
     }
