@@ -63,7 +63,7 @@ impl Workflow<'_> {
             }
             tx.put_engineer(&record)?;
             let fingerprint = crate::crypto::fingerprint(public);
-            self.vault.record_as(&*tx, name, "", name, AuditEvent::EngineerEnroll { fingerprint })?;
+            self.vault.record_as(tx, name, "", name, AuditEvent::EngineerEnroll { fingerprint })?;
             Ok(record.clone())
         })
     }

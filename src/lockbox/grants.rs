@@ -105,7 +105,7 @@ impl Workflow<'_> {
             grant.revoked = Some((self.vault.now(), self.vault.actor().to_owned()));
             tx.put_grant(&grant)?;
             let event = AuditEvent::GrantRevoke { engineer: grant.engineer.clone() };
-            self.vault.record(&*tx, &grant.tenant, &id_hex(&grant.id), event)?;
+            self.vault.record(tx, &grant.tenant, &id_hex(&grant.id), event)?;
             Ok(grant)
         })
     }

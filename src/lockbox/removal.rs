@@ -30,10 +30,10 @@ impl Workflow<'_> {
             if !tx.remove_engineer(name)? {
                 return Err(Error::not_found(format!("no engineer {name:?} is enrolled")));
             }
-            self.vault.revoke_engineer_tokens(&*tx, name)?;
+            self.vault.revoke_engineer_tokens(tx, name)?;
             let why = format!("engineer {name} was removed");
-            let removal = self.close_access(&*tx, |engineer, _| engineer == name, &why)?;
-            self.vault.record(&*tx, "", name, AuditEvent::EngineerRemove { closed: removal.closed() })?;
+            let removal = self.close_access(tx, |engineer, _| engineer == name, &why)?;
+            self.vault.record(tx, "", name, AuditEvent::EngineerRemove { closed: removal.closed() })?;
             Ok(removal)
         })
     }
@@ -82,12 +82,12 @@ impl Workflow<'_> {
                 erased += 1;
             }
             // Its webhooks go with it: a tenant made again under the name is someone else's.
-            super::webhooks::remove_tenant_webhooks(&*tx, tenant)?;
+            super::webhooks::remove_tenant_webhooks(tx, tenant)?;
             let why = format!("tenant {tenant} was deleted");
-            let mut removal = self.close_access(&*tx, |_, t| t == tenant, &why)?;
+            let mut removal = self.close_access(tx, |_, t| t == tenant, &why)?;
             removal.items_erased = erased;
             let event = AuditEvent::TenantDelete { items_erased: erased, closed: removal.closed() };
-            self.vault.record(&*tx, tenant, "", event)?;
+            self.vault.record(tx, tenant, "", event)?;
             Ok(removal)
         })
     }

@@ -156,7 +156,7 @@ impl Workflow<'_> {
                 duration_secs: duration,
                 reason: req.reason.to_owned(),
             };
-            self.vault.record_as(&*tx, req.engineer, req.tenant, &id_hex(&record.id), event)?;
+            self.vault.record_as(tx, req.engineer, req.tenant, &id_hex(&record.id), event)?;
             Ok(record)
         })
     }
@@ -212,14 +212,14 @@ impl Workflow<'_> {
             return Ok(denied);
         }
         self.vault.write(|tx| {
-            let mut record = pending(&*tx, &record.id, self.vault.now())?;
+            let mut record = pending(tx, &record.id, self.vault.now())?;
             record.decision = Decision::Denied;
             record.decided = Some(self.vault.now());
             record.decided_by = Some(self.vault.actor().to_owned());
             record.decision_reason = reason.map(str::to_owned);
             tx.put_request(&record)?;
             let event = AuditEvent::RequestDeny { reason: reason.unwrap_or("").to_owned() };
-            self.vault.record(&*tx, &record.tenant, &id_hex(&record.id), event)?;
+            self.vault.record(tx, &record.tenant, &id_hex(&record.id), event)?;
             Ok(record)
         })
     }
@@ -312,7 +312,7 @@ impl Workflow<'_> {
                     .ok_or_else(|| changed("the tenant"))?;
                 entry.epochs.push(epoch_record(next.epoch, next.public, grant.created));
             }
-            let tenant = self.vault.put_with_manifest(&*tx, &before, tenant, &approval.manifest)?;
+            let tenant = self.vault.put_with_manifest(tx, &before, tenant, &approval.manifest)?;
             tx.put_grant(grant)?;
             request.decision = Decision::Approved;
             request.decided = Some(grant.created);
@@ -325,7 +325,7 @@ impl Workflow<'_> {
                 levels: grant.levels.clone(),
                 duration_secs: duration,
             };
-            self.vault.record_as(&*tx, &grant.approved_by, &tenant.name, &id_hex(&request.id), event)?;
+            self.vault.record_as(tx, &grant.approved_by, &tenant.name, &id_hex(&request.id), event)?;
             Ok(grant.clone())
         })
     }

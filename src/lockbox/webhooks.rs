@@ -227,8 +227,8 @@ impl Workflow<'_> {
     /// Removes webhook `id` and its delivery log.
     pub fn remove_webhook(&self, id: &str) -> Result<WebhookInfo, Error> {
         self.vault.write(|tx| {
-            let record = webhook_in(&*tx, id)?;
-            remove_with_deliveries(&*tx, &record.id)?;
+            let record = webhook_in(tx, id)?;
+            remove_with_deliveries(tx, &record.id)?;
             Ok(info(&record))
         })
     }
@@ -237,7 +237,7 @@ impl Workflow<'_> {
     /// [`ROTATION_OVERLAP_SECS`].
     pub fn rotate_webhook(&self, id: &str) -> Result<(WebhookInfo, WebhookSecret), Error> {
         self.vault.write(|tx| {
-            let mut record = webhook_in(&*tx, id)?;
+            let mut record = webhook_in(tx, id)?;
             let secret: Zeroizing<[u8; 32]> = Zeroizing::new(crate::crypto::random_array()?);
             record.previous = std::mem::replace(&mut record.secret, secret.to_vec());
             record.previous_until = self.vault.now().saturating_add(ROTATION_OVERLAP_SECS);

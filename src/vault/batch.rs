@@ -116,7 +116,7 @@ impl Vault {
                 finish_put(&mut *w, header, previous.as_ref(), stored)?;
                 drop(w);
                 let event = AuditEvent::PutRaw(logged_write(header, stored, previous.is_some(), &manifest));
-                self.record_as(&*tx, &put.actor, &put.tenant, &put.item, event)?;
+                self.record_as(tx, &put.actor, &put.tenant, &put.item, event)?;
                 out.push(Ok(ItemInfo::new(&put.tenant, &put.item, Some(header), stored)));
             }
             Ok(out)

@@ -403,7 +403,7 @@ impl Vault {
             }
             let record = tx.item(tenant, item)?.ok_or_else(|| no_item(tenant, item))?;
             tx.remove_item(tenant, item, &record)?;
-            self.record(&*tx, tenant, item, AuditEvent::Rm)?;
+            self.record(tx, tenant, item, AuditEvent::Rm)?;
             Ok(ItemInfo::new(tenant, item, Header::decode(&record.header).ok().as_ref(), &record))
         })
     }

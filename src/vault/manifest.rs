@@ -410,7 +410,7 @@ impl Vault {
             let mut record = tx.tenant(tenant)?.ok_or_else(|| super::no_tenant(tenant))?;
             let c = open_checkpoint(note, &self.id(), tenant, &record.signer)?;
             let stored = open_checkpoint(&record.checkpoint, &self.id(), tenant, &record.signer).ok();
-            names_the_chain(&*tx, tenant, &c, stored, "checkpoint")?;
+            names_the_chain(tx, tenant, &c, stored, "checkpoint")?;
             record.checkpoint = note.to_owned();
             tx.put_tenant(&record)?;
             Ok(c)
@@ -444,7 +444,7 @@ impl Vault {
             let stored = tx
                 .monitor_checkpoint(tenant)?
                 .and_then(|n| open_checkpoint(&n, &self.id(), tenant, &public).ok());
-            names_the_chain(&*tx, tenant, &c, stored, "monitor checkpoint")?;
+            names_the_chain(tx, tenant, &c, stored, "monitor checkpoint")?;
             tx.put_monitor_checkpoint(tenant, note)?;
             Ok(c)
         })

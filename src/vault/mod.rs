@@ -288,7 +288,7 @@ impl Vault {
         event: AuditEvent,
     ) -> Result<(), Error> {
         self.write(|tx| {
-            self.record_as(&*tx, actor.unwrap_or(self.actor()), tenant, subject, event.clone())?;
+            self.record_as(tx, actor.unwrap_or(self.actor()), tenant, subject, event.clone())?;
             Ok(())
         })
     }

@@ -57,8 +57,8 @@ impl Vault {
                 lost_last: m.seq - 1,
                 levels_rotated: new.len() as u32,
             };
-            self.record(&*tx, tenant, "", event)?;
-            self.record(&*tx, tenant, &m.seq.to_string(), AuditEvent::Manifest { note: manifest.to_owned() })?;
+            self.record(tx, tenant, "", event)?;
+            self.record(tx, tenant, &m.seq.to_string(), AuditEvent::Manifest { note: manifest.to_owned() })?;
             Ok(after)
         })
     }

@@ -86,11 +86,11 @@ impl Vault {
             let entry =
                 record.levels.iter_mut().find(|l| l.name == level).ok_or_else(|| Error::not_found(level))?;
             entry.epochs.push(epoch_record(new.epoch, new.public, self.now()));
-            self.put_with_manifest(&*tx, &before, record, manifest)?;
+            self.put_with_manifest(tx, &before, record, manifest)?;
             let mut count = 0;
             let mut lines = Vec::new();
             if let Some(rewrapped) = rewrapped {
-                let stale = stale_items(&*tx, tenant, level, new.epoch)?;
+                let stale = stale_items(tx, tenant, level, new.epoch)?;
                 let changed = || Error::conflict("items of the level changed during the rotation; run it again");
                 if stale.len() != rewrapped.len() {
                     return Err(changed());
@@ -110,7 +110,7 @@ impl Vault {
             }
             let epoch = new.epoch;
             let first = |items| AuditEvent::LevelRotate { epoch, count, items };
-            self.record_logged(&*tx, tenant, level, lines, first, |items| AuditEvent::LevelRotateItems {
+            self.record_logged(tx, tenant, level, lines, first, |items| AuditEvent::LevelRotateItems {
                 items,
             })?;
             Ok(Rotation { epoch: new.epoch, rewrapped: count })

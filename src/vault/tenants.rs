@@ -89,8 +89,8 @@ impl Vault {
                 return Err(Error::conflict(format!("tenant {tenant:?} already exists")));
             }
             tx.put_tenant(&record)?;
-            self.record(&*tx, tenant, "", AuditEvent::TenantCreate { levels: names.to_vec() })?;
-            self.record(&*tx, tenant, "1", AuditEvent::Manifest { note: manifest.to_owned() })?;
+            self.record(tx, tenant, "", AuditEvent::TenantCreate { levels: names.to_vec() })?;
+            self.record(tx, tenant, "1", AuditEvent::Manifest { note: manifest.to_owned() })?;
             Ok(record.clone())
         })
     }
@@ -129,8 +129,8 @@ impl Vault {
                 epochs: vec![epoch_record(1, new.public, time)],
             });
             // What is returned is the record as stored, with its new manifest.
-            let record = self.put_with_manifest(&*tx, &before, record, manifest)?;
-            self.record(&*tx, tenant, &new.level, AuditEvent::LevelAdd { epoch: 1 })?;
+            let record = self.put_with_manifest(tx, &before, record, manifest)?;
+            self.record(tx, tenant, &new.level, AuditEvent::LevelAdd { epoch: 1 })?;
             Ok(record)
         })
     }
@@ -147,12 +147,12 @@ impl Vault {
         self.write(|tx| {
             let before = tx.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
             let parsed = super::open_manifest(manifest, &self.id(), tenant, &before.signer)?;
-            let record = self.put_with_manifest(&*tx, &before, before.clone(), manifest)?;
+            let record = self.put_with_manifest(tx, &before, before.clone(), manifest)?;
             let event = AuditEvent::TenantPolicy {
                 max_access_secs: parsed.max_access_secs,
                 request_ttl_secs: parsed.request_ttl_secs,
             };
-            self.record(&*tx, tenant, "", event)?;
+            self.record(tx, tenant, "", event)?;
             Ok(record)
         })
     }
