@@ -414,6 +414,39 @@ fn failure(f: FailureBody) -> Error {
     Error::new(kind, message)
 }
 
+/// Whether a transport failure may pass if tried again: a timeout, or a connection refused,
+/// reset, aborted or cut short, an upload cut off. Never a TLS failure (a certificate, a protocol error: what
+/// someone in the path causes) and never a name that does not resolve.
+fn passing(e: &reqwest::Error) -> bool {
+    use std::io::ErrorKind as Io;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    // A body cut off while sent: the server closed the connection (refusing an upload early
+    // does), as our own input failing is reported before this.
+    let mut passing = e.is_timeout() || e.is_body();
+    while let Some(c) = cause {
+        let io = c.downcast_ref::<std::io::Error>();
+        if c.is::<rustls::Error>() || io.and_then(|i| i.get_ref()).is_some_and(|i| i.is::<rustls::Error>()) {
+            return false;
+        }
+        passing |= io.is_some_and(|i| {
+            matches!(
+                i.kind(),
+                Io::ConnectionRefused
+                    | Io::ConnectionReset
+                    | Io::ConnectionAborted
+                    | Io::BrokenPipe
+                    | Io::UnexpectedEof
+                    | Io::TimedOut
+            )
+        });
+        passing |= c
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled());
+        cause = c.source();
+    }
+    passing
+}
+
 /// A failure to reach the server, or to trust it.
 fn transport(base: &reqwest::Url, e: reqwest::Error) -> Error {
     let mut text = e.to_string();
@@ -427,9 +460,7 @@ fn transport(base: &reqwest::Url, e: reqwest::Error) -> Error {
             "the server at {base} is not the one pinned (its certificate's pin is not in --server-pin): nothing was sent. {text}"
         ));
     }
-    let lower = text.to_lowercase();
-    let tls = ["certificate", "tls", "handshake"].iter().any(|w| lower.contains(w));
-    if !tls && (e.is_connect() || e.is_timeout() || e.is_body() || e.is_request()) {
+    if passing(&e) {
         // Down, restarting, or the connection cut (a server refusing an upload early closes
         // it): another try may pass, as with a busy server.
         return Error::new(

@@ -108,6 +108,9 @@ pub enum StoreError {
         "the vault's database ended a transaction that conflicted with a concurrent one ({0}); nothing of it was saved; try again"
     )]
     Retry(String),
+    /// Where the vault is cannot be used as given: a URL, or a file it names, is unusable.
+    #[error("{0}")]
+    BadLocation(String),
     /// The database refused this process: its credentials, or a certificate that does not
     /// prove the database is the one named. Trying again will not help.
     #[error("the vault's database refused the connection: {0}")]

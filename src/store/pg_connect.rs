@@ -9,8 +9,9 @@
 
 use std::path::Path;
 
-use postgres::config::{Host, SslMode};
+use postgres::config::Host;
 use tokio_postgres_rustls::MakeRustlsConnect;
+use zeroize::Zeroizing;
 
 use super::StoreError;
 
@@ -33,18 +34,30 @@ const MAX_PASSWORD_FILE: u64 = 4096;
 /// plaintext must be asked for. The password, when the URL has none, comes from the file named
 /// by `LOCKBOX_DB_PASSWORD_FILE`, else from `PGPASSWORD`.
 pub(super) fn target(url: &str) -> Result<Target, StoreError> {
-    let bad = |why: String| StoreError::Engine(format!("not a usable PostgreSQL URL: {why}"));
+    let bad = |why: String| StoreError::BadLocation(format!("not a usable PostgreSQL URL: {why}"));
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut mode: Option<String> = None;
     let mut root_file: Option<String> = None;
-    let mut kept = form_urlencoded::Serializer::new(String::new());
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        match &*key {
-            "sslmode" => mode = Some(value.into_owned()),
-            "sslrootcert" => root_file = Some(value.into_owned()),
+    // The other options are kept as written: the driver decodes them itself (a `+` is a `+`).
+    let mut kept: Vec<&str> = Vec::new();
+    for piece in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
+        let decoded = || {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8()
+                .map(|v| v.into_owned())
+                .map_err(|_| bad(format!("the value of {key} is not UTF-8")))
+        };
+        let seen = match key {
+            "sslmode" => mode.replace(decoded()?).is_some(),
+            "sslrootcert" => root_file.replace(decoded()?).is_some(),
             _ => {
-                kept.append_pair(&key, &value);
+                kept.push(piece);
+                false
             }
+        };
+        if seen {
+            return Err(bad(format!("{key} is given twice")));
         }
     }
     let tls = match mode.as_deref() {
@@ -60,20 +73,23 @@ pub(super) fn target(url: &str) -> Result<Target, StoreError> {
     if !tls && root_file.is_some() {
         return Err(bad("sslrootcert is given but sslmode does not ask for TLS".into()));
     }
-    kept.append_pair("sslmode", if tls { "require" } else { "disable" });
-    let rewritten = format!("{base}?{}", kept.finish());
+    kept.push(if tls { "sslmode=require" } else { "sslmode=disable" });
+    let rewritten = format!("{base}?{}", kept.join("&"));
     let mut config: postgres::Config = rewritten.parse().map_err(|e: postgres::Error| bad(e.to_string()))?;
     let shown = shown(&config);
-    let local = config.get_hosts().iter().all(is_local);
+    // Where the connection really goes: `hostaddr` wins over `host` (which then only names the
+    // server for TLS), and no host at all is the driver's default, not known to be here.
+    let local = !config.get_hosts().is_empty()
+        && config.get_hosts().iter().all(is_local)
+        && config.get_hostaddrs().iter().all(|a| a.is_loopback());
     if !tls && !local && mode.as_deref() != Some("disable") {
-        return Err(StoreError::Engine(format!(
-            "{shown} is not on this machine: the connection to it must be TLS (sslmode=verify-full), or be asked to be plaintext (sslmode=disable)"
+        return Err(StoreError::BadLocation(format!(
+            "{shown} is not known to be on this machine: the connection to it must be TLS (sslmode=verify-full), or be asked to be plaintext (sslmode=disable)"
         )));
     }
-    debug_assert_eq!(config.get_ssl_mode(), if tls { SslMode::Require } else { SslMode::Disable });
     if config.get_password().is_none() {
         if let Some(file) = std::env::var_os("LOCKBOX_DB_PASSWORD_FILE") {
-            config.password(read_password(Path::new(&file))?);
+            config.password(&*read_password(Path::new(&file))?);
         } else if let Ok(password) = std::env::var("PGPASSWORD") {
             config.password(password);
         }
@@ -105,18 +121,21 @@ fn is_local(host: &Host) -> bool {
     }
 }
 
-/// The password in `path`: the file's whole text but a final line break; a file others can
-/// read is refused (as libpq refuses such a password file).
-fn read_password(path: &Path) -> Result<String, StoreError> {
+/// The password in `path`: the file's bytes but a final line break; a file others can read
+/// is refused (as libpq refuses such a password file). Read into memory that is wiped; the
+/// driver keeps its own copy, unwiped, while the vault is open.
+fn read_password(path: &Path) -> Result<Zeroizing<Vec<u8>>, StoreError> {
     use std::io::Read;
     let failed = |why: String| {
-        StoreError::Engine(format!("cannot use the database password file {}: {why}", path.display()))
+        StoreError::BadLocation(format!("cannot use the database password file {}: {why}", path.display()))
     };
+    // Checked before opening too: opening a FIFO would wait for a writer.
+    let is_file =
+        |m: &std::fs::Metadata| if m.is_file() { Ok(()) } else { Err(failed("not a regular file".into())) };
+    is_file(&std::fs::metadata(path).map_err(|e| failed(e.to_string()))?)?;
     let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
     let meta = file.metadata().map_err(|e| failed(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(failed("not a regular file".into()));
-    }
+    is_file(&meta)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -124,16 +143,20 @@ fn read_password(path: &Path) -> Result<String, StoreError> {
             return Err(failed("other users can read or change it (make it mode 0600)".into()));
         }
     }
-    let mut text = zeroize::Zeroizing::new(String::new());
-    file.take(MAX_PASSWORD_FILE + 1).read_to_string(&mut text).map_err(|e| failed(e.to_string()))?;
-    if text.len() as u64 > MAX_PASSWORD_FILE {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_PASSWORD_FILE as usize + 1));
+    file.take(MAX_PASSWORD_FILE + 1).read_to_end(&mut bytes).map_err(|e| failed(e.to_string()))?;
+    if bytes.len() as u64 > MAX_PASSWORD_FILE {
         return Err(failed(format!("longer than {MAX_PASSWORD_FILE} bytes")));
     }
-    let password = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
-    if password.is_empty() {
+    for end in [&b"\n"[..], b"\r"] {
+        if bytes.ends_with(end) {
+            bytes.pop();
+        }
+    }
+    if bytes.is_empty() {
         return Err(failed("it is empty".into()));
     }
-    Ok(password.to_owned())
+    Ok(bytes)
 }
 
 /// TLS that checks the database's certificate against the CA certificates in `root_file`,
@@ -146,7 +169,7 @@ fn connector(root_file: Option<&str>) -> Result<MakeRustlsConnect, StoreError> {
     match root_file {
         Some(path) => {
             let failed = |why: String| {
-                StoreError::Engine(format!("cannot use the database's CA certificates {path}: {why}"))
+                StoreError::BadLocation(format!("cannot use the database's CA certificates {path}: {why}"))
             };
             let pem = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
             let certs: Vec<_> = rustls_pemfile::certs(&mut &pem[..])

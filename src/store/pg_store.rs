@@ -184,13 +184,7 @@ impl PgStore {
             Some(tls) => self.config.connect(tls.clone()),
             None => self.config.connect(NoTls),
         };
-        let client = connected.map_err(|e| {
-            let text = format!("cannot connect to {}: {}", self.shown, db_text(&e));
-            match refused(&e) {
-                true => StoreError::Refused(text),
-                false => StoreError::Unavailable(text),
-            }
-        })?;
+        let client = connected.map_err(|e| connect_error(&self.shown, &e))?;
         Ok(Conn { client, statements: HashMap::new() })
     }
 
@@ -248,22 +242,39 @@ impl PgStore {
     }
 }
 
-/// Whether a failed connection was refused for good: bad credentials or no permission to
-/// connect (class 28), or a certificate that failed the check. Anything else (the database
-/// down, restarting, the network) may pass.
-fn refused(e: &postgres::Error) -> bool {
-    if e.as_db_error().is_some_and(|d| d.code().code().starts_with("28")) {
-        return true;
+/// Why a connection could not be made, as the store reports it: only what may pass (the
+/// database down or restarting, too many connections, the network) is "try again"; bad
+/// credentials, a TLS handshake that failed (a certificate that does not check out, a server
+/// that will not speak TLS: both what someone in the path would cause) are refused for good;
+/// anything else the database said (no such database, say) is a plain error.
+fn connect_error(shown: &str, e: &postgres::Error) -> StoreError {
+    let text = format!("cannot connect to {shown}: {}", db_text(e));
+    if let Some(d) = e.as_db_error() {
+        let code = d.code().code();
+        return match code {
+            _ if code.starts_with("28") => StoreError::Refused(text),
+            // 55000 here: the database closed to new connections for a while (maintenance).
+            _ if code.starts_with("08") || code.starts_with("57P") || ["53300", "55000"].contains(&code) => {
+                StoreError::Unavailable(text)
+            }
+            _ => StoreError::Engine(text),
+        };
     }
+    let mut tls = e.to_string().starts_with("error performing TLS handshake");
+    let mut io = false;
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
-        let io_inner = c.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
-        if c.is::<rustls::Error>() || io_inner.is_some_and(|i| i.is::<rustls::Error>()) {
-            return true;
-        }
+        let inner = c.downcast_ref::<std::io::Error>();
+        tls |= c.is::<rustls::Error>()
+            || inner.and_then(|i| i.get_ref()).is_some_and(|i| i.is::<rustls::Error>());
+        io |= inner.is_some();
         cause = c.source();
     }
-    false
+    match (tls, io) {
+        (true, _) => StoreError::Refused(text),
+        (false, true) => StoreError::Unavailable(text),
+        (false, false) => StoreError::Engine(text),
+    }
 }
 
 /// The text of a connection error, its cause included.

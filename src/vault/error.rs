@@ -218,7 +218,7 @@ impl From<StoreError> for Error {
             | StoreError::CorruptRecord { .. }
             | StoreError::BadBackup { .. } => ErrorKind::Integrity,
             StoreError::ReadOnly { .. } | StoreError::Refused(_) => ErrorKind::AccessDenied,
-            StoreError::Mirror => ErrorKind::Usage,
+            StoreError::Mirror | StoreError::BadLocation(_) => ErrorKind::Usage,
             StoreError::Encode { .. }
             | StoreError::Io(_)
             | StoreError::File { .. }

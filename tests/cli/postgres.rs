@@ -377,22 +377,35 @@ fn a_vault_over_tls_checks_the_database_certificate_and_reads_its_password_from_
     let other_ca = h.join("other-ca.pem");
     let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
     std::fs::write(&other_ca, other.cert.pem()).unwrap();
-    let out = with_file(
-        &format!("{base}?sslmode=verify-full&sslrootcert={}", other_ca.display()),
-        &["list", "acme"],
-        b"",
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(err.contains("certificate"), "{err}");
+    // `require` verifies too (unlike libpq's, which would encrypt to anyone in the path).
+    for mode in ["verify-full", "require", "verify-ca"] {
+        let out = with_file(
+            &format!("{base}?sslmode={mode}&sslrootcert={}", other_ca.display()),
+            &["list", "acme"],
+            b"",
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{mode}: {err}");
+        assert!(err.contains("certificate"), "{mode}: {err}");
+    }
     // A password file others can read is refused, and so is a remote database in plaintext.
     std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let out = with_file(&tls, &["list", "acme"], b"");
     assert!(String::from_utf8_lossy(&out.stderr).contains("other users can read"), "{out:?}");
     assert_ne!(out.status.code(), Some(0));
-    let out = with_file("postgres://lockbox@db.example/vault", &["list", "acme"], b"");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("must be TLS"), "{err}");
+    // Plaintext is refused to anywhere not known to be this machine, before connecting: a
+    // remote host, a `hostaddr` that sends a "local" name elsewhere, no host at all.
+    for url in [
+        "postgres://lockbox@db.example/vault",
+        "postgres://lockbox@localhost/vault?hostaddr=192.0.2.7",
+        "postgres://lockbox@127.0.0.1/vault?host=db.example",
+        "postgres:///vault?hostaddr=192.0.2.7",
+    ] {
+        let out = with_file(url, &["list", "acme"], b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {err}");
+        assert!(err.contains("must be TLS"), "{url}: {err}");
+    }
 }
 
 /// The database cut off under load, as a restart does (every connection ended, new ones
