@@ -15,6 +15,7 @@ mod remedy;
 mod remote;
 mod remote_bulk;
 mod remote_items;
+mod remote_upload;
 mod secrets;
 mod tenants;
 mod tokens;

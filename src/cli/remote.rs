@@ -20,6 +20,8 @@ use lockbox::vault::{Op, Replace, TenantState};
 pub struct Remote {
     base: reqwest::Url,
     client: Client,
+    /// The same connection settings, for streamed uploads (remote_upload.rs).
+    uploads: reqwest::Client,
     token: Zeroizing<String>,
 }
 
@@ -49,12 +51,20 @@ fn json<T: serde::de::DeserializeOwned>(response: Response, limit: u64, what: &s
         .take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::integrity(format!("the server's {what} was cut short: {e}")))?;
+    decoded(&bytes, limit, what)
+}
+
+/// A JSON answer of at most `limit` bytes.
+fn decoded<T: serde::de::DeserializeOwned>(bytes: &[u8], limit: u64, what: &str) -> Result<T, Error> {
     if bytes.len() as u64 > limit {
         return Err(Error::integrity(format!("the server's {what} is longer than {limit} bytes")));
     }
-    serde_json::from_slice(&bytes)
+    serde_json::from_slice(bytes)
         .map_err(|e| Error::integrity(format!("the server's {what} does not decode: {e}")))
 }
+
+/// How long a connection to the server may take to open.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Remote {
     /// The server at `url`, pinned to `pins` (needed for https), with the token from
@@ -78,12 +88,7 @@ impl Remote {
         // No proxy (it would see the token and the envelopes, and could pose as a plain-HTTP
         // server), no redirects, no limit on a whole transfer (a large item takes as long as it
         // takes), ten seconds to connect.
-        let builder = Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(None)
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none());
-        let client = match base.scheme() {
+        let (tls, https_only) = match base.scheme() {
             "https" => {
                 if pins.is_empty() {
                     return Err(Error::usage(
@@ -101,16 +106,17 @@ impl Remote {
                     .dangerous()
                     .with_custom_certificate_verifier(crate::server::Pinned::new(pins.to_vec(), &provider))
                     .with_no_client_auth();
-                builder.use_preconfigured_tls(config).https_only(true)
+                (config, true)
             }
             // reqwest wants a TLS setup even for plain HTTP: one that trusts no certificate.
-            "http" if loopback => builder.use_preconfigured_tls(
+            "http" if loopback => (
                 rustls::ClientConfig::builder_with_provider(provider.clone())
                     .with_safe_default_protocol_versions()
                     .map_err(|e| Error::other(format!("TLS: {e}")))?
                     .dangerous()
                     .with_custom_certificate_verifier(crate::server::Pinned::new(Vec::new(), &provider))
                     .with_no_client_auth(),
+                false,
             ),
             "http" => {
                 return Err(Error::usage(format!(
@@ -119,7 +125,24 @@ impl Remote {
             }
             other => return Err(Error::usage(format!("--server {url}: {other}:// is not http(s)"))),
         };
-        let client = client.build().map_err(|e| Error::other(format!("cannot set up the client: {e}")))?;
+        let failed = |e: reqwest::Error| Error::other(format!("cannot set up the client: {e}"));
+        let client = Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(None)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .use_preconfigured_tls(tls.clone())
+            .https_only(https_only)
+            .build()
+            .map_err(failed)?;
+        let uploads = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .use_preconfigured_tls(tls)
+            .https_only(https_only)
+            .build()
+            .map_err(failed)?;
         let token = match token_file {
             Some(path) => Zeroizing::new(
                 Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
@@ -136,7 +159,7 @@ impl Remote {
                 .to_owned(),
             ),
         };
-        Ok(Remote { base, client, token })
+        Ok(Remote { base, client, uploads, token })
     }
 
     fn url(&self, tenant: &str, item: Option<&str>) -> Result<reqwest::Url, Error> {
@@ -182,11 +205,10 @@ impl Remote {
             return Ok(response);
         }
         let status = response.status();
-        let failure: Option<Failure> = json(response, 64 * 1024, "error").ok();
-        Err(match failure {
-            Some(f) => self::failure(f.error),
-            None => Error::other(format!("the server answered {status}")),
-        })
+        let mut answer = Vec::new();
+        // Unread or cut short, the answer is only a status.
+        let _ = response.take(64 * 1024 + 1).read_to_end(&mut answer);
+        Err(refusal(status, &answer))
     }
 
     fn api(&self, path: &[&str]) -> Result<reqwest::Url, Error> {
@@ -277,8 +299,12 @@ impl Remote {
                 url.query_pairs_mut().append_pair("if_header", &lockbox::format::hex(&hash));
             }
         }
-        let body = reqwest::blocking::Body::new(input);
-        json(self.send(self.client.put(url).body(body))?, 64 * 1024, "answer")
+        let (status, answer) = super::remote_upload::put_streamed(&self.uploads, &self.token, url, input)?
+            .map_err(|e| transport(&self.base, e))?;
+        if !status.is_success() {
+            return Err(refusal(status, &answer));
+        }
+        decoded(&answer, 64 * 1024, "answer")
     }
 }
 
@@ -403,6 +429,15 @@ fn outcomes<'a, A, T>(
             }))
         })
         .collect()
+}
+
+/// The error a server's refusal (`status`, with `answer` as its body) stands for: the failure
+/// it names, or its status alone.
+fn refusal(status: reqwest::StatusCode, answer: &[u8]) -> Error {
+    match decoded::<Failure>(answer, 64 * 1024, "error") {
+        Ok(f) => failure(f.error),
+        Err(_) => Error::other(format!("the server answered {status}")),
+    }
 }
 
 /// A failure the server reported, as the vault's error.
