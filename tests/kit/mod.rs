@@ -90,3 +90,58 @@ fn rand_bytes() -> [u8; 8] {
     getrandom::fill(&mut b).unwrap();
     b
 }
+
+/// What the operator's own tampering is handed: a raw write transaction of either engine, its
+/// records readable and writable through the typed and the byte-level contracts.
+pub trait Operator: lockbox::store::Writes + lockbox::store::raw::RawWrite {}
+impl<T: lockbox::store::Writes + lockbox::store::raw::RawWrite> Operator for T {}
+
+/// The engine the library's workflow and trust checks run their vault on: a vault directory
+/// (redb), or with `LOCKBOX_TEST_ENGINE=postgres` a database of its own on the server
+/// `LOCKBOX_TEST_POSTGRES` names (.ci/run runs them both ways).
+pub enum Engine {
+    Redb(std::path::PathBuf),
+    Postgres(TestDatabase),
+}
+
+impl Engine {
+    /// The engine for a check whose files go under `dir`.
+    pub fn new(dir: &std::path::Path) -> Engine {
+        match std::env::var("LOCKBOX_TEST_ENGINE").as_deref() {
+            Ok("postgres") => Engine::Postgres(
+                TestDatabase::new().expect("LOCKBOX_TEST_ENGINE=postgres needs LOCKBOX_TEST_POSTGRES"),
+            ),
+            Ok("redb") | Err(_) => Engine::Redb(dir.join("vault")),
+            Ok(other) => panic!("LOCKBOX_TEST_ENGINE={other:?}: redb or postgres"),
+        }
+    }
+
+    /// Where the vault is, for `Vault::init` and `Vault::open`.
+    pub fn location(&self) -> std::path::PathBuf {
+        match self {
+            Engine::Redb(dir) => dir.clone(),
+            Engine::Postgres(db) => db.url().into(),
+        }
+    }
+
+    /// Runs `f` on a raw write transaction of the vault's store, as the operator who holds the
+    /// database would, and commits it. (A vault file must be closed first.)
+    pub fn as_operator<T>(&self, f: impl FnOnce(&dyn Operator) -> T) -> T {
+        match self {
+            Engine::Redb(dir) => {
+                let store = lockbox::store::RedbStore::open(&dir.join(lockbox::vault::DB_FILE)).unwrap();
+                let tx = store.begin_raw_write().unwrap();
+                let out = f(&tx);
+                tx.commit().unwrap();
+                out
+            }
+            Engine::Postgres(db) => {
+                let store = lockbox::store::PgStore::open(&db.url()).unwrap();
+                let tx = store.begin_raw_write().unwrap();
+                let out = f(&tx);
+                tx.commit().unwrap();
+                out
+            }
+        }
+    }
+}

@@ -8,14 +8,15 @@ use std::io::Cursor;
 use lockbox::customer::{prepare_approval, prepare_rotation};
 use lockbox::keyring::{Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, RequestStatus, id_hex};
-use lockbox::store::{Reads, RedbStore, Writes};
-use lockbox::vault::{Caller, DB_FILE, ErrorKind, NewEpoch, PutOptions, Vault};
+use lockbox::vault::{Caller, ErrorKind, NewEpoch, PutOptions, Vault};
 
-use crate::kit::CHEAP;
+use crate::kit::{CHEAP, Engine, Operator};
 use lockbox::lockbox::Workflow;
 
 struct World {
-    dir: tempfile::TempDir,
+    /// Keyring and identity files; the vault too, on redb.
+    _dir: tempfile::TempDir,
+    engine: Engine,
     vault: Option<Vault>,
     keyring: Keyring,
 }
@@ -23,14 +24,15 @@ struct World {
 impl World {
     fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let mut vault = Vault::init(&dir.path().join("vault")).unwrap();
+        let engine = Engine::new(dir.path());
+        let mut vault = Vault::init(&engine.location()).unwrap();
         vault.set_actor("alice");
         let pass = Passphrase::new("pw".into());
         let mut keyring = Keyring::create(&dir.path().join("acme.keyring"), &pass, CHEAP).unwrap();
         let levels: Vec<String> = ["internal", "secret"].map(String::from).to_vec();
         lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
         Workflow::new(&vault).enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap();
-        let w = World { dir, vault: Some(vault), keyring };
+        let w = World { _dir: dir, engine, vault: Some(vault), keyring };
         w.put("s1", "secret");
         w.put("s2", "secret");
         w
@@ -58,13 +60,12 @@ impl World {
         id_hex(&Workflow::new(self.vault()).create_request(&req).unwrap().id)
     }
 
-    /// Runs `f` on the raw store, as the operator who holds the database file would.
-    fn as_operator(&mut self, f: impl FnOnce(&RedbStore)) {
+    /// Runs `f` on a raw write transaction of the store (committed), as the operator who
+    /// holds the database would.
+    fn as_operator(&mut self, f: impl FnOnce(&dyn Operator)) {
         drop(self.vault.take());
-        let store = RedbStore::open(&self.dir.path().join("vault").join(DB_FILE)).unwrap();
-        f(&store);
-        drop(store);
-        let mut vault = Vault::open(&self.dir.path().join("vault")).unwrap();
+        self.engine.as_operator(f);
+        let mut vault = Vault::open(&self.engine.location()).unwrap();
         vault.set_actor("alice");
         self.vault = Some(vault);
     }
@@ -140,12 +141,10 @@ fn an_approval_is_refused_if_the_engineer_key_changed_after_it_was_prepared() {
     let vault = w.vault.take().unwrap();
     let approval = prepare_approval(&vault, &mut w.keyring, &id, None, None, digest_of(&vault, &id)).unwrap();
     w.vault = Some(vault);
-    w.as_operator(|store| {
-        let tx = store.begin_raw_write().unwrap();
+    w.as_operator(|tx| {
         let mut eve = tx.engineer("eve").unwrap().unwrap();
         eve.public = [9; 32];
         tx.put_engineer(&eve).unwrap();
-        tx.commit().unwrap();
     });
     let e = Workflow::new(w.vault()).commit_approval(&approval).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");

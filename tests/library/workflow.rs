@@ -2,7 +2,6 @@
 //! that expire or are revoked, engineer reads, rotation, and the audit chain under tampering.
 
 use std::io::Cursor;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use lockbox::audit::{Entry, Verdict};
@@ -10,16 +9,18 @@ use lockbox::crypto::{DataKey, ItemKeys, Purpose, SecretKey, Unwrapper, Wrapped}
 use lockbox::format::{GrantKeyBlob, Header};
 use lockbox::keyring::{Identity, Keyring, Passphrase};
 use lockbox::lockbox::{NewRequest, RequestStatus, id_hex};
-use lockbox::store::raw::{RawRead, RawWrite, Table};
+use lockbox::store::raw::Table;
 use lockbox::store::records::{GrantRecord, ItemRecord};
-use lockbox::store::{Reads, RedbStore, RedbWrite, Writes, codec};
-use lockbox::vault::{DB_FILE, ErrorKind, PutOptions, Vault};
+use lockbox::store::{Reads, codec};
+use lockbox::vault::{ErrorKind, PutOptions, Vault};
 
-use crate::kit::CHEAP;
+use crate::kit::{CHEAP, Engine, Operator};
 use lockbox::lockbox::Workflow;
 
 struct World {
-    dir: tempfile::TempDir,
+    /// Keyring and identity files; the vault too, on redb.
+    _dir: tempfile::TempDir,
+    engine: Engine,
     vault: Option<Vault>,
     keyring: Keyring,
     eve: Identity,
@@ -28,7 +29,8 @@ struct World {
 impl World {
     fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let mut vault = Vault::init(&dir.path().join("vault")).unwrap();
+        let engine = Engine::new(dir.path());
+        let mut vault = Vault::init(&engine.location()).unwrap();
         vault.set_actor("alice");
         let pass = Passphrase::new("pw".into());
         let mut keyring = Keyring::create(&dir.path().join("acme.keyring"), &pass, CHEAP).unwrap();
@@ -36,7 +38,7 @@ impl World {
         lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &levels).unwrap();
         Workflow::new(&vault).enroll_engineer("eve", &dir.path().join("eve.id"), &pass, CHEAP).unwrap();
         let eve = Identity::open(&dir.path().join("eve.id"), &pass).unwrap();
-        let w = World { dir, vault: Some(vault), keyring, eve };
+        let w = World { _dir: dir, engine, vault: Some(vault), keyring, eve };
         for (item, level) in [("p1", "public"), ("i1", "internal"), ("s1", "secret")] {
             w.put(item, level, format!("{item} before").as_bytes());
         }
@@ -45,10 +47,6 @@ impl World {
 
     fn vault(&self) -> &Vault {
         self.vault.as_ref().unwrap()
-    }
-
-    fn vault_dir(&self) -> PathBuf {
-        self.dir.path().join("vault")
     }
 
     fn put(&self, item: &str, level: &str, data: &[u8]) {
@@ -108,14 +106,12 @@ impl World {
         out
     }
 
-    /// Closes the vault, runs `f` on the raw store, reopens.
-    fn with_store(&mut self, f: impl FnOnce(&RedbStore)) {
+    /// Closes the vault, runs `f` on a raw write transaction of its store (committed), reopens.
+    fn with_store(&mut self, f: impl FnOnce(&dyn Operator)) {
         let pins = self.vault().pins().clone();
         drop(self.vault.take());
-        let store = RedbStore::open(&self.vault_dir().join(DB_FILE)).unwrap();
-        f(&store);
-        drop(store);
-        let mut vault = Vault::open(&self.vault_dir()).unwrap().with_pins(pins);
+        self.engine.as_operator(f);
+        let mut vault = Vault::open(&self.engine.location()).unwrap().with_pins(pins);
         vault.set_actor("alice");
         self.vault = Some(vault);
     }
@@ -269,8 +265,7 @@ fn an_engineer_with_every_stored_byte_gets_only_released_pre_approval_keys() {
     let eve_secret = SecretKey::from_bytes(&w.eve.secret.to_bytes());
     let mut obtained: Vec<(String, u32, SecretKey)> = Vec::new();
     let mut decrypted: Vec<String> = Vec::new();
-    w.with_store(|store| {
-        let snapshot = store.begin_raw_read().unwrap();
+    w.with_store(|snapshot| {
         // Every table, every value: try each as a grant record and each key blob in it.
         for table in [
             Table::Grants,
@@ -313,7 +308,7 @@ fn an_engineer_with_every_stored_byte_gets_only_released_pre_approval_keys() {
                 if let Ok(dek) =
                     Unwrapper::new(key).unwrap(Purpose::DataKey, &header.wrap_context().unwrap(), &wrapped)
                 {
-                    assert!(decrypts(&snapshot, &item, &header, DataKey::from_bytes(dek)));
+                    assert!(decrypts(snapshot, &item, &header, DataKey::from_bytes(dek)));
                     decrypted.push(id.clone());
                 }
             }
@@ -326,7 +321,7 @@ fn an_engineer_with_every_stored_byte_gets_only_released_pre_approval_keys() {
     assert_eq!(decrypted, vec!["i1", "p1"], "only released levels, only items written before approval");
 }
 
-fn decrypts(r: &impl Reads, item: &ItemRecord, header: &Header, dek: DataKey) -> bool {
+fn decrypts(r: &dyn Reads, item: &ItemRecord, header: &Header, dek: DataKey) -> bool {
     let keys = ItemKeys::derive(&dek, &header.nonce, &header.content_context().unwrap());
     let Ok(mut opener) = keys.opener(&header.commitment) else { return false };
     (0..item.chunks).all(|i| {
@@ -344,8 +339,7 @@ fn a_grant_record_altered_in_the_database_does_not_extend_access() {
     let req = w.request(&["internal"], Some(1));
     let grant = w.approve(&req, None, None).unwrap();
     std::thread::sleep(Duration::from_millis(1100));
-    w.with_store(|store| {
-        let tx = store.begin_raw_write().unwrap();
+    w.with_store(|tx| {
         let mut id = [0u8; 16];
         for (i, byte) in id.iter_mut().enumerate() {
             *byte = u8::from_str_radix(&grant[2 * i..2 * i + 2], 16).unwrap();
@@ -353,7 +347,6 @@ fn a_grant_record_altered_in_the_database_does_not_extend_access() {
         let mut g = tx.grant(&id).unwrap().unwrap();
         g.expires += 3600;
         tx.put_grant(&g).unwrap();
-        tx.commit().unwrap();
     });
     // The record's expiry no longer matches the grant the customer signed.
     let err = w.engineer_get("i1").unwrap_err();
@@ -390,17 +383,15 @@ fn audit_head(w: &World) -> [u8; 32] {
     }
 }
 
-fn tamper(w: &mut World, f: impl FnOnce(&RedbWrite, Vec<Entry>)) -> Verdict {
-    w.with_store(|store| {
-        let tx = store.begin_raw_write().unwrap();
-        let entries = lockbox::audit::entries(&tx, None).unwrap();
-        f(&tx, entries);
-        tx.commit().unwrap();
+fn tamper(w: &mut World, f: impl FnOnce(&dyn Operator, Vec<Entry>)) -> Verdict {
+    w.with_store(|tx| {
+        let entries = lockbox::audit::entries(tx, None).unwrap();
+        f(tx, entries);
     });
     w.vault().verify_audit(None).unwrap()
 }
 
-fn put_entry(tx: &RedbWrite, seq: u64, e: &Entry) {
+fn put_entry(tx: &dyn Operator, seq: u64, e: &Entry) {
     tx.put(Table::Audit, &seq.to_be_bytes(), &codec::encode("audit entry", e).unwrap()).unwrap();
 }
 
