@@ -535,7 +535,7 @@ fn gather(
 }
 
 /// The most of a body [`gather`] hands over at once.
-const GATHER_BYTES: usize = 1 << 20;
+const GATHER_BYTES: usize = 256 << 10;
 
 enum Piece {
     Data(Bytes),

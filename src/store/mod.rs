@@ -52,9 +52,9 @@ use records::{
 };
 pub use redb_store::{RedbRead, RedbStore, RedbWrite, guarded};
 
-/// Ciphertext bytes per staged transaction: well inside redb's write buffer (half the cache),
-/// so that no page of it is written twice.
-pub const STAGE_BYTES: usize = 8 * 1024 * 1024;
+/// Ciphertext bytes per staged transaction: within redb's write buffer (half its 16 MiB
+/// cache), so that no page of it is written twice.
+pub const STAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// A read transaction of some engine.
 pub type ReadTx<'a> = Box<dyn Reads + Send + Sync + 'a>;

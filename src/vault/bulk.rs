@@ -26,7 +26,7 @@ use crate::store::records::ItemRecord;
 const BATCH_ITEMS: usize = 4096;
 /// Plaintext bytes per import transaction: within redb's write buffer (see
 /// [`crate::store::STAGE_BYTES`]), so that no page is written twice.
-const BATCH_BYTES: u64 = 8 << 20;
+const BATCH_BYTES: u64 = STAGE_BYTES as u64;
 /// Small items handed from one thread to another at a time (import and export).
 pub(super) const PARCEL: usize = 64;
 

@@ -435,8 +435,10 @@ impl std::io::Read for SweptMidway<'_> {
 #[test]
 fn a_put_whose_staged_chunks_were_swept_stores_nothing() {
     let stage = lockbox::store::STAGE_BYTES as u64;
-    // 64 KiB chunks: a group of 8 MiB of ciphertext is 128 of them.
-    for (len, after, staged) in [(6 * stage, 2 * stage, 128), (2 * stage + 300_000, 2 * stage + 300_000, 256)]
+    // 64 KiB chunks: a group of STAGE_BYTES of ciphertext is this many of them.
+    let group = stage / (64 * 1024);
+    for (len, after, staged) in
+        [(6 * stage, 2 * stage, group), (2 * stage + 300_000, 2 * stage + 300_000, 2 * group)]
     {
         let f = Fixture::new(0, 0);
         let vault = f.open(&f.vault_dir()).unwrap();
