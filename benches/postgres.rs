@@ -11,7 +11,7 @@
 //!    HTTP on loopback: the engines are compared, not TLS), against the same clients and one
 //!    server on a vault file;
 //! 3. a BIG_MB item put and got through the CLI on each engine, against raw inserts of the
-//!    same bytes into PostgreSQL (64 KiB rows, 8 MiB transactions, no crypto).
+//!    same bytes into PostgreSQL (64 KiB rows, transactions of STAGE_BYTES, as lockbox stages, no crypto).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -239,13 +239,13 @@ fn main() {
     );
     println!("| get of a {mb} MiB item, MB/s | {f:.0} | {p:.0} | {:.2} |", p / f);
 
-    // The same bytes straight into PostgreSQL: 64 KiB rows, a transaction per 8 MiB.
+    // The same bytes straight into PostgreSQL: 64 KiB rows, a transaction per STAGE_BYTES (as lockbox stages).
     let raw = Db::new(&base, "lockbox_bench_raw");
     let mut client = postgres::Client::connect(&raw.url(), postgres::NoTls).unwrap();
     client.batch_execute("CREATE TABLE chunks (k BYTEA PRIMARY KEY, v BYTEA NOT NULL)").unwrap();
     let data = std::fs::read(&big).unwrap();
     let started = Instant::now();
-    for (t, group) in data.chunks(8 << 20).enumerate() {
+    for (t, group) in data.chunks(lockbox::store::STAGE_BYTES).enumerate() {
         let mut tx = client.transaction().unwrap();
         let insert = tx.prepare("INSERT INTO chunks (k, v) VALUES ($1, $2)").unwrap();
         for (i, chunk) in group.chunks(64 << 10).enumerate() {

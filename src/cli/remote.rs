@@ -135,7 +135,10 @@ impl Remote {
             .https_only(https_only)
             .build()
             .map_err(failed)?;
+        // Each upload runs on a runtime of its own, dropped after it: no connection is kept
+        // for the next.
         let uploads = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
             .connect_timeout(CONNECT_TIMEOUT)
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 
-// Envelope bytes stored in one transaction at most (as a large put's staged groups: a larger
-// transaction makes redb write its pages twice).
-use lockbox::vault::MAX_GROUP_BYTES;
+// Envelope bytes a group gathers at most: a large put's staged group (a larger transaction
+// makes redb write its pages twice). One batch request alone may hold more.
+use lockbox::store::STAGE_BYTES as MAX_GROUP_BYTES;
 use lockbox::vault::{Error, ItemInfo, RawGet, RawPut, Vault};
 use tokio::sync::oneshot;
 

@@ -514,7 +514,7 @@ fn gather(
         match stream.next().now_or_never() {
             Some(Some(Ok(more))) => {
                 let joined = joined.get_or_insert_with(|| {
-                    let mut j = Vec::with_capacity(GATHER_BYTES + more.len());
+                    let mut j = Vec::with_capacity(first.len() + more.len());
                     j.extend_from_slice(&first);
                     j
                 });
@@ -636,7 +636,7 @@ async fn put_envelope(
             }
         }
     }
-    let (tx, rx) = mpsc::channel::<Piece>(8);
+    let (tx, rx) = mpsc::channel::<Piece>(4);
     let mut feed = tokio::spawn(async move {
         let (mut sink, mut drained) = (Some(tx), 0usize);
         // What was read already goes first.

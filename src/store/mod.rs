@@ -96,6 +96,12 @@ pub trait Store: Send + Sync {
     /// Removes the chunks and marks of blobs whose staging process died (it holds no claim),
     /// each in a transaction that finds the mark still there. Returns how many.
     fn sweep_staging(&self) -> Result<u64, StoreError>;
+    /// Ciphertext bytes a large put stages per transaction: [`STAGE_BYTES`] unless the engine
+    /// prefers another size.
+    fn stage_bytes(&self) -> usize {
+        STAGE_BYTES
+    }
+
     /// A thread that pushes the engine's file to disk when nudged, while a large put goes on
     /// (an optimisation only: durability still comes from commits). `None` if the engine has
     /// no file.

@@ -358,8 +358,9 @@ struct PgTx<'s> {
     /// A statement of it failed: PostgreSQL would turn its COMMIT into a rollback and report
     /// success, so a commit is refused here.
     failed: std::sync::atomic::AtomicBool,
-    /// The failed statement was ended for a conflict: so is the commit (it may be run again).
-    conflicted: std::sync::atomic::AtomicBool,
+    /// The first failed statement's error, in the kind the refused commit reports: a conflict
+    /// or a lost connection may pass when run again, so the commit's refusal says so too.
+    first_failure: Mutex<Option<fn(String) -> StoreError>>,
     /// Rows written and not yet sent, by table (the last value of each key), and their bytes:
     /// sent as multi-row INSERTs before the next read, removal or the commit.
     pending: Mutex<Pending>,
@@ -371,7 +372,7 @@ impl<'s> PgTx<'s> {
             conn: Mutex::new(conn),
             done: false,
             failed: std::sync::atomic::AtomicBool::new(false),
-            conflicted: std::sync::atomic::AtomicBool::new(false),
+            first_failure: Mutex::new(None),
             pending: Mutex::new((vec![BTreeMap::new(); 8], 0)),
         }
     }
@@ -380,9 +381,12 @@ impl<'s> PgTx<'s> {
         f(lock(&self.conn).get()).map_err(|e| {
             let e = db(e);
             self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
-            if matches!(e, StoreError::Retry(_)) {
-                self.conflicted.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
+            let kind: fn(String) -> StoreError = match e {
+                StoreError::Retry(_) => StoreError::Retry,
+                StoreError::Unavailable(_) => StoreError::Unavailable,
+                _ => StoreError::Engine,
+            };
+            lock(&self.first_failure).get_or_insert(kind);
             e
         })
     }
@@ -430,14 +434,10 @@ impl<'s> PgTx<'s> {
     fn end(mut self, sql: &str) -> Result<(), StoreError> {
         if sql == "COMMIT" {
             self.flush()?;
-            if self.conflicted.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(StoreError::Retry(
-                    "a statement of this transaction conflicted with another".into(),
-                ));
-            }
             if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
                 // Dropped: rolled back.
-                return Err(StoreError::Engine(
+                let kind = lock(&self.first_failure).unwrap_or(StoreError::Engine);
+                return Err(kind(
                     "a statement of this transaction failed: it was rolled back, not committed".into(),
                 ));
             }
@@ -725,6 +725,12 @@ impl Store for PgStore {
             }
         }
         Ok(swept)
+    }
+
+    /// Larger than redb's: each staged transaction is a round of claim, lock, INSERTs and a
+    /// durable commit (4 MiB groups ran a 256 MiB put at 59 MB/s, 8 MiB at 90 MB/s).
+    fn stage_bytes(&self) -> usize {
+        8 << 20
     }
 
     fn writeback(&self) -> Option<crate::writeback::Writeback> {

@@ -1,6 +1,6 @@
 //! Writing a large item on two cores: this thread reads (and encrypts), a second one stores.
 //!
-//! Chunks go to the store ahead of the item record, in groups of [`STAGE_BYTES`], each its own
+//! Chunks go to the store ahead of the item record, in groups of [`crate::store::STAGE_BYTES`], each its own
 //! durable transaction: redb keeps a transaction's dirty pages in a buffer of half its cache,
 //! and a larger transaction spills them and writes each page twice (a 256 MiB put in one
 //! transaction wrote 513 MiB and read 256 MiB back). Until the record exists nothing refers to
@@ -18,7 +18,7 @@ use super::{Error, Vault, no_tenant};
 use crate::crypto::{PublicKey, Wrapper};
 use crate::format::{CHUNK_TAG_LEN, Header};
 use crate::store::records::{ItemRecord, TenantRecord};
-use crate::store::{STAGE_BYTES, Store, StoreError, Writes};
+use crate::store::{Store, StoreError, Writes};
 use crate::writeback::Writeback;
 
 /// Chunks waiting between two threads of a put or a get (64 KiB each: at most 4 MiB). Room
@@ -54,7 +54,7 @@ impl<'s> Staged<'s> {
         self.blob = blob;
         self.bytes += chunk.len();
         self.group.push((index, chunk));
-        if self.bytes >= STAGE_BYTES {
+        if self.bytes >= self.store.stage_bytes() {
             // Set first: a failed stage may have taken the claim, which the discard lets go.
             let first = !self.staged;
             self.staged = true;
@@ -155,7 +155,7 @@ pub(crate) fn stage_with<'s, T>(
     (produced, staged)
 }
 
-/// Stores `input` as a new item (`put`, and `import` of a file over [`STAGE_BYTES`]): read
+/// Stores `input` as a new item (`put`, and `import` of a file over [`crate::store::STAGE_BYTES`]): read
 /// and sealed on this thread while a second stages the chunks, then stored by
 /// [`Staged::commit`], which also checks that the level is still at the epoch the item was
 /// sealed under.

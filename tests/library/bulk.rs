@@ -207,7 +207,7 @@ fn cli_import_export_summaries_and_exit_codes() {
     assert_eq!(run(&["export", "acme", &dir.path().join("o2").to_string_lossy()]).status.code(), Some(2));
 }
 
-/// Import transactions end every 4,096 items or 8 MiB: one audit entry each, none empty, and
+/// Import transactions end every 4,096 items or STAGE_BYTES: one audit entry each, none empty, and
 /// every item reads back whichever batch it fell in.
 #[test]
 fn import_batches_end_exactly_at_their_limits() {
@@ -252,28 +252,25 @@ fn import_batches_end_exactly_at_their_limits() {
     assert_eq!(imports(&vault)[0].2, 4096);
     assert_eq!(imports(&vault)[0].3.len(), 4096, "every item of the batch is logged");
 
-    // By bytes: 9 files of 1 MiB (large, streamed) and small ones after: 8 MiB ends a batch.
+    // By bytes: one more file of 1 MiB (large, streamed) than a batch holds, and small ones
+    // after: STAGE_BYTES ends a batch.
     let src = dir.path().join("bytes");
     let big = vec![7u8; 1 << 20];
-    for i in 0..9 {
+    let per = (lockbox::store::STAGE_BYTES >> 20) as u64;
+    for i in 0..=per {
         tree(&src, &[(&format!("a{i}"), &big)]);
     }
     tree(&src, &[("b", b"small"), ("c", b"")]);
     let r = vault.import_dir("acme", "internal", &src, false, &mut |_, _| {}).unwrap();
-    assert_eq!((r.items, r.bytes), (11, 9 * (1 << 20) + 5));
+    assert_eq!((r.items, r.bytes), (per + 3, (per + 1) * (1 << 20) + 5));
     let details: Vec<_> =
         imports(&vault)[1..].iter().map(|(l, e, n, ids, _)| (l.clone(), *e, *n, ids.clone())).collect();
-    let names = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    assert_eq!(
-        details,
-        [
-            ("internal".to_owned(), 1, 8, names(&["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"])),
-            ("internal".to_owned(), 1, 3, names(&["a8", "b", "c"]))
-        ]
-    );
+    let first: Vec<String> = (0..per).map(|i| format!("a{i}")).collect();
+    let second = vec![format!("a{per}"), "b".into(), "c".into()];
+    assert_eq!(details, [("internal".to_owned(), 1, per, first), ("internal".to_owned(), 1, 3, second)]);
     assert!(imports(&vault).iter().all(|d| d.4), "each names the manifest it wrote under");
     let mut out = Vec::new();
-    vault.get("acme", "a8", &keyring, &mut out).unwrap();
+    vault.get("acme", &format!("a{per}"), &keyring, &mut out).unwrap();
     assert_eq!(out, big);
     out.clear();
     vault.get("acme", "c", &keyring, &mut out).unwrap();
