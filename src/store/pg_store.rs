@@ -351,6 +351,9 @@ impl Drop for Pooled<'_> {
 /// Rows written and not yet sent, one map per table, and their bytes.
 type Pending = (Vec<BTreeMap<Vec<u8>, Vec<u8>>>, usize);
 
+/// Makes a store error of one kind from its message.
+type FailureKind = fn(String) -> StoreError;
+
 /// An open SQL transaction on a pooled connection: rolled back when dropped uncommitted.
 struct PgTx<'s> {
     conn: Mutex<Pooled<'s>>,
@@ -360,7 +363,7 @@ struct PgTx<'s> {
     failed: std::sync::atomic::AtomicBool,
     /// The first failed statement's error, in the kind the refused commit reports: a conflict
     /// or a lost connection may pass when run again, so the commit's refusal says so too.
-    first_failure: Mutex<Option<fn(String) -> StoreError>>,
+    first_failure: Mutex<Option<FailureKind>>,
     /// Rows written and not yet sent, by table (the last value of each key), and their bytes:
     /// sent as multi-row INSERTs before the next read, removal or the commit.
     pending: Mutex<Pending>,
@@ -381,7 +384,7 @@ impl<'s> PgTx<'s> {
         f(lock(&self.conn).get()).map_err(|e| {
             let e = db(e);
             self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
-            let kind: fn(String) -> StoreError = match e {
+            let kind: FailureKind = match e {
                 StoreError::Retry(_) => StoreError::Retry,
                 StoreError::Unavailable(_) => StoreError::Unavailable,
                 _ => StoreError::Engine,
