@@ -134,7 +134,9 @@ pub(crate) fn stage_with<'s, T>(
     let mut produced = None;
     let result = pipeline::to_worker(
         threads,
-        QUEUE_CHUNKS,
+        // Room for one staged group of this engine: the encrypting thread goes on while the
+        // other commits one.
+        QUEUE_CHUNKS.max(store.stage_bytes() / (64 * 1024)),
         |handoff| {
             let value = produce(&mut |blob, index, chunk| {
                 // Hand the buffer over and read the next chunk into one the stager is done with
