@@ -10,7 +10,19 @@ use crate::kit::cli::PASS;
 /// Runs `lockbox ARGS` on the vault at `vault` (a URL or a directory, given in LOCKBOX_VAULT,
 /// never on the command line), files under `home`.
 fn run(vault: &str, home: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
+    run_with(vault, home, args, stdin, |_| {})
+}
+
+/// [`run`], with `more` set on the command (an environment of its own, say).
+fn run_with(
+    vault: &str,
+    home: &Path,
+    args: &[&str],
+    stdin: &[u8],
+    more: impl FnOnce(&mut Command),
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lockbox"));
+    command
         .args(args)
         .env("LOCKBOX_VAULT", vault)
         .env("LOCKBOX_TRUST", home.join("trust"))
@@ -19,9 +31,9 @@ fn run(vault: &str, home: &Path, args: &[&str], stdin: &[u8]) -> Output {
         .current_dir(home)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    more(&mut command);
+    let mut child = command.spawn().unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -248,11 +260,18 @@ fn many_processes_and_two_servers_share_one_postgres_vault() {
     ok(&pg, h, &["audit", "verify", "--keyring", &keyring], b"");
 }
 
-/// kill -9 of a server on PostgreSQL while four writers put through it: every put it
-/// acknowledged is there and whole afterwards, and nothing is left half-staged.
-#[test]
-fn a_killed_server_on_postgres_loses_no_acknowledged_put() {
-    let Some(db) = TestDatabase::new() else { return };
+/// A vault in `db` with tenant acme, a server on it, and a writer's token whose home has the
+/// tenant pinned.
+struct Served {
+    home: tempfile::TempDir,
+    pg: String,
+    keyring: String,
+    token: String,
+    server: std::process::Child,
+    url: String,
+}
+
+fn served(db: &TestDatabase) -> Served {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let pg = db.url();
@@ -265,8 +284,27 @@ fn a_killed_server_on_postgres_loses_no_acknowledged_put() {
             .as_str()
             .unwrap()
             .to_owned();
-    let (mut server, url) = serve(&pg);
+    let (server, url) = serve(&pg);
     assert!(remote(&url, &token, h, &["tenant", "trust", "acme", &fingerprint], b"").status.success());
+    Served { home, pg, keyring, token, server, url }
+}
+
+/// Every acknowledged put reads back whole from the vault.
+fn all_back_whole(pg: &str, h: &Path, keyring: &str, acked: &[(String, Vec<u8>)]) {
+    for (item, body) in acked {
+        let back = run(pg, h, &["get", "acme", item, "--keyring", keyring, "-o", "-"], b"");
+        assert!(back.status.success(), "{item}: {}", String::from_utf8_lossy(&back.stderr));
+        assert!(back.stdout == *body, "{item} came back whole");
+    }
+}
+
+/// kill -9 of a server on PostgreSQL while four writers put through it: every put it
+/// acknowledged is there and whole afterwards, and nothing is left half-staged.
+#[test]
+fn a_killed_server_on_postgres_loses_no_acknowledged_put() {
+    let Some(db) = TestDatabase::new() else { return };
+    let Served { home, pg, keyring, token, mut server, url } = served(&db);
+    let h = home.path();
     let stop = std::sync::atomic::AtomicBool::new(false);
     let acked = std::sync::Mutex::new(Vec::<(String, Vec<u8>)>::new());
     std::thread::scope(|scope| {
@@ -298,11 +336,7 @@ fn a_killed_server_on_postgres_loses_no_acknowledged_put() {
     let _ = server.wait();
     let acked = acked.into_inner().unwrap();
     assert!(acked.len() >= 20, "only {} puts were acknowledged", acked.len());
-    for (item, body) in &acked {
-        let back = run(&pg, h, &["get", "acme", item, "--keyring", &keyring, "-o", "-"], b"");
-        assert!(back.status.success(), "{item}: {}", String::from_utf8_lossy(&back.stderr));
-        assert!(back.stdout == *body, "{item} came back whole");
-    }
+    all_back_whole(&pg, h, &keyring, &acked);
     // What the killed server was staging is counted as staging (swept once its claim
     // expires), never as damage.
     let v = json(&ok(&pg, h, &["--json", "verify"], b""));
@@ -343,22 +377,9 @@ fn a_vault_over_tls_checks_the_database_certificate_and_reads_its_password_from_
     let base = format!("postgres://lockbox_tls@127.0.0.1:5432/{}", db.name());
     let tls = format!("{base}?sslmode=verify-full&sslrootcert={ca}");
     let with_file = |vault: &str, args: &[&str], stdin: &[u8]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lockbox"))
-            .args(args)
-            .env("LOCKBOX_VAULT", vault)
-            .env("LOCKBOX_DB_PASSWORD_FILE", &password_file)
-            .env_remove("PGPASSWORD")
-            .env("LOCKBOX_TRUST", h.join("trust"))
-            .env("LOCKBOX_PASSPHRASE", PASS)
-            .env("LOCKBOX_ACTOR", "alice")
-            .current_dir(h)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin).unwrap();
-        child.wait_with_output().unwrap()
+        run_with(vault, h, args, stdin, |c| {
+            c.env("LOCKBOX_DB_PASSWORD_FILE", &password_file).env_remove("PGPASSWORD");
+        })
     };
     let keyring = h.join("k").to_string_lossy().into_owned();
     for args in [&["init"][..], &["tenant", "create", "acme", "--levels", "internal", "--keyring", &keyring]]
@@ -416,20 +437,8 @@ fn a_vault_over_tls_checks_the_database_certificate_and_reads_its_password_from_
 #[test]
 fn a_database_cut_off_under_load_gives_try_again_and_no_damage() {
     let Some(db) = TestDatabase::new() else { return };
-    let home = tempfile::tempdir().unwrap();
+    let Served { home, pg, keyring, token, mut server, url } = served(&db);
     let h = home.path();
-    let pg = db.url();
-    let keyring = h.join("k").to_string_lossy().into_owned();
-    ok(&pg, h, &["init"], b"");
-    ok(&pg, h, &["tenant", "create", "acme", "--levels", "internal", "--keyring", &keyring], b"");
-    let token = ok(&pg, h, &["token", "create", "-r", "writer", "-t", "acme"], b"").trim().to_owned();
-    let fingerprint =
-        json(&ok(&pg, h, &["--json", "tenant", "show", "acme"], b""))["signing_key_fingerprint"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-    let (mut server, url) = serve(&pg);
-    assert!(remote(&url, &token, h, &["tenant", "trust", "acme", &fingerprint], b"").status.success());
     let stop = std::sync::atomic::AtomicBool::new(false);
     let acked = std::sync::Mutex::new(Vec::<(String, Vec<u8>)>::new());
     let refused = std::sync::Mutex::new(Vec::<String>::new());
@@ -487,11 +496,7 @@ fn a_database_cut_off_under_load_gives_try_again_and_no_damage() {
     let out = remote(&url, &token, h, &["put", "acme", "after", "-l", "internal"], b"after the storm");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = (server.kill(), server.wait());
-    for (item, body) in &acked {
-        let back = run(&pg, h, &["get", "acme", item, "--keyring", &keyring, "-o", "-"], b"");
-        assert!(back.status.success(), "{item}: {}", String::from_utf8_lossy(&back.stderr));
-        assert!(back.stdout == *body, "{item} came back whole");
-    }
+    all_back_whole(&pg, h, &keyring, &acked);
     let v = json(&ok(&pg, h, &["--json", "verify"], b""));
     assert!(v["problems"].as_array().unwrap().is_empty(), "{v}");
     ok(&pg, h, &["audit", "verify", "--keyring", &keyring], b"");
