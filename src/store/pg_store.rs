@@ -68,17 +68,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Whether a database error of SQLSTATE `code` is no fault of the request, and may pass: the
+/// server going away (a restart, a shutdown: class 57P), a connection failing (class 08) or
+/// too many of them (53300).
+fn may_pass(code: &str) -> bool {
+    code.starts_with("57P") || code.starts_with("08") || code == "53300"
+}
+
 /// A database error, as the store reports it (never with the password: the driver's messages
 /// name no credentials).
 fn db(e: postgres::Error) -> StoreError {
     match e.as_db_error() {
-        // The server going away (a restart, a shutdown: class 57P), a connection failing
-        // (class 08) or too many of them (53300) is no fault of the request.
-        Some(d)
-            if ["57P", "08"].iter().any(|c| d.code().code().starts_with(c)) || d.code().code() == "53300" =>
-        {
-            StoreError::Unavailable(d.message().to_owned())
-        }
+        Some(d) if may_pass(d.code().code()) => StoreError::Unavailable(d.message().to_owned()),
         // A serialization failure or a deadlock: the work may be run again (vault/retry.rs).
         Some(d) if ["40001", "40P01"].contains(&d.code().code()) => {
             StoreError::Retry(format!("{} ({})", d.message(), d.code().code()))
@@ -254,9 +255,7 @@ fn connect_error(shown: &str, e: &postgres::Error) -> StoreError {
         return match code {
             _ if code.starts_with("28") => StoreError::Refused(text),
             // 55000 here: the database closed to new connections for a while (maintenance).
-            _ if code.starts_with("08") || code.starts_with("57P") || ["53300", "55000"].contains(&code) => {
-                StoreError::Unavailable(text)
-            }
+            _ if may_pass(code) || code == "55000" => StoreError::Unavailable(text),
             _ => StoreError::Engine(text),
         };
     }
@@ -358,11 +357,9 @@ type FailureKind = fn(String) -> StoreError;
 struct PgTx<'s> {
     conn: Mutex<Pooled<'s>>,
     done: bool,
-    /// A statement of it failed: PostgreSQL would turn its COMMIT into a rollback and report
-    /// success, so a commit is refused here.
-    failed: std::sync::atomic::AtomicBool,
-    /// The first failed statement's error, in the kind the refused commit reports: a conflict
-    /// or a lost connection may pass when run again, so the commit's refusal says so too.
+    /// Set once a statement of it failed: PostgreSQL would turn its COMMIT into a rollback and
+    /// report success, so a commit is refused here, in the kind of that first failure (a
+    /// conflict or a lost connection may pass when run again, so the refusal says so too).
     first_failure: Mutex<Option<FailureKind>>,
     /// Rows written and not yet sent, by table (the last value of each key), and their bytes:
     /// sent as multi-row INSERTs before the next read, removal or the commit.
@@ -374,7 +371,6 @@ impl<'s> PgTx<'s> {
         PgTx {
             conn: Mutex::new(conn),
             done: false,
-            failed: std::sync::atomic::AtomicBool::new(false),
             first_failure: Mutex::new(None),
             pending: Mutex::new((vec![BTreeMap::new(); 8], 0)),
         }
@@ -383,7 +379,6 @@ impl<'s> PgTx<'s> {
     fn with<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
         f(lock(&self.conn).get()).map_err(|e| {
             let e = db(e);
-            self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
             let kind: FailureKind = match e {
                 StoreError::Retry(_) => StoreError::Retry,
                 StoreError::Unavailable(_) => StoreError::Unavailable,
@@ -437,9 +432,8 @@ impl<'s> PgTx<'s> {
     fn end(mut self, sql: &str) -> Result<(), StoreError> {
         if sql == "COMMIT" {
             self.flush()?;
-            if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Some(kind) = *lock(&self.first_failure) {
                 // Dropped: rolled back.
-                let kind = lock(&self.first_failure).unwrap_or(StoreError::Engine);
                 return Err(kind(
                     "a statement of this transaction failed: it was rolled back, not committed".into(),
                 ));
