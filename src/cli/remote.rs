@@ -268,19 +268,27 @@ impl Remote {
         Ok(items)
     }
 
-    /// The envelope of an item, to read as the server streams it.
+    /// The envelope of an item, to read as the server streams it. A body the server (or the
+    /// network) cuts short fails the read as an integrity failure naming the item: what was
+    /// read of it is not the item, whatever the cause.
     pub fn envelope(&self, tenant: &str, item: &str) -> Result<impl Read + use<>, Error> {
         let response = self.send(self.client.get(self.url(tenant, Some(item))?))?;
-        Ok(response)
+        Ok(CutShort { response, item: item.to_owned(), read: 0 })
     }
 
     /// Writes the envelope of an item to `out`, as the server streams it.
     pub fn get_raw(&self, tenant: &str, item: &str, out: &mut dyn Write) -> Result<(), Error> {
-        let mut response = self.send(self.client.get(self.url(tenant, Some(item))?))?;
-        response.copy_to(out).map_err(|e| match e.is_body() || e.is_decode() {
-            true => Error::integrity(format!("the server cut the envelope short: {e}")),
-            false => Error::output(std::io::Error::other(e)),
-        })?;
+        let mut envelope = self.envelope(tenant, item)?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match envelope.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.downcast::<Error>().unwrap_or_else(|e| Error::other(e.to_string()))),
+            };
+            out.write_all(&buf[..n]).map_err(Error::output)?;
+        }
         out.flush().map_err(Error::output)
     }
 
@@ -391,6 +399,38 @@ pub fn withheld(item: &str, e: Error) -> Error {
     match e.kind {
         ErrorKind::Other => e,
         _ => Error::integrity(format!("the server did not give item {item:?}: {}", e.message)),
+    }
+}
+
+/// An envelope's body as the server streams it: a failure part-way is the server's (or the
+/// network's) cutting it short, said as an integrity failure of that item.
+struct CutShort {
+    response: Response,
+    item: String,
+    read: u64,
+}
+
+impl Read for CutShort {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.response.read(buf) {
+            Ok(n) => {
+                self.read += n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                let mut why = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    why = format!("{why}: {c}");
+                    cause = c.source();
+                }
+                Err(std::io::Error::other(Error::integrity(format!(
+                    "the server cut the envelope of item {:?} short after {} bytes ({why}). The item may be damaged where the server keeps it, or the server or the network stopped: try again, and if it fails the same way ask the operator to verify the vault",
+                    self.item, self.read
+                ))))
+            }
+        }
     }
 }
 

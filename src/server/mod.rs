@@ -8,6 +8,7 @@
 
 mod batches;
 mod commits;
+mod download;
 mod group;
 mod limits;
 mod metrics;

@@ -1,7 +1,7 @@
 //! The HTTP API: who may call what (a token's role and tenant), and the vault call behind
 //! each route. Vault calls block (the store is a file): they run on tokio's blocking pool.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -15,6 +15,7 @@ use lockbox::vault::{Caller, Error, ErrorKind, ItemFilter, ItemInfo, Op, Princip
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
+use super::download;
 use super::wire::{Failure, FailureBody};
 
 /// What every handler shares: the vault, opened once.
@@ -387,43 +388,6 @@ async fn list(
     Ok(Json(items))
 }
 
-/// Writes what a blocking vault call produces into a channel the response body streams from;
-/// tells the handler once the first bytes are ready (by then the call has checked everything
-/// and logged the read).
-struct ChannelWriter {
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    ready: Option<oneshot::Sender<()>>,
-    buf: Vec<u8>,
-}
-
-const PIECE: usize = 256 * 1024;
-
-impl ChannelWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if let Some(ready) = self.ready.take() {
-            let _ = ready.send(());
-        }
-        let piece = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE)));
-        self.tx
-            .blocking_send(Ok(piece))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= PIECE {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if !self.buf.is_empty() { self.send() } else { Ok(()) }
-    }
-}
-
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/items/{item}", security(("token" = [])), params(
         ("tenant" = String, Path, description = "Tenant name"),
         ("item" = String, Path, description = "Item id")),
@@ -451,12 +415,15 @@ async fn get_envelope(
         Some(Err(e)) => return Err(e.into()),
         Some(Ok(None)) | None => {}
     }
-    let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let (tx, mut rx) = mpsc::channel::<download::Piece>(download::QUEUED);
     let (ready_tx, ready_rx) = oneshot::channel();
     let failed = tx.clone();
     let task = tokio::task::spawn_blocking(move || {
-        let mut out = ChannelWriter { tx, ready: Some(ready_tx), buf: Vec::with_capacity(PIECE) };
-        let result = vault.get_raw(&tenant, &item, &mut out);
+        let mut out = download::Sink::new(tx, ready_tx);
+        let result = vault.get_raw_pieces(&tenant, &item, &mut |piece| out.take(piece)).and_then(|info| {
+            out.flush()?;
+            Ok(info)
+        });
         if let Err(e) = &result {
             // Once streaming, an error can only cut the body short: the client sees it cut.
             let _ = failed.blocking_send(Err(std::io::Error::other(e.message.clone())));

@@ -192,8 +192,14 @@ impl Error {
         Error::caused_by(ErrorKind::Usage, e)
     }
 
-    /// Failure to read the input being stored.
+    /// Failure to read the input being stored or opened. An input that knows what its failure
+    /// means (an envelope a server cut short, say) says so with an [`Error`] inside the I/O
+    /// error, and that error is the one returned.
     pub(crate) fn input(e: std::io::Error) -> Error {
+        let e = match e.downcast::<Error>() {
+            Ok(meant) => return meant,
+            Err(e) => e,
+        };
         Error { message: format!("cannot read input: {e}"), ..Error::caused_by(ErrorKind::Other, e) }
     }
 

@@ -349,13 +349,25 @@ impl Vault {
 
     /// Writes the item's portable envelope (header and ciphertext chunks) to `out`. Needs no key.
     pub fn get_raw(&self, tenant: &str, item: &str, out: &mut dyn Write) -> Result<ItemInfo, Error> {
+        let info =
+            self.get_raw_pieces(tenant, item, &mut |piece| out.write_all(&piece).map_err(Error::output))?;
+        out.flush().map_err(Error::output)?;
+        Ok(info)
+    }
+
+    /// [`Vault::get_raw`] handing `piece` the envelope's pieces as they are read, each in a
+    /// buffer of its own (the header, then each chunk): a caller that sends them on keeps
+    /// them without copying.
+    pub fn get_raw_pieces(
+        &self,
+        tenant: &str,
+        item: &str,
+        piece: &mut dyn FnMut(Vec<u8>) -> Result<(), Error>,
+    ) -> Result<ItemInfo, Error> {
         let (snapshot, record, header) = self.load(tenant, item)?;
         self.audit_only(None, tenant, item, AuditEvent::GetRaw)?;
-        out.write_all(&record.header).map_err(Error::output)?;
-        stored_chunks(&*snapshot, &record, &header, |_, chunk, _| {
-            out.write_all(chunk).map_err(Error::output)
-        })?;
-        out.flush().map_err(Error::output)?;
+        piece(record.header.clone())?;
+        stored_chunks(&*snapshot, &record, &header, |_, chunk, _| piece(std::mem::take(chunk)))?;
         Ok(ItemInfo::new(tenant, item, Some(&header), &record))
     }
 

@@ -337,6 +337,64 @@ fn a_remote_writer_seals_with_its_own_pins_and_the_customer_reads() {
     assert_eq!(server.log().matches("PUT ").count(), puts_before, "no envelope was sent");
 }
 
+/// A large item damaged where the server keeps it: a chunk cut short (the server finds it while
+/// streaming, after earlier chunks went out, and cuts the body) or a chunk with a flipped bit
+/// (the server streams it; the client's decryption finds it). Either way the customer's get
+/// fails as an integrity failure and leaves no file behind, not even the chunks before.
+#[test]
+fn a_large_item_damaged_on_the_server_fails_whole_and_leaves_no_file() {
+    use lockbox::store::{RedbStore, Store};
+    let env = setup();
+    let plain: Vec<u8> = (0..3_000_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    env.ok(&["put", "acme", "cut", "-l", "secret"], &plain);
+    env.ok(&["put", "acme", "flipped", "-l", "secret"], &plain);
+    {
+        let store = RedbStore::open(&env.dir.path().join("vault").join(lockbox::vault::DB_FILE)).unwrap();
+        let tx = store.begin_write().unwrap();
+        for (item, index) in [("cut", 20), ("flipped", 30)] {
+            let record = tx.item("acme", item).unwrap().unwrap();
+            let mut chunk = tx.chunk(&record.blob, index).unwrap().unwrap();
+            match item {
+                "cut" => chunk.truncate(chunk.len() - 1),
+                _ => chunk[100] ^= 1,
+            }
+            tx.put_chunk(&record.blob, index, &chunk).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let server = Server::start(&env);
+    let customer = token(&env, "customer", "acme");
+    let keyring = env.path("k");
+    let home = tempfile::tempdir().unwrap();
+    for item in ["cut", "flipped"] {
+        let (code, _, err) = client_at(
+            &home,
+            &server,
+            Some(&customer),
+            &["get", "acme", item, "--keyring", &keyring, "-o", "out"],
+            b"",
+        );
+        assert_eq!(code, 5, "{item}: {err}");
+        assert!(err.contains(item), "{item}: {err}");
+        let left: Vec<_> = std::fs::read_dir(home.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(!home.path().join("out").exists(), "{item}: a file was left: {left:?}");
+        assert!(
+            left.iter().all(|n| !n.to_string_lossy().contains("out")),
+            "{item}: a temp file was left: {left:?}"
+        );
+    }
+    // The undamaged parts of the vault still serve: the server went on.
+    env.ok(&["put", "acme", "whole", "-l", "secret"], b"still here");
+    let (code, back, err) = client_at(
+        &home,
+        &server,
+        Some(&customer),
+        &["get", "acme", "whole", "--keyring", &keyring, "-o", "-"],
+        b"",
+    );
+    assert!(code == 0 && back == b"still here", "{code} {err}");
+}
+
 /// A server that answers with another item's envelope (whole and genuine) is caught before
 /// anything is written: the customer asked for one item and gets that one or an error. The
 /// server here is the operator's own (plain HTTP on loopback, which a client allows unpinned).
