@@ -13,7 +13,8 @@
 //! 2. 1 KiB gets: the envelope through the server, decrypted on the client, against gets
 //!    through the library;
 //! 3. the server's peak resident memory under that load;
-//! 4. a large item (LOCKBOX_BENCH_BIG_MB, default 256) through the server against local.
+//! 4. a large item (LOCKBOX_BENCH_BIG_MB, default 256) through the server against local: put
+//!    and get, LOCKBOX_BENCH_BIG_ROUNDS (default 5) of each, taking turns, medians compared.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -404,33 +405,71 @@ fn large(vault_dir: &Path, server: &Server, writer: &str, customer: &str, keyrin
     let (file_s, keyring_s) = (file.to_string_lossy(), keyring.to_string_lossy());
     let out: PathBuf = dir.join("out");
     let out_s = out.to_string_lossy();
+    // Each timed run starts with nothing of an earlier one left to write back, and the two
+    // paths take turns (ABBA: neither always runs second, into the other's write-back).
+    let settle = || rustix::fs::syncfs(std::fs::File::open(dir).unwrap()).unwrap();
     let timed = |f: &dyn Fn()| {
+        settle();
         let started = Instant::now();
         f();
         started.elapsed()
     };
-    let remote_put = remote(writer, &["put", "acme", "big-remote", "-l", "internal", "-f", &file_s]);
-    let local_put = timed(&|| {
-        lockbox(vault_dir, &["put", "acme", "big-local", "-l", "internal", "-f", &file_s]);
-    });
-    let remote_get =
-        remote(customer, &["get", "acme", "big-remote", "--keyring", &keyring_s, "-o", &out_s, "--replace"]);
-    let local_get = timed(&|| {
-        lockbox(vault_dir, &["get", "acme", "big-local", "--keyring", &keyring_s, "-o", &out_s, "--replace"]);
-    });
+    let rounds = env_num("LOCKBOX_BENCH_BIG_ROUNDS", 5) as usize;
+    let (mut puts, mut gets) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    for round in 0..rounds {
+        let (remote_id, local_id) = (format!("big-remote-{round}"), format!("big-local-{round}"));
+        let remote_put = || {
+            settle();
+            remote(writer, &["put", "acme", &remote_id, "-l", "internal", "-f", &file_s])
+        };
+        let local_put = || {
+            timed(&|| drop(lockbox(vault_dir, &["put", "acme", &local_id, "-l", "internal", "-f", &file_s])))
+        };
+        let get_args = |id: &str| -> Vec<String> {
+            ["get", "acme", id, "--keyring", &keyring_s, "-o", &out_s, "--replace"]
+                .map(str::to_owned)
+                .to_vec()
+        };
+        let (remote_args, local_args) = (get_args(&remote_id), get_args(&local_id));
+        let remote_get = || {
+            settle();
+            remote(customer, &remote_args.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        let local_get = || {
+            timed(&|| drop(lockbox(vault_dir, &local_args.iter().map(String::as_str).collect::<Vec<_>>())))
+        };
+        if round % 2 == 0 {
+            puts.0.push(remote_put());
+            puts.1.push(local_put());
+            gets.0.push(remote_get());
+            gets.1.push(local_get());
+        } else {
+            puts.1.push(local_put());
+            puts.0.push(remote_put());
+            gets.1.push(local_get());
+            gets.0.push(remote_get());
+        }
+    }
     let mbs = |d: Duration| mb as f64 / d.as_secs_f64();
-    println!("\n| {mb} MiB item | through the server | local | ratio (local time / server time) |");
+    let median = |runs: &mut Vec<Duration>| {
+        runs.sort();
+        runs[runs.len() / 2]
+    };
+    let each =
+        |runs: &[Duration]| runs.iter().map(|d| format!("{:.0}", mbs(*d))).collect::<Vec<_>>().join(", ");
+    println!(
+        "\n| {mb} MiB item, median of {rounds} (each run, MB/s) | through the server | local | ratio (local time / server time) |"
+    );
     println!("|---|---|---|---|");
-    println!(
-        "| put | {:.0} MB/s | {:.0} MB/s | {:.2} |",
-        mbs(remote_put),
-        mbs(local_put),
-        local_put.as_secs_f64() / remote_put.as_secs_f64()
-    );
-    println!(
-        "| get | {:.0} MB/s | {:.0} MB/s | {:.2} |",
-        mbs(remote_get),
-        mbs(local_get),
-        local_get.as_secs_f64() / remote_get.as_secs_f64()
-    );
+    for (name, (remote_runs, local_runs)) in [("put", &mut puts), ("get", &mut gets)] {
+        let (r, l) = (median(remote_runs), median(local_runs));
+        println!(
+            "| {name} | {:.0} MB/s ({}) | {:.0} MB/s ({}) | {:.2} |",
+            mbs(r),
+            each(remote_runs),
+            mbs(l),
+            each(local_runs),
+            l.as_secs_f64() / r.as_secs_f64()
+        );
+    }
 }

@@ -14,6 +14,7 @@ mod progress;
 mod remedy;
 mod remote;
 mod remote_bulk;
+mod remote_download;
 mod remote_items;
 mod remote_upload;
 mod secrets;

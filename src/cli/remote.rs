@@ -10,6 +10,7 @@ use lockbox::vault::{Error, ErrorKind, ItemFilter, ItemInfo};
 use reqwest::blocking::{Client, Response};
 use zeroize::Zeroizing;
 
+use super::remote_download::{Download, Started, causes};
 use crate::server::wire::{
     BatchEnvelope, Failure, FailureBody, GetBatch, GetOutcome, PutBatch, PutOutcome, WhoAmI,
 };
@@ -20,8 +21,9 @@ use lockbox::vault::{Op, Replace, TenantState};
 pub struct Remote {
     base: reqwest::Url,
     client: Client,
-    /// The same connection settings, for streamed uploads (remote_upload.rs).
-    uploads: reqwest::Client,
+    /// The same connection settings, for streamed uploads and downloads (remote_upload.rs,
+    /// remote_download.rs).
+    streams: reqwest::Client,
     token: Zeroizing<String>,
 }
 
@@ -135,9 +137,9 @@ impl Remote {
             .https_only(https_only)
             .build()
             .map_err(failed)?;
-        // Each upload runs on a runtime of its own, dropped after it: no connection is kept
-        // for the next.
-        let uploads = reqwest::Client::builder()
+        // Each upload and download runs on a runtime of its own, dropped after it: no
+        // connection is kept for the next.
+        let streams = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
             .connect_timeout(CONNECT_TIMEOUT)
             .no_proxy()
@@ -162,7 +164,7 @@ impl Remote {
                 .to_owned(),
             ),
         };
-        Ok(Remote { base, client, uploads, token })
+        Ok(Remote { base, client, streams, token })
     }
 
     fn url(&self, tenant: &str, item: Option<&str>) -> Result<reqwest::Url, Error> {
@@ -272,8 +274,12 @@ impl Remote {
     /// network) cuts short fails the read as an integrity failure naming the item: what was
     /// read of it is not the item, whatever the cause.
     pub fn envelope(&self, tenant: &str, item: &str) -> Result<impl Read + use<>, Error> {
-        let response = self.send(self.client.get(self.url(tenant, Some(item))?))?;
-        Ok(CutShort { response, item: item.to_owned(), read: 0 })
+        let url = self.url(tenant, Some(item))?;
+        match super::remote_download::get_streamed(&self.streams, &self.token, url)? {
+            Started::Body(body) => Ok(CutShort { body, item: item.to_owned(), read: 0 }),
+            Started::Answered(Ok((status, answer))) => Err(refusal(status, &answer)),
+            Started::Answered(Err(e)) => Err(transport(&self.base, e)),
+        }
     }
 
     /// Writes the envelope of an item to `out`, as the server streams it.
@@ -310,7 +316,7 @@ impl Remote {
                 url.query_pairs_mut().append_pair("if_header", &lockbox::format::hex(&hash));
             }
         }
-        let (status, answer) = super::remote_upload::put_streamed(&self.uploads, &self.token, url, input)?
+        let (status, answer) = super::remote_upload::put_streamed(&self.streams, &self.token, url, input)?
             .map_err(|e| transport(&self.base, e))?;
         if !status.is_success() {
             return Err(refusal(status, &answer));
@@ -405,31 +411,22 @@ pub fn withheld(item: &str, e: Error) -> Error {
 /// An envelope's body as the server streams it: a failure part-way is the server's (or the
 /// network's) cutting it short, said as an integrity failure of that item.
 struct CutShort {
-    response: Response,
+    body: Download,
     item: String,
     read: u64,
 }
 
 impl Read for CutShort {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self.response.read(buf) {
+        match self.body.read(buf) {
             Ok(n) => {
                 self.read += n as u64;
                 Ok(n)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(e),
-            Err(e) => {
-                let mut why = e.to_string();
-                let mut cause = std::error::Error::source(&e);
-                while let Some(c) = cause {
-                    why = format!("{why}: {c}");
-                    cause = c.source();
-                }
-                Err(std::io::Error::other(Error::integrity(format!(
-                    "the server cut the envelope of item {:?} short after {} bytes ({why}). The item may be damaged where the server keeps it, or the server or the network stopped: try again, and if it fails the same way ask the operator to verify the vault",
-                    self.item, self.read
-                ))))
-            }
+            Err(e) => Err(std::io::Error::other(Error::integrity(format!(
+                "the server cut the envelope of item {:?} short after {} bytes ({e}). The item may be damaged where the server keeps it, or the server or the network stopped: try again, and if it fails the same way ask the operator to verify the vault",
+                self.item, self.read
+            )))),
         }
     }
 }
@@ -527,12 +524,7 @@ fn passing(e: &reqwest::Error) -> bool {
 
 /// A failure to reach the server, or to trust it.
 fn transport(base: &reqwest::Url, e: reqwest::Error) -> Error {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
+    let text = causes(&e);
     if text.contains("not pinned") {
         return Error::integrity(format!(
             "the server at {base} is not the one pinned (its certificate's pin is not in --server-pin): nothing was sent. {text}"

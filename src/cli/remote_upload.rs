@@ -109,7 +109,7 @@ fn read_pieces(mut input: Box<dyn Read + Send>, tx: tokio::sync::mpsc::Sender<Pi
 
 /// The answer's body, cut at [`ANSWER_LIMIT`] + 1 bytes (the caller refuses one that long);
 /// on a failure, what came before it.
-async fn limited(mut response: reqwest::Response) -> Result<Vec<u8>, (Vec<u8>, reqwest::Error)> {
+pub async fn limited(mut response: reqwest::Response) -> Result<Vec<u8>, (Vec<u8>, reqwest::Error)> {
     let mut bytes = Vec::new();
     loop {
         match response.chunk().await {
