@@ -8,9 +8,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The most bytes one piece of the body holds: a larger chunk (they may be up to 16 MiB) goes
 /// out in slices of it, so the channel's [`QUEUED`] pieces bound what waits for the network.
-pub const PIECE: usize = 256 * 1024;
+pub const PIECE: usize = 128 * 1024;
 /// Pieces waiting for the connection.
-pub const QUEUED: usize = 16;
+pub const QUEUED: usize = 32;
 /// Pieces smaller than this (the header; the chunks of an item sealed with small chunks) are
 /// gathered into one of up to [`PIECE`] bytes: a body frame each would cost more than a copy.
 const SMALL: usize = 16 * 1024;
