@@ -414,7 +414,7 @@ fn large(vault_dir: &Path, server: &Server, writer: &str, customer: &str, keyrin
         f();
         started.elapsed()
     };
-    let rounds = env_num("LOCKBOX_BENCH_BIG_ROUNDS", 5) as usize;
+    let rounds = env_num("LOCKBOX_BENCH_BIG_ROUNDS", 5).max(1) as usize;
     let (mut puts, mut gets) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
     for round in 0..rounds {
         let (remote_id, local_id) = (format!("big-remote-{round}"), format!("big-local-{round}"));

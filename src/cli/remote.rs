@@ -291,7 +291,7 @@ impl Remote {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.downcast::<Error>().unwrap_or_else(|e| Error::other(e.to_string()))),
+                Err(e) => return Err(Error::uncarried(e).unwrap_or_else(|e| Error::other(e.to_string()))),
             };
             out.write_all(&buf[..n]).map_err(Error::output)?;
         }
@@ -423,10 +423,11 @@ impl Read for CutShort {
                 self.read += n as u64;
                 Ok(n)
             }
-            Err(e) => Err(std::io::Error::other(Error::integrity(format!(
+            Err(e) => Err(Error::integrity(format!(
                 "the server cut the envelope of item {:?} short after {} bytes ({e}). The item may be damaged where the server keeps it, or the server or the network stopped: try again, and if it fails the same way ask the operator to verify the vault",
                 self.item, self.read
-            )))),
+            ))
+            .carried()),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! read here as plain `Read`. The blocking client hands a body over one TLS record (16 KiB) per
 //! read, each a wake-up of its runtime thread, and holds little ahead: a reader that paused to
 //! write to a disk stalled the server behind it. Here the connection reads ahead up to
-//! [`AHEAD`] bytes while the reader decrypts and writes, so memory stays flat and bounded.
+//! [`AHEAD`] pieces of [`PIECE`] bytes while the reader decrypts and writes.
 
 use std::io::Read;
 
@@ -11,10 +11,13 @@ use lockbox::vault::Error;
 
 use super::remote_upload::{Answer, limited};
 
-/// Bytes one piece of the queue holds at most: a larger frame is sliced (without copying).
-const SLICE: usize = 64 * 1024;
-/// Pieces the connection may read ahead of the reader: with [`SLICE`], 16 MiB.
-const AHEAD: usize = 256;
+/// Bytes one piece of the queue holds at most. What the connection delivers is copied into
+/// pieces of its own: a frame handed on as is would keep the whole buffer it was read into
+/// alive (several hundred KiB for a frame of a few bytes, from a server that sends it so), and
+/// the queue's bound would be a count of frames, not of bytes.
+const PIECE: usize = 256 * 1024;
+/// Pieces the connection may read ahead of the reader: with [`PIECE`], 16 MiB.
+const AHEAD: usize = 64;
 
 /// What the connection hands the reader.
 enum Piece {
@@ -65,29 +68,54 @@ pub fn get_streamed(client: &reqwest::Client, token: &str, url: reqwest::Url) ->
                     return;
                 }
                 let _ = head_tx.send(Ok(Started::Body(Download { rx, current: Bytes::new(), ended: false })));
+                let mut piece = Vec::with_capacity(PIECE);
                 loop {
-                    let piece = match response.chunk().await {
-                        Ok(Some(mut frame)) => {
-                            while frame.len() > SLICE {
-                                let slice = frame.split_to(SLICE);
-                                if tx.send(Piece::Data(slice)).await.is_err() {
+                    let last = match response.chunk().await {
+                        Ok(Some(frame)) => {
+                            if gather(&mut piece, &frame, &tx).await.is_err() {
+                                return;
+                            }
+                            // A reader with nothing queued gets what there is now, not when a
+                            // piece is full.
+                            if !piece.is_empty() && tx.capacity() == AHEAD {
+                                let some = std::mem::replace(&mut piece, Vec::with_capacity(PIECE));
+                                if tx.send(Piece::Data(Bytes::from(some))).await.is_err() {
                                     return;
                                 }
                             }
-                            Piece::Data(frame)
+                            continue;
                         }
                         Ok(None) => Piece::End,
                         Err(e) => Piece::Failed(e),
                     };
-                    let last = !matches!(piece, Piece::Data(_));
-                    if tx.send(piece).await.is_err() || last {
+                    if !piece.is_empty() && tx.send(Piece::Data(Bytes::from(piece))).await.is_err() {
                         return;
                     }
+                    let _ = tx.send(last).await;
+                    return;
                 }
             });
         })
         .map_err(|e| Error::other(format!("cannot start the download: {e}")))?;
     head_rx.recv().unwrap_or_else(|_| Err(Error::other("the download stopped before the server answered")))
+}
+
+/// Copies `frame` into `piece`, sending each piece that fills up. An error: no one reads.
+async fn gather(
+    piece: &mut Vec<u8>,
+    mut frame: &[u8],
+    tx: &tokio::sync::mpsc::Sender<Piece>,
+) -> Result<(), tokio::sync::mpsc::error::SendError<Piece>> {
+    while !frame.is_empty() {
+        let take = frame.len().min(PIECE - piece.len());
+        piece.extend_from_slice(&frame[..take]);
+        frame = &frame[take..];
+        if piece.len() == PIECE {
+            let full = std::mem::replace(piece, Vec::with_capacity(PIECE));
+            tx.send(Piece::Data(Bytes::from(full))).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A body being received; `Read` gives it in order. A failure of the connection part-way is a
@@ -168,6 +196,33 @@ mod tests {
         }
         assert_eq!(out, b"first and second");
         assert_eq!(body.read(&mut small).unwrap(), 0, "the end stays the end");
+    }
+
+    /// Frames of any size become pieces of at most [`PIECE`] bytes, each in a buffer of its
+    /// own, in order: what the queue holds is bounded by its count of pieces.
+    #[test]
+    fn frames_are_copied_into_bounded_pieces_in_order() {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let frames: Vec<Vec<u8>> = [1, PIECE - 1, 3, PIECE * 2 + 5, 16 * 1024]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| vec![i as u8; *n])
+            .collect();
+        let mut piece = Vec::with_capacity(PIECE);
+        runtime.block_on(async {
+            for frame in &frames {
+                gather(&mut piece, frame, &tx).await.ok().unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        while let Ok(Piece::Data(bytes)) = rx.try_recv() {
+            assert_eq!(bytes.len(), PIECE, "only full pieces go before the end");
+            got.extend_from_slice(&bytes);
+        }
+        got.extend_from_slice(&piece);
+        assert!(piece.capacity() <= PIECE);
+        assert_eq!(got, frames.concat());
     }
 
     /// A connection's thread that went away without saying the body ended (it failed, or

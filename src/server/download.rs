@@ -52,6 +52,11 @@ impl Sink {
         Ok(())
     }
 
+    /// Whether anything was sent (the response has begun).
+    pub fn started(&self) -> bool {
+        self.ready.is_none()
+    }
+
     /// Sends what is gathered.
     pub fn flush(&mut self) -> Result<(), Error> {
         if self.gathered.is_empty() {

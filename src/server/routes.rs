@@ -425,7 +425,11 @@ async fn get_envelope(
             Ok(info)
         });
         if let Err(e) = &result {
-            // Once streaming, an error can only cut the body short: the client sees it cut.
+            // Once streaming, an error can only cut the body short: the client sees it cut,
+            // and the log says why (a damaged chunk, say), for the operator the client sends.
+            if out.started() && e.kind != ErrorKind::BrokenPipe {
+                tracing::warn!(tenant, item, error = %e.message, "an envelope's stream stopped part-way");
+            }
             let _ = failed.blocking_send(Err(std::io::Error::other(e.message.clone())));
         }
         result

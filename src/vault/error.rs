@@ -152,6 +152,18 @@ impl Error {
     }
 }
 
+/// An [`Error`] inside an I/O error, put there on purpose ([`Error::carried`]).
+#[derive(Debug)]
+struct Carried(Error);
+
+impl std::fmt::Display for Carried {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Carried {}
+
 /// Equal when the kind and the message are: the cause is not compared.
 impl PartialEq for Error {
     fn eq(&self, other: &Error) -> bool {
@@ -193,14 +205,25 @@ impl Error {
     }
 
     /// Failure to read the input being stored or opened. An input that knows what its failure
-    /// means (an envelope a server cut short, say) says so with an [`Error`] inside the I/O
-    /// error, and that error is the one returned.
+    /// means (an envelope a server cut short, say) says so with [`Error::carried`], and that
+    /// error is the one returned.
     pub(crate) fn input(e: std::io::Error) -> Error {
-        let e = match e.downcast::<Error>() {
-            Ok(meant) => return meant,
+        let e = match e.downcast::<Carried>() {
+            Ok(meant) => return meant.0,
             Err(e) => e,
         };
         Error { message: format!("cannot read input: {e}"), ..Error::caused_by(ErrorKind::Other, e) }
+    }
+
+    /// An I/O error that carries `self` to whoever reads the input that failed with it: the
+    /// library's readers return `self` as their error, not "cannot read input".
+    pub fn carried(self) -> std::io::Error {
+        std::io::Error::other(Carried(self))
+    }
+
+    /// The error an I/O error carries ([`Error::carried`]), if it carries one.
+    pub fn uncarried(e: std::io::Error) -> Result<Error, std::io::Error> {
+        e.downcast::<Carried>().map(|c| c.0)
     }
 
     /// Failure to write output; a closed pipe is quiet.
