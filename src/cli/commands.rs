@@ -132,13 +132,16 @@ fn not_remote(command: &Command) -> Option<&'static str> {
         }
         Command::Audit(_) => return None,
         Command::Tenant(
-            TenantCmd::Show { .. }
+            TenantCmd::Create { .. }
+            | TenantCmd::Show { .. }
             | TenantCmd::Trust { .. }
             | TenantCmd::Policy { .. }
             | TenantCmd::Refresh { .. }
             | TenantCmd::Monitor { .. },
         ) => return None,
-        Command::Tenant(_) => "through --server, tenant takes show, trust, policy, refresh and monitor",
+        Command::Tenant(_) => {
+            "through --server, tenant takes create, show, trust, policy, refresh and monitor"
+        }
         Command::Level(_) | Command::Rm(_) | Command::Import { .. } | Command::Export { .. } => return None,
         Command::Verify { keyring: None, .. } => {
             "verify through --server needs --keyring (the server's files are checked on its machine)"

@@ -10,9 +10,9 @@ use super::output::{duration, outln, time};
 pub fn token(ctx: &Ctx, cmd: TokenCmd) -> Result<(), Error> {
     let vault = ctx.open()?;
     match cmd {
-        TokenCmd::Create { role, tenant, engineer, expires } => {
+        TokenCmd::Create { role, tenant, engineer, expires, new_tenant } => {
             let role = Role::named(&role).ok_or_else(|| Error::usage(format!("no role {role:?}")))?;
-            let new = NewToken { role, tenant, engineer, lifetime_secs: expires };
+            let new = NewToken { role, tenant, engineer, lifetime_secs: expires, new_tenant };
             let (info, token) = vault.create_token(&new)?;
             // The token on standard output, once, for a pipe into a file; the rest on stderr.
             let mut json = token_json(&info);

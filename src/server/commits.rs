@@ -62,6 +62,10 @@ pub fn run(vault: &Vault, principal: &Principal, tenant: &str, op: Op, body: &[u
             let b: lockbox::vault::EpochBody = decode(op, body)?;
             json(vault.commit_rotation(tenant, &b.new, b.rewrapped.as_deref(), &b.manifest)?)
         }
+        Op::CreateTenant => {
+            let b: lockbox::vault::TenantBody = decode(op, body)?;
+            json(vault.commit_tenant(tenant, &b.signer, &b.levels, &b.manifest)?)
+        }
         Op::MonitorCheckpoint => {
             let b: lockbox::vault::Note<String> = decode(op, body)?;
             vault.commit_monitor_checkpoint(tenant, &b.note)?;

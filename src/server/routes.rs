@@ -218,8 +218,13 @@ async fn tenant_state(
         Some(_) => (u64::MAX, false),
         None => (q.audit_from.unwrap_or(u64::MAX), q.items),
     };
-    let (rows, tenant) =
-        blocking(move || Ok((vault.tenant_rows(&tenant, from, items, engineer.as_deref())?, tenant))).await?;
+    // A customer token whose tenant is not there yet was made to create it (no other kind
+    // authenticates then): it reads the vault's own rows to create it on.
+    let new_tenant = principal.role == Role::Customer;
+    let (rows, tenant) = blocking(move || {
+        Ok((vault.tenant_rows(&tenant, from, items, engineer.as_deref(), new_tenant)?, tenant))
+    })
+    .await?;
     tracing::info!(tenant, audit_from = q.audit_from, items = q.items, rows = rows.len(), "tenant state");
     Ok(Json(lockbox::vault::TenantState::of(&rows)))
 }
@@ -229,9 +234,14 @@ fn roles_of(op: Op) -> &'static [Role] {
     match op {
         Op::Enroll | Op::Request => &[Role::Engineer],
         Op::MonitorCheckpoint => &[Role::Monitor],
-        Op::Deny | Op::Approve | Op::Revoke | Op::Manifest | Op::Checkpoint | Op::AddLevel | Op::Rotate => {
-            &[Role::Customer]
-        }
+        Op::Deny
+        | Op::Approve
+        | Op::Revoke
+        | Op::Manifest
+        | Op::Checkpoint
+        | Op::AddLevel
+        | Op::Rotate
+        | Op::CreateTenant => &[Role::Customer],
     }
 }
 

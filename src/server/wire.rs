@@ -45,6 +45,7 @@ pub enum OpName {
     MonitorCheckpoint,
     AddLevel,
     Rotate,
+    CreateTenant,
 }
 
 /// `POST /v1/tenants/{tenant}/batches/put`: envelopes stored together, each checked as a

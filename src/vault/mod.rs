@@ -54,7 +54,7 @@ pub use tenants::{
 };
 pub(crate) use tenants::{current_epoch, epoch_record, find_level, no_tenant};
 pub use tokens::{DEFAULT_TOKEN_SECS, MAX_TOKEN_SECS, NewToken, Principal, Role, Token, TokenInfo};
-pub use upstream::{EpochBody, Note, Op, Upstream};
+pub use upstream::{EpochBody, Note, Op, TenantBody, Upstream};
 pub use verify::{StoredHeader, VerifyReport};
 
 use crate::audit;

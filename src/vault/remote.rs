@@ -81,17 +81,22 @@ impl TenantState {
 
 impl Vault {
     /// What a party of `tenant` reads, as rows (see [`crate::store::Reads::tenant_rows`]): for
-    /// a server to show a remote client (an engineer: only its own records).
+    /// a server to show a remote client (an engineer: only its own records). A tenant not
+    /// created yet shows the vault's own rows, for `new_tenant` only (a customer about to
+    /// create it on a copy of them); otherwise it is not found.
     pub fn tenant_rows(
         &self,
         tenant: &str,
         audit_from: u64,
         items: bool,
         engineer: Option<&str>,
+        new_tenant: bool,
     ) -> Result<Vec<crate::store::raw::Row>, Error> {
         valid_name("tenant", tenant)?;
         let snapshot = self.store().begin_read()?;
-        snapshot.tenant(tenant)?.ok_or_else(|| no_tenant(tenant))?;
+        if snapshot.tenant(tenant)?.is_none() && !new_tenant {
+            return Err(no_tenant(tenant));
+        }
         Ok(snapshot.tenant_rows(tenant, audit_from, items, engineer)?)
     }
 

@@ -54,7 +54,11 @@ impl Vault {
 
     /// Registers a new tenant whose levels start at the given epoch-1 public keys, with its
     /// signing key `signer` and first manifest `manifest` (signed by it, stating these levels).
-    pub(crate) fn commit_tenant(
+    /// Registers tenant `tenant`: its signing key, its levels' first public keys and its first
+    /// manifest, signed by that key ([`crate::customer::create_tenant`] made them and saved the
+    /// private halves first). Binds the tokens made for the tenant before it existed to it. On
+    /// a copy, the server does this, and its answer must be the record sent.
+    pub fn commit_tenant(
         &self,
         tenant: &str,
         signer: &[u8; 32],
@@ -84,11 +88,37 @@ impl Vault {
         };
         self.check_next_manifest(None, &record, manifest)?;
         record.manifest = manifest.to_owned();
+        let body = super::upstream::TenantBody {
+            signer: *signer,
+            levels: levels.to_vec(),
+            manifest: manifest.to_owned(),
+        };
+        if let Some(sent) = self.upstream_commit(tenant, super::Op::CreateTenant, &body) {
+            let stored: TenantRecord = sent?;
+            let same_levels = stored.levels.len() == levels.len()
+                && stored.levels.iter().zip(levels).all(|(s, l)| {
+                    s.name == l.level
+                        && s.epochs.len() == 1
+                        && s.epochs[0].epoch == 1
+                        && s.epochs[0].public == l.public
+                });
+            if stored.name != tenant
+                || stored.signer != *signer
+                || stored.manifest != manifest
+                || !same_levels
+            {
+                return Err(Error::integrity(
+                    "the server answered the new tenant with another record than the one sent (another signing key, level key or manifest)",
+                ));
+            }
+            return Ok(stored);
+        }
         self.write(|tx| {
             if tx.tenant(tenant)?.is_some() {
                 return Err(Error::conflict(format!("tenant {tenant:?} already exists")));
             }
             tx.put_tenant(&record)?;
+            super::tokens::bind_new_tenant_tokens(tx, tenant, signer)?;
             self.record(tx, tenant, "", AuditEvent::TenantCreate { levels: names.to_vec() })?;
             self.record(tx, tenant, "1", AuditEvent::Manifest { note: manifest.to_owned() })?;
             Ok(record.clone())

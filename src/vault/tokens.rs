@@ -144,6 +144,38 @@ pub struct NewToken {
     pub engineer: Option<String>,
     /// How long it lives, in seconds (1 to [`MAX_TOKEN_SECS`]).
     pub lifetime_secs: u64,
+    /// A customer token for a tenant not made yet: its holder creates the tenant from their
+    /// own machine (the keys never on the server's), and the token then stands for that
+    /// tenant. Refused for any other role, and for a tenant that exists.
+    pub new_tenant: bool,
+}
+
+/// The tenant signing key a token made for a tenant not created yet records: none can be all
+/// zeros (Ed25519 refuses that public key), so it names no tenant until the creation binds it.
+const UNBOUND: [u8; 32] = [0; 32];
+
+/// In the transaction that creates `tenant` with signing key `signer`: the tokens made for it
+/// before it existed stand for it from now on.
+pub(crate) fn bind_new_tenant_tokens(
+    tx: &dyn crate::store::Writes,
+    tenant: &str,
+    signer: &[u8; 32],
+) -> Result<(), Error> {
+    let mut unbound = Vec::new();
+    tx.for_each_token(&mut |_, token| {
+        if let Ok(token) = token
+            && token.tenant == tenant
+            && token.signer == UNBOUND
+        {
+            unbound.push(token);
+        }
+        Ok(true)
+    })?;
+    for mut token in unbound {
+        token.signer = *signer;
+        tx.put_token(&token)?;
+    }
+    Ok(())
 }
 
 fn info(r: &TokenRecord) -> Result<TokenInfo, Error> {
@@ -189,6 +221,9 @@ impl Vault {
                 crate::format::duration(new.lifetime_secs)
             )));
         }
+        if new.new_tenant && new.role != Role::Customer {
+            return Err(Error::usage("only a customer token is made for a tenant not created yet"));
+        }
         match (new.role, &new.engineer) {
             (Role::Engineer, None) => return Err(Error::usage("an engineer token names its engineer")),
             (Role::Engineer, Some(name)) => valid_name("engineer", name)?,
@@ -206,13 +241,23 @@ impl Vault {
         debug_assert_eq!(text.len(), TOKEN_LEN);
         let now = self.now();
         self.write(|tx| {
-            let tenant = tx.tenant(&new.tenant)?.ok_or_else(|| super::no_tenant(&new.tenant))?;
+            let signer = match (tx.tenant(&new.tenant)?, new.new_tenant) {
+                (Some(tenant), false) => tenant.signer,
+                (None, true) => UNBOUND,
+                (None, false) => return Err(super::no_tenant(&new.tenant)),
+                (Some(_), true) => {
+                    return Err(Error::conflict(format!(
+                        "tenant {:?} exists already: a token for a tenant not created yet is for a new one",
+                        new.tenant
+                    )));
+                }
+            };
             let record = TokenRecord {
                 id,
                 hash: sha256(text.as_bytes()),
                 role: new.role.code(),
                 tenant: new.tenant.clone(),
-                signer: tenant.signer,
+                signer,
                 engineer: new.engineer.clone().unwrap_or_default(),
                 created: now,
                 expires: now.saturating_add(new.lifetime_secs),
@@ -304,8 +349,13 @@ impl Vault {
             )));
         }
         // What it was made for must still be there: the same tenant (not one made again under
-        // its name), and the engineer still enrolled.
-        if snapshot.tenant(&info.tenant)?.is_none_or(|t| t.signer != record.signer) {
+        // its name), and the engineer still enrolled; or, for a token made to create its
+        // tenant, no such tenant yet.
+        let fits = match snapshot.tenant(&info.tenant)? {
+            Some(t) => t.signer == record.signer && record.signer != UNBOUND,
+            None => record.signer == UNBOUND,
+        };
+        if !fits {
             return Err(Error::denied(format!(
                 "access denied: token {} was made for a tenant {:?} that is no longer there",
                 info.id, info.tenant

@@ -38,11 +38,14 @@ pub enum Op {
     /// The customer rotates a level: its next epoch's public key, the re-wrapped headers (if
     /// any) and the next manifest.
     Rotate,
+    /// The customer creates the tenant: its signing key, its levels' first public keys and its
+    /// first manifest, all made on the customer's machine.
+    CreateTenant,
 }
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 10] = [
+    pub const ALL: [Op; 11] = [
         Op::Enroll,
         Op::Request,
         Op::Deny,
@@ -53,6 +56,7 @@ impl Op {
         Op::MonitorCheckpoint,
         Op::AddLevel,
         Op::Rotate,
+        Op::CreateTenant,
     ];
 
     /// Its name in the API's paths.
@@ -68,6 +72,7 @@ impl Op {
             Op::MonitorCheckpoint => "monitor-checkpoint",
             Op::AddLevel => "add-level",
             Op::Rotate => "rotate",
+            Op::CreateTenant => "create-tenant",
         }
     }
 
@@ -92,6 +97,18 @@ pub struct EpochBody {
     /// With a rotation's rewrap: every older item's header, re-wrapped.
     pub rewrapped: Option<Vec<super::Rewrapped>>,
     /// The next manifest, signed, stating the new epoch.
+    pub manifest: String,
+}
+
+/// The body of a tenant's creation ([`Op::CreateTenant`]): only public keys and the signed
+/// manifest; the private halves stay in the customer's keyring.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct TenantBody {
+    /// The tenant signing key (Ed25519 public key).
+    pub signer: [u8; 32],
+    /// Each level's first epoch.
+    pub levels: Vec<super::NewEpoch>,
+    /// The first manifest, signed by the tenant signing key.
     pub manifest: String,
 }
 

@@ -435,6 +435,85 @@ fn a_swapped_envelope_is_refused_by_the_reader() {
     assert!(err.contains("got the envelope of item \"two\""), "{err}");
 }
 
+/// A customer creates their tenant from their own machine: the provider makes a token for a
+/// tenant not created yet, the customer's `tenant create` through the server makes the keys
+/// there and sends only public keys and the signed manifest. The keyring never exists on the
+/// server's side; the same token then stands for the tenant; it creates nothing else.
+#[test]
+fn a_customer_creates_their_tenant_from_their_own_machine() {
+    let env = Env::empty();
+    env.ok(&["init"], b"");
+    let onboard =
+        env.ok(&["token", "create", "-r", "customer", "-t", "newco", "--new-tenant"], b"").trim().to_owned();
+    // Only a customer token, and only for a tenant that is not there.
+    let err = env.fails(&["token", "create", "-r", "writer", "-t", "newco", "--new-tenant"], 2);
+    assert!(err.contains("only a customer token"), "{err}");
+    let server = Server::start(&env);
+    let customer_home = tempfile::tempdir().unwrap();
+    let create = |tenant: &str, keyring: &str| {
+        client_at(
+            &customer_home,
+            &server,
+            Some(&onboard),
+            &["tenant", "create", tenant, "--levels", "internal,secret", "--keyring", keyring],
+            b"",
+        )
+    };
+    // Another tenant's name: refused, no keys made for it.
+    let (code, _, err) = create("other", "other.keyring");
+    assert!(code == 4 && err.contains("not \"other\""), "{code} {err}");
+    let (code, out, err) = create("newco", "newco.keyring");
+    assert_eq!(code, 0, "{err}");
+    let out = String::from_utf8(out).unwrap();
+    let fingerprint = out.split("signing key ").nth(1).unwrap().split(':').next().unwrap().to_owned();
+    assert!(customer_home.path().join("newco.keyring").exists());
+    // The server's vault holds that tenant, under the key the customer's machine made.
+    let shown = env.ok(&["--json", "tenant", "show", "newco"], b"");
+    let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(v["signing_key_fingerprint"].as_str().unwrap(), fingerprint);
+    // Once only.
+    let (code, _, err) = create("newco", "again.keyring");
+    assert!(code == 6 && err.contains("already exists"), "{code} {err}");
+    let err = env.fails(&["token", "create", "-r", "customer", "-t", "newco", "--new-tenant"], 6);
+    assert!(err.contains("exists already"), "{err}");
+
+    // The story goes on: a writer seals to the new tenant, the customer reads it back with the
+    // keyring that never left their machine, through the same token.
+    let writer = token(&env, "writer", "newco");
+    let writer_home = tempfile::tempdir().unwrap();
+    let (code, _, err) =
+        client_at(&writer_home, &server, Some(&writer), &["tenant", "trust", "newco", &fingerprint], b"");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = client_at(
+        &writer_home,
+        &server,
+        Some(&writer),
+        &["put", "newco", "note", "-l", "secret"],
+        b"first words",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, back, err) = client_at(
+        &customer_home,
+        &server,
+        Some(&onboard),
+        &["get", "newco", "note", "--keyring", "newco.keyring", "-o", "-"],
+        b"",
+    );
+    assert!(code == 0 && back == b"first words", "{code} {err}");
+    // No file on the server's side is the keyring.
+    drop(server);
+    let keyring = std::fs::read(customer_home.path().join("newco.keyring")).unwrap();
+    let mut stack = vec![env.dir.path().to_owned()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(!bytes.windows(64).any(|w| w == &keyring[..64]), "{} holds the keyring", path.display());
+        }
+    }
+}
+
 /// The whole story over HTTPS, each party on a machine of its own with only the URL, the pin,
 /// its token and its own key file: a writer seals, an engineer enrolls and files a request,
 /// the customer approves it from the engineer's digest, the engineer reads what was released

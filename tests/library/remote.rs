@@ -44,15 +44,20 @@ impl Upstream for Liar {
                 self.real.commit_checkpoint(tenant, &b.note)?;
                 serde_json::Value::Null
             }
+            Op::CreateTenant => {
+                let b: lockbox::vault::TenantBody = serde_json::from_value(body).unwrap();
+                serde_json::to_value(self.real.commit_tenant(tenant, &b.signer, &b.levels, &b.manifest)?)
+                    .unwrap()
+            }
             other => panic!("not used here: {other:?}"),
         };
         (self.tamper.lock().unwrap())(op, &mut answer);
-        self.store.reload(self.real.tenant_rows(tenant, 1, false, None)?);
+        self.store.reload(self.real.tenant_rows(tenant, 1, false, None, false)?);
         Ok(answer)
     }
 
     fn widen(&self, tenant: &str, from: u64, _: bool) -> Result<(), Error> {
-        self.store.reload(self.real.tenant_rows(tenant, from, true, None)?);
+        self.store.reload(self.real.tenant_rows(tenant, from, true, None, false)?);
         Ok(())
     }
 
@@ -69,7 +74,7 @@ fn setup(
     let mut keyring = Keyring::create(&dir.join("k"), &Passphrase::new("pw".into()), CHEAP).unwrap();
     lockbox::customer::create_tenant(&real, &mut keyring, "acme", &["internal".into()]).unwrap();
     lockbox::customer::create_tenant(&real, &mut keyring, "globex", &["internal".into()]).unwrap();
-    let store = Arc::new(MemoryStore::mirror(real.tenant_rows("acme", 1, false, None).unwrap()));
+    let store = Arc::new(MemoryStore::mirror(real.tenant_rows("acme", 1, false, None, false).unwrap()));
     let liar = Liar { real: real.clone(), store: store.clone(), tamper: Mutex::new(Box::new(tamper)) };
     let copy = Vault::mirror(store.clone(), "https://server.example/", Arc::new(liar))
         .unwrap()
@@ -143,7 +148,7 @@ fn an_approval_answered_with_another_tenants_grant_is_refused() {
     };
     let r = Workflow::new(&real).file_request(&req, &eve.secret.public().0).unwrap();
     let digest = lockbox::lockbox::request_digest(&real.id(), &r, &eve.secret.public().0).unwrap();
-    store.reload(real.tenant_rows("acme", 1, false, None).unwrap());
+    store.reload(real.tenant_rows("acme", 1, false, None, false).unwrap());
     let e = lockbox::customer::approve_request(
         &copy,
         &mut keyring,
@@ -402,4 +407,32 @@ fn webhooks_rotate_remove_and_go_with_their_tenant() {
     // globex deleted: its webhook goes too.
     lockbox::customer::delete_tenant(&vault, &mut keyring, "globex").unwrap();
     assert!(flow.webhooks(None).unwrap().is_empty());
+}
+
+/// A tenant's creation answered with another record than the one sent (another signing key,
+/// or another level key) is refused: the customer's machine pins nothing of it, and says so.
+#[test]
+fn a_tenant_creation_answered_with_another_key_is_refused() {
+    for field in ["signer", "levels"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (real, copy, _, _) = setup(dir.path(), move |op, answer| {
+            if op == Op::CreateTenant {
+                match field {
+                    "signer" => answer["signer"] = serde_json::json!(vec![9u8; 32]),
+                    _ => answer["levels"][0]["epochs"][0]["public"] = serde_json::json!(vec![9u8; 32]),
+                }
+            }
+        });
+        let pins = Arc::new(lockbox::trust::Pins::in_memory());
+        let copy = copy.with_pins(pins.clone());
+        let mut keyring =
+            Keyring::create(&dir.path().join("new"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+        let e =
+            lockbox::customer::create_tenant(&copy, &mut keyring, "newco", &["internal".into()]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Integrity, "{field}: {e}");
+        // The server did store the tenant (it lies only in its answer); this machine did not
+        // take the answer for its tenant.
+        assert!(real.tenant("newco").is_ok());
+        assert!(pins.lookup(copy.place(), &copy.id(), "newco").unwrap().is_none(), "{field}: pinned");
+    }
 }

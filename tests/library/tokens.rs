@@ -20,7 +20,13 @@ fn vault(dir: &std::path::Path) -> Vault {
 }
 
 fn new(role: Role, tenant: &str, engineer: Option<&str>, lifetime_secs: u64) -> NewToken {
-    NewToken { role, tenant: tenant.into(), engineer: engineer.map(str::to_owned), lifetime_secs }
+    NewToken {
+        role,
+        tenant: tenant.into(),
+        engineer: engineer.map(str::to_owned),
+        lifetime_secs,
+        new_tenant: false,
+    }
 }
 
 #[test]
@@ -137,4 +143,37 @@ fn a_token_outlives_neither_its_tenant_nor_its_engineer() {
     Workflow::new(&vault).remove_engineer("eve").unwrap();
     let e = vault.authenticate(eve.expose()).unwrap_err();
     assert!(e.kind == ErrorKind::AccessDenied && e.message.contains("was revoked"), "{e}");
+}
+
+/// A customer token made for a tenant not created yet lets its holder in only while there is
+/// no such tenant (to create it), and stands for the tenant its creation makes; not for one
+/// made again under that name later. No other role, and no tenant that exists, gets one.
+#[test]
+fn a_token_for_a_new_tenant_stands_for_the_tenant_its_holder_creates() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = vault(dir.path());
+    let onboard = |role: Role, tenant: &str| NewToken { new_tenant: true, ..new(role, tenant, None, 3600) };
+    let e = vault.create_token(&onboard(Role::Writer, "newco")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Usage, "{e}");
+    let e = vault.create_token(&onboard(Role::Customer, "acme")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    let e = vault.create_token(&new(Role::Customer, "newco", None, 3600)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound, "without asking for a new tenant: {e}");
+
+    let (_, token) = vault.create_token(&onboard(Role::Customer, "newco")).unwrap();
+    let who = vault.authenticate(token.expose()).unwrap();
+    assert_eq!((who.role, who.tenant.as_str()), (Role::Customer, "newco"));
+    let mut keyring = Keyring::create(&dir.path().join("new"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut keyring, "newco", &["secret".into()]).unwrap();
+    let who = vault.authenticate(token.expose()).unwrap();
+    assert_eq!(who.tenant, "newco", "bound to the tenant it created");
+
+    // Deleted and made again by someone else: the token made for the first one is out.
+    lockbox::customer::delete_tenant(&vault, &mut keyring, "newco").unwrap();
+    let e = vault.authenticate(token.expose()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
+    let mut other = Keyring::create(&dir.path().join("other"), &Passphrase::new("pw".into()), CHEAP).unwrap();
+    lockbox::customer::create_tenant(&vault, &mut other, "newco", &["secret".into()]).unwrap();
+    let e = vault.authenticate(token.expose()).unwrap_err();
+    assert!(e.kind == ErrorKind::AccessDenied && e.message.contains("no longer there"), "{e}");
 }

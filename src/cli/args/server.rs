@@ -22,6 +22,10 @@ pub enum TokenCmd {
         /// How long it works (e.g. 8h, 30d; at most 366d)
         #[arg(long, value_parser = parse_duration, value_name = "DUR", default_value = "30d")]
         expires: u64,
+        /// A customer token for a tenant not created yet: the customer creates it from their own
+        /// machine (`--server URL tenant create`), so its keys never touch the server's
+        #[arg(long)]
+        new_tenant: bool,
     },
     /// List tokens (ids, roles, tenants, expiry; never the tokens)
     List,
