@@ -69,26 +69,12 @@ pub fn run() -> Result<(), Error> {
     let (provider, writer, engineer, customer) =
         (dir("provider")?, dir("writer")?, dir("engineer")?, dir("customer")?);
 
-    say("The provider makes a vault and onboards tenant acme; the customer keeps the keyring.");
+    say("The provider makes a vault and a token for the customer of tenant acme, not created yet.");
     lockbox(&provider, &[], &["init"], b"")?;
-    let keyring = customer.join("acme.keyring");
-    let keyring = keyring.to_string_lossy().into_owned();
-    lockbox(
-        &provider,
-        &[],
-        &["tenant", "create", "acme", "--levels", "internal,secret", "--keyring", &keyring],
-        b"",
-    )?;
-    let shown = lockbox(&provider, &[], &["--json", "tenant", "show", "acme"], b"")?;
-    let fingerprint = serde_json::from_str::<serde_json::Value>(&shown)
-        .ok()
-        .and_then(|v| v["signing_key_fingerprint"].as_str().map(str::to_owned))
-        .ok_or_else(|| Error::other("tenant show gave no fingerprint"))?;
-    outln!("   the customer's keyring: {keyring} (never on the server)");
-    outln!(
-        "   the tenant key's fingerprint, given by the customer to every party: {}...",
-        &fingerprint[..16]
-    );
+    let customer_token =
+        lockbox(&provider, &[], &["token", "create", "-r", "customer", "-t", "acme", "--new-tenant"], b"")?
+            .trim()
+            .to_owned();
 
     say("The provider starts `lockbox serve` on loopback, with a self-signed certificate.");
     let exe = std::env::current_exe().map_err(|e| Error::other(format!("cannot find this program: {e}")))?;
@@ -111,14 +97,6 @@ pub fn run() -> Result<(), Error> {
     outln!("   {url}, pin {pin}");
     outln!("   every client checks that pin in the TLS handshake, before it sends its token");
 
-    let token = |args: &[&str]| -> Result<String, Error> {
-        let mut all = vec!["token", "create", "-t", "acme"];
-        all.extend_from_slice(args);
-        Ok(lockbox(&provider, &[], &all, b"")?.trim().to_owned())
-    };
-    let (writer_token, customer_token, eve_token) =
-        (token(&["-r", "writer"])?, token(&["-r", "customer"])?, token(&["-r", "engineer", "-e", "eve"])?);
-    outln!("   tokens made for a writer, the customer and engineer eve; the vault keeps only their hashes");
     let party = |home: &Path, token: &str, args: &[&str], input: &[u8]| -> Result<String, Error> {
         let env = [
             ("LOCKBOX_SERVER", url.as_str()),
@@ -127,6 +105,33 @@ pub fn run() -> Result<(), Error> {
         ];
         lockbox(home, &env, args, input)
     };
+
+    say("The customer creates tenant acme from their own machine: its keys are made there.");
+    let keyring = customer.join("acme.keyring").to_string_lossy().into_owned();
+    let created = party(
+        &customer,
+        &customer_token,
+        &["--json", "tenant", "create", "acme", "--levels", "internal,secret", "--keyring", &keyring],
+        b"",
+    )?;
+    let fingerprint = serde_json::from_str::<serde_json::Value>(&created)
+        .ok()
+        .and_then(|v| v["signing_key_fingerprint"].as_str().map(str::to_owned))
+        .ok_or_else(|| Error::other("tenant create gave no fingerprint"))?;
+    outln!("   the customer's keyring: {keyring} (never on the server's machine)");
+    outln!("   the server got the public keys and the first manifest, signed on the customer's machine");
+    outln!(
+        "   the tenant key's fingerprint, given by the customer to every party: {}...",
+        &fingerprint[..16]
+    );
+
+    let token = |args: &[&str]| -> Result<String, Error> {
+        let mut all = vec!["token", "create", "-t", "acme"];
+        all.extend_from_slice(args);
+        Ok(lockbox(&provider, &[], &all, b"")?.trim().to_owned())
+    };
+    let (writer_token, eve_token) = (token(&["-r", "writer"])?, token(&["-r", "engineer", "-e", "eve"])?);
+    outln!("   the provider makes tokens for a writer and engineer eve; the vault keeps only their hashes");
 
     say("A writer, on its own machine, pins acme's key and stores two items, sealed there.");
     party(&writer, &writer_token, &["tenant", "trust", "acme", &fingerprint], b"")?;
