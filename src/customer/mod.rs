@@ -70,6 +70,12 @@ pub fn create_tenant(
     levels: &[String],
 ) -> Result<TenantRecord, Error> {
     vault.check_new_tenant(tenant, levels)?;
+    // Through a server, only the tenant the token is for: refused before any key is made.
+    if let Some(mine) = vault.mirror_tenant().filter(|mine| mine != tenant) {
+        return Err(Error::denied(format!(
+            "access denied: the server's token is for tenant {mine:?}, not {tenant:?}"
+        )));
+    }
     match keyring.for_vault(vault.id()).tenant(tenant) {
         Some(keys) if keys.last.seq != 0 => {
             return Err(Error::integrity(format!(
@@ -91,7 +97,7 @@ pub fn create_tenant(
     let stated = keys.iter().map(manifest_level).collect();
     let proposal = propose(vault, keyring, tenant, None, stated, sync::Policy::default_for_new_tenant())?;
     let signer = tenant_keys(keyring, vault, tenant)?.signing().public();
-    let record = vault.commit_tenant(tenant, &signer, &keys, &proposal.note)?;
+    let record = vault.commit_tenant(tenant, &signer, &keys, &proposal.note, None)?;
     committed(keyring, vault, tenant, &proposal)?;
     vault.trust_tenant(tenant, tenant_fingerprint(&signer))?;
     Ok(record)

@@ -64,7 +64,7 @@ pub fn run(vault: &Vault, principal: &Principal, tenant: &str, op: Op, body: &[u
         }
         Op::CreateTenant => {
             let b: lockbox::vault::TenantBody = decode(op, body)?;
-            json(vault.commit_tenant(tenant, &b.signer, &b.levels, &b.manifest)?)
+            json(vault.commit_tenant(tenant, &b.signer, &b.levels, &b.manifest, Some(&principal.token))?)
         }
         Op::MonitorCheckpoint => {
             let b: lockbox::vault::Note<String> = decode(op, body)?;

@@ -82,8 +82,9 @@ impl TenantState {
 impl Vault {
     /// What a party of `tenant` reads, as rows (see [`crate::store::Reads::tenant_rows`]): for
     /// a server to show a remote client (an engineer: only its own records). A tenant not
-    /// created yet shows the vault's own rows, for `new_tenant` only (a customer about to
-    /// create it on a copy of them); otherwise it is not found.
+    /// created yet shows, for `new_tenant` only (a customer about to create it on a copy), the
+    /// vault's schema and id and nothing else: no engineer, and nothing a tenant of that name
+    /// left behind before (its requests, grants and audit chain); otherwise it is not found.
     pub fn tenant_rows(
         &self,
         tenant: &str,
@@ -94,10 +95,16 @@ impl Vault {
     ) -> Result<Vec<crate::store::raw::Row>, Error> {
         valid_name("tenant", tenant)?;
         let snapshot = self.store().begin_read()?;
-        if snapshot.tenant(tenant)?.is_none() && !new_tenant {
+        if snapshot.tenant(tenant)?.is_some() {
+            return Ok(snapshot.tenant_rows(tenant, audit_from, items, engineer)?);
+        }
+        if !new_tenant {
             return Err(no_tenant(tenant));
         }
-        Ok(snapshot.tenant_rows(tenant, audit_from, items, engineer)?)
+        let vault_own = |(table, key, _): &crate::store::raw::Row| {
+            *table == Table::Meta && (key == b"schema" || key == b"vault_id")
+        };
+        Ok(snapshot.tenant_rows(tenant, u64::MAX, false, Some(""))?.into_iter().filter(vault_own).collect())
     }
 
     /// What this vault shows of `tenant`, for a remote writer.

@@ -52,21 +52,25 @@ impl Vault {
         Ok(())
     }
 
-    /// Registers a new tenant whose levels start at the given epoch-1 public keys, with its
-    /// signing key `signer` and first manifest `manifest` (signed by it, stating these levels).
-    /// Registers tenant `tenant`: its signing key, its levels' first public keys and its first
-    /// manifest, signed by that key ([`crate::customer::create_tenant`] made them and saved the
-    /// private halves first). Binds the tokens made for the tenant before it existed to it. On
-    /// a copy, the server does this, and its answer must be the record sent.
+    /// Registers tenant `tenant`: its signing key `signer`, its levels' first public keys and
+    /// its first manifest, signed by that key and stating these levels
+    /// ([`crate::customer::create_tenant`] made them and saved the private halves first). On a
+    /// copy, the server does this, and its answer must be the record sent. `by_token`: the id
+    /// of the token made for this tenant before it existed that creates it (through a server),
+    /// bound to it in the same transaction; no other such token is.
     pub fn commit_tenant(
         &self,
         tenant: &str,
         signer: &[u8; 32],
         levels: &[NewEpoch],
         manifest: &str,
+        by_token: Option<&str>,
     ) -> Result<TenantRecord, Error> {
         let names: Vec<String> = levels.iter().map(|l| l.level.clone()).collect();
         self.check_new_tenant(tenant, &names)?;
+        if *signer == [0; 32] {
+            return Err(Error::usage("a tenant's signing key cannot be all zeros"));
+        }
         if let Some(l) = levels.iter().find(|l| l.epoch != 1) {
             return Err(Error::usage(format!("level {:?} must start at epoch 1", l.level)));
         }
@@ -118,7 +122,9 @@ impl Vault {
                 return Err(Error::conflict(format!("tenant {tenant:?} already exists")));
             }
             tx.put_tenant(&record)?;
-            super::tokens::bind_new_tenant_tokens(tx, tenant, signer)?;
+            if let Some(token) = by_token {
+                super::tokens::bind_new_tenant_token(tx, token, tenant, signer)?;
+            }
             self.record(tx, tenant, "", AuditEvent::TenantCreate { levels: names.to_vec() })?;
             self.record(tx, tenant, "1", AuditEvent::Manifest { note: manifest.to_owned() })?;
             Ok(record.clone())

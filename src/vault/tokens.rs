@@ -150,32 +150,31 @@ pub struct NewToken {
     pub new_tenant: bool,
 }
 
-/// The tenant signing key a token made for a tenant not created yet records: none can be all
-/// zeros (Ed25519 refuses that public key), so it names no tenant until the creation binds it.
+/// The tenant signing key a token made for a tenant not created yet records: a tenant's own
+/// is never all zeros ([`Vault::commit_tenant`] refuses it), so it names no tenant until the
+/// creation binds it.
 const UNBOUND: [u8; 32] = [0; 32];
 
-/// In the transaction that creates `tenant` with signing key `signer`: the tokens made for it
-/// before it existed stand for it from now on.
-pub(crate) fn bind_new_tenant_tokens(
+/// In the transaction that creates `tenant` with signing key `signer`: the token `id` (hex),
+/// made for that tenant before it existed, stands for it from now on. Any other token made so
+/// stays unbound, and is refused from now on (the tenant exists).
+pub(crate) fn bind_new_tenant_token(
     tx: &dyn crate::store::Writes,
+    id: &str,
     tenant: &str,
     signer: &[u8; 32],
 ) -> Result<(), Error> {
-    let mut unbound = Vec::new();
-    tx.for_each_token(&mut |_, token| {
-        if let Ok(token) = token
-            && token.tenant == tenant
-            && token.signer == UNBOUND
-        {
-            unbound.push(token);
+    let refused =
+        || Error::denied(format!("access denied: token {id} was not made to create tenant {tenant:?}"));
+    let id = parse_id(id).ok_or_else(refused)?;
+    match tx.token(&id)? {
+        Some(mut token) if token.tenant == tenant && token.signer == UNBOUND => {
+            token.signer = *signer;
+            tx.put_token(&token)?;
+            Ok(())
         }
-        Ok(true)
-    })?;
-    for mut token in unbound {
-        token.signer = *signer;
-        tx.put_token(&token)?;
+        _ => Err(refused()),
     }
-    Ok(())
 }
 
 fn info(r: &TokenRecord) -> Result<TokenInfo, Error> {
@@ -355,6 +354,12 @@ impl Vault {
             Some(t) => t.signer == record.signer && record.signer != UNBOUND,
             None => record.signer == UNBOUND,
         };
+        if !fits && record.signer == UNBOUND {
+            return Err(Error::denied(format!(
+                "access denied: token {} was made to create tenant {:?}, which exists now (made with another token, or by the administrator)",
+                info.id, info.tenant
+            )));
+        }
         if !fits {
             return Err(Error::denied(format!(
                 "access denied: token {} was made for a tenant {:?} that is no longer there",

@@ -448,6 +448,9 @@ fn a_customer_creates_their_tenant_from_their_own_machine() {
     // Only a customer token, and only for a tenant that is not there.
     let err = env.fails(&["token", "create", "-r", "writer", "-t", "newco", "--new-tenant"], 2);
     assert!(err.contains("only a customer token"), "{err}");
+    // A second one, made before the tenant exists: left unbound by the creation.
+    let spare =
+        env.ok(&["token", "create", "-r", "customer", "-t", "newco", "--new-tenant"], b"").trim().to_owned();
     let server = Server::start(&env);
     let customer_home = tempfile::tempdir().unwrap();
     let create = |tenant: &str, keyring: &str| {
@@ -459,9 +462,10 @@ fn a_customer_creates_their_tenant_from_their_own_machine() {
             b"",
         )
     };
-    // Another tenant's name: refused, no keys made for it.
+    // Another tenant's name: refused before any key is made for it.
     let (code, _, err) = create("other", "other.keyring");
     assert!(code == 4 && err.contains("not \"other\""), "{code} {err}");
+    assert!(!server.log().contains("create-tenant"), "nothing was sent");
     let (code, out, err) = create("newco", "newco.keyring");
     assert_eq!(code, 0, "{err}");
     let out = String::from_utf8(out).unwrap();
@@ -471,9 +475,11 @@ fn a_customer_creates_their_tenant_from_their_own_machine() {
     let shown = env.ok(&["--json", "tenant", "show", "newco"], b"");
     let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(v["signing_key_fingerprint"].as_str().unwrap(), fingerprint);
-    // Once only.
+    // Once only; the other token made for it does not stand for it.
     let (code, _, err) = create("newco", "again.keyring");
     assert!(code == 6 && err.contains("already exists"), "{code} {err}");
+    let (code, _, err) = client_at(&customer_home, &server, Some(&spare), &["tenant", "show", "newco"], b"");
+    assert!(code == 4 && err.contains("exists now"), "{code} {err}");
     let err = env.fails(&["token", "create", "-r", "customer", "-t", "newco", "--new-tenant"], 6);
     assert!(err.contains("exists already"), "{err}");
 
@@ -500,18 +506,35 @@ fn a_customer_creates_their_tenant_from_their_own_machine() {
         b"",
     );
     assert!(code == 0 && back == b"first words", "{code} {err}");
-    // No file on the server's side is the keyring.
+    // No private key of the tenant is in any file on the server's side: its signing key's seed
+    // and its level keys, read from the customer's keyring here; and nothing was kept in the
+    // keyring for the tenant refused.
     drop(server);
-    let keyring = std::fs::read(customer_home.path().join("newco.keyring")).unwrap();
+    let vault_id = lockbox::vault::Vault::open(&env.dir.path().join("vault")).unwrap().id();
+    let pass = lockbox::keyring::Passphrase::new(crate::kit::cli::PASS.into());
+    let keyring =
+        lockbox::keyring::Keyring::open(&customer_home.path().join("newco.keyring"), &pass).unwrap();
+    let keys = keyring.for_vault(vault_id).tenant("newco").unwrap();
+    let mut secrets = vec![keys.signing().seed().to_vec()];
+    for level in ["internal", "secret"] {
+        secrets.push(keys.key(level, 1).unwrap().to_bytes().to_vec());
+    }
     let mut stack = vec![env.dir.path().to_owned()];
     while let Some(path) = stack.pop() {
         if path.is_dir() {
             stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
         } else {
             let bytes = std::fs::read(&path).unwrap();
-            assert!(!bytes.windows(64).any(|w| w == &keyring[..64]), "{} holds the keyring", path.display());
+            for secret in &secrets {
+                assert!(
+                    !bytes.windows(32).any(|w| w == &secret[..]),
+                    "{} holds a private key",
+                    path.display()
+                );
+            }
         }
     }
+    assert!(!customer_home.path().join("other.keyring").exists(), "keys were saved for the refused tenant");
 }
 
 /// The whole story over HTTPS, each party on a machine of its own with only the URL, the pin,

@@ -17,6 +17,7 @@ type Tamper = Box<dyn FnMut(Op, &mut serde_json::Value) + Send>;
 /// A server that commits to the real vault as an honest one would, then lets `tamper`
 /// change its answer; the copy is reloaded from the real vault after each commit.
 struct Liar {
+    name: &'static str,
     real: Vault,
     store: Arc<MemoryStore>,
     tamper: Mutex<Tamper>,
@@ -46,8 +47,14 @@ impl Upstream for Liar {
             }
             Op::CreateTenant => {
                 let b: lockbox::vault::TenantBody = serde_json::from_value(body).unwrap();
-                serde_json::to_value(self.real.commit_tenant(tenant, &b.signer, &b.levels, &b.manifest)?)
-                    .unwrap()
+                serde_json::to_value(self.real.commit_tenant(
+                    tenant,
+                    &b.signer,
+                    &b.levels,
+                    &b.manifest,
+                    None,
+                )?)
+                .unwrap()
             }
             other => panic!("not used here: {other:?}"),
         };
@@ -62,7 +69,7 @@ impl Upstream for Liar {
     }
 
     fn tenant(&self) -> String {
-        "acme".into()
+        self.name.into()
     }
 }
 
@@ -75,7 +82,8 @@ fn setup(
     lockbox::customer::create_tenant(&real, &mut keyring, "acme", &["internal".into()]).unwrap();
     lockbox::customer::create_tenant(&real, &mut keyring, "globex", &["internal".into()]).unwrap();
     let store = Arc::new(MemoryStore::mirror(real.tenant_rows("acme", 1, false, None, false).unwrap()));
-    let liar = Liar { real: real.clone(), store: store.clone(), tamper: Mutex::new(Box::new(tamper)) };
+    let liar =
+        Liar { name: "acme", real: real.clone(), store: store.clone(), tamper: Mutex::new(Box::new(tamper)) };
     let copy = Vault::mirror(store.clone(), "https://server.example/", Arc::new(liar))
         .unwrap()
         .acting_as(Caller::new("customer"));
@@ -410,21 +418,41 @@ fn webhooks_rotate_remove_and_go_with_their_tenant() {
 }
 
 /// A tenant's creation answered with another record than the one sent (another signing key,
-/// or another level key) is refused: the customer's machine pins nothing of it, and says so.
+/// level key, epoch, manifest or name) is refused: the customer's machine pins nothing of it, and says so.
 #[test]
 fn a_tenant_creation_answered_with_another_key_is_refused() {
-    for field in ["signer", "levels"] {
+    for field in ["signer", "levels", "epochs", "manifest", "name"] {
         let dir = tempfile::tempdir().unwrap();
-        let (real, copy, _, _) = setup(dir.path(), move |op, answer| {
-            if op == Op::CreateTenant {
-                match field {
-                    "signer" => answer["signer"] = serde_json::json!(vec![9u8; 32]),
-                    _ => answer["levels"][0]["epochs"][0]["public"] = serde_json::json!(vec![9u8; 32]),
+        let tamper = |field: &'static str| {
+            move |op: Op, answer: &mut serde_json::Value| {
+                if op == Op::CreateTenant {
+                    match field {
+                        "signer" => answer["signer"] = serde_json::json!(vec![9u8; 32]),
+                        "levels" => {
+                            answer["levels"][0]["epochs"][0]["public"] = serde_json::json!(vec![9u8; 32])
+                        }
+                        "epochs" => {
+                            let first = answer["levels"][0]["epochs"][0].clone();
+                            answer["levels"][0]["epochs"].as_array_mut().unwrap().push(first);
+                        }
+                        "manifest" => answer["manifest"] = serde_json::json!("another manifest"),
+                        _ => answer["name"] = serde_json::json!("acme"),
+                    }
                 }
             }
-        });
+        };
+        let (real, _, _, _) = setup(dir.path(), |_, _| {});
+        // A copy of what a token made for tenant newco, not created yet, sees.
+        let store = Arc::new(MemoryStore::mirror(real.tenant_rows("newco", 1, false, None, true).unwrap()));
+        let liar = Liar {
+            name: "newco",
+            real: real.clone(),
+            store: store.clone(),
+            tamper: Mutex::new(Box::new(tamper(field))),
+        };
         let pins = Arc::new(lockbox::trust::Pins::in_memory());
-        let copy = copy.with_pins(pins.clone());
+        let copy =
+            Vault::mirror(store, "https://server.example/", Arc::new(liar)).unwrap().with_pins(pins.clone());
         let mut keyring =
             Keyring::create(&dir.path().join("new"), &Passphrase::new("pw".into()), CHEAP).unwrap();
         let e =
