@@ -11,7 +11,13 @@ static VAULT: LazyLock<(Vault, String)> = LazyLock::new(|| {
     let vault = Vault::in_memory();
     let mut keyring = lockbox::keyring::Keyring::in_memory();
     lockbox::customer::create_tenant(&vault, &mut keyring, "acme", &["secret".into()]).unwrap();
-    let new = NewToken { role: Role::Writer, tenant: "acme".into(), engineer: None, lifetime_secs: 3600 };
+    let new = NewToken {
+        role: Role::Writer,
+        tenant: "acme".into(),
+        engineer: None,
+        lifetime_secs: 3600,
+        new_tenant: false,
+    };
     let (_, token) = vault.create_token(&new).unwrap();
     (vault, token.expose().to_owned())
 });

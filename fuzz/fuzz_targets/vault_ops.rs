@@ -8,11 +8,11 @@ use std::sync::{Arc, OnceLock};
 use libfuzzer_sys::fuzz_target;
 use lockbox::format::KdfParams;
 use lockbox::keyring::{Identity, Keyring, Passphrase};
+use lockbox::lockbox::Workflow;
 use lockbox::lockbox::{NewRequest, id_hex};
 use lockbox::store::MemoryStore;
 use lockbox::trust::{Pin, Pins};
 use lockbox::vault::{ErrorKind, PutOptions, Threads, Vault};
-use lockbox::lockbox::Workflow;
 
 const CHEAP: KdfParams = KdfParams { memory_kib: 8192, iterations: 1, lanes: 1 };
 const LEVELS: [&str; 3] = ["public", "internal", "secret"];
