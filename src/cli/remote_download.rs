@@ -69,31 +69,28 @@ pub fn get_streamed(client: &reqwest::Client, token: &str, url: reqwest::Url) ->
                 }
                 let _ = head_tx.send(Ok(Started::Body(Download { rx, current: Bytes::new(), ended: false })));
                 let mut piece = Vec::with_capacity(PIECE);
-                loop {
-                    let last = match response.chunk().await {
-                        Ok(Some(frame)) => {
-                            if gather(&mut piece, &frame, &tx).await.is_err() {
-                                return;
-                            }
-                            // A reader with nothing queued gets what there is now, not when a
-                            // piece is full.
-                            if !piece.is_empty() && tx.capacity() == AHEAD {
-                                let some = std::mem::replace(&mut piece, Vec::with_capacity(PIECE));
-                                if tx.send(Piece::Data(Bytes::from(some))).await.is_err() {
-                                    return;
-                                }
-                            }
-                            continue;
-                        }
-                        Ok(None) => Piece::End,
-                        Err(e) => Piece::Failed(e),
+                let last = loop {
+                    let frame = match response.chunk().await {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) => break Piece::End,
+                        Err(e) => break Piece::Failed(e),
                     };
-                    if !piece.is_empty() && tx.send(Piece::Data(Bytes::from(piece))).await.is_err() {
+                    if gather(&mut piece, &frame, &tx).await.is_err() {
                         return;
                     }
-                    let _ = tx.send(last).await;
+                    // A reader with nothing queued gets what there is now, not when a piece is
+                    // full.
+                    if !piece.is_empty() && tx.capacity() == AHEAD {
+                        let some = std::mem::replace(&mut piece, Vec::with_capacity(PIECE));
+                        if tx.send(Piece::Data(Bytes::from(some))).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                if !piece.is_empty() && tx.send(Piece::Data(Bytes::from(piece))).await.is_err() {
                     return;
                 }
+                let _ = tx.send(last).await;
             });
         })
         .map_err(|e| Error::other(format!("cannot start the download: {e}")))?;
@@ -127,27 +124,15 @@ pub struct Download {
     ended: bool,
 }
 
-/// The transport's failure part-way through a body, as [`Download`]'s read errors carry it.
-#[derive(Debug)]
-pub struct CutOff(pub String);
-
-impl std::fmt::Display for CutOff {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CutOff {}
-
 impl Read for Download {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() && !self.ended && !buf.is_empty() {
             match self.rx.blocking_recv() {
                 Some(Piece::Data(bytes)) => self.current = bytes,
                 Some(Piece::End) => self.ended = true,
-                Some(Piece::Failed(e)) => return Err(std::io::Error::other(CutOff(causes(&e)))),
+                Some(Piece::Failed(e)) => return Err(std::io::Error::other(causes(&e))),
                 None => {
-                    return Err(std::io::Error::other(CutOff("the connection's thread stopped".into())));
+                    return Err(std::io::Error::other("the connection's thread stopped"));
                 }
             }
         }
